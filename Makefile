@@ -1,0 +1,62 @@
+# notifyhub: build, test, demo and bench.
+#
+#   make demo    install what is missing, build, run examples/worker_pool.lua
+#                against a loopback Feishu stand-in (or FEISHU_WEBHOOK_URL)
+#   make test    install what is missing, build, run the specs on Lua 5.4 and LuaJIT
+#   make bench   print the benchmark figures (not a test)
+#   make build   the two modules: build/lua5.4/notifyhub/core.so, build/luajit/...
+
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+WARN      = -Wall -Wextra -Wshadow -Wno-unused-parameter
+BASEFLAGS = -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -pthread $(WARN)
+CJSON_INC = -I/usr/include/cjson
+LIBS      = -lcurl -lcjson -lcrypto -pthread
+
+LUA54_INC  ?= -I/usr/include/lua5.4
+LUAJIT_INC ?= -I/usr/include/luajit-2.1
+
+CORE_SRC    = $(wildcard csrc/nh_*.c)
+BINDING_SRC = $(wildcard csrc/lnh_*.c)
+HEADERS     = $(wildcard csrc/*.h)
+
+BUILD = build
+MOD54  = $(BUILD)/lua5.4/notifyhub/core.so
+MODJIT = $(BUILD)/luajit/notifyhub/core.so
+
+.PHONY: all build deps test test-lua5.4 test-luajit demo bench clean
+
+all: build
+
+build: $(MOD54) $(MODJIT)
+
+$(MOD54): $(CORE_SRC) $(BINDING_SRC) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASEFLAGS) $(CJSON_INC) $(LUA54_INC) -shared -o $@ $(CORE_SRC) $(BINDING_SRC) $(LIBS)
+
+$(MODJIT): $(CORE_SRC) $(BINDING_SRC) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASEFLAGS) $(CJSON_INC) $(LUAJIT_INC) -shared -o $@ $(CORE_SRC) $(BINDING_SRC) $(LIBS)
+
+# Installs the Debian packages the build, the specs and the demo need, when
+# one is missing (needs root, or sudo).
+deps:
+	@sh tools/deps.sh
+
+test: deps build
+	@sh tools/run-specs.sh
+
+test-lua5.4: build
+	@sh tools/run-specs.sh lua5.4
+
+test-luajit: build
+	@sh tools/run-specs.sh luajit
+
+demo: deps build
+	@sh tools/demo.sh
+
+bench: deps build
+	@lua5.4 bench/run.lua
+
+clean:
+	rm -rf $(BUILD)

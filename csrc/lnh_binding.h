@@ -1,0 +1,32 @@
+/*
+ * lnh_binding.h: what the binding's files share. The binding is the only C
+ * that includes lua.h; it copies Lua values into core records and turns
+ * finished jobs back into Lua tables.
+ */
+#ifndef LNH_BINDING_H
+#define LNH_BINDING_H
+
+#include "lnh_compat.h"
+#include "nh_core.h"
+
+#define LNH_CLIENT_MT "notifyhub.client"
+#define LNH_JOB_MT "notifyhub.job"
+
+/* The value at idx as a new cJSON tree, or NULL with err filled. */
+cJSON *lnh_to_json(lua_State *L, int idx, char *err, size_t errlen);
+
+/* lnh_message.c: a normalised message table into a new job. */
+nh_job *lnh_check_message(lua_State *L, int idx, nh_client *c);
+
+/* lnh_job.c: the token a handle keeps for its job; finished jobs as receipts. */
+void lnh_job_push_token(lua_State *L, nh_job *job);
+void lnh_push_receipt(lua_State *L, const nh_job *job);
+void lnh_job_open(lua_State *L);
+
+/* lnh_client.c */
+void lnh_client_open(lua_State *L);
+
+/* Pushes nil, message, CODE; returns 3. */
+int lnh_fail(lua_State *L, nh_code code, const char *message);
+
+#endif

@@ -1,0 +1,259 @@
+/*
+ * lnh_client.c: the "notifyhub.client" userdata: a core client as the Lua
+ * façade drives it (lua/notifyhub/init.lua wraps it in the public client).
+ *
+ * Methods take plain values and return plain values; callbacks, handles and
+ * wait loops live in Lua. __gc first runs the façade's finaliser (kept in the
+ * user value) so that callbacks of messages cut off by the collection still
+ * run on this thread, then frees the core.
+ */
+#include <string.h>
+
+#include "lnh_binding.h"
+
+#define GC_DEADLINE 1.0     /* seconds a collected client gives its messages */
+#define TAKE_DEFAULT 256
+
+typedef struct lnh_client {
+  nh_client *c;
+} lnh_client;
+
+static const char *const log_levels[] = { "debug", "info", "warn", "error", "off", NULL };
+
+int lnh_fail(lua_State *L, nh_code code, const char *message) {
+  lua_pushnil(L);
+  lua_pushstring(L, message);
+  lua_pushstring(L, nh_code_name(code));
+  return 3;
+}
+
+static nh_client *lnh_check_client(lua_State *L, int idx) {
+  lnh_client *u = luaL_checkudata(L, idx, LNH_CLIENT_MT);
+  if (!u->c) luaL_error(L, "notifyhub client is already released");
+  return u->c;
+}
+
+static lua_Number num_field(lua_State *L, int t, const char *k, lua_Number dflt) {
+  lua_getfield(L, t, k);
+  lua_Number v = luaL_optnumber(L, -1, dflt);
+  lua_pop(L, 1);
+  return v;
+}
+
+static const char *str_field(lua_State *L, int t, const char *k) {
+  lua_getfield(L, t, k);
+  const char *s = luaL_optstring(L, -1, NULL);   /* anchored by the table */
+  lua_pop(L, 1);
+  return s;
+}
+
+static int bool_field(lua_State *L, int t, const char *k, int dflt) {
+  lua_getfield(L, t, k);
+  int v = lua_isnil(L, -1) ? dflt : lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return v;
+}
+
+/* core.new(options) with flat, already checked options. */
+static int lnh_client_new(lua_State *L) {
+  nh_options o;
+  char err[256];
+  nh_options_default(&o);
+  luaL_checktype(L, 1, LUA_TTABLE);
+  o.enabled = bool_field(L, 1, "enabled", o.enabled);
+  o.use_pool = bool_field(L, 1, "use_pool", o.use_pool);
+  o.workers = (int)num_field(L, 1, "workers", o.workers);
+  o.min_workers = (int)num_field(L, 1, "min_workers", o.min_workers);
+  o.max_workers = (int)num_field(L, 1, "max_workers", o.max_workers);
+  o.buffer_size = (size_t)num_field(L, 1, "buffer_size", (lua_Number)o.buffer_size);
+  o.queue_timeout = num_field(L, 1, "queue_timeout", o.queue_timeout);
+  o.concurrency = (int)num_field(L, 1, "concurrency", o.concurrency);
+  o.timeout_ms = (long)(num_field(L, 1, "timeout", o.timeout_ms / 1000.0) * 1000.0);
+  o.connect_timeout_ms =
+    (long)(num_field(L, 1, "connect_timeout", o.connect_timeout_ms / 1000.0) * 1000.0);
+  o.verify_tls = bool_field(L, 1, "verify_tls", o.verify_tls);
+  o.ca_file = str_field(L, 1, "ca_file");
+  o.proxy = str_field(L, 1, "proxy");
+  o.user_agent = str_field(L, 1, "user_agent");
+  o.max_response = (size_t)num_field(L, 1, "max_response", (lua_Number)o.max_response);
+  lua_getfield(L, 1, "log_level");
+  o.log_level = luaL_checkoption(L, -1, "warn", log_levels);
+  lua_pop(L, 1);
+  lnh_client *u = lnh_newuserdata(L, sizeof *u);
+  u->c = NULL;                                 /* closed until the core exists */
+  luaL_getmetatable(L, LNH_CLIENT_MT);
+  lua_setmetatable(L, -2);
+  lua_newtable(L);
+  lnh_setuservalue(L, -2);
+  u->c = nh_client_new(&o, err, sizeof err);
+  if (!u->c) return lnh_fail(L, NH_INTERNAL, err);
+  return 1;
+}
+
+/* client:submit(message, queue_timeout) -> token, id, seq | nil, err, code */
+static int lnh_client_submit(lua_State *L) {
+  nh_client *c = lnh_check_client(L, 1);
+  double queue_timeout = luaL_optnumber(L, 3, 0);
+  char err[256] = "";
+  nh_job *job = lnh_check_message(L, 2, c);   /* pushes the token */
+  nh_code rc = nh_client_submit(c, job, queue_timeout, err, sizeof err);
+  if (rc != NH_OK) return lnh_fail(L, rc, err);
+  lua_pushstring(L, job->msg.id);
+  lua_pushinteger(L, (lua_Integer)job->seq);
+  return 3;
+}
+
+/* client:take([max]) -> { receipt, ... } (never blocks) */
+static int lnh_client_take(lua_State *L) {
+  nh_client *c = lnh_check_client(L, 1);
+  lua_Integer max = luaL_optinteger(L, 2, TAKE_DEFAULT);
+  nh_job *jobs[TAKE_DEFAULT];
+  if (max < 1 || max > TAKE_DEFAULT) max = TAKE_DEFAULT;
+  size_t n = nh_client_take(c, jobs, (size_t)max);
+  lua_createtable(L, (int)n, 0);
+  for (size_t i = 0; i < n; i++) {
+    lnh_push_receipt(L, jobs[i]);
+    lua_rawseti(L, -2, (int)i + 1);
+    nh_job_release(jobs[i]);
+  }
+  return 1;
+}
+
+/* client:wait(timeout) -> true when a completion is ready */
+static int lnh_client_wait(lua_State *L) {
+  nh_client *c = lnh_check_client(L, 1);
+  lua_pushboolean(L, nh_client_wait(c, luaL_optnumber(L, 2, -1)));
+  return 1;
+}
+
+static int lnh_client_fd(lua_State *L) {
+  lua_pushinteger(L, nh_client_fd(lnh_check_client(L, 1)));
+  return 1;
+}
+
+static int lnh_client_pending(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)nh_client_pending(lnh_check_client(L, 1)));
+  return 1;
+}
+
+static int lnh_client_stats(lua_State *L) {
+  nh_stats s;
+  nh_client_stats(lnh_check_client(L, 1), &s);
+  lua_createtable(L, 0, 14);
+#define FIELD(name) (lua_pushinteger(L, (lua_Integer)s.name), lua_setfield(L, -2, #name))
+  FIELD(submitted);
+  FIELD(succeeded);
+  FIELD(failed);
+  FIELD(closed);
+  FIELD(dropped);
+  FIELD(queued);
+  FIELD(in_flight);
+  FIELD(completed_unread);
+  FIELD(workers);
+  FIELD(min_workers);
+  FIELD(max_workers);
+  FIELD(threads_created);
+  FIELD(log_dropped);
+#undef FIELD
+  return 1;
+}
+
+/* client:logs() -> { { level, worker_id, message_id, text }, ... } */
+static int lnh_client_logs(lua_State *L) {
+  nh_log_record *all = nh_client_logs(lnh_check_client(L, 1)), *r;
+  int i = 0;
+  lua_newtable(L);
+  for (r = all; r; r = r->next) {
+    lua_createtable(L, 0, 4);
+    lua_pushstring(L, log_levels[r->level]);
+    lua_setfield(L, -2, "level");
+    lua_pushinteger(L, r->worker_id);
+    lua_setfield(L, -2, "worker_id");
+    if (r->message_id) {
+      lua_pushstring(L, r->message_id);
+      lua_setfield(L, -2, "message_id");
+    }
+    lua_pushstring(L, r->text ? r->text : "");
+    lua_setfield(L, -2, "text");
+    lua_rawseti(L, -2, ++i);
+  }
+  nh_log_free(all);
+  return 1;
+}
+
+/* client:close([timeout]) -> how many messages were cut off */
+static int lnh_client_close(lua_State *L) {
+  nh_client *c = lnh_check_client(L, 1);
+  lua_pushinteger(L, (lua_Integer)nh_client_close(c, luaL_optnumber(L, 2, 0)));
+  return 1;
+}
+
+static int lnh_client_closed(lua_State *L) {
+  lua_pushboolean(L, nh_client_closed(lnh_check_client(L, 1)));
+  return 1;
+}
+
+static int lnh_client_new_id(lua_State *L) {
+  char id[64];
+  nh_client_new_id(lnh_check_client(L, 1), id, sizeof id);
+  lua_pushstring(L, id);
+  return 1;
+}
+
+/* client:set_finalizer(fn): fn(client) runs first when the client is collected. */
+static int lnh_client_set_finalizer(lua_State *L) {
+  lnh_check_client(L, 1);
+  lnh_getuservalue(L, 1);
+  lua_pushvalue(L, 2);
+  lua_setfield(L, -2, "finalizer");
+  return 0;
+}
+
+static int lnh_client_gc(lua_State *L) {
+  lnh_client *u = luaL_checkudata(L, 1, LNH_CLIENT_MT);
+  if (!u->c) return 0;
+  lnh_getuservalue(L, 1);
+  if (lua_istable(L, -1)) {
+    lua_getfield(L, -1, "finalizer");
+    if (lua_isfunction(L, -1)) {
+      lua_pushvalue(L, 1);
+      lua_pushnumber(L, GC_DEADLINE);
+      if (lua_pcall(L, 2, 0, 0) != 0) lua_pop(L, 1);   /* nothing can report it now */
+    } else {
+      lua_pop(L, 1);
+    }
+  }
+  nh_client_close(u->c, GC_DEADLINE);
+  nh_client_free(u->c);
+  u->c = NULL;
+  return 0;
+}
+
+static int lnh_client_tostring(lua_State *L) {
+  lnh_client *u = luaL_checkudata(L, 1, LNH_CLIENT_MT);
+  lua_pushfstring(L, "notifyhub.core.client (%s)",
+                  !u->c ? "released" : nh_client_closed(u->c) ? "closed" : "open");
+  return 1;
+}
+
+void lnh_client_open(lua_State *L) {
+  static const luaL_Reg methods[] = {
+    { "submit", lnh_client_submit },   { "take", lnh_client_take },
+    { "wait", lnh_client_wait },       { "fd", lnh_client_fd },
+    { "pending", lnh_client_pending }, { "stats", lnh_client_stats },
+    { "logs", lnh_client_logs },       { "close", lnh_client_close },
+    { "closed", lnh_client_closed },   { "new_id", lnh_client_new_id },
+    { "set_finalizer", lnh_client_set_finalizer },
+    { NULL, NULL }
+  };
+  static const luaL_Reg meta[] = { { "__gc", lnh_client_gc },
+                                   { "__tostring", lnh_client_tostring },
+                                   { NULL, NULL } };
+  luaL_newmetatable(L, LNH_CLIENT_MT);
+  luaL_setfuncs(L, meta, 0);
+  luaL_newlib(L, methods);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+  lua_pushcfunction(L, lnh_client_new);
+  lua_setfield(L, -2, "new");
+}

@@ -1,0 +1,46 @@
+/*
+ * lnh_compat.h: the differences between Lua 5.4 and LuaJIT 2.1 (Lua 5.1 API)
+ * that the binding meets, keyed on LUA_VERSION_NUM only.
+ */
+#ifndef LNH_COMPAT_H
+#define LNH_COMPAT_H
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#if LUA_VERSION_NUM >= 502
+#define lnh_rawlen(L, i) lua_rawlen(L, i)
+#else
+#define lnh_rawlen(L, i) lua_objlen(L, i)
+#endif
+
+#if LUA_VERSION_NUM >= 504
+#define lnh_newuserdata(L, size) lua_newuserdatauv(L, size, 1)
+#define lnh_setuservalue(L, i) lua_setiuservalue(L, i, 1)
+#define lnh_getuservalue(L, i) lua_getiuservalue(L, i, 1)
+#elif LUA_VERSION_NUM >= 502
+#define lnh_newuserdata(L, size) lua_newuserdata(L, size)
+#define lnh_setuservalue(L, i) lua_setuservalue(L, i)
+#define lnh_getuservalue(L, i) lua_getuservalue(L, i)
+#else
+/* Lua 5.1 / LuaJIT: a userdata's environment table plays the user value. */
+#define lnh_newuserdata(L, size) lua_newuserdata(L, size)
+#define lnh_setuservalue(L, i) lua_setfenv(L, i)
+#define lnh_getuservalue(L, i) lua_getfenv(L, i)
+#endif
+
+static inline int lnh_absindex(lua_State *L, int i) {
+  return i > 0 || i <= LUA_REGISTRYINDEX ? i : lua_gettop(L) + i + 1;
+}
+
+/* An integer-valued number (5.4 integers; any integral double elsewhere). */
+static inline int lnh_isinteger(lua_State *L, int i) {
+#if LUA_VERSION_NUM >= 503
+  if (lua_isinteger(L, i)) return 1;
+#endif
+  if (lua_type(L, i) != LUA_TNUMBER) return 0;
+  lua_Number n = lua_tonumber(L, i);
+  return n == (lua_Number)(long long)n;
+}
+
+#endif

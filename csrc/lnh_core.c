@@ -1,0 +1,44 @@
+/*
+ * lnh_core.c: luaopen_notifyhub_core, the module's only exported symbol.
+ * require("notifyhub") loads lua/notifyhub/init.lua, which wraps this.
+ */
+#include "lnh_binding.h"
+
+#if defined(__GNUC__)
+#define LNH_EXPORT __attribute__((visibility("default")))
+#else
+#define LNH_EXPORT
+#endif
+
+/* core.now() -> monotonic seconds, for the façade's wait loops. */
+static int lnh_core_now(lua_State *L) {
+  lua_pushnumber(L, nh_now());
+  return 1;
+}
+
+static void push_names(lua_State *L) {
+  lua_createtable(L, NH_CODE_COUNT, 0);
+  for (int i = 0; i < NH_CODE_COUNT; i++) {
+    lua_pushstring(L, nh_code_name((nh_code)i));
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_setfield(L, -2, "codes");
+  lua_createtable(L, NH_PLATFORM_COUNT, 0);
+  for (int i = 0; i < NH_PLATFORM_COUNT; i++) {
+    lua_pushstring(L, nh_platform_name((nh_platform_id)i));
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_setfield(L, -2, "platforms");
+}
+
+LNH_EXPORT int luaopen_notifyhub_core(lua_State *L) {
+  lnh_job_open(L);
+  lua_newtable(L);
+  lnh_client_open(L);
+  push_names(L);
+  lua_pushcfunction(L, lnh_core_now);
+  lua_setfield(L, -2, "now");
+  lua_pushstring(L, nh_curl_version());
+  lua_setfield(L, -2, "curl_version");
+  return 1;
+}

@@ -1,0 +1,127 @@
+/*
+ * lnh_json.c: Lua values to cJSON trees, for the parts of a message that a
+ * platform sends as JSON (metadata, platform_data). Runs on the owner thread
+ * at submit time, so workers only ever see the copy.
+ *
+ * A table whose keys are exactly 1..n is an array; any other table is an
+ * object with its keys sorted, so the same table always gives the same bytes.
+ * An empty table is an object.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lnh_binding.h"
+
+#define MAX_DEPTH 32
+
+static cJSON *to_json(lua_State *L, int idx, int depth, char *err, size_t errlen);
+
+static int array_length(lua_State *L, int idx) {
+  size_t n = lnh_rawlen(L, idx), count = 0;
+  if (n == 0) return -1;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    lua_pop(L, 1);
+    count++;
+    if (!lnh_isinteger(L, -1)) {
+      lua_pop(L, 1);
+      return -1;
+    }
+  }
+  return count == n ? (int)n : -1;
+}
+
+static int compare_keys(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static cJSON *array_json(lua_State *L, int idx, int n, int depth, char *err, size_t errlen) {
+  cJSON *arr = cJSON_CreateArray();
+  for (int i = 1; arr && i <= n; i++) {
+    lua_rawgeti(L, idx, i);
+    cJSON *item = to_json(L, lua_gettop(L), depth + 1, err, errlen);
+    lua_pop(L, 1);
+    if (!item) {
+      cJSON_Delete(arr);
+      return NULL;
+    }
+    cJSON_AddItemToArray(arr, item);
+  }
+  return arr;
+}
+
+/* Collects the string keys of the table at idx into a sorted array. */
+static const char **sorted_keys(lua_State *L, int idx, size_t *n, char *err, size_t errlen) {
+  size_t cap = 8;
+  const char **keys = malloc(cap * sizeof *keys);
+  *n = 0;
+  lua_pushnil(L);
+  while (keys && lua_next(L, idx)) {
+    lua_pop(L, 1);
+    if (lua_type(L, -1) != LUA_TSTRING) {
+      snprintf(err, errlen, "a %s key in an object (keys must be strings)",
+               luaL_typename(L, -1));
+      lua_pop(L, 1);
+      free(keys);
+      return NULL;
+    }
+    if (*n == cap) {
+      const char **more = realloc(keys, (cap *= 2) * sizeof *keys);
+      if (!more) break;
+      keys = more;
+    }
+    keys[(*n)++] = lua_tostring(L, -1);      /* anchored by the table */
+  }
+  if (keys) qsort(keys, *n, sizeof *keys, compare_keys);
+  return keys;
+}
+
+static cJSON *object_json(lua_State *L, int idx, int depth, char *err, size_t errlen) {
+  size_t n;
+  const char **keys = sorted_keys(L, idx, &n, err, errlen);
+  if (!keys) return NULL;
+  cJSON *obj = cJSON_CreateObject();
+  for (size_t i = 0; obj && i < n; i++) {
+    lua_getfield(L, idx, keys[i]);
+    cJSON *item = to_json(L, lua_gettop(L), depth + 1, err, errlen);
+    lua_pop(L, 1);
+    if (!item) {
+      char inner[200];
+      snprintf(inner, sizeof inner, "%s", err);
+      snprintf(err, errlen, "%s: %s", keys[i], inner);   /* the path, outside in */
+      cJSON_Delete(obj);
+      obj = NULL;
+      break;
+    }
+    cJSON_AddItemToObject(obj, keys[i], item);
+  }
+  free(keys);
+  return obj;
+}
+
+static cJSON *to_json(lua_State *L, int idx, int depth, char *err, size_t errlen) {
+  switch (lua_type(L, idx)) {
+  case LUA_TNIL: return cJSON_CreateNull();
+  case LUA_TBOOLEAN: return cJSON_CreateBool(lua_toboolean(L, idx));
+  case LUA_TNUMBER: return cJSON_CreateNumber((double)lua_tonumber(L, idx));
+  case LUA_TSTRING: return cJSON_CreateString(lua_tostring(L, idx));
+  case LUA_TTABLE: {
+    if (depth >= MAX_DEPTH) {
+      snprintf(err, errlen, "nested deeper than %d levels (a cycle?)", MAX_DEPTH);
+      return NULL;
+    }
+    int n = array_length(L, idx);
+    return n > 0 ? array_json(L, idx, n, depth, err, errlen)
+                 : object_json(L, idx, depth, err, errlen);
+  }
+  default:
+    snprintf(err, errlen, "cannot encode a %s as JSON", luaL_typename(L, idx));
+    return NULL;
+  }
+}
+
+cJSON *lnh_to_json(lua_State *L, int idx, char *err, size_t errlen) {
+  err[0] = '\0';
+  return to_json(L, lnh_absindex(L, idx), 0, err, errlen);
+}

@@ -1,0 +1,120 @@
+/*
+ * lnh_message.c: copies a message table, already checked and resolved by the
+ * Lua façade, into a new job. The job is owned by a token userdata from the
+ * first allocation on, so an error raised half-way frees it with the token.
+ *
+ * Table shape: { id, title, body, format, priority = 0..3, metadata,
+ * platform_data, targets = { { platform, url, label, secret, method,
+ * headers = { "Name: value" }, keywords = { ... } } } }.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lnh_binding.h"
+
+/* The string field of the table at t, copied, or NULL when absent. */
+static char *opt_string(lua_State *L, int t, const char *field) {
+  lua_getfield(L, t, field);
+  char *s = NULL;
+  if (lua_type(L, -1) == LUA_TSTRING) {
+    size_t n;
+    const char *p = lua_tolstring(L, -1, &n);
+    s = malloc(n + 1);
+    if (!s) luaL_error(L, "out of memory");
+    memcpy(s, p, n + 1);
+  } else if (!lua_isnil(L, -1)) {
+    luaL_error(L, "message field '%s': string expected, got %s", field, luaL_typename(L, -1));
+  }
+  lua_pop(L, 1);
+  return s;
+}
+
+static char **string_list(lua_State *L, int t, const char *field, size_t *n) {
+  *n = 0;
+  lua_getfield(L, t, field);
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    return NULL;
+  }
+  luaL_checktype(L, -1, LUA_TTABLE);
+  size_t len = lnh_rawlen(L, -1);
+  char **v = calloc(len ? len : 1, sizeof *v);
+  if (!v) luaL_error(L, "out of memory");
+  for (size_t i = 0; i < len; i++) {
+    lua_rawgeti(L, -1, (int)i + 1);
+    const char *s = lua_tostring(L, -1);
+    v[i] = s ? strdup(s) : NULL;
+    lua_pop(L, 1);
+    if (!v[i]) {
+      for (size_t j = 0; j < i; j++) free(v[j]);
+      free(v);
+      luaL_error(L, "message field '%s': strings expected", field);
+    }
+  }
+  lua_pop(L, 1);
+  *n = len;
+  return v;
+}
+
+static void check_target(lua_State *L, int t, nh_target *target) {
+  lua_getfield(L, t, "platform");
+  int id = lua_isstring(L, -1) ? nh_platform_from_name(lua_tostring(L, -1)) : -1;
+  if (id < 0) luaL_error(L, "target: unknown platform '%s'", luaL_optstring(L, -1, "nil"));
+  lua_pop(L, 1);
+  target->platform = (nh_platform_id)id;
+  target->url = opt_string(L, t, "url");
+  target->label = opt_string(L, t, "label");
+  target->secret = opt_string(L, t, "secret");
+  target->method = opt_string(L, t, "method");
+  target->headers = string_list(L, t, "headers", &target->n_headers);
+  target->keywords = string_list(L, t, "keywords", &target->n_keywords);
+  if (!target->url) luaL_error(L, "target: url missing");
+}
+
+static cJSON *opt_json(lua_State *L, int t, const char *field) {
+  char err[256];
+  lua_getfield(L, t, field);
+  cJSON *json = NULL;
+  if (!lua_isnil(L, -1)) {
+    json = lnh_to_json(L, -1, err, sizeof err);
+    if (!json) luaL_error(L, "message field '%s': %s", field, err);
+  }
+  lua_pop(L, 1);
+  return json;
+}
+
+nh_job *lnh_check_message(lua_State *L, int idx, nh_client *c) {
+  idx = lnh_absindex(L, idx);
+  luaL_checktype(L, idx, LUA_TTABLE);
+  lua_getfield(L, idx, "targets");
+  luaL_checktype(L, -1, LUA_TTABLE);
+  int targets = lua_gettop(L);
+  size_t n = lnh_rawlen(L, targets);
+  nh_job *job = nh_job_new(n);
+  if (!job) luaL_error(L, "out of memory");
+  lnh_job_push_token(L, job);                 /* owns the job from here on */
+  nh_message *m = &job->msg;
+  for (size_t i = 0; i < n; i++) {
+    lua_rawgeti(L, targets, (int)i + 1);
+    luaL_checktype(L, -1, LUA_TTABLE);
+    check_target(L, lua_gettop(L), &m->targets[i]);
+    lua_pop(L, 1);
+  }
+  m->id = opt_string(L, idx, "id");
+  if (!m->id) {
+    char id[64];
+    nh_client_new_id(c, id, sizeof id);
+    m->id = strdup(id);
+    if (!m->id) luaL_error(L, "out of memory");
+  }
+  m->title = opt_string(L, idx, "title");
+  m->body = opt_string(L, idx, "body");
+  m->format = opt_string(L, idx, "format");
+  lua_getfield(L, idx, "priority");
+  m->priority = (int)luaL_optinteger(L, -1, NH_PRIORITY_NORMAL) & 3;
+  lua_pop(L, 1);
+  m->metadata = opt_json(L, idx, "metadata");
+  m->platform_data = opt_json(L, idx, "platform_data");
+  lua_remove(L, targets);                     /* leaves the token on top */
+  return job;
+}

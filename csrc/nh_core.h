@@ -1,0 +1,169 @@
+/*
+ * nh_core.h: the Lua-free core of notifyhub, as the binding (and any C
+ * program) sees it.
+ *
+ * A client owns a bounded submission queue, a pool of worker threads that
+ * drive libcurl multi handles, and a completion queue that the owner thread
+ * drains. Jobs are plain C records: everything a worker needs is copied into
+ * the job at submit time, so no worker ever looks at caller memory (or Lua).
+ *
+ * Ownership: nh_job_new() gives the caller a job; nh_client_submit() takes it
+ * over when it returns NH_OK. Finished jobs come back through
+ * nh_client_take(); the caller frees them with nh_job_release().
+ */
+#ifndef NH_CORE_H
+#define NH_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "nh_errors.h"
+#include "nh_platforms.h"
+
+enum { NH_LOG_DEBUG, NH_LOG_INFO, NH_LOG_WARN, NH_LOG_ERROR, NH_LOG_OFF };
+
+enum { NH_PRIORITY_LOW, NH_PRIORITY_NORMAL, NH_PRIORITY_HIGH, NH_PRIORITY_URGENT };
+
+/* Where a job is; readable from any thread with nh_job_state(). */
+enum { NH_JOB_NEW, NH_JOB_QUEUED, NH_JOB_SENDING, NH_JOB_DONE };
+
+typedef struct nh_options {
+  int enabled;              /* 0: send on the calling thread, no threads */
+  int use_pool;             /* 0: one short-lived thread per message */
+  int workers;              /* threads started with the pool */
+  int min_workers, max_workers;
+  size_t buffer_size;       /* submission queue bound, in messages */
+  double queue_timeout;     /* seconds submit waits for room; 0: fail at once */
+  int concurrency;          /* transfers in flight per worker */
+  long timeout_ms;          /* whole HTTP transfer */
+  long connect_timeout_ms;
+  int verify_tls;
+  const char *ca_file;      /* NULL: the system's bundle */
+  const char *proxy;        /* NULL: libcurl's environment rules */
+  const char *user_agent;
+  size_t max_response;      /* bytes of an answer read before giving up */
+  int log_level;            /* NH_LOG_* recorded for the owner to drain */
+} nh_options;
+
+/* One destination of a message, fully resolved by the caller. */
+typedef struct nh_target {
+  nh_platform_id platform;
+  char *url;                /* the real URL: may hold a token, never shown */
+  char *label;              /* what receipts and logs show instead */
+  char *secret;             /* signing secret or NULL */
+  char *method;             /* HTTP method; NULL means POST */
+  char **headers;           /* "Name: value" lines */
+  size_t n_headers;
+  char **keywords;          /* Feishu: one of them must be in the text */
+  size_t n_keywords;
+} nh_target;
+
+/* The outcome of one target. */
+typedef struct nh_result {
+  int success;
+  nh_code code;
+  char *error;              /* NULL on success */
+  long http_status;         /* 0 when no answer came */
+  int has_platform_code;
+  long platform_code;
+  int attempts;
+  double duration_ms;
+  char *response;           /* the start of the answer's body, capped */
+} nh_result;
+
+typedef struct nh_job nh_job;
+
+typedef struct nh_message {
+  char *id;
+  char *title;              /* NULL when absent */
+  char *body;               /* NULL when absent */
+  char *format;             /* "text", "markdown", "html" */
+  int priority;
+  cJSON *metadata;          /* NULL or an object, owned by the job */
+  cJSON *platform_data;     /* NULL or an object, owned by the job */
+  nh_target *targets;
+  size_t n_targets;
+} nh_message;
+
+struct nh_job {
+  uint64_t seq;             /* the client's number for this job, from 1 */
+  nh_message msg;
+  nh_result *results;       /* one per target, filled by the worker */
+  nh_code code;             /* NH_OK, or why the job as a whole ended */
+  double submitted_at;      /* nh_now() */
+  /* runtime, owned by the core */
+  int state;                /* NH_JOB_*, atomic */
+  int refs;                 /* atomic: the core's and the caller's */
+  int detached;             /* atomic: nobody will take the completion */
+  size_t targets_left;      /* worker-private */
+  nh_job *next;             /* queue link */
+};
+
+typedef struct nh_stats {
+  uint64_t submitted, succeeded, failed, closed, dropped;
+  size_t queued, in_flight, completed_unread;
+  int workers, min_workers, max_workers;
+  uint64_t threads_created;
+  uint64_t log_dropped;
+} nh_stats;
+
+typedef struct nh_log_record {
+  int level;
+  int worker_id;            /* 0: the owner thread */
+  char *message_id;         /* NULL when not about one message */
+  char *text;
+  struct nh_log_record *next;
+} nh_log_record;
+
+typedef struct nh_client nh_client;
+
+/* Error names and texts (nh_errors.c). */
+const char *nh_code_name(nh_code code);
+const char *nh_code_text(nh_code code);
+const char *nh_platform_name(nh_platform_id id);
+int nh_platform_from_name(const char *name);   /* -1 when unknown */
+
+/* libcurl's version string. */
+const char *nh_curl_version(void);
+
+/* Monotonic seconds, for deadlines. */
+double nh_now(void);
+
+/* Jobs (nh_job.c). */
+nh_job *nh_job_new(size_t n_targets);
+void nh_job_release(nh_job *job);           /* drops one reference */
+int nh_job_state(const nh_job *job);
+void nh_job_detach(nh_job *job);            /* the caller will not take it */
+void nh_result_set(nh_result *r, nh_code code, const char *fmt, ...);
+int nh_job_succeeded(const nh_job *job);    /* every target succeeded */
+
+/* Clients (nh_client.c). */
+void nh_options_default(nh_options *opt);
+nh_client *nh_client_new(const nh_options *opt, char *err, size_t errlen);
+/* On NH_OK the client owns the job and holds a second reference for the
+ * caller; on failure the caller keeps the job and err says why. */
+nh_code nh_client_submit(nh_client *c, nh_job *job, double queue_timeout,
+                         char *err, size_t errlen);
+/* Moves up to max finished jobs into out; never blocks. */
+size_t nh_client_take(nh_client *c, nh_job **out, size_t max);
+/* Waits up to timeout seconds (negative: no limit) until a completion is
+ * ready; returns 1 when one is, 0 on timeout. */
+int nh_client_wait(nh_client *c, double timeout);
+int nh_client_fd(nh_client *c);
+/* Jobs submitted whose completion the caller has not taken yet. */
+size_t nh_client_pending(nh_client *c);
+void nh_client_stats(nh_client *c, nh_stats *s);
+nh_log_record *nh_client_logs(nh_client *c);  /* takes the buffered records */
+void nh_log_free(nh_log_record *r);
+/* Stops accepting, lets work finish until the deadline, completes the rest
+ * with NH_CLOSED, joins every thread. Returns how many jobs it cut off.
+ * Safe to call twice. */
+size_t nh_client_close(nh_client *c, double timeout);
+int nh_client_closed(nh_client *c);
+void nh_client_free(nh_client *c);            /* closes first if needed */
+/* A fresh message id: unique across threads and processes. */
+void nh_client_new_id(nh_client *c, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,186 @@
+/*
+ * nh_internal.h: what the core's parts share among themselves and nobody
+ * else sees: the platform interface, the queues, the worker pool, the log
+ * buffer and a few string helpers.
+ */
+#ifndef NH_INTERNAL_H
+#define NH_INTERNAL_H
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <sys/types.h>
+
+#include <curl/curl.h>
+
+#include "nh_core.h"
+
+/* ---- platforms ---------------------------------------------------------- */
+
+/* One HTTP request, built afresh for every attempt. */
+typedef struct nh_request {
+  char *url;
+  const char *method;       /* NULL: POST */
+  char *body;
+  size_t body_len;
+  struct curl_slist *headers;
+} nh_request;
+
+/* What came back, as the platform sees it. */
+typedef struct nh_answer {
+  long http_status;
+  const char *body;         /* NUL-terminated, may be cut at the cap */
+  size_t body_len;
+} nh_answer;
+
+typedef struct nh_platform {
+  const char *name;
+  /* Fills req for this attempt (signatures are computed here). On failure
+   * returns the code and writes why into err. */
+  nh_code (*build)(const nh_message *msg, const nh_target *t, nh_request *req,
+                   char *err, size_t errlen);
+  /* Decides success from an answer that arrived; fills r (not attempts or
+   * timing). */
+  void (*classify)(const nh_target *t, const nh_answer *a, nh_result *r);
+} nh_platform;
+
+#define NH_X_DECL(id, name) extern const nh_platform nh_platform_##name;
+NH_PLATFORMS(NH_X_DECL)
+#undef NH_X_DECL
+
+const nh_platform *nh_platform_get(nh_platform_id id);
+void nh_request_free(nh_request *req);
+/* Adds "Content-Type: application/json" and the target's own headers. */
+int nh_request_json_headers(nh_request *req, const nh_target *t);
+/* Serialises and frees root into req->body. */
+nh_code nh_request_set_json(nh_request *req, cJSON *root, char *err, size_t errlen);
+/* Shared by platforms whose 2xx means delivered and anything else does not. */
+void nh_classify_http(const nh_answer *a, nh_result *r);
+
+/* ---- crypto (nh_crypto.c) ----------------------------------------------- */
+
+/* base64(HMAC-SHA256(key, data)) into out (at least 45 bytes). */
+int nh_hmac_sha256_base64(const void *key, size_t keylen, const void *data,
+                          size_t datalen, char *out, size_t outlen);
+
+/* ---- strings (nh_util.c) ------------------------------------------------ */
+
+char *nh_strdup(const char *s);             /* NULL stays NULL */
+char *nh_strndup(const char *s, size_t n);
+char *nh_sprintf(const char *fmt, ...);
+char *nh_vsprintf(const char *fmt, va_list ap);
+double nh_wall_time(void);                  /* Unix seconds */
+
+/* ---- submission queue (nh_queue.c) -------------------------------------- */
+
+typedef struct nh_queue {
+  pthread_mutex_t lock;
+  pthread_cond_t not_empty;                 /* idle workers sleep here */
+  pthread_cond_t not_full;                  /* submitters wait for room */
+  nh_job *head, *tail;
+  size_t length, capacity;
+  size_t reserved;                          /* direct mode: jobs in threads */
+  int idle_workers;                         /* waiting on not_empty */
+  int closing;                              /* no more pushes */
+  int aborting;                             /* cut everything off now */
+} nh_queue;
+
+int nh_queue_init(nh_queue *q, size_t capacity);
+void nh_queue_destroy(nh_queue *q);
+void nh_queue_append_locked(nh_queue *q, nh_job *job);
+nh_job *nh_queue_pop_locked(nh_queue *q);
+/* Waits (lock held) until there is room, the deadline passes or the queue
+ * closes; returns NH_OK, NH_QUEUE_FULL or NH_CLOSED. */
+nh_code nh_queue_wait_room_locked(nh_queue *q, double timeout);
+
+/* ---- completion queue (nh_completion.c) --------------------------------- */
+
+typedef struct nh_completions {
+  pthread_mutex_t lock;
+  nh_job *head, *tail;
+  size_t length;
+  int fd_read, fd_write;                    /* the same fd for an eventfd */
+} nh_completions;
+
+int nh_completions_init(nh_completions *cq);
+void nh_completions_destroy(nh_completions *cq);
+/* With cq->lock held: the client counts the job in the same step. */
+void nh_completions_push_locked(nh_completions *cq, nh_job *job);
+size_t nh_completions_take(nh_completions *cq, nh_job **out, size_t max);
+/* Drops records whose handle is gone; returns how many. */
+size_t nh_completions_purge(nh_completions *cq);
+int nh_completions_wait(nh_completions *cq, double timeout);
+
+/* ---- log buffer (nh_log.c) ---------------------------------------------- */
+
+typedef struct nh_logbuf {
+  pthread_mutex_t lock;
+  nh_log_record *head, *tail;
+  size_t length, capacity;
+  uint64_t dropped;
+  int level;
+} nh_logbuf;
+
+void nh_logbuf_init(nh_logbuf *b, int level, size_t capacity);
+void nh_logbuf_destroy(nh_logbuf *b);
+void nh_log(nh_logbuf *b, int level, int worker_id, const char *message_id,
+            const char *fmt, ...);
+nh_log_record *nh_logbuf_take(nh_logbuf *b);
+
+/* ---- workers (nh_worker.c) ---------------------------------------------- */
+
+typedef struct nh_worker nh_worker;
+
+struct nh_worker {
+  nh_client *client;
+  int id;
+  pthread_t thread;
+  int started;
+  CURLM *multi;
+  int active;               /* transfers in flight */
+  int capacity;             /* concurrency */
+  int wants_work;           /* in curl_multi_poll with room: wake on push */
+  nh_job *own_job;          /* direct mode: the one job of this thread */
+  int finished;             /* direct mode: the thread has returned */
+  CURL **spare;             /* easy handles kept for reuse */
+  int n_spare;
+  nh_worker *next;
+};
+
+void *nh_worker_main(void *arg);
+/* Runs one job to the end on the calling thread (async.enabled = false). */
+void nh_worker_run_inline(nh_client *c, nh_job *job);
+
+/* ---- the client, as its parts see it (nh_client.c) ---------------------- */
+
+struct nh_client {
+  nh_options opt;
+  char *ca_file, *proxy, *user_agent;       /* owned copies */
+  nh_queue queue;
+  nh_completions done;
+  nh_logbuf log;
+  CURLSH *share;
+  pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+  pthread_mutex_t lock;                     /* direct-mode thread list */
+  pthread_cond_t idle;                      /* with done.lock: outstanding hit 0 */
+  nh_worker *workers;                       /* pool threads */
+  nh_worker *direct;                        /* direct-mode threads */
+  int n_workers;
+  int next_worker_id;
+  uint64_t next_seq;
+  uint64_t id_prefix;
+  uint64_t id_counter;                      /* atomic */
+  /* counters, under lock */
+  uint64_t submitted, succeeded, failed, closed, dropped, threads_created;
+  size_t in_flight;                         /* taken by a worker, not done */
+  size_t outstanding;                       /* under done.lock: not yet completed */
+  int closed_flag;                          /* close() has run */
+  int ready;                                /* locks and queues exist */
+  pid_t pid;                                /* the process that made it */
+};
+
+/* Worker-side: a job has ended; counts it and hands it to the owner. */
+void nh_client_finish(nh_client *c, nh_job *job);
+/* Prepares an easy handle with the client's transfer options. */
+void nh_client_setup_easy(nh_client *c, CURL *easy);
+
+#endif

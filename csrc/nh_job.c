@@ -1,0 +1,90 @@
+/*
+ * nh_job.c: job records. A job holds a copy of the message, one resolved
+ * target and one result per destination. Two references exist while the job
+ * is alive: the core's (dropped when the owner takes the completion, or by
+ * the worker when the job was detached) and the caller's handle.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "nh_internal.h"
+
+nh_job *nh_job_new(size_t n_targets) {
+  nh_job *job = calloc(1, sizeof *job);
+  if (!job) return NULL;
+  job->msg.priority = NH_PRIORITY_NORMAL;
+  job->msg.n_targets = n_targets;
+  job->msg.targets = calloc(n_targets ? n_targets : 1, sizeof *job->msg.targets);
+  job->results = calloc(n_targets ? n_targets : 1, sizeof *job->results);
+  job->refs = 1;
+  if (!job->msg.targets || !job->results) {
+    free(job->msg.targets);
+    free(job->results);
+    free(job);
+    return NULL;
+  }
+  return job;
+}
+
+static void free_strings(char **v, size_t n) {
+  for (size_t i = 0; i < n; i++) free(v[i]);
+  free(v);
+}
+
+static void free_target(nh_target *t) {
+  free(t->url);
+  free(t->label);
+  free(t->secret);
+  free(t->method);
+  free_strings(t->headers, t->n_headers);
+  free_strings(t->keywords, t->n_keywords);
+}
+
+static void free_job(nh_job *job) {
+  nh_message *m = &job->msg;
+  for (size_t i = 0; i < m->n_targets; i++) {
+    free_target(&m->targets[i]);
+    free(job->results[i].error);
+    free(job->results[i].response);
+  }
+  free(m->targets);
+  free(job->results);
+  free(m->id);
+  free(m->title);
+  free(m->body);
+  free(m->format);
+  cJSON_Delete(m->metadata);
+  cJSON_Delete(m->platform_data);
+  free(job);
+}
+
+void nh_job_release(nh_job *job) {
+  if (job && __atomic_sub_fetch(&job->refs, 1, __ATOMIC_ACQ_REL) == 0) free_job(job);
+}
+
+int nh_job_state(const nh_job *job) {
+  return __atomic_load_n(&job->state, __ATOMIC_ACQUIRE);
+}
+
+void nh_job_detach(nh_job *job) {
+  __atomic_store_n(&job->detached, 1, __ATOMIC_RELEASE);
+}
+
+void nh_result_set(nh_result *r, nh_code code, const char *fmt, ...) {
+  r->code = code;
+  r->success = code == NH_OK;
+  free(r->error);
+  r->error = NULL;
+  if (fmt) {
+    va_list ap;
+    va_start(ap, fmt);
+    r->error = nh_vsprintf(fmt, ap);
+    va_end(ap);
+  }
+}
+
+int nh_job_succeeded(const nh_job *job) {
+  for (size_t i = 0; i < job->msg.n_targets; i++)
+    if (!job->results[i].success) return 0;
+  return job->msg.n_targets > 0;
+}

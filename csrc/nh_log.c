@@ -1,0 +1,67 @@
+/*
+ * nh_log.c: log records buffered for the owner thread. Workers never call
+ * Lua, so they append here (bounded: past the capacity records are counted
+ * and dropped) and the owner drains the list when it polls.
+ */
+#include <stdlib.h>
+
+#include "nh_internal.h"
+
+void nh_logbuf_init(nh_logbuf *b, int level, size_t capacity) {
+  b->head = b->tail = NULL;
+  b->length = 0;
+  b->capacity = capacity;
+  b->dropped = 0;
+  b->level = level;
+  pthread_mutex_init(&b->lock, NULL);
+}
+
+void nh_log_free(nh_log_record *r) {
+  while (r) {
+    nh_log_record *next = r->next;
+    free(r->message_id);
+    free(r->text);
+    free(r);
+    r = next;
+  }
+}
+
+void nh_logbuf_destroy(nh_logbuf *b) {
+  nh_log_free(b->head);
+  pthread_mutex_destroy(&b->lock);
+}
+
+void nh_log(nh_logbuf *b, int level, int worker_id, const char *message_id,
+            const char *fmt, ...) {
+  if (level < b->level) return;
+  nh_log_record *r = calloc(1, sizeof *r);
+  if (!r) return;
+  va_list ap;
+  va_start(ap, fmt);
+  r->text = nh_vsprintf(fmt, ap);
+  va_end(ap);
+  r->level = level;
+  r->worker_id = worker_id;
+  r->message_id = nh_strdup(message_id);
+  pthread_mutex_lock(&b->lock);
+  if (b->length >= b->capacity) {
+    b->dropped++;
+    pthread_mutex_unlock(&b->lock);
+    nh_log_free(r);
+    return;
+  }
+  if (b->tail) b->tail->next = r;
+  else b->head = r;
+  b->tail = r;
+  b->length++;
+  pthread_mutex_unlock(&b->lock);
+}
+
+nh_log_record *nh_logbuf_take(nh_logbuf *b) {
+  pthread_mutex_lock(&b->lock);
+  nh_log_record *all = b->head;
+  b->head = b->tail = NULL;
+  b->length = 0;
+  pthread_mutex_unlock(&b->lock);
+  return all;
+}

@@ -1,0 +1,64 @@
+/*
+ * nh_platform.c: the platform table and what platforms share: request
+ * clean-up, JSON bodies and plain HTTP-status classification.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "nh_internal.h"
+
+static const nh_platform *const platforms[] = {
+#define NH_X_ENTRY(id, name) &nh_platform_##name,
+  NH_PLATFORMS(NH_X_ENTRY)
+#undef NH_X_ENTRY
+};
+
+const nh_platform *nh_platform_get(nh_platform_id id) {
+  if ((unsigned)id >= NH_PLATFORM_COUNT) return NULL;
+  return platforms[id];
+}
+
+void nh_request_free(nh_request *req) {
+  free(req->url);
+  free(req->body);
+  curl_slist_free_all(req->headers);
+  memset(req, 0, sizeof *req);
+}
+
+static int add_header(nh_request *req, const char *line) {
+  struct curl_slist *l = curl_slist_append(req->headers, line);
+  if (!l) return -1;
+  req->headers = l;
+  return 0;
+}
+
+int nh_request_json_headers(nh_request *req, const nh_target *t) {
+  /* "Expect:" stops libcurl from waiting for 100-continue on larger bodies. */
+  if (add_header(req, "Content-Type: application/json; charset=utf-8") ||
+      add_header(req, "Expect:"))
+    return -1;
+  for (size_t i = 0; i < t->n_headers; i++)
+    if (add_header(req, t->headers[i])) return -1;
+  return 0;
+}
+
+nh_code nh_request_set_json(nh_request *req, cJSON *root, char *err, size_t errlen) {
+  req->body = root ? cJSON_PrintUnformatted(root) : NULL;
+  cJSON_Delete(root);
+  if (!req->body) {
+    snprintf(err, errlen, "out of memory while building the JSON body");
+    return NH_NO_MEMORY;
+  }
+  req->body_len = strlen(req->body);
+  return NH_OK;
+}
+
+void nh_classify_http(const nh_answer *a, nh_result *r) {
+  if (a->http_status >= 200 && a->http_status < 300) {
+    nh_result_set(r, NH_OK, NULL);
+  } else if (a->http_status == 429) {
+    nh_result_set(r, NH_RATE_LIMITED, "HTTP 429 Too Many Requests");
+  } else {
+    nh_result_set(r, NH_HTTP_STATUS, "HTTP status %ld", a->http_status);
+  }
+}

@@ -1,0 +1,193 @@
+--- Client configuration: the schema, its defaults and its checks.
+--
+-- `notifyhub.new(config)` runs `config.check(config)`, which raises on an
+-- unknown key or a wrong type (naming the key) and returns a complete,
+-- defaulted copy. `notifyhub.config.feishu(url [, opts])` is the short form
+-- of the seed's `config.CreateFeishuConfig()`.
+-- @module notifyhub.config
+
+local util = require("notifyhub.util")
+
+local M = {}
+
+local LOG_LEVELS = { debug = true, info = true, warn = true, error = true, off = true }
+
+--- The defaults, as the README documents them.
+M.defaults = {
+  async = {
+    enabled = true,        -- false: send on the calling thread, no threads
+    use_pool = true,       -- false: one short-lived thread per message
+    workers = 4,           -- threads started with the pool
+    min_workers = nil,     -- default: min(1, workers)
+    max_workers = nil,     -- default: max(16, workers)
+    buffer_size = 1000,    -- queued messages before send_async waits
+    timeout = 0,           -- seconds send_async waits for room; 0: QUEUE_FULL at once
+    concurrency = 32,      -- transfers in flight per worker
+    close_timeout = 5,     -- seconds close() gives queued and in-flight messages
+  },
+  http = {
+    timeout = 10,          -- seconds for a whole request
+    connect_timeout = 5,
+    verify_tls = true,
+    ca_file = nil,
+    proxy = nil,
+    user_agent = "notifyhub/0.1",
+    max_response = 1048576, -- bytes of an answer read before giving up
+  },
+  logger = {
+    level = "warn",
+    handler = nil,         -- default: one line per record on stderr
+  },
+}
+
+-- Checkers: each returns nil when the value is fine, else what was expected.
+local function integer(min)
+  return function(v)
+    if type(v) ~= "number" or v ~= math.floor(v) then return "integer" end
+    if v < min then return ("integer >= %d"):format(min) end
+  end
+end
+
+local function number(min, strictly)
+  return function(v)
+    if type(v) ~= "number" or v ~= v then return "number" end
+    if (strictly and v <= min) or v < min then
+      return ("number %s %s"):format(strictly and ">" or ">=", min)
+    end
+  end
+end
+
+local function of_type(t)
+  return function(v) if type(v) ~= t then return t end end
+end
+
+local function http_url(v)
+  if type(v) ~= "string" then return "string" end
+  if not util.is_http_url(v) then return "http(s) URL" end
+end
+
+local function string_list(v)
+  if type(v) ~= "table" then return "array of strings" end
+  for i = 1, #v do
+    if type(v[i]) ~= "string" or v[i] == "" then return "array of non-empty strings" end
+  end
+  for k in pairs(v) do
+    if type(k) ~= "number" then return "array of strings" end
+  end
+end
+
+local function header_map(v)
+  if type(v) ~= "table" then return "table of header names to strings" end
+  for k, val in pairs(v) do
+    if type(k) ~= "string" or type(val) ~= "string" then
+      return "table of header names to strings"
+    end
+    if not util.is_header_safe(k) or not util.is_header_safe(val) then
+      return "header names and values without CR, LF or NUL"
+    end
+  end
+end
+
+local function method(v)
+  if type(v) ~= "string" then return "string" end
+  if not v:match("^%u+$") then return "HTTP method in capitals (POST, PUT, ...)" end
+end
+
+local function log_level(v)
+  if not LOG_LEVELS[v] then return "one of debug, info, warn, error, off" end
+end
+
+local schema = {
+  async = {
+    enabled = of_type("boolean"), use_pool = of_type("boolean"),
+    workers = integer(1), min_workers = integer(0), max_workers = integer(1),
+    buffer_size = integer(1), timeout = number(0), concurrency = integer(1),
+    close_timeout = number(0),
+  },
+  http = {
+    timeout = number(0, true), connect_timeout = number(0, true),
+    verify_tls = of_type("boolean"), ca_file = of_type("string"),
+    proxy = of_type("string"), user_agent = of_type("string"),
+    max_response = integer(1024),
+  },
+  logger = { level = log_level, handler = of_type("function") },
+  feishu = {
+    webhook_url = http_url, secret = of_type("string"), keywords = string_list,
+  },
+  webhook = { url = http_url, method = method, headers = header_map },
+}
+
+local function fail(path, message)
+  error(("notifyhub config: %s: %s"):format(path, message), 4)
+end
+
+local function check_section(name, given, rules)
+  if type(given) ~= "table" then
+    fail(name, "table expected, got " .. type(given))
+  end
+  for key, value in pairs(given) do
+    local path = name .. "." .. tostring(key)
+    local rule = rules[key]
+    if not rule then fail(path, "unknown key") end
+    local expected = rule(value)
+    if expected then fail(path, ("%s expected, got %s"):format(expected, util.describe(value))) end
+  end
+end
+
+local function merged(defaults, given)
+  local out = {}
+  for k, v in pairs(defaults or {}) do out[k] = v end
+  for k, v in pairs(given or {}) do out[k] = v end
+  return out
+end
+
+--- Checks a configuration table and returns a complete copy with defaults.
+-- @tparam table cfg the user's configuration
+-- @treturn table the checked configuration
+-- @raise on an unknown key, a wrong type or an inconsistent pool size
+function M.check(cfg)
+  if type(cfg) ~= "table" then
+    error(("bad argument #1 to 'new' (table expected, got %s)"):format(type(cfg)), 3)
+  end
+  for key, value in pairs(cfg) do
+    if not schema[key] then fail(tostring(key), "unknown key") end
+    check_section(key, value, schema[key])
+  end
+  local out = {}
+  for name in pairs(schema) do
+    if cfg[name] or M.defaults[name] then out[name] = merged(M.defaults[name], cfg[name]) end
+  end
+  local a = out.async
+  a.min_workers = a.min_workers or math.min(1, a.workers)
+  a.max_workers = a.max_workers or math.max(16, a.workers)
+  if a.min_workers > a.workers or a.workers > a.max_workers then
+    fail("async", ("min_workers (%d) <= workers (%d) <= max_workers (%d) expected")
+      :format(a.min_workers, a.workers, a.max_workers))
+  end
+  if out.feishu and not out.feishu.webhook_url then
+    fail("feishu.webhook_url", "missing (the bot's webhook URL)")
+  end
+  if out.webhook and not out.webhook.url then fail("webhook.url", "missing") end
+  return out
+end
+
+--- The configuration of a client for one Feishu/Lark bot.
+-- @tparam string webhook_url the bot's webhook URL
+-- @tparam[opt] table opts `secret`, `keywords`, and any other top-level
+--   sections (`async`, `http`, `logger`) to merge in
+-- @treturn table a configuration for `notifyhub.new`
+function M.feishu(webhook_url, opts)
+  if type(webhook_url) ~= "string" then
+    error(("bad argument #1 to 'feishu' (string expected, got %s)"):format(type(webhook_url)), 2)
+  end
+  if opts ~= nil and type(opts) ~= "table" then
+    error(("bad argument #2 to 'feishu' (table expected, got %s)"):format(type(opts)), 2)
+  end
+  local cfg = { feishu = { webhook_url = webhook_url } }
+  for k, v in pairs(opts or {}) do
+    if k == "secret" or k == "keywords" then cfg.feishu[k] = v else cfg[k] = v end
+  end
+  return cfg
+end
+
+return M

@@ -1,0 +1,43 @@
+#!/bin/sh
+# Installs the Debian packages that building, testing and the demo need,
+# when one of them is missing. Needs root (or sudo) only when it installs.
+set -e
+
+missing=""
+need() { # need PACKAGE TEST...
+  pkg=$1; shift
+  "$@" >/dev/null 2>&1 || missing="$missing $pkg"
+}
+has_file() { test -e "$1"; }
+has_cmd() { command -v "$1"; }
+has_lua_mod() { "$1" -e "require('$2')"; }
+
+need gcc has_cmd cc
+need make has_cmd make
+need pkg-config has_cmd pkg-config
+need lua5.4 has_cmd lua5.4
+need liblua5.4-dev has_file /usr/include/lua5.4/lua.h
+# luajit2 is the LuaJIT that Debian's nginx Lua module is built on.
+need luajit2 has_cmd luajit
+need libluajit2-5.1-dev has_file /usr/include/luajit-2.1/lua.h
+need luarocks has_cmd luarocks
+need lua-busted has_cmd busted
+need libcurl4-openssl-dev has_file /usr/include/x86_64-linux-gnu/curl/curl.h
+need libcjson-dev has_file /usr/include/cjson/cJSON.h
+need libssl-dev has_file /usr/include/openssl/hmac.h
+need nginx has_cmd /usr/sbin/nginx
+need libnginx-mod-http-lua has_file /usr/lib/nginx/modules/ngx_http_lua_module.so
+need lua-cjson has_lua_mod lua5.4 cjson
+need lua-system has_lua_mod lua5.4 system
+need curl has_cmd curl
+need openssl has_cmd openssl
+need wrk has_cmd wrk
+
+[ -z "$missing" ] && exit 0
+
+echo "notifyhub: installing$missing"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
