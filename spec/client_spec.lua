@@ -44,6 +44,16 @@ describe("client", function()
     c:close()
   end)
 
+  it("substitutes {{variables}} in title and body before sending", function()
+    local c = webhook_client("/webhook/vars")
+    assert(c:send({ id = "v1", title = "{{svc}} down", body = "since {{ when }}",
+      variables = { svc = "api", when = "09:00" } }))
+    local body = cjson.decode(server.requests("/webhook/vars")[1].body)
+    assert.equal("api down", body.title)
+    assert.equal("since 09:00", body.body)
+    c:close()
+  end)
+
   it("uses the configured method and headers", function()
     local c = notifyhub.new({ webhook = { url = server.url("/webhook/put"), method = "PUT",
       headers = { ["X-Team"] = "ops", Authorization = "Bearer abc" } } })

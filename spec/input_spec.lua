@@ -1,0 +1,161 @@
+-- Bad input: wrong types raise with the luaL_argerror wording, well-typed
+-- input that cannot be sent returns nil, err, code, and nothing is queued
+-- half-way. No server is needed: nothing here reaches the network.
+
+local notifyhub = require("notifyhub")
+
+local URL = "http://127.0.0.1:9/never"
+
+local function client(extra)
+  local cfg = { webhook = { url = URL }, async = { workers = 1 } }
+  for k, v in pairs(extra or {}) do cfg[k] = v end
+  return notifyhub.new(cfg)
+end
+
+describe("configuration", function()
+  it("raises on an unknown key, naming it", function()
+    assert.has_error(function() notifyhub.new({ asink = {} }) end,
+      "notifyhub config: asink: unknown key")
+    assert.has_error(function() notifyhub.new({ async = { wokers = 2 } }) end,
+      "notifyhub config: async.wokers: unknown key")
+  end)
+
+  it("raises on a wrong type, naming the key and the type", function()
+    assert.has_error(function() notifyhub.new({ async = { workers = "4" } }) end,
+      'notifyhub config: async.workers: integer expected, got string "4"')
+    assert.has_error(function() notifyhub.new({ http = { timeout = -1 } }) end,
+      "notifyhub config: http.timeout: number > 0 expected, got number")
+    assert.has_error(function() notifyhub.new({ http = { timeout = "soon" } }) end,
+      'notifyhub config: http.timeout: number expected, got string "soon"')
+    assert.has_error(function() notifyhub.new({ logger = { level = "loud" } }) end,
+      'notifyhub config: logger.level: one of debug, info, warn, error, off expected, got string "loud"')
+    assert.has_error(function() notifyhub.new({ feishu = { webhook_url = "ftp://x" } }) end,
+      'notifyhub config: feishu.webhook_url: http(s) URL expected, got string "ftp://x"')
+    assert.has_error(function() notifyhub.new({ async = { timeout = -0.5 } }) end,
+      "notifyhub config: async.timeout: number >= 0 expected, got number")
+  end)
+
+  it("raises on an inconsistent pool size", function()
+    assert.has_error(function()
+      notifyhub.new({ async = { workers = 4, max_workers = 2 } })
+    end, "notifyhub config: async: min_workers (1) <= workers (4) <= max_workers (2) expected")
+  end)
+
+  it("raises on a header with CR or LF", function()
+    assert.has_error(function()
+      notifyhub.new({ webhook = { url = URL, headers = { ["X-A"] = "a\r\nX-Injected: 1" } } })
+    end)
+  end)
+
+  it("raises when config is not a table, and for config.feishu's arguments", function()
+    assert.has_error(function() notifyhub.new("x") end,
+      "bad argument #1 to 'new' (table expected, got string)")
+    assert.has_error(function() notifyhub.config.feishu(nil) end,
+      "bad argument #1 to 'feishu' (string expected, got nil)")
+    assert.has_error(function() notifyhub.config.feishu("https://x", 3) end,
+      "bad argument #2 to 'feishu' (table expected, got number)")
+  end)
+
+  it("fills the documented defaults", function()
+    local cfg = notifyhub.config.check({})
+    assert.same({ enabled = true, use_pool = true, workers = 4, min_workers = 1, max_workers = 16,
+      buffer_size = 1000, timeout = 0, concurrency = 32, close_timeout = 5 }, cfg.async)
+    assert.equal(10, cfg.http.timeout)
+    assert.equal(5, cfg.http.connect_timeout)
+    assert.is_true(cfg.http.verify_tls)
+    assert.equal("warn", cfg.logger.level)
+    local big = notifyhub.config.check({ async = { workers = 32 } })
+    assert.equal(32, big.async.max_workers)
+  end)
+end)
+
+describe("messages", function()
+  local c
+  before_each(function() c = client() end)
+  after_each(function() c:close(0) end)
+
+  local function refused(msg, pattern, code)
+    local h, err, got = c:send_async(msg)
+    assert.is_nil(h)
+    assert.equal(code or "INVALID_MESSAGE", got)
+    assert.matches(pattern, err)
+    assert.equal(0, c:stats().submitted)        -- nothing half-queued
+  end
+
+  it("raises when the message is not a table", function()
+    assert.has_error(function() c:send_async(nil) end,
+      "bad argument #1 to 'send_async' (table expected, got nil)")
+    assert.has_error(function() c:send("text") end,
+      "bad argument #1 to 'send_async' (table expected, got string)")
+  end)
+
+  it("raises when a field has the wrong type", function()
+    assert.has_error(function() c:send_async({ body = 42 }) end,
+      "bad argument #1 to 'send_async' (message.body: string expected, got number)")
+    assert.has_error(function() c:send_async({ body = "x", targets = { "feishu" } }) end,
+      "bad argument #1 to 'send_async' (targets[1]: table expected, got string)")
+  end)
+
+  it("refuses a message with neither title nor body", function()
+    refused({}, "neither a title nor a body")
+    refused({ title = "", body = "" }, "neither a title nor a body")
+  end)
+
+  it("refuses an unknown field, platform, format or priority", function()
+    refused({ body = "x", tittle = "typo" }, "unknown message field 'tittle'")
+    refused({ body = "x", targets = { { platform = "pager" } } }, "unknown platform 'pager'")
+    refused({ body = "x", format = "rtf" }, "format 'rtf' is not one of")
+    refused({ body = "x", priority = "asap" }, "priority 'asap' is not one of")
+  end)
+
+  it("refuses a non-http(s) URL without echoing it", function()
+    refused({ body = "x", targets = { { platform = "webhook", value = "file:///etc/passwd" } } },
+      "not an http%(s%) URL %(scheme 'file'%)")
+    refused({ body = "x", targets = { { platform = "webhook", value = "gopher://h/x" } } },
+      "scheme 'gopher'")
+  end)
+
+  it("refuses a target of a platform that is not configured", function()
+    refused({ body = "x", targets = { { platform = "feishu" } } }, "feishu is not configured")
+  end)
+
+  it("needs targets when several platforms are configured", function()
+    local two = notifyhub.new({ webhook = { url = URL },
+      feishu = { webhook_url = "https://open.feishu.cn/open-apis/bot/v2/hook/x" } })
+    local h, err, code = two:send_async({ body = "x" })
+    assert.is_nil(h)
+    assert.equal("INVALID_MESSAGE", code)
+    assert.matches("names no targets", err)
+    two:close(0)
+  end)
+
+  it("refuses an unknown variable instead of sending an empty string", function()
+    refused({ body = "hello {{name}}", variables = { other = 1 } }, "unknown variable 'name'")
+  end)
+
+  it("refuses metadata that cannot be JSON", function()
+    assert.has_error(function()
+      c:send_async({ body = "x", metadata = { f = function() end } })
+    end, "message field 'metadata': f: cannot encode a function as JSON")
+    local cyclic = {}
+    cyclic.self = cyclic
+    assert.has_error(function() c:send_async({ body = "x", metadata = cyclic }) end)
+    assert.equal(0, c:stats().submitted)
+  end)
+
+  it("checks the arguments of wait, wait_all, close and the callbacks", function()
+    assert.has_error(function() c:wait_all("x") end,
+      "bad argument #1 to 'wait_all' (number expected, got string)")
+    local _, err, code = c:wait_all(-1)
+    assert.equal("INVALID_ARGUMENT", code)
+    assert.matches("timeout must be >= 0", err)
+    local _, _, code2 = c:close(-3)
+    assert.equal("INVALID_ARGUMENT", code2)
+    assert.has_error(function() c:poll(0) end)
+    local h = assert(c:send_async({ body = "x" }))
+    assert.has_error(function() h:on_complete("not a function") end,
+      "bad argument #1 to 'on_complete' (function expected, got string)")
+    assert.has_error(function() h:on_error(nil) end,
+      "bad argument #1 to 'on_error' (function expected, got nil)")
+  end)
+end)
