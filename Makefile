@@ -24,7 +24,7 @@ BUILD = build
 MOD54  = $(BUILD)/lua5.4/notifyhub/core.so
 MODJIT = $(BUILD)/luajit/notifyhub/core.so
 
-.PHONY: all build deps test test-lua5.4 test-luajit demo bench clean
+.PHONY: all build deps test test-lua5.4 test-luajit demo bench clean rock rock-install
 
 all: build
 
@@ -37,6 +37,22 @@ $(MOD54): $(CORE_SRC) $(BINDING_SRC) $(HEADERS)
 $(MODJIT): $(CORE_SRC) $(BINDING_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASEFLAGS) $(CJSON_INC) $(LUAJIT_INC) -shared -o $@ $(CORE_SRC) $(BINDING_SRC) $(LIBS)
+
+# The LuaRocks build (notifyhub-scm-1.rockspec): LuaRocks passes LUA_INCDIR
+# for the Lua it builds for, then INST_LIBDIR / INST_LUADIR to install.
+ROCK_MOD = $(BUILD)/rock/notifyhub/core.so
+
+# A Lua 5.1 tree without Lua 5.1 headers builds against LuaJIT's; with
+# them, the module uses the 5.1 API only and loads in LuaJIT all the same.
+rock:
+	@mkdir -p $(dir $(ROCK_MOD))
+	inc="$(LUA_INCDIR)"; [ -f "$$inc/lua.h" ] || inc=/usr/include/luajit-2.1; \
+	$(CC) $(CFLAGS) $(BASEFLAGS) $(CJSON_INC) -I"$$inc" -shared -o $(ROCK_MOD) $(CORE_SRC) $(BINDING_SRC) $(LIBS)
+
+rock-install:
+	install -d $(INST_LIBDIR)/notifyhub $(INST_LUADIR)/notifyhub
+	install -m 755 $(ROCK_MOD) $(INST_LIBDIR)/notifyhub/core.so
+	install -m 644 lua/notifyhub/*.lua $(INST_LUADIR)/notifyhub/
 
 # Installs the Debian packages the build, the specs and the demo need, when
 # one is missing (needs root, or sudo).

@@ -29,6 +29,21 @@
 #define lnh_getuservalue(L, i) lua_getfenv(L, i)
 #endif
 
+/* LuaJIT 2.1 has luaL_setfuncs and luaL_newlib; plain Lua 5.1 headers
+ * (what LuaRocks picks for a 5.1 tree) do not. */
+#if LUA_VERSION_NUM < 502 && !defined(luaL_newlib)
+static inline void lnh_setfuncs_51(lua_State *L, const luaL_Reg *l, int nup) {
+  for (; l->name; l++) {
+    for (int i = 0; i < nup; i++) lua_pushvalue(L, -nup);
+    lua_pushcclosure(L, l->func, nup);
+    lua_setfield(L, -(nup + 2), l->name);
+  }
+  lua_pop(L, nup);
+}
+#define luaL_setfuncs(L, l, nup) lnh_setfuncs_51(L, l, nup)
+#define luaL_newlib(L, l) (lua_newtable(L), luaL_setfuncs(L, l, 0))
+#endif
+
 static inline int lnh_absindex(lua_State *L, int i) {
   return i > 0 || i <= LUA_REGISTRYINDEX ? i : lua_gettop(L) + i + 1;
 }

@@ -1,0 +1,40 @@
+-- The LuaRocks build: `luarocks make` into a fresh tree, then
+-- require("notifyhub") from lua5.4 and from luajit with that tree's paths.
+-- Runs once, under Lua 5.4 (the build is the same for both runs).
+
+local function run(cmd)
+  local p = assert(io.popen(cmd .. " 2>&1"))
+  local out = p:read("*a")
+  local ok = p:close()
+  return ok, out
+end
+
+local describe_rock = _VERSION == "Lua 5.4" and describe or pending
+
+describe_rock("luarocks make", function()
+  local tree
+
+  setup(function()
+    local _, dir = run("mktemp -d")
+    tree = dir:gsub("%s+$", "")
+  end)
+
+  teardown(function()
+    if tree and tree:match("^/tmp/") then run("rm -rf '" .. tree .. "'") end
+  end)
+
+  local function check(lua_version, interpreter)
+    local ok, out = run(("luarocks --lua-version=%s make --tree='%s' notifyhub-scm-1.rockspec")
+      :format(lua_version, tree))
+    assert(ok, out)
+    ok, out = run(("cd /tmp && eval \"$(luarocks --lua-version=%s path --tree='%s')\" && "
+      .. "%s -e 'local n = require(\"notifyhub\"); local c = n.new({ webhook = { url = "
+      .. "\"http://127.0.0.1:9/\" } }); print(n._VERSION, c:close(0))'")
+      :format(lua_version, tree, interpreter))
+    assert(ok, out)
+    assert.matches("notifyhub 0%.1%.0\t0", out)
+  end
+
+  it("installs for Lua 5.4 and loads from lua5.4", function() check("5.4", "lua5.4") end)
+  it("installs for Lua 5.1 and loads from luajit", function() check("5.1", "luajit") end)
+end)
