@@ -17,6 +17,7 @@ local M = {
   codes = {},
   platforms = core.platforms,
   curl_version = core.curl_version,
+  now = core.now,     -- monotonic seconds
 }
 for _, name in ipairs(core.codes) do M.codes[name] = name end
 

@@ -1,0 +1,45 @@
+--- Async sending with callbacks: chain on_complete / on_error on a handle,
+-- send to a target that fails, and run the callbacks from a poll loop (or
+-- wait on the handles directly).
+--
+--   WEBHOOK_URL=https://example.com/hook lua5.4 examples/async_callbacks.lua
+local notifyhub = require("notifyhub")
+
+local url = os.getenv("WEBHOOK_URL")
+if not url then
+  io.stderr:write("set WEBHOOK_URL to an http(s) endpoint that accepts POSTed JSON\n")
+  os.exit(2)
+end
+
+local client = notifyhub.new({ webhook = { url = url }, http = { timeout = 5 } })
+
+-- 1. Callbacks chain; exactly one of them runs, on this thread.
+client:send_async({ title = "Build", body = "build 42 passed", metadata = { build = 42 } })
+  :on_complete(function(receipt)
+    print(("delivered %s with HTTP %d"):format(receipt.message_id, receipt.results[1].http_status))
+  end)
+  :on_error(function(message, err, receipt)
+    print(("%q failed: %s (%s)"):format(message.title, err, receipt.code))
+  end)
+
+-- 2. A target that refuses the connection: on_error gets the code.
+client:send_async({ body = "this one fails", targets = {
+  { platform = "webhook", value = "http://127.0.0.1:9/nobody-listens" },
+} }):on_error(function(_, err, receipt)
+  print(("expected failure: %s (%s)"):format(err, receipt.code))
+end)
+
+-- 3. Run callbacks from your own loop: poll() never blocks; client:fd()
+--    becomes readable when something finished (for cqueues, luv, ...).
+while client:stats().pending > 0 do
+  client:poll()
+  client.core:wait(0.05)
+end
+client:poll()
+
+-- 4. Or wait on one handle: the receipt, or nil, err, code.
+local handle = client:send_async({ body = "waited for" })
+local receipt, err, code = handle:wait(10)
+print(receipt and ("waited: " .. receipt.status) or ("waited: " .. err .. " " .. code))
+
+client:close()
