@@ -32,7 +32,7 @@ local QUICK = os.getenv("BENCH_QUICK") == "1"
 local SEED_MESSAGES = 200
 local SEED_WORKERS = 8
 local SEED_DELAY_MS = 72
-local TPUT_MESSAGES = QUICK and 20000 or 100000
+local TPUT_MESSAGES = tonumber(os.getenv("BENCH_TPUT_N") or "") or (QUICK and 20000 or 100000)
 local SEED_REPEATS = QUICK and 1 or 3     -- median of these (each in a fresh child)
 local TPUT_REPEATS = QUICK and 1 or 2     -- best of these
 local WRK_SECONDS = 5
@@ -155,16 +155,19 @@ local function run_case(name, base)
     first_err = first_err or err
   end
 
+  local callbacks = case.callbacks ~= false
+  local poll_every = case.poll_every
   local rejected, reject_err = 0, nil
   local t0 = system.monotime()
   for i = 1, n do
     local h, err = c:send_async({ body = "hello " .. i })
     if h then
-      h:on_complete(on_ok):on_error(on_err)
+      if callbacks then h:on_complete(on_ok):on_error(on_err) end
     else
       rejected = rejected + 1
       reject_err = reject_err or err
     end
+    if poll_every and i % poll_every == 0 then c:poll() end
   end
   local t_submitted = system.monotime()
   local done = c:wait_all(120)
@@ -172,6 +175,7 @@ local function run_case(name, base)
 
   local s = c:stats()
   c:close(5)
+  if not callbacks then ok_count, err_count = s.succeeded, s.failed end
   local fields = {
     ("case=%s"):format(name),
     ("wall=%.6f"):format(t1 - t0),

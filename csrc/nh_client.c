@@ -226,7 +226,7 @@ static void wake_worker_locked(nh_client *c) {
     return;
   }
   for (nh_worker *w = c->workers; w; w = w->next) {
-    if (w->wants_work) {
+    if (w->wants_work && w->multi) {
       w->wants_work = 0;
       curl_multi_wakeup(w->multi);
       return;
@@ -403,7 +403,8 @@ static void cut_off(nh_client *c) {
     tail = &job->next;
   }
   pthread_cond_broadcast(&c->queue.not_empty);
-  for (nh_worker *w = c->workers; w; w = w->next) curl_multi_wakeup(w->multi);
+  for (nh_worker *w = c->workers; w; w = w->next)
+    if (w->multi) curl_multi_wakeup(w->multi);
   pthread_mutex_unlock(&c->queue.lock);
   pthread_mutex_lock(&c->lock);
   for (nh_worker *w = c->direct; w; w = w->next)

@@ -276,9 +276,18 @@ static void run(nh_worker *w) {
   }
 }
 
+/* The lock under which others read w->multi to wake it: the queue's for
+ * pool workers, the client's for direct-mode threads (see cut_off). */
+static pthread_mutex_t *multi_lock(nh_worker *w) {
+  return w->own_job ? &w->client->lock : &w->client->queue.lock;
+}
+
 static int worker_open(nh_worker *w) {
-  w->multi = curl_multi_init();
+  CURLM *multi = curl_multi_init();
   w->spare = calloc((size_t)w->capacity, sizeof *w->spare);
+  pthread_mutex_lock(multi_lock(w));
+  w->multi = multi;
+  pthread_mutex_unlock(multi_lock(w));
   return w->multi && w->spare ? 0 : -1;
 }
 
@@ -286,8 +295,12 @@ static void worker_close(nh_worker *w) {
   while (w->n_spare) curl_easy_cleanup(w->spare[--w->n_spare]);
   free(w->spare);
   w->spare = NULL;
-  if (w->multi) curl_multi_cleanup(w->multi);
+  pthread_mutex_lock(multi_lock(w));
+  CURLM *multi = w->multi;
   w->multi = NULL;
+  w->wants_work = 0;
+  pthread_mutex_unlock(multi_lock(w));
+  if (multi) curl_multi_cleanup(multi);
 }
 
 void *nh_worker_main(void *arg) {
