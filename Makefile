@@ -23,12 +23,13 @@ HEADERS     = $(wildcard csrc/*.h)
 BUILD = build
 MOD54  = $(BUILD)/lua5.4/notifyhub/core.so
 MODJIT = $(BUILD)/luajit/notifyhub/core.so
+DRIVER = $(BUILD)/core_driver
 
 .PHONY: all build deps test test-lua5.4 test-luajit demo bench clean rock rock-install
 
 all: build
 
-build: $(MOD54) $(MODJIT)
+build: $(MOD54) $(MODJIT) $(DRIVER)
 
 $(MOD54): $(CORE_SRC) $(BINDING_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -37,6 +38,12 @@ $(MOD54): $(CORE_SRC) $(BINDING_SRC) $(HEADERS)
 $(MODJIT): $(CORE_SRC) $(BINDING_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASEFLAGS) $(CJSON_INC) $(LUAJIT_INC) -shared -o $@ $(CORE_SRC) $(BINDING_SRC) $(LIBS)
+
+# The core alone, with no Lua header or library: a C program that drives it
+# (spec/core_spec.lua runs it and checks that the core needs no Lua symbol).
+$(DRIVER): spec/support/core_driver.c $(CORE_SRC) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASEFLAGS) $(CJSON_INC) -Icsrc -o $@ spec/support/core_driver.c $(CORE_SRC) $(LIBS)
 
 # The LuaRocks build (notifyhub-scm-1.rockspec): LuaRocks passes LUA_INCDIR
 # for the Lua it builds for, then INST_LIBDIR / INST_LUADIR to install.

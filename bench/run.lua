@@ -61,6 +61,12 @@ local CASES = {
                    async = { workers = 2, concurrency = 64 }, in_flight = 2 * 64 },
   tput_w1_c128 = { kind = "tput", label = "workers 1, concurrency 128",
                    async = { workers = 1, concurrency = 128 }, in_flight = 128 },
+  x_default_nocb = { kind = "tput", label = "x", async = {}, in_flight = 128, callbacks = false },
+  x_default_poll = { kind = "tput", label = "x", async = {}, in_flight = 128, poll_every = 1000 },
+  x_default_poll100 = { kind = "tput", label = "x", async = {}, in_flight = 128, poll_every = 100 },
+  x_w2_poll = { kind = "tput", label = "x", async = {workers=2}, in_flight = 64, poll_every = 1000 },
+  x_w1_poll = { kind = "tput", label = "x", async = {workers=1, concurrency=128}, in_flight = 128, poll_every = 1000 },
+  x_w1_c32_poll = { kind = "tput", label = "x", async = {workers=1}, in_flight = 32, poll_every = 1000 },
 }
 local SEED_ORDER = { "pool_c1", "pool_default", "direct" }
 local TPUT_ORDER = { "tput_default", "tput_w2", "tput_w2_c64", "tput_w1_c128" }
