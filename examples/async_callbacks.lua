@@ -29,13 +29,11 @@ client:send_async({ body = "this one fails", targets = {
   print(("expected failure: %s (%s)"):format(err, receipt.code))
 end)
 
--- 3. Run callbacks from your own loop: poll() never blocks; client:fd()
---    becomes readable when something finished (for cqueues, luv, ...).
-while client:stats().pending > 0 do
-  client:poll()
-  client.core:wait(0.05)
-end
+-- 3. Run the callbacks: poll() runs those of finished messages and never
+--    blocks (call it when client:fd() is readable, from cqueues, luv or any
+--    poll loop); wait_all() polls until everything sent so far is finished.
 client:poll()
+client:wait_all(15)
 
 -- 4. Or wait on one handle: the receipt, or nil, err, code.
 local handle = client:send_async({ body = "waited for" })

@@ -1,0 +1,56 @@
+-- The examples run as a user would run them, against the loopback server,
+-- so they cannot rot. Each one is a separate process of the same Lua.
+
+local server = require("spec.support.server")
+
+local LUA = rawget(_G, "jit") and "luajit" or "lua5.4"
+local FLAVOUR = rawget(_G, "jit") and "luajit" or "lua5.4"
+
+local function run_example(name, env)
+  local vars = {}
+  for k, v in pairs(env) do vars[#vars + 1] = ("%s='%s'"):format(k, v) end
+  local cmd = ("%s LUA_PATH='./lua/?.lua;./lua/?/init.lua;;' LUA_PATH_5_4='./lua/?.lua;./lua/?/init.lua;;' "
+    .. "LUA_CPATH='./build/%s/?.so;;' LUA_CPATH_5_4='./build/%s/?.so;;' %s examples/%s 2>&1")
+    :format(table.concat(vars, " "), FLAVOUR, FLAVOUR, LUA, name)
+  local p = assert(io.popen(cmd))
+  local out = p:read("*a")
+  local ok = p:close()
+  return ok, out
+end
+
+describe("examples", function()
+  setup(function() server.start() end)
+  teardown(function() server.stop() end)
+  before_each(function() server.clear() end)
+
+  it("worker_pool.lua sends 200 signed messages through the pool", function()
+    server.bot("pool", { secret = "pool-secret", delay = 0.02 })
+    local ok, out = run_example("worker_pool.lua", {
+      FEISHU_WEBHOOK_URL = server.url("/open-apis/bot/v2/hook/pool"), FEISHU_SECRET = "pool-secret" })
+    assert(ok, out)
+    assert.matches("200 delivered, 0 failed", out)
+    assert.matches("threads created: 8", out)
+    assert.equal(200, server.count("/open-apis/bot/v2/hook/pool"))
+  end)
+
+  it("async_callbacks.lua shows success, failure and wait", function()
+    local ok, out = run_example("async_callbacks.lua", { WEBHOOK_URL = server.url("/webhook/example") })
+    assert(ok, out)
+    assert.matches("delivered [%w%-]+ with HTTP 200", out)
+    assert.matches("expected failure: .*%(NETWORK%)", out)
+    assert.matches("waited: success", out)
+  end)
+
+  it("feishu.lua sends text and post, and shows a refusal's code", function()
+    server.bot("ex", { secret = "ex-secret" })
+    local ok, out = run_example("feishu.lua", {
+      FEISHU_WEBHOOK_URL = server.url("/open-apis/bot/v2/hook/ex"), FEISHU_SECRET = "ex-secret" })
+    assert(ok, out)
+    assert.matches("text   delivered", out)
+    assert.matches("post   delivered", out)
+    assert.matches("a wrong secret gives PLATFORM_REJECTED, platform code 19021", out)
+    local reqs = server.requests("/open-apis/bot/v2/hook/ex")
+    assert.equal(3, #reqs)
+    assert.matches('"title":"Release 1.4.2"', reqs[2].body)
+  end)
+end)
