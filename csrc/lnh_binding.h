@@ -15,8 +15,11 @@
 /* The value at idx as a new cJSON tree, or NULL with err filled. */
 cJSON *lnh_to_json(lua_State *L, int idx, char *err, size_t errlen);
 
-/* lnh_message.c: a normalised message table into a new job. */
-nh_job *lnh_check_message(lua_State *L, int idx, nh_client *c);
+/* lnh_message.c: a normalised message table into a new job (pushes the
+ * token that owns it). NULL with code and err when a target cannot take the
+ * message (over its size limit with overflow = "error"). */
+nh_job *lnh_check_message(lua_State *L, int idx, nh_client *c, nh_code *code, char *err,
+                          size_t errlen);
 
 /* lnh_job.c: the token a handle keeps for its job; finished jobs as receipts. */
 void lnh_job_push_token(lua_State *L, nh_job *job);

@@ -95,8 +95,10 @@ static int lnh_client_submit(lua_State *L) {
   nh_client *c = lnh_check_client(L, 1);
   double queue_timeout = luaL_optnumber(L, 3, 0);
   char err[256] = "";
-  nh_job *job = lnh_check_message(L, 2, c);   /* pushes the token */
-  nh_code rc = nh_client_submit(c, job, queue_timeout, err, sizeof err);
+  nh_code rc = NH_OK;
+  nh_job *job = lnh_check_message(L, 2, c, &rc, err, sizeof err);   /* pushes the token */
+  if (!job) return lnh_fail(L, rc, err);
+  rc = nh_client_submit(c, job, queue_timeout, err, sizeof err);
   if (rc != NH_OK) return lnh_fail(L, rc, err);
   lua_pushstring(L, job->msg.id);
   lua_pushinteger(L, (lua_Integer)job->seq);

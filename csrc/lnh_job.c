@@ -87,6 +87,11 @@ static void push_result(lua_State *L, const nh_target *t, const nh_result *r) {
   if (r->http_status) set_integer(L, "http_status", r->http_status);
   if (r->has_platform_code) set_integer(L, "platform_code", r->platform_code);
   set_integer(L, "attempts", r->attempts);
+  if (t->n_parts > 1) {
+    set_integer(L, "parts", (lua_Integer)t->n_parts);
+    set_integer(L, "parts_sent", r->parts_sent);
+  }
+  if (r->retry_after > 0) set_number(L, "retry_after", r->retry_after);
   set_number(L, "duration_ms", r->duration_ms);
   set_string(L, "response", r->response);
 }

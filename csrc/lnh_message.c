@@ -5,7 +5,8 @@
  *
  * Table shape: { id, title, body, format, priority = 0..3, metadata,
  * platform_data, targets = { { platform, url, label, secret, method,
- * headers = { "Name: value" }, keywords = { ... } } } }.
+ * headers = { "Name: value" }, keywords = { ... }, options = { ... },
+ * overflow = "truncate" | "split" | "error" } } }.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,16 @@ static char **string_list(lua_State *L, int t, const char *field, size_t *n) {
   return v;
 }
 
+static cJSON *opt_json(lua_State *L, int t, const char *field);
+
+static int check_overflow(lua_State *L, int t) {
+  static const char *const names[] = { "truncate", "split", "error", NULL };
+  lua_getfield(L, t, "overflow");
+  int v = luaL_checkoption(L, -1, "truncate", names);
+  lua_pop(L, 1);
+  return v;
+}
+
 static void check_target(lua_State *L, int t, nh_target *target) {
   lua_getfield(L, t, "platform");
   int id = lua_isstring(L, -1) ? nh_platform_from_name(lua_tostring(L, -1)) : -1;
@@ -68,6 +79,8 @@ static void check_target(lua_State *L, int t, nh_target *target) {
   target->method = opt_string(L, t, "method");
   target->headers = string_list(L, t, "headers", &target->n_headers);
   target->keywords = string_list(L, t, "keywords", &target->n_keywords);
+  target->options = opt_json(L, t, "options");
+  target->overflow = check_overflow(L, t);
   if (!target->url) luaL_error(L, "target: url missing");
 }
 
@@ -83,7 +96,8 @@ static cJSON *opt_json(lua_State *L, int t, const char *field) {
   return json;
 }
 
-nh_job *lnh_check_message(lua_State *L, int idx, nh_client *c) {
+nh_job *lnh_check_message(lua_State *L, int idx, nh_client *c, nh_code *code, char *err,
+                          size_t errlen) {
   idx = lnh_absindex(L, idx);
   luaL_checktype(L, idx, LUA_TTABLE);
   lua_getfield(L, idx, "targets");
@@ -116,5 +130,9 @@ nh_job *lnh_check_message(lua_State *L, int idx, nh_client *c) {
   m->metadata = opt_json(L, idx, "metadata");
   m->platform_data = opt_json(L, idx, "platform_data");
   lua_remove(L, targets);                     /* leaves the token on top */
+  for (size_t i = 0; i < n; i++) {
+    *code = nh_target_plan(m, &m->targets[i], err, errlen);
+    if (*code != NH_OK) return NULL;          /* the token frees the job */
+  }
   return job;
 }

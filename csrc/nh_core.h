@@ -26,6 +26,9 @@ enum { NH_LOG_DEBUG, NH_LOG_INFO, NH_LOG_WARN, NH_LOG_ERROR, NH_LOG_OFF };
 
 enum { NH_PRIORITY_LOW, NH_PRIORITY_NORMAL, NH_PRIORITY_HIGH, NH_PRIORITY_URGENT };
 
+/* What to do with a message over a platform's size limit. */
+enum { NH_OVERFLOW_TRUNCATE, NH_OVERFLOW_SPLIT, NH_OVERFLOW_ERROR };
+
 /* Where a job is; readable from any thread with nh_job_state(). */
 enum { NH_JOB_NEW, NH_JOB_QUEUED, NH_JOB_SENDING, NH_JOB_DONE };
 
@@ -58,6 +61,10 @@ typedef struct nh_target {
   size_t n_headers;
   char **keywords;          /* Feishu: one of them must be in the text */
   size_t n_keywords;
+  cJSON *options;           /* platform options (chat_id, username, ...) or NULL */
+  int overflow;             /* NH_OVERFLOW_* */
+  char **parts;             /* bodies of a split or cut message; NULL: msg body */
+  size_t n_parts;
 } nh_target;
 
 /* The outcome of one target. */
@@ -69,6 +76,8 @@ typedef struct nh_result {
   int has_platform_code;
   long platform_code;
   int attempts;
+  int parts_sent;           /* of a split message, how many went out */
+  double retry_after;       /* seconds the platform asked to wait; 0: none */
   double duration_ms;
   char *response;           /* the start of the answer's body, capped */
 } nh_result;
@@ -138,6 +147,11 @@ int nh_job_state(const nh_job *job);
 void nh_job_detach(nh_job *job);            /* the caller will not take it */
 void nh_result_set(nh_result *r, nh_code code, const char *fmt, ...);
 int nh_job_succeeded(const nh_job *job);    /* every target succeeded */
+
+/* Fits the message into the target's platform limit by its overflow rule:
+ * fills t->parts when the body must be cut or split; NH_INVALID_MESSAGE when
+ * it cannot be sent (overflow = error). */
+nh_code nh_target_plan(const nh_message *m, nh_target *t, char *err, size_t errlen);
 
 /* Clients (nh_client.c). */
 void nh_options_default(nh_options *opt);

@@ -1,11 +1,15 @@
 /*
  * nh_feishu.c: the Feishu/Lark custom bot.
  *
- * Builds `text` and `post` bodies, signs them when the bot has a secret
- * (timestamp in seconds and base64(HMAC-SHA256(key = timestamp "\n" secret,
- * message = "")) in the body, fresh for every attempt) and makes sure one of
- * the bot's keywords is in the text. Feishu answers HTTP 200 to most
- * failures, so the `code` in the body (or the legacy `StatusCode`) decides.
+ * Message types: text, post (a title and paragraphs; markdown links become
+ * `a` tags), interactive (the card sits at the top level under `card`),
+ * image (by image_key) and share_chat. Mentions come from the target's
+ * `mentions` option or platform_data.feishu.mentions ("all" or open ids).
+ * Requests are signed when the bot has a secret (timestamp in seconds and
+ * base64(HMAC-SHA256(key = timestamp "\n" secret, message = "")) in the body,
+ * fresh for every attempt), and one of the bot's keywords is put in front of
+ * the text when it has none. Feishu answers HTTP 200 to most failures, so the
+ * `code` in the body (or the legacy `StatusCode`) decides.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +18,7 @@
 #include "nh_internal.h"
 
 #define FEISHU_MAX_BODY (20 * 1024)
-#define FEISHU_RATE_LIMITED 11232
+#define SIGNATURE_ROOM 96          /* "timestamp" and "sign" fields */
 
 static int has_keyword(const nh_message *m, const nh_target *t) {
   for (size_t i = 0; i < t->n_keywords; i++) {
@@ -24,55 +28,135 @@ static int has_keyword(const nh_message *m, const nh_target *t) {
   return t->n_keywords == 0;
 }
 
-/* The message type: platform_data.feishu.msg_type, else post when there is
- * a title, else text. */
+/* platform_data.feishu.msg_type, else what the message holds. */
 static const char *msg_type(const nh_message *m) {
-  cJSON *own = cJSON_GetObjectItemCaseSensitive(m->platform_data, "feishu");
-  cJSON *type = cJSON_GetObjectItemCaseSensitive(own, "msg_type");
+  cJSON *type = nh_platform_data(m, "feishu", "msg_type");
   if (cJSON_IsString(type)) return type->valuestring;
-  return m->title ? "post" : "text";
+  if (nh_platform_data(m, "feishu", "card")) return "interactive";
+  if (nh_platform_data(m, "feishu", "image_key")) return "image";
+  if (nh_platform_data(m, "feishu", "share_chat_id")) return "share_chat";
+  return m->title || nh_format_is(m, "markdown") ? "post" : "text";
 }
 
-/* text: the title on its own line above the body. */
-static cJSON *text_content(const nh_message *m, const char *prefix) {
-  char *text = nh_sprintf("%s%s%s%s%s", prefix ? prefix : "", prefix ? " " : "",
-                          m->title ? m->title : "", m->title && m->body ? "\n" : "",
-                          m->body ? m->body : "");
-  cJSON *content = cJSON_CreateObject();
-  if (text) cJSON_AddStringToObject(content, "text", text);
+static cJSON *mentions(const nh_message *m, const nh_target *t) {
+  cJSON *list = nh_platform_data(m, "feishu", "mentions");
+  return cJSON_IsArray(list) ? list : nh_opt_item(t, "mentions");
+}
+
+/* text: the title on its own line above the body, mentions at the end. */
+static cJSON *text_content(const nh_message *m, const nh_target *t, const char *prefix) {
+  nh_buf b = { 0 };
+  if (prefix) {
+    nh_buf_puts(&b, prefix);
+    nh_buf_puts(&b, " ");
+  }
+  char *text = nh_title_body(m, "\n");
+  nh_buf_puts(&b, text ? text : "");
   free(text);
+  cJSON *who;
+  cJSON_ArrayForEach(who, mentions(m, t)) {
+    if (!cJSON_IsString(who)) continue;
+    nh_buf_puts(&b, " <at user_id=\"");
+    nh_buf_puts(&b, who->valuestring);
+    nh_buf_puts(&b, strcmp(who->valuestring, "all") == 0 ? "\">All</at>" : "\"></at>");
+  }
+  char *all = nh_buf_take(&b);
+  cJSON *content = cJSON_CreateObject();
+  cJSON_AddStringToObject(content, "text", all ? all : "");
+  free(all);
   return content;
 }
 
-/* post: each line of the body is one paragraph of one text element. */
-static cJSON *post_paragraphs(const char *body) {
-  cJSON *paragraphs = cJSON_CreateArray();
-  for (const char *p = body; p && *p;) {
-    const char *eol = strchr(p, '\n');
-    size_t n = eol ? (size_t)(eol - p) : strlen(p);
-    char *line = nh_strndup(p, n);
-    cJSON *el = cJSON_CreateObject(), *para = cJSON_CreateArray();
-    cJSON_AddStringToObject(el, "tag", "text");
-    cJSON_AddStringToObject(el, "text", line ? line : "");
-    free(line);
-    cJSON_AddItemToArray(para, el);
-    cJSON_AddItemToArray(paragraphs, para);
-    p = eol ? eol + 1 : p + n;
-  }
-  return paragraphs;
+static void add_tag(cJSON *para, const char *tag, const char *text, size_t n,
+                    const char *key, const char *value) {
+  cJSON *el = cJSON_CreateObject();
+  char *copy = nh_strndup(text, n);
+  cJSON_AddStringToObject(el, "tag", tag);
+  cJSON_AddStringToObject(el, "text", copy ? copy : "");
+  if (key) cJSON_AddStringToObject(el, key, value);
+  free(copy);
+  cJSON_AddItemToArray(para, el);
 }
 
-static cJSON *post_content(const nh_message *m, const char *prefix) {
+/* One line of a post: plain text, and [text](url) links as `a` tags when
+ * the message is markdown. */
+static cJSON *post_line(const char *line, size_t n, int markdown) {
+  cJSON *para = cJSON_CreateArray();
+  const char *p = line, *end = line + n;
+  while (markdown && p < end) {
+    const char *open = memchr(p, '[', (size_t)(end - p));
+    const char *mid = open ? memchr(open, ']', (size_t)(end - open)) : NULL;
+    const char *close = mid && mid + 1 < end && mid[1] == '(' ?
+                          memchr(mid, ')', (size_t)(end - mid)) : NULL;
+    if (!close) break;
+    if (open > p) add_tag(para, "text", p, (size_t)(open - p), NULL, NULL);
+    char *href = nh_strndup(mid + 2, (size_t)(close - mid - 2));
+    add_tag(para, "a", open + 1, (size_t)(mid - open - 1), "href", href ? href : "");
+    free(href);
+    p = close + 1;
+  }
+  if (p < end || cJSON_GetArraySize(para) == 0) add_tag(para, "text", p, (size_t)(end - p), NULL, NULL);
+  return para;
+}
+
+static cJSON *post_content(const nh_message *m, const nh_target *t, const char *prefix) {
   char *title = nh_sprintf("%s%s%s", prefix ? prefix : "", prefix && m->title ? " " : "",
                            m->title ? m->title : "");
-  cJSON *lang = cJSON_CreateObject();
+  cJSON *lang = cJSON_CreateObject(), *paragraphs = cJSON_CreateArray(), *who;
   cJSON_AddStringToObject(lang, "title", title ? title : "");
   free(title);
-  cJSON_AddItemToObject(lang, "content", post_paragraphs(m->body));
+  int markdown = nh_format_is(m, "markdown");
+  for (const char *p = m->body; p && *p;) {
+    const char *eol = strchr(p, '\n');
+    size_t n = eol ? (size_t)(eol - p) : strlen(p);
+    cJSON_AddItemToArray(paragraphs, post_line(p, n, markdown));
+    p = eol ? eol + 1 : p + n;
+  }
+  cJSON *at_line = cJSON_CreateArray();
+  cJSON_ArrayForEach(who, mentions(m, t)) {
+    if (!cJSON_IsString(who)) continue;
+    cJSON *el = cJSON_CreateObject();
+    cJSON_AddStringToObject(el, "tag", "at");
+    cJSON_AddStringToObject(el, "user_id", who->valuestring);
+    cJSON_AddItemToArray(at_line, el);
+  }
+  if (cJSON_GetArraySize(at_line) > 0) cJSON_AddItemToArray(paragraphs, at_line);
+  else cJSON_Delete(at_line);
+  cJSON_AddItemToObject(lang, "content", paragraphs);
   cJSON *post = cJSON_CreateObject(), *content = cJSON_CreateObject();
   cJSON_AddItemToObject(post, "zh_cn", lang);
   cJSON_AddItemToObject(content, "post", post);
   return content;
+}
+
+static cJSON *single(const char *key, cJSON *value) {
+  cJSON *content = cJSON_CreateObject();
+  cJSON_AddItemToObject(content, key, cJSON_Duplicate(value, 1));
+  return content;
+}
+
+/* The body without a signature; NULL with err filled for a bad type. */
+static cJSON *message_json(const nh_message *m, const nh_target *t, char *err, size_t errlen) {
+  const char *type = msg_type(m);
+  const char *prefix = has_keyword(m, t) ? NULL : t->keywords[0];
+  cJSON *root = cJSON_CreateObject(), *content = NULL;
+  cJSON_AddStringToObject(root, "msg_type", type);
+  if (strcmp(type, "text") == 0) content = text_content(m, t, prefix);
+  else if (strcmp(type, "post") == 0) content = post_content(m, t, prefix);
+  else if (strcmp(type, "image") == 0) content = single("image_key", nh_platform_data(m, "feishu", "image_key"));
+  else if (strcmp(type, "share_chat") == 0)
+    content = single("share_chat_id", nh_platform_data(m, "feishu", "share_chat_id"));
+  else if (strcmp(type, "interactive") == 0 && nh_platform_data(m, "feishu", "card")) {
+    cJSON_AddItemToObject(root, "card", cJSON_Duplicate(nh_platform_data(m, "feishu", "card"), 1));
+    return root;
+  } else {
+    cJSON_Delete(root);
+    snprintf(err, errlen, "feishu: msg_type '%.40s' needs what the message does not have "
+             "(text, post, interactive with card, image with image_key, share_chat with share_chat_id)", type);
+    return NULL;
+  }
+  cJSON_AddItemToObject(root, "content", content);
+  return root;
 }
 
 static int add_signature(cJSON *root, const char *secret) {
@@ -82,30 +166,20 @@ static int add_signature(cJSON *root, const char *secret) {
   int rc = key ? nh_hmac_sha256_base64(key, strlen(key), "", 0, sign, sizeof sign) : -1;
   free(key);
   if (rc) return -1;
-  cJSON_AddStringToObject(root, "timestamp", ts);
-  cJSON_AddStringToObject(root, "sign", sign);
+  /* Feishu's examples put both first; the order is not significant. */
+  cJSON_AddItemToObject(root, "timestamp", cJSON_CreateString(ts));
+  cJSON_AddItemToObject(root, "sign", cJSON_CreateString(sign));
   return 0;
 }
 
 static nh_code feishu_build(const nh_message *m, const nh_target *t, nh_request *req,
                             char *err, size_t errlen) {
-  const char *type = msg_type(m);
-  const char *prefix = has_keyword(m, t) ? NULL : t->keywords[0];
-  cJSON *root = cJSON_CreateObject();
+  cJSON *root = message_json(m, t, err, errlen);
+  if (!root) return NH_INVALID_MESSAGE;
   if (t->secret && add_signature(root, t->secret)) {
     cJSON_Delete(root);
     snprintf(err, errlen, "feishu: could not compute the signature");
     return NH_INTERNAL;
-  }
-  cJSON_AddStringToObject(root, "msg_type", type);
-  if (strcmp(type, "text") == 0) {
-    cJSON_AddItemToObject(root, "content", text_content(m, prefix));
-  } else if (strcmp(type, "post") == 0) {
-    cJSON_AddItemToObject(root, "content", post_content(m, prefix));
-  } else {
-    cJSON_Delete(root);
-    snprintf(err, errlen, "feishu: msg_type '%.40s' is not supported (text, post)", type);
-    return NH_INVALID_MESSAGE;
   }
   req->url = nh_strdup(t->url);
   if (!req->url || nh_request_json_headers(req, t)) {
@@ -122,6 +196,21 @@ static nh_code feishu_build(const nh_message *m, const nh_target *t, nh_request 
   return rc;
 }
 
+/* The limit is on the whole request body, in bytes. */
+static char *feishu_render(const nh_message *m, const nh_target *t, int *in_chars) {
+  char err[8];
+  *in_chars = 0;
+  cJSON *root = message_json(m, t, err, sizeof err);
+  char *text = root ? cJSON_PrintUnformatted(root) : nh_strdup("");
+  cJSON_Delete(root);
+  return text;
+}
+
+static size_t feishu_limit(const nh_message *m, const nh_target *t) {
+  (void)m;
+  return FEISHU_MAX_BODY - (t->secret ? SIGNATURE_ROOM : 0);
+}
+
 /* The answer's code: `code`, else the legacy `StatusCode`. */
 static int answer_code(cJSON *root, long *code, const char **msg) {
   cJSON *c = cJSON_GetObjectItemCaseSensitive(root, "code");
@@ -134,6 +223,14 @@ static int answer_code(cJSON *root, long *code, const char **msg) {
   *code = (long)c->valuedouble;
   *msg = cJSON_IsString(text) ? text->valuestring : "";
   return 1;
+}
+
+static nh_code code_class(long code) {
+  switch (code) {
+  case 0: return NH_OK;
+  case 11232: return NH_RATE_LIMITED;       /* frequency limited: retryable */
+  default: return NH_PLATFORM_REJECTED;     /* 9499, 19001, 19002, 19021, 19022, 19024 ... */
+  }
 }
 
 static void feishu_classify(const nh_target *t, const nh_answer *a, nh_result *r) {
@@ -155,10 +252,15 @@ static void feishu_classify(const nh_target *t, const nh_answer *a, nh_result *r
   } else if (code == 0) {
     nh_result_set(r, NH_OK, NULL);
   } else {
-    nh_result_set(r, code == FEISHU_RATE_LIMITED ? NH_RATE_LIMITED : NH_PLATFORM_REJECTED,
-                  "feishu: code %ld: %.200s", code, msg);
+    nh_result_set(r, code_class(code), "feishu: code %ld: %.200s", code, msg);
   }
   cJSON_Delete(root);
 }
 
-const nh_platform nh_platform_feishu = { "feishu", feishu_build, feishu_classify };
+const nh_platform nh_platform_feishu = {
+  .name = "feishu",
+  .build = feishu_build,
+  .render = feishu_render,
+  .limit = feishu_limit,
+  .classify = feishu_classify,
+};

@@ -23,6 +23,12 @@ typedef struct nh_request {
   char *body;
   size_t body_len;
   struct curl_slist *headers;
+  /* SMTP only: envelope and the credentials (body is the whole message) */
+  int smtp;
+  char *mail_from;
+  struct curl_slist *rcpt;
+  const char *username, *password;
+  int use_ssl;              /* CURLUSESSL_* */
 } nh_request;
 
 /* What came back, as the platform sees it. */
@@ -34,14 +40,47 @@ typedef struct nh_answer {
 
 typedef struct nh_platform {
   const char *name;
-  /* Fills req for this attempt (signatures are computed here). On failure
+  /* Fills req for this attempt (signatures are computed here). msg->body is
+   * the part being sent when the message was split or cut. On failure
    * returns the code and writes why into err. */
   nh_code (*build)(const nh_message *msg, const nh_target *t, nh_request *req,
                    char *err, size_t errlen);
+  /* The text the platform's size limit applies to, as it would be sent, and
+   * whether the limit counts UTF-8 characters (1) or bytes (0); NULL when
+   * the platform has no limit. */
+  char *(*render)(const nh_message *msg, const nh_target *t, int *in_chars);
+  size_t (*limit)(const nh_message *msg, const nh_target *t);
   /* Decides success from an answer that arrived; fills r (not attempts or
    * timing). */
   void (*classify)(const nh_target *t, const nh_answer *a, nh_result *r);
 } nh_platform;
+
+/* A growable string (nh_text.c). */
+typedef struct nh_buf {
+  char *data;
+  size_t len, cap;
+  int failed;
+} nh_buf;
+
+int nh_buf_add(nh_buf *b, const char *s, size_t n);
+int nh_buf_puts(nh_buf *b, const char *s);
+char *nh_buf_take(nh_buf *b);
+int nh_buf_escape(nh_buf *b, const char *s, const char *special, const char *const *with);
+int nh_buf_escape_html(nh_buf *b, const char *s);
+void nh_buf_markdown_html(nh_buf *b, const char *s);
+size_t nh_utf8_chars(const char *s, size_t n);
+size_t nh_text_units(const char *s, int in_chars);
+size_t nh_utf8_prefix(const char *s, size_t n, size_t max, int in_chars);
+
+/* Platform options and message data (nh_platform.c). */
+const char *nh_opt_string(const nh_target *t, const char *key);
+int nh_opt_bool(const nh_target *t, const char *key, int dflt);
+cJSON *nh_opt_item(const nh_target *t, const char *key);
+/* platform_data[platform][key] of the message, or NULL. */
+cJSON *nh_platform_data(const nh_message *m, const char *platform, const char *key);
+/* "title\nbody", or whichever of the two there is. */
+char *nh_title_body(const nh_message *m, const char *sep);
+int nh_format_is(const nh_message *m, const char *format);
 
 #define NH_X_DECL(id, name) extern const nh_platform nh_platform_##name;
 NH_PLATFORMS(NH_X_DECL)
@@ -55,12 +94,18 @@ int nh_request_json_headers(nh_request *req, const nh_target *t);
 nh_code nh_request_set_json(nh_request *req, cJSON *root, char *err, size_t errlen);
 /* Shared by platforms whose 2xx means delivered and anything else does not. */
 void nh_classify_http(const nh_answer *a, nh_result *r);
+/* DingTalk and WeCom: HTTP 200 with {"errcode","errmsg"}; too_fast is the
+ * code that means rate limited. */
+void nh_classify_errcode(const char *name, long too_fast, const nh_answer *a, nh_result *r);
 
 /* ---- crypto (nh_crypto.c) ----------------------------------------------- */
 
 /* base64(HMAC-SHA256(key, data)) into out (at least 45 bytes). */
 int nh_hmac_sha256_base64(const void *key, size_t keylen, const void *data,
                           size_t datalen, char *out, size_t outlen);
+unsigned char *nh_base64_decode(const char *in, size_t *outlen);
+/* Percent-encodes s for a URL query value. */
+char *nh_url_encode(const char *s);
 
 /* ---- strings (nh_util.c) ------------------------------------------------ */
 

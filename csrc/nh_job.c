@@ -38,6 +38,8 @@ static void free_target(nh_target *t) {
   free(t->method);
   free_strings(t->headers, t->n_headers);
   free_strings(t->keywords, t->n_keywords);
+  free_strings(t->parts, t->n_parts);
+  cJSON_Delete(t->options);
 }
 
 static void free_job(nh_job *job) {

@@ -21,7 +21,9 @@ const nh_platform *nh_platform_get(nh_platform_id id) {
 void nh_request_free(nh_request *req) {
   free(req->url);
   free(req->body);
+  free(req->mail_from);
   curl_slist_free_all(req->headers);
+  curl_slist_free_all(req->rcpt);
   memset(req, 0, sizeof *req);
 }
 
@@ -61,4 +63,34 @@ void nh_classify_http(const nh_answer *a, nh_result *r) {
   } else {
     nh_result_set(r, NH_HTTP_STATUS, "HTTP status %ld", a->http_status);
   }
+}
+
+/* ---- options and message data ------------------------------------------- */
+
+cJSON *nh_opt_item(const nh_target *t, const char *key) {
+  return cJSON_GetObjectItemCaseSensitive(t->options, key);
+}
+
+const char *nh_opt_string(const nh_target *t, const char *key) {
+  cJSON *item = nh_opt_item(t, key);
+  return cJSON_IsString(item) ? item->valuestring : NULL;
+}
+
+int nh_opt_bool(const nh_target *t, const char *key, int dflt) {
+  cJSON *item = nh_opt_item(t, key);
+  return cJSON_IsBool(item) ? cJSON_IsTrue(item) : dflt;
+}
+
+cJSON *nh_platform_data(const nh_message *m, const char *platform, const char *key) {
+  cJSON *own = cJSON_GetObjectItemCaseSensitive(m->platform_data, platform);
+  return cJSON_GetObjectItemCaseSensitive(own, key);
+}
+
+char *nh_title_body(const nh_message *m, const char *sep) {
+  return nh_sprintf("%s%s%s", m->title ? m->title : "", m->title && m->body && *m->body ? sep : "",
+                    m->body ? m->body : "");
+}
+
+int nh_format_is(const nh_message *m, const char *format) {
+  return m->format && strcmp(m->format, format) == 0;
 }

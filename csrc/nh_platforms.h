@@ -9,7 +9,14 @@
 
 #define NH_PLATFORMS(X) \
   X(FEISHU, feishu)     \
-  X(WEBHOOK, webhook)
+  X(WEBHOOK, webhook)   \
+  X(SLACK, slack)       \
+  X(DINGTALK, dingtalk) \
+  X(WECOM, wecom)       \
+  X(DISCORD, discord)   \
+  X(TELEGRAM, telegram) \
+  X(TEAMS, teams)       \
+  X(EMAIL, email)
 
 typedef enum nh_platform_id {
 #define NH_X_ENUM(id, name) NH_PLATFORM_##id,

@@ -1,9 +1,16 @@
 /*
- * nh_webhook.c: the generic webhook. The message goes out as one JSON
- * object (id, title, body, format, priority, metadata) with the target's
- * method and headers; any 2xx answer means delivered.
+ * nh_webhook.c: the generic webhook. The body is the message as one JSON
+ * object (id, title, body, format, priority, metadata) or the target's own
+ * `template`, sent with the target's method, headers and content type; any
+ * 2xx answer means delivered. With a `secret` the request is signed by the
+ * Standard Webhooks scheme: webhook-id (the message id, the same on every
+ * attempt), webhook-timestamp (fresh per attempt) and
+ * webhook-signature: v1,base64(HMAC-SHA256(key, id "." timestamp "." body)),
+ * where a "whsec_" secret's key is the base64-decoded rest.
  */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "nh_internal.h"
 
@@ -21,15 +28,106 @@ static cJSON *message_json(const nh_message *m) {
   return root;
 }
 
+/* A field's value for a template: JSON-escaped (without quotes) when the
+ * body is JSON, raw otherwise. */
+static void put_field(nh_buf *b, const char *value, int json) {
+  if (!json) {
+    nh_buf_puts(b, value);
+    return;
+  }
+  cJSON *item = cJSON_CreateString(value);
+  char *quoted = item ? cJSON_PrintUnformatted(item) : NULL;
+  cJSON_Delete(item);
+  if (quoted) nh_buf_add(b, quoted + 1, strlen(quoted) - 2);
+  free(quoted);
+}
+
+static const char *field(const nh_message *m, const char *name, size_t n) {
+  if (n == 2 && strncmp(name, "id", 2) == 0) return m->id;
+  if (n == 5 && strncmp(name, "title", 5) == 0) return m->title ? m->title : "";
+  if (n == 4 && strncmp(name, "body", 4) == 0) return m->body ? m->body : "";
+  if (n == 6 && strncmp(name, "format", 6) == 0) return m->format ? m->format : "text";
+  if (n == 8 && strncmp(name, "priority", 8) == 0) return priority_names[m->priority & 3];
+  return NULL;
+}
+
+/* {{id}}, {{title}}, {{body}}, {{format}}, {{priority}}; anything else is
+ * left as it is. */
+static char *render_template(const nh_message *m, const char *tpl, int json) {
+  nh_buf b = { 0 };
+  for (const char *p = tpl; *p;) {
+    const char *open = strstr(p, "{{"), *close = open ? strstr(open, "}}") : NULL;
+    const char *value = close ? field(m, open + 2, (size_t)(close - open - 2)) : NULL;
+    if (!value) {
+      size_t n = open ? (size_t)(open - p) + 2 : strlen(p);
+      nh_buf_add(&b, p, n);
+      p += n;
+      continue;
+    }
+    nh_buf_add(&b, p, (size_t)(open - p));
+    put_field(&b, value, json);
+    p = close + 2;
+  }
+  return nh_buf_take(&b);
+}
+
+static int add_header(nh_request *req, const char *fmt, const char *value) {
+  char *line = nh_sprintf(fmt, value);
+  struct curl_slist *l = line ? curl_slist_append(req->headers, line) : NULL;
+  free(line);
+  if (!l) return -1;
+  req->headers = l;
+  return 0;
+}
+
+static int sign(const nh_message *m, const nh_target *t, nh_request *req) {
+  size_t keylen = 0;
+  unsigned char *key = NULL;
+  if (strncmp(t->secret, "whsec_", 6) == 0) key = nh_base64_decode(t->secret + 6, &keylen);
+  else key = (unsigned char *)nh_strdup(t->secret), keylen = strlen(t->secret);
+  if (!key) return -1;
+  char ts[32], mac[64];
+  snprintf(ts, sizeof ts, "%lld", (long long)nh_wall_time());
+  char *signed_text = nh_sprintf("%s.%s.%.*s", m->id, ts, (int)req->body_len, req->body);
+  int rc = signed_text ? nh_hmac_sha256_base64(key, keylen, signed_text, strlen(signed_text),
+                                               mac, sizeof mac) : -1;
+  free(signed_text);
+  free(key);
+  if (rc) return -1;
+  return add_header(req, "webhook-id: %s", m->id) || add_header(req, "webhook-timestamp: %s", ts) ||
+         add_header(req, "webhook-signature: v1,%s", mac);
+}
+
+static int add_headers(nh_request *req, const nh_target *t) {
+  const char *type = nh_opt_string(t, "content_type");
+  if (add_header(req, "Content-Type: %s", type ? type : "application/json; charset=utf-8") ||
+      add_header(req, "%s", "Expect:"))
+    return -1;
+  for (size_t i = 0; i < t->n_headers; i++)
+    if (add_header(req, "%s", t->headers[i])) return -1;
+  return 0;
+}
+
 static nh_code webhook_build(const nh_message *m, const nh_target *t, nh_request *req,
                              char *err, size_t errlen) {
+  const char *tpl = nh_opt_string(t, "template");
+  const char *type = nh_opt_string(t, "content_type");
+  int json = !type || strstr(type, "json") != NULL;
   req->url = nh_strdup(t->url);
   req->method = t->method;
-  if (!req->url || nh_request_json_headers(req, t)) {
-    snprintf(err, errlen, "out of memory while building the request");
-    return NH_NO_MEMORY;
+  if (tpl) {
+    req->body = render_template(m, tpl, json);
+    req->body_len = req->body ? strlen(req->body) : 0;
+  } else {
+    nh_code rc = nh_request_set_json(req, message_json(m), err, errlen);
+    if (rc != NH_OK) return rc;
   }
-  return nh_request_set_json(req, message_json(m), err, errlen);
+  if (!req->url || !req->body || add_headers(req, t) || (t->secret && sign(m, t, req))) {
+    snprintf(err, errlen, "webhook: could not build the request (out of memory, or a "
+             "secret that is not whsec_ + base64)");
+    return NH_INTERNAL;
+  }
+  return NH_OK;
 }
 
 static void webhook_classify(const nh_target *t, const nh_answer *a, nh_result *r) {
@@ -37,4 +135,8 @@ static void webhook_classify(const nh_target *t, const nh_answer *a, nh_result *
   nh_classify_http(a, r);
 }
 
-const nh_platform nh_platform_webhook = { "webhook", webhook_build, webhook_classify };
+const nh_platform nh_platform_webhook = {
+  .name = "webhook",
+  .build = webhook_build,
+  .classify = webhook_classify,
+};

@@ -19,10 +19,12 @@ typedef struct transfer {
   nh_worker *w;
   nh_job *job;
   size_t index;             /* which target of the job */
+  size_t part;              /* which part of a split message */
   CURL *easy;
   nh_request req;
   char *buf;                /* the answer's body, up to max_response */
   size_t len, cap;
+  size_t sent;              /* SMTP: bytes of req.body uploaded */
   int too_big;
   char errbuf[CURL_ERROR_SIZE];
   struct transfer *prev, *next;
@@ -104,17 +106,28 @@ static void record_answer(transfer *t, CURLcode rc) {
   curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME_T, &us);
   r->duration_ms = (double)us / 1000.0;
   r->attempts++;
+  curl_off_t retry_after = 0;
+  curl_easy_getinfo(t->easy, CURLINFO_RETRY_AFTER, &retry_after);
+  r->retry_after = (double)retry_after;
+  free(r->response);
+  r->response = NULL;
   if (rc == CURLE_OK) {
     nh_answer a = { r->http_status, t->buf ? t->buf : "", t->len };
     nh_platform_get(target->platform)->classify(target, &a, r);
-    free(r->response);
-    r->response = nh_strndup(a.body, a.body_len < RESPONSE_KEPT ? a.body_len : RESPONSE_KEPT);
+    /* A platform may keep a cleaned copy (WeCom hides the caller's IP). */
+    if (!r->response)
+      r->response = nh_strndup(a.body, a.body_len < RESPONSE_KEPT ? a.body_len : RESPONSE_KEPT);
   } else if (t->too_big) {
     nh_result_set(r, NH_NETWORK, "%s: the answer is larger than %zu bytes",
                   nh_platform_name(target->platform), t->w->client->opt.max_response);
   } else {
-    /* libcurl's messages name host and port at most, never the path. */
-    nh_result_set(r, map_curl_error(rc), "%s: %s", nh_platform_name(target->platform),
+    /* libcurl's messages name host and port at most, never the path. An
+     * SMTP server that answered 4xx/5xx (or refused the login) rejected the
+     * message; it is not a network failure. */
+    nh_code code = map_curl_error(rc);
+    if (t->req.smtp && (r->http_status >= 400 || rc == CURLE_LOGIN_DENIED))
+      code = NH_PLATFORM_REJECTED;
+    nh_result_set(r, code, "%s: %s", nh_platform_name(target->platform),
                   t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
   }
 }
@@ -125,7 +138,8 @@ static void unlink_transfer(worker_state *ws, transfer *t) {
   if (t->next) t->next->prev = t->prev;
 }
 
-static void end_transfer(nh_worker *w, worker_state *ws, transfer *t) {
+/* Frees the transfer; returns its job. */
+static nh_job *end_transfer(nh_worker *w, worker_state *ws, transfer *t) {
   curl_multi_remove_handle(w->multi, t->easy);
   unlink_transfer(ws, t);
   put_easy(w, t->easy);
@@ -134,10 +148,41 @@ static void end_transfer(nh_worker *w, worker_state *ws, transfer *t) {
   nh_job *job = t->job;
   free(t);
   w->active--;
-  target_done(w, job);
+  return job;
 }
 
-static int start_transfer(nh_worker *w, worker_state *ws, nh_job *job, size_t i) {
+static size_t on_upload(char *out, size_t size, size_t n, void *ud) {
+  transfer *t = ud;
+  size_t left = t->req.body_len - t->sent, room = size * n;
+  size_t len = left < room ? left : room;
+  memcpy(out, t->req.body + t->sent, len);
+  t->sent += len;
+  return len;
+}
+
+static void setup_smtp(transfer *t, CURL *e) {
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+  curl_easy_setopt(e, CURLOPT_MAIL_FROM, t->req.mail_from);
+  curl_easy_setopt(e, CURLOPT_MAIL_RCPT, t->req.rcpt);
+  curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+  curl_easy_setopt(e, CURLOPT_READFUNCTION, on_upload);
+  curl_easy_setopt(e, CURLOPT_READDATA, t);
+  curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)t->req.body_len);
+  curl_easy_setopt(e, CURLOPT_USE_SSL, (long)t->req.use_ssl);
+  if (t->req.username) curl_easy_setopt(e, CURLOPT_USERNAME, t->req.username);
+  if (t->req.password) curl_easy_setopt(e, CURLOPT_PASSWORD, t->req.password);
+}
+
+static void setup_http(transfer *t, CURL *e) {
+  if (t->req.method && strcmp(t->req.method, "POST") != 0)
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, t->req.method);
+  curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->req.body_len);
+  curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->req.body ? t->req.body : "");
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->req.headers);
+}
+
+/* Builds part `part` of target i and starts sending it. */
+static int start_transfer(nh_worker *w, worker_state *ws, nh_job *job, size_t i, size_t part) {
   const nh_target *target = &job->msg.targets[i];
   nh_result *r = &job->results[i];
   transfer *t = calloc(1, sizeof *t);
@@ -149,8 +194,10 @@ static int start_transfer(nh_worker *w, worker_state *ws, nh_job *job, size_t i)
   t->w = w;
   t->job = job;
   t->index = i;
-  nh_code rc = nh_platform_get(target->platform)->build(&job->msg, target, &t->req, err,
-                                                        sizeof err);
+  t->part = part;
+  nh_message msg = job->msg;
+  if (target->n_parts) msg.body = target->parts[part];
+  nh_code rc = nh_platform_get(target->platform)->build(&msg, target, &t->req, err, sizeof err);
   if (rc == NH_OK && !(t->easy = get_easy(w))) rc = NH_NO_MEMORY;
   if (rc != NH_OK) {
     nh_result_set(r, rc, "%s", err[0] ? err : nh_code_text(rc));
@@ -160,11 +207,8 @@ static int start_transfer(nh_worker *w, worker_state *ws, nh_job *job, size_t i)
   }
   CURL *e = t->easy;
   curl_easy_setopt(e, CURLOPT_URL, t->req.url);
-  if (t->req.method && strcmp(t->req.method, "POST") != 0)
-    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, t->req.method);
-  curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->req.body_len);
-  curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->req.body ? t->req.body : "");
-  curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->req.headers);
+  if (t->req.smtp) setup_smtp(t, e);
+  else setup_http(t, e);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
@@ -184,7 +228,27 @@ static void start_job(nh_worker *w, worker_state *ws, nh_job *job) {
   /* +1 so that a target failing at once cannot finish the job early. */
   job->targets_left = job->msg.n_targets + 1;
   for (size_t i = 0; i < job->msg.n_targets; i++)
-    if (start_transfer(w, ws, job, i) != 0) target_done(w, job);
+    if (start_transfer(w, ws, job, i, 0) != 0) target_done(w, job);
+  target_done(w, job);
+}
+
+/* A transfer ended: the next part of a split message goes out after the
+ * one before it succeeded; otherwise its target is done. */
+static void after_transfer(nh_worker *w, worker_state *ws, transfer *t) {
+  size_t i = t->index, next = t->part + 1;
+  nh_result *r = &t->job->results[i];
+  size_t parts = t->job->msg.targets[i].n_parts;
+  if (r->success) r->parts_sent = (int)next;
+  nh_job *job = end_transfer(w, ws, t);
+  if (r->success && next < parts) {
+    if (start_transfer(w, ws, job, i, next) == 0) return;
+  } else if (!r->success && parts > 1) {
+    char *why = nh_sprintf("part %zu of %zu: %s", next, parts, r->error ? r->error : "");
+    if (why) {
+      free(r->error);
+      r->error = why;
+    }
+  }
   target_done(w, job);
 }
 
@@ -195,9 +259,8 @@ static void collect_done(nh_worker *w, worker_state *ws) {
     if (m->msg != CURLMSG_DONE) continue;
     transfer *t;
     curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&t);
-    CURLcode rc = m->data.result;
-    record_answer(t, rc);
-    end_transfer(w, ws, t);
+    record_answer(t, m->data.result);
+    after_transfer(w, ws, t);
   }
 }
 
@@ -208,7 +271,7 @@ static void abort_transfers(nh_worker *w, worker_state *ws) {
     nh_result_set(&t->job->results[t->index], NH_CLOSED,
                   "client closed while the message was in flight");
     t->job->code = NH_CLOSED;
-    end_transfer(w, ws, t);
+    target_done(w, end_transfer(w, ws, t));
   }
 }
 

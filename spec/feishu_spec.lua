@@ -154,12 +154,45 @@ describe("feishu", function()
     c:close()
   end)
 
-  it("refuses a body over 20 KB without sending it", function()
-    local c = bot_client("big")
-    local _, err, code = c:send({ body = string.rep("x", 21 * 1024) })
+  it("refuses a body over 20 KB with overflow = error, sending nothing", function()
+    local c = bot_client("big", { overflow = "error" })
+    local h, err, code = c:send_async({ body = string.rep("x", 21 * 1024) })
+    assert.is_nil(h)
     assert.equal("INVALID_MESSAGE", code)
-    assert.matches("over the 20 KB limit", err)
+    assert.matches("feishu: the message is %d+ bytes, over the limit of 20480", err)
     assert.equal(0, #server.requests("/open-apis/bot/v2/hook/big"))
+    c:close()
+  end)
+
+  it("cuts a body over 20 KB on a UTF-8 boundary by default", function()
+    local c = bot_client("cut")
+    assert(c:send({ body = string.rep("\u{4e2d}", 8000) }))   -- 24,000 bytes of CJK
+    local req, body = only_request("cut")
+    assert.is_true(#req.body <= 20 * 1024, #req.body)
+    assert.is_true(#req.body > 19 * 1024, #req.body)
+    local text = body.content.text
+    assert.equal("\u{2026}", text:sub(-3))                     -- the ellipsis
+    assert.equal(0, (#text - 3) % 3)                           -- whole characters only
+    assert.equal(string.rep("\u{4e2d}", (#text - 3) / 3), text:sub(1, -4))
+    c:close()
+  end)
+
+  it("splits a body over 20 KB into several posts in order", function()
+    local c = bot_client("split", { overflow = "split" })
+    local lines = {}
+    for i = 1, 900 do lines[i] = ("line %04d %s"):format(i, string.rep("y", 30)) end
+    local receipt = assert(c:send({ title = "Report", body = table.concat(lines, "\n") }))
+    local reqs = server.requests("/open-apis/bot/v2/hook/split")
+    assert.is_true(#reqs >= 2)
+    assert.equal(#reqs, receipt.results[1].parts_sent)
+    local seen = {}
+    for _, req in ipairs(reqs) do
+      assert.is_true(#req.body <= 20 * 1024)
+      local post = cjson.decode(req.body).content.post.zh_cn
+      assert.equal("Report", post.title)
+      for _, para in ipairs(post.content) do seen[#seen + 1] = para[1].text end
+    end
+    assert.same(lines, seen)                                   -- nothing lost, in order
     c:close()
   end)
 

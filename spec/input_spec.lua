@@ -92,8 +92,8 @@ describe("messages", function()
   it("raises when a field has the wrong type", function()
     assert.has_error(function() c:send_async({ body = 42 }) end,
       "bad argument #1 to 'send_async' (message.body: string expected, got number)")
-    assert.has_error(function() c:send_async({ body = "x", targets = { "feishu" } }) end,
-      "bad argument #1 to 'send_async' (targets[1]: table expected, got string)")
+    assert.has_error(function() c:send_async({ body = "x", targets = { 42 } }) end,
+      "bad argument #1 to 'send_async' (targets[1]: table or string expected, got number)")
   end)
 
   it("refuses a message with neither title nor body", function()
@@ -113,6 +113,10 @@ describe("messages", function()
       "not an http%(s%) URL %(scheme 'file'%)")
     refused({ body = "x", targets = { { platform = "webhook", value = "gopher://h/x" } } },
       "scheme 'gopher'")
+  end)
+
+  it("refuses a string target that is neither an address nor a URL", function()
+    refused({ body = "x", targets = { "feishu" } }, "neither an e%-mail address nor an http%(s%) URL")
   end)
 
   it("refuses a target of a platform that is not configured", function()

@@ -97,6 +97,39 @@ local function log_level(v)
   if not LOG_LEVELS[v] then return "one of debug, info, warn, error, off" end
 end
 
+local function one_of(...)
+  local allowed, names = {}, { ... }
+  for _, v in ipairs(names) do allowed[v] = true end
+  return function(v)
+    if not allowed[v] then return "one of " .. table.concat(names, ", ") end
+  end
+end
+
+local function string_or_integer(v)
+  if type(v) ~= "string" and (type(v) ~= "number" or v ~= math.floor(v)) then
+    return "string or integer"
+  end
+end
+
+local function address(v)
+  if type(v) ~= "string" then return "string" end
+  if not util.is_email(v) then return "e-mail address" end
+end
+
+local function address_list(v)
+  if type(v) == "string" then return address(v) end
+  if type(v) ~= "table" then return "e-mail address or array of them" end
+  for i = 1, #v do
+    if address(v[i]) then return "array of e-mail addresses" end
+  end
+end
+
+local function port(v)
+  if type(v) ~= "number" or v ~= math.floor(v) or v < 1 or v > 65535 then return "port (1-65535)" end
+end
+
+local overflow = one_of("truncate", "split", "error")
+
 local schema = {
   async = {
     enabled = of_type("boolean"), use_pool = of_type("boolean"),
@@ -111,14 +144,49 @@ local schema = {
     max_response = integer(1024),
   },
   logger = { level = log_level, handler = of_type("function") },
-  feishu = {
+}
+
+--- Each platform's keys; `required` names the key an instance must have.
+-- A platform section is either one instance (`feishu = { webhook_url = ... }`)
+-- or named instances (`feishu = { ops = { ... }, dev = { ... } }`).
+M.platforms = {
+  feishu = { required = "webhook_url", keys = {
     webhook_url = http_url, secret = of_type("string"), keywords = string_list,
-  },
-  webhook = { url = http_url, method = method, headers = header_map },
+    mentions = string_list, overflow = overflow } },
+  slack = { required = "webhook_url", keys = {
+    webhook_url = http_url, username = of_type("string"), icon_emoji = of_type("string"),
+    icon_url = of_type("string"), channel = of_type("string"), overflow = overflow } },
+  dingtalk = { required = "webhook_url", keys = {
+    webhook_url = http_url, secret = of_type("string"), at_mobiles = string_list,
+    at_user_ids = string_list, at_all = of_type("boolean"), overflow = overflow } },
+  wecom = { required = "webhook_url", keys = {
+    webhook_url = http_url, mentioned_list = string_list,
+    mentioned_mobile_list = string_list, overflow = overflow } },
+  discord = { required = "webhook_url", keys = {
+    webhook_url = http_url, username = of_type("string"), avatar_url = of_type("string"),
+    wait = of_type("boolean"), overflow = overflow } },
+  telegram = { required = "token", keys = {
+    token = of_type("string"), chat_id = string_or_integer, api_url = http_url,
+    parse_mode = one_of("HTML", "MarkdownV2", "none"),
+    disable_notification = of_type("boolean"), overflow = overflow } },
+  teams = { required = "webhook_url", keys = { webhook_url = http_url, overflow = overflow } },
+  webhook = { required = "url", keys = {
+    url = http_url, method = method, headers = header_map, secret = of_type("string"),
+    template = of_type("string"), content_type = of_type("string") } },
+  email = { required = "host", keys = {
+    host = of_type("string"), port = port, tls = one_of("starttls", "implicit", "none"),
+    username = of_type("string"), password = of_type("string"), from = address,
+    to = address_list, cc = address_list, bcc = address_list } },
+}
+
+--- Defaults of platform keys an instance does not set.
+M.platform_defaults = {
+  telegram = { api_url = "https://api.telegram.org", parse_mode = "HTML" },
+  email = { tls = "starttls" },
 }
 
 local function fail(path, message)
-  error(("notifyhub config: %s: %s"):format(path, message), 4)
+  error(("notifyhub config: %s: %s"):format(path, message), 0)
 end
 
 local function check_section(name, given, rules)
@@ -141,7 +209,54 @@ local function merged(defaults, given)
   return out
 end
 
+-- Named instances: a table without any of the platform's keys whose values
+-- are all tables.
+local function is_named(section, keys)
+  if next(section) == nil then return false end
+  for k, v in pairs(section) do
+    if keys[k] or type(v) ~= "table" then return false end
+  end
+  return true
+end
+
+--- Checks one instance of a platform (also used for a target's overrides).
+-- @raise naming path and the key
+function M.check_instance(platform, path, given, partial)
+  local spec = M.platforms[platform]
+  check_section(path, given, spec.keys)
+  if not partial and given[spec.required] == nil then
+    fail(path .. "." .. spec.required, "missing")
+  end
+  if platform == "email" and not partial and not given.from then
+    fail(path .. ".from", "missing")
+  end
+end
+
+-- { instances = { name = cfg }, default = name or nil }
+local function check_platform(name, section)
+  if type(section) ~= "table" then fail(name, "table expected, got " .. type(section)) end
+  local spec, out = M.platforms[name], { instances = {} }
+  if is_named(section, spec.keys) then
+    local count = 0
+    for inst, cfg in pairs(section) do
+      if type(inst) ~= "string" then fail(name, "instance names must be strings") end
+      M.check_instance(name, name .. "." .. inst, cfg)
+      out.instances[inst] = merged(M.platform_defaults[name], cfg)
+      count = count + 1
+    end
+    out.default = section.default and "default" or nil
+    if not out.default and count == 1 then out.default = next(section) end
+  else
+    M.check_instance(name, name, section)
+    out.instances.default = merged(M.platform_defaults[name], section)
+    out.default = "default"
+  end
+  return out
+end
+
 --- Checks a configuration table and returns a complete copy with defaults.
+-- Platform sections come back under `platforms[name]` as
+-- `{ instances = { name = cfg }, default = name }`.
 -- @tparam table cfg the user's configuration
 -- @treturn table the checked configuration
 -- @raise on an unknown key, a wrong type or an inconsistent pool size
@@ -149,14 +264,17 @@ function M.check(cfg)
   if type(cfg) ~= "table" then
     error(("bad argument #1 to 'new' (table expected, got %s)"):format(type(cfg)), 3)
   end
+  local out = { platforms = {} }
   for key, value in pairs(cfg) do
-    if not schema[key] then fail(tostring(key), "unknown key") end
-    check_section(key, value, schema[key])
+    if schema[key] then
+      check_section(key, value, schema[key])
+    elseif M.platforms[key] then
+      out.platforms[key] = check_platform(key, value)
+    else
+      fail(tostring(key), "unknown key")
+    end
   end
-  local out = {}
-  for name in pairs(schema) do
-    if cfg[name] or M.defaults[name] then out[name] = merged(M.defaults[name], cfg[name]) end
-  end
+  for name in pairs(schema) do out[name] = merged(M.defaults[name], cfg[name]) end
   local a = out.async
   a.min_workers = a.min_workers or math.min(1, a.workers)
   a.max_workers = a.max_workers or math.max(16, a.workers)
@@ -164,10 +282,6 @@ function M.check(cfg)
     fail("async", ("min_workers (%d) <= workers (%d) <= max_workers (%d) expected")
       :format(a.min_workers, a.workers, a.max_workers))
   end
-  if out.feishu and not out.feishu.webhook_url then
-    fail("feishu.webhook_url", "missing (the bot's webhook URL)")
-  end
-  if out.webhook and not out.webhook.url then fail("webhook.url", "missing") end
   return out
 end
 
@@ -185,7 +299,7 @@ function M.feishu(webhook_url, opts)
   end
   local cfg = { feishu = { webhook_url = webhook_url } }
   for k, v in pairs(opts or {}) do
-    if k == "secret" or k == "keywords" then cfg.feishu[k] = v else cfg[k] = v end
+    if M.platforms.feishu.keys[k] then cfg.feishu[k] = v else cfg[k] = v end
   end
   return cfg
 end

@@ -10,10 +10,12 @@ local core = require("notifyhub.core")
 local config = require("notifyhub.config")
 local message = require("notifyhub.message")
 local Handle = require("notifyhub.handle")
+local target = require("notifyhub.target")
 
 local M = {
   _VERSION = "notifyhub 0.1.0",
   config = config,
+  target = target,
   codes = {},
   platforms = core.platforms,
   curl_version = core.curl_version,

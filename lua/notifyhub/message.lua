@@ -5,7 +5,7 @@
 -- well typed but cannot be sent returns `nil, err, "INVALID_MESSAGE"`.
 -- @module notifyhub.message
 
-local util = require("notifyhub.util")
+local target = require("notifyhub.target")
 
 local M = {}
 
@@ -18,11 +18,6 @@ local FIELD_TYPES = {
   metadata = "table", platform_data = "table",
 }
 
-local TARGET_KEYS = {
-  platform = "string", value = "string", secret = "string",
-  keywords = "table", method = "string", headers = "table",
-}
-
 local function type_error(fname, field, expected, got)
   error(("bad argument #1 to '%s' (%s: %s expected, got %s)")
     :format(fname, field, expected, type(got)), 4)
@@ -32,80 +27,10 @@ local function invalid(fmt, ...)
   return nil, fmt:format(...), "INVALID_MESSAGE"
 end
 
---- "Name: value" lines from a header table, sorted by name.
-function M.header_lines(headers)
-  local names, lines = {}, {}
-  for name in pairs(headers or {}) do names[#names + 1] = name end
-  table.sort(names)
-  for i, name in ipairs(names) do lines[i] = name .. ": " .. headers[name] end
-  return lines
-end
-
---- The targets a client sends to when a message names none, and the
--- platform defaults a named target starts from.
+--- What a client keeps to resolve targets: its platforms and the targets of
+-- a message that names none.
 function M.defaults(cfg)
-  local d = {}
-  if cfg.feishu then
-    d.feishu = {
-      platform = "feishu", url = cfg.feishu.webhook_url,
-      label = util.redact_url(cfg.feishu.webhook_url),
-      secret = cfg.feishu.secret, keywords = cfg.feishu.keywords,
-    }
-  end
-  if cfg.webhook then
-    d.webhook = {
-      platform = "webhook", url = cfg.webhook.url, label = util.redact_url(cfg.webhook.url),
-      method = cfg.webhook.method, headers = M.header_lines(cfg.webhook.headers),
-    }
-  end
-  local only, count = nil, 0
-  for _, t in pairs(d) do only, count = t, count + 1 end
-  d.implicit = count == 1 and { only } or nil
-  return d
-end
-
-local function resolve_target(defaults, t, i, fname)
-  if type(t) ~= "table" then type_error(fname, ("targets[%d]"):format(i), "table", t) end
-  for k, v in pairs(t) do
-    if not TARGET_KEYS[k] then return invalid("targets[%d]: unknown key '%s'", i, tostring(k)) end
-    if type(v) ~= TARGET_KEYS[k] then
-      type_error(fname, ("targets[%d].%s"):format(i, k), TARGET_KEYS[k], v)
-    end
-  end
-  local platform = t.platform
-  if platform ~= "feishu" and platform ~= "webhook" then
-    return invalid("targets[%d]: unknown platform '%s' (feishu, webhook)", i, tostring(platform))
-  end
-  local base = defaults[platform]
-  if not t.value and not t.secret and not t.method and not t.headers and not t.keywords then
-    if base then return base end
-  end
-  local url = t.value or (base and base.url)
-  if not url then
-    return invalid("targets[%d]: %s is not configured and the target has no value", i, platform)
-  end
-  if not util.is_http_url(url) then
-    return invalid("targets[%d]: value is not an http(s) URL (scheme '%s')",
-      i, util.scheme_of(url) or "none")
-  end
-  local headers = base and base.headers
-  if t.headers then
-    for name, v in pairs(t.headers) do
-      if type(name) ~= "string" or type(v) ~= "string" then
-        type_error(fname, ("targets[%d].headers"):format(i), "table of strings", v)
-      end
-      if not util.is_header_safe(name) or not util.is_header_safe(v) then
-        return invalid("targets[%d].headers: CR, LF or NUL in header '%s'", i, name:gsub("[%c]", "?"))
-      end
-    end
-    headers = M.header_lines(t.headers)
-  end
-  return {
-    platform = platform, url = url, label = util.redact_url(url),
-    secret = t.secret or (base and base.secret),
-    keywords = t.keywords or (base and base.keywords),
-    method = t.method or (base and base.method), headers = headers,
-  }
+  return { platforms = cfg.platforms, implicit = target.implicit(cfg.platforms) }
 end
 
 -- {{name}} substitution; an unknown name is an error, not an empty string.
@@ -157,13 +82,19 @@ function M.build(msg, defaults, fname)
     local n = #msg.targets
     if n == 0 then return invalid("targets is empty") end
     for i = 1, n do
-      local t, terr, code = resolve_target(defaults, msg.targets[i], i, fname)
-      if not t then return nil, terr, code end
-      targets[i] = t
+      local t = msg.targets[i]
+      if type(t) ~= "table" and type(t) ~= "string" then
+        type_error(fname, ("targets[%d]"):format(i), "table or string", t)
+      end
+      local rec, err = target.resolve(defaults.platforms, t)
+      if not rec then return invalid("targets[%d]: %s", i, err) end
+      targets[i] = rec
     end
   elseif not targets then
+    local count = 0
+    for _ in pairs(defaults.platforms) do count = count + 1 end
     return invalid("the message names no targets and the client has %s platforms configured",
-      defaults.feishu and defaults.webhook and "several" or "no")
+      count == 0 and "no" or "several")
   end
   return {
     id = msg.id, title = title, body = body, format = msg.format or "text",

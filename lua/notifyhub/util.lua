@@ -14,6 +14,12 @@ function M.is_http_url(s)
   return host ~= nil and host ~= "" and not s:find("[%s%c]")
 end
 
+--- True when s looks like one e-mail address (local@domain, no spaces,
+-- brackets, CR or LF).
+function M.is_email(s)
+  return type(s) == "string" and s:match("^[^%s@<>,;\"]+@[^%s@<>,;\"]+%.[^%s@<>,;\"]+$") ~= nil
+end
+
 --- The scheme of a URL-like string, for errors that must not echo it whole.
 function M.scheme_of(s)
   return type(s) == "string" and s:match("^(%a[%w+.-]*):") or nil

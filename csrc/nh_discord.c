@@ -1,0 +1,80 @@
+/*
+ * nh_discord.c: Discord webhooks. `content` (at most 2000 characters: the
+ * title in bold, then the body), `username` and `avatar_url` from the
+ * target's options, `embeds` and `allowed_mentions` from
+ * platform_data.discord. The option wait = true adds ?wait=true, and Discord
+ * then answers 200 with the message instead of 204. A 429 carries
+ * retry_after (seconds) in its JSON body.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nh_internal.h"
+
+#define DISCORD_MAX_CONTENT 2000
+
+static char *discord_render(const nh_message *m, const nh_target *t, int *in_chars) {
+  (void)t;
+  *in_chars = 1;
+  if (m->title) return nh_sprintf("**%s**%s%s", m->title, m->body && *m->body ? "\n" : "",
+                                  m->body ? m->body : "");
+  return nh_strdup(m->body ? m->body : "");
+}
+
+static size_t discord_limit(const nh_message *m, const nh_target *t) {
+  (void)m;
+  (void)t;
+  return DISCORD_MAX_CONTENT;
+}
+
+static nh_code discord_build(const nh_message *m, const nh_target *t, nh_request *req,
+                             char *err, size_t errlen) {
+  int unused;
+  char *content = discord_render(m, t, &unused);
+  cJSON *root = cJSON_CreateObject();
+  cJSON_AddStringToObject(root, "content", content ? content : "");
+  free(content);
+  const char *opts[] = { "username", "avatar_url" };
+  for (int i = 0; i < 2; i++)
+    if (nh_opt_string(t, opts[i])) cJSON_AddStringToObject(root, opts[i], nh_opt_string(t, opts[i]));
+  const char *data[] = { "embeds", "allowed_mentions" };
+  for (int i = 0; i < 2; i++)
+    if (nh_platform_data(m, "discord", data[i]))
+      cJSON_AddItemToObject(root, data[i], cJSON_Duplicate(nh_platform_data(m, "discord", data[i]), 1));
+  int wait = nh_opt_bool(t, "wait", 0);
+  req->url = wait ? nh_sprintf("%s%swait=true", t->url, strchr(t->url, '?') ? "&" : "?")
+                  : nh_strdup(t->url);
+  if (!req->url || nh_request_json_headers(req, t)) {
+    cJSON_Delete(root);
+    snprintf(err, errlen, "out of memory while building the request");
+    return NH_NO_MEMORY;
+  }
+  return nh_request_set_json(req, root, err, errlen);
+}
+
+static void discord_classify(const nh_target *t, const nh_answer *a, nh_result *r) {
+  (void)t;
+  nh_classify_http(a, r);
+  if (r->success) return;
+  cJSON *root = cJSON_ParseWithLength(a->body, a->body_len);
+  cJSON *msg = cJSON_GetObjectItemCaseSensitive(root, "message");
+  cJSON *code = cJSON_GetObjectItemCaseSensitive(root, "code");
+  cJSON *retry = cJSON_GetObjectItemCaseSensitive(root, "retry_after");
+  if (cJSON_IsNumber(retry)) r->retry_after = retry->valuedouble;
+  if (cJSON_IsNumber(code)) {
+    r->has_platform_code = 1;
+    r->platform_code = (long)code->valuedouble;
+  }
+  nh_result_set(r, r->code, "discord: HTTP %ld: %.200s", a->http_status,
+                cJSON_IsString(msg) ? msg->valuestring : "(no message)");
+  cJSON_Delete(root);
+}
+
+const nh_platform nh_platform_discord = {
+  .name = "discord",
+  .build = discord_build,
+  .render = discord_render,
+  .limit = discord_limit,
+  .classify = discord_classify,
+};

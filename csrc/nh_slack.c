@@ -1,0 +1,104 @@
+/*
+ * nh_slack.c: Slack incoming webhooks. The text is mrkdwn: the title in bold
+ * on the first line, `&`, `<` and `>` escaped as Slack asks, markdown links
+ * turned into <url|text>. platform_data.slack.blocks is sent as it is (the
+ * text stays as the notification fallback). Success is HTTP 200 with the
+ * body "ok"; errors are plain-text bodies (invalid_payload, no_text,
+ * channel_not_found, ...) that reach the receipt.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nh_internal.h"
+
+#define SLACK_MAX_TEXT 40000
+
+static const char *const slack_with[] = { "&amp;", "&lt;", "&gt;" };
+
+/* Escapes text; in markdown, [text](url) becomes <url|text>. */
+static void put_text(nh_buf *b, const char *s, int markdown) {
+  while (s && *s) {
+    const char *open = markdown ? strchr(s, '[') : NULL;
+    const char *mid = open ? strstr(open, "](") : NULL;
+    const char *close = mid ? strchr(mid, ')') : NULL;
+    if (!close || memchr(open, '\n', (size_t)(close - open))) {
+      nh_buf_escape(b, s, "&<>", slack_with);
+      return;
+    }
+    char *before = nh_strndup(s, (size_t)(open - s));
+    char *label = nh_strndup(open + 1, (size_t)(mid - open - 1));
+    char *url = nh_strndup(mid + 2, (size_t)(close - mid - 2));
+    nh_buf_escape(b, before, "&<>", slack_with);
+    nh_buf_puts(b, "<");
+    nh_buf_escape(b, url, "&<>|", (const char *const[]){ "&amp;", "&lt;", "&gt;", "%7C" });
+    nh_buf_puts(b, "|");
+    nh_buf_escape(b, label, "&<>", slack_with);
+    nh_buf_puts(b, ">");
+    free(before);
+    free(label);
+    free(url);
+    s = close + 1;
+  }
+}
+
+static char *slack_render(const nh_message *m, const nh_target *t, int *in_chars) {
+  (void)t;
+  nh_buf b = { 0 };
+  int markdown = nh_format_is(m, "markdown");
+  *in_chars = 1;
+  if (m->title) {
+    nh_buf_puts(&b, "*");
+    put_text(&b, m->title, 0);
+    nh_buf_puts(&b, m->body && *m->body ? "*\n" : "*");
+  }
+  put_text(&b, m->body, markdown);
+  return nh_buf_take(&b);
+}
+
+static size_t slack_limit(const nh_message *m, const nh_target *t) {
+  (void)m;
+  (void)t;
+  return SLACK_MAX_TEXT;
+}
+
+static nh_code slack_build(const nh_message *m, const nh_target *t, nh_request *req,
+                           char *err, size_t errlen) {
+  int unused;
+  char *text = slack_render(m, t, &unused);
+  cJSON *root = cJSON_CreateObject(), *blocks = nh_platform_data(m, "slack", "blocks");
+  cJSON_AddStringToObject(root, "text", text ? text : "");
+  free(text);
+  if (blocks) cJSON_AddItemToObject(root, "blocks", cJSON_Duplicate(blocks, 1));
+  cJSON_AddBoolToObject(root, "mrkdwn", 1);
+  const char *keys[] = { "username", "icon_emoji", "icon_url", "channel" };
+  for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+    if (nh_opt_string(t, keys[i])) cJSON_AddStringToObject(root, keys[i], nh_opt_string(t, keys[i]));
+  req->url = nh_strdup(t->url);
+  if (!req->url || nh_request_json_headers(req, t)) {
+    cJSON_Delete(root);
+    snprintf(err, errlen, "out of memory while building the request");
+    return NH_NO_MEMORY;
+  }
+  return nh_request_set_json(req, root, err, errlen);
+}
+
+static void slack_classify(const nh_target *t, const nh_answer *a, nh_result *r) {
+  (void)t;
+  if (a->http_status == 200 && a->body_len == 2 && memcmp(a->body, "ok", 2) == 0) {
+    nh_result_set(r, NH_OK, NULL);
+    return;
+  }
+  nh_classify_http(a, r);
+  if (r->code == NH_OK) r->code = NH_PLATFORM_REJECTED, r->success = 0;
+  nh_result_set(r, r->code, "slack: HTTP %ld: %.200s", a->http_status,
+                a->body_len ? a->body : "(no body)");
+}
+
+const nh_platform nh_platform_slack = {
+  .name = "slack",
+  .build = slack_build,
+  .render = slack_render,
+  .limit = slack_limit,
+  .classify = slack_classify,
+};

@@ -1,0 +1,90 @@
+/*
+ * nh_teams.c: Microsoft Teams through a Workflows (Power Automate) webhook,
+ * whose URL carries its credential in sig=. The message becomes an Adaptive
+ * Card (the title as a bold TextBlock, the body as a wrapped TextBlock, or
+ * platform_data.teams.card as it is) inside the `attachments` envelope.
+ * 200 or 202 is success (202 only says the flow was triggered).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "nh_internal.h"
+
+#define TEAMS_MAX_BODY (28 * 1024)
+
+static cJSON *text_block(const char *text, int title) {
+  cJSON *block = cJSON_CreateObject();
+  cJSON_AddStringToObject(block, "type", "TextBlock");
+  cJSON_AddStringToObject(block, "text", text);
+  cJSON_AddBoolToObject(block, "wrap", 1);
+  if (title) {
+    cJSON_AddStringToObject(block, "weight", "Bolder");
+    cJSON_AddStringToObject(block, "size", "Medium");
+  }
+  return block;
+}
+
+static cJSON *card(const nh_message *m) {
+  cJSON *own = nh_platform_data(m, "teams", "card");
+  if (own) return cJSON_Duplicate(own, 1);
+  cJSON *c = cJSON_CreateObject(), *body = cJSON_CreateArray();
+  cJSON_AddStringToObject(c, "$schema", "http://adaptivecards.io/schemas/adaptive-card.json");
+  cJSON_AddStringToObject(c, "type", "AdaptiveCard");
+  cJSON_AddStringToObject(c, "version", "1.4");
+  if (m->title) cJSON_AddItemToArray(body, text_block(m->title, 1));
+  if (m->body && *m->body) cJSON_AddItemToArray(body, text_block(m->body, 0));
+  cJSON_AddItemToObject(c, "body", body);
+  return c;
+}
+
+static cJSON *envelope(const nh_message *m) {
+  cJSON *root = cJSON_CreateObject(), *list = cJSON_CreateArray(), *att = cJSON_CreateObject();
+  cJSON_AddStringToObject(root, "type", "message");
+  cJSON_AddStringToObject(att, "contentType", "application/vnd.microsoft.card.adaptive");
+  cJSON_AddNullToObject(att, "contentUrl");
+  cJSON_AddItemToObject(att, "content", card(m));
+  cJSON_AddItemToArray(list, att);
+  cJSON_AddItemToObject(root, "attachments", list);
+  return root;
+}
+
+static char *teams_render(const nh_message *m, const nh_target *t, int *in_chars) {
+  (void)t;
+  *in_chars = 0;
+  cJSON *root = envelope(m);
+  char *text = cJSON_PrintUnformatted(root);
+  cJSON_Delete(root);
+  return text;
+}
+
+static size_t teams_limit(const nh_message *m, const nh_target *t) {
+  (void)m;
+  (void)t;
+  return TEAMS_MAX_BODY;
+}
+
+static nh_code teams_build(const nh_message *m, const nh_target *t, nh_request *req,
+                           char *err, size_t errlen) {
+  req->url = nh_strdup(t->url);
+  if (!req->url || nh_request_json_headers(req, t)) {
+    snprintf(err, errlen, "out of memory while building the request");
+    return NH_NO_MEMORY;
+  }
+  return nh_request_set_json(req, envelope(m), err, errlen);
+}
+
+static void teams_classify(const nh_target *t, const nh_answer *a, nh_result *r) {
+  (void)t;
+  nh_classify_http(a, r);
+  if (!r->success)
+    nh_result_set(r, r->code, "teams: HTTP %ld: %.200s", a->http_status,
+                  a->body_len ? a->body : "(no body)");
+}
+
+const nh_platform nh_platform_teams = {
+  .name = "teams",
+  .build = teams_build,
+  .render = teams_render,
+  .limit = teams_limit,
+  .classify = teams_classify,
+};

@@ -1,0 +1,66 @@
+/*
+ * nh_wecom.c: the WeCom (WeChat Work) group bot. text (at most 2048 bytes,
+ * with mentioned_list and mentioned_mobile_list from the target's options)
+ * and markdown (at most 4096 bytes, no mention lists). The key in the URL is
+ * the secret. `errcode` decides: 0 success, 45009 RATE_LIMITED; error
+ * messages lose the "from ip: ..." part, which names the caller's address.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "nh_internal.h"
+
+#define WECOM_MAX_TEXT 2048
+#define WECOM_MAX_MARKDOWN 4096
+#define WECOM_RATE_LIMITED 45009
+
+static char *wecom_render(const nh_message *m, const nh_target *t, int *in_chars) {
+  (void)t;
+  *in_chars = 0;
+  if (nh_format_is(m, "markdown") && m->title)
+    return nh_sprintf("**%s**\n%s", m->title, m->body ? m->body : "");
+  return nh_title_body(m, "\n");
+}
+
+static size_t wecom_limit(const nh_message *m, const nh_target *t) {
+  (void)t;
+  return nh_format_is(m, "markdown") ? WECOM_MAX_MARKDOWN : WECOM_MAX_TEXT;
+}
+
+static nh_code wecom_build(const nh_message *m, const nh_target *t, nh_request *req,
+                           char *err, size_t errlen) {
+  int unused;
+  char *text = wecom_render(m, t, &unused);
+  int markdown = nh_format_is(m, "markdown");
+  cJSON *root = cJSON_CreateObject(), *inner = cJSON_CreateObject();
+  cJSON_AddStringToObject(root, "msgtype", markdown ? "markdown" : "text");
+  cJSON_AddStringToObject(inner, "content", text ? text : "");
+  free(text);
+  if (!markdown) {
+    const char *lists[] = { "mentioned_list", "mentioned_mobile_list" };
+    for (int i = 0; i < 2; i++)
+      if (nh_opt_item(t, lists[i]))
+        cJSON_AddItemToObject(inner, lists[i], cJSON_Duplicate(nh_opt_item(t, lists[i]), 1));
+  }
+  cJSON_AddItemToObject(root, markdown ? "markdown" : "text", inner);
+  req->url = nh_strdup(t->url);
+  if (!req->url || nh_request_json_headers(req, t)) {
+    cJSON_Delete(root);
+    snprintf(err, errlen, "out of memory while building the request");
+    return NH_NO_MEMORY;
+  }
+  return nh_request_set_json(req, root, err, errlen);
+}
+
+static void wecom_classify(const nh_target *t, const nh_answer *a, nh_result *r) {
+  (void)t;
+  nh_classify_errcode("wecom", WECOM_RATE_LIMITED, a, r);
+}
+
+const nh_platform nh_platform_wecom = {
+  .name = "wecom",
+  .build = wecom_build,
+  .render = wecom_render,
+  .limit = wecom_limit,
+  .classify = wecom_classify,
+};

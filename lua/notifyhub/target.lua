@@ -1,0 +1,211 @@
+--- Targets: where a message goes, and how a target becomes the record the
+-- core sends to (URL, label, secret, options).
+--
+-- A target is a table `{ platform = ..., value = ..., instance = ... }` plus
+-- any of the platform's config keys as per-target overrides, or a string
+-- that is unambiguous (an e-mail address, a platform's own webhook URL, any
+-- other http(s) URL as a generic webhook). `notifyhub.target.<platform>(...)`
+-- builds the tables.
+-- @module notifyhub.target
+
+local config = require("notifyhub.config")
+local util = require("notifyhub.util")
+
+local M = {}
+
+-- Hosts (and a path start) that name a platform in a bare URL.
+local URL_PLATFORMS = {
+  { "^https://open%.feishu%.cn/open%-apis/bot/", "feishu" },
+  { "^https://open%.larksuite%.com/open%-apis/bot/", "feishu" },
+  { "^https://hooks%.slack%.com/", "slack" },
+  { "^https://oapi%.dingtalk%.com/robot/", "dingtalk" },
+  { "^https://qyapi%.weixin%.qq%.com/cgi%-bin/webhook/", "wecom" },
+  { "^https://discord%.com/api/webhooks/", "discord" },
+  { "^https://discordapp%.com/api/webhooks/", "discord" },
+  { "^https://[%w%.%-]+%.logic%.azure%.com[:%d]*/workflows/", "teams" },
+  { "^https://[%w%.%-]+%.powerplatform%.com[:%d]*/", "teams" },
+}
+
+-- Platforms whose value is a URL.
+local URL_VALUE = { feishu = true, slack = true, dingtalk = true, wecom = true,
+  discord = true, teams = true, webhook = true }
+
+--- The table form of a bare string target, or nil and why.
+function M.parse(s)
+  if util.is_email(s) then return { platform = "email", value = s } end
+  if util.is_http_url(s) then
+    for _, rule in ipairs(URL_PLATFORMS) do
+      if s:match(rule[1]) then return { platform = rule[2], value = s } end
+    end
+    return { platform = "webhook", value = s }
+  end
+  return nil, ("'%s' is neither an e-mail address nor an http(s) URL"):format(
+    util.scheme_of(s) and (util.scheme_of(s) .. ":...") or (#s > 20 and s:sub(1, 20) .. "..." or s))
+end
+
+-- Constructors: target.feishu(), target.feishu("ops"), target.feishu(url),
+-- target.email(address), target.telegram(chat_id), ... and an optional
+-- table of overrides as the last argument.
+local function constructor(platform)
+  return function(arg, overrides)
+    if type(arg) == "table" and overrides == nil then arg, overrides = nil, arg end
+    local t = {}
+    for k, v in pairs(overrides or {}) do t[k] = v end
+    t.platform = platform
+    if arg ~= nil then
+      local is_value = platform == "email" or platform == "telegram"
+        or (URL_VALUE[platform] and util.scheme_of(arg) ~= nil)
+      if is_value then t.value = arg else t.instance = arg end
+    end
+    return t
+  end
+end
+
+for name in pairs(config.platforms) do M[name] = constructor(name) end
+
+-- ---------------------------------------------------------------------------
+-- Resolution into core records
+-- ---------------------------------------------------------------------------
+
+local function list(v)
+  if v == nil then return nil end
+  return type(v) == "table" and v or { v }
+end
+
+-- Keys passed to the C platform as its options, per platform.
+local OPTION_KEYS = {
+  feishu = { "mentions" },
+  slack = { "username", "icon_emoji", "icon_url", "channel" },
+  dingtalk = { "at_mobiles", "at_user_ids", "at_all" },
+  wecom = { "mentioned_list", "mentioned_mobile_list" },
+  discord = { "username", "avatar_url", "wait" },
+  telegram = { "parse_mode", "disable_notification" },
+  webhook = { "template", "content_type" },
+}
+
+local function options_of(platform, cfg)
+  local opts = nil
+  for _, k in ipairs(OPTION_KEYS[platform] or {}) do
+    if cfg[k] ~= nil then
+      opts = opts or {}
+      opts[k] = cfg[k]
+    end
+  end
+  return opts
+end
+
+local resolvers = {}
+
+function resolvers.url_platform(platform, cfg, value)
+  local url = value or cfg.webhook_url or cfg.url
+  if not util.is_http_url(url) then
+    return nil, ("value is not an http(s) URL (scheme '%s')"):format(util.scheme_of(url) or "none")
+  end
+  return { url = url, label = util.redact_url(url), secret = cfg.secret }
+end
+
+function resolvers.telegram(_, cfg, value)
+  local chat = value or cfg.chat_id
+  if chat == nil then return nil, "no chat_id (give it in the config or as the target's value)" end
+  local base = cfg.api_url:gsub("/+$", "")
+  return {
+    url = base .. "/bot" .. cfg.token .. "/sendMessage",
+    label = ("%s/bot***/sendMessage?chat_id=%s"):format(base, tostring(chat)),
+    extra = { chat_id = chat },
+  }
+end
+
+function resolvers.email(_, cfg, value)
+  local to = value and { value } or list(cfg.to)
+  if not to or #to == 0 then return nil, "no recipient (give `to` in the config or an address)" end
+  for _, a in ipairs(to) do
+    if not util.is_email(a) then return nil, "not an e-mail address: " .. tostring(a):gsub("[%c]", "?") end
+  end
+  local tls = cfg.tls or "starttls"
+  local port = cfg.port or (tls == "implicit" and 465 or tls == "starttls" and 587 or 25)
+  local url = ("%s://%s:%d"):format(tls == "implicit" and "smtps" or "smtp", cfg.host, port)
+  return {
+    url = url, label = "email:" .. table.concat(to, ","), secret = cfg.password,
+    extra = { from = cfg.from, to = to, cc = list(cfg.cc), bcc = list(cfg.bcc),
+      username = cfg.username, tls = tls },
+  }
+end
+
+--- Resolves one target (table or string) against the client's platforms.
+-- @treturn table|nil the core record, or nil and why
+function M.resolve(platforms, t)
+  if type(t) == "string" then
+    local parsed, err = M.parse(t)
+    if not parsed then return nil, err end
+    t = parsed
+  end
+  local platform = t.platform
+  local spec = config.platforms[platform]
+  if not spec then return nil, ("unknown platform '%s'"):format(tostring(platform)) end
+  local section = platforms[platform]
+  local base
+  if t.instance ~= nil then
+    base = section and section.instances[t.instance]
+    if not base then return nil, ("%s has no instance '%s'"):format(platform, tostring(t.instance)) end
+  elseif section then
+    base = section.instances[section.default or ""]
+    if not base and t.value == nil then
+      return nil, ("%s has several instances: name one"):format(platform)
+    end
+  end
+  local cfg = {}
+  for k, v in pairs(config.platform_defaults[platform] or {}) do cfg[k] = v end
+  for k, v in pairs(base or {}) do cfg[k] = v end
+  local overrides = {}
+  for k, v in pairs(t) do
+    if k ~= "platform" and k ~= "value" and k ~= "instance" then overrides[k] = v; cfg[k] = v end
+  end
+  local ok, err = pcall(config.check_instance, platform, "target", overrides, true)
+  if not ok then return nil, (err:gsub("^notifyhub config: ", "")) end
+  if not base and t.value == nil then
+    return nil, ("%s is not configured and the target has no value"):format(platform)
+  end
+  if not base and cfg[spec.required] == nil and not URL_VALUE[platform] and platform ~= "email" then
+    return nil, ("%s is not configured (%s missing)"):format(platform, spec.required)
+  end
+  if platform == "email" and not cfg.host then return nil, "email is not configured (host missing)" end
+  local resolve = resolvers[platform] or resolvers.url_platform
+  local rec, rerr = resolve(platform, cfg, t.value)
+  if not rec then return nil, rerr end
+  rec.platform = platform
+  rec.keywords = cfg.keywords
+  rec.method = cfg.method
+  rec.headers = cfg.headers and M.header_lines(cfg.headers) or nil
+  rec.overflow = cfg.overflow
+  rec.options = options_of(platform, cfg)
+  for k, v in pairs(rec.extra or {}) do
+    rec.options = rec.options or {}
+    rec.options[k] = v
+  end
+  rec.extra = nil
+  return rec
+end
+
+--- "Name: value" lines from a header table, sorted by name.
+function M.header_lines(headers)
+  local names, lines = {}, {}
+  for name in pairs(headers) do names[#names + 1] = name end
+  table.sort(names)
+  for i, name in ipairs(names) do lines[i] = name .. ": " .. headers[name] end
+  return lines
+end
+
+--- The targets of a message that names none: the default instance of the
+-- one configured platform, or nil.
+function M.implicit(platforms)
+  local only
+  for name, section in pairs(platforms) do
+    if only or not section.default then return nil end
+    only = name
+  end
+  if not only then return nil end
+  local rec = M.resolve(platforms, { platform = only })
+  return rec and { rec } or nil
+end
+
+return M
