@@ -11,6 +11,8 @@ need() { # need PACKAGE TEST...
 has_file() { test -e "$1"; }
 has_cmd() { command -v "$1"; }
 has_lua_mod() { "$1" -e "require('$2')"; }
+# Debian's python3 (a pyenv or venv python3 first on PATH does not see Debian's modules).
+has_py_mod() { /usr/bin/python3 -c "import $1"; }
 
 need gcc has_cmd cc
 need make has_cmd make
@@ -32,6 +34,8 @@ need lua-system has_lua_mod lua5.4 system
 need curl has_cmd curl
 need openssl has_cmd openssl
 need wrk has_cmd wrk
+# The loopback SMTP server of the e-mail specs (spec/support/smtp_server.py).
+need python3-aiosmtpd has_py_mod aiosmtpd
 
 [ -z "$missing" ] && exit 0
 

@@ -10,7 +10,12 @@
 --   server.bot("tok", { secret = "s3cret", keywords = { "alert" } })
 --   ... let the code under test POST to server.url("/open-apis/bot/v2/hook/tok") ...
 --   local reqs = server.wait_for(1, "/open-apis/bot/v2/hook/tok", 2)
+--   server.behave("/services/", { status = 429, headers = { ["Retry-After"] = "1" }, times = 1 })
+--   server.dingtalk("tok", { secret = "SEC..." }); server.signed("name", { secret = "whsec_..." })
 --   server.stop()
+--
+-- Platform stand-ins (Slack, DingTalk, WeCom, Discord, Telegram, Teams Workflows, Standard
+-- Webhooks) are listed in nginx.conf and documented in stub.lua; e-mail is spec/support/smtp.lua.
 --
 -- The server itself: spec/support/nginx.conf (template) and spec/support/stub.lua (locations).
 
@@ -379,7 +384,8 @@ function M.count(path_prefix)
   return math.floor(r.count), math.floor(r.dropped)
 end
 
--- M.clear(): forget recorded requests and bot configurations.
+-- M.clear(): forget recorded requests, bot / DingTalk / signed configurations, forced
+-- behaviours (M.behave) and the ids the stand-ins hand out.
 function M.clear()
   control("POST", "/_reset", "")
 end
@@ -394,6 +400,61 @@ function M.bot(token, opts)
   if body == "[]" then body = "{}" end
   control("POST", "/_control/bot/" .. urlencode(token), body)
   return M.url("/open-apis/bot/v2/hook/" .. token)
+end
+
+-- M.behave(path_prefix, opts): force how every recording stand-in (Feishu, /webhook, and the
+-- platform stand-ins) answers requests whose raw path starts with path_prefix; the longest
+-- matching prefix wins. A prefix holding "?" is matched against the raw "path?query" (e.g.
+-- "/robot/send?access_token=t1" for one DingTalk robot). The request is recorded either way.
+--   opts.status   HTTP status of the forced answer (default 200 when body is set)
+--   opts.body     body of the forced answer (string; default "")
+--   opts.headers  extra answer headers, e.g. { ["Retry-After"] = "2" }
+--   opts.delay    seconds to sleep first
+--   opts.times    only for the next N matching requests, then back to normal
+-- With status or body, that answer is sent instead of the stand-in's own (Content-Type:
+-- JSON when the body starts with { or [, else text/plain, unless headers set one); with only
+-- delay/headers, the stand-in answers normally after the delay, with the extra headers.
+-- opts = nil forgets the prefix; M.clear() forgets all. Returns nothing.
+function M.behave(path_prefix, opts)
+  assert(type(path_prefix) == "string" and path_prefix:sub(1, 1) == "/",
+    "server.behave: path_prefix must start with /")
+  local req = { prefix = path_prefix }
+  if opts ~= nil then
+    assert(type(opts) == "table", "server.behave: opts must be a table or nil")
+    req.opts = opts
+    if next(opts) == nil then req.opts = { delay = 0 } end   -- {} must stay an object
+  end
+  control("POST", "/_control/behave", cjson.encode(req))
+end
+
+local function platform_config(kind, name, opts)
+  local body = cjson.encode(opts or {})
+  if body == "[]" then body = "{}" end
+  control("POST", "/_control/" .. kind .. "/" .. urlencode(name), body)
+end
+
+local function query_encode(s)
+  return (s:gsub("[^%w%-%._~]", function(c) return string.format("%%%02X", c:byte()) end))
+end
+
+-- M.dingtalk(token, [opts]): configure the DingTalk stand-in for access_token=<token>.
+--   opts: secret ("SEC..."; then timestamp + sign are required), keywords (array of strings,
+--   searched in text.content / markdown.text / actionCard.text), errcode/errmsg (forced
+--   answer, e.g. 130101 "send too fast"), delay (seconds). A token never configured is a
+--   healthy robot; the token "invalid" answers 300001. Replaces earlier opts of that token.
+--   Returns the robot URL base .. "/robot/send?access_token=<token>".
+function M.dingtalk(token, opts)
+  platform_config("dingtalk", token, opts)
+  return M.url("/robot/send?access_token=" .. query_encode(token))
+end
+
+-- M.signed(name, opts): make /signed/<name> a Standard Webhooks receiver that verifies.
+--   opts.secret: "whsec_<base64 of the key>" (or an array of them: any one may match);
+--   opts.tolerance: seconds the webhook-timestamp may be off (default 300).
+--   A name never configured accepts anything with 204. Returns base .. "/signed/<name>".
+function M.signed(name, opts)
+  platform_config("signed", name, opts)
+  return M.url("/signed/" .. name)
 end
 
 -- M.wait_for(n, [path_prefix], [timeout = 5]) -> requests(path_prefix), reached (boolean)
