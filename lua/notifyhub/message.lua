@@ -96,6 +96,11 @@ function M.build(msg, defaults, fname)
     return invalid("the message names no targets and the client has %s platforms configured",
       count == 0 and "no" or "several")
   end
+  for i, t in ipairs(targets) do
+    if t.platform == "email" and title and title:find("[\r\n]") then
+      return invalid("targets[%d]: CR or LF in the title, which is an e-mail subject", i)
+    end
+  end
   return {
     id = msg.id, title = title, body = body, format = msg.format or "text",
     priority = priority, metadata = msg.metadata, platform_data = msg.platform_data,
