@@ -19,14 +19,23 @@
 #include "nh_internal.h"
 
 #define LOG_CAPACITY 4096
-#define PURGE_AFTER 256       /* unread completions before detached ones go */
+#define PURGE_AFTER 256       /* detaches, and unread records, before a purge */
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc;
 
+/* Bumped in the child after fork(): a client made before it refuses to
+ * send (its threads do not exist there). Cheaper than getpid() per submit. */
+static volatile unsigned nh_fork_generation;
+
+static void after_fork_in_child(void) { nh_fork_generation++; }
+
 static void init_curl(void) {
   curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+  pthread_atfork(NULL, NULL, after_fork_in_child);
 }
+
+static int forked(const nh_client *c) { return c->fork_generation != nh_fork_generation; }
 
 const char *nh_curl_version(void) {
   return curl_version_info(CURLVERSION_NOW)->version;
@@ -141,7 +150,7 @@ nh_client *nh_client_new(const nh_options *opt, char *err, size_t errlen) {
   c->proxy = nh_strdup(opt->proxy);
   c->user_agent = nh_strdup(opt->user_agent ? opt->user_agent : "notifyhub/0.1");
   c->opt.ca_file = c->opt.proxy = c->opt.user_agent = NULL;
-  c->pid = getpid();
+  c->fork_generation = nh_fork_generation;
   c->id_prefix = random_prefix();
   pthread_mutex_init(&c->lock, NULL);
   pthread_condattr_t attr;
@@ -219,10 +228,13 @@ static nh_code start_direct(nh_client *c, nh_job *job) {
   return NH_OK;
 }
 
-/* Wakes one worker for a new job: an idle one, else one polling with room. */
+/* Wakes one worker for a new job: an idle one not already signalled, else
+ * one polling its transfers with room for more. */
 static void wake_worker_locked(nh_client *c) {
-  if (c->queue.idle_workers > 0) {
-    pthread_cond_signal(&c->queue.not_empty);
+  nh_queue *q = &c->queue;
+  if (q->idle_workers > q->wakes_pending) {
+    q->wakes_pending++;
+    pthread_cond_signal(&q->not_empty);
     return;
   }
   for (nh_worker *w = c->workers; w; w = w->next) {
@@ -232,6 +244,21 @@ static void wake_worker_locked(nh_client *c) {
       return;
     }
   }
+}
+
+/* Records of collected handles go once enough handles were collected since
+ * the last walk: at least PURGE_AFTER and a quarter of the list, so each walk
+ * is paid for by the detaches before it and unread records stay within
+ * 4/3 of the live ones plus PURGE_AFTER. */
+static void maybe_purge(nh_client *c) {
+  unsigned long now = nh_job_detaches(), fresh = now - c->detaches_seen;
+  if (fresh < PURGE_AFTER) return;
+  pthread_mutex_lock(&c->done.lock);
+  size_t length = c->done.length;
+  pthread_mutex_unlock(&c->done.lock);
+  if (length <= PURGE_AFTER || fresh < length / 4) return;
+  c->detaches_seen = now;
+  nh_completions_purge(&c->done);
 }
 
 static void count_submitted(nh_client *c, nh_job *job) {
@@ -245,14 +272,11 @@ static void count_submitted(nh_client *c, nh_job *job) {
 
 nh_code nh_client_submit(nh_client *c, nh_job *job, double queue_timeout, char *err,
                          size_t errlen) {
-  if (getpid() != c->pid) {
+  if (forked(c)) {
     snprintf(err, errlen, "the client belongs to another process (created before fork)");
     return NH_CLOSED;
   }
-  pthread_mutex_lock(&c->done.lock);
-  int purge = c->done.length > PURGE_AFTER;
-  pthread_mutex_unlock(&c->done.lock);
-  if (purge) nh_completions_purge(&c->done);
+  maybe_purge(c);
   if (!c->opt.enabled) {
     if (c->queue.closing) goto closed;
     job->seq = ++c->next_seq;
@@ -312,7 +336,11 @@ void nh_client_finish(nh_client *c, nh_job *job) {
    * a record is between the two counts. */
   pthread_mutex_lock(&c->done.lock);
   if (!detached) nh_completions_push_locked(&c->done, job);   /* the owner may free it now */
-  if (--c->outstanding == 0) pthread_cond_broadcast(&c->idle);
+  if (--c->outstanding == 0) {
+    pthread_cond_broadcast(&c->idle);
+    /* wait_all() sleeps on the fd: wake it even when no record came. */
+    if (detached) nh_completions_signal_locked(&c->done);
+  }
   pthread_mutex_unlock(&c->done.lock);
   if (detached) {
     __atomic_add_fetch(&c->dropped, 1, __ATOMIC_RELAXED);
@@ -439,7 +467,7 @@ static void join_workers(nh_client *c) {
 size_t nh_client_close(nh_client *c, double timeout) {
   if (c->closed_flag || !c->ready) return 0;
   c->closed_flag = 1;
-  if (getpid() != c->pid) return 0;           /* a forked copy has no threads */
+  if (forked(c)) return 0;                    /* a forked copy has no threads */
   uint64_t closed_before = __atomic_load_n(&c->closed, __ATOMIC_RELAXED);
   pthread_mutex_lock(&c->queue.lock);
   c->queue.closing = 1;
@@ -459,7 +487,7 @@ int nh_client_closed(nh_client *c) { return c->closed_flag; }
 
 void nh_client_free(nh_client *c) {
   if (!c) return;
-  if (getpid() != c->pid) return;             /* locks may be held by threads
+  if (forked(c)) return;                      /* locks may be held by threads
                                                  that do not exist here */
   nh_client_close(c, 0);
   nh_job *jobs[64];

@@ -43,7 +43,7 @@ void nh_completions_destroy(nh_completions *cq) {
   pthread_mutex_destroy(&cq->lock);
 }
 
-static void signal_fd(nh_completions *cq) {
+void nh_completions_signal_locked(nh_completions *cq) {
   uint64_t one = 1;
   ssize_t n;
   do n = write(cq->fd_write, &one, cq->fd_write == cq->fd_read ? sizeof one : 1);
@@ -63,7 +63,7 @@ void nh_completions_push_locked(nh_completions *cq, nh_job *job) {
   else cq->head = job;
   cq->tail = job;
   cq->length++;
-  if (was_empty) signal_fd(cq);
+  if (was_empty) nh_completions_signal_locked(cq);
 }
 
 size_t nh_completions_take(nh_completions *cq, nh_job **out, size_t max) {
@@ -78,7 +78,7 @@ size_t nh_completions_take(nh_completions *cq, nh_job **out, size_t max) {
   }
   if (!cq->head) cq->tail = NULL;
   cq->length -= n;
-  if (cq->head) signal_fd(cq);              /* more left: stay readable */
+  if (cq->head) nh_completions_signal_locked(cq);              /* more left: stay readable */
   pthread_mutex_unlock(&cq->lock);
   return n;
 }

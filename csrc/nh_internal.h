@@ -115,6 +115,9 @@ char *nh_sprintf(const char *fmt, ...);
 char *nh_vsprintf(const char *fmt, va_list ap);
 double nh_wall_time(void);                  /* Unix seconds */
 
+/* Jobs detached so far in this process (nh_job.c). */
+unsigned long nh_job_detaches(void);
+
 /* ---- submission queue (nh_queue.c) -------------------------------------- */
 
 typedef struct nh_queue {
@@ -125,6 +128,7 @@ typedef struct nh_queue {
   size_t length, capacity;
   size_t reserved;                          /* direct mode: jobs in threads */
   int idle_workers;                         /* waiting on not_empty */
+  int wakes_pending;                        /* of those, signalled, not yet up */
   int closing;                              /* no more pushes */
   int aborting;                             /* cut everything off now */
 } nh_queue;
@@ -150,6 +154,8 @@ int nh_completions_init(nh_completions *cq);
 void nh_completions_destroy(nh_completions *cq);
 /* With cq->lock held: the client counts the job in the same step. */
 void nh_completions_push_locked(nh_completions *cq, nh_job *job);
+/* With cq->lock held: makes the fd readable (a waiter re-checks its state). */
+void nh_completions_signal_locked(nh_completions *cq);
 size_t nh_completions_take(nh_completions *cq, nh_job **out, size_t max);
 /* Drops records whose handle is gone; returns how many. */
 size_t nh_completions_purge(nh_completions *cq);
@@ -220,7 +226,8 @@ struct nh_client {
   size_t outstanding;                       /* under done.lock: not yet completed */
   int closed_flag;                          /* close() has run */
   int ready;                                /* locks and queues exist */
-  pid_t pid;                                /* the process that made it */
+  unsigned fork_generation;                 /* nh_fork_generation at creation */
+  unsigned long detaches_seen;              /* nh_job_detaches() at the last purge */
 };
 
 /* Worker-side: a job has ended; counts it and hands it to the owner. */

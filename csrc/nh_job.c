@@ -68,9 +68,15 @@ int nh_job_state(const nh_job *job) {
   return __atomic_load_n(&job->state, __ATOMIC_ACQUIRE);
 }
 
+/* Process-wide: a job does not know its client, which may be gone. */
+static unsigned long detaches;
+
 void nh_job_detach(nh_job *job) {
   __atomic_store_n(&job->detached, 1, __ATOMIC_RELEASE);
+  __atomic_add_fetch(&detaches, 1, __ATOMIC_RELAXED);
 }
+
+unsigned long nh_job_detaches(void) { return __atomic_load_n(&detaches, __ATOMIC_RELAXED); }
 
 void nh_result_set(nh_result *r, nh_code code, const char *fmt, ...) {
   r->code = code;

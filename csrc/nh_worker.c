@@ -328,6 +328,7 @@ static void run(nh_worker *w) {
       q->idle_workers++;
       pthread_cond_wait(&q->not_empty, &q->lock);
       q->idle_workers--;
+      if (q->wakes_pending > 0) q->wakes_pending--;
       pthread_mutex_unlock(&q->lock);
       continue;
     }
