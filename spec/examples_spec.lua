@@ -53,4 +53,47 @@ describe("examples", function()
     assert.equal(3, #reqs)
     assert.matches('"title":"Release 1.4.2"', reqs[2].body)
   end)
+
+  describe("one per platform", function()
+    local smtp = require("spec.support.smtp")
+
+    local cases = {
+      { "slack.lua", { SLACK_WEBHOOK_URL = "/services/T1/B1/ex" }, "/services/" },
+      { "dingtalk.lua", { DINGTALK_WEBHOOK_URL = "/robot/send?access_token=ex", DINGTALK_SECRET = "SECex" },
+        "/robot/send" },
+      { "wecom.lua", { WECOM_WEBHOOK_URL = "/cgi-bin/webhook/send?key=ex" }, "/cgi-bin/", 2 },
+      { "discord.lua", { DISCORD_WEBHOOK_URL = "/api/webhooks/1/ex" }, "/api/webhooks/" },
+      { "telegram.lua", { TELEGRAM_BOT_TOKEN = "1:ex", TELEGRAM_CHAT_ID = "7", TELEGRAM_API_URL = "" }, "/bot" },
+      { "teams.lua", { TEAMS_WEBHOOK_URL = "/workflows/ex/triggers/manual/paths/invoke?api-version=1&sig=s" },
+        "/workflows/" },
+      { "webhook_signed.lua", { WEBHOOK_URL = "/signed/ex",
+        WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" }, "/signed/" },
+    }
+    for _, case in ipairs(cases) do
+      it(case[1] .. " delivers to its stand-in", function()
+        server.dingtalk("ex", { secret = "SECex" })
+        server.signed("ex", { secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" })
+        local env = {}
+        for k, v in pairs(case[2]) do
+          env[k] = (k:match("URL$") and (v == "" or v:sub(1, 1) == "/")) and server.url(v) or v
+        end
+        local ok, out = run_example(case[1], env)
+        assert(ok, out)
+        assert.is_nil(out:find("failed", 1, true), out)
+        assert.matches("delivered", out)
+        assert.equal(case[4] or 1, #server.requests(case[3]))
+      end)
+    end
+
+    it("email.lua delivers over STARTTLS with an attachment", function()
+      local s = smtp.start({ user = "u", password = "p" })
+      smtp.clear()
+      local ok, out = run_example("email.lua", { SMTP_HOST = s.host, SMTP_PORT = s.port,
+        SMTP_USER = "u", SMTP_PASSWORD = "p", MAIL_FROM = "a@example.com",
+        MAIL_TO = "b@example.com", SMTP_CA_FILE = s.ca_file })
+      smtp.stop()
+      assert(ok, out)
+      assert.matches("email: delivered", out)
+    end)
+  end)
 end)
