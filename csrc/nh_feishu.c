@@ -143,8 +143,10 @@ static cJSON *message_json(const nh_message *m, const nh_target *t, char *err, s
   cJSON_AddStringToObject(root, "msg_type", type);
   if (strcmp(type, "text") == 0) content = text_content(m, t, prefix);
   else if (strcmp(type, "post") == 0) content = post_content(m, t, prefix);
-  else if (strcmp(type, "image") == 0) content = single("image_key", nh_platform_data(m, "feishu", "image_key"));
-  else if (strcmp(type, "share_chat") == 0)
+  else if (strcmp(type, "image") == 0 && cJSON_IsString(nh_platform_data(m, "feishu", "image_key")))
+    content = single("image_key", nh_platform_data(m, "feishu", "image_key"));
+  else if (strcmp(type, "share_chat") == 0 &&
+           cJSON_IsString(nh_platform_data(m, "feishu", "share_chat_id")))
     content = single("share_chat_id", nh_platform_data(m, "feishu", "share_chat_id"));
   else if (strcmp(type, "interactive") == 0 && nh_platform_data(m, "feishu", "card")) {
     cJSON_AddItemToObject(root, "card", cJSON_Duplicate(nh_platform_data(m, "feishu", "card"), 1));
@@ -211,6 +213,12 @@ static size_t feishu_limit(const nh_message *m, const nh_target *t) {
   return FEISHU_MAX_BODY - (t->secret ? SIGNATURE_ROOM : 0);
 }
 
+static nh_code feishu_check(const nh_message *m, const nh_target *t, char *err, size_t errlen) {
+  cJSON *root = message_json(m, t, err, errlen);
+  cJSON_Delete(root);
+  return root ? NH_OK : NH_INVALID_MESSAGE;
+}
+
 /* The answer's code: `code`, else the legacy `StatusCode`. */
 static int answer_code(cJSON *root, long *code, const char **msg) {
   cJSON *c = cJSON_GetObjectItemCaseSensitive(root, "code");
@@ -262,5 +270,6 @@ const nh_platform nh_platform_feishu = {
   .build = feishu_build,
   .render = feishu_render,
   .limit = feishu_limit,
+  .check = feishu_check,
   .classify = feishu_classify,
 };

@@ -50,6 +50,8 @@ typedef struct nh_platform {
    * the platform has no limit. */
   char *(*render)(const nh_message *msg, const nh_target *t, int *in_chars);
   size_t (*limit)(const nh_message *msg, const nh_target *t);
+  /* Optional: refuses at submit time a message the platform cannot send. */
+  nh_code (*check)(const nh_message *msg, const nh_target *t, char *err, size_t errlen);
   /* Decides success from an answer that arrived; fills r (not attempts or
    * timing). */
   void (*classify)(const nh_target *t, const nh_answer *a, nh_result *r);

@@ -232,6 +232,10 @@ static nh_code truncate_body(const nh_platform *p, const nh_message *m, nh_targe
 
 nh_code nh_target_plan(const nh_message *m, nh_target *t, char *err, size_t errlen) {
   const nh_platform *p = nh_platform_get(t->platform);
+  if (p->check) {
+    nh_code rc = p->check(m, t, err, errlen);
+    if (rc != NH_OK) return rc;
+  }
   if (!p->render) return NH_OK;
   int in_chars = 0;
   size_t limit = p->limit(m, t);
