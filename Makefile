@@ -78,8 +78,13 @@ test-luajit: build
 demo: deps build
 	@sh tools/demo.sh
 
-bench: deps build
+bench: deps build $(BUILD)/curl_multi
 	@lua5.4 bench/run.lua
+
+# libcurl alone, the benchmark's reference for what libcurl reaches here.
+$(BUILD)/curl_multi: bench/curl_multi.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -std=c11 -D_GNU_SOURCE -pthread $(WARN) -o $@ $< -lcurl
 
 clean:
 	rm -rf $(BUILD)

@@ -362,6 +362,23 @@ local function run_wrk_once(base, connections)
   return rps
 end
 
+-- bench/curl_multi.c (built by `make bench`): 100,000 POSTs from 2 threads
+-- with 64 in flight each, libcurl and nothing else; best of WRK_REPEATS.
+local function run_curl_multi(base)
+  local best
+  for _ = 1, WRK_REPEATS do
+    local out = capture(("build/curl_multi %s 100000 2 64 2>&1"):format(q(base .. "/sink")))
+    local n, secs = out:match("requests=(%d+) seconds=([%d.]+)")
+    if not n then
+      add_note("libcurl reference did not run: " .. trim(out))
+      return nil
+    end
+    local rps = tonumber(n) / tonumber(secs)
+    best = math.max(best or 0, rps)
+  end
+  return best
+end
+
 -- Best of WRK_REPEATS wrk runs.
 local function run_wrk(base, connections)
   local best = 0
@@ -438,9 +455,15 @@ local function throughput_table(base)
   print()
   local wrows = {}
   for _, c in ipairs(conns) do
-    wrows[#wrows + 1] = { ("wrk -t2 -c%d"):format(c), fmt_thousands(wrk_rps[c]) }
+    wrows[#wrows + 1] = { ("wrk -t2 -c%d"):format(c), fmt_thousands(wrk_rps[c]), "1.00" }
   end
-  print_table({ "reference", "req/s" }, wrows, "lr")
+  -- libcurl alone (bench/curl_multi.c): what any libcurl-based sender can reach here.
+  local curl_rps = run_curl_multi(base)
+  if curl_rps then
+    wrows[#wrows + 1] = { "libcurl multi alone, 2 x 64", fmt_thousands(curl_rps),
+      ("%.2f"):format(curl_rps / wrk_rps[128]) }
+  end
+  print_table({ "reference", "req/s", "/wrk-c128" }, wrows, "lrr")
   print()
   print("   send loop: time in the send_async loop; wall: first send_async .. wait_all returns;")
   print("   msg/s = delivered / wall; /wrk-c128: ratio to wrk at 128 connections (the default")
