@@ -7,6 +7,7 @@
  * user value) so that callbacks of messages cut off by the collection still
  * run on this thread, then frees the core.
  */
+#include <math.h>
 #include <string.h>
 
 #include "lnh_binding.h"
@@ -68,9 +69,13 @@ static int lnh_client_new(lua_State *L) {
   o.buffer_size = (size_t)num_field(L, 1, "buffer_size", (lua_Number)o.buffer_size);
   o.queue_timeout = num_field(L, 1, "queue_timeout", o.queue_timeout);
   o.concurrency = (int)num_field(L, 1, "concurrency", o.concurrency);
-  o.timeout_ms = (long)(num_field(L, 1, "timeout", o.timeout_ms / 1000.0) * 1000.0);
+  /* Whole milliseconds, at least 1: 0 would mean "no limit" to libcurl. */
+  o.timeout_ms = (long)ceil(num_field(L, 1, "timeout", o.timeout_ms / 1000.0) * 1000.0);
   o.connect_timeout_ms =
-    (long)(num_field(L, 1, "connect_timeout", o.connect_timeout_ms / 1000.0) * 1000.0);
+    (long)ceil(num_field(L, 1, "connect_timeout", o.connect_timeout_ms / 1000.0) * 1000.0);
+  o.idle_timeout = num_field(L, 1, "idle_timeout", o.idle_timeout);
+  o.grow_after = num_field(L, 1, "grow_after", o.grow_after);
+  o.priority_aging = num_field(L, 1, "priority_aging", o.priority_aging);
   o.verify_tls = bool_field(L, 1, "verify_tls", o.verify_tls);
   o.ca_file = str_field(L, 1, "ca_file");
   o.proxy = str_field(L, 1, "proxy");
@@ -103,6 +108,72 @@ static int lnh_client_submit(lua_State *L) {
   lua_pushstring(L, job->msg.id);
   lua_pushinteger(L, (lua_Integer)job->seq);
   return 3;
+}
+
+/* client:submit_many({ message, ... }, queue_timeout) -> { token, ... }, { id, ... },
+ * { seq, ... } | nil, err, code. All of them are queued, or none. */
+static int lnh_client_submit_many(lua_State *L) {
+  nh_client *c = lnh_check_client(L, 1);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  double queue_timeout = luaL_optnumber(L, 3, 0);
+  size_t n = lnh_rawlen(L, 2);
+  char err[256] = "";
+  nh_code rc = NH_OK;
+  nh_job **jobs = lua_newuserdata(L, (n ? n : 1) * sizeof *jobs);   /* freed by the GC */
+  lua_createtable(L, (int)n, 0);                                    /* the tokens */
+  int tokens = lua_gettop(L);
+  for (size_t i = 0; i < n; i++) {
+    lua_rawgeti(L, 2, (int)i + 1);
+    jobs[i] = lnh_check_message(L, -1, c, &rc, err, sizeof err);
+    if (!jobs[i]) {
+      char why[300];
+      snprintf(why, sizeof why, "message %zu: %s", i + 1, err);
+      return lnh_fail(L, rc, why);
+    }
+    lua_rawseti(L, tokens, (int)i + 1);                             /* the token */
+    lua_pop(L, 1);
+  }
+  rc = nh_client_submit_many(c, jobs, n, queue_timeout, err, sizeof err);
+  if (rc != NH_OK) return lnh_fail(L, rc, err);
+  lua_createtable(L, (int)n, 0);
+  lua_createtable(L, (int)n, 0);
+  for (size_t i = 0; i < n; i++) {
+    lua_pushstring(L, jobs[i]->msg.id);
+    lua_rawseti(L, -3, (int)i + 1);
+    lua_pushinteger(L, (lua_Integer)jobs[i]->seq);
+    lua_rawseti(L, -2, (int)i + 1);
+  }
+  return 3;
+}
+
+/* client:cancel(token) -> true when the message had not finished */
+static int lnh_client_cancel(lua_State *L) {
+  nh_client *c = lnh_check_client(L, 1);
+  nh_job *job = lnh_job_of(L, 2);
+  lua_pushboolean(L, job && !nh_client_forked(c) && nh_client_cancel(c, job));
+  return 1;
+}
+
+/* client:latency() -> { platform = { count, p50, p90, p99 } } for platforms used */
+static int lnh_client_latency(lua_State *L) {
+  nh_client *c = lnh_check_client(L, 1);
+  lua_newtable(L);
+  for (int p = 0; p < NH_PLATFORM_COUNT; p++) {
+    nh_latency l;
+    nh_client_latency(c, (nh_platform_id)p, &l);
+    if (l.count == 0) continue;
+    lua_createtable(L, 0, 4);
+    lua_pushinteger(L, (lua_Integer)l.count);
+    lua_setfield(L, -2, "count");
+    lua_pushnumber(L, l.p50);
+    lua_setfield(L, -2, "p50");
+    lua_pushnumber(L, l.p90);
+    lua_setfield(L, -2, "p90");
+    lua_pushnumber(L, l.p99);
+    lua_setfield(L, -2, "p99");
+    lua_setfield(L, -2, nh_platform_name((nh_platform_id)p));
+  }
+  return 1;
 }
 
 /* client:take([max]) -> { receipt, ... } (never blocks) */
@@ -148,6 +219,10 @@ static int lnh_client_stats(lua_State *L) {
   FIELD(failed);
   FIELD(closed);
   FIELD(dropped);
+  FIELD(retried);
+  FIELD(cancelled);
+  FIELD(timed_out);
+  FIELD(waiting);
   FIELD(queued);
   FIELD(in_flight);
   FIELD(completed_unread);
@@ -246,6 +321,8 @@ void lnh_client_open(lua_State *L) {
     { "logs", lnh_client_logs },       { "close", lnh_client_close },
     { "closed", lnh_client_closed },   { "new_id", lnh_client_new_id },
     { "set_finalizer", lnh_client_set_finalizer },
+    { "submit_many", lnh_client_submit_many }, { "cancel", lnh_client_cancel },
+    { "latency", lnh_client_latency },
     { NULL, NULL }
   };
   static const luaL_Reg meta[] = { { "__gc", lnh_client_gc },

@@ -28,6 +28,10 @@ static lnh_job *lnh_check_job(lua_State *L, int idx) {
   return luaL_checkudata(L, idx, LNH_JOB_MT);
 }
 
+nh_job *lnh_job_of(lua_State *L, int idx) {
+  return lnh_check_job(L, idx)->job;
+}
+
 /* token:state() -> "queued" | "sending" | "done" */
 static int lnh_job_state(lua_State *L) {
   lnh_job *t = lnh_check_job(L, 1);

@@ -67,6 +67,27 @@ static int check_overflow(lua_State *L, int t) {
   return v;
 }
 
+/* rate = { { count, per }, ... } */
+static void check_rate(lua_State *L, int t, nh_target *target) {
+  lua_getfield(L, t, "rate");
+  if (lua_istable(L, -1)) {
+    int n = (int)lnh_rawlen(L, -1);
+    for (int i = 1; i <= n && target->n_rate < NH_MAX_RATE_RULES; i++) {
+      lua_rawgeti(L, -1, i);
+      lua_rawgeti(L, -1, 1);
+      lua_rawgeti(L, -2, 2);
+      int count = (int)lua_tonumber(L, -2);
+      double per = lua_tonumber(L, -1);
+      lua_pop(L, 3);
+      if (count < 1 || per <= 0) luaL_error(L, "target: rate rule %d is not { count >= 1, per > 0 }", i);
+      target->rate[target->n_rate].count = count;
+      target->rate[target->n_rate].per = per;
+      target->n_rate++;
+    }
+  }
+  lua_pop(L, 1);
+}
+
 static void check_target(lua_State *L, int t, nh_target *target) {
   lua_getfield(L, t, "platform");
   int id = lua_isstring(L, -1) ? nh_platform_from_name(lua_tostring(L, -1)) : -1;
@@ -81,6 +102,8 @@ static void check_target(lua_State *L, int t, nh_target *target) {
   target->keywords = string_list(L, t, "keywords", &target->n_keywords);
   target->options = opt_json(L, t, "options");
   target->overflow = check_overflow(L, t);
+  target->rate_key = opt_string(L, t, "rate_key");
+  check_rate(L, t, target);
   if (!target->url) luaL_error(L, "target: url missing");
 }
 
@@ -94,6 +117,32 @@ static cJSON *opt_json(lua_State *L, int t, const char *field) {
   }
   lua_pop(L, 1);
   return json;
+}
+
+static double num_field(lua_State *L, int t, const char *k, double dflt) {
+  lua_getfield(L, t, k);
+  double v = luaL_optnumber(L, -1, dflt);
+  lua_pop(L, 1);
+  return v;
+}
+
+/* retry = { max_attempts, initial_delay, max_delay, multiplier, max_elapsed } */
+static void check_retry(lua_State *L, int idx, nh_retry *r) {
+  lua_getfield(L, idx, "retry");
+  int t = lua_gettop(L);
+  r->max_attempts = 1;
+  r->initial_delay = 0.5;
+  r->max_delay = 30;
+  r->multiplier = 2;
+  r->max_elapsed = 0;
+  if (lua_istable(L, t)) {
+    r->max_attempts = (int)num_field(L, t, "max_attempts", r->max_attempts);
+    r->initial_delay = num_field(L, t, "initial_delay", r->initial_delay);
+    r->max_delay = num_field(L, t, "max_delay", r->max_delay);
+    r->multiplier = num_field(L, t, "multiplier", r->multiplier);
+    r->max_elapsed = num_field(L, t, "max_elapsed", r->max_elapsed);
+  }
+  lua_pop(L, 1);
 }
 
 nh_job *lnh_check_message(lua_State *L, int idx, nh_client *c, nh_code *code, char *err,
@@ -127,6 +176,10 @@ nh_job *lnh_check_message(lua_State *L, int idx, nh_client *c, nh_code *code, ch
   lua_getfield(L, idx, "priority");
   m->priority = (int)luaL_optinteger(L, -1, NH_PRIORITY_NORMAL) & 3;
   lua_pop(L, 1);
+  lua_getfield(L, idx, "timeout");
+  job->timeout = luaL_optnumber(L, -1, 0);
+  lua_pop(L, 1);
+  check_retry(L, idx, &job->retry);
   m->metadata = opt_json(L, idx, "metadata");
   m->platform_data = opt_json(L, idx, "platform_data");
   lua_remove(L, targets);                     /* leaves the token on top */

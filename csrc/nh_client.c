@@ -35,7 +35,7 @@ static void init_curl(void) {
   pthread_atfork(NULL, NULL, after_fork_in_child);
 }
 
-static int forked(const nh_client *c) { return c->fork_generation != nh_fork_generation; }
+int nh_client_forked(const nh_client *c) { return c->fork_generation != nh_fork_generation; }
 
 const char *nh_curl_version(void) {
   return curl_version_info(CURLVERSION_NOW)->version;
@@ -56,6 +56,9 @@ void nh_options_default(nh_options *o) {
   o->verify_tls = 1;
   o->max_response = 1024 * 1024;
   o->log_level = NH_LOG_WARN;
+  o->idle_timeout = 30;
+  o->grow_after = 0.1;
+  o->priority_aging = 2;
 }
 
 /* ---- libcurl share handle: DNS and TLS sessions across workers ---------- */
@@ -88,6 +91,10 @@ static int open_share(nh_client *c) {
 void nh_client_setup_easy(nh_client *c, CURL *e) {
   const nh_options *o = &c->opt;
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075700
+  /* Do not wait for a stuck DNS lookup when a transfer is removed (close). */
+  curl_easy_setopt(e, CURLOPT_QUICK_EXIT, 1L);
+#endif
   curl_easy_setopt(e, CURLOPT_SHARE, c->share);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -102,26 +109,6 @@ void nh_client_setup_easy(nh_client *c, CURL *e) {
 }
 
 /* ---- life cycle --------------------------------------------------------- */
-
-static int start_worker(nh_client *c) {
-  nh_worker *w = calloc(1, sizeof *w);
-  if (!w) return -1;
-  w->client = c;
-  w->id = ++c->next_worker_id;
-  w->capacity = c->opt.concurrency;
-  if (pthread_create(&w->thread, NULL, nh_worker_main, w) != 0) {
-    free(w);
-    return -1;
-  }
-  w->started = 1;
-  pthread_mutex_lock(&c->queue.lock);
-  w->next = c->workers;
-  c->workers = w;
-  c->n_workers++;
-  pthread_mutex_unlock(&c->queue.lock);
-  __atomic_add_fetch(&c->threads_created, 1, __ATOMIC_RELAXED);
-  return 0;
-}
 
 static uint64_t random_prefix(void) {
   uint64_t v = 0;
@@ -159,19 +146,21 @@ nh_client *nh_client_new(const nh_options *opt, char *err, size_t errlen) {
   pthread_cond_init(&c->idle, &attr);
   pthread_condattr_destroy(&attr);
   nh_logbuf_init(&c->log, opt->log_level, LOG_CAPACITY);
-  if (nh_queue_init(&c->queue, opt->buffer_size) || nh_completions_init(&c->done) ||
-      open_share(c)) {
+  c->limits = nh_limits_new();
+  if (!c->limits || nh_queue_init(&c->queue, opt->buffer_size, opt->priority_aging) ||
+      nh_completions_init(&c->done) || open_share(c)) {
     snprintf(err, errlen, "could not set up the client: %s", strerror(errno));
     free(c->ca_file);
     free(c->proxy);
     free(c->user_agent);
+    nh_limits_free(c->limits);
     free(c);                                  /* leaks a mutex or two, never a thread */
     return NULL;
   }
   c->ready = 1;
   int want = opt->enabled && opt->use_pool ? opt->workers : 0;
   for (int i = 0; i < want; i++) {
-    if (start_worker(c) != 0) {
+    if (nh_client_start_worker(c) != 0) {
       snprintf(err, errlen, "could not start worker thread %d of %d", i + 1, want);
       nh_client_free(c);
       return NULL;
@@ -187,65 +176,6 @@ void nh_client_new_id(nh_client *c, char *buf, size_t len) {
 
 /* ---- submitting --------------------------------------------------------- */
 
-/* Direct mode: joins the threads that have returned. */
-static void reap_direct(nh_client *c, int all) {
-  pthread_mutex_lock(&c->lock);
-  nh_worker **link = &c->direct;
-  while (*link) {
-    nh_worker *w = *link;
-    if (!all && !w->finished) {
-      link = &w->next;
-      continue;
-    }
-    *link = w->next;
-    pthread_mutex_unlock(&c->lock);
-    pthread_join(w->thread, NULL);
-    free(w);
-    pthread_mutex_lock(&c->lock);
-  }
-  pthread_mutex_unlock(&c->lock);
-}
-
-static nh_code start_direct(nh_client *c, nh_job *job) {
-  nh_worker *w = calloc(1, sizeof *w);
-  if (!w) return NH_NO_MEMORY;
-  w->client = c;
-  w->own_job = job;
-  w->capacity = (int)(job->msg.n_targets ? job->msg.n_targets : 1);
-  pthread_mutex_lock(&c->lock);
-  w->id = ++c->next_worker_id;
-  int rc = pthread_create(&w->thread, NULL, nh_worker_main, w);
-  if (rc == 0) {
-    w->next = c->direct;
-    c->direct = w;
-  }
-  pthread_mutex_unlock(&c->lock);
-  if (rc != 0) {
-    free(w);
-    return NH_INTERNAL;
-  }
-  __atomic_add_fetch(&c->threads_created, 1, __ATOMIC_RELAXED);
-  return NH_OK;
-}
-
-/* Wakes one worker for a new job: an idle one not already signalled, else
- * one polling its transfers with room for more. */
-static void wake_worker_locked(nh_client *c) {
-  nh_queue *q = &c->queue;
-  if (q->idle_workers > q->wakes_pending) {
-    q->wakes_pending++;
-    pthread_cond_signal(&q->not_empty);
-    return;
-  }
-  for (nh_worker *w = c->workers; w; w = w->next) {
-    if (w->wants_work && w->multi) {
-      w->wants_work = 0;
-      curl_multi_wakeup(w->multi);
-      return;
-    }
-  }
-}
-
 /* Records of collected handles go once enough handles were collected since
  * the last walk: at least PURGE_AFTER and a quarter of the list, so each walk
  * is paid for by the detaches before it and unread records stay within
@@ -258,7 +188,7 @@ static void maybe_purge(nh_client *c) {
   pthread_mutex_unlock(&c->done.lock);
   if (length <= PURGE_AFTER || fresh < length / 4) return;
   c->detaches_seen = now;
-  nh_completions_purge(&c->done);
+  __atomic_add_fetch(&c->dropped, nh_completions_purge(&c->done), __ATOMIC_RELAXED);
 }
 
 static void count_submitted(nh_client *c, nh_job *job) {
@@ -270,66 +200,116 @@ static void count_submitted(nh_client *c, nh_job *job) {
   pthread_mutex_unlock(&c->done.lock);
 }
 
-nh_code nh_client_submit(nh_client *c, nh_job *job, double queue_timeout, char *err,
-                         size_t errlen) {
-  if (forked(c)) {
+/* Stamps a job accepted now. */
+static void accept_job(nh_client *c, nh_job *job) {
+  job->seq = ++c->next_seq;
+  job->submitted_at = job->enqueued_at = nh_now();
+  job->deadline = job->timeout > 0 ? job->submitted_at + job->timeout : 0;
+  count_submitted(c, job);
+}
+
+static nh_code refuse(nh_client *c, nh_code rc, size_t n, char *err, size_t errlen) {
+  if (rc == NH_CLOSED) snprintf(err, errlen, "the client is closed");
+  else if (n > c->queue.capacity)
+    snprintf(err, errlen, "%zu messages do not fit a queue of %zu", n, c->queue.capacity);
+  else snprintf(err, errlen, "the queue is full (%zu messages)", c->queue.capacity);
+  return rc;
+}
+
+/* Direct mode: a thread for the job; a job no thread could take fails. */
+static void run_direct(nh_client *c, nh_job *job) {
+  if (nh_client_start_direct(c, job) == NH_OK) return;
+  pthread_mutex_lock(&c->queue.lock);
+  c->queue.reserved--;
+  pthread_mutex_unlock(&c->queue.lock);
+  for (size_t i = 0; i < job->msg.n_targets; i++)
+    nh_result_set(&job->results[i], NH_INTERNAL, "could not start a thread");
+  nh_client_finish(c, job);
+}
+
+nh_code nh_client_submit_many(nh_client *c, nh_job **jobs, size_t n, double queue_timeout,
+                              char *err, size_t errlen) {
+  if (nh_client_forked(c)) {
     snprintf(err, errlen, "the client belongs to another process (created before fork)");
     return NH_CLOSED;
   }
   maybe_purge(c);
   if (!c->opt.enabled) {
-    if (c->queue.closing) goto closed;
-    job->seq = ++c->next_seq;
-    job->submitted_at = nh_now();
-    count_submitted(c, job);
-    nh_worker_run_inline(c, job);
+    if (c->queue.closing) return refuse(c, NH_CLOSED, n, err, errlen);
+    for (size_t i = 0; i < n; i++) accept_job(c, jobs[i]);
+    for (size_t i = 0; i < n; i++) nh_worker_run_inline(c, jobs[i]);
     return NH_OK;
   }
-  if (!c->opt.use_pool) reap_direct(c, 0);
+  nh_client_reap(c, 0);
   pthread_mutex_lock(&c->queue.lock);
-  nh_code rc = nh_queue_wait_room_locked(&c->queue, queue_timeout);
+  nh_code rc = nh_queue_wait_room_locked(&c->queue, n, queue_timeout);
   if (rc != NH_OK) {
     pthread_mutex_unlock(&c->queue.lock);
-    if (rc == NH_CLOSED) goto closed;
-    snprintf(err, errlen, "the queue is full (%zu messages)", c->queue.capacity);
-    return rc;
+    return refuse(c, rc, n, err, errlen);
   }
-  job->seq = ++c->next_seq;
-  job->submitted_at = nh_now();
-  count_submitted(c, job);
-  if (c->opt.use_pool) {
-    nh_queue_append_locked(&c->queue, job);
-    wake_worker_locked(c);
-    pthread_mutex_unlock(&c->queue.lock);
-  } else {
-    c->queue.reserved++;
-    pthread_mutex_unlock(&c->queue.lock);
-    if (start_direct(c, job) != NH_OK) {
-      pthread_mutex_lock(&c->queue.lock);
-      c->queue.reserved--;
-      pthread_mutex_unlock(&c->queue.lock);
-      for (size_t i = 0; i < job->msg.n_targets; i++)
-        nh_result_set(&job->results[i], NH_INTERNAL, "could not start a thread");
-      nh_client_finish(c, job);
+  for (size_t i = 0; i < n; i++) {
+    accept_job(c, jobs[i]);
+    if (!c->opt.use_pool) {
+      c->queue.reserved++;
+    } else {
+      nh_queue_append_locked(&c->queue, jobs[i]);
+      nh_client_wake_locked(c);
     }
   }
-  nh_log(&c->log, NH_LOG_DEBUG, 0, job->msg.id, "message queued (%zu targets)",
-         job->msg.n_targets);
+  if (c->opt.use_pool) nh_client_maybe_grow_locked(c);
+  pthread_mutex_unlock(&c->queue.lock);
+  for (size_t i = 0; i < n; i++) {
+    if (!c->opt.use_pool) run_direct(c, jobs[i]);
+    nh_log(&c->log, NH_LOG_DEBUG, 0, jobs[i]->msg.id, "message queued (%zu targets)",
+           jobs[i]->msg.n_targets);
+  }
   return NH_OK;
-closed:
-  snprintf(err, errlen, "the client is closed");
-  return NH_CLOSED;
+}
+
+nh_code nh_client_submit(nh_client *c, nh_job *job, double queue_timeout, char *err,
+                         size_t errlen) {
+  return nh_client_submit_many(c, &job, 1, queue_timeout, err, errlen);
+}
+
+int nh_client_cancel(nh_client *c, nh_job *job) {
+  if (nh_client_forked(c) || nh_job_state(job) == NH_JOB_DONE) return 0;
+  __atomic_store_n(&job->cancelled, 1, __ATOMIC_RELEASE);
+  pthread_mutex_lock(&c->queue.lock);
+  int queued = nh_job_state(job) == NH_JOB_QUEUED && !job->worker && c->opt.use_pool;
+  if (queued) {
+    nh_queue_remove_locked(&c->queue, job);
+  } else if (job->worker && nh_job_state(job) != NH_JOB_DONE) {
+    nh_worker *w = job->worker;
+    w->cancel_pending = 1;
+    if (w->multi) curl_multi_wakeup(w->multi);
+  }
+  pthread_mutex_unlock(&c->queue.lock);
+  if (queued) {
+    for (size_t i = 0; i < job->msg.n_targets; i++)
+      nh_result_set(&job->results[i], NH_CANCELLED, "cancelled before it was sent");
+    job->code = NH_CANCELLED;
+    nh_client_finish(c, job);
+  }
+  return 1;
 }
 
 /* ---- completions -------------------------------------------------------- */
 
-void nh_client_finish(nh_client *c, nh_job *job) {
-  int ok = nh_job_succeeded(job);
+/* Each finished job is counted once, in the first class that fits it:
+ * cancelled, timed out (its own deadline), succeeded, failed. */
+static void count_finished(nh_client *c, nh_job *job) {
+  uint64_t *counter = job->code == NH_CANCELLED ? &c->cancelled
+                    : job->code == NH_TIMEOUT   ? &c->timed_out
+                    : nh_job_succeeded(job)     ? &c->succeeded
+                                                : &c->failed;
+  __atomic_add_fetch(counter, 1, __ATOMIC_RELAXED);
   if (job->code == NH_CLOSED) __atomic_add_fetch(&c->closed, 1, __ATOMIC_RELAXED);
-  if (ok) __atomic_add_fetch(&c->succeeded, 1, __ATOMIC_RELAXED);
-  else __atomic_add_fetch(&c->failed, 1, __ATOMIC_RELAXED);
   if (__atomic_load_n(&job->state, __ATOMIC_ACQUIRE) == NH_JOB_SENDING)
     __atomic_sub_fetch(&c->in_flight, 1, __ATOMIC_RELAXED);
+}
+
+void nh_client_finish(nh_client *c, nh_job *job) {
+  count_finished(c, job);
   __atomic_store_n(&job->state, NH_JOB_DONE, __ATOMIC_RELEASE);
   int detached = __atomic_load_n(&job->detached, __ATOMIC_ACQUIRE);
   /* One step under one lock, so nh_client_pending() never reads zero while
@@ -349,6 +329,7 @@ void nh_client_finish(nh_client *c, nh_job *job) {
 }
 
 size_t nh_client_pending(nh_client *c) {
+  if (nh_client_forked(c)) return 0;
   pthread_mutex_lock(&c->done.lock);
   size_t n = c->outstanding + c->done.length;
   pthread_mutex_unlock(&c->done.lock);
@@ -356,15 +337,22 @@ size_t nh_client_pending(nh_client *c) {
 }
 
 size_t nh_client_take(nh_client *c, nh_job **out, size_t max) {
+  /* A forked child must not run the parent's callbacks again. */
+  if (nh_client_forked(c)) return 0;
   size_t n = nh_completions_take(&c->done, out, max), kept = 0;
   for (size_t i = 0; i < n; i++) {
-    if (__atomic_load_n(&out[i]->detached, __ATOMIC_ACQUIRE)) nh_job_release(out[i]);
-    else out[kept++] = out[i];
+    if (__atomic_load_n(&out[i]->detached, __ATOMIC_ACQUIRE)) {
+      __atomic_add_fetch(&c->dropped, 1, __ATOMIC_RELAXED);
+      nh_job_release(out[i]);
+    } else {
+      out[kept++] = out[i];
+    }
   }
   return kept;
 }
 
 int nh_client_wait(nh_client *c, double timeout) {
+  if (nh_client_forked(c)) return 0;
   return nh_completions_wait(&c->done, timeout);
 }
 
@@ -372,12 +360,17 @@ int nh_client_fd(nh_client *c) { return c->done.fd_read; }
 
 void nh_client_stats(nh_client *c, nh_stats *s) {
   memset(s, 0, sizeof *s);
+  if (nh_client_forked(c)) return;
   s->submitted = __atomic_load_n(&c->submitted, __ATOMIC_RELAXED);
   s->succeeded = __atomic_load_n(&c->succeeded, __ATOMIC_RELAXED);
   s->failed = __atomic_load_n(&c->failed, __ATOMIC_RELAXED);
   s->closed = __atomic_load_n(&c->closed, __ATOMIC_RELAXED);
   s->dropped = __atomic_load_n(&c->dropped, __ATOMIC_RELAXED);
+  s->retried = __atomic_load_n(&c->retried, __ATOMIC_RELAXED);
+  s->cancelled = __atomic_load_n(&c->cancelled, __ATOMIC_RELAXED);
+  s->timed_out = __atomic_load_n(&c->timed_out, __ATOMIC_RELAXED);
   s->in_flight = __atomic_load_n(&c->in_flight, __ATOMIC_RELAXED);
+  s->waiting = __atomic_load_n(&c->waiting, __ATOMIC_RELAXED);
   s->threads_created = __atomic_load_n(&c->threads_created, __ATOMIC_RELAXED);
   pthread_mutex_lock(&c->queue.lock);
   s->queued = c->queue.length;
@@ -398,96 +391,45 @@ void nh_client_stats(nh_client *c, nh_stats *s) {
   s->max_workers = c->opt.max_workers;
 }
 
-nh_log_record *nh_client_logs(nh_client *c) { return nh_logbuf_take(&c->log); }
-
-/* ---- close -------------------------------------------------------------- */
-
-static void wait_outstanding(nh_client *c, double deadline) {
-  struct timespec ts;
-  pthread_mutex_lock(&c->done.lock);
-  while (c->outstanding > 0) {
-    double left = deadline - nh_now();
-    if (left <= 0) break;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    double whole = floor(left);
-    ts.tv_sec += (time_t)whole;
-    ts.tv_nsec += (long)((left - whole) * 1e9);
-    if (ts.tv_nsec >= 1000000000L) {
-      ts.tv_sec++;
-      ts.tv_nsec -= 1000000000L;
-    }
-    pthread_cond_timedwait(&c->idle, &c->done.lock, &ts);
-  }
-  pthread_mutex_unlock(&c->done.lock);
+nh_log_record *nh_client_logs(nh_client *c) {
+  return nh_client_forked(c) ? NULL : nh_logbuf_take(&c->log);
 }
 
-/* The deadline passed: queued jobs end here, in-flight ones in their worker. */
-static void cut_off(nh_client *c) {
-  nh_job *queued = NULL, **tail = &queued, *job;
-  pthread_mutex_lock(&c->queue.lock);
-  c->queue.aborting = 1;
-  while ((job = nh_queue_pop_locked(&c->queue))) {
-    *tail = job;
-    tail = &job->next;
-  }
-  pthread_cond_broadcast(&c->queue.not_empty);
-  for (nh_worker *w = c->workers; w; w = w->next)
-    if (w->multi) curl_multi_wakeup(w->multi);
-  pthread_mutex_unlock(&c->queue.lock);
-  pthread_mutex_lock(&c->lock);
-  for (nh_worker *w = c->direct; w; w = w->next)
-    if (w->multi) curl_multi_wakeup(w->multi);
-  pthread_mutex_unlock(&c->lock);
-  while ((job = queued)) {
-    queued = job->next;
-    for (size_t i = 0; i < job->msg.n_targets; i++)
-      nh_result_set(&job->results[i], NH_CLOSED, "client closed before the message was sent");
-    job->code = NH_CLOSED;
-    nh_client_finish(c, job);
-  }
+/* ---- latency ------------------------------------------------------------ */
+
+/* Bucket k holds latencies in [0.1 * 1.1^k, 0.1 * 1.1^(k+1)) ms. */
+void nh_client_record_latency(nh_client *c, nh_platform_id p, double ms) {
+  int k = ms <= 0.1 ? 0 : (int)(log(ms / 0.1) / log(1.1));
+  if (k >= NH_LATENCY_BUCKETS) k = NH_LATENCY_BUCKETS - 1;
+  __atomic_add_fetch(&c->latency[p][k], 1, __ATOMIC_RELAXED);
 }
 
-static void join_workers(nh_client *c) {
-  nh_worker *w;
-  pthread_mutex_lock(&c->queue.lock);
-  nh_worker *all = c->workers;
-  c->workers = NULL;
-  pthread_mutex_unlock(&c->queue.lock);
-  while ((w = all)) {
-    all = w->next;
-    if (w->started) pthread_join(w->thread, NULL);
-    free(w);
+/* The bucket's middle, for the q-th quantile of n counts. */
+static double quantile(const uint64_t *counts, uint64_t n, double q) {
+  uint64_t rank = (uint64_t)ceil(q * (double)n), seen = 0;
+  if (rank == 0) rank = 1;
+  for (int k = 0; k < NH_LATENCY_BUCKETS; k++) {
+    seen += counts[k];
+    if (seen >= rank) return 0.1 * pow(1.1, k + 0.5);
   }
-  reap_direct(c, 1);
-  pthread_mutex_lock(&c->queue.lock);
-  c->n_workers = 0;
-  pthread_mutex_unlock(&c->queue.lock);
+  return 0;
 }
 
-size_t nh_client_close(nh_client *c, double timeout) {
-  if (c->closed_flag || !c->ready) return 0;
-  c->closed_flag = 1;
-  if (forked(c)) return 0;                    /* a forked copy has no threads */
-  uint64_t closed_before = __atomic_load_n(&c->closed, __ATOMIC_RELAXED);
-  pthread_mutex_lock(&c->queue.lock);
-  c->queue.closing = 1;
-  pthread_cond_broadcast(&c->queue.not_full);
-  pthread_cond_broadcast(&c->queue.not_empty);
-  pthread_mutex_unlock(&c->queue.lock);
-  wait_outstanding(c, nh_now() + (timeout > 0 ? timeout : 0));
-  pthread_mutex_lock(&c->done.lock);
-  size_t left = c->outstanding;
-  pthread_mutex_unlock(&c->done.lock);
-  if (left > 0) cut_off(c);
-  join_workers(c);
-  return (size_t)(__atomic_load_n(&c->closed, __ATOMIC_RELAXED) - closed_before);
+void nh_client_latency(nh_client *c, nh_platform_id p, nh_latency *out) {
+  uint64_t counts[NH_LATENCY_BUCKETS], n = 0;
+  for (int k = 0; k < NH_LATENCY_BUCKETS; k++)
+    n += counts[k] = __atomic_load_n(&c->latency[p][k], __ATOMIC_RELAXED);
+  out->count = n;
+  out->p50 = n ? quantile(counts, n, 0.50) : 0;
+  out->p90 = n ? quantile(counts, n, 0.90) : 0;
+  out->p99 = n ? quantile(counts, n, 0.99) : 0;
 }
 
 int nh_client_closed(nh_client *c) { return c->closed_flag; }
 
 void nh_client_free(nh_client *c) {
   if (!c) return;
-  if (forked(c)) return;                      /* locks may be held by threads
+  if (nh_client_forked(c)) return;                      /* locks may be held by threads
                                                  that do not exist here */
   nh_client_close(c, 0);
   nh_job *jobs[64];
@@ -499,6 +441,7 @@ void nh_client_free(nh_client *c) {
   nh_completions_destroy(&c->done);
   nh_queue_destroy(&c->queue);
   nh_logbuf_destroy(&c->log);
+  nh_limits_free(c->limits);
   pthread_cond_destroy(&c->idle);
   pthread_mutex_destroy(&c->lock);
   free(c->ca_file);

@@ -89,7 +89,7 @@ int nh_completions_wait(nh_completions *cq, double timeout) {
   pthread_mutex_unlock(&cq->lock);
   if (ready) return 1;
   struct pollfd p = { .fd = cq->fd_read, .events = POLLIN };
-  int ms = timeout < 0 ? -1 : (int)(timeout * 1000.0 + 0.999);
+  int ms = !(timeout >= 0 && timeout < 2e6) ? -1 : (int)(timeout * 1000.0 + 0.999);
   int rc;
   do rc = poll(&p, 1, ms);
   while (rc < 0 && errno == EINTR);
@@ -105,7 +105,7 @@ size_t nh_completions_purge(nh_completions *cq) {
     if (__atomic_load_n(&job->detached, __ATOMIC_ACQUIRE)) {
       *link = job->next;
       nh_job_release(job);
-      n++;
+      n++;                                    /* the caller counts them dropped */
     } else {
       last = job;
       link = &job->next;

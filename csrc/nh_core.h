@@ -32,6 +32,20 @@ enum { NH_OVERFLOW_TRUNCATE, NH_OVERFLOW_SPLIT, NH_OVERFLOW_ERROR };
 /* Where a job is; readable from any thread with nh_job_state(). */
 enum { NH_JOB_NEW, NH_JOB_QUEUED, NH_JOB_SENDING, NH_JOB_DONE };
 
+/* Retries with exponential backoff and full jitter (seconds). */
+typedef struct nh_retry {
+  int max_attempts;         /* 1: no retry */
+  double initial_delay, max_delay, multiplier, max_elapsed;
+} nh_retry;
+
+/* At most `count` requests in any `per` seconds, per destination. */
+typedef struct nh_rate_rule {
+  int count;
+  double per;
+} nh_rate_rule;
+
+#define NH_MAX_RATE_RULES 3
+
 typedef struct nh_options {
   int enabled;              /* 0: send on the calling thread, no threads */
   int use_pool;             /* 0: one short-lived thread per message */
@@ -48,6 +62,9 @@ typedef struct nh_options {
   const char *user_agent;
   size_t max_response;      /* bytes of an answer read before giving up */
   int log_level;            /* NH_LOG_* recorded for the owner to drain */
+  double idle_timeout;      /* seconds an idle worker above min_workers lives */
+  double grow_after;        /* seconds a backlog lasts before the pool grows */
+  double priority_aging;    /* seconds before a waiting low job goes first */
 } nh_options;
 
 /* One destination of a message, fully resolved by the caller. */
@@ -62,6 +79,9 @@ typedef struct nh_target {
   char **keywords;          /* Feishu: one of them must be in the text */
   size_t n_keywords;
   cJSON *options;           /* platform options (chat_id, username, ...) or NULL */
+  char *rate_key;           /* the destination the rate rules count; NULL: url */
+  nh_rate_rule rate[NH_MAX_RATE_RULES];
+  int n_rate;               /* 0: not limited */
   int overflow;             /* NH_OVERFLOW_* */
   char **parts;             /* bodies of a split or cut message; NULL: msg body */
   size_t n_parts;
@@ -102,17 +122,26 @@ struct nh_job {
   nh_result *results;       /* one per target, filled by the worker */
   nh_code code;             /* NH_OK, or why the job as a whole ended */
   double submitted_at;      /* nh_now() */
+  nh_retry retry;
+  double timeout;           /* seconds from submit; 0: none */
   /* runtime, owned by the core */
+  double deadline;          /* nh_now() based; 0: none */
   int state;                /* NH_JOB_*, atomic */
   int refs;                 /* atomic: the core's and the caller's */
   int detached;             /* atomic: nobody will take the completion */
+  int cancelled;            /* atomic: cancel() asked for it */
   size_t targets_left;      /* worker-private */
-  nh_job *next;             /* queue link */
+  int active, waiting;      /* worker-private: transfers and timers */
+  void *worker;             /* under queue.lock: the worker that took it */
+  nh_job *next, *prev;      /* queue links */
+  int heap_index;           /* in the queue's deadline heap; -1: not there */
+  double enqueued_at;
 };
 
 typedef struct nh_stats {
   uint64_t submitted, succeeded, failed, closed, dropped;
-  size_t queued, in_flight, completed_unread;
+  uint64_t retried, cancelled, timed_out;
+  size_t queued, in_flight, waiting, completed_unread;
   int workers, min_workers, max_workers;
   uint64_t threads_created;
   uint64_t log_dropped;
@@ -137,6 +166,12 @@ int nh_platform_from_name(const char *name);   /* -1 when unknown */
 /* libcurl's version string. */
 const char *nh_curl_version(void);
 
+/* Latency of finished targets of one platform, submit to result, in ms. */
+typedef struct nh_latency {
+  uint64_t count;
+  double p50, p90, p99;
+} nh_latency;
+
 /* Monotonic seconds, for deadlines. */
 double nh_now(void);
 
@@ -160,6 +195,13 @@ nh_client *nh_client_new(const nh_options *opt, char *err, size_t errlen);
  * caller; on failure the caller keeps the job and err says why. */
 nh_code nh_client_submit(nh_client *c, nh_job *job, double queue_timeout,
                          char *err, size_t errlen);
+/* All of them or none: waits up to queue_timeout for room for every job. */
+nh_code nh_client_submit_many(nh_client *c, nh_job **jobs, size_t n, double queue_timeout,
+                              char *err, size_t errlen);
+/* 1 when the job had not finished and will end CANCELLED (targets already
+ * delivered stay delivered), 0 when it was already finished. */
+int nh_client_cancel(nh_client *c, nh_job *job);
+void nh_client_latency(nh_client *c, nh_platform_id p, nh_latency *out);
 /* Moves up to max finished jobs into out; never blocks. */
 size_t nh_client_take(nh_client *c, nh_job **out, size_t max);
 /* Waits up to timeout seconds (negative: no limit) until a completion is
@@ -176,6 +218,9 @@ void nh_log_free(nh_log_record *r);
  * Safe to call twice. */
 size_t nh_client_close(nh_client *c, double timeout);
 int nh_client_closed(nh_client *c);
+/* 1 in a child of fork(): the client's threads and locks are not there, so
+ * every call but free does nothing (submit answers NH_CLOSED). */
+int nh_client_forked(const nh_client *c);
 void nh_client_free(nh_client *c);            /* closes first if needed */
 /* A fresh message id: unique across threads and processes. */
 void nh_client_new_id(nh_client *c, char *buf, size_t len);

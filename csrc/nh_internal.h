@@ -126,22 +126,43 @@ typedef struct nh_queue {
   pthread_mutex_t lock;
   pthread_cond_t not_empty;                 /* idle workers sleep here */
   pthread_cond_t not_full;                  /* submitters wait for room */
-  nh_job *head, *tail;
+  nh_job *head[4], *tail[4];                /* one FIFO per priority */
   size_t length, capacity;
   size_t reserved;                          /* direct mode: jobs in threads */
+  double aging;                             /* seconds before any job goes first */
+  nh_job **heap;                            /* queued jobs with a deadline */
+  int heap_len, heap_cap;
   int idle_workers;                         /* waiting on not_empty */
   int wakes_pending;                        /* of those, signalled, not yet up */
   int closing;                              /* no more pushes */
   int aborting;                             /* cut everything off now */
 } nh_queue;
 
-int nh_queue_init(nh_queue *q, size_t capacity);
+int nh_queue_init(nh_queue *q, size_t capacity, double aging);
 void nh_queue_destroy(nh_queue *q);
-void nh_queue_append_locked(nh_queue *q, nh_job *job);
+int nh_queue_append_locked(nh_queue *q, nh_job *job);
+void nh_queue_remove_locked(nh_queue *q, nh_job *job);
 nh_job *nh_queue_pop_locked(nh_queue *q);
-/* Waits (lock held) until there is room, the deadline passes or the queue
- * closes; returns NH_OK, NH_QUEUE_FULL or NH_CLOSED. */
-nh_code nh_queue_wait_room_locked(nh_queue *q, double timeout);
+nh_job *nh_queue_first_deadline_locked(nh_queue *q);
+/* Waits (lock held) until there is room for n more, the deadline passes or
+ * the queue closes; returns NH_OK, NH_QUEUE_FULL or NH_CLOSED. */
+nh_code nh_queue_wait_room_locked(nh_queue *q, size_t n, double timeout);
+/* pthread_cond_timedwait for `seconds` on the monotonic clock. */
+int nh_queue_timedwait(pthread_cond_t *cond, pthread_mutex_t *lock, double seconds);
+
+/* ---- rate limits (nh_limit.c) ------------------------------------------- */
+
+typedef struct nh_limits nh_limits;
+
+nh_limits *nh_limits_new(void);
+void nh_limits_free(nh_limits *l);
+/* 0 when the target may send now (and the send is counted), else the
+ * seconds until it may. */
+double nh_limits_reserve(nh_limits *l, const nh_target *t, double now);
+
+/* ---- latency (nh_client.c) ---------------------------------------------- */
+
+void nh_client_record_latency(nh_client *c, nh_platform_id p, double ms);
 
 /* ---- completion queue (nh_completion.c) --------------------------------- */
 
@@ -179,6 +200,8 @@ void nh_log(nh_logbuf *b, int level, int worker_id, const char *message_id,
             const char *fmt, ...);
 nh_log_record *nh_logbuf_take(nh_logbuf *b);
 
+#define NH_LATENCY_BUCKETS 160   /* 10% steps from 0.1 ms to 7 minutes; more goes last */
+
 /* ---- workers (nh_worker.c) ---------------------------------------------- */
 
 typedef struct nh_worker nh_worker;
@@ -192,6 +215,8 @@ struct nh_worker {
   int active;               /* transfers in flight */
   int capacity;             /* concurrency */
   int wants_work;           /* in curl_multi_poll with room: wake on push */
+  int cancel_pending;       /* under queue.lock: a job of this worker was cancelled */
+  int retiring;             /* idle past idle_timeout: leaves the pool */
   nh_job *own_job;          /* direct mode: the one job of this thread */
   int finished;             /* direct mode: the thread has returned */
   CURL **spare;             /* easy handles kept for reuse */
@@ -200,6 +225,28 @@ struct nh_worker {
 };
 
 void *nh_worker_main(void *arg);
+
+/* ---- transfers (nh_transfer.c) ------------------------------------------ */
+
+typedef struct nh_transfer {
+  nh_worker *w;
+  nh_job *job;
+  size_t index;             /* which target of the job */
+  size_t part;              /* which part of a split message */
+  CURL *easy;
+  nh_request req;
+  char *buf;                /* the answer's body, up to max_response */
+  size_t len, cap;
+  size_t sent;              /* SMTP: bytes of req.body uploaded */
+  int too_big;
+  char errbuf[CURL_ERROR_SIZE];
+  struct nh_transfer *prev, *next;
+} nh_transfer;
+
+nh_transfer *nh_transfer_start(nh_worker *w, nh_job *job, size_t i, size_t part);
+/* Fills the target's result from what came back (rc: libcurl's verdict). */
+void nh_transfer_record(nh_transfer *t, CURLcode rc);
+void nh_transfer_free(nh_transfer *t);
 /* Runs one job to the end on the calling thread (async.enabled = false). */
 void nh_worker_run_inline(nh_client *c, nh_job *job);
 
@@ -216,6 +263,10 @@ struct nh_client {
   pthread_mutex_t lock;                     /* direct-mode thread list */
   pthread_cond_t idle;                      /* with done.lock: outstanding hit 0 */
   nh_worker *workers;                       /* pool threads */
+  nh_worker *retired;                       /* pool threads that left, to join */
+  nh_limits *limits;
+  double backlog_since;                     /* under queue.lock: 0, or when a
+                                               backlog with no room began */
   nh_worker *direct;                        /* direct-mode threads */
   int n_workers;
   int next_worker_id;
@@ -224,6 +275,9 @@ struct nh_client {
   uint64_t id_counter;                      /* atomic */
   /* counters, under lock */
   uint64_t submitted, succeeded, failed, closed, dropped, threads_created;
+  uint64_t retried, cancelled, timed_out;
+  size_t waiting;                           /* atomic: taken jobs with only timers */
+  uint64_t latency[NH_PLATFORM_COUNT][NH_LATENCY_BUCKETS];
   size_t in_flight;                         /* taken by a worker, not done */
   size_t outstanding;                       /* under done.lock: not yet completed */
   int closed_flag;                          /* close() has run */
@@ -232,8 +286,21 @@ struct nh_client {
   unsigned long detaches_seen;              /* nh_job_detaches() at the last purge */
 };
 
+/* nh_pool.c */
+int nh_client_start_worker(nh_client *c);
+nh_code nh_client_start_direct(nh_client *c, nh_job *job);
+void nh_client_wake_locked(nh_client *c);
+/* Joins direct-mode threads that returned (all: every one) and retired ones. */
+void nh_client_reap(nh_client *c, int all);
+
 /* Worker-side: a job has ended; counts it and hands it to the owner. */
 void nh_client_finish(nh_client *c, nh_job *job);
+/* Worker-side, queue.lock held: starts another pool thread when a backlog
+ * has lasted grow_after with no worker having room. */
+void nh_client_maybe_grow_locked(nh_client *c);
+/* Worker-side, queue.lock held: ends queued jobs whose deadline passed;
+ * returns the seconds until the next queued deadline (or `cap`). */
+double nh_client_expire_locked(nh_client *c, double cap);
 /* Prepares an easy handle with the client's transfer options. */
 void nh_client_setup_easy(nh_client *c, CURL *easy);
 

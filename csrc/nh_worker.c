@@ -1,224 +1,167 @@
 /*
  * nh_worker.c: a worker drives one libcurl multi handle and keeps up to
- * `concurrency` transfers in flight. One job fans out to one transfer per
- * target; the job is finished when its last transfer is.
+ * `concurrency` transfers in flight. A job fans out to one delivery per
+ * target; a target goes through its parts (a split message) one after the
+ * other, each part through its attempts.
+ *
+ * Waiting costs no transfer slot: a target waiting for a retry or for its
+ * destination's rate limit sits in the worker's timer heap, and the loop
+ * polls libcurl until the first timer is due. Cancels and close() reach the
+ * loop through flags and curl_multi_wakeup().
  *
  * The same loop serves the three modes: pool threads take jobs from the
  * shared queue, a direct-mode thread runs the one job it was made for, and
  * async.enabled = false runs that direct loop on the caller's thread.
  * Nothing here touches Lua.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "nh_internal.h"
 
-#define RESPONSE_KEPT 512   /* bytes of an answer a receipt keeps */
+#define POLL_MAX_MS 1000
 
-typedef struct transfer {
-  nh_worker *w;
+typedef struct timer {
+  double when;
   nh_job *job;
-  size_t index;             /* which target of the job */
-  size_t part;              /* which part of a split message */
-  CURL *easy;
-  nh_request req;
-  char *buf;                /* the answer's body, up to max_response */
-  size_t len, cap;
-  size_t sent;              /* SMTP: bytes of req.body uploaded */
-  int too_big;
-  char errbuf[CURL_ERROR_SIZE];
-  struct transfer *prev, *next;
-} transfer;
+  size_t index, part;
+} timer;
 
 typedef struct worker_state {
-  transfer *transfers;      /* in flight, for abort */
+  nh_transfer *transfers;   /* in flight */
+  timer *timers;            /* a min-heap on `when` */
+  int n_timers, cap_timers;
   int took_own;             /* direct mode: own_job has been started */
+  uint64_t rng;             /* xorshift state for the backoff's jitter */
 } worker_state;
 
-static size_t on_body(char *data, size_t size, size_t n, void *ud) {
-  transfer *t = ud;
-  size_t len = size * n, limit = t->w->client->opt.max_response;
-  if (t->len + len > limit) {
-    t->too_big = 1;
-    return 0;                                 /* aborts with CURLE_WRITE_ERROR */
-  }
-  if (t->len + len + 1 > t->cap) {
-    size_t cap = t->cap ? t->cap * 2 : 1024;
-    while (cap < t->len + len + 1) cap *= 2;
-    char *p = realloc(t->buf, cap);
-    if (!p) return 0;
-    t->buf = p;
-    t->cap = cap;
-  }
-  memcpy(t->buf + t->len, data, len);
-  t->len += len;
-  t->buf[t->len] = '\0';
-  return len;
+/* ---- the job's class: in flight or waiting (for stats) ------------------ */
+
+/* A job with a transfer running counts as in flight; one with only timers
+ * as waiting. */
+static void reclass(nh_client *c, nh_job *job, int was_waiting) {
+  int waiting = job->active == 0 && job->waiting > 0;
+  if (waiting == was_waiting) return;
+  __atomic_add_fetch(&c->waiting, waiting ? 1 : (size_t)-1, __ATOMIC_RELAXED);
+  __atomic_add_fetch(&c->in_flight, waiting ? (size_t)-1 : 1, __ATOMIC_RELAXED);
 }
 
-static CURL *get_easy(nh_worker *w) {
-  CURL *easy = w->n_spare ? w->spare[--w->n_spare] : curl_easy_init();
-  if (easy) nh_client_setup_easy(w->client, easy);
-  return easy;
+static int is_waiting(const nh_job *job) { return job->active == 0 && job->waiting > 0; }
+
+/* ---- timers ------------------------------------------------------------- */
+
+static void timer_swap(timer *a, timer *b) {
+  timer t = *a;
+  *a = *b;
+  *b = t;
 }
 
-static void put_easy(nh_worker *w, CURL *easy) {
-  if (w->n_spare < w->capacity && w->spare) {
-    curl_easy_reset(easy);
-    w->spare[w->n_spare++] = easy;
-  } else {
-    curl_easy_cleanup(easy);
+static int push_timer(worker_state *ws, timer t) {
+  if (ws->n_timers == ws->cap_timers) {
+    int cap = ws->cap_timers ? ws->cap_timers * 2 : 16;
+    timer *more = realloc(ws->timers, (size_t)cap * sizeof *more);
+    if (!more) return -1;
+    ws->timers = more;
+    ws->cap_timers = cap;
   }
+  int i = ws->n_timers++;
+  ws->timers[i] = t;
+  while (i > 0 && ws->timers[(i - 1) / 2].when > ws->timers[i].when) {
+    timer_swap(&ws->timers[i], &ws->timers[(i - 1) / 2]);
+    i = (i - 1) / 2;
+  }
+  return 0;
+}
+
+static timer pop_timer(worker_state *ws) {
+  timer top = ws->timers[0];
+  ws->timers[0] = ws->timers[--ws->n_timers];
+  for (int i = 0;;) {
+    int l = 2 * i + 1, r = l + 1, m = i;
+    if (l < ws->n_timers && ws->timers[l].when < ws->timers[m].when) m = l;
+    if (r < ws->n_timers && ws->timers[r].when < ws->timers[m].when) m = r;
+    if (m == i) break;
+    timer_swap(&ws->timers[i], &ws->timers[m]);
+    i = m;
+  }
+  return top;
+}
+
+/* ---- targets and jobs --------------------------------------------------- */
+
+static void record_latency(nh_client *c, nh_job *job, size_t i) {
+  double ms = (nh_now() - job->submitted_at) * 1000.0;
+  nh_client_record_latency(c, job->msg.targets[i].platform, ms);
 }
 
 /* One target of a job is over: the job ends with its last target. */
-static void target_done(nh_worker *w, nh_job *job) {
-  if (--job->targets_left == 0) {
-    nh_log(&w->client->log, NH_LOG_DEBUG, w->id, job->msg.id, "message finished: %s",
-           nh_job_succeeded(job) ? "delivered" : "failed");
-    nh_client_finish(w->client, job);
-  }
+static void target_done(nh_worker *w, nh_job *job, size_t i) {
+  if (i < job->msg.n_targets) record_latency(w->client, job, i);
+  if (--job->targets_left > 0) return;
+  nh_log(&w->client->log, NH_LOG_DEBUG, w->id, job->msg.id, "message finished: %s",
+         nh_job_succeeded(job) ? "delivered" : "failed");
+  nh_client_finish(w->client, job);
 }
 
-static nh_code map_curl_error(CURLcode rc) {
-  switch (rc) {
-  case CURLE_OPERATION_TIMEDOUT: return NH_TIMEOUT;
-  case CURLE_SSL_CONNECT_ERROR:
-  case CURLE_PEER_FAILED_VERIFICATION:
-  case CURLE_SSL_CERTPROBLEM:
-  case CURLE_SSL_CIPHER:
-  case CURLE_SSL_CACERT_BADFILE:
-  case CURLE_SSL_ISSUER_ERROR:
-  case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-  case CURLE_SSL_INVALIDCERTSTATUS:
-  case CURLE_USE_SSL_FAILED:
-    return NH_TLS;
-  default: return NH_NETWORK;
-  }
-}
-
-static void record_answer(transfer *t, CURLcode rc) {
-  nh_job *job = t->job;
-  nh_result *r = &job->results[t->index];
-  const nh_target *target = &job->msg.targets[t->index];
-  curl_off_t us = 0;
-  curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &r->http_status);
-  curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME_T, &us);
-  r->duration_ms = (double)us / 1000.0;
-  r->attempts++;
-  curl_off_t retry_after = 0;
-  curl_easy_getinfo(t->easy, CURLINFO_RETRY_AFTER, &retry_after);
-  r->retry_after = (double)retry_after;
-  free(r->response);
-  r->response = NULL;
-  if (rc == CURLE_OK) {
-    nh_answer a = { r->http_status, t->buf ? t->buf : "", t->len };
-    nh_platform_get(target->platform)->classify(target, &a, r);
-    /* A platform may keep a cleaned copy (WeCom hides the caller's IP). */
-    if (!r->response)
-      r->response = nh_strndup(a.body, a.body_len < RESPONSE_KEPT ? a.body_len : RESPONSE_KEPT);
-  } else if (t->too_big) {
-    nh_result_set(r, NH_NETWORK, "%s: the answer is larger than %zu bytes",
-                  nh_platform_name(target->platform), t->w->client->opt.max_response);
-  } else {
-    /* libcurl's messages name host and port at most, never the path. An
-     * SMTP server that answered 4xx/5xx (or refused the login) rejected the
-     * message; it is not a network failure. */
-    nh_code code = map_curl_error(rc);
-    if (t->req.smtp && (r->http_status >= 400 || rc == CURLE_LOGIN_DENIED))
-      code = NH_PLATFORM_REJECTED;
-    nh_result_set(r, code, "%s: %s", nh_platform_name(target->platform),
-                  t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
-  }
-}
-
-static void unlink_transfer(worker_state *ws, transfer *t) {
-  if (t->prev) t->prev->next = t->next;
-  else ws->transfers = t->next;
-  if (t->next) t->next->prev = t->prev;
-}
-
-/* Frees the transfer; returns its job. */
-static nh_job *end_transfer(nh_worker *w, worker_state *ws, transfer *t) {
-  curl_multi_remove_handle(w->multi, t->easy);
-  unlink_transfer(ws, t);
-  put_easy(w, t->easy);
-  nh_request_free(&t->req);
-  free(t->buf);
-  nh_job *job = t->job;
-  free(t);
-  w->active--;
-  return job;
-}
-
-static size_t on_upload(char *out, size_t size, size_t n, void *ud) {
-  transfer *t = ud;
-  size_t left = t->req.body_len - t->sent, room = size * n;
-  size_t len = left < room ? left : room;
-  memcpy(out, t->req.body + t->sent, len);
-  t->sent += len;
-  return len;
-}
-
-static void setup_smtp(transfer *t, CURL *e) {
-  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-  curl_easy_setopt(e, CURLOPT_MAIL_FROM, t->req.mail_from);
-  curl_easy_setopt(e, CURLOPT_MAIL_RCPT, t->req.rcpt);
-  curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
-  curl_easy_setopt(e, CURLOPT_READFUNCTION, on_upload);
-  curl_easy_setopt(e, CURLOPT_READDATA, t);
-  curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)t->req.body_len);
-  curl_easy_setopt(e, CURLOPT_USE_SSL, (long)t->req.use_ssl);
-  if (t->req.username) curl_easy_setopt(e, CURLOPT_USERNAME, t->req.username);
-  if (t->req.password) curl_easy_setopt(e, CURLOPT_PASSWORD, t->req.password);
-}
-
-static void setup_http(transfer *t, CURL *e) {
-  if (t->req.method && strcmp(t->req.method, "POST") != 0)
-    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, t->req.method);
-  curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->req.body_len);
-  curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->req.body ? t->req.body : "");
-  curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->req.headers);
-}
-
-/* Builds part `part` of target i and starts sending it. */
-static int start_transfer(nh_worker *w, worker_state *ws, nh_job *job, size_t i, size_t part) {
-  const nh_target *target = &job->msg.targets[i];
+/* Ends target i now with code (cancel, deadline, close). */
+static void end_target(nh_worker *w, nh_job *job, size_t i, nh_code code, const char *why) {
   nh_result *r = &job->results[i];
-  transfer *t = calloc(1, sizeof *t);
-  char err[256] = "";
+  if (r->error && code != NH_CLOSED) {
+    char *prev = r->error;
+    r->error = NULL;
+    nh_result_set(r, code, "%s (last attempt: %s)", why, prev);
+    free(prev);
+  } else {
+    nh_result_set(r, code, "%s", why);
+  }
+  if (job->code == NH_OK) job->code = code;
+  target_done(w, job, i);
+}
+
+static void wait_for(nh_worker *w, worker_state *ws, nh_job *job, size_t i, size_t part,
+                     double when) {
+  int was = is_waiting(job);
+  if (job->deadline > 0 && when > job->deadline) when = job->deadline;
+  if (push_timer(ws, (timer){ when, job, i, part }) != 0) {
+    end_target(w, job, i, NH_NO_MEMORY, "out of memory scheduling a retry");
+    return;
+  }
+  job->waiting++;
+  reclass(w->client, job, was);
+}
+
+/* Sends part `part` of target i when nothing holds it back: a cancel, the
+ * deadline, or the destination's rate limit (then it waits in a timer). */
+static void start_target(nh_worker *w, worker_state *ws, nh_job *job, size_t i, size_t part) {
+  nh_client *c = w->client;
+  double now = nh_now();
+  if (__atomic_load_n(&job->cancelled, __ATOMIC_ACQUIRE)) {
+    end_target(w, job, i, NH_CANCELLED, "cancelled");
+    return;
+  }
+  if (job->deadline > 0 && now >= job->deadline) {
+    end_target(w, job, i, NH_TIMEOUT, "the message's deadline passed");
+    return;
+  }
+  double wait = nh_limits_reserve(c->limits, &job->msg.targets[i], now);
+  if (wait > 0) {
+    nh_log(&c->log, NH_LOG_DEBUG, w->id, job->msg.id, "rate limit: waiting %.3f s", wait);
+    wait_for(w, ws, job, i, part, now + wait);
+    return;
+  }
+  int was = is_waiting(job);
+  nh_transfer *t = nh_transfer_start(w, job, i, part);
   if (!t) {
-    nh_result_set(r, NH_NO_MEMORY, "out of memory");
-    return -1;
+    target_done(w, job, i);
+    return;
   }
-  t->w = w;
-  t->job = job;
-  t->index = i;
-  t->part = part;
-  nh_message msg = job->msg;
-  if (target->n_parts) msg.body = target->parts[part];
-  nh_code rc = nh_platform_get(target->platform)->build(&msg, target, &t->req, err, sizeof err);
-  if (rc == NH_OK && !(t->easy = get_easy(w))) rc = NH_NO_MEMORY;
-  if (rc != NH_OK) {
-    nh_result_set(r, rc, "%s", err[0] ? err : nh_code_text(rc));
-    nh_request_free(&t->req);
-    free(t);
-    return -1;
-  }
-  CURL *e = t->easy;
-  curl_easy_setopt(e, CURLOPT_URL, t->req.url);
-  if (t->req.smtp) setup_smtp(t, e);
-  else setup_http(t, e);
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
-  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
-  curl_easy_setopt(e, CURLOPT_PRIVATE, t);
   t->next = ws->transfers;
   if (t->next) t->next->prev = t;
   ws->transfers = t;
   w->active++;
-  curl_multi_add_handle(w->multi, e);
-  return 0;
+  job->active++;
+  reclass(c, job, was);
 }
 
 static void start_job(nh_worker *w, worker_state *ws, nh_job *job) {
@@ -227,29 +170,95 @@ static void start_job(nh_worker *w, worker_state *ws, nh_job *job) {
   nh_log(&w->client->log, NH_LOG_DEBUG, w->id, job->msg.id, "worker %d picked message", w->id);
   /* +1 so that a target failing at once cannot finish the job early. */
   job->targets_left = job->msg.n_targets + 1;
-  for (size_t i = 0; i < job->msg.n_targets; i++)
-    if (start_transfer(w, ws, job, i, 0) != 0) target_done(w, job);
-  target_done(w, job);
+  for (size_t i = 0; i < job->msg.n_targets; i++) start_target(w, ws, job, i, 0);
+  target_done(w, job, (size_t)-1);
 }
 
-/* A transfer ended: the next part of a split message goes out after the
- * one before it succeeded; otherwise its target is done. */
-static void after_transfer(nh_worker *w, worker_state *ws, transfer *t) {
-  size_t i = t->index, next = t->part + 1;
-  nh_result *r = &t->job->results[i];
-  size_t parts = t->job->msg.targets[i].n_parts;
-  if (r->success) r->parts_sent = (int)next;
+/* ---- retries ------------------------------------------------------------ */
+
+static int retryable(const nh_result *r) {
+  switch (r->code) {
+  case NH_NETWORK:
+  case NH_TIMEOUT:
+  case NH_RATE_LIMITED: return 1;
+  case NH_HTTP_STATUS: return r->http_status == 408 || r->http_status >= 500;
+  default: return 0;
+  }
+}
+
+static double random_unit(worker_state *ws) {
+  ws->rng ^= ws->rng << 13;
+  ws->rng ^= ws->rng >> 7;
+  ws->rng ^= ws->rng << 17;
+  return (double)(ws->rng >> 11) / 9007199254740992.0;
+}
+
+/* Full jitter: uniform in [0, min(max_delay, initial * multiplier^(n-1))];
+ * the service's own hint, when it gave one, instead (capped the same). */
+static double backoff(worker_state *ws, const nh_retry *p, const nh_result *r) {
+  if (r->retry_after > 0) return r->retry_after < p->max_delay ? r->retry_after : p->max_delay;
+  double cap = p->initial_delay * pow(p->multiplier, r->attempts - 1);
+  if (cap > p->max_delay) cap = p->max_delay;
+  return cap * random_unit(ws);
+}
+
+/* Schedules another attempt of a failed part; 0 when none is due. */
+static int maybe_retry(nh_worker *w, worker_state *ws, nh_job *job, size_t i, size_t part) {
+  const nh_result *r = &job->results[i];
+  const nh_retry *p = &job->retry;
+  if (r->success || !retryable(r) || r->attempts >= p->max_attempts) return 0;
+  if (__atomic_load_n(&job->cancelled, __ATOMIC_ACQUIRE)) return 0;
+  double now = nh_now(), delay = backoff(ws, p, r);
+  if (p->max_elapsed > 0 && now + delay - job->submitted_at > p->max_elapsed) return 0;
+  __atomic_add_fetch(&w->client->retried, 1, __ATOMIC_RELAXED);
+  nh_log(&w->client->log, NH_LOG_INFO, w->id, job->msg.id,
+         "attempt %d of %s failed (%s): retrying in %.3f s", r->attempts,
+         nh_platform_name(job->msg.targets[i].platform), nh_code_name(r->code), delay);
+  wait_for(w, ws, job, i, part, now + delay);
+  return 1;
+}
+
+/* ---- the loop ----------------------------------------------------------- */
+
+static void unlink_transfer(worker_state *ws, nh_transfer *t) {
+  if (t->prev) t->prev->next = t->next;
+  else ws->transfers = t->next;
+  if (t->next) t->next->prev = t->prev;
+}
+
+/* Frees the transfer; returns its job. */
+static nh_job *end_transfer(nh_worker *w, worker_state *ws, nh_transfer *t) {
+  nh_job *job = t->job;
+  unlink_transfer(ws, t);
+  nh_transfer_free(t);
+  w->active--;
+  int was = is_waiting(job);
+  job->active--;
+  reclass(w->client, job, was);
+  return job;
+}
+
+/* A transfer ended: a retry, the next part of a split message, or the
+ * target is done. */
+static void after_transfer(nh_worker *w, worker_state *ws, nh_transfer *t) {
+  size_t i = t->index, part = t->part, next = part + 1;
   nh_job *job = end_transfer(w, ws, t);
+  nh_result *r = &job->results[i];
+  size_t parts = job->msg.targets[i].n_parts;
+  if (r->success) r->parts_sent = (int)next;
   if (r->success && next < parts) {
-    if (start_transfer(w, ws, job, i, next) == 0) return;
-  } else if (!r->success && parts > 1) {
+    start_target(w, ws, job, i, next);
+    return;
+  }
+  if (maybe_retry(w, ws, job, i, part)) return;
+  if (!r->success && parts > 1) {
     char *why = nh_sprintf("part %zu of %zu: %s", next, parts, r->error ? r->error : "");
     if (why) {
       free(r->error);
       r->error = why;
     }
   }
-  target_done(w, job);
+  target_done(w, job, i);
 }
 
 static void collect_done(nh_worker *w, worker_state *ws) {
@@ -257,21 +266,62 @@ static void collect_done(nh_worker *w, worker_state *ws) {
   int left;
   while ((m = curl_multi_info_read(w->multi, &left))) {
     if (m->msg != CURLMSG_DONE) continue;
-    transfer *t;
+    nh_transfer *t;
     curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&t);
-    record_answer(t, m->data.result);
+    nh_transfer_record(t, m->data.result);
     after_transfer(w, ws, t);
   }
 }
 
-/* close() ran out of time: every transfer ends now with NH_CLOSED. */
-static void abort_transfers(nh_worker *w, worker_state *ws) {
+static void fire_timers(nh_worker *w, worker_state *ws) {
+  double now = nh_now();
+  while (ws->n_timers > 0 && ws->timers[0].when <= now) {
+    timer t = pop_timer(ws);
+    int was = is_waiting(t.job);
+    t.job->waiting--;
+    reclass(w->client, t.job, was);
+    start_target(w, ws, t.job, t.index, t.part);
+  }
+}
+
+/* Cancelled jobs lose their transfers and timers now. */
+static void apply_cancels(nh_worker *w, worker_state *ws) {
+  for (nh_transfer *t = ws->transfers, *next; t; t = next) {
+    next = t->next;
+    if (!__atomic_load_n(&t->job->cancelled, __ATOMIC_ACQUIRE)) continue;
+    size_t i = t->index;
+    end_target(w, end_transfer(w, ws, t), i, NH_CANCELLED, "cancelled while in flight");
+  }
+  /* Due now: start_target sees the flag and ends the target. */
+  for (int k = 0; k < ws->n_timers; k++)
+    if (__atomic_load_n(&ws->timers[k].job->cancelled, __ATOMIC_ACQUIRE)) ws->timers[k].when = 0;
+  for (int k = ws->n_timers / 2; k >= 0 && ws->n_timers; k--) {
+    for (int i = k;;) {                       /* re-heapify */
+      int l = 2 * i + 1, r = l + 1, m = i;
+      if (l < ws->n_timers && ws->timers[l].when < ws->timers[m].when) m = l;
+      if (r < ws->n_timers && ws->timers[r].when < ws->timers[m].when) m = r;
+      if (m == i) break;
+      timer_swap(&ws->timers[i], &ws->timers[m]);
+      i = m;
+    }
+  }
+  fire_timers(w, ws);
+}
+
+/* close() ran out of time: every transfer and timer ends now with CLOSED. */
+static void abort_all(nh_worker *w, worker_state *ws) {
+  const char *why = "client closed while the message was in flight";
   while (ws->transfers) {
-    transfer *t = ws->transfers;
-    nh_result_set(&t->job->results[t->index], NH_CLOSED,
-                  "client closed while the message was in flight");
-    t->job->code = NH_CLOSED;
-    target_done(w, end_transfer(w, ws, t));
+    nh_transfer *t = ws->transfers;
+    size_t i = t->index;
+    end_target(w, end_transfer(w, ws, t), i, NH_CLOSED, why);
+  }
+  while (ws->n_timers > 0) {
+    timer t = pop_timer(ws);
+    int was = is_waiting(t.job);
+    t.job->waiting--;
+    reclass(w->client, t.job, was);
+    end_target(w, t.job, t.index, NH_CLOSED, "client closed while the message waited to be sent");
   }
 }
 
@@ -299,59 +349,86 @@ static int no_more_work(nh_worker *w, worker_state *ws, nh_queue *q) {
 static void take_jobs_locked(nh_worker *w, worker_state *ws, nh_queue *q) {
   nh_job *job;
   while (w->active < w->capacity && !q->aborting && (job = next_job(w, ws, q))) {
+    job->worker = w;
     pthread_mutex_unlock(&q->lock);
     start_job(w, ws, job);
     pthread_mutex_lock(&q->lock);
   }
 }
 
+/* Seconds until the first timer, capped. */
+static double next_timer_in(worker_state *ws, double cap) {
+  if (ws->n_timers == 0) return cap;
+  double left = ws->timers[0].when - nh_now();
+  return left < 0 ? 0 : left < cap ? left : cap;
+}
+
+/* Idle: sleeps until work comes, a queued deadline is due, or the idle
+ * timeout retires this worker. Returns 1 when the worker should leave. */
+static int idle_wait_locked(nh_worker *w, nh_queue *q) {
+  nh_client *c = w->client;
+  double cap = w->own_job ? POLL_MAX_MS / 1000.0 : c->opt.idle_timeout;
+  double wait = nh_client_expire_locked(c, cap);
+  q->idle_workers++;
+  int rc = nh_queue_timedwait(&q->not_empty, &q->lock, wait);
+  q->idle_workers--;
+  if (q->wakes_pending > 0) q->wakes_pending--;
+  if (rc == 0 || w->own_job || q->length > 0 || q->closing) return 0;
+  return wait >= c->opt.idle_timeout && c->n_workers > c->opt.min_workers;
+}
+
 static void run(nh_worker *w) {
-  nh_queue *q = &w->client->queue;
-  worker_state ws = { NULL, 0 };
+  nh_client *c = w->client;
+  nh_queue *q = &c->queue;
+  worker_state ws = { .rng = (uint64_t)(nh_wall_time() * 1e6) ^ ((uint64_t)(uintptr_t)w << 16) };
   int running;
+  if (!ws.rng) ws.rng = 88172645463325252ULL;
   for (;;) {
     pthread_mutex_lock(&q->lock);
     w->wants_work = 0;
+    int cancels = w->cancel_pending;
+    w->cancel_pending = 0;
     if (q->aborting) {
       pthread_mutex_unlock(&q->lock);
-      abort_transfers(w, &ws);
+      abort_all(w, &ws);
       if (w->own_job && !ws.took_own)
-        fail_job(w->client, w->own_job, NH_CLOSED, "client closed before the message was sent");
+        fail_job(c, w->own_job, NH_CLOSED, "client closed before the message was sent");
       break;
     }
+    double cap = next_timer_in(&ws, POLL_MAX_MS / 1000.0);
+    if (!w->own_job) cap = nh_client_expire_locked(c, cap);
     take_jobs_locked(w, &ws, q);
-    if (w->active == 0) {
-      if (no_more_work(w, &ws, q) || q->aborting) {
+    if (!w->own_job) nh_client_maybe_grow_locked(c);
+    if (w->active == 0 && ws.n_timers == 0) {
+      if (no_more_work(w, &ws, q)) {
         pthread_mutex_unlock(&q->lock);
         break;
       }
-      q->idle_workers++;
-      pthread_cond_wait(&q->not_empty, &q->lock);
-      q->idle_workers--;
-      if (q->wakes_pending > 0) q->wakes_pending--;
+      w->retiring = idle_wait_locked(w, q);
       pthread_mutex_unlock(&q->lock);
+      if (w->retiring) break;
       continue;
     }
     w->wants_work = !w->own_job && w->active < w->capacity && !q->closing;
     pthread_mutex_unlock(&q->lock);
-    curl_multi_poll(w->multi, NULL, 0, 1000, NULL);
+    if (cancels) apply_cancels(w, &ws);
+    curl_multi_poll(w->multi, NULL, 0, (int)(next_timer_in(&ws, cap) * 1000.0) + 1, NULL);
     curl_multi_perform(w->multi, &running);
     collect_done(w, &ws);
+    fire_timers(w, &ws);
   }
+  free(ws.timers);
 }
 
-/* The lock under which others read w->multi to wake it: the queue's for
- * pool workers, the client's for direct-mode threads (see cut_off). */
-static pthread_mutex_t *multi_lock(nh_worker *w) {
-  return w->own_job ? &w->client->lock : &w->client->queue.lock;
-}
+/* ---- threads ------------------------------------------------------------ */
 
+/* Others read w->multi (to wake it) under queue.lock. */
 static int worker_open(nh_worker *w) {
   CURLM *multi = curl_multi_init();
   w->spare = calloc((size_t)w->capacity, sizeof *w->spare);
-  pthread_mutex_lock(multi_lock(w));
+  pthread_mutex_lock(&w->client->queue.lock);
   w->multi = multi;
-  pthread_mutex_unlock(multi_lock(w));
+  pthread_mutex_unlock(&w->client->queue.lock);
   return w->multi && w->spare ? 0 : -1;
 }
 
@@ -359,12 +436,27 @@ static void worker_close(nh_worker *w) {
   while (w->n_spare) curl_easy_cleanup(w->spare[--w->n_spare]);
   free(w->spare);
   w->spare = NULL;
-  pthread_mutex_lock(multi_lock(w));
+  pthread_mutex_lock(&w->client->queue.lock);
   CURLM *multi = w->multi;
   w->multi = NULL;
   w->wants_work = 0;
-  pthread_mutex_unlock(multi_lock(w));
+  pthread_mutex_unlock(&w->client->queue.lock);
   if (multi) curl_multi_cleanup(multi);
+}
+
+/* A pool worker idle past idle_timeout leaves the pool; the owner joins it. */
+static void retire(nh_worker *w) {
+  nh_client *c = w->client;
+  pthread_mutex_lock(&c->queue.lock);
+  nh_worker **link = &c->workers;
+  while (*link && *link != w) link = &(*link)->next;
+  if (*link) *link = w->next;
+  c->n_workers--;
+  pthread_mutex_unlock(&c->queue.lock);
+  pthread_mutex_lock(&c->lock);
+  w->next = c->retired;
+  c->retired = w;
+  pthread_mutex_unlock(&c->lock);
 }
 
 void *nh_worker_main(void *arg) {
@@ -376,6 +468,10 @@ void *nh_worker_main(void *arg) {
     fail_job(c, w->own_job, NH_NO_MEMORY, "out of memory starting a transfer");
   }
   worker_close(w);
+  if (w->retiring) {
+    nh_log(&c->log, NH_LOG_DEBUG, w->id, NULL, "worker %d retires (idle)", w->id);
+    retire(w);
+  }
   if (w->own_job) {
     pthread_mutex_lock(&c->queue.lock);
     c->queue.reserved--;
@@ -394,6 +490,7 @@ void nh_worker_run_inline(nh_client *c, nh_job *job) {
   w.client = c;
   w.own_job = job;
   w.capacity = (int)job->msg.n_targets;
+  job->worker = &w;
   if (worker_open(&w) == 0) run(&w);
   else fail_job(c, job, NH_NO_MEMORY, "out of memory starting a transfer");
   worker_close(&w);

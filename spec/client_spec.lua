@@ -92,7 +92,8 @@ describe("client", function()
   end)
 
   it("reports a server slower than http.timeout as TIMEOUT", function()
-    local c = webhook_client("/webhook/slow?delay=2", { http = { timeout = 0.3 } })
+    local c = webhook_client("/webhook/slow?delay=2", { http = { timeout = 0.3 },
+      retry = { max_attempts = 1 } })
     local t0 = system.gettime()
     local ok, _, code = c:send({ body = "x" })
     local took = system.gettime() - t0
@@ -104,7 +105,7 @@ describe("client", function()
 
   it("answers QUEUE_FULL at once when the queue is full and timeout is 0", function()
     local c = webhook_client("/webhook/full?delay=0.5",
-      { async = { workers = 1, concurrency = 1, buffer_size = 2, timeout = 0 } })
+      { async = { workers = 1, max_workers = 1, concurrency = 1, buffer_size = 2, timeout = 0 } })
     local handles, full = {}, 0
     for i = 1, 6 do
       local h, err, code = c:send_async({ body = "m" .. i })
@@ -126,7 +127,7 @@ describe("client", function()
 
   it("waits up to async.timeout for room, then answers QUEUE_FULL", function()
     local c = webhook_client("/webhook/fullwait?delay=1",
-      { async = { workers = 1, concurrency = 1, buffer_size = 1, timeout = 0.2 } })
+      { async = { workers = 1, max_workers = 1, concurrency = 1, buffer_size = 1, timeout = 0.2 } })
     assert(c:send_async({ body = "a" }))
     system.sleep(0.1)                 -- the worker takes "a"
     assert(c:send_async({ body = "b" }))
@@ -141,7 +142,7 @@ describe("client", function()
 
   it("close() finishes what it can, cuts off the rest with CLOSED and joins", function()
     local c = webhook_client("/webhook/close?delay=2",
-      { async = { workers = 1, concurrency = 1, buffer_size = 10 } })
+      { async = { workers = 1, max_workers = 1, concurrency = 1, buffer_size = 10 } })
     local errors, completes = {}, 0
     for i = 1, 5 do
       c:send_async({ body = "m" .. i })

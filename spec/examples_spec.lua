@@ -26,7 +26,8 @@ describe("examples", function()
   it("worker_pool.lua sends 200 signed messages through the pool", function()
     server.bot("pool", { secret = "pool-secret", delay = 0.02 })
     local ok, out = run_example("worker_pool.lua", {
-      FEISHU_WEBHOOK_URL = server.url("/open-apis/bot/v2/hook/pool"), FEISHU_SECRET = "pool-secret" })
+      FEISHU_WEBHOOK_URL = server.url("/open-apis/bot/v2/hook/pool"), FEISHU_SECRET = "pool-secret",
+      FEISHU_RATE_LIMIT = "off" })
     assert(ok, out)
     assert.matches("200 delivered, 0 failed", out)
     assert.matches("threads created: 8", out)

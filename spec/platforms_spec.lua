@@ -68,7 +68,7 @@ describe("platforms", function()
     it("reports 429 as RATE_LIMITED with its Retry-After", function()
       server.behave("/services/T000/B000/busy", { status = 429, body = "rate_limited",
         headers = { ["Retry-After"] = "7" } })
-      local c = client({ slack = { webhook_url = hook("busy") } })
+      local c = client({ slack = { webhook_url = hook("busy") }, retry = { max_attempts = 1 } })
       local _, _, code, receipt = c:send({ body = "x" })
       assert.equal("RATE_LIMITED", code)
       assert.equal(7, receipt.results[1].retry_after)
@@ -127,7 +127,7 @@ describe("platforms", function()
 
     it("classifies 130101 (send too fast) as RATE_LIMITED", function()
       server.behave("/robot/send", { body = '{"errcode":130101,"errmsg":"send too fast"}' })
-      local c = client({ dingtalk = { webhook_url = robot("fast") } })
+      local c = client({ dingtalk = { webhook_url = robot("fast") }, retry = { max_attempts = 1 } })
       local _, _, code = c:send({ body = "x" })
       assert.equal("RATE_LIMITED", code)
       c:close()
@@ -173,7 +173,7 @@ describe("platforms", function()
 
     it("classifies 45009 as RATE_LIMITED", function()
       server.behave("/cgi-bin/webhook/send", { body = '{"errcode":45009,"errmsg":"api freq out of limit"}' })
-      local c = client({ wecom = { webhook_url = bot("k3") } })
+      local c = client({ wecom = { webhook_url = bot("k3") }, retry = { max_attempts = 1 } })
       local _, _, code = c:send({ body = "x" })
       assert.equal("RATE_LIMITED", code)
       c:close()
@@ -219,7 +219,7 @@ describe("platforms", function()
     it("reads retry_after from a 429's JSON body", function()
       server.behave("/api/webhooks/", { status = 429,
         body = '{"message":"You are being rate limited.","retry_after":1.5,"global":false}' })
-      local c = client({ discord = { webhook_url = hook("tok") } })
+      local c = client({ discord = { webhook_url = hook("tok") }, retry = { max_attempts = 1 } })
       local _, err, code, receipt = c:send({ body = "x" })
       assert.equal("RATE_LIMITED", code)
       assert.equal(1.5, receipt.results[1].retry_after)
@@ -231,9 +231,9 @@ describe("platforms", function()
   describe("telegram", function()
     local function tg(overrides)
       local cfg = { token = "123456:SECRET-bot-token", chat_id = "42",
-        api_url = server.url("") }
+        api_url = server.url(""), rate_limit = false }
       for k, v in pairs(overrides or {}) do cfg[k] = v end
-      return client({ telegram = cfg })
+      return client({ telegram = cfg, retry = { max_attempts = 1 } })
     end
 
     it("sends HTML with escaping the stand-in parses", function()

@@ -24,6 +24,16 @@ M.defaults = {
     timeout = 0,           -- seconds send_async waits for room; 0: QUEUE_FULL at once
     concurrency = 32,      -- transfers in flight per worker
     close_timeout = 5,     -- seconds close() gives queued and in-flight messages
+    idle_timeout = 30,     -- seconds an idle worker above min_workers lives
+    grow_after = 0.1,      -- seconds a backlog lasts (no worker has room) before the pool grows
+    priority_aging = 2,    -- seconds a queued message waits before it goes first, whatever its priority
+  },
+  retry = {
+    max_attempts = 3,      -- 1: no retries
+    initial_delay = 0.5,   -- seconds; full jitter: a random delay up to
+    max_delay = 30,        --   min(max_delay, initial_delay * multiplier ^ (attempt - 1))
+    multiplier = 2,
+    max_elapsed = 0,       -- seconds from submit after which no retry starts; 0: no limit
   },
   http = {
     timeout = 10,          -- seconds for a whole request
@@ -130,12 +140,31 @@ end
 
 local overflow = one_of("truncate", "split", "error")
 
+-- false, or { per_second = n, per_minute = n, per_hour = n } (any of them),
+-- with `burst`: per_second on average, at most `burst` at once.
+local RATE_KEYS = { per_second = true, per_minute = true, per_hour = true, burst = true }
+
+local function rate_limit(v)
+  if v == false then return nil end
+  local what = "false or a table of per_second, per_minute, per_hour (and burst) counts"
+  if type(v) ~= "table" or next(v) == nil then return what end
+  for k, n in pairs(v) do
+    if not RATE_KEYS[k] or type(n) ~= "number" or n < 1 or n ~= math.floor(n) then return what end
+  end
+  if v.burst and not v.per_second then return "burst only with per_second" end
+end
+
 local schema = {
   async = {
     enabled = of_type("boolean"), use_pool = of_type("boolean"),
     workers = integer(1), min_workers = integer(0), max_workers = integer(1),
     buffer_size = integer(1), timeout = number(0), concurrency = integer(1),
-    close_timeout = number(0),
+    close_timeout = number(0), idle_timeout = number(0, true), grow_after = number(0),
+    priority_aging = number(0, true),
+  },
+  retry = {
+    max_attempts = integer(1), initial_delay = number(0), max_delay = number(0),
+    multiplier = number(1), max_elapsed = number(0),
   },
   http = {
     timeout = number(0, true), connect_timeout = number(0, true),
@@ -179,6 +208,20 @@ M.platforms = {
     to = address_list, cc = address_list, bcc = address_list } },
 }
 
+for _, spec in pairs(M.platforms) do spec.keys.rate_limit = rate_limit end
+
+--- Each platform's published limit, per destination (a bot, a chat); a
+-- platform or target sets `rate_limit = false` to turn it off, or a table of
+-- its own. Discord publishes none (its 429 answers are followed instead).
+M.rate_limits = {
+  feishu = { per_second = 5, per_minute = 100 },
+  dingtalk = { per_minute = 20 },
+  wecom = { per_minute = 20 },
+  slack = { per_second = 1, burst = 3 },
+  telegram = { per_second = 1 },
+  teams = { per_second = 4 },
+}
+
 --- Defaults of platform keys an instance does not set.
 M.platform_defaults = {
   telegram = { api_url = "https://api.telegram.org", parse_mode = "HTML" },
@@ -198,7 +241,7 @@ local function check_section(name, given, rules)
     local rule = rules[key]
     if not rule then fail(path, "unknown key") end
     local expected = rule(value)
-    if expected then fail(path, ("%s expected, got %s"):format(expected, util.describe(value))) end
+    if expected then fail(path, ("%s expected, got %s"):format(expected, type(value))) end
   end
 end
 

@@ -68,10 +68,14 @@ function Handle:on_error(fn)
   return self
 end
 
--- Called once by the client with the polled receipt.
-function Handle:_finish(receipt)
+-- Called once by the client with the polled receipt: the handle is done
+-- from now on; its callbacks run when the client drains its ready queue.
+function Handle:_settle(receipt)
   self.done, self.receipt, self.token = true, receipt, nil
-  local client = self.client
+end
+
+function Handle:_run_callbacks()
+  local client, receipt = self.client, self.receipt
   if receipt.status == "success" then
     for _, fn in ipairs(self.completes or {}) do client:_call(fn, receipt) end
   else
@@ -80,6 +84,7 @@ function Handle:_finish(receipt)
     end
   end
   self.completes, self.errors = nil, nil
+  if self.batch then self.batch:_one_done(self) end
 end
 
 local function result_of(self)
@@ -97,10 +102,18 @@ end
 function Handle:wait(timeout)
   local t, err, code = check_timeout(timeout, "wait")
   if err then return nil, err, code end
-  if self.done then return result_of(self) end
   local ok, werr, wcode = self.client:_wait_until(function() return self.done end, t)
   if not ok then return nil, werr, wcode end
   return result_of(self)
+end
+
+--- Stops the message: queued, waiting for a retry or a rate limit, or in
+-- flight (the transfer is aborted); it ends with `CANCELLED` and on_error
+-- runs. Targets already delivered stay delivered.
+-- @treturn boolean true when the message had not finished, false after
+function Handle:cancel()
+  if self.done then return false end
+  return self.client.core:cancel(self.token)
 end
 
 --- "queued", "sending", or when finished the receipt's status:

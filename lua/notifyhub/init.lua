@@ -11,6 +11,7 @@ local config = require("notifyhub.config")
 local message = require("notifyhub.message")
 local Handle = require("notifyhub.handle")
 local target = require("notifyhub.target")
+local Batch = require("notifyhub.batch")
 
 local M = {
   _VERSION = "notifyhub 0.1.0",
@@ -53,6 +54,7 @@ function M.new(cfg)
     connect_timeout = h.connect_timeout, verify_tls = h.verify_tls,
     ca_file = h.ca_file, proxy = h.proxy, user_agent = h.user_agent,
     max_response = h.max_response, log_level = c.logger.level,
+    idle_timeout = a.idle_timeout, grow_after = a.grow_after, priority_aging = a.priority_aging,
   })
   if not ud then return nil, err, code end
   local self = setmetatable({
@@ -60,6 +62,7 @@ function M.new(cfg)
     log_level = LEVELS[c.logger.level], log_handler = c.logger.handler or stderr_handler,
     anchored = {},                              -- seq -> handle with callbacks
     live = setmetatable({}, { __mode = "v" }),  -- seq -> any handle still referenced
+    ready = { first = 1, last = 0 },            -- settled handles whose callbacks wait
     closed = false,
   }, Client)
   -- Runs when the client is collected without close(): the core's __gc calls
@@ -92,11 +95,14 @@ end
 
 --- Queues a message and returns at once.
 -- @tparam table msg the message: `title`, `body`, `targets`, ... (README)
+-- @tparam[opt] table opts `timeout` (seconds for the whole delivery, else
+--   `TIMEOUT`), `retry` (overrides of the client's retry policy),
+--   `priority`; each overrides the message's own field
 -- @return a handle, or nil, err, code (`INVALID_MESSAGE`, `QUEUE_FULL`,
 --   `CLOSED`, ...)
 -- @raise when msg or a field of it has the wrong type
-function Client:send_async(msg)
-  local record, err, code = message.build(msg, self.defaults, "send_async")
+function Client:send_async(msg, opts)
+  local record, err, code = message.build(msg, self.defaults, "send_async", opts)
   if not record then return nil, err, code end
   if self.closed then return nil, "the client is closed", "CLOSED" end
   local token, id, seq = self.core:submit(record, self.cfg.async.timeout)
@@ -105,6 +111,35 @@ function Client:send_async(msg)
   self.live[seq] = h
   if not self.cfg.async.enabled then self:poll() end
   return h
+end
+
+--- Queues several messages at once, all of them or none.
+-- @tparam table messages an array of messages
+-- @tparam[opt] table opts as for `send_async`, for every message
+-- @return a batch handle (see `notifyhub.batch`), or nil, err, code
+function Client:send_async_batch(messages, opts)
+  if type(messages) ~= "table" then
+    error(("bad argument #1 to 'send_async_batch' (table expected, got %s)"):format(type(messages)), 2)
+  end
+  if #messages == 0 then return nil, "the batch is empty", "INVALID_MESSAGE" end
+  local records = {}
+  for i = 1, #messages do
+    local record, err, code = message.build(messages[i], self.defaults, "send_async_batch", opts)
+    if not record then return nil, ("message %d: %s"):format(i, err), code end
+    records[i] = record
+  end
+  if self.closed then return nil, "the client is closed", "CLOSED" end
+  local tokens, ids, seqs = self.core:submit_many(records, self.cfg.async.timeout)
+  if not tokens then return nil, ids, seqs end
+  local handles = {}
+  for i = 1, #messages do
+    local h = Handle.new(self, messages[i], tokens[i], ids[i], seqs[i])
+    handles[i] = h
+    self:_anchor(h)                             -- the batch counts every one
+  end
+  local b = Batch.new(self, handles)
+  if not self.cfg.async.enabled then self:poll() end
+  return b
 end
 
 --- Sends a message and waits for it.
@@ -127,17 +162,42 @@ function Client:poll(max)
   while left > 0 do
     local batch = self.core:take(math.min(left, 256))
     if #batch == 0 then break end
-    for i = 1, #batch do
-      local r = batch[i]
-      local seq = r.seq
-      r.seq = nil
-      local h = self.anchored[seq] or self.live[seq]
-      self.anchored[seq], self.live[seq] = nil, nil
-      if h then h:_finish(r) end
-    end
+    self:_settle(batch)
+    self:_run_ready()
     done, left = done + #batch, left - #batch
   end
+  self:_run_ready()
   return done
+end
+
+-- Every handle of a batch of records is done before any callback runs, so
+-- that a callback waiting on another handle of the same batch sees it done.
+function Client:_settle(batch)
+  local ready = self.ready
+  for i = 1, #batch do
+    local r = batch[i]
+    local seq = r.seq
+    r.seq = nil
+    local h = self.anchored[seq] or self.live[seq]
+    self.anchored[seq], self.live[seq] = nil, nil
+    if h then
+      h:_settle(r)
+      ready.last = ready.last + 1
+      ready[ready.last] = h
+    end
+  end
+end
+
+-- Runs queued callbacks in order; a callback that polls again drains the
+-- same queue, so each handle's callbacks run exactly once.
+function Client:_run_ready()
+  local ready = self.ready
+  while ready.first <= ready.last do
+    local h = ready[ready.first]
+    ready[ready.first] = nil
+    ready.first = ready.first + 1
+    h:_run_callbacks()
+  end
 end
 
 function Client:_drain_logs()
@@ -152,7 +212,7 @@ end
 -- Polls until cond() holds or timeout seconds pass (nil: no limit).
 function Client:_wait_until(cond, timeout)
   local now = core.now
-  local deadline = timeout and now() + timeout
+  local deadline = timeout and timeout < math.huge and now() + timeout or nil
   while true do
     self:poll()
     if cond() then return true end
@@ -168,7 +228,9 @@ end
 function Client:wait_all(timeout)
   local t, err, code = Handle.check_timeout(timeout, "wait_all")
   if err then return nil, err, code end
-  return self:_wait_until(function() return self.core:pending() == 0 end, t)
+  return self:_wait_until(function()
+    return self.core:pending() == 0 and self.ready.first > self.ready.last
+  end, t)
 end
 
 --- A file descriptor that becomes readable when a message finishes, for
@@ -177,11 +239,21 @@ function Client:fd()
   return self.core:fd()
 end
 
---- Counters of the client; see the README for each field.
+--- Counters of the client; see the README for each field. Every submitted
+-- message is in exactly one of queued, in_flight, waiting, succeeded,
+-- failed, cancelled, timed_out.
 function Client:stats()
   local s = self.core:stats()
   s.pending = self.core:pending()
+  s.latency = self.core:latency()
   return s
+end
+
+--- The seed's queue statistics: `pending` (queued) and `processing` (taken
+-- by a worker: in flight or waiting for a retry or a rate limit).
+function Client:queue_stats()
+  local s = self.core:stats()
+  return { pending = s.queued, processing = s.in_flight + s.waiting }
 end
 
 function Client:_shutdown(timeout)

@@ -15,8 +15,11 @@ local PRIORITIES = { low = 0, normal = 1, high = 2, urgent = 3 }
 local FIELD_TYPES = {
   id = "string", title = "string", body = "string", format = "string",
   priority = "string", targets = "table", variables = "table",
-  metadata = "table", platform_data = "table",
+  metadata = "table", platform_data = "table", timeout = "number", retry = "table",
 }
+
+local RETRY_KEYS = { max_attempts = true, initial_delay = true, max_delay = true,
+  multiplier = true, max_elapsed = true }
 
 local function type_error(fname, field, expected, got)
   error(("bad argument #1 to '%s' (%s: %s expected, got %s)")
@@ -30,7 +33,7 @@ end
 --- What a client keeps to resolve targets: its platforms and the targets of
 -- a message that names none.
 function M.defaults(cfg)
-  return { platforms = cfg.platforms, implicit = target.implicit(cfg.platforms) }
+  return { platforms = cfg.platforms, implicit = target.implicit(cfg.platforms), retry = cfg.retry }
 end
 
 -- {{name}} substitution; an unknown name is an error, not an empty string.
@@ -52,9 +55,23 @@ end
 -- @tparam string fname the calling function's name, for error messages
 -- @treturn table|nil the record, or nil, err, "INVALID_MESSAGE"
 -- @raise when msg or one of its fields has the wrong type
-function M.build(msg, defaults, fname)
+local OPTION_KEYS = { timeout = true, retry = true, priority = true }
+
+function M.build(msg, defaults, fname, opts)
   if type(msg) ~= "table" then
     error(("bad argument #1 to '%s' (table expected, got %s)"):format(fname, type(msg)), 3)
+  end
+  if opts ~= nil then
+    if type(opts) ~= "table" then
+      error(("bad argument #2 to '%s' (table expected, got %s)"):format(fname, type(opts)), 3)
+    end
+    local merged = {}
+    for k, v in pairs(msg) do merged[k] = v end
+    for k, v in pairs(opts) do
+      if not OPTION_KEYS[k] then return invalid("unknown option '%s' (timeout, retry, priority)", tostring(k)) end
+      merged[k] = v
+    end
+    msg = merged
   end
   for k, v in pairs(msg) do
     local want = FIELD_TYPES[k]
@@ -101,7 +118,22 @@ function M.build(msg, defaults, fname)
       return invalid("targets[%d]: CR or LF in the title, which is an e-mail subject", i)
     end
   end
+  if msg.timeout and not (msg.timeout > 0) then
+    return invalid("timeout must be a number of seconds > 0, got %s", tostring(msg.timeout))
+  end
+  local retry = defaults.retry
+  if msg.retry then
+    retry = {}
+    for k, v in pairs(defaults.retry) do retry[k] = v end
+    for k, v in pairs(msg.retry) do
+      if not RETRY_KEYS[k] then return invalid("retry: unknown key '%s'", tostring(k)) end
+      if type(v) ~= "number" or v < 0 then return invalid("retry.%s: a number >= 0 expected", k) end
+      retry[k] = v
+    end
+    if retry.max_attempts < 1 then return invalid("retry.max_attempts: at least 1") end
+  end
   return {
+    timeout = msg.timeout, retry = retry,
     id = msg.id, title = title, body = body, format = msg.format or "text",
     priority = priority, metadata = msg.metadata, platform_data = msg.platform_data,
     targets = targets,

@@ -112,6 +112,7 @@ function resolvers.telegram(_, cfg, value)
     url = base .. "/bot" .. cfg.token .. "/sendMessage",
     label = ("%s/bot***/sendMessage?chat_id=%s"):format(base, tostring(chat)),
     extra = { chat_id = chat },
+    rate_key = base .. "/bot" .. cfg.token .. "#" .. tostring(chat),   -- limits count per chat
   }
 end
 
@@ -177,6 +178,8 @@ function M.resolve(platforms, t)
   rec.method = cfg.method
   rec.headers = cfg.headers and M.header_lines(cfg.headers) or nil
   rec.overflow = cfg.overflow
+  rec.rate = M.rate_rules(platform, cfg)
+  if not rec.rate then rec.rate_key = nil end
   rec.options = options_of(platform, cfg)
   for k, v in pairs(rec.extra or {}) do
     rec.options = rec.options or {}
@@ -184,6 +187,22 @@ function M.resolve(platforms, t)
   end
   rec.extra = nil
   return rec
+end
+
+--- The core's rate rules `{ { count, seconds }, ... }` for a target, from
+-- its `rate_limit` (or the platform's published limit); nil: not limited.
+function M.rate_rules(platform, cfg)
+  local limit = cfg.rate_limit
+  if limit == nil then limit = config.rate_limits[platform] end
+  if not limit then return nil end
+  local rules = {}
+  if limit.per_second then
+    local burst = limit.burst or limit.per_second
+    rules[#rules + 1] = { burst, burst / limit.per_second }
+  end
+  if limit.per_minute then rules[#rules + 1] = { limit.per_minute, 60 } end
+  if limit.per_hour then rules[#rules + 1] = { limit.per_hour, 3600 } end
+  return rules
 end
 
 --- "Name: value" lines from a header table, sorted by name.

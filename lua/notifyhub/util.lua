@@ -30,12 +30,6 @@ function M.is_header_safe(s)
   return not s:find("[\r\n%z]")
 end
 
---- "a string", "a table", "nil": for messages about a value's type.
-function M.describe(v)
-  if type(v) == "string" then return ("string %q"):format(#v > 40 and v:sub(1, 40) .. "..." or v) end
-  return type(v)
-end
-
 --- What receipts and logs show instead of a URL that may hold a token:
 -- scheme, host and port, the path with its last segment replaced by ***,
 -- query values replaced by ***, no user info, no fragment.

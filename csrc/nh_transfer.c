@@ -1,0 +1,191 @@
+/*
+ * nh_transfer.c: one HTTP or SMTP request of one target of a job: building
+ * it through the platform, handing it to the worker's multi handle, reading
+ * the answer (up to max_response) and turning what came back into the
+ * target's result. Easy handles are kept per worker for reuse.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "nh_internal.h"
+
+#define RESPONSE_KEPT 512   /* bytes of an answer a receipt keeps */
+
+static size_t on_body(char *data, size_t size, size_t n, void *ud) {
+  nh_transfer *t = ud;
+  size_t len = size * n, limit = t->w->client->opt.max_response;
+  if (t->len + len > limit) {
+    t->too_big = 1;
+    return 0;                                 /* aborts with CURLE_WRITE_ERROR */
+  }
+  if (t->len + len + 1 > t->cap) {
+    size_t cap = t->cap ? t->cap * 2 : 1024;
+    while (cap < t->len + len + 1) cap *= 2;
+    char *p = realloc(t->buf, cap);
+    if (!p) return 0;
+    t->buf = p;
+    t->cap = cap;
+  }
+  memcpy(t->buf + t->len, data, len);
+  t->len += len;
+  t->buf[t->len] = '\0';
+  return len;
+}
+
+/* Spare handles keep the client's options: a plain POST leaves nothing
+ * behind that the next transfer does not set again, so only handles used
+ * for SMTP or another method are reset. */
+static CURL *get_easy(nh_worker *w) {
+  if (w->n_spare) return w->spare[--w->n_spare];
+  CURL *easy = curl_easy_init();
+  if (easy) nh_client_setup_easy(w->client, easy);
+  return easy;
+}
+
+static void put_easy(nh_worker *w, CURL *easy, const nh_request *req) {
+  if (w->n_spare >= w->capacity || !w->spare) {
+    curl_easy_cleanup(easy);
+    return;
+  }
+  if (req->smtp || (req->method && strcmp(req->method, "POST") != 0)) {
+    curl_easy_reset(easy);
+    nh_client_setup_easy(w->client, easy);
+  }
+  w->spare[w->n_spare++] = easy;
+}
+
+static nh_code map_curl_error(CURLcode rc) {
+  switch (rc) {
+  case CURLE_OPERATION_TIMEDOUT: return NH_TIMEOUT;
+  case CURLE_SSL_CONNECT_ERROR:
+  case CURLE_PEER_FAILED_VERIFICATION:
+  case CURLE_SSL_CERTPROBLEM:
+  case CURLE_SSL_CIPHER:
+  case CURLE_SSL_CACERT_BADFILE:
+  case CURLE_SSL_ISSUER_ERROR:
+  case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+  case CURLE_SSL_INVALIDCERTSTATUS:
+  case CURLE_USE_SSL_FAILED:
+    return NH_TLS;
+  default: return NH_NETWORK;
+  }
+}
+
+void nh_transfer_record(nh_transfer *t, CURLcode rc) {
+  nh_job *job = t->job;
+  nh_result *r = &job->results[t->index];
+  const nh_target *target = &job->msg.targets[t->index];
+  curl_off_t us = 0;
+  curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &r->http_status);
+  curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME_T, &us);
+  r->duration_ms = (double)us / 1000.0;
+  r->attempts++;
+  curl_off_t retry_after = 0;
+  curl_easy_getinfo(t->easy, CURLINFO_RETRY_AFTER, &retry_after);
+  r->retry_after = (double)retry_after;
+  free(r->response);
+  r->response = NULL;
+  if (rc == CURLE_OK) {
+    nh_answer a = { r->http_status, t->buf ? t->buf : "", t->len };
+    nh_platform_get(target->platform)->classify(target, &a, r);
+    /* A platform may keep a cleaned copy (WeCom hides the caller's IP). */
+    if (!r->response)
+      r->response = nh_strndup(a.body, a.body_len < RESPONSE_KEPT ? a.body_len : RESPONSE_KEPT);
+  } else if (t->too_big) {
+    nh_result_set(r, NH_NETWORK, "%s: the answer is larger than %zu bytes",
+                  nh_platform_name(target->platform), t->w->client->opt.max_response);
+  } else {
+    /* libcurl's messages name host and port at most, never the path. An
+     * SMTP server that answered 4xx/5xx (or refused the login) rejected the
+     * message; it is not a network failure. */
+    nh_code code = map_curl_error(rc);
+    if (t->req.smtp && (r->http_status >= 400 || rc == CURLE_LOGIN_DENIED))
+      code = NH_PLATFORM_REJECTED;
+    nh_result_set(r, code, "%s: %s", nh_platform_name(target->platform),
+                  t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
+  }
+}
+
+static size_t on_upload(char *out, size_t size, size_t n, void *ud) {
+  nh_transfer *t = ud;
+  size_t left = t->req.body_len - t->sent, room = size * n;
+  size_t len = left < room ? left : room;
+  memcpy(out, t->req.body + t->sent, len);
+  t->sent += len;
+  return len;
+}
+
+static void setup_smtp(nh_transfer *t, CURL *e) {
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+  curl_easy_setopt(e, CURLOPT_MAIL_FROM, t->req.mail_from);
+  curl_easy_setopt(e, CURLOPT_MAIL_RCPT, t->req.rcpt);
+  curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+  curl_easy_setopt(e, CURLOPT_READFUNCTION, on_upload);
+  curl_easy_setopt(e, CURLOPT_READDATA, t);
+  curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)t->req.body_len);
+  curl_easy_setopt(e, CURLOPT_USE_SSL, (long)t->req.use_ssl);
+  if (t->req.username) curl_easy_setopt(e, CURLOPT_USERNAME, t->req.username);
+  if (t->req.password) curl_easy_setopt(e, CURLOPT_PASSWORD, t->req.password);
+}
+
+static void setup_http(nh_transfer *t, CURL *e) {
+  if (t->req.method && strcmp(t->req.method, "POST") != 0)
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, t->req.method);
+  curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->req.body_len);
+  curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->req.body ? t->req.body : "");
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->req.headers);
+}
+
+/* Builds part `part` of target i and hands it to the worker's multi
+ * handle; the transfer's time limit is http.timeout, or less when the
+ * message's deadline comes first. NULL with the result set on failure. */
+nh_transfer *nh_transfer_start(nh_worker *w, nh_job *job, size_t i, size_t part) {
+  const nh_target *target = &job->msg.targets[i];
+  nh_result *r = &job->results[i];
+  nh_transfer *t = calloc(1, sizeof *t);
+  char err[256] = "";
+  if (!t) {
+    nh_result_set(r, NH_NO_MEMORY, "out of memory");
+    return NULL;
+  }
+  t->w = w;
+  t->job = job;
+  t->index = i;
+  t->part = part;
+  nh_message msg = job->msg;
+  if (target->n_parts) msg.body = target->parts[part];
+  nh_code rc = nh_platform_get(target->platform)->build(&msg, target, &t->req, err, sizeof err);
+  if (rc == NH_OK && !(t->easy = get_easy(w))) rc = NH_NO_MEMORY;
+  if (rc != NH_OK) {
+    nh_result_set(r, rc, "%s", err[0] ? err : nh_code_text(rc));
+    nh_request_free(&t->req);
+    free(t);
+    return NULL;
+  }
+  CURL *e = t->easy;
+  long limit = w->client->opt.timeout_ms;
+  if (job->deadline > 0) {
+    long left = (long)((job->deadline - nh_now()) * 1000.0) + 1;
+    if (left < limit) limit = left;
+  }
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, limit);
+  curl_easy_setopt(e, CURLOPT_URL, t->req.url);
+  if (t->req.smtp) setup_smtp(t, e);
+  else setup_http(t, e);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
+  curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+  curl_multi_add_handle(w->multi, e);
+  return t;
+}
+
+/* Takes the transfer off the multi handle and frees it. */
+void nh_transfer_free(nh_transfer *t) {
+  nh_worker *w = t->w;
+  curl_multi_remove_handle(w->multi, t->easy);
+  put_easy(w, t->easy, &t->req);
+  nh_request_free(&t->req);
+  free(t->buf);
+  free(t);
+}
