@@ -250,6 +250,10 @@ static int lnh_client_logs(lua_State *L) {
       lua_pushstring(L, r->message_id);
       lua_setfield(L, -2, "message_id");
     }
+    if (r->attempt) {
+      lua_pushinteger(L, r->attempt);
+      lua_setfield(L, -2, "attempt");
+    }
     lua_pushstring(L, r->text ? r->text : "");
     lua_setfield(L, -2, "text");
     lua_rawseti(L, -2, ++i);

@@ -151,6 +151,7 @@ typedef struct nh_log_record {
   int level;
   int worker_id;            /* 0: the owner thread */
   char *message_id;         /* NULL when not about one message */
+  int attempt;              /* 0 when not about one attempt */
   char *text;
   struct nh_log_record *next;
 } nh_log_record;

@@ -198,6 +198,9 @@ void nh_logbuf_init(nh_logbuf *b, int level, size_t capacity);
 void nh_logbuf_destroy(nh_logbuf *b);
 void nh_log(nh_logbuf *b, int level, int worker_id, const char *message_id,
             const char *fmt, ...);
+/* The same, about one attempt of one message. */
+void nh_log_attempt(nh_logbuf *b, int level, int worker_id, const char *message_id, int attempt,
+                    const char *fmt, ...);
 nh_log_record *nh_logbuf_take(nh_logbuf *b);
 
 #define NH_LATENCY_BUCKETS 160   /* 10% steps from 0.1 ms to 7 minutes; more goes last */

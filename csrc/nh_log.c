@@ -31,17 +31,14 @@ void nh_logbuf_destroy(nh_logbuf *b) {
   pthread_mutex_destroy(&b->lock);
 }
 
-void nh_log(nh_logbuf *b, int level, int worker_id, const char *message_id,
-            const char *fmt, ...) {
-  if (level < b->level) return;
+static void append(nh_logbuf *b, int level, int worker_id, const char *message_id, int attempt,
+                   const char *fmt, va_list ap) {
   nh_log_record *r = calloc(1, sizeof *r);
   if (!r) return;
-  va_list ap;
-  va_start(ap, fmt);
   r->text = nh_vsprintf(fmt, ap);
-  va_end(ap);
   r->level = level;
   r->worker_id = worker_id;
+  r->attempt = attempt;
   r->message_id = nh_strdup(message_id);
   pthread_mutex_lock(&b->lock);
   if (b->length >= b->capacity) {
@@ -55,6 +52,24 @@ void nh_log(nh_logbuf *b, int level, int worker_id, const char *message_id,
   b->tail = r;
   b->length++;
   pthread_mutex_unlock(&b->lock);
+}
+
+void nh_log(nh_logbuf *b, int level, int worker_id, const char *message_id,
+            const char *fmt, ...) {
+  if (level < b->level) return;
+  va_list ap;
+  va_start(ap, fmt);
+  append(b, level, worker_id, message_id, 0, fmt, ap);
+  va_end(ap);
+}
+
+void nh_log_attempt(nh_logbuf *b, int level, int worker_id, const char *message_id, int attempt,
+                    const char *fmt, ...) {
+  if (level < b->level) return;
+  va_list ap;
+  va_start(ap, fmt);
+  append(b, level, worker_id, message_id, attempt, fmt, ap);
+  va_end(ap);
 }
 
 nh_log_record *nh_logbuf_take(nh_logbuf *b) {

@@ -99,8 +99,8 @@ static void record_latency(nh_client *c, nh_job *job, size_t i) {
 static void target_done(nh_worker *w, nh_job *job, size_t i) {
   if (i < job->msg.n_targets) record_latency(w->client, job, i);
   if (--job->targets_left > 0) return;
-  nh_log(&w->client->log, NH_LOG_DEBUG, w->id, job->msg.id, "message finished: %s",
-         nh_job_succeeded(job) ? "delivered" : "failed");
+  nh_log(&w->client->log, NH_LOG_DEBUG, w->id, job->msg.id, "message finished: %s (%s)",
+         nh_job_succeeded(job) ? "delivered" : "failed", nh_code_name(job->code));
   nh_client_finish(w->client, job);
 }
 
@@ -211,9 +211,9 @@ static int maybe_retry(nh_worker *w, worker_state *ws, nh_job *job, size_t i, si
   double now = nh_now(), delay = backoff(ws, p, r);
   if (p->max_elapsed > 0 && now + delay - job->submitted_at > p->max_elapsed) return 0;
   __atomic_add_fetch(&w->client->retried, 1, __ATOMIC_RELAXED);
-  nh_log(&w->client->log, NH_LOG_INFO, w->id, job->msg.id,
-         "attempt %d of %s failed (%s): retrying in %.3f s", r->attempts,
-         nh_platform_name(job->msg.targets[i].platform), nh_code_name(r->code), delay);
+  nh_log_attempt(&w->client->log, NH_LOG_INFO, w->id, job->msg.id, r->attempts,
+                 "attempt %d of %s failed (%s): retrying in %.3f s", r->attempts,
+                 nh_platform_name(job->msg.targets[i].platform), nh_code_name(r->code), delay);
   wait_for(w, ws, job, i, part, now + delay);
   return 1;
 }
@@ -374,7 +374,9 @@ static int idle_wait_locked(nh_worker *w, nh_queue *q) {
   q->idle_workers--;
   if (q->wakes_pending > 0) q->wakes_pending--;
   if (rc == 0 || w->own_job || q->length > 0 || q->closing) return 0;
-  return wait >= c->opt.idle_timeout && c->n_workers > c->opt.min_workers;
+  if (wait < c->opt.idle_timeout || c->n_workers <= c->opt.min_workers) return 0;
+  c->n_workers--;                     /* now, so two idle workers cannot both leave */
+  return 1;
 }
 
 static void run(nh_worker *w) {
@@ -450,8 +452,7 @@ static void retire(nh_worker *w) {
   pthread_mutex_lock(&c->queue.lock);
   nh_worker **link = &c->workers;
   while (*link && *link != w) link = &(*link)->next;
-  if (*link) *link = w->next;
-  c->n_workers--;
+  if (*link) *link = w->next;        /* n_workers went down when it chose to */
   pthread_mutex_unlock(&c->queue.lock);
   pthread_mutex_lock(&c->lock);
   w->next = c->retired;

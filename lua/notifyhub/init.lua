@@ -31,7 +31,7 @@ Client.__index = Client
 
 local function stderr_handler(level, text, fields)
   local extra = {}
-  for _, k in ipairs({ "worker_id", "message_id" }) do
+  for _, k in ipairs({ "worker_id", "message_id", "attempt" }) do
     if fields[k] then extra[#extra + 1] = k .. "=" .. tostring(fields[k]) end
   end
   io.stderr:write(("[notifyhub] %s %s%s\n"):format(level:upper(), text,
@@ -205,7 +205,7 @@ function Client:_drain_logs()
   for i = 1, #records do
     local r = records[i]
     self:log(r.level, r.text, { worker_id = r.worker_id ~= 0 and r.worker_id or nil,
-      message_id = r.message_id })
+      message_id = r.message_id, attempt = r.attempt })
   end
 end
 
