@@ -95,12 +95,8 @@ static char *signed_url(const nh_target *t) {
 
 static nh_code dingtalk_build(const nh_message *m, const nh_target *t, nh_request *req,
                               char *err, size_t errlen) {
-  req->url = t->secret ? signed_url(t) : nh_strdup(t->url);
-  if (!req->url || nh_request_json_headers(req, t)) {
-    snprintf(err, errlen, "dingtalk: could not build the request");
-    return NH_INTERNAL;
-  }
-  return nh_request_set_json(req, message_json(m, t), err, errlen);
+  char *url = t->secret ? signed_url(t) : nh_strdup(t->url);
+  return nh_request_json(req, t, url, message_json(m, t), err, errlen);
 }
 
 /* Shared with WeCom, whose answers have the same shape. */

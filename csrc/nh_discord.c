@@ -43,14 +43,9 @@ static nh_code discord_build(const nh_message *m, const nh_target *t, nh_request
     if (nh_platform_data(m, "discord", data[i]))
       cJSON_AddItemToObject(root, data[i], cJSON_Duplicate(nh_platform_data(m, "discord", data[i]), 1));
   int wait = nh_opt_bool(t, "wait", 0);
-  req->url = wait ? nh_sprintf("%s%swait=true", t->url, strchr(t->url, '?') ? "&" : "?")
-                  : nh_strdup(t->url);
-  if (!req->url || nh_request_json_headers(req, t)) {
-    cJSON_Delete(root);
-    snprintf(err, errlen, "out of memory while building the request");
-    return NH_NO_MEMORY;
-  }
-  return nh_request_set_json(req, root, err, errlen);
+  char *url = wait ? nh_sprintf("%s%swait=true", t->url, strchr(t->url, '?') ? "&" : "?")
+                   : nh_strdup(t->url);
+  return nh_request_json(req, t, url, root, err, errlen);
 }
 
 static void discord_classify(const nh_target *t, const nh_answer *a, nh_result *r) {

@@ -183,13 +183,7 @@ static nh_code feishu_build(const nh_message *m, const nh_target *t, nh_request 
     snprintf(err, errlen, "feishu: could not compute the signature");
     return NH_INTERNAL;
   }
-  req->url = nh_strdup(t->url);
-  if (!req->url || nh_request_json_headers(req, t)) {
-    cJSON_Delete(root);
-    snprintf(err, errlen, "out of memory while building the request");
-    return NH_NO_MEMORY;
-  }
-  nh_code rc = nh_request_set_json(req, root, err, errlen);
+  nh_code rc = nh_request_json(req, t, nh_strdup(t->url), root, err, errlen);
   if (rc == NH_OK && req->body_len > FEISHU_MAX_BODY) {
     snprintf(err, errlen, "feishu: the request body is %zu bytes, over the 20 KB limit",
              req->body_len);

@@ -94,6 +94,10 @@ void nh_request_free(nh_request *req);
 int nh_request_json_headers(nh_request *req, const nh_target *t);
 /* Serialises and frees root into req->body. */
 nh_code nh_request_set_json(nh_request *req, cJSON *root, char *err, size_t errlen);
+/* The usual JSON POST: takes url (malloc'd, may be NULL when out of memory)
+ * and root (freed), adds the JSON and target headers. */
+nh_code nh_request_json(nh_request *req, const nh_target *t, char *url, cJSON *root, char *err,
+                        size_t errlen);
 /* Shared by platforms whose 2xx means delivered and anything else does not. */
 void nh_classify_http(const nh_answer *a, nh_result *r);
 /* DingTalk and WeCom: HTTP 200 with {"errcode","errmsg"}; too_fast is the

@@ -55,6 +55,17 @@ nh_code nh_request_set_json(nh_request *req, cJSON *root, char *err, size_t errl
   return NH_OK;
 }
 
+nh_code nh_request_json(nh_request *req, const nh_target *t, char *url, cJSON *root, char *err,
+                        size_t errlen) {
+  req->url = url;
+  if (!url || nh_request_json_headers(req, t)) {
+    cJSON_Delete(root);
+    snprintf(err, errlen, "out of memory while building the request");
+    return NH_NO_MEMORY;
+  }
+  return nh_request_set_json(req, root, err, errlen);
+}
+
 void nh_classify_http(const nh_answer *a, nh_result *r) {
   if (a->http_status >= 200 && a->http_status < 300) {
     nh_result_set(r, NH_OK, NULL);

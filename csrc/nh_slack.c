@@ -74,13 +74,7 @@ static nh_code slack_build(const nh_message *m, const nh_target *t, nh_request *
   const char *keys[] = { "username", "icon_emoji", "icon_url", "channel" };
   for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
     if (nh_opt_string(t, keys[i])) cJSON_AddStringToObject(root, keys[i], nh_opt_string(t, keys[i]));
-  req->url = nh_strdup(t->url);
-  if (!req->url || nh_request_json_headers(req, t)) {
-    cJSON_Delete(root);
-    snprintf(err, errlen, "out of memory while building the request");
-    return NH_NO_MEMORY;
-  }
-  return nh_request_set_json(req, root, err, errlen);
+  return nh_request_json(req, t, nh_strdup(t->url), root, err, errlen);
 }
 
 static void slack_classify(const nh_target *t, const nh_answer *a, nh_result *r) {

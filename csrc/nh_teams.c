@@ -65,12 +65,7 @@ static size_t teams_limit(const nh_message *m, const nh_target *t) {
 
 static nh_code teams_build(const nh_message *m, const nh_target *t, nh_request *req,
                            char *err, size_t errlen) {
-  req->url = nh_strdup(t->url);
-  if (!req->url || nh_request_json_headers(req, t)) {
-    snprintf(err, errlen, "out of memory while building the request");
-    return NH_NO_MEMORY;
-  }
-  return nh_request_set_json(req, envelope(m), err, errlen);
+  return nh_request_json(req, t, nh_strdup(t->url), envelope(m), err, errlen);
 }
 
 static void teams_classify(const nh_target *t, const nh_answer *a, nh_result *r) {

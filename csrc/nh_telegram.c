@@ -66,13 +66,7 @@ static nh_code telegram_build(const nh_message *m, const nh_target *t, nh_reques
   free(text);
   if (mode != MODE_NONE) cJSON_AddStringToObject(root, "parse_mode", mode == MODE_HTML ? "HTML" : "MarkdownV2");
   if (nh_opt_bool(t, "disable_notification", 0)) cJSON_AddTrueToObject(root, "disable_notification");
-  req->url = nh_strdup(t->url);
-  if (!req->url || nh_request_json_headers(req, t)) {
-    cJSON_Delete(root);
-    snprintf(err, errlen, "out of memory while building the request");
-    return NH_NO_MEMORY;
-  }
-  return nh_request_set_json(req, root, err, errlen);
+  return nh_request_json(req, t, nh_strdup(t->url), root, err, errlen);
 }
 
 static void telegram_classify(const nh_target *t, const nh_answer *a, nh_result *r) {

@@ -43,13 +43,7 @@ static nh_code wecom_build(const nh_message *m, const nh_target *t, nh_request *
         cJSON_AddItemToObject(inner, lists[i], cJSON_Duplicate(nh_opt_item(t, lists[i]), 1));
   }
   cJSON_AddItemToObject(root, markdown ? "markdown" : "text", inner);
-  req->url = nh_strdup(t->url);
-  if (!req->url || nh_request_json_headers(req, t)) {
-    cJSON_Delete(root);
-    snprintf(err, errlen, "out of memory while building the request");
-    return NH_NO_MEMORY;
-  }
-  return nh_request_set_json(req, root, err, errlen);
+  return nh_request_json(req, t, nh_strdup(t->url), root, err, errlen);
 }
 
 static void wecom_classify(const nh_target *t, const nh_answer *a, nh_result *r) {

@@ -74,17 +74,21 @@ static int push_timer(worker_state *ws, timer t) {
   return 0;
 }
 
-static timer pop_timer(worker_state *ws) {
-  timer top = ws->timers[0];
-  ws->timers[0] = ws->timers[--ws->n_timers];
-  for (int i = 0;;) {
+static void sift_down(worker_state *ws, int i) {
+  for (;;) {
     int l = 2 * i + 1, r = l + 1, m = i;
     if (l < ws->n_timers && ws->timers[l].when < ws->timers[m].when) m = l;
     if (r < ws->n_timers && ws->timers[r].when < ws->timers[m].when) m = r;
-    if (m == i) break;
+    if (m == i) return;
     timer_swap(&ws->timers[i], &ws->timers[m]);
     i = m;
   }
+}
+
+static timer pop_timer(worker_state *ws) {
+  timer top = ws->timers[0];
+  ws->timers[0] = ws->timers[--ws->n_timers];
+  sift_down(ws, 0);
   return top;
 }
 
@@ -295,16 +299,7 @@ static void apply_cancels(nh_worker *w, worker_state *ws) {
   /* Due now: start_target sees the flag and ends the target. */
   for (int k = 0; k < ws->n_timers; k++)
     if (__atomic_load_n(&ws->timers[k].job->cancelled, __ATOMIC_ACQUIRE)) ws->timers[k].when = 0;
-  for (int k = ws->n_timers / 2; k >= 0 && ws->n_timers; k--) {
-    for (int i = k;;) {                       /* re-heapify */
-      int l = 2 * i + 1, r = l + 1, m = i;
-      if (l < ws->n_timers && ws->timers[l].when < ws->timers[m].when) m = l;
-      if (r < ws->n_timers && ws->timers[r].when < ws->timers[m].when) m = r;
-      if (m == i) break;
-      timer_swap(&ws->timers[i], &ws->timers[m]);
-      i = m;
-    }
-  }
+  for (int k = ws->n_timers / 2; k >= 0 && ws->n_timers; k--) sift_down(ws, k);   /* re-heapify */
   fire_timers(w, ws);
 }
 
