@@ -123,7 +123,8 @@ describe("delivery policy", function()
     end)
 
     it("frees the transfer slot while a message waits for its retry", function()
-      server.behave("/webhook/slot-a", { status = 503, times = 1 })
+      -- Retry-After makes the wait exactly 1 s (full jitter alone could pick 0).
+      server.behave("/webhook/slot-a", { status = 503, times = 1, headers = { ["Retry-After"] = "1" } })
       local c = client({ webhook = { url = server.url("/webhook/slot-a") },
         async = { workers = 1, max_workers = 1, concurrency = 1 },
         retry = { max_attempts = 2, initial_delay = 1, max_delay = 1 } })
@@ -222,7 +223,7 @@ describe("delivery policy", function()
     end)
 
     it("ends a message waiting for a retry at its deadline", function()
-      server.behave("/webhook/never", { status = 503 })
+      server.behave("/webhook/never", { status = 503, headers = { ["Retry-After"] = "5" } })
       local c = client({ webhook = { url = server.url("/webhook/never") },
         retry = { max_attempts = 10, initial_delay = 5, max_delay = 5 } })
       local t0 = now()
@@ -276,7 +277,7 @@ describe("delivery policy", function()
     end)
 
     it("cancels a message waiting for its retry", function()
-      server.behave("/webhook/cr", { status = 503 })
+      server.behave("/webhook/cr", { status = 503, headers = { ["Retry-After"] = "10" } })
       local c = client({ webhook = { url = server.url("/webhook/cr") },
         retry = { max_attempts = 5, initial_delay = 10, max_delay = 10 } })
       local h = c:send_async({ body = "x" })
@@ -421,7 +422,7 @@ describe("delivery policy", function()
 
   describe("stats and logging", function()
     it("adds up while messages are in every state, and gives latency per platform", function()
-      server.behave("/webhook/st-wait", { status = 503 })
+      server.behave("/webhook/st-wait", { status = 503, headers = { ["Retry-After"] = "5" } })
       local c = client({ webhook = { url = server.url("/webhook/st-ok") },
         async = { workers = 1, max_workers = 1, concurrency = 1 },
         retry = { max_attempts = 3, initial_delay = 5, max_delay = 5 } })
