@@ -1,0 +1,246 @@
+--- notifyhub inside nginx (lua-nginx-module / OpenResty): one client per
+-- nginx worker, a pump that runs the callbacks, and waits that yield.
+--
+--   init_by_lua_block        { require("notifyhub.ngx").configure({ feishu = { ... } }) }
+--   init_worker_by_lua_block { require("notifyhub.ngx").init_worker() }
+--   exit_worker_by_lua_block { require("notifyhub.ngx").exit_worker() }
+--   content_by_lua_block     { local nh = require("notifyhub.ngx")
+--                              local receipt, err, code = nh.send({ body = "..." }) }
+--   log_by_lua_block         { require("notifyhub.ngx").send_async({ body = "..." }) }
+--
+-- Threads do not survive fork, so the client is made in each worker (in
+-- init_worker, or lazily on first use, guarded by the worker's pid), never in
+-- the master. `send_async` is a short non-blocking C call and works in every
+-- phase. Workers finish messages on their threads; the pump (one timer per
+-- nginx worker) takes the completions, runs the callbacks and wakes the
+-- requests waiting on them through semaphores: a wait yields, it never
+-- blocks the event loop. When the worker exits (reload, quit) the client is
+-- closed with a deadline and every message it could not deliver is written
+-- to the error log.
+-- @module notifyhub.ngx
+
+local notifyhub = require("notifyhub")
+local semaphore = require("ngx.semaphore")
+
+local ngx = ngx
+local M = {}
+
+local settings = {
+  config = nil,
+  close_timeout = 3,   -- seconds the client gets when the worker exits
+  busy_interval = 0.001,  -- pump sleep while messages are pending (grows x2 to busy_max)
+  busy_max = 0.02,
+  idle_interval = 0.1, -- pump sleep while nothing is pending
+}
+
+local state = { pid = nil, client = nil, waiters = {}, pumping = false, closed = false }
+
+local LEVELS = { debug = ngx.DEBUG, info = ngx.INFO, warn = ngx.WARN, error = ngx.ERR }
+
+local function ngx_logger(level, text, fields)
+  local extra = {}
+  for _, k in ipairs({ "worker_id", "message_id", "attempt" }) do
+    if fields[k] then extra[#extra + 1] = k .. "=" .. tostring(fields[k]) end
+  end
+  ngx.log(LEVELS[level] or ngx.ERR, "notifyhub: ", text,
+    #extra > 0 and " (" .. table.concat(extra, " ") .. ")" or "")
+end
+
+-- Phases in which a request may yield (ngx.semaphore, ngx.sleep).
+local YIELDING = { rewrite = true, access = true, content = true, timer = true,
+  ssl_cert = true, ssl_session_fetch = true }
+
+--- Stores the client configuration (call it in init_by_lua*: it makes no
+-- client and starts no thread).
+-- @tparam table cfg as for `notifyhub.new`; `async.timeout` is forced to 0
+--   (a full queue answers QUEUE_FULL at once: nothing may block the event loop)
+-- @tparam[opt] table opts `close_timeout` (seconds, default 3), `idle_interval`,
+--   `busy_interval`, `busy_max` (the pump's sleeps)
+function M.configure(cfg, opts)
+  if type(cfg) ~= "table" then
+    error(("bad argument #1 to 'configure' (table expected, got %s)"):format(type(cfg)), 2)
+  end
+  local copy = {}
+  for k, v in pairs(cfg) do copy[k] = v end
+  copy.async = {}
+  for k, v in pairs(cfg.async or {}) do copy.async[k] = v end
+  copy.async.timeout = 0
+  if copy.async.enabled == false then
+    error("notifyhub.ngx: async.enabled = false would send on the nginx event loop", 2)
+  end
+  copy.logger = copy.logger or {}
+  local logger = {}
+  for k, v in pairs(copy.logger) do logger[k] = v end
+  logger.handler = logger.handler or ngx_logger
+  copy.logger = logger
+  notifyhub.config.check(copy)           -- raise now, in init, not in a request
+  settings.config = copy
+  for k, v in pairs(opts or {}) do
+    if settings[k] == nil or k == "config" then error("notifyhub.ngx: unknown option " .. tostring(k), 2) end
+    settings[k] = v
+  end
+end
+
+local function wake_waiters()
+  for sema in pairs(state.waiters) do sema:post(1) end
+end
+
+local function close_client(timeout)
+  local c = state.client
+  if not c or state.closed then return end
+  state.closed = true
+  local cut = c:close(timeout)
+  wake_waiters()
+  if cut > 0 then
+    ngx.log(ngx.ERR, "notifyhub: the worker exits; ", cut, " message(s) were not delivered")
+  end
+end
+
+-- The pump: polls completions, runs callbacks, wakes waiting requests;
+-- sleeps 1 ms to 20 ms while messages are pending, 100 ms when idle.
+local function pump(premature)
+  local c = state.client
+  local sleep = settings.busy_interval
+  while not premature and not ngx.worker.exiting() and not state.closed and state.client == c do
+    local ok, n = pcall(c.poll, c)
+    if not ok then
+      ngx.log(ngx.ERR, "notifyhub: poll failed: ", n)
+      n = 0
+    end
+    if n > 0 then wake_waiters() end
+    if c.core:pending() > 0 then
+      sleep = n > 0 and settings.busy_interval or math.min(sleep * 2, settings.busy_max)
+      ngx.sleep(sleep)
+    else
+      sleep = settings.busy_interval
+      ngx.sleep(settings.idle_interval)
+    end
+  end
+  if state.client == c then
+    state.pumping = false
+    if ngx.worker.exiting() or premature then close_client(settings.close_timeout) end
+  end
+end
+
+local function start_pump()
+  if state.pumping then return true end
+  local ok, err = ngx.timer.at(0, pump)
+  if not ok then return nil, err end
+  state.pumping = true
+  return true
+end
+
+-- In ngx mode a wait yields on a semaphore that the pump posts, instead of
+-- blocking in C.
+local function wait_until(self, cond, timeout)
+  local phase = ngx.get_phase()
+  if not YIELDING[phase] then
+    error("notifyhub.ngx: cannot wait in the " .. phase .. " phase (use send_async there)", 3)
+  end
+  start_pump()
+  local deadline = timeout and timeout < math.huge and ngx.now() + timeout or nil
+  local sema = semaphore.new()
+  state.waiters[sema] = true
+  while true do
+    if cond() then
+      state.waiters[sema] = nil
+      return true
+    end
+    if state.closed and self.core:pending() == 0 then
+      state.waiters[sema] = nil
+      return cond() or nil, "the client is closed", "CLOSED"
+    end
+    local left = deadline and deadline - ngx.now()
+    if left and left <= 0 then
+      state.waiters[sema] = nil
+      return nil, "timed out while waiting", "TIMEOUT"
+    end
+    sema:wait(math.min(left or 1, 1))
+  end
+end
+
+--- The client of this nginx worker, made on first use after fork.
+-- @return the client, or nil and why
+function M.client()
+  local pid = ngx.worker.pid()
+  if state.client and state.pid == pid then return state.client end
+  if ngx.get_phase() == "init" then
+    return nil, "notifyhub.ngx: make clients per worker (init_worker_by_lua or later), not in init_by_lua"
+  end
+  if not settings.config then return nil, "notifyhub.ngx: call configure() in init_by_lua first" end
+  -- A client inherited from the master or an old worker belongs to another
+  -- process: its threads are not here. Never touch it.
+  local c, err = notifyhub.new(settings.config)
+  if not c then return nil, err end
+  c._wait_until = wait_until
+  state.client, state.pid, state.closed, state.pumping = c, pid, false, false
+  state.waiters = {}
+  local ok, perr = start_pump()
+  if not ok and ngx.get_phase() ~= "init_worker" then
+    ngx.log(ngx.WARN, "notifyhub: pump not started yet: ", perr)
+  end
+  return c
+end
+
+--- For init_worker_by_lua*: makes this worker's client and starts its pump.
+function M.init_worker()
+  local c, err = M.client()
+  if not c then ngx.log(ngx.ERR, err) end
+  return c, err
+end
+
+--- For exit_worker_by_lua*: closes the client with `close_timeout` and
+-- logs the messages it could not deliver.
+function M.exit_worker()
+  close_client(settings.close_timeout)
+end
+
+-- Every failure reaches the error log, and a message that a worker's exit
+-- cut off is logged as not delivered: none vanishes, even when the caller
+-- dropped its handle (log_by_lua*). The callback also keeps the handle, so
+-- its completion is not discarded.
+local function log_failure(message, err, receipt)
+  local lost = receipt.code == "CLOSED"
+  ngx.log(lost and ngx.ERR or ngx.WARN, "notifyhub: message ", receipt.message_id,
+    lost and " not delivered: " or " failed: ", err, " (", receipt.code, ")")
+end
+
+--- Queues a message; safe in every phase, log_by_lua* included.
+-- @return a handle, or nil, err, code
+function M.send_async(msg, opts)
+  local c, err = M.client()
+  if not c then return nil, err, "CLOSED" end
+  local h, serr, code = c:send_async(msg, opts)
+  if not h then return nil, serr, code end
+  h:on_error(log_failure)
+  if not state.pumping then start_pump() end
+  return h
+end
+
+--- Sends a message and yields until it is finished (rewrite, access,
+-- content and timer phases).
+-- @return the receipt, or nil, err, code, receipt
+function M.send(msg, opts)
+  local h, err, code = M.send_async(msg, opts)
+  if not h then return nil, err, code end
+  return h:wait()
+end
+
+--- Queues several messages, all or none (see `client:send_async_batch`).
+function M.send_async_batch(messages, opts)
+  local c, err = M.client()
+  if not c then return nil, err, "CLOSED" end
+  local b, berr, code = c:send_async_batch(messages, opts)
+  if not b then return nil, berr, code end
+  for _, h in ipairs(b.handles) do h:on_error(log_failure) end
+  if not state.pumping then start_pump() end
+  return b
+end
+
+--- This worker's client stats (see `client:stats`).
+function M.stats()
+  local c = M.client()
+  return c and c:stats()
+end
+
+return M

@@ -1,0 +1,123 @@
+-- spec/support/app.lua: starts, signals and stops the nginx under test (the
+-- application that uses notifyhub.ngx: spec/support/app/), next to the
+-- loopback stand-in of spec/support/server.lua. Plain Lua for lua5.4 and
+-- luajit; used by spec/ngx_spec.lua and bench/ngx.lua.
+local server = require("spec.support.server")
+local system = require("system")
+
+local M = {}
+local state
+
+local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+local function execute(cmd)
+  local a = os.execute(cmd)
+  if type(a) == "number" then return a == 0 end
+  return a == true
+end
+
+local function read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+local function alive(pid)
+  local stat = read_file("/proc/" .. pid .. "/stat")
+  return stat ~= nil and not stat:match("^%d+ %b() Z")
+end
+
+local function root_dir()
+  local p = io.popen("pwd")
+  local dir = p:read("*l")
+  p:close()
+  return dir
+end
+
+local function modules()
+  local dir = os.getenv("NOTIFYHUB_NGINX_MODULES") or "/usr/lib/nginx/modules"
+  local lines = {}
+  if execute("test -f " .. q(dir .. "/ndk_http_module.so")) then
+    lines[#lines + 1] = "load_module " .. dir .. "/ndk_http_module.so;"
+  end
+  lines[#lines + 1] = "load_module " .. dir .. "/ngx_http_lua_module.so;"
+  return table.concat(lines, "\n")
+end
+
+--- Starts the app; opts: workers (1), close_timeout (3). Returns its base URL.
+function M.start(opts)
+  opts = opts or {}
+  assert(not state, "app.lua: already running")
+  local standin = server.start()
+  local p = io.popen("mktemp -d /tmp/notifyhub-app.XXXXXX")
+  local prefix = p:read("*l")
+  p:close()
+  execute("mkdir -p " .. q(prefix .. "/conf") .. " " .. q(prefix .. "/logs") .. " " .. q(prefix .. "/tmp"))
+  local template = assert(read_file("spec/support/app/nginx.conf"))
+  local port = 40000 + (server.port() % 20000)
+  local is_root = io.popen("id -u"):read("*l") == "0"
+  local vars = {
+    LOAD_MODULES = modules(), USER = is_root and "user root;" or "", WORKERS = opts.workers or 1,
+    PREFIX = prefix, PORT = port, ROOT = root_dir(), STANDIN = standin,
+    CLOSE_TIMEOUT = opts.close_timeout or 3,
+  }
+  local conf = template:gsub("{{(%u[%u_]*)}}", function(k) return tostring(assert(vars[k], k)) end)
+  local f = assert(io.open(prefix .. "/conf/nginx.conf", "wb"))
+  f:write(conf)
+  f:close()
+  local bin = os.getenv("NOTIFYHUB_NGINX") or "nginx"
+  if not execute(q(bin) .. " -p " .. q(prefix .. "/") .. " -c conf/nginx.conf </dev/null >"
+      .. q(prefix .. "/logs/start.out") .. " 2>&1") then
+    error("app.lua: nginx failed:\n" .. (read_file(prefix .. "/logs/start.out") or "")
+      .. (read_file(prefix .. "/logs/error.log") or ""))
+  end
+  state = { prefix = prefix, base = "http://127.0.0.1:" .. port, bin = bin }
+  local deadline = system.gettime() + 5
+  while system.gettime() < deadline do
+    local status = server.http("GET", state.base .. "/ping", nil, nil, 1)
+    if status == 200 then return state.base end
+    system.sleep(0.05)
+  end
+  local log = M.error_log()
+  M.stop()
+  error("app.lua: nginx is not answering:\n" .. log)
+end
+
+function M.url(path) return state.base .. path end
+
+function M.pid() return tonumber(read_file(state.prefix .. "/logs/nginx.pid") or "") end
+
+--- Sends a signal through nginx -s (reload, quit, stop).
+function M.signal(sig)
+  return execute(q(state.bin) .. " -p " .. q(state.prefix .. "/") .. " -c conf/nginx.conf -s " .. sig
+    .. " >/dev/null 2>&1")
+end
+
+--- Waits until the master process is gone (after quit).
+function M.wait_exit(timeout)
+  local pid = M.pid()
+  local deadline = system.gettime() + (timeout or 10)
+  while pid and alive(pid) and system.gettime() < deadline do system.sleep(0.05) end
+  return not (pid and alive(pid))
+end
+
+function M.error_log()
+  return read_file(state.prefix .. "/logs/error.log") or ""
+end
+
+function M.stop()
+  if not state then return end
+  local pid = M.pid()
+  if pid and alive(pid) then
+    execute("kill -TERM " .. pid .. " 2>/dev/null")
+    local deadline = system.gettime() + 5
+    while alive(pid) and system.gettime() < deadline do system.sleep(0.02) end
+    if alive(pid) then execute("pkill -KILL -P " .. pid .. "; kill -KILL " .. pid) end
+  end
+  execute("rm -rf " .. q(state.prefix))
+  state = nil
+end
+
+return M

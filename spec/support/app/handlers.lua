@@ -1,0 +1,92 @@
+-- Request handlers of the nginx under test (spec/support/app/nginx.conf):
+-- each one uses notifyhub.ngx the way an application would.
+local cjson = require("cjson")
+local nh = require("notifyhub.ngx")
+
+local M = {}
+local standin
+
+function M.configure(base, close_timeout)
+  standin = base
+  nh.configure({
+    webhook = { url = base .. "/webhook/app" },
+    http = { timeout = 5 },
+    retry = { max_attempts = 1 },
+    async = { buffer_size = 20000, workers = 2, concurrency = 64 },
+  }, { close_timeout = close_timeout })
+end
+
+-- Waits on its own notification (the webhook answers after ?delay=).
+function M.notify()
+  local delay = ngx.var.arg_delay or "0"
+  local t0 = ngx.now()
+  local receipt, err, code = nh.send({ body = "notify " .. ngx.var.request_id,
+    targets = { { platform = "webhook", value = standin .. "/webhook/notify?delay=" .. delay } } })
+  ngx.update_time()
+  ngx.say(cjson.encode({ status = receipt and receipt.status or code, err = err,
+    took = ngx.now() - t0 }))
+end
+
+-- Queues ?n= messages to a webhook answering after ?delay=, without waiting.
+function M.queue()
+  local n, delay = tonumber(ngx.var.arg_n or "1"), ngx.var.arg_delay or "0"
+  local ids = {}
+  for i = 1, n do
+    local h = assert(nh.send_async({ body = "queued " .. i,
+      targets = { { platform = "webhook", value = standin .. "/webhook/queued?delay=" .. delay } } }))
+    h:on_complete(function(r) ngx.log(ngx.NOTICE, "notifyhub-spec: delivered ", r.message_id) end)
+    ids[i] = h.id
+  end
+  ngx.say(cjson.encode(ids))
+end
+
+-- One notification per request, not waited for (the benchmark's endpoint).
+function M.one()
+  nh.send_async({ body = "one" , targets = { { platform = "webhook", value = standin .. "/sink" } } })
+  ngx.say("ok")
+end
+
+-- The same workload the way it is done without notifyhub: a cosocket POST
+-- from a timer.
+local function post(premature, host, port)
+  if premature then return end
+  local sock = ngx.socket.tcp()
+  sock:settimeout(5000)
+  local ok = sock:connect(host, port)
+  if not ok then return end
+  local body = '{"body":"one"}'
+  sock:send("POST /sink HTTP/1.1\r\nHost: " .. host .. "\r\nContent-Type: application/json\r\n"
+    .. "Content-Length: " .. #body .. "\r\n\r\n" .. body)
+  local reader = sock:receiveuntil("\r\n\r\n")
+  local head = reader()
+  local len = head and tonumber(head:lower():match("content%-length:%s*(%d+)"))
+  if len then sock:receive(len) end
+  sock:setkeepalive(10000, 256)
+end
+
+function M.cosocket()
+  local host, port = standin:match("^http://([^:/]+):(%d+)")
+  ngx.timer.at(0, post, host, tonumber(port))
+  ngx.say("ok")
+end
+
+function M.callback_error()
+  local h = assert(nh.send_async({ body = "raises" }))
+  h:on_complete(function() error("callback boom") end)
+  ngx.say(cjson.encode({ id = h.id }))
+end
+
+function M.log_phase()
+  if ngx.status >= 500 then
+    nh.send_async({ title = "upstream failed", body = ngx.var.request_uri .. " answered " .. ngx.status,
+      targets = { { platform = "webhook", value = standin .. "/webhook/logged" } } })
+  end
+end
+
+function M.stats()
+  local s = nh.stats()
+  s.latency = nil
+  ngx.say(cjson.encode(s))
+end
+
+return M
