@@ -80,6 +80,7 @@ demo: deps build
 
 bench: deps build $(BUILD)/curl_multi
 	@lua5.4 bench/run.lua
+	@lua5.4 bench/ngx.lua
 
 # libcurl alone, the benchmark's reference for what libcurl reaches here.
 $(BUILD)/curl_multi: bench/curl_multi.c

@@ -76,6 +76,7 @@ static int lnh_client_new(lua_State *L) {
   o.idle_timeout = num_field(L, 1, "idle_timeout", o.idle_timeout);
   o.grow_after = num_field(L, 1, "grow_after", o.grow_after);
   o.priority_aging = num_field(L, 1, "priority_aging", o.priority_aging);
+  o.log_failures = bool_field(L, 1, "log_failures", 0);
   o.verify_tls = bool_field(L, 1, "verify_tls", o.verify_tls);
   o.ca_file = str_field(L, 1, "ca_file");
   o.proxy = str_field(L, 1, "proxy");

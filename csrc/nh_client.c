@@ -308,8 +308,22 @@ static void count_finished(nh_client *c, nh_job *job) {
     __atomic_sub_fetch(&c->in_flight, 1, __ATOMIC_RELAXED);
 }
 
+/* The first failed target's text, for the failure log. */
+static const nh_result *first_failure(const nh_job *job) {
+  for (size_t i = 0; i < job->msg.n_targets; i++)
+    if (!job->results[i].success) return &job->results[i];
+  return NULL;
+}
+
 void nh_client_finish(nh_client *c, nh_job *job) {
   count_finished(c, job);
+  const nh_result *bad = c->opt.log_failures ? first_failure(job) : NULL;
+  if (bad) {
+    int lost = job->code == NH_CLOSED;
+    nh_log(&c->log, lost ? NH_LOG_ERROR : NH_LOG_WARN, 0, job->msg.id, "message %s %s: %s (%s)",
+           job->msg.id, lost ? "not delivered" : "failed", bad->error ? bad->error : "",
+           nh_code_name(job->code != NH_OK ? job->code : bad->code));
+  }
   __atomic_store_n(&job->state, NH_JOB_DONE, __ATOMIC_RELEASE);
   int detached = __atomic_load_n(&job->detached, __ATOMIC_ACQUIRE);
   /* One step under one lock, so nh_client_pending() never reads zero while

@@ -65,6 +65,7 @@ typedef struct nh_options {
   double idle_timeout;      /* seconds an idle worker above min_workers lives */
   double grow_after;        /* seconds a backlog lasts before the pool grows */
   double priority_aging;    /* seconds before a waiting low job goes first */
+  int log_failures;         /* log every failed job (warn; CLOSED: error) */
 } nh_options;
 
 /* One destination of a message, fully resolved by the caller. */

@@ -2,6 +2,7 @@
 -- so they cannot rot. Each one is a separate process of the same Lua.
 
 local server = require("spec.support.server")
+local cjson = require("cjson")
 
 local LUA = rawget(_G, "jit") and "luajit" or "lua5.4"
 local FLAVOUR = rawget(_G, "jit") and "luajit" or "lua5.4"
@@ -95,6 +96,59 @@ describe("examples", function()
       smtp.stop()
       assert(ok, out)
       assert.matches("email: delivered", out)
+    end)
+  end)
+
+  describe("openresty", function()
+    local prefix, port
+
+    local function sh(cmd)
+      local p = assert(io.popen(cmd .. " 2>&1"))
+      local out = p:read("*a")
+      local ok = p:close()
+      return ok, out
+    end
+
+    after_each(function()
+      if prefix then
+        sh("PREFIX=" .. prefix .. " sh examples/openresty/run.sh stop; sleep 0.3; rm -rf " .. prefix)
+        prefix = nil
+      end
+    end)
+
+    it("relays POST /alert with its receipt and notifies from log_by_lua on a 5xx", function()
+      prefix = os.tmpname()
+      os.remove(prefix)
+      server.bot("relay", {})
+      local ok, out
+      for try = 0, 4 do                       -- below the ephemeral ports; next if taken
+        port = 12000 + (server.port() * 3 + try * 211) % 18000
+        local env = ("PREFIX=%s PORT=%d FEISHU_WEBHOOK_URL='%s' WEBHOOK_URL='%s'"):format(prefix, port,
+          server.url("/open-apis/bot/v2/hook/relay"), server.url("/webhook/relay"))
+        ok, out = sh(env .. " sh examples/openresty/run.sh")
+        if ok or not out:find("Address already in use", 1, true) then break end
+      end
+      assert(ok, out)
+      local base = "http://127.0.0.1:" .. port
+      local status, body
+      for _ = 1, 50 do
+        status, body = server.http("POST", base .. "/alert", '{"title":"disk","body":"full"}',
+          { ["Content-Type"] = "application/json" }, 5)
+        if status ~= 0 then break end
+        os.execute("sleep 0.1")
+      end
+      assert.equal(200, status, body)
+      local receipt = cjson.decode(body)
+      assert.equal("success", receipt.status)
+      assert.equal(2, receipt.total)
+      assert.equal(200, (server.http("GET", base .. "/app/ok")))
+      assert.equal(503, (server.http("GET", base .. "/app/broken")))
+      local reqs = server.wait_for(2, "/webhook/relay", 5)
+      assert.equal(2, #reqs)                                -- the alert, then the 5xx
+      local note = cjson.decode(reqs[2].body)
+      assert.equal("upstream 503", note.title)
+      assert.equal("GET /app/broken answered 503", note.body)
+      assert.equal(2, #server.requests("/open-apis/bot/v2/hook/relay"))
     end)
   end)
 end)

@@ -47,6 +47,7 @@ M.defaults = {
   logger = {
     level = "warn",
     handler = nil,         -- default: one line per record on stderr
+    failures = false,      -- true: every failed message is logged (warn; cut off by close: error)
   },
 }
 
@@ -172,7 +173,7 @@ local schema = {
     proxy = of_type("string"), user_agent = of_type("string"),
     max_response = integer(1024),
   },
-  logger = { level = log_level, handler = of_type("function") },
+  logger = { level = log_level, handler = of_type("function"), failures = of_type("boolean") },
 }
 
 --- Each platform's keys; `required` names the key an instance must have.

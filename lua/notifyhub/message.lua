@@ -33,7 +33,8 @@ end
 --- What a client keeps to resolve targets: its platforms and the targets of
 -- a message that names none.
 function M.defaults(cfg)
-  return { platforms = cfg.platforms, implicit = target.implicit(cfg.platforms), retry = cfg.retry }
+  return { platforms = cfg.platforms, implicit = target.implicit(cfg.platforms), retry = cfg.retry,
+    cache = { records = {}, size = 0 } }
 end
 
 -- {{name}} substitution; an unknown name is an error, not an empty string.
@@ -103,7 +104,7 @@ function M.build(msg, defaults, fname, opts)
       if type(t) ~= "table" and type(t) ~= "string" then
         type_error(fname, ("targets[%d]"):format(i), "table or string", t)
       end
-      local rec, err = target.resolve(defaults.platforms, t)
+      local rec, err = target.resolve(defaults.platforms, t, defaults.cache)
       if not rec then return invalid("targets[%d]: %s", i, err) end
       targets[i] = rec
     end

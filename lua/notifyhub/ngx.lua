@@ -72,6 +72,11 @@ function M.configure(cfg, opts)
   local logger = {}
   for k, v in pairs(copy.logger) do logger[k] = v end
   logger.handler = logger.handler or ngx_logger
+  -- Every failure reaches the error log, and a message that the worker's
+  -- exit cut off is logged as not delivered: none vanishes, even when the
+  -- caller dropped its handle (log_by_lua*). The core writes these records,
+  -- so a dropped handle costs nothing more.
+  if logger.failures == nil then logger.failures = true end
   copy.logger = logger
   notifyhub.config.check(copy)           -- raise now, in init, not in a request
   settings.config = copy
@@ -195,26 +200,14 @@ function M.exit_worker()
   close_client(settings.close_timeout)
 end
 
--- Every failure reaches the error log, and a message that a worker's exit
--- cut off is logged as not delivered: none vanishes, even when the caller
--- dropped its handle (log_by_lua*). The callback also keeps the handle, so
--- its completion is not discarded.
-local function log_failure(message, err, receipt)
-  local lost = receipt.code == "CLOSED"
-  ngx.log(lost and ngx.ERR or ngx.WARN, "notifyhub: message ", receipt.message_id,
-    lost and " not delivered: " or " failed: ", err, " (", receipt.code, ")")
-end
-
 --- Queues a message; safe in every phase, log_by_lua* included.
 -- @return a handle, or nil, err, code
 function M.send_async(msg, opts)
   local c, err = M.client()
   if not c then return nil, err, "CLOSED" end
   local h, serr, code = c:send_async(msg, opts)
-  if not h then return nil, serr, code end
-  h:on_error(log_failure)
-  if not state.pumping then start_pump() end
-  return h
+  if h and not state.pumping then start_pump() end
+  return h, serr, code
 end
 
 --- Sends a message and yields until it is finished (rewrite, access,
@@ -231,10 +224,8 @@ function M.send_async_batch(messages, opts)
   local c, err = M.client()
   if not c then return nil, err, "CLOSED" end
   local b, berr, code = c:send_async_batch(messages, opts)
-  if not b then return nil, berr, code end
-  for _, h in ipairs(b.handles) do h:on_error(log_failure) end
-  if not state.pumping then start_pump() end
-  return b
+  if b and not state.pumping then start_pump() end
+  return b, berr, code
 end
 
 --- This worker's client stats (see `client:stats`).

@@ -132,9 +132,34 @@ function resolvers.email(_, cfg, value)
   }
 end
 
+-- A key for a target that names only platform, instance and value (or is a
+-- string): those resolve the same every time, so a client caches them.
+local function cache_key(t)
+  if type(t) == "string" then return t end
+  for k in pairs(t) do
+    if k ~= "platform" and k ~= "value" and k ~= "instance" then return nil end
+  end
+  return ("%s\0%s\0%s"):format(tostring(t.platform), tostring(t.instance), tostring(t.value))
+end
+
+local CACHE_MAX = 1024
+
 --- Resolves one target (table or string) against the client's platforms.
+-- @tparam[opt] table cache the client's cache of resolved plain targets
 -- @treturn table|nil the core record, or nil and why
-function M.resolve(platforms, t)
+function M.resolve(platforms, t, cache)
+  local key = cache and cache_key(t)
+  local hit = key and cache.records[key]
+  if hit then return hit end
+  local rec, err = M.resolve_uncached(platforms, t)
+  if rec and key then
+    if cache.size >= CACHE_MAX then cache.records, cache.size = {}, 0 end
+    cache.records[key], cache.size = rec, cache.size + 1
+  end
+  return rec, err
+end
+
+function M.resolve_uncached(platforms, t)
   if type(t) == "string" then
     local parsed, err = M.parse(t)
     if not parsed then return nil, err end

@@ -50,29 +50,35 @@ end
 function M.start(opts)
   opts = opts or {}
   assert(not state, "app.lua: already running")
-  local standin = server.start()
+  server.start()
   local p = io.popen("mktemp -d /tmp/notifyhub-app.XXXXXX")
   local prefix = p:read("*l")
   p:close()
   execute("mkdir -p " .. q(prefix .. "/conf") .. " " .. q(prefix .. "/logs") .. " " .. q(prefix .. "/tmp"))
   local template = assert(read_file("spec/support/app/nginx.conf"))
-  local port = 40000 + (server.port() % 20000)
   local is_root = io.popen("id -u"):read("*l") == "0"
-  local vars = {
-    LOAD_MODULES = modules(), USER = is_root and "user root;" or "", WORKERS = opts.workers or 1,
-    PREFIX = prefix, PORT = port, ROOT = root_dir(), STANDIN = standin,
-    CLOSE_TIMEOUT = opts.close_timeout or 3,
-  }
-  local conf = template:gsub("{{(%u[%u_]*)}}", function(k) return tostring(assert(vars[k], k)) end)
-  local f = assert(io.open(prefix .. "/conf/nginx.conf", "wb"))
-  f:write(conf)
-  f:close()
   local bin = os.getenv("NOTIFYHUB_NGINX") or "nginx"
-  if not execute(q(bin) .. " -p " .. q(prefix .. "/") .. " -c conf/nginx.conf </dev/null >"
-      .. q(prefix .. "/logs/start.out") .. " 2>&1") then
-    error("app.lua: nginx failed:\n" .. (read_file(prefix .. "/logs/start.out") or "")
-      .. (read_file(prefix .. "/logs/error.log") or ""))
+  -- Below the kernel's ephemeral ports (32768 and up), so that no outgoing
+  -- connection holds the port; the next one when it is taken all the same.
+  local port, started, why
+  for try = 0, 9 do
+    port = 10000 + (server.port() * 7 + try * 101) % 20000
+    local vars = {
+      LOAD_MODULES = modules(), USER = is_root and "user root;" or "", WORKERS = opts.workers or 1,
+      PREFIX = prefix, PORT = port, ROOT = root_dir(), STANDIN = server.base(),
+      CLOSE_TIMEOUT = opts.close_timeout or 3,
+    }
+    local conf = template:gsub("{{(%u[%u_]*)}}", function(k) return tostring(assert(vars[k], k)) end)
+    local f = assert(io.open(prefix .. "/conf/nginx.conf", "wb"))
+    f:write(conf)
+    f:close()
+    started = execute(q(bin) .. " -p " .. q(prefix .. "/") .. " -c conf/nginx.conf </dev/null >"
+      .. q(prefix .. "/logs/start.out") .. " 2>&1")
+    if started then break end
+    why = (read_file(prefix .. "/logs/start.out") or "") .. (read_file(prefix .. "/logs/error.log") or "")
+    if not why:find("Address already in use", 1, true) then break end
   end
+  if not started then error("app.lua: nginx failed:\n" .. tostring(why)) end
   state = { prefix = prefix, base = "http://127.0.0.1:" .. port, bin = bin }
   local deadline = system.gettime() + 5
   while system.gettime() < deadline do
