@@ -219,7 +219,7 @@ struct nh_worker {
   pthread_t thread;
   int started;
   CURLM *multi;
-  int active;               /* transfers in flight */
+  int active;               /* transfers in flight (atomic: the pool reads it) */
   int capacity;             /* concurrency */
   int wants_work;           /* in curl_multi_poll with room: wake on push */
   int cancel_pending;       /* under queue.lock: a job of this worker was cancelled */

@@ -39,8 +39,11 @@ int nh_client_start_worker(nh_client *c) {
 
 void nh_client_maybe_grow_locked(nh_client *c) {
   nh_queue *q = &c->queue;
+  /* Grow only when every worker has all its transfer slots taken: a backlog
+   * behind busy CPUs is not helped by more threads. */
   int room = q->idle_workers > q->wakes_pending;
-  for (nh_worker *w = c->workers; w && !room; w = w->next) room = w->wants_work;
+  for (nh_worker *w = c->workers; w && !room; w = w->next)
+    room = __atomic_load_n(&w->active, __ATOMIC_RELAXED) < w->capacity;
   if (q->length == 0 || room || q->closing) {
     c->backlog_since = 0;
     return;

@@ -163,7 +163,7 @@ static void start_target(nh_worker *w, worker_state *ws, nh_job *job, size_t i, 
   t->next = ws->transfers;
   if (t->next) t->next->prev = t;
   ws->transfers = t;
-  w->active++;
+  __atomic_add_fetch(&w->active, 1, __ATOMIC_RELAXED);   /* the pool reads it to grow */
   job->active++;
   reclass(c, job, was);
 }
@@ -235,7 +235,7 @@ static nh_job *end_transfer(nh_worker *w, worker_state *ws, nh_transfer *t) {
   nh_job *job = t->job;
   unlink_transfer(ws, t);
   nh_transfer_free(t);
-  w->active--;
+  __atomic_sub_fetch(&w->active, 1, __ATOMIC_RELAXED);
   int was = is_waiting(job);
   job->active--;
   reclass(w->client, job, was);
