@@ -77,6 +77,7 @@ static int lnh_client_new(lua_State *L) {
   o.grow_after = num_field(L, 1, "grow_after", o.grow_after);
   o.priority_aging = num_field(L, 1, "priority_aging", o.priority_aging);
   o.log_failures = bool_field(L, 1, "log_failures", 0);
+  o.follow_redirects = (int)num_field(L, 1, "follow_redirects", 0);
   o.verify_tls = bool_field(L, 1, "verify_tls", o.verify_tls);
   o.ca_file = str_field(L, 1, "ca_file");
   o.proxy = str_field(L, 1, "proxy");

@@ -66,6 +66,7 @@ typedef struct nh_options {
   double grow_after;        /* seconds a backlog lasts before the pool grows */
   double priority_aging;    /* seconds before a waiting low job goes first */
   int log_failures;         /* log every failed job (warn; CLOSED: error) */
+  int follow_redirects;     /* 0: a 3xx is the answer; n: follow up to n (http/https only) */
 } nh_options;
 
 /* One destination of a message, fully resolved by the caller. */

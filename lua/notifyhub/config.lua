@@ -43,6 +43,7 @@ M.defaults = {
     proxy = nil,
     user_agent = "notifyhub/0.1",
     max_response = 1048576, -- bytes of an answer read before giving up
+    follow_redirects = 0,  -- redirects followed (http and https only); 0: a 3xx is the answer
   },
   logger = {
     level = "warn",
@@ -171,7 +172,7 @@ local schema = {
     timeout = number(0, true), connect_timeout = number(0, true),
     verify_tls = of_type("boolean"), ca_file = of_type("string"),
     proxy = of_type("string"), user_agent = of_type("string"),
-    max_response = integer(1024),
+    max_response = integer(1024), follow_redirects = integer(0),
   },
   logger = { level = log_level, handler = of_type("function"), failures = of_type("boolean") },
 }

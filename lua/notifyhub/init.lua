@@ -55,7 +55,7 @@ function M.new(cfg)
     ca_file = h.ca_file, proxy = h.proxy, user_agent = h.user_agent,
     max_response = h.max_response, log_level = c.logger.level,
     idle_timeout = a.idle_timeout, grow_after = a.grow_after, priority_aging = a.priority_aging,
-    log_failures = c.logger.failures,
+    log_failures = c.logger.failures, follow_redirects = h.follow_redirects,
   })
   if not ud then return nil, err, code end
   local self = setmetatable({
