@@ -39,7 +39,7 @@ local SEED_DELAY_MS = 72
 local TPUT_MESSAGES = tonumber(os.getenv("BENCH_TPUT_N") or "") or (QUICK and 20000 or 100000)
 -- Runs per seed case (median printed; each run in a fresh child); concurrency = 1 is slow.
 local SEED_REPEATS = { pool_c1 = QUICK and 1 or 3, pool_default = QUICK and 3 or 7,
-                       direct = QUICK and 3 or 7 }
+                       pool_elastic = QUICK and 1 or 3, direct = QUICK and 3 or 7 }
 local TPUT_REPEATS = QUICK and 1 or 3     -- best of these
 local WRK_SECONDS = 5
 local WRK_REPEATS = QUICK and 1 or 2      -- best of these, like the library's best of runs
@@ -60,32 +60,35 @@ local GOAL_RATIO = 0.5
 -- forget); `poll_every = k` calls client:poll() after every k sends. `async` is what the case
 -- sets (buffer_size = 100000 and timeout = 0 are added to every case).
 local CASES = {
+  -- The seed's pool is a fixed 8: min = max = 8 (no elastic growth).
   pool_c1      = { kind = "seed", label = "pool, concurrency = 1",
-                   async = { workers = 8, concurrency = 1 } },
+                   async = { workers = 8, min_workers = 8, max_workers = 8, concurrency = 1 } },
   pool_default = { kind = "seed", label = "pool, default concurrency",
-                   async = { workers = 8 } },
+                   async = { workers = 8, min_workers = 8, max_workers = 8 } },
+  pool_elastic = { kind = "seed", label = "elastic, c = 1, 8 up to 16",
+                   async = { workers = 8, max_workers = 16, concurrency = 1 } },
   direct       = { kind = "seed", label = "direct (use_pool = false)",
                    async = { workers = 8, use_pool = false } },
 
   ff_default   = { kind = "tput", label = "4 x 32 (default)", pattern = "fire & forget",
-                   async = {}, in_flight = 4 * 32, callbacks = false },
+                   async = { max_workers = 4 }, in_flight = 4 * 32, callbacks = false },
   ff_w2        = { kind = "tput", label = "2 x 32", pattern = "fire & forget",
-                   async = { workers = 2 }, in_flight = 2 * 32, callbacks = false },
+                   async = { workers = 2, max_workers = 2 }, in_flight = 2 * 32, callbacks = false },
   ff_w2_c64    = { kind = "tput", label = "2 x 64", pattern = "fire & forget",
-                   async = { workers = 2, concurrency = 64 }, in_flight = 2 * 64,
+                   async = { workers = 2, max_workers = 2, concurrency = 64 }, in_flight = 2 * 64,
                    callbacks = false },
   ff_w1_c128   = { kind = "tput", label = "1 x 128", pattern = "fire & forget",
-                   async = { workers = 1, concurrency = 128 }, in_flight = 128,
+                   async = { workers = 1, max_workers = 1, concurrency = 128 }, in_flight = 128,
                    callbacks = false },
   cb_default   = { kind = "tput", label = "4 x 32 (default)", pattern = "callbacks",
-                   async = {}, in_flight = 4 * 32 },
+                   async = { max_workers = 4 }, in_flight = 4 * 32 },
   cb_poll      = { kind = "tput", label = "4 x 32 (default)",
-                   pattern = "callbacks + poll/1000", async = {}, in_flight = 4 * 32,
+                   pattern = "callbacks + poll/1000", async = { max_workers = 4 }, in_flight = 4 * 32,
                    poll_every = 1000 },
   cb_w2_poll   = { kind = "tput", label = "2 x 32", pattern = "callbacks + poll/1000",
-                   async = { workers = 2 }, in_flight = 2 * 32, poll_every = 1000 },
+                   async = { workers = 2, max_workers = 2 }, in_flight = 2 * 32, poll_every = 1000 },
 }
-local SEED_ORDER = { "pool_c1", "pool_default", "direct" }
+local SEED_ORDER = { "pool_c1", "pool_default", "pool_elastic", "direct" }
 local TPUT_ORDER = { "ff_default", "ff_w2", "ff_w2_c64", "ff_w1_c128",
                      "cb_default", "cb_poll", "cb_w2_poll" }
 
@@ -303,6 +306,7 @@ local function seed_table(base)
   local goals = {
     pool_c1 = { GOAL_C1, ("<= %.2f s (%.1f s + 10%%)"):format(GOAL_C1, C1_IDEAL) },
     pool_default = { GOAL_DEFAULT, ("<= %.2f s"):format(GOAL_DEFAULT) },
+    pool_elastic = { nil, "none (grows on the backlog)" },
     direct = { nil, "none (seed: 2.5 s)" },
   }
   local rows = {}
