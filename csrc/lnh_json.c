@@ -56,24 +56,28 @@ static const char **sorted_keys(lua_State *L, int idx, size_t *n, char *err, siz
   size_t cap = 8;
   const char **keys = malloc(cap * sizeof *keys);
   *n = 0;
+  if (!keys) {
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
   lua_pushnil(L);
-  while (keys && lua_next(L, idx)) {
+  while (lua_next(L, idx)) {
     lua_pop(L, 1);
-    if (lua_type(L, -1) != LUA_TSTRING) {
-      snprintf(err, errlen, "a %s key in an object (keys must be strings)",
-               luaL_typename(L, -1));
+    const char *why = lua_type(L, -1) != LUA_TSTRING ? "keys must be strings" : NULL;
+    if (!why && *n == cap) {
+      const char **more = realloc(keys, (cap *= 2) * sizeof *keys);
+      if (more) keys = more;
+      else why = "out of memory";
+    }
+    if (why) {
+      snprintf(err, errlen, "a %s key in an object (%s)", luaL_typename(L, -1), why);
       lua_pop(L, 1);
       free(keys);
       return NULL;
     }
-    if (*n == cap) {
-      const char **more = realloc(keys, (cap *= 2) * sizeof *keys);
-      if (!more) break;
-      keys = more;
-    }
     keys[(*n)++] = lua_tostring(L, -1);      /* anchored by the table */
   }
-  if (keys) qsort(keys, *n, sizeof *keys, compare_keys);
+  qsort(keys, *n, sizeof *keys, compare_keys);
   return keys;
 }
 

@@ -196,8 +196,10 @@ static nh_code split_parts(const nh_platform *p, const nh_message *m, nh_target 
                            size_t limit, char *err, size_t errlen) {
   const char *body = m->body;
   size_t n = strlen(body), cap = 4;
-  t->parts = calloc(cap, sizeof *t->parts);
-  while (t->parts && n > 0) {
+  char **parts = calloc(cap, sizeof *parts);
+  if (!parts) return NH_NO_MEMORY;
+  t->parts = parts;                           /* the job frees what is here */
+  while (n > 0) {
     size_t take = natural_cut(body, longest_fit(p, m, t, body, n, "", limit), n);
     if (take == 0) {
       snprintf(err, errlen, "%s: the title alone is over the limit of %zu", p->name, limit);
@@ -212,7 +214,7 @@ static nh_code split_parts(const nh_platform *p, const nh_message *m, nh_target 
     body += take;
     n -= take;
   }
-  return t->parts ? NH_OK : NH_NO_MEMORY;
+  return NH_OK;
 }
 
 static nh_code truncate_body(const nh_platform *p, const nh_message *m, nh_target *t,

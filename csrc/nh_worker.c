@@ -490,4 +490,7 @@ void nh_worker_run_inline(nh_client *c, nh_job *job) {
   if (worker_open(&w) == 0) run(&w);
   else fail_job(c, job, NH_NO_MEMORY, "out of memory starting a transfer");
   worker_close(&w);
+  /* The job is finished and still unread (this thread takes it later): it
+   * must not point at this stack frame. */
+  job->worker = NULL;
 }
