@@ -25,7 +25,7 @@ MOD54  = $(BUILD)/lua5.4/notifyhub/core.so
 MODJIT = $(BUILD)/luajit/notifyhub/core.so
 DRIVER = $(BUILD)/core_driver
 
-.PHONY: all build deps test test-lua5.4 test-luajit demo bench clean rock rock-install
+.PHONY: all build deps test test-lua5.4 test-luajit demo bench clean rock rock-install asan lint
 
 all: build
 
@@ -60,6 +60,26 @@ rock-install:
 	install -d $(INST_LIBDIR)/notifyhub $(INST_LUADIR)/notifyhub
 	install -m 755 $(ROCK_MOD) $(INST_LIBDIR)/notifyhub/core.so
 	install -m 644 lua/notifyhub/*.lua $(INST_LUADIR)/notifyhub/
+
+# The whole suite with both modules built under AddressSanitizer and
+# UndefinedBehaviorSanitizer (the interpreters are not instrumented: the
+# runtime is preloaded). nginx in spec/ngx_spec.lua loads the normal build.
+ASAN_DIR   = $(BUILD)/asan
+ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+ASAN_RT    = $(shell $(CC) -print-file-name=libasan.so)
+
+asan: deps build
+	@mkdir -p $(ASAN_DIR)/lua5.4/notifyhub $(ASAN_DIR)/luajit/notifyhub
+	$(CC) $(ASAN_FLAGS) $(BASEFLAGS) $(CJSON_INC) $(LUA54_INC) -shared -o $(ASAN_DIR)/lua5.4/notifyhub/core.so $(CORE_SRC) $(BINDING_SRC) $(LIBS)
+	$(CC) $(ASAN_FLAGS) $(BASEFLAGS) $(CJSON_INC) $(LUAJIT_INC) -shared -o $(ASAN_DIR)/luajit/notifyhub/core.so $(CORE_SRC) $(BINDING_SRC) $(LIBS)
+	NOTIFYHUB_BUILD=$(ASAN_DIR) LD_PRELOAD=$(ASAN_RT) \
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:detect_odr_violation=0 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	sh tools/run-specs.sh
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance --std=c11 \
+	  -I csrc -I /usr/include/cjson --suppress=missingIncludeSystem csrc/
 
 # Installs the Debian packages the build, the specs and the demo need, when
 # one is missing (needs root, or sudo).
