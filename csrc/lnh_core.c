@@ -4,6 +4,10 @@
  */
 #include "lnh_binding.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #if defined(__GNUC__)
 #define LNH_EXPORT __attribute__((visibility("default")))
 #else
@@ -13,6 +17,17 @@
 /* core.now() -> monotonic seconds, for the façade's wait loops. */
 static int lnh_core_now(lua_State *L) {
   lua_pushnumber(L, nh_now());
+  return 1;
+}
+
+/* core.trim_memory(): hands freed heap back to the system where the C
+ * library can (glibc's malloc_trim), so that RSS shows what is in use. */
+static int lnh_core_trim_memory(lua_State *L) {
+#ifdef __GLIBC__
+  lua_pushboolean(L, malloc_trim(0));
+#else
+  lua_pushboolean(L, 0);
+#endif
   return 1;
 }
 
@@ -38,6 +53,8 @@ LNH_EXPORT int luaopen_notifyhub_core(lua_State *L) {
   push_names(L);
   lua_pushcfunction(L, lnh_core_now);
   lua_setfield(L, -2, "now");
+  lua_pushcfunction(L, lnh_core_trim_memory);
+  lua_setfield(L, -2, "trim_memory");
   lua_pushstring(L, nh_curl_version());
   lua_setfield(L, -2, "curl_version");
   return 1;

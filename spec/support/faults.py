@@ -3,11 +3,13 @@
     python3 faults.py DIR   -> writes DIR/ports ("PLAIN TLS") once both listen;
                                DIR holds a throw-away CA and server certificate
 
-Paths: /ok, /reset (RST mid-response), /close-early (no answer at all),
+Paths: /ok, /random (half /ok, half the fast faults: for the stress spec),
+/error (500), /reset (RST mid-response), /close-early (no answer at all),
 /drip (one byte every 0.5 s), /garbage (random bytes), /notjson,
 /huge (50 MB), /redirect-http, /redirect-ftp. Exits when stdin closes.
 """
 import os
+import random
 import socket
 import socketserver
 import ssl
@@ -59,7 +61,12 @@ class Handler(socketserver.StreamRequestHandler):
 
     def serve(self, path):
         w = self.wfile
-        if path == "/ok":
+        if path == "/random":                  # the stress spec: half fine, half faults
+            path = random.choice(["/ok"] * 5 + ["/reset", "/close-early", "/garbage", "/notjson",
+                                                 "/redirect-http", "/error"])
+        if path == "/error":
+            w.write(answer("500 Internal Server Error", b'{"error":"injected"}'))
+        elif path == "/ok":
             w.write(answer("200 OK", b'{"ok":true}'))
         elif path == "/reset":
             w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"partial\":")
