@@ -31,6 +31,18 @@ static int lnh_core_trim_memory(lua_State *L) {
   return 1;
 }
 
+/* core.heap_in_use() -> bytes the C heap has handed out and not had back
+ * (glibc's mallinfo2), or nil where that is not known. */
+static int lnh_core_heap_in_use(lua_State *L) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+  struct mallinfo2 mi = mallinfo2();
+  lua_pushnumber(L, (lua_Number)(mi.uordblks + mi.hblkhd));
+#else
+  lua_pushnil(L);
+#endif
+  return 1;
+}
+
 static void push_names(lua_State *L) {
   lua_createtable(L, NH_CODE_COUNT, 0);
   for (int i = 0; i < NH_CODE_COUNT; i++) {
@@ -55,6 +67,8 @@ LNH_EXPORT int luaopen_notifyhub_core(lua_State *L) {
   lua_setfield(L, -2, "now");
   lua_pushcfunction(L, lnh_core_trim_memory);
   lua_setfield(L, -2, "trim_memory");
+  lua_pushcfunction(L, lnh_core_heap_in_use);
+  lua_setfield(L, -2, "heap_in_use");
   lua_pushstring(L, nh_curl_version());
   lua_setfield(L, -2, "curl_version");
   return 1;
