@@ -250,6 +250,9 @@ nh_code nh_client_submit_many(nh_client *c, nh_job **jobs, size_t n, double queu
   }
   for (size_t i = 0; i < n; i++) {
     accept_job(c, jobs[i]);
+    /* Before a worker can see it, so the log reads in the order things happen. */
+    nh_log(&c->log, NH_LOG_DEBUG, 0, jobs[i]->msg.id, "message queued (%zu targets)",
+           jobs[i]->msg.n_targets);
     if (!c->opt.use_pool) {
       c->queue.reserved++;
     } else {
@@ -259,11 +262,7 @@ nh_code nh_client_submit_many(nh_client *c, nh_job **jobs, size_t n, double queu
   }
   if (c->opt.use_pool) nh_client_maybe_grow_locked(c);
   pthread_mutex_unlock(&c->queue.lock);
-  for (size_t i = 0; i < n; i++) {
-    if (!c->opt.use_pool) run_direct(c, jobs[i]);
-    nh_log(&c->log, NH_LOG_DEBUG, 0, jobs[i]->msg.id, "message queued (%zu targets)",
-           jobs[i]->msg.n_targets);
-  }
+  for (size_t i = 0; i < n && !c->opt.use_pool; i++) run_direct(c, jobs[i]);
   return NH_OK;
 }
 
