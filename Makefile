@@ -25,7 +25,7 @@ MOD54  = $(BUILD)/lua5.4/notifyhub/core.so
 MODJIT = $(BUILD)/luajit/notifyhub/core.so
 DRIVER = $(BUILD)/core_driver
 
-.PHONY: all build deps test test-lua5.4 test-luajit demo bench clean rock rock-install asan lint
+.PHONY: all build deps test test-lua5.4 test-luajit demo bench clean rock rock-install asan lint tsan
 
 all: build
 
@@ -76,6 +76,16 @@ asan: deps build
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:detect_odr_violation=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	sh tools/run-specs.sh
+
+# The core from C (no Lua) under ThreadSanitizer: owners submitting and
+# taking, cancels from another thread, detached jobs, retries, rate limits,
+# deadlines, the elastic pool, direct and inline modes, close.
+$(BUILD)/tsan_core: tests/tsan_core.c $(CORE_SRC) $(HEADERS)
+	@mkdir -p $(dir $@)
+	clang -g -O1 -fsanitize=thread -std=c11 -D_GNU_SOURCE -pthread $(CJSON_INC) -Icsrc -o $@ tests/tsan_core.c $(CORE_SRC) $(LIBS)
+
+tsan: deps $(BUILD)/tsan_core
+	lua5.4 tools/tsan.lua
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance --std=c11 \

@@ -97,7 +97,10 @@ static void push_result(lua_State *L, const nh_target *t, const nh_result *r) {
   }
   if (r->retry_after > 0) set_number(L, "retry_after", r->retry_after);
   set_number(L, "duration_ms", r->duration_ms);
-  set_string(L, "response", r->response);
+  if (r->response) {
+    lua_pushlstring(L, r->response, r->response_len);   /* bytes, NULs included */
+    lua_setfield(L, -2, "response");
+  }
 }
 
 void lnh_push_receipt(lua_State *L, const nh_job *job) {

@@ -102,6 +102,7 @@ typedef struct nh_result {
   double retry_after;       /* seconds the platform asked to wait; 0: none */
   double duration_ms;
   char *response;           /* the start of the answer's body, capped */
+  size_t response_len;      /* its bytes (it may hold NUL bytes) */
 } nh_result;
 
 typedef struct nh_job nh_job;

@@ -89,8 +89,12 @@ void nh_transfer_record(nh_transfer *t, CURLcode rc) {
     nh_answer a = { r->http_status, t->buf ? t->buf : "", t->len };
     nh_platform_get(target->platform)->classify(target, &a, r);
     /* A platform may keep a cleaned copy (WeCom hides the caller's IP). */
-    if (!r->response)
-      r->response = nh_strndup(a.body, a.body_len < RESPONSE_KEPT ? a.body_len : RESPONSE_KEPT);
+    if (!r->response) {
+      r->response_len = a.body_len < RESPONSE_KEPT ? a.body_len : RESPONSE_KEPT;
+      r->response = nh_strndup(a.body, r->response_len);
+    } else {
+      r->response_len = strlen(r->response);
+    }
   } else if (t->too_big) {
     nh_result_set(r, NH_NETWORK, "%s: the answer is larger than %zu bytes",
                   nh_platform_name(target->platform), t->w->client->opt.max_response);

@@ -309,8 +309,12 @@ describe("faults", function()
     local s = c:stats()
     assert_adds_up(s)
     assert.equal(#cases, s.submitted)
-    assert.equal(4, s.succeeded)
-    assert.equal(#cases - 4, s.failed)
+    local good = 0
+    for _, case in ipairs(cases) do
+      if not case[2] then good = good + 1 end
+    end
+    assert.equal(good, s.succeeded)
+    assert.equal(#cases - good, s.failed)
     still_delivers(c)
     assert.equal(0, c:close())
   end)

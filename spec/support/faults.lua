@@ -1,50 +1,220 @@
--- spec/support/faults.lua: starts and stops spec/support/faults.py, the
--- loopback server that misbehaves on purpose (plain and TLS with its own CA).
--- Plain Lua for lua5.4 and luajit; the server exits when this process's
--- pipe to it closes.
+-- spec/support/faults.lua -- start and stop the misbehaving loopback HTTP server.
+--
+-- Owned by the test harness; used by spec/faults_spec.lua and spec/stress_spec.lua, never
+-- by the library. Plain Lua that runs on lua5.4 and luajit (shells out; no luasocket).
+-- Needs: cjson, lua-system (sleep/gettime), Debian's python3 (standard library only), the
+-- openssl CLI (the server makes a throw-away CA and certificate at each start) and the curl
+-- CLI (to see that both ports answer, and for stats()).
+--
+--   local faults = require("spec.support.faults")
+--   local f = faults.start()
+--   -- f = { base = "http://127.0.0.1:P", tls_base = "https://127.0.0.1:Q",
+--   --       ca_file = "/tmp/.../ca.pem", port = P, tls_port = Q,
+--   --       closed_port = R (bound, never listening: connections are refused),
+--   --       pid = n, dir = "/tmp/..." }
+--   ... point the code under test at f.base .. "/reset", f.tls_base .. "/ok", ... ...
+--   faults.stats()   -- { connections, requests = { ["/ok"] = n, ... }, random = {...} }
+--   faults.stop()
+--
+-- The paths and what each does: see spec/support/faults.py (the server itself).
+-- The Python is $NOTIFYHUB_PYTHON, else /usr/bin/python3, else "python3".
+
+local cjson = require("cjson")
 local system = require("system")
 
 local M = {}
-local state
 
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+-- Running server: { info = <what start returned>, pid, dir }
+local state = nil
 
---- Returns { base, tls_base, ca_file }.
-function M.start()
-  if state then return state.info end
-  local p = io.popen("mktemp -d /tmp/notifyhub-faults.XXXXXX")
-  local dir = p:read("*l")
+local function q(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+local function execute(cmd)
+  local a = os.execute(cmd)
+  if type(a) == "number" then return a == 0 end
+  return a == true
+end
+
+local function capture(cmd)
+  local p = assert(io.popen(cmd, "r"))
+  local out = p:read("*a")
   p:close()
-  local python = os.getenv("NOTIFYHUB_PYTHON") or "/usr/bin/python3"
-  -- The server reads its stdin until EOF: keeping this pipe open keeps it alive.
-  local pipe = io.popen(q(python) .. " spec/support/faults.py " .. q(dir) .. " >" .. q(dir .. "/log")
-    .. " 2>&1", "w")
-  local deadline = system.gettime() + 20
-  local ports
+  return out
+end
+
+local function read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+local function trim(s)
+  return (s:gsub("^%s+", ""):gsub("%s+$", ""))
+end
+
+-- Alive and not a zombie.
+local function alive(pid)
+  local stat = read_file("/proc/" .. pid .. "/stat")
+  if stat then
+    local st = stat:match("^%d+ %b() (%a)")
+    return st ~= "Z" and st ~= "X"
+  end
+  if execute("test -d /proc/self") then return false end
+  return execute("kill -0 " .. pid .. " 2>/dev/null")
+end
+
+-- The shell started by io.popen is our child, so its $PPID is our pid.
+local function my_pid()
+  return tonumber(trim(capture("echo $PPID")))
+end
+
+local function support_dir()
+  local src = debug.getinfo(1, "S").source
+  local dir = src:sub(1, 1) == "@" and src:sub(2):match("^(.*)/[^/]*$") or "."
+  if dir:sub(1, 1) ~= "/" then
+    dir = trim(capture("cd " .. q(dir) .. " && pwd -P"))
+  end
+  return dir
+end
+
+local function python()
+  local env = os.getenv("NOTIFYHUB_PYTHON")
+  if env and env ~= "" then return env end
+  if execute("test -x /usr/bin/python3") then return "/usr/bin/python3" end
+  return "python3"
+end
+
+local function shutdown(s)
+  if s.pid then
+    execute("kill -TERM " .. s.pid .. " 2>/dev/null")
+    local deadline = system.gettime() + 5
+    while alive(s.pid) and system.gettime() < deadline do system.sleep(0.02) end
+    if alive(s.pid) then
+      execute("kill -KILL " .. s.pid .. " 2>/dev/null")
+      deadline = system.gettime() + 2
+      while alive(s.pid) and system.gettime() < deadline do system.sleep(0.02) end
+    end
+  end
+  if s.dir and not os.getenv("NOTIFYHUB_KEEP_FAULTS_DIR") then
+    execute("rm -rf " .. q(s.dir))
+  end
+end
+
+-- Does url answer at all (any HTTP status)? curl's -w prints 000 when nothing came back.
+local function answers(url, ca_file)
+  local cmd = "curl -s -o /dev/null -m 2 -w '%{http_code}' "
+  if ca_file then cmd = cmd .. "--cacert " .. q(ca_file) .. " " end
+  local code = trim(capture(cmd .. q(url) .. " 2>/dev/null"))
+  return code ~= "" and code ~= "000"
+end
+
+-- M.start() -> { base, tls_base, ca_file, port, tls_port, closed_port, pid, dir }
+-- Waits (at most 10 s) until both ports answer /ok. Idempotent: while the server runs,
+-- returns the same table.
+function M.start()
+  if state then
+    if alive(state.pid) then return state.info end
+    M.stop()
+  end
+
+  local dir = trim(capture("mktemp -d " .. q((os.getenv("TMPDIR") or "/tmp")
+    .. "/notifyhub-faults.XXXXXX")))
+  assert(dir ~= "" and execute("test -d " .. q(dir)), "faults.lua: mktemp -d failed")
+
+  local ready = dir .. "/ready.json"
+  local log = dir .. "/server.log"
+  local args = { q(python()), q(support_dir() .. "/faults.py"), "--dir " .. q(dir),
+    "--ready " .. q(ready) }
+  local parent = my_pid()
+  if parent then args[#args + 1] = "--parent-pid " .. parent end
+  -- "&" then "echo $!": the pid of python itself (sh execs a simple command directly).
+  local pid = tonumber(trim(capture(table.concat(args, " ") .. " </dev/null >" .. q(log)
+    .. " 2>&1 & echo $!")))
+  if not pid then
+    execute("rm -rf " .. q(dir))
+    error("faults.lua: could not start " .. python())
+  end
+
+  local deadline = system.gettime() + 10
+  local info
   while system.gettime() < deadline do
-    local f = io.open(dir .. "/ports")
-    if f then
-      ports = f:read("*l")
-      f:close()
+    local r = read_file(ready)
+    if r then
+      info = cjson.decode(r)
       break
     end
-    system.sleep(0.05)
+    if not alive(pid) then break end
+    system.sleep(0.02)
   end
-  if not ports then
-    local f = io.open(dir .. "/log")
-    error("faults.lua: the server did not start: " .. (f and f:read("*a") or "?"))
+  local base, tls_base
+  if info then
+    base = "http://127.0.0.1:" .. math.floor(info.port)
+    tls_base = "https://127.0.0.1:" .. math.floor(info.tls_port)
+    local up = false
+    while system.gettime() < deadline do
+      if answers(base .. "/ok") and answers(tls_base .. "/ok", info.ca_file) then
+        up = true
+        break
+      end
+      system.sleep(0.05)
+    end
+    if not up then info = nil end
   end
-  local plain, tls = ports:match("(%d+) (%d+)")
-  state = { pipe = pipe, dir = dir, info = { base = "http://127.0.0.1:" .. plain,
-    tls_base = "https://127.0.0.1:" .. tls, ca_file = dir .. "/ca.pem" } }
+  if not info then
+    local out = read_file(log) or ""
+    shutdown({ pid = pid, dir = dir })
+    error("faults.lua: the faults server did not start within 10 s:\n" .. out)
+  end
+
+  state = {
+    pid = pid, dir = dir,
+    info = {
+      base = base,
+      tls_base = tls_base,
+      ca_file = info.ca_file,
+      port = math.floor(info.port),
+      tls_port = math.floor(info.tls_port),
+      closed_port = math.floor(info.closed_port),
+      pid = pid,
+      dir = dir,
+    },
+  }
   return state.info
 end
 
+-- M.info() -> the table start returned, or nil when no server runs.
+function M.info()
+  return state and state.info
+end
+
+-- M.stats() -> what the server counted: { connections = n, tls_handshake_failures = n,
+--   requests = { [path] = n }, random = { [outcome] = n } }
+function M.stats()
+  assert(state, "faults.stats: server not started")
+  local out = capture("curl -s -m 5 " .. q(state.info.base .. "/__stats"))
+  return cjson.decode(out)
+end
+
+-- M.stop(): kill the server, wait until it is gone, remove its temp dir; idempotent.
 function M.stop()
   if not state then return end
-  state.pipe:close()                         -- EOF on its stdin: it exits
-  os.execute("rm -rf " .. q(state.dir))
+  local s = state
   state = nil
+  shutdown(s)
+end
+
+-- Stop at exit (lua_close) or when the module is dropped, as server.lua does.
+-- LuaJIT has no __gc on tables, hence newproxy there.
+if newproxy then
+  local sentinel = newproxy(true)
+  getmetatable(sentinel).__gc = function() pcall(M.stop) end
+  M._sentinel = sentinel
+else
+  M._sentinel = setmetatable({}, { __gc = function() pcall(M.stop) end })
 end
 
 return M
