@@ -34,6 +34,7 @@ need lua-system has_lua_mod lua5.4 system
 need curl has_cmd curl
 need openssl has_cmd openssl
 need wrk has_cmd wrk
+need clang has_cmd clang
 # The loopback SMTP server of the e-mail specs (spec/support/smtp_server.py).
 need python3-aiosmtpd has_py_mod aiosmtpd
 
