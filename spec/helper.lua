@@ -11,7 +11,8 @@ package.cpath = "./" .. dir .. "/" .. flavour .. "/?.so;" .. package.cpath
 if os.getenv("LD_PRELOAD") then
   local execute, popen = os.execute, io.popen
   local function plain(cmd)
-    return "env -u LD_PRELOAD sh -c '" .. cmd:gsub("'", "'\\''") .. "'"
+    -- exec: the command's shell stays a direct child ($PPID is this process).
+    return "exec env -u LD_PRELOAD sh -c '" .. cmd:gsub("'", "'\\''") .. "'"
   end
   os.execute = function(cmd) return execute(cmd and plain(cmd)) end
   io.popen = function(cmd, mode) return popen(plain(cmd), mode) end

@@ -4,30 +4,14 @@
 -- luajit; used by spec/ngx_spec.lua and bench/ngx.lua.
 local server = require("spec.support.server")
 local system = require("system")
+local shell = require("spec.support.shell")
+local q = shell.q
+local execute = shell.execute
+local read_file = shell.read_file
+local alive = shell.alive
 
 local M = {}
 local state
-
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
-local function execute(cmd)
-  local a = os.execute(cmd)
-  if type(a) == "number" then return a == 0 end
-  return a == true
-end
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function alive(pid)
-  local stat = read_file("/proc/" .. pid .. "/stat")
-  return stat ~= nil and not stat:match("^%d+ %b() Z")
-end
 
 local function root_dir()
   local p = io.popen("pwd")

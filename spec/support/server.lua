@@ -21,6 +21,14 @@
 
 local cjson = require("cjson")
 local system = require("system")
+local shell = require("spec.support.shell")
+local q = shell.q
+local execute = shell.execute
+local capture = shell.capture
+local read_file = shell.read_file
+local write_file = shell.write_file
+local trim = shell.trim
+local alive = shell.alive
 
 local M = {}
 
@@ -32,44 +40,6 @@ local state = nil
 -- Small OS helpers (no dependency beyond os/io)
 ---------------------------------------------------------------------------------------------
 
--- Quote for /bin/sh.
-local function q(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
--- os.execute that answers true/false on Lua 5.1/LuaJIT (a status number) and 5.2+ alike.
-local function execute(cmd)
-  local a = os.execute(cmd)
-  if type(a) == "number" then return a == 0 end
-  return a == true
-end
-
--- Output of a shell command (stdout only, unless the command redirects).
-local function capture(cmd)
-  local p = assert(io.popen(cmd, "r"))
-  local out = p:read("*a")
-  p:close()
-  return out
-end
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function write_file(path, data)
-  local f = assert(io.open(path, "wb"))
-  assert(f:write(data))
-  f:close()
-end
-
-local function trim(s)
-  return (s:gsub("^%s+", ""):gsub("%s+$", ""))
-end
-
 -- Last n lines of a file (for error messages).
 local function tail(path, n)
   local s = read_file(path)
@@ -78,17 +48,6 @@ local function tail(path, n)
   for line in s:gmatch("[^\n]+") do lines[#lines + 1] = line end
   local from = math.max(1, #lines - (n or 20) + 1)
   return table.concat(lines, "\n", from)
-end
-
--- Is process pid alive? A zombie counts as gone (a daemon's reaper may be slow or absent).
-local function alive(pid)
-  local stat = read_file("/proc/" .. pid .. "/stat")
-  if stat then
-    local st = stat:match("^%d+ %b() (%a)")
-    return st ~= "Z" and st ~= "X"
-  end
-  if execute("test -d /proc/self") then return false end   -- /proc exists: pid is gone
-  return execute("kill -0 " .. pid .. " 2>/dev/null")
 end
 
 local function my_pid()

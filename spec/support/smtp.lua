@@ -19,57 +19,19 @@
 
 local cjson = require("cjson")
 local system = require("system")
+local shell = require("spec.support.shell")
+local q = shell.q
+local execute = shell.execute
+local capture = shell.capture
+local read_file = shell.read_file
+local write_file = shell.write_file
+local trim = shell.trim
+local alive = shell.alive
 
 local M = {}
 
 -- Running server: { info = <what start returned>, key = <opts fingerprint>, pid, dir, spool }
 local state = nil
-
-local function q(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function execute(cmd)
-  local a = os.execute(cmd)
-  if type(a) == "number" then return a == 0 end
-  return a == true
-end
-
-local function capture(cmd)
-  local p = assert(io.popen(cmd, "r"))
-  local out = p:read("*a")
-  p:close()
-  return out
-end
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function write_file(path, data)
-  local f = assert(io.open(path, "wb"))
-  assert(f:write(data))
-  f:close()
-end
-
-local function trim(s)
-  return (s:gsub("^%s+", ""):gsub("%s+$", ""))
-end
-
--- Alive and not a zombie (the server's parent shell is gone, so its reaper may be slow).
-local function alive(pid)
-  local stat = read_file("/proc/" .. pid .. "/stat")
-  if stat then
-    local st = stat:match("^%d+ %b() (%a)")
-    return st ~= "Z" and st ~= "X"
-  end
-  if execute("test -d /proc/self") then return false end
-  return execute("kill -0 " .. pid .. " 2>/dev/null")
-end
 
 local function my_pid()
   return tonumber(trim(capture("echo $PPID")))

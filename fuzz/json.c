@@ -1,0 +1,218 @@
+/*
+ * json.c: the binding's Lua-to-JSON conversion (csrc/lnh_json.c,
+ * lnh_to_json) on Lua values built from the fuzz bytes, read as a small
+ * stack-machine recipe: push numbers (integers, floats, NaN, inf), strings
+ * (any bytes, NUL included), booleans, new tables; set t[k] = v with any
+ * key; append; nest; tie a table to itself.
+ *
+ * Checks: the conversion fails exactly when it must (a table nested 32
+ * deep or in a cycle, or a table that is neither a sequence 1..n nor all
+ * string keys: what lnh_json.c documents), and when it succeeds the tree
+ * holds the same data (arrays the sequence, objects every key, numbers,
+ * strings up to a NUL byte, which cJSON cannot carry) and prints as JSON
+ * that cJSON parses back.
+ */
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <math.h>
+#include <stdio.h>
+
+#include "fuzz_input.h"
+#include "lnh_binding.h"
+
+#define MAX_DEPTH 32   /* lnh_json.c's */
+#define MAX_STACK 48
+
+static lua_State *L;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+  (void)argc;
+  (void)argv;
+  L = luaL_newstate();
+  return 0;
+}
+
+static void build(fuzz_input *in) {
+  while (in->n > 0) {
+    int top = lua_gettop(L);
+    unsigned op = fz_u8(in) % 10;
+    if (top >= MAX_STACK && op <= 5) op = 6;
+    switch (op) {
+    case 0: lua_pushinteger(L, (int8_t)fz_u8(in)); break;
+    case 1: {
+      uint64_t v = 0;
+      for (int i = 0; i < 8; i++) v = v << 8 | fz_u8(in);
+      lua_pushinteger(L, (lua_Integer)v);
+      break;
+    }
+    case 2: {
+      uint64_t v = 0;
+      double d;
+      for (int i = 0; i < 8; i++) v = v << 8 | fz_u8(in);
+      memcpy(&d, &v, sizeof d);
+      lua_pushnumber(L, d);
+      break;
+    }
+    case 3: {
+      size_t n = fz_u8(in) % 24;
+      if (n > in->n) n = in->n;
+      lua_pushlstring(L, (const char *)in->p, n);
+      in->p += n;
+      in->n -= n;
+      break;
+    }
+    case 4: lua_pushboolean(L, fz_bool(in)); break;
+    case 5: lua_newtable(L); break;
+    case 6:                                    /* [t, k, v]: t[k] = v */
+      if (top >= 3 && lua_istable(L, -3) && !lua_isnil(L, -2) &&
+          !(lua_type(L, -2) == LUA_TNUMBER && isnan(lua_tonumber(L, -2))))
+        lua_rawset(L, -3);
+      else if (top >= 1)
+        lua_pop(L, top >= 2 ? 2 : 1);
+      break;
+    case 7:                                    /* [t, v]: t[#t + 1] = v */
+      if (top >= 2 && lua_istable(L, -2))
+        lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+      else if (top >= 1)
+        lua_pop(L, 1);
+      break;
+    case 8:                                    /* [t]: t[k] = t, a cycle */
+      if (top >= 1 && lua_istable(L, -1)) {
+        if (fz_bool(in)) lua_pushstring(L, "self");
+        else lua_pushinteger(L, (lua_Integer)lua_rawlen(L, -1) + 1);
+        lua_pushvalue(L, -2);
+        lua_rawset(L, -3);
+      }
+      break;
+    default:                                   /* [v]: { v } */
+      if (top >= 1) {
+        lua_createtable(L, 1, 0);
+        lua_insert(L, -2);
+        lua_rawseti(L, -2, 1);
+      }
+      break;
+    }
+  }
+}
+
+/* What lnh_json.c documents: does converting the value at idx fail? */
+static int must_fail(int idx, int depth) {
+  if (lua_type(L, idx) != LUA_TTABLE) return 0;
+  if (depth >= MAX_DEPTH) return 1;
+  size_t count = 0, strings = 0, max_int = 0;
+  int bad = 0;
+  lua_pushnil(L);
+  while (!bad && lua_next(L, idx)) {
+    count++;
+    if (lua_type(L, -2) == LUA_TSTRING) strings++;
+    else if (lua_isinteger(L, -2) && lua_tointeger(L, -2) >= 1) {
+      lua_Integer k = lua_tointeger(L, -2);
+      if ((lua_Unsigned)k > max_int) max_int = (size_t)k;
+    } else
+      bad = 1;
+    if (!bad && must_fail(lua_gettop(L), depth + 1)) bad = 1;
+    lua_pop(L, bad ? 2 : 1);
+  }
+  if (bad) return 1;
+  if (strings == count) return 0;                    /* an object (or {}) */
+  return !(strings == 0 && max_int == count);        /* an array: exactly 1..n */
+}
+
+static int has_nul_key(int idx) {
+  int found = 0;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    size_t n;
+    const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &n) : NULL;
+    if (k && strlen(k) != n) found = 1;
+    lua_pop(L, 1);
+  }
+  return found;
+}
+
+/* The tree j holds the value at idx. */
+static void same(int idx, const cJSON *j, const char *path) {
+  switch (lua_type(L, idx)) {
+  case LUA_TNIL: FZ_CHECK(cJSON_IsNull(j), "%s: nil became %d", path, j->type); break;
+  case LUA_TBOOLEAN:
+    FZ_CHECK(cJSON_IsBool(j) && !!cJSON_IsTrue(j) == lua_toboolean(L, idx), "%s: boolean", path);
+    break;
+  case LUA_TNUMBER: {
+    double d = (double)lua_tonumber(L, idx);
+    FZ_CHECK(cJSON_IsNumber(j) && (j->valuedouble == d || (isnan(d) && isnan(j->valuedouble))),
+             "%s: number %.17g became %.17g", path, d, cJSON_IsNumber(j) ? j->valuedouble : 0.0);
+    break;
+  }
+  case LUA_TSTRING:
+    FZ_CHECK(cJSON_IsString(j) && strcmp(j->valuestring, lua_tostring(L, idx)) == 0,
+             "%s: string \"%s\" became something else", path, lua_tostring(L, idx));
+    break;
+  case LUA_TTABLE: {
+    size_t count = 0;
+    if (cJSON_IsArray(j)) {
+      size_t n = (size_t)cJSON_GetArraySize(j);
+      lua_pushnil(L);
+      while (lua_next(L, idx)) {
+        count++;
+        FZ_CHECK(lua_isinteger(L, -2) && lua_tointeger(L, -2) >= 1 &&
+                     (size_t)lua_tointeger(L, -2) <= n,
+                 "%s: a table with the key %s became an array of %zu (the key is lost)", path,
+                 luaL_tolstring(L, -2, NULL), n);
+        char sub[64];
+        snprintf(sub, sizeof sub, "%.40s[%lld]", path, (long long)lua_tointeger(L, -2));
+        same(lua_gettop(L), cJSON_GetArrayItem(j, (int)lua_tointeger(L, -2) - 1), sub);
+        lua_pop(L, 1);
+      }
+      FZ_CHECK(count == n, "%s: %zu entries became an array of %zu", path, count, n);
+    } else {
+      FZ_CHECK(cJSON_IsObject(j), "%s: a table became type %d", path, j->type);
+      if (has_nul_key(idx)) break;           /* cJSON keys are C strings */
+      lua_pushnil(L);
+      while (lua_next(L, idx)) {
+        count++;
+        FZ_CHECK(lua_type(L, -2) == LUA_TSTRING, "%s: a non-string key in an object", path);
+        const char *k = lua_tostring(L, -2);
+        char sub[64];
+        snprintf(sub, sizeof sub, "%.40s.%.16s", path, k);
+        const cJSON *item = cJSON_GetObjectItemCaseSensitive(j, k);
+        FZ_CHECK(item, "%s: the key \"%s\" is missing", path, k);
+        same(lua_gettop(L), item, sub);
+        lua_pop(L, 1);
+      }
+      FZ_CHECK(count == (size_t)cJSON_GetArraySize(j), "%s: %zu keys became %d", path, count,
+               cJSON_GetArraySize(j));
+    }
+    break;
+  }
+  default: FZ_CHECK(0, "%s: unexpected Lua type", path);
+  }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  fuzz_input in = { data, size };
+  lua_settop(L, 0);
+  build(&in);
+  if (lua_gettop(L) == 0) lua_pushnil(L);
+  int idx = 1;
+  char err[256];
+  cJSON *j = lnh_to_json(L, idx, err, sizeof err);
+  int fail = must_fail(idx, 0);
+  FZ_CHECK((j == NULL) == fail, "lnh_to_json %s (%s) where it %s", j ? "succeeded" : "failed",
+           j ? "" : err, fail ? "must fail" : "must succeed");
+  if (j) {
+    same(idx, j, "$");
+    char *text = cJSON_PrintUnformatted(j);
+    FZ_CHECK(text, "the tree does not print");
+    cJSON *back = cJSON_Parse(text);
+    FZ_CHECK(back, "the printed JSON does not parse: %.300s", text);
+    cJSON_Delete(back);
+    free(text);
+    cJSON_Delete(j);
+  } else {
+    FZ_CHECK(err[0], "failed without a reason");
+  }
+  lua_settop(L, 0);
+  if (size & 1) lua_gc(L, LUA_GCSTEP, 0);
+  return 0;
+}

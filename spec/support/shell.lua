@@ -1,0 +1,55 @@
+-- spec/support/shell.lua: the few shell and file helpers the test harness
+-- modules share (server.lua, smtp.lua, faults.lua, app.lua). Plain Lua for
+-- lua5.4 and luajit, no luasocket or luaposix.
+local M = {}
+
+--- s quoted for /bin/sh.
+function M.q(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+--- os.execute that answers true/false on Lua 5.1/LuaJIT (a status number) and 5.2+ alike.
+function M.execute(cmd)
+  local a = os.execute(cmd)
+  if type(a) == "number" then return a == 0 end
+  return a == true
+end
+
+--- Output of a shell command (stdout only, unless the command redirects).
+function M.capture(cmd)
+  local p = assert(io.popen(cmd, "r"))
+  local out = p:read("*a")
+  p:close()
+  return out
+end
+
+function M.read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+function M.write_file(path, data)
+  local f = assert(io.open(path, "wb"))
+  assert(f:write(data))
+  f:close()
+end
+
+function M.trim(s)
+  return (s:gsub("^%s+", ""):gsub("%s+$", ""))
+end
+
+--- Is process pid alive? A zombie counts as gone (a daemon's reaper may be slow or absent).
+function M.alive(pid)
+  local stat = M.read_file("/proc/" .. pid .. "/stat")
+  if stat then
+    local st = stat:match("^%d+ %b() (%a)")
+    return st ~= "Z" and st ~= "X"
+  end
+  if M.execute("test -d /proc/self") then return false end   -- /proc exists: pid is gone
+  return M.execute("kill -0 " .. pid .. " 2>/dev/null")
+end
+
+return M
