@@ -275,7 +275,9 @@ int nh_client_cancel(nh_client *c, nh_job *job) {
   if (nh_client_forked(c) || nh_job_state(job) == NH_JOB_DONE) return 0;
   __atomic_store_n(&job->cancelled, 1, __ATOMIC_RELEASE);
   pthread_mutex_lock(&c->queue.lock);
-  int queued = nh_job_state(job) == NH_JOB_QUEUED && !job->worker && c->opt.use_pool;
+  /* In the queue itself: not taken by a worker, nor by the deadline sweep,
+   * which ends the job on its own (cancel must not end it a second time). */
+  int queued = c->opt.use_pool && !job->worker && nh_queue_contains_locked(&c->queue, job);
   if (queued) {
     nh_queue_remove_locked(&c->queue, job);
   } else if (job->worker && nh_job_state(job) != NH_JOB_DONE) {

@@ -138,6 +138,7 @@ struct nh_job {
   void *worker;             /* under queue.lock: the worker that took it */
   nh_job *next, *prev;      /* queue links */
   int heap_index;           /* in the queue's deadline heap; -1: not there */
+  int in_queue;             /* under queue.lock: in the submission queue now */
   double enqueued_at;
 };
 

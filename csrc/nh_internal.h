@@ -146,6 +146,7 @@ int nh_queue_init(nh_queue *q, size_t capacity, double aging);
 void nh_queue_destroy(nh_queue *q);
 int nh_queue_append_locked(nh_queue *q, nh_job *job);
 void nh_queue_remove_locked(nh_queue *q, nh_job *job);
+int nh_queue_contains_locked(const nh_queue *q, const nh_job *job);
 nh_job *nh_queue_pop_locked(nh_queue *q);
 nh_job *nh_queue_first_deadline_locked(nh_queue *q);
 /* Waits (lock held) until there is room for n more, the deadline passes or

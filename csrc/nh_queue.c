@@ -102,7 +102,15 @@ int nh_queue_append_locked(nh_queue *q, nh_job *job) {
   else q->head[p] = job;
   q->tail[p] = job;
   q->length++;
+  job->in_queue = 1;
   return 0;
+}
+
+/* Whether job is in the queue now (a worker or the deadline sweep may have
+ * taken it out a moment ago). */
+int nh_queue_contains_locked(const nh_queue *q, const nh_job *job) {
+  (void)q;
+  return job->in_queue;
 }
 
 /* Takes job out of its list and the heap, wherever it is. */
@@ -113,6 +121,7 @@ void nh_queue_remove_locked(nh_queue *q, nh_job *job) {
   if (job->next) job->next->prev = job->prev;
   else q->tail[p] = job->prev;
   job->next = job->prev = NULL;
+  job->in_queue = 0;
   heap_remove(q, job);
   q->length--;
   pthread_cond_signal(&q->not_full);
