@@ -55,7 +55,8 @@ static inline int lnh_isinteger(lua_State *L, int i) {
 #endif
   if (lua_type(L, i) != LUA_TNUMBER) return 0;
   lua_Number n = lua_tonumber(L, i);
-  return n == (lua_Number)(long long)n;
+  /* In range first: casting 1e300 or NaN to long long is undefined. */
+  return n >= -9007199254740992.0 && n <= 9007199254740992.0 && n == (lua_Number)(long long)n;
 }
 
 #endif

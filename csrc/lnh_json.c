@@ -7,6 +7,7 @@
  * object with its keys sorted, so the same table always gives the same bytes.
  * An empty table is an object.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,14 +18,17 @@
 
 static cJSON *to_json(lua_State *L, int idx, int depth, char *err, size_t errlen);
 
+/* n when the keys of the table at idx are exactly 1..n, else -1: n keys,
+ * each a whole number in 1..n, are that set (a border from the length
+ * operator alone is not: {[0] = a, [1] = b, [2] = c, [4] = d} has 4 keys). */
 static int array_length(lua_State *L, int idx) {
   size_t n = lnh_rawlen(L, idx), count = 0;
-  if (n == 0) return -1;
+  if (n == 0 || n > INT_MAX) return -1;
   lua_pushnil(L);
   while (lua_next(L, idx)) {
     lua_pop(L, 1);
     count++;
-    if (!lnh_isinteger(L, -1)) {
+    if (!lnh_isinteger(L, -1) || lua_tonumber(L, -1) < 1 || lua_tonumber(L, -1) > (lua_Number)n) {
       lua_pop(L, 1);
       return -1;
     }

@@ -190,7 +190,10 @@ int nh_job_succeeded(const nh_job *job);    /* every target succeeded */
 
 /* Fits the message into the target's platform limit by its overflow rule:
  * fills t->parts when the body must be cut or split; NH_INVALID_MESSAGE when
- * it cannot be sent (overflow = error). */
+ * it cannot be sent (overflow = error) or its id is not 1 to
+ * NH_MAX_ID_LEN printable ASCII characters without spaces (an id goes
+ * into headers: webhook-id, Message-ID). */
+#define NH_MAX_ID_LEN 128
 nh_code nh_target_plan(const nh_message *m, nh_target *t, char *err, size_t errlen);
 
 /* Clients (nh_client.c). */

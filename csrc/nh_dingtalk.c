@@ -105,14 +105,16 @@ void nh_classify_errcode(const char *name, long too_fast, const nh_answer *a, nh
   cJSON *code = cJSON_GetObjectItemCaseSensitive(root, "errcode");
   cJSON *msg = cJSON_GetObjectItemCaseSensitive(root, "errmsg");
   const char *text = cJSON_IsString(msg) ? msg->valuestring : "";
-  if (cJSON_IsNumber(code)) {
+  long value;
+  int known = nh_json_code(code, &value);
+  if (known) {
     r->has_platform_code = 1;
-    r->platform_code = (long)code->valuedouble;
+    r->platform_code = value;
   }
   if (a->http_status < 200 || a->http_status >= 300) {
     nh_classify_http(a, r);
     nh_result_set(r, r->code, "%s: HTTP %ld", name, a->http_status);
-  } else if (!cJSON_IsNumber(code)) {
+  } else if (!known) {
     nh_result_set(r, NH_PLATFORM_REJECTED, "%s: the answer carries no errcode", name);
   } else if (r->platform_code == 0) {
     nh_result_set(r, NH_OK, NULL);

@@ -57,10 +57,7 @@ static void discord_classify(const nh_target *t, const nh_answer *a, nh_result *
   cJSON *code = cJSON_GetObjectItemCaseSensitive(root, "code");
   cJSON *retry = cJSON_GetObjectItemCaseSensitive(root, "retry_after");
   if (cJSON_IsNumber(retry)) r->retry_after = retry->valuedouble;
-  if (cJSON_IsNumber(code)) {
-    r->has_platform_code = 1;
-    r->platform_code = (long)code->valuedouble;
-  }
+  if (nh_json_code(code, &r->platform_code)) r->has_platform_code = 1;
   nh_result_set(r, r->code, "discord: HTTP %ld: %.200s", a->http_status,
                 cJSON_IsString(msg) ? msg->valuestring : "(no message)");
   cJSON_Delete(root);

@@ -9,6 +9,7 @@
  * platform_data.email.attachments has files. Parts are base64 encoded.
  * A CR or LF in any header value is refused, never sent.
  */
+#include <ctype.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,7 +49,7 @@ static void put_encoded_words(nh_buf *b, const char *s) {
   unsigned char out[64];
   for (size_t i = 0; i < n;) {
     size_t take = nh_utf8_prefix(s + i, n - i, 42, 0);   /* 42 bytes -> 56 base64 */
-    if (take == 0) take = n - i;
+    if (take == 0) take = n - i < 42 ? n - i : 42;       /* not UTF-8: cut anywhere */
     int len = EVP_EncodeBlock(out, (const unsigned char *)s + i, (int)take);
     nh_buf_puts(b, i ? "\r\n =?UTF-8?B?" : "=?UTF-8?B?");
     nh_buf_add(b, (const char *)out, (size_t)len);
@@ -85,6 +86,30 @@ static void put_address_list(nh_buf *b, const char *name, cJSON *list) {
 static const char *domain_of(const char *address) {
   const char *at = address ? strrchr(address, '@') : NULL;
   return at ? at + 1 : "notifyhub.invalid";
+}
+
+/* Message-ID: <id@domain>, the id's bytes that RFC 5322 allows in an
+ * atom as they are and any other as =XX, so that two ids never share one
+ * Message-ID and nothing in an id can end the header. */
+static void put_message_id(nh_buf *b, const char *id, const char *from) {
+  static const char atext[] = "!#$%&'*+-/?^_`{|}~.";
+  nh_buf_puts(b, "Message-ID: <");
+  for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
+    char c[4];
+    int plain = (*p < 0x80 && isalnum(*p)) || (*p && strchr(atext, *p));
+    snprintf(c, sizeof c, plain ? "%c" : "=%02X", *p);
+    nh_buf_puts(b, c);
+  }
+  nh_buf_puts(b, "@");
+  nh_buf_puts(b, domain_of(from));
+  nh_buf_puts(b, ">\r\n");
+}
+
+/* The MIME boundary: "=_" cannot occur in base64, which every part is. */
+static void make_boundary(char *out, size_t len, const char *id) {
+  uint64_t h = 1469598103934665603ULL;                  /* FNV-1a of the id */
+  for (const unsigned char *p = (const unsigned char *)id; *p; p++) h = (h ^ *p) * 1099511628211ULL;
+  snprintf(out, len, "=_nh_%016llx", (unsigned long long)h);
 }
 
 static void put_part(nh_buf *b, const char *type, const char *text) {
@@ -218,7 +243,7 @@ static int add_rcpts(nh_request *req, cJSON *list) {
 static int headers_safe(const nh_message *m, const nh_target *t) {
   const char *lists[] = { "to", "cc", "bcc" };
   cJSON *a;
-  if (has_crlf(m->title) || has_crlf(nh_opt_string(t, "from"))) return 0;
+  if (has_crlf(m->title) || has_crlf(nh_opt_string(t, "from")) || has_crlf(m->id)) return 0;
   for (int i = 0; i < 3; i++)
     cJSON_ArrayForEach(a, nh_opt_item(t, lists[i])) if (has_crlf(cJSON_GetStringValue(a))) return 0;
   return 1;
@@ -231,8 +256,8 @@ static nh_code email_build(const nh_message *m, const nh_target *t, nh_request *
     snprintf(err, errlen, "email: %s", from ? "CR or LF in a header value" : "no from address");
     return NH_INVALID_MESSAGE;
   }
-  char boundary[80];
-  snprintf(boundary, sizeof boundary, "=_nh_%s", m->id);
+  char boundary[40];
+  make_boundary(boundary, sizeof boundary, m->id);
   nh_buf b = { 0 };
   nh_buf_puts(&b, "From: ");
   nh_buf_puts(&b, from);
@@ -243,9 +268,7 @@ static nh_code email_build(const nh_message *m, const nh_target *t, nh_request *
   put_encoded_words(&b, m->title ? m->title : "(no subject)");
   nh_buf_puts(&b, "\r\n");
   put_date(&b);
-  char *mid = nh_sprintf("Message-ID: <%s@%s>\r\n", m->id, domain_of(from));
-  nh_buf_puts(&b, mid ? mid : "");
-  free(mid);
+  put_message_id(&b, m->id, from);
   if (put_mime(&b, m, boundary, err, errlen)) {
     free(nh_buf_take(&b));
     return NH_INVALID_MESSAGE;

@@ -221,8 +221,7 @@ static int answer_code(cJSON *root, long *code, const char **msg) {
     c = cJSON_GetObjectItemCaseSensitive(root, "StatusCode");
     text = cJSON_GetObjectItemCaseSensitive(root, "StatusMessage");
   }
-  if (!cJSON_IsNumber(c)) return 0;
-  *code = (long)c->valuedouble;
+  if (!nh_json_code(c, code)) return 0;
   *msg = cJSON_IsString(text) ? text->valuestring : "";
   return 1;
 }

@@ -98,6 +98,10 @@ nh_code nh_request_set_json(nh_request *req, cJSON *root, char *err, size_t errl
  * and root (freed), adds the JSON and target headers. */
 nh_code nh_request_json(nh_request *req, const nh_target *t, char *url, cJSON *root, char *err,
                         size_t errlen);
+/* An answer's numeric code: 1 with *code set when item is a whole number
+ * that a long holds exactly (|n| <= 2^53), else 0: a code of 1e300, 0.5 or
+ * NaN from a hostile server is no code at all, never a cast out of range. */
+int nh_json_code(const cJSON *item, long *code);
 /* Shared by platforms whose 2xx means delivered and anything else does not. */
 void nh_classify_http(const nh_answer *a, nh_result *r);
 /* DingTalk and WeCom: HTTP 200 with {"errcode","errmsg"}; too_fast is the

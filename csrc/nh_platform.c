@@ -2,6 +2,7 @@
  * nh_platform.c: the platform table and what platforms share: request
  * clean-up, JSON bodies and plain HTTP-status classification.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,6 +65,14 @@ nh_code nh_request_json(nh_request *req, const nh_target *t, char *url, cJSON *r
     return NH_NO_MEMORY;
   }
   return nh_request_set_json(req, root, err, errlen);
+}
+
+int nh_json_code(const cJSON *item, long *code) {
+  if (!cJSON_IsNumber(item)) return 0;
+  double v = item->valuedouble;
+  if (!(fabs(v) <= 9007199254740992.0) || v != floor(v)) return 0; /* NaN fails too */
+  *code = (long)v;
+  return 1;
 }
 
 void nh_classify_http(const nh_answer *a, nh_result *r) {

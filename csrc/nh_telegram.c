@@ -82,10 +82,7 @@ static void telegram_classify(const nh_target *t, const nh_answer *a, nh_result 
   } else {
     nh_classify_http(a, r);
     if (r->code == NH_OK) r->code = NH_PLATFORM_REJECTED;
-    if (cJSON_IsNumber(code)) {
-      r->has_platform_code = 1;
-      r->platform_code = (long)code->valuedouble;
-    }
+    if (nh_json_code(code, &r->platform_code)) r->has_platform_code = 1;
     if (cJSON_IsNumber(retry)) r->retry_after = retry->valuedouble;
     nh_result_set(r, r->code, "telegram: %s%.200s", cJSON_IsString(desc) ? "" : "HTTP error, ",
                   cJSON_IsString(desc) ? desc->valuestring : "no description");

@@ -199,21 +199,37 @@ static nh_code split_parts(const nh_platform *p, const nh_message *m, nh_target 
   char **parts = calloc(cap, sizeof *parts);
   if (!parts) return NH_NO_MEMORY;
   t->parts = parts;                           /* the job frees what is here */
+  nh_buf b = { 0 };
+  int in_chars = 0;
   while (n > 0) {
-    size_t take = natural_cut(body, longest_fit(p, m, t, body, n, "", limit), n);
+    size_t fit = longest_fit(p, m, t, body, n, "", limit);
+    size_t take = natural_cut(body, fit, n);
+    if (take < fit) {
+      /* Markup can make a shorter piece render longer ("`a` b" as code
+       * with a cut after the space leaves a lone backtick): keep the
+       * natural cut only when it fits too. */
+      b.len = 0;
+      nh_buf_add(&b, body, take);
+      if (b.failed || rendered_units(p, m, t, b.data, &in_chars) > limit) take = fit;
+    }
     if (take == 0) {
       snprintf(err, errlen, "%s: the title alone is over the limit of %zu", p->name, limit);
+      free(b.data);
       return NH_INVALID_MESSAGE;
     }
     if (t->n_parts == cap) {
       char **more = realloc(t->parts, (cap *= 2) * sizeof *more);
-      if (!more) return NH_NO_MEMORY;
+      if (!more) {
+        free(b.data);
+        return NH_NO_MEMORY;
+      }
       t->parts = more;
     }
     t->parts[t->n_parts++] = nh_strndup(body, take);
     body += take;
     n -= take;
   }
+  free(b.data);
   return NH_OK;
 }
 
@@ -232,8 +248,20 @@ static nh_code truncate_body(const nh_platform *p, const nh_message *m, nh_targe
   return t->parts[0] ? NH_OK : NH_NO_MEMORY;
 }
 
+static int id_ok(const char *id) {
+  size_t n = 0;
+  for (; id && id[n]; n++)
+    if ((unsigned char)id[n] <= 0x20 || (unsigned char)id[n] >= 0x7F) return 0;
+  return n > 0 && n <= NH_MAX_ID_LEN;
+}
+
 nh_code nh_target_plan(const nh_message *m, nh_target *t, char *err, size_t errlen) {
   const nh_platform *p = nh_platform_get(t->platform);
+  if (!id_ok(m->id)) {
+    snprintf(err, errlen, "id: 1 to %d printable ASCII characters without spaces expected",
+             NH_MAX_ID_LEN);
+    return NH_INVALID_MESSAGE;
+  }
   if (p->check) {
     nh_code rc = p->check(m, t, err, errlen);
     if (rc != NH_OK) return rc;

@@ -71,7 +71,9 @@ static char *render_template(const nh_message *m, const char *tpl, int json) {
   return nh_buf_take(&b);
 }
 
+/* -1 when out of memory or when value holds CR or LF (never sent). */
 static int add_header(nh_request *req, const char *fmt, const char *value) {
+  if (strpbrk(value, "\r\n")) return -1;
   char *line = nh_sprintf(fmt, value);
   struct curl_slist *l = line ? curl_slist_append(req->headers, line) : NULL;
   free(line);
@@ -110,6 +112,10 @@ static int add_headers(nh_request *req, const nh_target *t) {
 
 static nh_code webhook_build(const nh_message *m, const nh_target *t, nh_request *req,
                              char *err, size_t errlen) {
+  if (strpbrk(m->id, "\r\n")) {             /* webhook-id is a header */
+    snprintf(err, errlen, "webhook: CR or LF in the message id");
+    return NH_INVALID_MESSAGE;
+  }
   const char *tpl = nh_opt_string(t, "template");
   const char *type = nh_opt_string(t, "content_type");
   int json = !type || strstr(type, "json") != NULL;

@@ -135,6 +135,25 @@ describe("email", function()
     c:close()
   end)
 
+  it("writes an id's characters that a Message-ID cannot hold as =XX", function()
+    local c = client()
+    assert(c:send({ id = "db:1<x>@y", title = "a", body = "1" }))
+    local mail = parse(smtp.wait_for(1, 5)[1].data)
+    assert.same({}, mail.defects)
+    assert.equal("<db=3A1=3Cx=3E=40y@example.com>", mail["message-id"])
+    c:close()
+  end)
+
+  it("encodes a subject that is not UTF-8 without overrunning anything", function()
+    local c = client()
+    local title = "\xe9" .. ("\x80"):rep(100) .. " tail"        -- a lead byte and 100 continuations
+    assert(c:send({ title = title, body = "x" }))
+    local m = smtp.wait_for(1, 5)[1]
+    assert.is_nil(m.data:match("\nSubject: [^\r\n]*\128"))
+    for word in m.data:gmatch("=%?UTF%-8%?B%?([^?]*)%?=") do assert.is_true(#word <= 56) end
+    c:close()
+  end)
+
   it("sends to the address a target names", function()
     local c = client()
     assert(c:send({ title = "x", body = "y", targets = { "someone@example.org" } }))

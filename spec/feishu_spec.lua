@@ -145,6 +145,19 @@ describe("feishu", function()
     c:close()
   end)
 
+  it("takes a code that is no whole number (1e300, 0.5) as no code at all, never as success", function()
+    local c = bot_client("odd")
+    for _, body in ipairs({ '{"code":1e300,"msg":"x"}', '{"code":0.5,"msg":"x"}' }) do
+      server.behave("/open-apis/bot/v2/hook/odd", { body = body, times = 1 })
+      local receipt, err, code, failed = c:send({ body = "x" })
+      assert.is_nil(receipt)
+      assert.equal("PLATFORM_REJECTED", code)
+      assert.matches("the answer carries no code", err)
+      assert.is_nil(failed.results[1].platform_code)
+    end
+    c:close()
+  end)
+
   it("treats an HTTP error from the bot as HTTP_STATUS", function()
     server.bot("http500", { status = 500 })
     local c = bot_client("http500")

@@ -140,6 +140,28 @@ describe("messages", function()
     refused({ body = "hello {{name}}", variables = { other = 1 } }, "unknown variable 'name'")
   end)
 
+  it("refuses a message id that could break a header or a log line", function()
+    local why = "id: 1 to 128 printable ASCII characters without spaces expected"
+    refused({ id = "a\r\nX-Injected: 1", body = "x" }, why)
+    refused({ id = "two words", body = "x" }, why)
+    refused({ id = "", body = "x" }, why)
+    refused({ id = ("x"):rep(129), body = "x" }, why)
+    refused({ id = "caf\xc3\xa9", body = "x" }, why)
+    local h = assert(c:send_async({ id = ("x"):rep(128), body = "x" }))
+    assert.equal(("x"):rep(128), h.id)
+    h:cancel()
+  end)
+
+  it("refuses a table that is neither an array 1..n nor an object with string keys", function()
+    -- four integer keys whose border is 4, but not 1..4: not an array
+    assert.has_error(function()
+      c:send_async({ body = "x", metadata = { list = { [0] = "a", "b", "c", [4] = "d" } } })
+    end, "message field 'metadata': list: a number key in an object (keys must be strings)")
+    assert.has_error(function()
+      c:send_async({ body = "x", metadata = { [-1e300] = 1 } })
+    end, "message field 'metadata': a number key in an object (keys must be strings)")
+  end)
+
   it("refuses metadata that cannot be JSON", function()
     assert.has_error(function()
       c:send_async({ body = "x", metadata = { f = function() end } })

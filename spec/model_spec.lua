@@ -235,6 +235,20 @@ describe("secrets", function()
     end
   end
 
+  it("are cut out of the URL a receipt or log line shows, whatever the URL's shape", function()
+    local util = require("notifyhub.util")
+    local cases = {
+      { "https://hooks.slack.com/services/T/B/TOKEN-1", "https://hooks.slack.com/services/T/B/***" },
+      { "https://hooks.slack.com/services/T/B/TOKEN-1//", "https://hooks.slack.com/services/T/B/***//" },
+      { "HTTPS://user:PASS-2@h:8443/x/TOKEN-3/?key=VALUE-4&flag#FRAG-5",
+        "https://h:8443/x/***/?key=***&flag" },
+      { "not a url TOKEN-6", "***" },
+    }
+    for _, case in ipairs(cases) do
+      assert.equal(case[2], util.redact_url(case[1]))
+    end
+  end)
+
   it("appear nowhere when every platform succeeds", function()
     local text, receipt, nlogs = run_all(false)
     assert.equal("success", receipt.status, text)

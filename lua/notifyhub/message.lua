@@ -11,6 +11,7 @@ local M = {}
 
 local FORMATS = { text = true, markdown = true, html = true }
 local PRIORITIES = { low = 0, normal = 1, high = 2, urgent = 3 }
+local MAX_ID_LEN = 128                  -- NH_MAX_ID_LEN in csrc/nh_core.h
 
 local FIELD_TYPES = {
   id = "string", title = "string", body = "string", format = "string",
@@ -81,6 +82,11 @@ function M.build(msg, defaults, fname, opts)
   end
   if (msg.title == nil or msg.title == "") and (msg.body == nil or msg.body == "") then
     return invalid("the message has neither a title nor a body")
+  end
+  -- The id goes into headers (webhook-id, Message-ID) and logs: the core
+  -- refuses anything else too; this says so before any work is done.
+  if msg.id and (#msg.id < 1 or #msg.id > MAX_ID_LEN or msg.id:find("[^\33-\126]")) then
+    return invalid("id: 1 to %d printable ASCII characters without spaces expected", MAX_ID_LEN)
   end
   if msg.format and not FORMATS[msg.format] then
     return invalid("format '%s' is not one of text, markdown, html", msg.format)

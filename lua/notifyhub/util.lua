@@ -31,7 +31,7 @@ function M.is_header_safe(s)
 end
 
 --- What receipts and logs show instead of a URL that may hold a token:
--- scheme, host and port, the path with its last segment replaced by ***,
+-- scheme, host and port, the path with its last non-empty segment as ***,
 -- query values replaced by ***, no user info, no fragment.
 function M.redact_url(url)
   local scheme, rest = url:match("^(%a[%w+.-]*)://(.*)$")
@@ -39,7 +39,7 @@ function M.redact_url(url)
   local authority, path, query = rest:match("^([^/?#]*)([^?#]*)%??([^#]*)")
   authority = authority:gsub("^.*@", "")
   if path ~= "" and path ~= "/" then
-    path = path:gsub("/[^/]+(/?)$", "/***%1")
+    path = path:gsub("/[^/]+(/*)$", "/***%1")
   end
   local out = scheme:lower() .. "://" .. authority .. path
   if query ~= "" then
