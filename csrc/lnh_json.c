@@ -5,7 +5,8 @@
  *
  * A table whose keys are exactly 1..n is an array; any other table is an
  * object with its keys sorted, so the same table always gives the same bytes.
- * An empty table is an object.
+ * An empty table is an object. A string with a NUL byte, key or value, is
+ * refused: cJSON holds C strings and would cut it short.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -34,6 +35,14 @@ static int array_length(lua_State *L, int idx) {
     }
   }
   return count == n ? (int)n : -1;
+}
+
+/* A string at idx with a NUL byte inside: cJSON keeps C strings, so it
+ * would be cut short (a key "a\0b" would become "a"): refused instead. */
+static int has_nul(lua_State *L, int idx) {
+  size_t n;
+  const char *s = lua_tolstring(L, idx, &n);
+  return strlen(s) != n;
 }
 
 static int compare_keys(const void *a, const void *b) {
@@ -67,7 +76,8 @@ static const char **sorted_keys(lua_State *L, int idx, size_t *n, char *err, siz
   lua_pushnil(L);
   while (lua_next(L, idx)) {
     lua_pop(L, 1);
-    const char *why = lua_type(L, -1) != LUA_TSTRING ? "keys must be strings" : NULL;
+    const char *why = lua_type(L, -1) != LUA_TSTRING ? "keys must be strings"
+                      : has_nul(L, -1) ? "a NUL byte, which JSON here cannot carry" : NULL;
     if (!why && *n == cap) {
       const char **more = realloc(keys, (cap *= 2) * sizeof *keys);
       if (more) keys = more;
@@ -113,10 +123,22 @@ static cJSON *to_json(lua_State *L, int idx, int depth, char *err, size_t errlen
   case LUA_TNIL: return cJSON_CreateNull();
   case LUA_TBOOLEAN: return cJSON_CreateBool(lua_toboolean(L, idx));
   case LUA_TNUMBER: return cJSON_CreateNumber((double)lua_tonumber(L, idx));
-  case LUA_TSTRING: return cJSON_CreateString(lua_tostring(L, idx));
+  case LUA_TSTRING:
+    if (has_nul(L, idx)) {
+      snprintf(err, errlen, "a string with a NUL byte, which JSON here cannot carry");
+      return NULL;
+    }
+    return cJSON_CreateString(lua_tostring(L, idx));
   case LUA_TTABLE: {
     if (depth >= MAX_DEPTH) {
       snprintf(err, errlen, "nested deeper than %d levels (a cycle?)", MAX_DEPTH);
+      return NULL;
+    }
+    /* Each level holds a key and a value on the Lua stack, and only
+     * LUA_MINSTACK slots are promised: ask (without raising, which would
+     * leak the tree built so far). */
+    if (!lua_checkstack(L, 4)) {
+      snprintf(err, errlen, "out of Lua stack space");
       return NULL;
     }
     int n = array_length(L, idx);

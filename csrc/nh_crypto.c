@@ -26,6 +26,10 @@ int nh_hmac_sha256_base64(const void *key, size_t keylen, const void *data,
  * is not base64. */
 unsigned char *nh_base64_decode(const char *in, size_t *outlen) {
   size_t n = strlen(in);
+  /* The alphabet, then at most two '=': EVP_DecodeBlock alone takes
+   * "====" and the count below would go negative. */
+  size_t body = strspn(in, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
+  if (n - body > 2 || strspn(in + body, "=") != n - body || (body == 0 && n > 0)) return NULL;
   char *padded = malloc(n + 4);
   if (!padded) return NULL;
   memcpy(padded, in, n);

@@ -20,6 +20,15 @@ describe("configuration", function()
       "notifyhub config: async.wokers: unknown key")
   end)
 
+  it("raises on a whsec_ webhook secret that is not base64 after the prefix", function()
+    assert.has_error(function() notifyhub.new({ webhook = { url = URL, secret = "whsec_====" } }) end,
+      "notifyhub config: webhook.secret: whsec_ followed by base64 expected, got string")
+    assert.has_error(function() notifyhub.new({ webhook = { url = URL, secret = "whsec_a b" } }) end,
+      "notifyhub config: webhook.secret: whsec_ followed by base64 expected, got string")
+    notifyhub.new({ webhook = { url = URL, secret = "whsec_QUJD" } }):close(0)
+    notifyhub.new({ webhook = { url = URL, secret = "plain secret" } }):close(0)
+  end)
+
   it("raises on a wrong type, naming the key and the type", function()
     assert.has_error(function() notifyhub.new({ async = { workers = "4" } }) end,
       'notifyhub config: async.workers: integer expected, got string')
@@ -160,6 +169,17 @@ describe("messages", function()
     assert.has_error(function()
       c:send_async({ body = "x", metadata = { [-1e300] = 1 } })
     end, "message field 'metadata': a number key in an object (keys must be strings)")
+  end)
+
+  it("refuses a NUL byte in the text or in JSON strings instead of cutting them short", function()
+    refused({ title = "a\0b", body = "x" }, "title: a NUL byte")
+    refused({ body = "before\0after" }, "body: a NUL byte")
+    assert.has_error(function()
+      c:send_async({ body = "x", metadata = { note = "a\0b" } })
+    end, "message field 'metadata': note: a string with a NUL byte, which JSON here cannot carry")
+    assert.has_error(function()
+      c:send_async({ body = "x", metadata = { ["a\0b"] = 1 } })
+    end, "message field 'metadata': a string key in an object (a NUL byte, which JSON here cannot carry)")
   end)
 
   it("refuses metadata that cannot be JSON", function()

@@ -73,6 +73,14 @@ local function of_type(t)
   return function(v) if type(v) ~= t then return t end end
 end
 
+-- A signed webhook's secret: any string, but "whsec_" promises base64 after
+-- it (Standard Webhooks), so a typo there is a config error, not a failed send.
+local function webhook_secret(v)
+  if type(v) ~= "string" then return "string" end
+  local rest = v:match("^whsec_(.*)$")
+  if rest and not rest:match("^[%w+/]+=?=?$") then return "whsec_ followed by base64" end
+end
+
 local function http_url(v)
   if type(v) ~= "string" then return "string" end
   if not util.is_http_url(v) then return "http(s) URL" end
@@ -202,7 +210,7 @@ M.platforms = {
     disable_notification = of_type("boolean"), overflow = overflow } },
   teams = { required = "webhook_url", keys = { webhook_url = http_url, overflow = overflow } },
   webhook = { required = "url", keys = {
-    url = http_url, method = method, headers = header_map, secret = of_type("string"),
+    url = http_url, method = method, headers = header_map, secret = webhook_secret,
     template = of_type("string"), content_type = of_type("string") } },
   email = { required = "host", keys = {
     host = of_type("string"), port = port, tls = one_of("starttls", "implicit", "none"),
