@@ -25,7 +25,8 @@ MOD54  = $(BUILD)/lua5.4/notifyhub/core.so
 MODJIT = $(BUILD)/luajit/notifyhub/core.so
 DRIVER = $(BUILD)/core_driver
 
-.PHONY: all build deps test test-lua5.4 test-luajit demo bench clean rock rock-install asan lint tsan
+.PHONY: all build deps test test-lua5.4 test-luajit demo bench clean rock rock-install asan lint tsan \
+        asan-core fuzz fuzz-build valgrind check
 
 all: build
 
@@ -77,15 +78,81 @@ asan: deps build
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	sh tools/run-specs.sh
 
-# The core from C (no Lua) under ThreadSanitizer: owners submitting and
-# taking, cancels from another thread, detached jobs, retries, rate limits,
-# deadlines, the elastic pool, direct and inline modes, close.
-$(BUILD)/tsan_core: tests/tsan_core.c $(CORE_SRC) $(HEADERS)
-	@mkdir -p $(dir $@)
-	clang -g -O1 -fsanitize=thread -std=c11 -D_GNU_SOURCE -pthread $(CJSON_INC) -Icsrc -o $@ tests/tsan_core.c $(CORE_SRC) $(LIBS)
+# The core from C (no Lua): tests/stress_core.c (producer threads sharing a
+# client or each with its own, foreign cancels, a taker thread, detached
+# jobs, closes racing submits, retries, deadlines, rate limits, the elastic
+# pool; pool, direct and inline modes) and tests/cancel_expire.c (a cancel
+# racing the queued-deadline sweep), against the loopback server.
+# STRESS_ROUNDS rounds of every run; STRESS_FLAGS e.g. --seed 7.
+STRESS_ROUNDS ?= 2
+STRESS_FLAGS  ?=
+CORE_TESTS     = stress_core cancel_expire
+CORE_TEST_FLAGS = -g -O1 -fno-omit-frame-pointer -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(CJSON_INC) -Icsrc
 
-tsan: deps $(BUILD)/tsan_core
-	lua5.4 tools/tsan.lua
+$(addprefix $(BUILD)/tsan/,$(CORE_TESTS)): $(BUILD)/tsan/%: tests/%.c $(CORE_SRC) $(HEADERS)
+	@mkdir -p $(dir $@)
+	clang -fsanitize=thread $(CORE_TEST_FLAGS) -o $@ $< $(CORE_SRC) $(LIBS)
+
+$(addprefix $(BUILD)/asan/,$(CORE_TESTS)): $(BUILD)/asan/%: tests/%.c $(CORE_SRC) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) -fsanitize=address,undefined -fno-sanitize-recover=undefined $(CORE_TEST_FLAGS) \
+	  -o $@ $< $(CORE_SRC) $(LIBS)
+
+# make tsan: under ThreadSanitizer; any report fails (halt_on_error).
+tsan: deps $(addprefix $(BUILD)/tsan/,$(CORE_TESTS))
+	TSAN_OPTIONS='halt_on_error=1 second_deadlock_stack=1' \
+	  timeout 600 lua5.4 tools/with-server.lua sh -c \
+	  '$(BUILD)/tsan/cancel_expire {base} 10 && $(BUILD)/tsan/stress_core {base} $(STRESS_ROUNDS) $(STRESS_FLAGS)'
+
+# make asan-core: the same programs under AddressSanitizer and UBSan (a job
+# ended twice shows as a use after free), leaks included.
+asan-core: deps $(addprefix $(BUILD)/asan/,$(CORE_TESTS))
+	ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  timeout 600 lua5.4 tools/with-server.lua sh -c \
+	  '$(BUILD)/asan/cancel_expire {base} 20 && $(BUILD)/asan/stress_core {base} $(STRESS_ROUNDS) $(STRESS_FLAGS)'
+
+# libFuzzer targets (fuzz/*.c; seeds and past findings in fuzz/corpus/<target>/),
+# each run for FUZZ_SECONDS; a crash's input lands in build/fuzz/artifacts/.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS  = classify render plan json redact
+FUZZ_DIR      = $(BUILD)/fuzz
+FUZZ_FLAGS    = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+                -fno-omit-frame-pointer -std=c11 -D_GNU_SOURCE -pthread $(CJSON_INC) -Icsrc
+FUZZ_DEPS     = fuzz/fuzz_input.h $(HEADERS)
+
+fuzz-build: $(addprefix $(FUZZ_DIR)/,$(FUZZ_TARGETS))
+
+$(FUZZ_DIR)/classify $(FUZZ_DIR)/render: $(FUZZ_DIR)/%: fuzz/%.c $(FUZZ_DEPS) $(CORE_SRC)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -o $@ $< $(CORE_SRC) $(LIBS)
+
+# nh_text.c is compiled inside fuzz/plan.c (its platform lookup redirected).
+$(FUZZ_DIR)/plan: fuzz/plan.c $(FUZZ_DEPS) $(CORE_SRC)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -o $@ $< $(filter-out csrc/nh_text.c,$(CORE_SRC)) $(LIBS)
+
+$(FUZZ_DIR)/json: fuzz/json.c csrc/lnh_json.c $(FUZZ_DEPS)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) $(LUA54_INC) -o $@ $< csrc/lnh_json.c $(LIBS) -llua5.4
+
+$(FUZZ_DIR)/redact: fuzz/redact.c $(FUZZ_DEPS)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) $(LUA54_INC) -DNH_LUA_DIR='"$(CURDIR)/lua"' -o $@ $< -llua5.4 -lm
+
+fuzz: deps fuzz-build
+	sh tools/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# The suite on Lua 5.4 under valgrind memcheck (tools/valgrind-lua.sh, with
+# tools/valgrind.supp): any memory error or definite/indirect leak fails the
+# run. VALGRIND_SPECS narrows it (default: every spec).
+VALGRIND_SPECS ?=
+valgrind: deps build
+	sh tools/valgrind-specs.sh $(VALGRIND_SPECS)
+
+# What CI runs after make test (tools/check.sh): asan, asan-core, tsan and a
+# short fuzz pass, each with a time limit.
+check: deps
+	sh tools/check.sh
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance --std=c11 \

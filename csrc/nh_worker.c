@@ -486,11 +486,19 @@ void nh_worker_run_inline(nh_client *c, nh_job *job) {
   w.client = c;
   w.own_job = job;
   w.capacity = (int)job->msg.n_targets;
-  job->worker = &w;
-  if (worker_open(&w) == 0) run(&w);
+  int opened = worker_open(&w) == 0;
+  /* job->worker is read by nh_client_cancel() from any thread, under the
+   * queue lock: set it there, once the multi handle it wakes exists. */
+  pthread_mutex_lock(&c->queue.lock);
+  if (opened) job->worker = &w;
+  pthread_mutex_unlock(&c->queue.lock);
+  if (opened) run(&w);
   else fail_job(c, job, NH_NO_MEMORY, "out of memory starting a transfer");
-  worker_close(&w);
   /* The job is finished and still unread (this thread takes it later): it
-   * must not point at this stack frame. */
+   * must not point at this stack frame, nor a cancel wake a multi handle
+   * that worker_close() frees. */
+  pthread_mutex_lock(&c->queue.lock);
   job->worker = NULL;
+  pthread_mutex_unlock(&c->queue.lock);
+  worker_close(&w);
 }

@@ -6,11 +6,11 @@
  * key; append; nest; tie a table to itself.
  *
  * Checks: the conversion fails exactly when it must (a table nested 32
- * deep or in a cycle, or a table that is neither a sequence 1..n nor all
- * string keys: what lnh_json.c documents), and when it succeeds the tree
- * holds the same data (arrays the sequence, objects every key, numbers,
- * strings up to a NUL byte, which cJSON cannot carry) and prints as JSON
- * that cJSON parses back.
+ * deep or in a cycle, a table that is neither a sequence 1..n nor all
+ * string keys, a string key or value with a NUL byte: what lnh_json.c
+ * documents), and when it succeeds the tree holds the same data (arrays
+ * the sequence, objects every key, numbers, strings) and prints as JSON
+ * that cJSON parses back. A failed check prints the value as Lua source.
  */
 #include <lauxlib.h>
 #include <lua.h>
@@ -97,7 +97,13 @@ static void build(fuzz_input *in) {
 }
 
 /* What lnh_json.c documents: does converting the value at idx fail? */
+static int nul_inside(int idx) {
+  size_t n;
+  return lua_type(L, idx) == LUA_TSTRING && strlen(lua_tolstring(L, idx, &n)) != n;
+}
+
 static int must_fail(int idx, int depth) {
+  if (nul_inside(idx)) return 1;
   if (lua_type(L, idx) != LUA_TTABLE) return 0;
   if (depth >= MAX_DEPTH) return 1;
   size_t count = 0, strings = 0, max_int = 0;
@@ -105,7 +111,8 @@ static int must_fail(int idx, int depth) {
   lua_pushnil(L);
   while (!bad && lua_next(L, idx)) {
     count++;
-    if (lua_type(L, -2) == LUA_TSTRING) strings++;
+    if (nul_inside(lua_gettop(L) - 1)) bad = 1;
+    else if (lua_type(L, -2) == LUA_TSTRING) strings++;
     else if (lua_isinteger(L, -2) && lua_tointeger(L, -2) >= 1) {
       lua_Integer k = lua_tointeger(L, -2);
       if ((lua_Unsigned)k > max_int) max_int = (size_t)k;
@@ -189,6 +196,44 @@ static void same(int idx, const cJSON *j, const char *path) {
   }
 }
 
+/* The value at idx as Lua source, to stderr, for a failed check. */
+static void dump(int idx, int depth) {
+  switch (lua_type(L, idx)) {
+  case LUA_TSTRING: {
+    size_t n;
+    const char *s = lua_tolstring(L, idx, &n);
+    fputc('"', stderr);
+    for (size_t i = 0; i < n; i++)
+      fprintf(stderr, s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' ? "%c" : "\\%u",
+              (unsigned char)s[i]);
+    fputc('"', stderr);
+    break;
+  }
+  case LUA_TNUMBER:
+    if (lua_isinteger(L, idx)) fprintf(stderr, "%lld", (long long)lua_tointeger(L, idx));
+    else fprintf(stderr, "%.17g", (double)lua_tonumber(L, idx));
+    break;
+  case LUA_TTABLE:
+    if (depth > 4) {
+      fputs("{...}", stderr);
+      break;
+    }
+    fputc('{', stderr);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+      fputc('[', stderr);
+      dump(lua_gettop(L) - 1, depth + 1);
+      fputs("] = ", stderr);
+      dump(lua_gettop(L), depth + 1);
+      fputs(", ", stderr);
+      lua_pop(L, 1);
+    }
+    fputc('}', stderr);
+    break;
+  default: fputs(luaL_typename(L, idx), stderr);
+  }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fuzz_input in = { data, size };
   lua_settop(L, 0);
@@ -198,6 +243,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char err[256];
   cJSON *j = lnh_to_json(L, idx, err, sizeof err);
   int fail = must_fail(idx, 0);
+  if ((j == NULL) != fail) {
+    fputs("the value: ", stderr);
+    dump(idx, 0);
+    fputc('\n', stderr);
+  }
   FZ_CHECK((j == NULL) == fail, "lnh_to_json %s (%s) where it %s", j ? "succeeded" : "failed",
            j ? "" : err, fail ? "must fail" : "must succeed");
   if (j) {

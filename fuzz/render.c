@@ -94,7 +94,8 @@ static int has_crlf(const char *s) { return s && strpbrk(s, "\r\n") != NULL; }
  * continuation (starts with a space). */
 static void check_mail_headers(const char *body) {
   static const char *const ours[] = { "From: ", "To: ", "Cc: ", "Subject: ", "Date: ",
-                                      "Message-ID: ", "MIME-Version: ", "Content-Type: " };
+                                      "Message-ID: ", "MIME-Version: ", "Content-Type: ",
+                                      "Content-Transfer-Encoding: " };
   const char *end = strstr(body, "\r\n\r\n");
   FZ_CHECK(end, "e-mail without a blank line after the headers");
   int mime = 0;
