@@ -36,6 +36,7 @@ static void free_target(nh_target *t) {
   free(t->label);
   free(t->secret);
   free(t->method);
+  free(t->rate_key);
   free_strings(t->headers, t->n_headers);
   free_strings(t->keywords, t->n_keywords);
   free_strings(t->parts, t->n_parts);

@@ -44,7 +44,7 @@ describe("life cycle", function()
   end)
 
   it("drops the completion of a handle collected before its message finished", function()
-    local c = notifyhub.new({ webhook = { url = server.url("/webhook/lc-drop?delay=0.3") } })
+    local c = notifyhub.new({ webhook = { url = server.url("/webhook/lc-drop?delay=1") } })
     local function fire_and_forget()
       for i = 1, 50 do c:send_async({ body = tostring(i) }) end
     end

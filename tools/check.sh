@@ -3,6 +3,7 @@
 #   make asan        the whole suite, both modules under ASan + UBSan
 #   make asan-core   tests/stress_core.c and tests/cancel_expire.c under ASan
 #   make tsan        the same programs under ThreadSanitizer
+#   make valgrind    the suite on Lua 5.4 under memcheck
 #   make fuzz        each libFuzzer target for FUZZ_SECONDS (here 15) seconds
 # Every step runs even when one fails. Ends with "check: N passed, N failed"
 # and exits non-zero when a step failed or ran out of time.
@@ -36,6 +37,7 @@ step() { # step NAME SECONDS COMMAND...
 step asan 1500 make asan
 step asan-core 700 make asan-core STRESS_ROUNDS="$STRESS_ROUNDS"
 step tsan 700 make tsan STRESS_ROUNDS="$STRESS_ROUNDS"
+step valgrind 1200 make valgrind
 step fuzz 600 make fuzz FUZZ_SECONDS="$FUZZ_SECONDS"
 
 printf "check:%b\n" "$results"

@@ -35,6 +35,11 @@ need curl has_cmd curl
 need openssl has_cmd openssl
 need wrk has_cmd wrk
 need clang has_cmd clang
+# clang's sanitizer and libFuzzer runtimes (make tsan, make fuzz): only a
+# Recommends of clang, which --no-install-recommends leaves out.
+has_fuzzer_rt() { ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a; }
+need libclang-rt-14-dev has_fuzzer_rt
+need valgrind has_cmd valgrind
 # The loopback SMTP server of the e-mail specs (spec/support/smtp_server.py).
 need python3-aiosmtpd has_py_mod aiosmtpd
 
