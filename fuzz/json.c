@@ -237,6 +237,11 @@ static void dump(int idx, int depth) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fuzz_input in = { data, size };
   lua_settop(L, 0);
+  /* Room for the recipe's MAX_STACK values and for the checks below, which
+   * walk up to MAX_DEPTH levels with a key and a value each: Lua promises
+   * only LUA_MINSTACK slots, and its own (uninstrumented) writes past the
+   * stack would corrupt the heap unseen. */
+  if (!lua_checkstack(L, MAX_STACK + 4 * MAX_DEPTH + 32)) abort();
   build(&in);
   if (lua_gettop(L) == 0) lua_pushnil(L);
   int idx = 1;
