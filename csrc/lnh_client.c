@@ -232,6 +232,7 @@ static int lnh_client_stats(lua_State *L) {
   FIELD(min_workers);
   FIELD(max_workers);
   FIELD(threads_created);
+  FIELD(rate_destinations);
   FIELD(log_dropped);
 #undef FIELD
   return 1;

@@ -388,6 +388,7 @@ void nh_client_stats(nh_client *c, nh_stats *s) {
   s->in_flight = __atomic_load_n(&c->in_flight, __ATOMIC_RELAXED);
   s->waiting = __atomic_load_n(&c->waiting, __ATOMIC_RELAXED);
   s->threads_created = __atomic_load_n(&c->threads_created, __ATOMIC_RELAXED);
+  s->rate_destinations = nh_limits_count(c->limits);
   pthread_mutex_lock(&c->queue.lock);
   s->queued = c->queue.length;
   s->workers = c->n_workers;

@@ -149,6 +149,7 @@ typedef struct nh_stats {
   int workers, min_workers, max_workers;
   uint64_t threads_created;
   uint64_t log_dropped;
+  size_t rate_destinations;  /* destinations whose rate windows are still open */
 } nh_stats;
 
 typedef struct nh_log_record {

@@ -168,6 +168,8 @@ void nh_limits_free(nh_limits *l);
 /* 0 when the target may send now (and the send is counted), else the
  * seconds until it may. */
 double nh_limits_reserve(nh_limits *l, const nh_target *t, double now);
+/* How many destinations the limits track now (idle ones are dropped). */
+size_t nh_limits_count(nh_limits *l);
 
 /* ---- latency (nh_client.c) ---------------------------------------------- */
 

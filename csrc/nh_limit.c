@@ -7,6 +7,12 @@
  * seconds old. A token bucket would let 2N through in some window; services
  * count windows, so this counts the same way. A small margin covers the
  * time between starting a transfer here and its arrival there.
+ *
+ * A destination whose every ring's newest send is older than its window
+ * constrains nothing: it is dropped (each call sweeps one bucket, so the
+ * table holds about the destinations sent to within their windows, however
+ * many there were). Its rules are taken from the first target that uses it
+ * again.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +39,8 @@ typedef struct entry {
 struct nh_limits {
   pthread_mutex_t lock;
   entry *buckets[BUCKETS];
+  size_t entries;
+  unsigned sweep;           /* the bucket the next call sweeps */
 };
 
 nh_limits *nh_limits_new(void) {
@@ -41,20 +49,57 @@ nh_limits *nh_limits_new(void) {
   return l;
 }
 
+static void entry_free(entry *e) {
+  for (int i = 0; i < e->n; i++) free(e->rings[i].times);
+  free(e->key);
+  free(e);
+}
+
 void nh_limits_free(nh_limits *l) {
   if (!l) return;
   for (int b = 0; b < BUCKETS; b++) {
     entry *e = l->buckets[b];
     while (e) {
       entry *next = e->next;
-      for (int i = 0; i < e->n; i++) free(e->rings[i].times);
-      free(e->key);
-      free(e);
+      entry_free(e);
       e = next;
     }
   }
   pthread_mutex_destroy(&l->lock);
   free(l);
+}
+
+/* Every ring's newest send is more than its window ago (or none was made). */
+static int idle(const entry *e, double now) {
+  for (int i = 0; i < e->n; i++) {
+    const ring *r = &e->rings[i];
+    if (r->used == 0) continue;
+    double newest = r->times[(r->next + r->count - 1) % r->count];
+    if (newest + r->per + MARGIN > now) return 0;
+  }
+  return 1;
+}
+
+static void sweep_bucket(nh_limits *l, unsigned b, double now) {
+  entry **link = &l->buckets[b];
+  while (*link) {
+    entry *e = *link;
+    if (idle(e, now)) {
+      *link = e->next;
+      entry_free(e);
+      l->entries--;
+    } else {
+      link = &e->next;
+    }
+  }
+}
+
+size_t nh_limits_count(nh_limits *l) {
+  if (!l) return 0;
+  pthread_mutex_lock(&l->lock);
+  size_t n = l->entries;
+  pthread_mutex_unlock(&l->lock);
+  return n;
 }
 
 static unsigned hash(const char *s) {
@@ -81,6 +126,7 @@ static entry *find(nh_limits *l, const nh_target *t, const char *key) {
   }
   e->next = l->buckets[b];
   l->buckets[b] = e;
+  l->entries++;
   return e;
 }
 
@@ -102,6 +148,7 @@ double nh_limits_reserve(nh_limits *l, const nh_target *t, double now) {
   const char *key = t->rate_key ? t->rate_key : t->url;
   double wait = 0;
   pthread_mutex_lock(&l->lock);
+  sweep_bucket(l, l->sweep++ % BUCKETS, now);
   entry *e = find(l, t, key);
   for (int i = 0; e && i < e->n; i++) {
     double w = ring_wait(&e->rings[i], now);

@@ -181,6 +181,28 @@ describe("delivery policy", function()
       c:close()
     end)
 
+    it("forgets destinations whose windows have passed, however many there were", function()
+      local c = client({ feishu = { webhook_url = hook("d0"), rate_limit = { per_second = 1 } },
+        async = { buffer_size = 1000 } })
+      local function wave(name, n)
+        local t0 = now()
+        for i = 1, n do
+          c:send_async({ body = "x", targets = { { platform = "feishu", value = hook(name .. i) } } })
+        end
+        assert.is_true(c:wait_all(20))
+        return now() - t0
+      end
+      local took = wave("first", 300)
+      local count = c:stats().rate_destinations
+      assert.is_true(count > 0 and count <= 300)
+      if took < 0.8 then assert.equal(300, count) end   -- all still inside their 1 s windows
+      system.sleep(1.2)                               -- every window of the first wave is over
+      wave("second", 260)                             -- 260 calls sweep all 256 buckets once
+      assert.is_true(c:stats().rate_destinations <= 260, "kept " .. c:stats().rate_destinations)
+      assert.equal(560, c:stats().succeeded)
+      c:close()
+    end)
+
     it("can be turned off or set per target", function()
       local c = client({ feishu = { webhook_url = hook("nolimit"), rate_limit = false } })
       local t0 = now()
