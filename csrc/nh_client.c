@@ -234,6 +234,12 @@ nh_code nh_client_submit_many(nh_client *c, nh_job **jobs, size_t n, double queu
     snprintf(err, errlen, "the client belongs to another process (created before fork)");
     return NH_CLOSED;
   }
+  for (size_t i = 0; i < n; i++)
+    if (!nh_message_id_ok(jobs[i]->msg.id)) {
+      snprintf(err, errlen, "message %zu: id: 1 to %d printable ASCII characters without spaces "
+               "expected", i + 1, NH_MAX_ID_LEN);
+      return NH_INVALID_MESSAGE;
+    }
   maybe_purge(c);
   if (!c->opt.enabled) {
     if (c->queue.closing) return refuse(c, NH_CLOSED, n, err, errlen);

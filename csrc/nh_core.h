@@ -149,7 +149,7 @@ typedef struct nh_stats {
   int workers, min_workers, max_workers;
   uint64_t threads_created;
   uint64_t log_dropped;
-  size_t rate_destinations;  /* destinations whose rate windows are still open */
+  size_t rate_destinations;  /* destinations the rate limits track (idle ones go lazily) */
 } nh_stats;
 
 typedef struct nh_log_record {
@@ -196,6 +196,9 @@ int nh_job_succeeded(const nh_job *job);    /* every target succeeded */
  * into headers: webhook-id, Message-ID). */
 #define NH_MAX_ID_LEN 128
 nh_code nh_target_plan(const nh_message *m, nh_target *t, char *err, size_t errlen);
+/* 1 when id is 1 to NH_MAX_ID_LEN printable ASCII characters, no spaces;
+ * nh_client_submit() refuses a job whose id is not. */
+int nh_message_id_ok(const char *id);
 
 /* Clients (nh_client.c). */
 void nh_options_default(nh_options *opt);

@@ -26,10 +26,15 @@ int nh_hmac_sha256_base64(const void *key, size_t keylen, const void *data,
  * is not base64. */
 unsigned char *nh_base64_decode(const char *in, size_t *outlen) {
   size_t n = strlen(in);
-  /* The alphabet, then at most two '=': EVP_DecodeBlock alone takes
-   * "====" and the count below would go negative. */
+  /* The alphabet, then padding that completes the last group of four:
+   * EVP_DecodeBlock alone takes "====" (the count below would go
+   * negative) and "QUJD=" (a key one byte short). Unpadded input is
+   * taken when its length could be base64 (not 4k + 1). */
   size_t body = strspn(in, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
-  if (n - body > 2 || strspn(in + body, "=") != n - body || (body == 0 && n > 0)) return NULL;
+  size_t pads = n - body;
+  if (body == 0 || body % 4 == 1 || strspn(in + body, "=") != pads ||
+      (pads > 0 && (body + pads) % 4 != 0))
+    return NULL;
   char *padded = malloc(n + 4);
   if (!padded) return NULL;
   memcpy(padded, in, n);

@@ -92,7 +92,7 @@ static const char *domain_of(const char *address) {
  * atom as they are and any other as =XX, so that two ids never share one
  * Message-ID and nothing in an id can end the header. */
 static void put_message_id(nh_buf *b, const char *id, const char *from) {
-  static const char atext[] = "!#$%&'*+-/?^_`{|}~.";
+  static const char atext[] = "!#$%&'*+-/?^_`{|}~";   /* '.' too, as =2E: no empty atom */
   nh_buf_puts(b, "Message-ID: <");
   for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
     char c[4];
@@ -154,17 +154,17 @@ static void put_body(nh_buf *b, const nh_message *m, const char *boundary) {
   char *html = html_of(m);
   nh_buf_puts(b, "Content-Type: multipart/alternative; boundary=\"");
   nh_buf_puts(b, boundary);
-  nh_buf_puts(b, "alt\"\r\n\r\n--");
+  nh_buf_puts(b, "_a\"\r\n\r\n--");
   nh_buf_puts(b, boundary);
-  nh_buf_puts(b, "alt\r\n");
+  nh_buf_puts(b, "_a\r\n");
   put_part(b, "text/plain", text ? text : "");
   nh_buf_puts(b, "--");
   nh_buf_puts(b, boundary);
-  nh_buf_puts(b, "alt\r\n");
+  nh_buf_puts(b, "_a\r\n");
   put_part(b, "text/html", html ? html : "");
   nh_buf_puts(b, "--");
   nh_buf_puts(b, boundary);
-  nh_buf_puts(b, "alt--\r\n");
+  nh_buf_puts(b, "_a--\r\n");
   free(text);
   free(html);
 }
@@ -204,6 +204,8 @@ static int put_attachment(nh_buf *b, cJSON *a, char *err, size_t errlen) {
   return 0;
 }
 
+/* boundary + "_a" separates the alternatives, boundary + "_m" the parts
+ * of a mail with attachments: neither is a prefix of the other (RFC 2046). */
 static int put_mime(nh_buf *b, const nh_message *m, const char *boundary, char *err, size_t errlen) {
   cJSON *files = nh_platform_data(m, "email", "attachments"), *a;
   nh_buf_puts(b, "MIME-Version: 1.0\r\n");
@@ -211,20 +213,22 @@ static int put_mime(nh_buf *b, const nh_message *m, const char *boundary, char *
     put_body(b, m, boundary);
     return 0;
   }
+  char mixed[64];
+  snprintf(mixed, sizeof mixed, "%s_m", boundary);
   nh_buf_puts(b, "Content-Type: multipart/mixed; boundary=\"");
-  nh_buf_puts(b, boundary);
+  nh_buf_puts(b, mixed);
   nh_buf_puts(b, "\"\r\n\r\n--");
-  nh_buf_puts(b, boundary);
+  nh_buf_puts(b, mixed);
   nh_buf_puts(b, "\r\n");
   put_body(b, m, boundary);
   cJSON_ArrayForEach(a, files) {
     nh_buf_puts(b, "--");
-    nh_buf_puts(b, boundary);
+    nh_buf_puts(b, mixed);
     nh_buf_puts(b, "\r\n");
     if (put_attachment(b, a, err, errlen)) return -1;
   }
   nh_buf_puts(b, "--");
-  nh_buf_puts(b, boundary);
+  nh_buf_puts(b, mixed);
   nh_buf_puts(b, "--\r\n");
   return 0;
 }

@@ -26,6 +26,13 @@ nh_job *nh_job_new(size_t n_targets) {
   return job;
 }
 
+int nh_message_id_ok(const char *id) {
+  size_t n = 0;
+  for (; id && id[n]; n++)
+    if ((unsigned char)id[n] <= 0x20 || (unsigned char)id[n] >= 0x7F) return 0;
+  return n > 0 && n <= NH_MAX_ID_LEN;
+}
+
 static void free_strings(char **v, size_t n) {
   for (size_t i = 0; i < n; i++) free(v[i]);
   free(v);

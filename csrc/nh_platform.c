@@ -2,6 +2,7 @@
  * nh_platform.c: the platform table and what platforms share: request
  * clean-up, JSON bodies and plain HTTP-status classification.
  */
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,7 @@ int nh_json_code(const cJSON *item, long *code) {
   if (!cJSON_IsNumber(item)) return 0;
   double v = item->valuedouble;
   if (!(fabs(v) <= 9007199254740992.0) || v != floor(v)) return 0; /* NaN fails too */
+  if (v < (double)LONG_MIN || v > (double)LONG_MAX) return 0;      /* a 32-bit long */
   *code = (long)v;
   return 1;
 }

@@ -248,16 +248,9 @@ static nh_code truncate_body(const nh_platform *p, const nh_message *m, nh_targe
   return t->parts[0] ? NH_OK : NH_NO_MEMORY;
 }
 
-static int id_ok(const char *id) {
-  size_t n = 0;
-  for (; id && id[n]; n++)
-    if ((unsigned char)id[n] <= 0x20 || (unsigned char)id[n] >= 0x7F) return 0;
-  return n > 0 && n <= NH_MAX_ID_LEN;
-}
-
 nh_code nh_target_plan(const nh_message *m, nh_target *t, char *err, size_t errlen) {
   const nh_platform *p = nh_platform_get(t->platform);
-  if (!id_ok(m->id)) {
+  if (!nh_message_id_ok(m->id)) {
     snprintf(err, errlen, "id: 1 to %d printable ASCII characters without spaces expected",
              NH_MAX_ID_LEN);
     return NH_INVALID_MESSAGE;

@@ -112,8 +112,11 @@ static int add_headers(nh_request *req, const nh_target *t) {
 
 static nh_code webhook_build(const nh_message *m, const nh_target *t, nh_request *req,
                              char *err, size_t errlen) {
-  if (strpbrk(m->id, "\r\n")) {             /* webhook-id is a header */
-    snprintf(err, errlen, "webhook: CR or LF in the message id");
+  const char *ctype = nh_opt_string(t, "content_type");
+  int bad_header = ctype && strpbrk(ctype, "\r\n");
+  for (size_t i = 0; i < t->n_headers; i++) bad_header |= strpbrk(t->headers[i], "\r\n") != NULL;
+  if (strpbrk(m->id, "\r\n") || bad_header) {   /* webhook-id is a header too */
+    snprintf(err, errlen, "webhook: CR or LF in a header value");
     return NH_INVALID_MESSAGE;
   }
   const char *tpl = nh_opt_string(t, "template");

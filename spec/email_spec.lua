@@ -137,10 +137,10 @@ describe("email", function()
 
   it("writes an id's characters that a Message-ID cannot hold as =XX", function()
     local c = client()
-    assert(c:send({ id = "db:1<x>@y", title = "a", body = "1" }))
+    assert(c:send({ id = "db:1<x>@y..z", title = "a", body = "1" }))
     local mail = parse(smtp.wait_for(1, 5)[1].data)
     assert.same({}, mail.defects)
-    assert.equal("<db=3A1=3Cx=3E=40y@example.com>", mail["message-id"])
+    assert.equal("<db=3A1=3Cx=3E=40y=2E=2Ez@example.com>", mail["message-id"])
     c:close()
   end)
 

@@ -25,8 +25,21 @@ describe("configuration", function()
       "notifyhub config: webhook.secret: whsec_ followed by base64 expected, got string")
     assert.has_error(function() notifyhub.new({ webhook = { url = URL, secret = "whsec_a b" } }) end,
       "notifyhub config: webhook.secret: whsec_ followed by base64 expected, got string")
+    for _, bad in ipairs({ "whsec_QUJD=", "whsec_QUJD==", "whsec_Q", "whsec_QUI=x" }) do
+      assert.has_error(function() notifyhub.new({ webhook = { url = URL, secret = bad } }) end,
+        "notifyhub config: webhook.secret: whsec_ followed by base64 expected, got string")
+    end
     notifyhub.new({ webhook = { url = URL, secret = "whsec_QUJD" } }):close(0)
+    notifyhub.new({ webhook = { url = URL, secret = "whsec_QUI=" } }):close(0)
+    notifyhub.new({ webhook = { url = URL, secret = "whsec_QQ==" } }):close(0)
+    notifyhub.new({ webhook = { url = URL, secret = "whsec_QQ" } }):close(0)
     notifyhub.new({ webhook = { url = URL, secret = "plain secret" } }):close(0)
+  end)
+
+  it("raises on a webhook content_type that would split a header", function()
+    assert.has_error(function()
+      notifyhub.new({ webhook = { url = URL, content_type = "text/plain\r\nX-Injected: 1" } })
+    end, "notifyhub config: webhook.content_type: string without CR, LF or NUL expected, got string")
   end)
 
   it("raises on a wrong type, naming the key and the type", function()
@@ -174,6 +187,7 @@ describe("messages", function()
   it("refuses a NUL byte in the text or in JSON strings instead of cutting them short", function()
     refused({ title = "a\0b", body = "x" }, "title: a NUL byte")
     refused({ body = "before\0after" }, "body: a NUL byte")
+    refused({ title = "t {{x}}", body = "b", variables = { x = "a\0b" } }, "title: a NUL byte")
     assert.has_error(function()
       c:send_async({ body = "x", metadata = { note = "a\0b" } })
     end, "message field 'metadata': note: a string with a NUL byte, which JSON here cannot carry")

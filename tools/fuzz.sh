@@ -8,7 +8,7 @@
 #   sh tools/fuzz.sh SECONDS [TARGET...]
 cd "$(dirname "$0")/.." || exit 1
 seconds=${1:-20}
-shift
+[ $# -gt 0 ] && shift
 targets=${*:-classify render plan json redact}
 passed=0
 failed=0

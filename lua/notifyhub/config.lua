@@ -78,7 +78,13 @@ end
 local function webhook_secret(v)
   if type(v) ~= "string" then return "string" end
   local rest = v:match("^whsec_(.*)$")
-  if rest and not rest:match("^[%w+/]+=?=?$") then return "whsec_ followed by base64" end
+  if not rest then return end
+  -- what nh_base64_decode takes: the alphabet, then padding that completes
+  -- the last group of four (none is fine unless the length is 4k + 1)
+  local body, pads = rest:match("^([%w+/]+)(=*)$")
+  if not body or #body % 4 == 1 or (#pads > 0 and (#body + #pads) % 4 ~= 0) then
+    return "whsec_ followed by base64"
+  end
 end
 
 local function http_url(v)
@@ -106,6 +112,11 @@ local function header_map(v)
       return "header names and values without CR, LF or NUL"
     end
   end
+end
+
+local function header_value(v)
+  if type(v) ~= "string" then return "string" end
+  if not util.is_header_safe(v) then return "string without CR, LF or NUL" end
 end
 
 local function method(v)
@@ -211,7 +222,7 @@ M.platforms = {
   teams = { required = "webhook_url", keys = { webhook_url = http_url, overflow = overflow } },
   webhook = { required = "url", keys = {
     url = http_url, method = method, headers = header_map, secret = webhook_secret,
-    template = of_type("string"), content_type = of_type("string") } },
+    template = of_type("string"), content_type = header_value } },
   email = { required = "host", keys = {
     host = of_type("string"), port = port, tls = one_of("starttls", "implicit", "none"),
     username = of_type("string"), password = of_type("string"), from = address,

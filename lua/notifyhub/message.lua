@@ -80,11 +80,6 @@ function M.build(msg, defaults, fname, opts)
     if not want then return invalid("unknown message field '%s'", tostring(k)) end
     if type(v) ~= want then type_error(fname, "message." .. k, want, v) end
   end
-  for _, k in ipairs({ "title", "body" }) do
-    if msg[k] and msg[k]:find("\0", 1, true) then
-      return invalid("%s: a NUL byte, which no service takes (the text would be cut there)", k)
-    end
-  end
   if (msg.title == nil or msg.title == "") and (msg.body == nil or msg.body == "") then
     return invalid("the message has neither a title nor a body")
   end
@@ -105,6 +100,11 @@ function M.build(msg, defaults, fname, opts)
   local body
   body, err = render(msg.body, msg.variables, "body")
   if err then return invalid("%s", err) end
+  -- after {{variables}}, which count too
+  local nul = title and title:find("\0", 1, true) and "title" or body and body:find("\0", 1, true) and "body"
+  if nul then
+    return invalid("%s: a NUL byte, which no service takes (the text would be cut there)", nul)
+  end
   local targets = defaults.implicit
   if msg.targets then
     targets = {}
