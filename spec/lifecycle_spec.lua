@@ -105,6 +105,50 @@ describe("life cycle", function()
     assert.same({ "before fork", "after fork" }, bodies)
   end)
 
+  it("forks 20 times while workers are busy, and no child deadlocks on a copied lock", function()
+    -- Each fork copies the client while 4 workers hold and release its locks
+    -- (queue, completions, log, rate limits) at random moments; the child
+    -- uses every entry point and must end at once. alarm(5) turns a
+    -- deadlock into SIGALRM instead of a hung suite.
+    local ok, out = child(([[
+      local ffi = require("ffi")
+      ffi.cdef("int fork(void); int waitpid(int pid, int *status, int options); void _exit(int);"
+        .. "unsigned int alarm(unsigned int seconds);")
+      local notifyhub = require("notifyhub")
+      local c = notifyhub.new({ webhook = { url = %q, rate_limit = { per_second = 1000 } },
+        async = { workers = 4, concurrency = 8, buffer_size = 2000 },
+        logger = { level = "debug", handler = function() end } })
+      local handles, bad = {}, 0
+      for round = 1, 20 do
+        for i = 1, 50 do handles[#handles + 1] = c:send_async({ body = round .. "-" .. i }) end
+        local pid = ffi.C.fork()
+        if pid == 0 then
+          ffi.C.alarm(5)
+          local h, _, code = c:send_async({ body = "from the child" })
+          local s = c:stats()
+          local polled = c:poll()
+          handles = nil
+          collectgarbage()
+          collectgarbage()
+          c:close(0)
+          ffi.C._exit((h == nil and code == "CLOSED" and s.submitted == 0 and polled == 0) and 0 or 1)
+        end
+        local status = ffi.new("int[1]")
+        ffi.C.waitpid(pid, status, 0)
+        if status[0] ~= 0 then
+          bad = bad + 1
+          print(("round %%d: child status %%d"):format(round, status[0]))
+        end
+      end
+      assert(c:wait_all(30))
+      local s = c:stats()
+      print(("children failed: %%d, parent succeeded: %%d of %%d"):format(bad, s.succeeded, s.submitted))
+      c:close()
+    ]]):format(server.url("/webhook/lc-forks?delay=0.02")), "luajit")
+    assert(ok, out)
+    assert.matches("children failed: 0, parent succeeded: 1000 of 1000", out)
+  end)
+
   it("survives close from inside a callback", function()
     local c = notifyhub.new({ webhook = { url = server.url("/webhook/lc-inner") } })
     local closed
