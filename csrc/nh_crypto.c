@@ -32,7 +32,7 @@ unsigned char *nh_base64_decode(const char *in, size_t *outlen) {
    * taken when its length could be base64 (not 4k + 1). */
   size_t body = strspn(in, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
   size_t pads = n - body;
-  if (body == 0 || body % 4 == 1 || strspn(in + body, "=") != pads ||
+  if (body == 0 || body % 4 == 1 || strspn(in + body, "=") != pads || pads > 2 ||
       (pads > 0 && (body + pads) % 4 != 0))
     return NULL;
   char *padded = malloc(n + 4);
@@ -50,6 +50,10 @@ unsigned char *nh_base64_decode(const char *in, size_t *outlen) {
   /* EVP_DecodeBlock counts the padding as zero bytes. */
   for (size_t i = n; i > 0 && padded[i - 1] == '='; i--) len--;
   free(padded);
+  if (len < 0) {                              /* cannot happen after the checks above */
+    free(out);
+    return NULL;
+  }
   *outlen = (size_t)len;
   return out;
 }

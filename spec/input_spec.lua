@@ -25,7 +25,7 @@ describe("configuration", function()
       "notifyhub config: webhook.secret: whsec_ followed by base64 expected, got string")
     assert.has_error(function() notifyhub.new({ webhook = { url = URL, secret = "whsec_a b" } }) end,
       "notifyhub config: webhook.secret: whsec_ followed by base64 expected, got string")
-    for _, bad in ipairs({ "whsec_QUJD=", "whsec_QUJD==", "whsec_Q", "whsec_QUI=x" }) do
+    for _, bad in ipairs({ "whsec_QUJD=", "whsec_QUJD==", "whsec_QUJD====", "whsec_Q", "whsec_QUI=x" }) do
       assert.has_error(function() notifyhub.new({ webhook = { url = URL, secret = bad } }) end,
         "notifyhub config: webhook.secret: whsec_ followed by base64 expected, got string")
     end

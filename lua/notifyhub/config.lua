@@ -82,7 +82,7 @@ local function webhook_secret(v)
   -- what nh_base64_decode takes: the alphabet, then padding that completes
   -- the last group of four (none is fine unless the length is 4k + 1)
   local body, pads = rest:match("^([%w+/]+)(=*)$")
-  if not body or #body % 4 == 1 or (#pads > 0 and (#body + #pads) % 4 ~= 0) then
+  if not body or #body % 4 == 1 or #pads > 2 or (#pads > 0 and (#body + #pads) % 4 ~= 0) then
     return "whsec_ followed by base64"
   end
 end
