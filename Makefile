@@ -26,7 +26,7 @@ MODJIT = $(BUILD)/luajit/notifyhub/core.so
 DRIVER = $(BUILD)/core_driver
 
 .PHONY: all build deps test test-lua5.4 test-luajit demo bench clean rock rock-install asan lint tsan \
-        asan-core fuzz fuzz-build valgrind check
+        asan-core fuzz fuzz-build valgrind check test-clang
 
 all: build
 
@@ -77,6 +77,15 @@ asan: deps build
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:detect_odr_violation=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	sh tools/run-specs.sh
+
+# The suite with both modules built by clang (warnings are errors), beside
+# the gcc build that make test uses.
+CLANG_DIR = $(BUILD)/clang
+test-clang: deps
+	@mkdir -p $(CLANG_DIR)/lua5.4/notifyhub $(CLANG_DIR)/luajit/notifyhub
+	clang $(CFLAGS) -Werror $(BASEFLAGS) $(CJSON_INC) $(LUA54_INC) -shared -o $(CLANG_DIR)/lua5.4/notifyhub/core.so $(CORE_SRC) $(BINDING_SRC) $(LIBS)
+	clang $(CFLAGS) -Werror $(BASEFLAGS) $(CJSON_INC) $(LUAJIT_INC) -shared -o $(CLANG_DIR)/luajit/notifyhub/core.so $(CORE_SRC) $(BINDING_SRC) $(LIBS)
+	NOTIFYHUB_BUILD=$(CLANG_DIR) sh tools/run-specs.sh
 
 # The core from C (no Lua): tests/stress_core.c (producer threads sharing a
 # client or each with its own, foreign cancels, a taker thread, detached

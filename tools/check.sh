@@ -1,6 +1,7 @@
 #!/bin/sh
 # The checks CI runs after `make test` (make check), each with a time limit:
-#   make asan        the whole suite, both modules under ASan + UBSan
+#   make test-clang  the whole suite, both modules built by clang -Werror
+#   make asan        the whole suite, both modules under ASan + UBSan (gcc)
 #   make asan-core   tests/stress_core.c and tests/cancel_expire.c under ASan
 #   make tsan        the same programs under ThreadSanitizer
 #   make valgrind    the suite on Lua 5.4 under memcheck
@@ -34,6 +35,7 @@ step() { # step NAME SECONDS COMMAND...
   fi
 }
 
+step test-clang 900 make test-clang
 step asan 1500 make asan
 step asan-core 700 make asan-core STRESS_ROUNDS="$STRESS_ROUNDS"
 step tsan 700 make tsan STRESS_ROUNDS="$STRESS_ROUNDS"
