@@ -28,25 +28,13 @@ local capture = shell.capture
 local read_file = shell.read_file
 local trim = shell.trim
 local alive = shell.alive
+local my_pid = shell.my_pid
+local support_dir = shell.support_dir
 
 local M = {}
 
 -- Running server: { info = <what start returned>, pid, dir }
 local state = nil
-
--- The shell started by io.popen is our child, so its $PPID is our pid.
-local function my_pid()
-  return tonumber(trim(capture("echo $PPID")))
-end
-
-local function support_dir()
-  local src = debug.getinfo(1, "S").source
-  local dir = src:sub(1, 1) == "@" and src:sub(2):match("^(.*)/[^/]*$") or "."
-  if dir:sub(1, 1) ~= "/" then
-    dir = trim(capture("cd " .. q(dir) .. " && pwd -P"))
-  end
-  return dir
-end
 
 local function python()
   local env = os.getenv("NOTIFYHUB_PYTHON")

@@ -50,10 +50,6 @@ local function tail(path, n)
   return table.concat(lines, "\n", from)
 end
 
-local function my_pid()
-  -- The shell started by io.popen is our child, so its $PPID is our pid.
-  return tonumber(trim(capture("echo $PPID"))) or math.random(0, 19999)
-end
 
 -- Does something already accept connections on 127.0.0.1:port? (curl exit 7: refused.)
 -- Checked before starting nginx, because nginx retries a bind() that fails with "Address
@@ -66,16 +62,6 @@ end
 
 local function is_root()
   return trim(capture("id -u 2>/dev/null")) == "0"
-end
-
--- Directory of this file (absolute): the repo's spec/support.
-local function support_dir()
-  local src = debug.getinfo(1, "S").source
-  local dir = src:sub(1, 1) == "@" and src:sub(2):match("^(.*)/[^/]*$") or "."
-  if dir:sub(1, 1) ~= "/" then
-    dir = trim(capture("cd " .. q(dir) .. " && pwd -P"))
-  end
-  return dir
 end
 
 -- The nginx binary: $NOTIFYHUB_NGINX, else "nginx" on PATH, else /usr/sbin/nginx.
@@ -201,7 +187,7 @@ function M.start(opts)
   end
 
   local bin = nginx_bin()
-  local support = support_dir()
+  local support = shell.support_dir()
   local template = read_file(support .. "/nginx.conf")
     or error("server.lua: cannot read " .. support .. "/nginx.conf")
 
@@ -212,7 +198,7 @@ function M.start(opts)
     .. q(prefix .. "/tmp")), "server.lua: mkdir failed")
 
   local root = is_root()
-  local first_port = tonumber(opts.port) or (20000 + my_pid() % 20000)
+  local first_port = tonumber(opts.port) or (20000 + (shell.my_pid() or math.random(0, 19999)) % 20000)
 
   -- One try on one port: returns base, pid on success; nil, output of nginx on failure.
   local function try_port(port)

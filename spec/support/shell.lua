@@ -52,4 +52,21 @@ function M.alive(pid)
   return M.execute("kill -0 " .. pid .. " 2>/dev/null")
 end
 
+--- This Lua process's pid: the shell started by io.popen is our child, so
+-- its $PPID is our pid.
+function M.my_pid()
+  return tonumber(M.trim(M.capture("echo $PPID")))
+end
+
+--- The directory of the harness (spec/support), absolute: the servers'
+-- scripts and configs are there.
+function M.support_dir()
+  local src = debug.getinfo(1, "S").source
+  local dir = src:sub(1, 1) == "@" and src:sub(2):match("^(.*)/[^/]*$") or "."
+  if dir:sub(1, 1) ~= "/" then
+    dir = M.trim(M.capture("cd " .. M.q(dir) .. " && pwd -P"))
+  end
+  return dir
+end
+
 return M

@@ -27,24 +27,13 @@ local read_file = shell.read_file
 local write_file = shell.write_file
 local trim = shell.trim
 local alive = shell.alive
+local my_pid = shell.my_pid
+local support_dir = shell.support_dir
 
 local M = {}
 
 -- Running server: { info = <what start returned>, key = <opts fingerprint>, pid, dir, spool }
 local state = nil
-
-local function my_pid()
-  return tonumber(trim(capture("echo $PPID")))
-end
-
-local function support_dir()
-  local src = debug.getinfo(1, "S").source
-  local dir = src:sub(1, 1) == "@" and src:sub(2):match("^(.*)/[^/]*$") or "."
-  if dir:sub(1, 1) ~= "/" then
-    dir = trim(capture("cd " .. q(dir) .. " && pwd -P"))
-  end
-  return dir
-end
 
 local python_cache
 -- M.python() -> the python3 command that can import aiosmtpd (also good for smtplib clients).
