@@ -101,10 +101,7 @@ function M.stop()
   if not state then return end
   local pid = M.pid()
   if pid and alive(pid) then
-    execute("kill -TERM " .. pid .. " 2>/dev/null")
-    local deadline = system.gettime() + 5
-    while alive(pid) and system.gettime() < deadline do system.sleep(0.02) end
-    if alive(pid) then execute("pkill -KILL -P " .. pid .. "; kill -KILL " .. pid) end
+    shell.stop_process(pid)
   end
   execute("rm -rf " .. q(state.prefix))
   state = nil

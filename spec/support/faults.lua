@@ -45,14 +45,7 @@ end
 
 local function shutdown(s)
   if s.pid then
-    execute("kill -TERM " .. s.pid .. " 2>/dev/null")
-    local deadline = system.gettime() + 5
-    while alive(s.pid) and system.gettime() < deadline do system.sleep(0.02) end
-    if alive(s.pid) then
-      execute("kill -KILL " .. s.pid .. " 2>/dev/null")
-      deadline = system.gettime() + 2
-      while alive(s.pid) and system.gettime() < deadline do system.sleep(0.02) end
-    end
+    shell.stop_process(s.pid)
   end
   if s.dir and not os.getenv("NOTIFYHUB_KEEP_FAULTS_DIR") then
     execute("rm -rf " .. q(s.dir))
@@ -162,14 +155,6 @@ function M.stop()
   shutdown(s)
 end
 
--- Stop at exit (lua_close) or when the module is dropped, as server.lua does.
--- LuaJIT has no __gc on tables, hence newproxy there.
-if newproxy then
-  local sentinel = newproxy(true)
-  getmetatable(sentinel).__gc = function() pcall(M.stop) end
-  M._sentinel = sentinel
-else
-  M._sentinel = setmetatable({}, { __gc = function() pcall(M.stop) end })
-end
+shell.stop_at_exit(M)   -- also when the Lua state closes
 
 return M

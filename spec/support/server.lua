@@ -159,16 +159,7 @@ end
 local function shutdown(s)
   local pid = s.pid or tonumber(read_file(s.prefix .. "/logs/nginx.pid") or "")
   if pid then
-    -- TERM is nginx's fast shutdown: it does not wait for requests still sleeping.
-    execute("kill -TERM " .. pid .. " 2>/dev/null")
-    local deadline = system.gettime() + 5
-    while alive(pid) and system.gettime() < deadline do system.sleep(0.02) end
-    if alive(pid) then
-      execute("pkill -KILL -P " .. pid .. " 2>/dev/null")   -- its workers, by parent pid
-      execute("kill -KILL " .. pid .. " 2>/dev/null")
-      deadline = system.gettime() + 2
-      while alive(pid) and system.gettime() < deadline do system.sleep(0.02) end
-    end
+    shell.stop_process(pid)     -- TERM: nginx's fast shutdown, no wait for sleeping requests
   end
   if not os.getenv("NOTIFYHUB_KEEP_NGINX_DIR") then
     execute("rm -rf " .. q(s.prefix))
@@ -275,16 +266,7 @@ function M.error_log(n)
   return tail(state.prefix .. "/logs/error.log", n or 30)
 end
 
--- Stop at exit: a finalizer runs on lua_close (busted ends with os.exit(code, true)), or when
--- the module itself is dropped (busted's insulation), then no one can reach the server anyway.
--- LuaJIT has no __gc on tables, hence newproxy there.
-if newproxy then
-  local sentinel = newproxy(true)
-  getmetatable(sentinel).__gc = function() pcall(M.stop) end
-  M._sentinel = sentinel
-else
-  M._sentinel = setmetatable({}, { __gc = function() pcall(M.stop) end })
-end
+shell.stop_at_exit(M)   -- also when the Lua state closes
 
 ---------------------------------------------------------------------------------------------
 -- Driving the server

@@ -69,4 +69,36 @@ function M.support_dir()
   return dir
 end
 
+--- Stops process pid: TERM (nginx's fast shutdown), up to 5 s to go, then
+-- KILL for it and its children (nginx workers), up to 2 s more.
+function M.stop_process(pid)
+  local system = require("system")
+  local function wait(seconds)
+    local deadline = system.gettime() + seconds
+    while M.alive(pid) and system.gettime() < deadline do system.sleep(0.02) end
+  end
+  M.execute("kill -TERM " .. pid .. " 2>/dev/null")
+  wait(5)
+  if M.alive(pid) then
+    M.execute("pkill -KILL -P " .. pid .. " 2>/dev/null")
+    M.execute("kill -KILL " .. pid .. " 2>/dev/null")
+    wait(2)
+  end
+end
+
+--- Runs module.stop() at exit: a finalizer runs on lua_close (busted ends
+-- with os.exit(code, true)) or when the module itself is dropped (busted's
+-- insulation), when no one can reach its server anyway. LuaJIT has no __gc
+-- on tables, hence newproxy there.
+function M.stop_at_exit(module)
+  local function stop() pcall(module.stop) end
+  if newproxy then
+    local sentinel = newproxy(true)
+    getmetatable(sentinel).__gc = stop
+    module._sentinel = sentinel
+  else
+    module._sentinel = setmetatable({}, { __gc = stop })
+  end
+end
+
 return M
