@@ -92,6 +92,70 @@ describe("notifyhub.ngx", function()
     assert.equal("success", cjson.decode(again).status)
   end)
 
+  it("returns every wait with a timeout on time, even under 1 ms, while /ping stays fast", function()
+    app.start()
+    local out = os.tmpname()
+    local urls = {}
+    for i = 0, 199 do
+      local t = 0.0001 * 10000 ^ (i / 199)        -- 0.0001 s to 1 s
+      urls[#urls + 1] = "'" .. app.url(("/wait-for?t=%.6f"):format(t)) .. "'"
+    end
+    os.execute(("(curl -s --parallel --parallel-max 200 -m 5 %s > %s; echo done >> %s) &")
+      :format(table.concat(urls, " "), out, out))
+    local pings, t0 = {}, system.gettime()
+    while system.gettime() - t0 < 1.2 do
+      local took = run("curl -s -o /dev/null -m 2 -w '%{time_total}' " .. app.url("/ping"))
+      pings[#pings + 1] = assert(tonumber(took), took)
+      system.sleep(0.05)
+    end
+    local text = ""
+    local deadline = system.gettime() + 10
+    while not text:find("done") and system.gettime() < deadline do
+      system.sleep(0.05)
+      local f = io.open(out)
+      text = f and f:read("*a") or ""
+      if f then f:close() end
+    end
+    os.remove(out)
+    local answered = 0
+    for line in text:gmatch("[^\n]+") do
+      if line:sub(1, 1) == "{" then
+        local r = cjson.decode(line)
+        answered = answered + 1
+        assert.equal("TIMEOUT", r.code, line)
+        assert.is_true(r.took <= r.t + 0.05, line)
+      end
+    end
+    assert.equal(200, answered, text:sub(1, 300))
+    for _, p in ipairs(pings) do assert.is_true(p < 0.05, "/ping took " .. p) end
+  end)
+
+  it("lets a callback wait on another handle", function()
+    app.start()
+    local status, body = server.http("GET", app.url("/nested"), nil, nil, 10)
+    assert.equal(200, status)
+    local r = cjson.decode(body)
+    assert.equal("success", r.outer, body)
+    assert.equal("success", r.inner, body)
+    -- the pump goes on afterwards
+    local _, again = server.http("GET", app.url("/notify?delay=0"))
+    assert.equal("success", cjson.decode(again).status)
+  end)
+
+  it("logs a callback error whose __tostring raises, and runs the handle's other callbacks", function()
+    app.start()
+    local _, body = server.http("GET", app.url("/bad-tostring"))
+    local id = cjson.decode(body).id
+    local deadline = system.gettime() + 5
+    while not app.error_log():find("second callback ran " .. id, 1, true) and system.gettime() < deadline do
+      system.sleep(0.05)
+    end
+    local log = app.error_log()
+    assert.truthy(log:find("second callback ran " .. id, 1, true), log:sub(-2000))
+    assert.matches("notifyhub: callback raised", log)
+    assert.falsy(log:find("poll failed", 1, true))
+  end)
+
   -- Every id the app queued is in the error log once: delivered, or not.
   local function accounted(ids)
     local log = app.error_log()

@@ -103,16 +103,24 @@ end
 
 -- The pump: polls completions, runs callbacks, wakes waiting requests;
 -- sleeps 1 ms to 20 ms while messages are pending, 100 ms when idle.
+-- state.pump_co is the pump's coroutine: a callback that waits runs on it,
+-- and must then pump itself (nobody else posts the semaphores).
+local function pump_once(c)
+  local ok, n = pcall(c.poll, c)
+  if not ok then
+    ngx.log(ngx.ERR, "notifyhub: poll failed: ", n)
+    n = 0
+  end
+  if n > 0 then wake_waiters() end
+  return n
+end
+
 local function pump(premature)
   local c = state.client
   local sleep = settings.busy_interval
+  state.pump_co = coroutine.running()
   while not premature and not ngx.worker.exiting() and not state.closed and state.client == c do
-    local ok, n = pcall(c.poll, c)
-    if not ok then
-      ngx.log(ngx.ERR, "notifyhub: poll failed: ", n)
-      n = 0
-    end
-    if n > 0 then wake_waiters() end
+    local n = pump_once(c)
     if c.core:pending() > 0 then
       sleep = n > 0 and settings.busy_interval or math.min(sleep * 2, settings.busy_max)
       ngx.sleep(sleep)
@@ -123,6 +131,7 @@ local function pump(premature)
   end
   if state.client == c then
     state.pumping = false
+    state.pump_co = nil
     if ngx.worker.exiting() or premature then close_client(settings.close_timeout) end
   end
 end
@@ -135,32 +144,54 @@ local function start_pump()
   return true
 end
 
+-- Seconds left before deadline on a fresh clock (nginx caches its clock per
+-- event-loop turn: a loop that does not yield would never see it move).
+local function seconds_left(deadline)
+  if not deadline then return nil end
+  ngx.update_time()
+  return deadline - ngx.now()
+end
+
+-- ngx.semaphore and ngx.sleep work in whole milliseconds: a wait under
+-- 1 ms returns at once without yielding, so never ask for less.
+local MIN_WAIT = 0.001
+
 -- In ngx mode a wait yields on a semaphore that the pump posts, instead of
--- blocking in C.
+-- blocking in C. A wait inside a callback runs on the pump itself, which is
+-- then the only one left to poll: it polls and sleeps in its place.
 local function wait_until(self, cond, timeout)
   local phase = ngx.get_phase()
   if not YIELDING[phase] then
     error("notifyhub.ngx: cannot wait in the " .. phase .. " phase (use send_async there)", 3)
   end
   start_pump()
+  ngx.update_time()
   local deadline = timeout and timeout < math.huge and ngx.now() + timeout or nil
-  local sema = semaphore.new()
-  state.waiters[sema] = true
+  local in_pump = state.pump_co ~= nil and coroutine.running() == state.pump_co
+  local sema = not in_pump and semaphore.new() or nil
+  if sema then state.waiters[sema] = true end
+  local nap = settings.busy_interval
   while true do
+    if in_pump and pump_once(self) > 0 then nap = settings.busy_interval end
     if cond() then
-      state.waiters[sema] = nil
+      if sema then state.waiters[sema] = nil end
       return true
     end
     if state.closed and self.core:pending() == 0 then
-      state.waiters[sema] = nil
+      if sema then state.waiters[sema] = nil end
       return cond() or nil, "the client is closed", "CLOSED"
     end
-    local left = deadline and deadline - ngx.now()
+    local left = seconds_left(deadline)
     if left and left <= 0 then
-      state.waiters[sema] = nil
+      if sema then state.waiters[sema] = nil end
       return nil, "timed out while waiting", "TIMEOUT"
     end
-    sema:wait(math.min(left or 1, 1))
+    if sema then
+      sema:wait(math.max(MIN_WAIT, math.min(left or 1, 1)))
+    else
+      ngx.sleep(math.max(MIN_WAIT, math.min(left or nap, nap)))
+      nap = math.min(nap * 2, settings.busy_max)
+    end
   end
 end
 
@@ -179,7 +210,7 @@ function M.client()
   if not c then return nil, err end
   c._wait_until = wait_until
   state.client, state.pid, state.closed, state.pumping = c, pid, false, false
-  state.waiters = {}
+  state.waiters, state.pump_co = {}, nil
   local ok, perr = start_pump()
   if not ok and ngx.get_phase() ~= "init_worker" then
     ngx.log(ngx.WARN, "notifyhub: pump not started yet: ", perr)

@@ -83,6 +83,47 @@ function M.log_phase()
   end
 end
 
+-- Waits ?t= seconds on a notification to a webhook that answers after 5 s.
+function M.wait_for()
+  local t = tonumber(ngx.var.arg_t)
+  local h = assert(nh.send_async({ body = "hangs",
+    targets = { { platform = "webhook", value = standin .. "/webhook/hung?delay=5" } } }))
+  ngx.update_time()
+  local t0 = ngx.now()
+  local _, err, code = h:wait(t)
+  ngx.update_time()
+  h:cancel()
+  ngx.say(cjson.encode({ t = t, code = code, err = err, took = ngx.now() - t0 }))
+end
+
+-- A callback of one message waits on another message (callbacks run in the
+-- pump, which then has to keep pumping).
+function M.nested()
+  local hook = standin .. "/webhook/nested?delay="
+  local first = assert(nh.send_async({ body = "first",
+    targets = { { platform = "webhook", value = hook .. "0.1" } } }))
+  local second = assert(nh.send_async({ body = "second",
+    targets = { { platform = "webhook", value = hook .. "0.5" } } }))
+  local inner
+  first:on_complete(function()
+    local r, err, code = second:wait(5)
+    inner = r and r.status or code
+  end)
+  local r, err, code = first:wait(5)
+  ngx.say(cjson.encode({ outer = r and r.status or code, inner = inner, err = err }))
+end
+
+-- A callback raises an error value whose __tostring raises too; the
+-- handle's other callback must still run.
+function M.bad_tostring()
+  local h = assert(nh.send_async({ body = "bad tostring" }))
+  h:on_complete(function()
+    error(setmetatable({}, { __tostring = function() error("tostring boom") end }))
+  end)
+  h:on_complete(function(r) ngx.log(ngx.NOTICE, "notifyhub-spec: second callback ran ", r.message_id) end)
+  ngx.say(cjson.encode({ id = h.id }))
+end
+
 function M.stats()
   local s = nh.stats()
   s.latency = nil
