@@ -206,6 +206,34 @@ static int lnh_client_fd(lua_State *L) {
   return 1;
 }
 
+/* client:waker_listen() -> a unix socket path to connect to, or nil, err */
+static int lnh_client_waker_listen(lua_State *L) {
+  char path[128];
+  if (nh_client_waker_listen(lnh_check_client(L, 1), path, sizeof path) != 0)
+    return lnh_fail(L, NH_INTERNAL, "cannot listen on a unix socket for wake-ups");
+  lua_pushstring(L, path);
+  return 1;
+}
+
+/* client:waker_accept() -> true once the owner's connection is taken */
+static int lnh_client_waker_accept(lua_State *L) {
+  if (nh_client_waker_accept(lnh_check_client(L, 1)) != 0)
+    return lnh_fail(L, NH_INTERNAL, "no connection to the wake-up socket");
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* client:arm() -> true: sleep on the waker; false: records are ready */
+static int lnh_client_arm(lua_State *L) {
+  lua_pushboolean(L, nh_client_waker_arm(lnh_check_client(L, 1)) == 1);
+  return 1;
+}
+
+static int lnh_client_wake(lua_State *L) {
+  nh_client_wake(lnh_check_client(L, 1));
+  return 0;
+}
+
 static int lnh_client_pending(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)nh_client_pending(lnh_check_client(L, 1)));
   return 1;
@@ -330,6 +358,8 @@ void lnh_client_open(lua_State *L) {
     { "set_finalizer", lnh_client_set_finalizer },
     { "submit_many", lnh_client_submit_many }, { "cancel", lnh_client_cancel },
     { "latency", lnh_client_latency },
+    { "waker_listen", lnh_client_waker_listen }, { "waker_accept", lnh_client_waker_accept },
+    { "arm", lnh_client_arm },         { "wake", lnh_client_wake },
     { NULL, NULL }
   };
   static const luaL_Reg meta[] = { { "__gc", lnh_client_gc },

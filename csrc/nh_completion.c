@@ -21,6 +21,9 @@
 int nh_completions_init(nh_completions *cq) {
   cq->head = cq->tail = NULL;
   cq->length = 0;
+  cq->waker_listen = cq->waker_fd = -1;
+  cq->waker_armed = 0;
+  cq->waker_path[0] = '\0';
 #ifdef __linux__
   cq->fd_read = cq->fd_write = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (cq->fd_read < 0) return -1;
@@ -38,6 +41,7 @@ int nh_completions_init(nh_completions *cq) {
 }
 
 void nh_completions_destroy(nh_completions *cq) {
+  nh_waker_destroy(cq);
   close(cq->fd_read);
   if (cq->fd_write != cq->fd_read) close(cq->fd_write);
   pthread_mutex_destroy(&cq->lock);
@@ -64,6 +68,7 @@ void nh_completions_push_locked(nh_completions *cq, nh_job *job) {
   cq->tail = job;
   cq->length++;
   if (was_empty) nh_completions_signal_locked(cq);
+  nh_waker_push_locked(cq);
 }
 
 size_t nh_completions_take(nh_completions *cq, nh_job **out, size_t max) {

@@ -220,6 +220,17 @@ size_t nh_client_take(nh_client *c, nh_job **out, size_t max);
  * ready; returns 1 when one is, 0 on timeout. */
 int nh_client_wait(nh_client *c, double timeout);
 int nh_client_fd(nh_client *c);
+/* The waker (nh_waker.c), for event loops that can only connect to a socket
+ * by path (nginx cosockets). Owner thread: listen writes a fresh unix
+ * socket path; after the owner connected to it, accept takes that
+ * connection and removes the path; arm returns 1 when nothing is ready and
+ * the next completion will write one byte to the connection (sleep on it),
+ * 0 when records are ready (poll instead). Any thread: wake writes a byte
+ * now. -1 on failure (forked, closed, no room). */
+int nh_client_waker_listen(nh_client *c, char *path, size_t len);
+int nh_client_waker_accept(nh_client *c);
+int nh_client_waker_arm(nh_client *c);
+void nh_client_wake(nh_client *c);
 /* Jobs submitted whose completion the caller has not taken yet. */
 size_t nh_client_pending(nh_client *c);
 void nh_client_stats(nh_client *c, nh_stats *s);

@@ -182,6 +182,9 @@ typedef struct nh_completions {
   nh_job *head, *tail;
   size_t length;
   int fd_read, fd_write;                    /* the same fd for an eventfd */
+  int waker_listen, waker_fd;               /* nh_waker.c; -1: none */
+  int waker_armed;                          /* under lock: the owner sleeps on waker_fd */
+  char waker_path[108];                     /* while listening; "" otherwise */
 } nh_completions;
 
 int nh_completions_init(nh_completions *cq);
@@ -194,6 +197,9 @@ size_t nh_completions_take(nh_completions *cq, nh_job **out, size_t max);
 /* Drops records whose handle is gone; returns how many. */
 size_t nh_completions_purge(nh_completions *cq);
 int nh_completions_wait(nh_completions *cq, double timeout);
+/* nh_waker.c: with cq->lock held after a push: wakes an armed owner. */
+void nh_waker_push_locked(nh_completions *cq);
+void nh_waker_destroy(nh_completions *cq);
 
 /* ---- log buffer (nh_log.c) ---------------------------------------------- */
 

@@ -33,7 +33,8 @@ local settings = {
   idle_interval = 0.1, -- pump sleep while nothing is pending
 }
 
-local state = { pid = nil, client = nil, waiters = {}, pumping = false, closed = false }
+local state = { pid = nil, client = nil, waiters = {}, pumping = false, closed = false,
+  pump_co = nil, ticker = nil }
 
 local LEVELS = { debug = ngx.DEBUG, info = ngx.INFO, warn = ngx.WARN, error = ngx.ERR }
 
@@ -94,6 +95,7 @@ local function close_client(timeout)
   local c = state.client
   if not c or state.closed then return end
   state.closed = true
+  c.core:wake()                          -- a pump asleep on the waker sees closed
   local cut = c:close(timeout)
   wake_waiters()
   if cut > 0 then
@@ -115,20 +117,74 @@ local function pump_once(c)
   return n
 end
 
+-- The waker: the core writes a byte to a unix socket when a message
+-- finishes while the pump sleeps on it (armed), so the pump wakes at once
+-- and an idle worker costs nothing. Its read timeout is long on purpose
+-- (lua_socket_log_errors logs every timeout): the ticker wakes the pump
+-- when the worker exits.
+local WAKER_TIMEOUT_MS = 3600 * 1000
+
+local function open_waker(c)
+  local path, err = c.core:waker_listen()
+  if not path then
+    ngx.log(ngx.WARN, "notifyhub: no wake-up socket (", err, "); the pump polls instead")
+    return nil
+  end
+  local sock = ngx.socket.tcp()
+  local ok, cerr = sock:connect("unix:" .. path)
+  local accepted = c.core:waker_accept()   -- also removes the path, connected or not
+  if not (ok and accepted) then
+    sock:close()
+    ngx.log(ngx.WARN, "notifyhub: no wake-up socket (", cerr or "accept failed", "); the pump polls instead")
+    return nil
+  end
+  sock:settimeout(WAKER_TIMEOUT_MS)
+  return sock
+end
+
+-- Sleeps until a completion arrives (waker) or, without a waker, for a
+-- while that grows from busy_interval to busy_max while messages are
+-- pending (idle_interval when none is). Returns the waker, or nil when it
+-- broke.
+local function pump_sleep(c, waker, nap)
+  if waker then
+    if not c.core:arm() then return waker end        -- records are ready
+    local data, err = waker:receiveany(256)
+    if data then return waker end
+    ngx.log(ngx.WARN, "notifyhub: wake-up socket: ", err, "; the pump polls instead")
+    waker:close()
+    return nil
+  end
+  ngx.sleep(c.core:pending() > 0 and nap or settings.idle_interval)
+  return nil
+end
+
+-- The ticker: logs that workers wrote while nothing finished, and the
+-- pump's wake-up when the worker exits.
+local function tick(premature, c)
+  if state.client ~= c or state.closed then return end
+  if premature or ngx.worker.exiting() then
+    c.core:wake()
+    return
+  end
+  local ok, err = pcall(c._drain_logs, c)
+  if not ok then ngx.log(ngx.ERR, "notifyhub: logs: ", err) end
+end
+
 local function pump(premature)
   local c = state.client
-  local sleep = settings.busy_interval
+  local nap = settings.busy_interval
   state.pump_co = coroutine.running()
+  local waker = not premature and open_waker(c)
   while not premature and not ngx.worker.exiting() and not state.closed and state.client == c do
-    local n = pump_once(c)
-    if c.core:pending() > 0 then
-      sleep = n > 0 and settings.busy_interval or math.min(sleep * 2, settings.busy_max)
-      ngx.sleep(sleep)
+    if pump_once(c) > 0 then
+      nap = settings.busy_interval
     else
-      sleep = settings.busy_interval
-      ngx.sleep(settings.idle_interval)
+      waker = pump_sleep(c, waker, nap)
+      nap = math.min(nap * 2, settings.busy_max)
     end
   end
+  if waker then waker:close() end
   if state.client == c then
     state.pumping = false
     state.pump_co = nil
@@ -141,6 +197,10 @@ local function start_pump()
   local ok, err = ngx.timer.at(0, pump)
   if not ok then return nil, err end
   state.pumping = true
+  if state.ticker ~= state.client then
+    local tok = ngx.timer.every(settings.idle_interval, tick, state.client)
+    if tok then state.ticker = state.client end
+  end
   return true
 end
 
