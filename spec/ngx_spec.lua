@@ -144,6 +144,9 @@ describe("notifyhub.ngx", function()
     -- the pump used to sleep 100 ms when idle: sends took 74-94 ms
     assert.is_true(tooks[10] < 0.02, "median send() took " .. tooks[10])
     assert.is_true(tooks[19] < 0.05, "send() took " .. tooks[19])
+    local log = app.error_log()
+    assert.falsy(log:find("wake-up socket", 1, true), log)
+    assert.falsy(log:find("[error]", 1, true), log)
   end)
 
   it("lets a callback wait on another handle", function()
@@ -203,6 +206,36 @@ describe("notifyhub.ngx", function()
     assert.equal(0, lost)
     local _, again = server.http("GET", app.url("/notify?delay=0"))
     assert.equal("success", cjson.decode(again).status)    -- the new worker has its own client
+  end)
+
+  it("keeps serving requests in flight while an exiting worker drains", function()
+    app.start({ close_timeout = 5 })
+    server.clear()
+    local _, body = server.http("GET", app.url("/queue?n=5&delay=2.5"))
+    local ids = cjson.decode(body)
+    local out = os.tmpname()
+    os.execute(("(curl -s -m 10 -w ' %%{time_total}' '%s' > %s; echo ' done' >> %s) &")
+      :format(app.url("/sleep?t=0.5"), out, out))
+    system.sleep(0.1)
+    assert.is_true(app.signal("reload"))
+    local text, deadline = "", system.gettime() + 10
+    while not text:find("done") and system.gettime() < deadline do
+      system.sleep(0.05)
+      local f = io.open(out)
+      text = f and f:read("*a") or ""
+      if f then f:close() end
+    end
+    os.remove(out)
+    local took = tonumber(text:match("slept%s+([%d.]+)"))
+    assert.is_number(took, text)
+    assert.is_true(took < 1.2, "a 0.5 s request took " .. tostring(took) .. " across the reload")
+    -- and the drain still delivered what was queued
+    deadline = system.gettime() + 10
+    while count(app.error_log(), "notifyhub%-spec: delivered ") < 5 and system.gettime() < deadline do
+      system.sleep(0.1)
+    end
+    local delivered = accounted(ids)
+    assert.equal(5, delivered)
   end)
 
   it("reports as undelivered what a quit cut off, and loses none", function()

@@ -36,6 +36,10 @@ local settings = {
 local state = { pid = nil, client = nil, waiters = {}, pumping = false, closed = false,
   pump_co = nil, ticker = nil }
 
+-- ngx.semaphore and ngx.sleep work in whole milliseconds: a wait under
+-- 1 ms returns at once without yielding, so never ask for less.
+local MIN_WAIT = 0.001
+
 local LEVELS = { debug = ngx.DEBUG, info = ngx.INFO, warn = ngx.WARN, error = ngx.ERR }
 
 local function ngx_logger(level, text, fields)
@@ -171,6 +175,25 @@ local function tick(premature, c)
   if not ok then ngx.log(ngx.ERR, "notifyhub: logs: ", err) end
 end
 
+-- The worker exits: messages still pending get close_timeout to finish
+-- while the pump goes on yielding (a blocking close would hold every
+-- request still in flight on this worker); then close cuts the rest off.
+local function drain(c, waker)
+  ngx.update_time()
+  local deadline = ngx.now() + settings.close_timeout
+  local nap = settings.busy_interval
+  while c.core:pending() > 0 and not state.closed do
+    ngx.update_time()
+    local left = deadline - ngx.now()
+    if left <= 0 then break end
+    if pump_once(c) > 0 then nap = settings.busy_interval end
+    -- an exiting worker's sleeps may end early; the deadline still holds
+    ngx.sleep(math.max(MIN_WAIT, math.min(nap, left)))
+    nap = math.min(nap * 2, settings.busy_max)
+  end
+  close_client(0)
+end
+
 local function pump(premature)
   local c = state.client
   local nap = settings.busy_interval
@@ -183,6 +206,9 @@ local function pump(premature)
       waker = pump_sleep(c, waker, nap)
       nap = math.min(nap * 2, settings.busy_max)
     end
+  end
+  if state.client == c and not state.closed and (ngx.worker.exiting() or premature) then
+    drain(c, waker)
   end
   if waker then waker:close() end
   if state.client == c then
@@ -211,10 +237,6 @@ local function seconds_left(deadline)
   ngx.update_time()
   return deadline - ngx.now()
 end
-
--- ngx.semaphore and ngx.sleep work in whole milliseconds: a wait under
--- 1 ms returns at once without yielding, so never ask for less.
-local MIN_WAIT = 0.001
 
 -- In ngx mode a wait yields on a semaphore that the pump posts, instead of
 -- blocking in C. A wait inside a callback runs on the pump itself, which is
