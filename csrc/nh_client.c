@@ -378,7 +378,10 @@ int nh_client_wait(nh_client *c, double timeout) {
   return nh_completions_wait(&c->done, timeout);
 }
 
-int nh_client_fd(nh_client *c) { return c->done.fd_read; }
+int nh_client_fd(nh_client *c) {
+  nh_completions_want_fd(&c->done);
+  return c->done.fd_read;
+}
 
 void nh_client_stats(nh_client *c, nh_stats *s) {
   memset(s, 0, sizeof *s);

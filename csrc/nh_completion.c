@@ -23,6 +23,7 @@ int nh_completions_init(nh_completions *cq) {
   cq->length = 0;
   cq->waker_listen = cq->waker_fd = -1;
   cq->waker_armed = 0;
+  cq->fd_unused = 0;
   cq->waker_path[0] = '\0';
 #ifdef __linux__
   cq->fd_read = cq->fd_write = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -48,6 +49,7 @@ void nh_completions_destroy(nh_completions *cq) {
 }
 
 void nh_completions_signal_locked(nh_completions *cq) {
+  if (cq->fd_unused) return;
   uint64_t one = 1;
   ssize_t n;
   do n = write(cq->fd_write, &one, cq->fd_write == cq->fd_read ? sizeof one : 1);
@@ -57,6 +59,7 @@ void nh_completions_signal_locked(nh_completions *cq) {
 
 static void clear_fd(nh_completions *cq) {
   uint64_t buf[16];
+  if (__atomic_load_n(&cq->fd_unused, __ATOMIC_RELAXED)) return;
   while (read(cq->fd_read, buf, sizeof buf) > 0) {}
 }
 
@@ -88,7 +91,17 @@ size_t nh_completions_take(nh_completions *cq, nh_job **out, size_t max) {
   return n;
 }
 
+void nh_completions_want_fd(nh_completions *cq) {
+  pthread_mutex_lock(&cq->lock);
+  if (cq->fd_unused) {
+    __atomic_store_n(&cq->fd_unused, 0, __ATOMIC_RELAXED);
+    if (cq->head) nh_completions_signal_locked(cq);
+  }
+  pthread_mutex_unlock(&cq->lock);
+}
+
 int nh_completions_wait(nh_completions *cq, double timeout) {
+  nh_completions_want_fd(cq);
   pthread_mutex_lock(&cq->lock);
   int ready = cq->head != NULL;
   pthread_mutex_unlock(&cq->lock);

@@ -184,6 +184,8 @@ typedef struct nh_completions {
   int fd_read, fd_write;                    /* the same fd for an eventfd */
   int waker_listen, waker_fd;               /* nh_waker.c; -1: none */
   int waker_armed;                          /* under lock: the owner sleeps on waker_fd */
+  int fd_unused;                            /* under lock: a waker replaces the fd and
+                                               nobody asked for it: no eventfd syscalls */
   char waker_path[108];                     /* while listening; "" otherwise */
 } nh_completions;
 
@@ -200,6 +202,8 @@ int nh_completions_wait(nh_completions *cq, double timeout);
 /* nh_waker.c: with cq->lock held after a push: wakes an armed owner. */
 void nh_waker_push_locked(nh_completions *cq);
 void nh_waker_destroy(nh_completions *cq);
+/* Someone asked for the fd (nh_client_fd): it is kept readable again. */
+void nh_completions_want_fd(nh_completions *cq);
 
 /* ---- log buffer (nh_log.c) ---------------------------------------------- */
 

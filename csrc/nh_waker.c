@@ -79,6 +79,9 @@ int nh_client_waker_accept(nh_client *c) {
   if (cq->waker_fd >= 0) close(cq->waker_fd);
   cq->waker_fd = fd;
   cq->waker_armed = 0;
+  /* The owner sleeps on the waker now: the eventfd costs a write per batch
+   * and a read per take that nobody needs, until someone asks for it. */
+  __atomic_store_n(&cq->fd_unused, 1, __ATOMIC_RELAXED);
   pthread_mutex_unlock(&cq->lock);
   return 0;
 }

@@ -5,6 +5,7 @@ local nh = require("notifyhub.ngx")
 
 local M = {}
 local standin
+local delivered = 0
 
 function M.configure(base, close_timeout)
   standin = base
@@ -43,6 +44,15 @@ end
 -- One notification per request, not waited for (the benchmark's endpoint).
 function M.one()
   nh.send_async({ body = "one" , targets = { { platform = "webhook", value = standin .. "/sink" } } })
+  ngx.say("ok")
+end
+
+-- The same with a callback per message.
+local function count_delivered() delivered = delivered + 1 end
+
+function M.one_cb()
+  local h = nh.send_async({ body = "one", targets = { { platform = "webhook", value = standin .. "/sink" } } })
+  if h then h:on_complete(count_delivered) end
   ngx.say("ok")
 end
 
