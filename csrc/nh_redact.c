@@ -49,5 +49,6 @@ void nh_redact_string(char *s, const nh_target *t) {
 /* A finished target's texts, before anyone outside the core reads them. */
 void nh_redact_result(nh_result *r, const nh_target *t) {
   nh_redact_string(r->error, t);
-  if (r->response) r->response_len = nh_redact(r->response, r->response_len, t->secrets, t->n_secrets);
+  if (r->response)
+    r->response_len = nh_redact(r->response, r->response_len, t->secrets, t->n_secrets);
 }

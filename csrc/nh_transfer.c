@@ -121,14 +121,16 @@ static int same_origin(nh_transfer *t, const char *location) {
 /* What is left of http.timeout (and of the message's deadline) for the
  * next hop, in ms; 0: no limit. */
 static long hop_limit(nh_transfer *t) {
-  long limit = t->w->client->opt.timeout_ms;
+  long timeout = t->w->client->opt.timeout_ms, limit = timeout;
   double now = nh_now();
-  if (limit > 0) limit -= (long)((now - t->started) * 1000.0);
+  if (timeout > 0) limit = timeout - (long)((now - t->started) * 1000.0);
   if (t->job->deadline > 0) {
     long left = (long)((t->job->deadline - now) * 1000.0) + 1;
-    if (limit == 0 || left < limit) limit = left;
+    if (timeout == 0 || left < limit) limit = left;
+  } else if (timeout == 0) {
+    return 0;
   }
-  return t->w->client->opt.timeout_ms == 0 && t->job->deadline <= 0 ? 0 : (limit > 1 ? limit : 1);
+  return limit > 1 ? limit : 1;
 }
 
 int nh_transfer_follow(nh_transfer *t, CURLcode rc) {
@@ -152,7 +154,8 @@ int nh_transfer_follow(nh_transfer *t, CURLcode rc) {
 /* A redirect the client would follow but did not: a failure that says why
  * (the Location is not shown: it may hold a token). */
 static void redirect_refused(nh_transfer *t, nh_result *r, const char *name) {
-  int too_many = t->hops >= t->w->client->opt.follow_redirects;
+  const char *location = wanted_redirect(t, CURLE_OK);
+  int too_many = t->hops >= t->w->client->opt.follow_redirects && same_origin(t, location);
   nh_result_set(r, NH_HTTP_STATUS, "%s: HTTP %ld: redirect not followed (%s)", name,
                 r->http_status, too_many ? "too many redirects" : "to another origin");
 }

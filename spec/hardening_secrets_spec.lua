@@ -213,6 +213,17 @@ describe("redirects (http.follow_redirects = 3)", function()
     end)
   end
 
+  it("past follow_redirects hops is a failure", function()
+    local c = client("/redirect/307/loop")
+    local before = faults.stats().requests["/redirect/307/loop"] or 0
+    local receipt, err, code = c:send({ body = "x" })
+    assert.is_nil(receipt)
+    assert.equal("HTTP_STATUS", code)
+    assert.matches("too many redirects", err)
+    assert.equal(before + 4, faults.stats().requests["/redirect/307/loop"])
+    c:close()
+  end)
+
   it("to another scheme is a failure and nothing is sent there", function()
     local c = notifyhub.new({ http = { follow_redirects = 3, ca_file = f.ca_file, timeout = 5 },
       webhook = { url = f.base .. "/redirect/307/scheme" } })

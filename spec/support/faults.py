@@ -27,7 +27,7 @@ chosen by the request path (the query string is ignored):
   /redirect-ftp   302 to ftp://127.0.0.1/x   (keep-alive)
   /redirect/<status>/<to>  <status> (301, 302, 303, 307, 308) with Location: /capture on
                   the same server and port (to = same), on the other plain port (other),
-                  or on the TLS port with https (scheme)
+                  on the TLS port with https (scheme), or to itself again (loop)
   /capture...     200 {"ok":true}; records method, raw target, headers, body and the port
   /__captured     GET: the JSON list of what /capture and the SMTP port recorded
   /__captured-clear  forgets it
@@ -85,7 +85,8 @@ stats = {"connections": 0, "tls_handshake_failures": 0, "requests": {}, "random"
 captured = []               # what /capture and the SMTP responder saw, under stats_lock
 ports = {}                  # "port", "other_port", "tls_port": for redirect Locations
 REDIRECT_TO = {"same": "%(self)s/capture", "other": "http://127.0.0.1:%(other_port)d/capture",
-               "scheme": "https://127.0.0.1:%(tls_port)d/capture"}
+               "scheme": "https://127.0.0.1:%(tls_port)d/capture",
+               "loop": "%(self)s/redirect/307/loop"}
 
 
 def count(kind, key):
