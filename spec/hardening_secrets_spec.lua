@@ -168,6 +168,19 @@ describe("an override that changes where a target sends", function()
       c:close()
     end)
 
+    it("the same host and port with only tls lowered to none gets no AUTH either", function()
+      local c = notifyhub.new({ http = { timeout = 5 }, email = { host = "127.0.0.1",
+        port = f.smtp_port, tls = "starttls", username = "mailer", password = PASSWORD,
+        from = "a@example.com" } })
+      local receipt = c:send({ title = "t", body = "x", targets = { { platform = "email",
+        value = "b@example.com", tls = "none" } } })
+      assert.equal("success", receipt and receipt.status)
+      local text = captured_text()
+      assert.is_nil(text:find("AUTH", 1, true), text)
+      assert_absent(text, { password = PASSWORD, plain = b64("\0mailer\0" .. PASSWORD) })
+      c:close()
+    end)
+
     it("another host gets no password either; one the target gives is used", function()
       local c = instance()
       c:send({ title = "t", body = "x", targets = { { platform = "email", value = "b@example.com",
