@@ -16,28 +16,42 @@
 static size_t match_at(const char *s, size_t n, char *const *secrets, size_t count) {
   size_t best = 0;
   for (size_t k = 0; k < count; k++) {
+    if (secrets[k][0] != *s) continue;        /* cheap: most bytes start no secret */
     size_t len = strlen(secrets[k]);
-    if (len > best && len <= n && memcmp(s, secrets[k], len) == 0) best = len;
+    if (len > best && len >= NH_REDACT_MIN && len <= n && memcmp(s, secrets[k], len) == 0)
+      best = len;
   }
   return best;
 }
 
-/* In place: every secret of at least NH_REDACT_MIN bytes becomes "***", so
- * the text only shrinks. The longest match wins where secrets overlap, and
- * a mask never joins with what follows into a new match (one pass). */
+/* In place: every byte that belongs to an occurrence of a secret (of at
+ * least NH_REDACT_MIN bytes) is hidden, and each run of hidden bytes becomes
+ * one "***". Overlapping secrets hide their union, so no part of either
+ * shows; a run is at least NH_REDACT_MIN bytes, so the text only shrinks.
+ * Without memory to mark the runs, the whole text becomes "***". */
 size_t nh_redact(char *s, size_t len, char *const *secrets, size_t count) {
-  if (!s || !count) return len;
-  size_t r = 0, w = 0;
-  while (r < len) {
+  if (!s || !count || !len) return len;
+  unsigned char *hidden = calloc(len, 1);
+  if (!hidden) {
+    size_t n = len < sizeof MASK - 1 ? len : sizeof MASK - 1;
+    memcpy(s, MASK, n);
+    if (n < len) s[n] = '\0';
+    return n;
+  }
+  for (size_t r = 0; r < len; r++) {
     size_t m = match_at(s + r, len - r, secrets, count);
-    if (m >= NH_REDACT_MIN) {
-      memcpy(s + w, MASK, sizeof MASK - 1);
+    if (m) memset(hidden + r, 1, m);
+  }
+  size_t w = 0;
+  for (size_t r = 0; r < len; r++) {
+    if (!hidden[r]) {
+      s[w++] = s[r];
+    } else if (r == 0 || !hidden[r - 1]) {
+      memcpy(s + w, MASK, sizeof MASK - 1);   /* w <= r: the run's own bytes */
       w += sizeof MASK - 1;
-      r += m;
-    } else {
-      s[w++] = s[r++];
     }
   }
+  free(hidden);
   if (w < len) s[w] = '\0';
   return w;
 }

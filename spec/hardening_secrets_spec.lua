@@ -345,4 +345,13 @@ describe("nh_redact (the core's one redaction)", function()
     assert.matches("webhook\\/%*%*%*\\/x", response)
     c:close()
   end)
+
+  it("hides every byte of overlapping secrets", function()
+    local c = notifyhub.new({ webhook = { url = server.url("/webhook/AAAA-BBBB-8841/x"),
+      headers = { ["X-K"] = "BBBB-8841-CCCC" } } })
+    server.behave("/webhook/", { status = 400, body = "seen: AAAA-BBBB-8841-CCCC!" })
+    local _, _, _, receipt = c:send({ body = "x" })
+    assert.equal("seen: ***!", receipt.results[1].response)
+    c:close()
+  end)
 end)
