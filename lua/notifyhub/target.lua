@@ -195,7 +195,7 @@ end
 local function secrets_of(platform, cfg, rec)
   local values
   if platform == "telegram" then
-    values = util.url_secrets(cfg.api_url, { cfg.token, "bot" .. cfg.token })
+    values = util.url_secrets(cfg.api_url, { cfg.token })
   else
     values = util.url_secrets(rec.url, {})
   end
