@@ -6,6 +6,7 @@
  * Table shape: { id, title, body, format, priority = 0..3, metadata,
  * platform_data, targets = { { platform, url, label, secret, method,
  * headers = { "Name: value" }, keywords = { ... }, options = { ... },
+ * secrets = { values cut out of every text about the target },
  * overflow = "truncate" | "split" | "error" } } }.
  */
 #include <stdlib.h>
@@ -104,6 +105,8 @@ static void check_target(lua_State *L, int t, nh_target *target) {
   target->overflow = check_overflow(L, t);
   target->rate_key = opt_string(L, t, "rate_key");
   check_rate(L, t, target);
+  target->secrets = string_list(L, t, "secrets", &target->n_secrets);
+  nh_redact_string(target->label, target);
   if (!target->url) luaL_error(L, "target: url missing");
 }
 

@@ -98,8 +98,9 @@ void nh_client_setup_easy(nh_client *c, CURL *e) {
   curl_easy_setopt(e, CURLOPT_SHARE, c->share);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, o->follow_redirects > 0 ? 1L : 0L);
-  curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)o->follow_redirects);
+  /* Redirects are followed by nh_transfer_follow (same origin only): libcurl
+   * would carry custom headers to another host and turn a POST into a GET. */
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_ms);
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, o->verify_tls ? 1L : 0L);
@@ -324,6 +325,8 @@ static const nh_result *first_failure(const nh_job *job) {
 }
 
 void nh_client_finish(nh_client *c, nh_job *job) {
+  for (size_t i = 0; i < job->msg.n_targets; i++)
+    nh_redact_result(&job->results[i], &job->msg.targets[i]);
   count_finished(c, job);
   const nh_result *bad = c->opt.log_failures ? first_failure(job) : NULL;
   if (bad) {

@@ -87,6 +87,8 @@ typedef struct nh_target {
   int overflow;             /* NH_OVERFLOW_* */
   char **parts;             /* bodies of a split or cut message; NULL: msg body */
   size_t n_parts;
+  char **secrets;           /* values cut out of every text about this target */
+  size_t n_secrets;
 } nh_target;
 
 /* The outcome of one target. */
@@ -188,6 +190,14 @@ int nh_job_state(const nh_job *job);
 void nh_job_detach(nh_job *job);            /* the caller will not take it */
 void nh_result_set(nh_result *r, nh_code code, const char *fmt, ...);
 int nh_job_succeeded(const nh_job *job);    /* every target succeeded */
+
+/* Secrets (nh_redact.c): in place, every occurrence of one of the secrets
+ * (those of at least NH_REDACT_MIN bytes) becomes "***"; returns the new
+ * length. The _string and _result forms use the target's own list. */
+#define NH_REDACT_MIN 4
+size_t nh_redact(char *s, size_t len, char *const *secrets, size_t count);
+void nh_redact_string(char *s, const nh_target *t);
+void nh_redact_result(nh_result *r, const nh_target *t);
 
 /* Fits the message into the target's platform limit by its overflow rule:
  * fills t->parts when the body must be cut or split; NH_INVALID_MESSAGE when

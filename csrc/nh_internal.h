@@ -263,6 +263,8 @@ typedef struct nh_transfer {
   size_t len, cap;
   size_t sent;              /* SMTP: bytes of req.body uploaded */
   int too_big;
+  int hops;                 /* redirects followed so far */
+  double started;           /* nh_now() at the first request */
   char errbuf[CURL_ERROR_SIZE];
   struct nh_transfer *prev, *next;
 } nh_transfer;
@@ -270,6 +272,9 @@ typedef struct nh_transfer {
 nh_transfer *nh_transfer_start(nh_worker *w, nh_job *job, size_t i, size_t part);
 /* Fills the target's result from what came back (rc: libcurl's verdict). */
 void nh_transfer_record(nh_transfer *t, CURLcode rc);
+/* A redirect to the same scheme, host and port, within http.follow_redirects:
+ * sends the same request there and returns 1 (the transfer goes on). */
+int nh_transfer_follow(nh_transfer *t, CURLcode rc);
 void nh_transfer_free(nh_transfer *t);
 /* Runs one job to the end on the calling thread (async.enabled = false). */
 void nh_worker_run_inline(nh_client *c, nh_job *job);

@@ -47,6 +47,7 @@ static void free_target(nh_target *t) {
   free_strings(t->headers, t->n_headers);
   free_strings(t->keywords, t->n_keywords);
   free_strings(t->parts, t->n_parts);
+  free_strings(t->secrets, t->n_secrets);
   cJSON_Delete(t->options);
 }
 

@@ -4,6 +4,7 @@
  * the answer (up to max_response) and turning what came back into the
  * target's result. Easy handles are kept per worker for reuse.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,6 +72,94 @@ static nh_code map_curl_error(CURLcode rc) {
   }
 }
 
+/* ---- redirects ---------------------------------------------------------- */
+
+static int is_redirect(long status) {
+  return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+/* Scheme, host and port of url ("http", "example.com", "80"), lowercase
+ * scheme and host; 0 when it does not parse. */
+static int origin_of(const char *url, char *out, size_t len) {
+  CURLU *u = curl_url();
+  char *scheme = NULL, *host = NULL, *port = NULL;
+  int ok = u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+           curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+           curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+           curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK;
+  if (ok) {
+    snprintf(out, len, "%s://%s:%s", scheme, host, port);
+    for (char *p = out; *p; p++)
+      if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
+  }
+  curl_free(scheme);
+  curl_free(host);
+  curl_free(port);
+  curl_url_cleanup(u);
+  return ok;
+}
+
+/* The redirect the answer asks for, when the client follows redirects: its
+ * Location (absolute), or NULL. */
+static const char *wanted_redirect(nh_transfer *t, CURLcode rc) {
+  long status = 0;
+  char *location = NULL;
+  if (rc != CURLE_OK || t->req.smtp || t->w->client->opt.follow_redirects <= 0) return NULL;
+  curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+  if (!is_redirect(status)) return NULL;
+  curl_easy_getinfo(t->easy, CURLINFO_REDIRECT_URL, &location);
+  return location;
+}
+
+static int same_origin(nh_transfer *t, const char *location) {
+  char *here = NULL, a[512], b[512];
+  curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &here);
+  return here && origin_of(here, a, sizeof a) && origin_of(location, b, sizeof b) &&
+         strcmp(a, b) == 0;
+}
+
+/* What is left of http.timeout (and of the message's deadline) for the
+ * next hop, in ms; 0: no limit. */
+static long hop_limit(nh_transfer *t) {
+  long timeout = t->w->client->opt.timeout_ms, limit = timeout;
+  double now = nh_now();
+  if (timeout > 0) limit = timeout - (long)((now - t->started) * 1000.0);
+  if (t->job->deadline > 0) {
+    long left = (long)((t->job->deadline - now) * 1000.0) + 1;
+    if (timeout == 0 || left < limit) limit = left;
+  } else if (timeout == 0) {
+    return 0;
+  }
+  return limit > 1 ? limit : 1;
+}
+
+int nh_transfer_follow(nh_transfer *t, CURLcode rc) {
+  const char *location = wanted_redirect(t, rc);
+  if (!location || t->hops >= t->w->client->opt.follow_redirects || !same_origin(t, location))
+    return 0;
+  char *next = nh_strdup(location);           /* location lives in the handle */
+  if (!next) return 0;
+  CURL *e = t->easy;
+  curl_multi_remove_handle(t->w->multi, e);
+  t->len = 0;
+  t->errbuf[0] = '\0';
+  t->hops++;
+  curl_easy_setopt(e, CURLOPT_URL, next);     /* method, body and headers stay */
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, hop_limit(t));
+  free(next);
+  curl_multi_add_handle(t->w->multi, e);
+  return 1;
+}
+
+/* A redirect the client would follow but did not: a failure that says why
+ * (the Location is not shown: it may hold a token). */
+static void redirect_refused(nh_transfer *t, nh_result *r, const char *name) {
+  const char *location = wanted_redirect(t, CURLE_OK);
+  int too_many = t->hops >= t->w->client->opt.follow_redirects && same_origin(t, location);
+  nh_result_set(r, NH_HTTP_STATUS, "%s: HTTP %ld: redirect not followed (%s)", name,
+                r->http_status, too_many ? "too many redirects" : "to another origin");
+}
+
 void nh_transfer_record(nh_transfer *t, CURLcode rc) {
   nh_job *job = t->job;
   nh_result *r = &job->results[t->index];
@@ -86,8 +175,12 @@ void nh_transfer_record(nh_transfer *t, CURLcode rc) {
   free(r->response);
   r->response = NULL;
   if (rc == CURLE_OK) {
+    /* Services that echo the request (path, headers) would hand its secrets
+     * to the classifier's error texts: the answer loses them first. */
+    if (t->buf) t->len = nh_redact(t->buf, t->len, target->secrets, target->n_secrets);
     nh_answer a = { r->http_status, t->buf ? t->buf : "", t->len };
     nh_platform_get(target->platform)->classify(target, &a, r);
+    if (wanted_redirect(t, rc)) redirect_refused(t, r, nh_platform_name(target->platform));
     /* A platform may keep a cleaned copy (WeCom hides the caller's IP). */
     if (!r->response) {
       r->response_len = a.body_len < RESPONSE_KEPT ? a.body_len : RESPONSE_KEPT;
@@ -156,6 +249,7 @@ nh_transfer *nh_transfer_start(nh_worker *w, nh_job *job, size_t i, size_t part)
   t->job = job;
   t->index = i;
   t->part = part;
+  t->started = nh_now();
   nh_message msg = job->msg;
   if (target->n_parts) msg.body = target->parts[part];
   nh_code rc = nh_platform_get(target->platform)->build(&msg, target, &t->req, err, sizeof err);

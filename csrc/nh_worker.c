@@ -272,6 +272,7 @@ static void collect_done(nh_worker *w, worker_state *ws) {
     if (m->msg != CURLMSG_DONE) continue;
     nh_transfer *t;
     curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+    if (nh_transfer_follow(t, m->data.result)) continue;
     nh_transfer_record(t, m->data.result);
     after_transfer(w, ws, t);
   }

@@ -110,7 +110,8 @@ function resolvers.telegram(_, cfg, value)
   local base = cfg.api_url:gsub("/+$", "")
   return {
     url = base .. "/bot" .. cfg.token .. "/sendMessage",
-    label = ("%s/bot***/sendMessage?chat_id=%s"):format(base, tostring(chat)),
+    label = ("%s/bot***/sendMessage?chat_id=%s"):format(util.redact_url(base, true),
+      tostring(chat)),
     extra = { chat_id = chat },
     rate_key = base .. "/bot" .. cfg.token .. "#" .. tostring(chat),   -- limits count per chat
   }
@@ -130,6 +131,78 @@ function resolvers.email(_, cfg, value)
     extra = { from = cfg.from, to = to, cc = list(cfg.cc), bcc = list(cfg.bcc),
       username = cfg.username, tls = tls },
   }
+end
+
+-- ---------------------------------------------------------------------------
+-- Secrets stay with their destination
+-- ---------------------------------------------------------------------------
+
+-- The instance keys that hold secrets, per platform (a URL platform's token
+-- is its webhook URL itself, which an override replaces).
+local SECRET_KEYS = {
+  feishu = { "secret" }, dingtalk = { "secret" }, telegram = { "token" },
+  webhook = { "secret", "headers" }, email = { "username", "password" },
+}
+
+local function email_port(cfg)
+  local tls = cfg.tls or "starttls"
+  return cfg.port or (tls == "implicit" and 465 or tls == "starttls" and 587 or 25)
+end
+
+-- Where a target's requests go: key -> value, compared between the instance
+-- and the target.
+local function destination(platform, cfg, value)
+  if platform == "email" then
+    return { host = tostring(cfg.host):lower(), port = email_port(cfg), tls = cfg.tls or "starttls" }
+  elseif platform == "telegram" then
+    return { api_url = (tostring(cfg.api_url):gsub("/+$", "")) }
+  end
+  local key = platform == "webhook" and "url" or "webhook_url"
+  return { [key] = value or cfg[key] }
+end
+
+-- The first destination key (sorted) the target changes, or nil.
+local function moved_key(platform, instance_cfg, cfg, value)
+  local was, now = destination(platform, instance_cfg, nil), destination(platform, cfg, value)
+  local keys = {}
+  for k in pairs(now) do keys[#keys + 1] = k end
+  table.sort(keys)
+  for _, k in ipairs(keys) do
+    if was[k] ~= now[k] then return (value ~= nil and URL_VALUE[platform]) and "value" or k end
+  end
+  return nil
+end
+
+-- A target that sends somewhere else than its instance gets none of the
+-- instance's secrets: only those the target gives itself. Nil, or why the
+-- target cannot be sent (a secret it needs is missing).
+local function keep_secrets_home(platform, instance_cfg, overrides, cfg, value)
+  local moved = moved_key(platform, instance_cfg, cfg, value)
+  if not moved then return nil end
+  for _, k in ipairs(SECRET_KEYS[platform] or {}) do
+    if overrides[k] == nil then cfg[k] = nil end
+  end
+  local required = config.platforms[platform].required
+  if cfg[required] == nil then
+    return ("the target changes %s, so the instance's %s is not sent there: give the target its own %s")
+      :format(moved, required, required)
+  end
+  return nil
+end
+
+-- The secret values of a resolved target, for the core to cut out of every
+-- text it hands back (answers, errors, logs, labels).
+local function secrets_of(platform, cfg, rec)
+  local values
+  if platform == "telegram" then
+    values = util.url_secrets(cfg.api_url, { cfg.token })
+  else
+    values = util.url_secrets(rec.url, {})
+  end
+  values[#values + 1] = cfg.secret
+  values[#values + 1] = cfg.password
+  for _, v in pairs(platform == "webhook" and cfg.headers or {}) do values[#values + 1] = v end
+  return util.secret_forms(values)
 end
 
 -- A key for a target that names only platform, instance and value (or is a
@@ -188,6 +261,13 @@ function M.resolve_uncached(platforms, t)
   end
   local ok, err = pcall(config.check_instance, platform, "target", overrides, true)
   if not ok then return nil, (err:gsub("^notifyhub config: ", "")) end
+  if base then
+    local instance_cfg = {}
+    for k, v in pairs(config.platform_defaults[platform] or {}) do instance_cfg[k] = v end
+    for k, v in pairs(base) do instance_cfg[k] = v end
+    local why = keep_secrets_home(platform, instance_cfg, overrides, cfg, t.value)
+    if why then return nil, why end
+  end
   if not base and t.value == nil then
     return nil, ("%s is not configured and the target has no value"):format(platform)
   end
@@ -199,6 +279,7 @@ function M.resolve_uncached(platforms, t)
   local rec, rerr = resolve(platform, cfg, t.value)
   if not rec then return nil, rerr end
   rec.platform = platform
+  rec.secrets = secrets_of(platform, cfg, rec)
   rec.keywords = cfg.keywords
   rec.method = cfg.method
   rec.headers = cfg.headers and M.header_lines(cfg.headers) or nil

@@ -30,20 +30,104 @@ function M.is_header_safe(s)
   return not s:find("[\r\n%z]")
 end
 
---- What receipts and logs show instead of a URL that may hold a token:
--- scheme, host and port, the path with its last non-empty segment as ***,
--- query values replaced by ***, no user info, no fragment.
-function M.redact_url(url)
+-- A path segment a label may show: a short one ("v2", "T") or a lowercase word
+-- ("open-apis", "webhooks"); anything else may be a token.
+local function plain_segment(seg)
+  return #seg <= 3 or seg:match("^[a-z][a-z_.-]*$") ~= nil
+end
+
+local function split_url(url)
   local scheme, rest = url:match("^(%a[%w+.-]*)://(.*)$")
-  if not scheme then return "***" end
+  if not scheme then return nil end
   local authority, path, query = rest:match("^([^/?#]*)([^?#]*)%??([^#]*)")
+  return scheme, authority, path, query
+end
+
+--- What receipts and logs show instead of a URL that may hold a token:
+-- scheme, host and port, the path with its last non-empty segment and every
+-- segment that may be a token (not a short lowercase word) as ***, query
+-- values replaced by ***, no user info, no fragment. keep_last: the last
+-- segment is hidden only when it may be a token (a base URL).
+function M.redact_url(url, keep_last)
+  local scheme, authority, path, query = split_url(url)
+  if not scheme then return "***" end
   authority = authority:gsub("^.*@", "")
   if path ~= "" and path ~= "/" then
-    path = path:gsub("/[^/]+(/*)$", "/***%1")
+    if not keep_last then path = path:gsub("/[^/]+(/*)$", "/***%1") end
+    path = path:gsub("[^/]+", function(seg) return plain_segment(seg) and seg or "***" end)
   end
   local out = scheme:lower() .. "://" .. authority .. path
   if query ~= "" then
     out = out .. "?" .. query:gsub("=[^&]*", "=***")
+  end
+  return out
+end
+
+local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+--- Standard base64 (with = padding) of a string.
+function M.base64(s)
+  local out = {}
+  for i = 1, #s, 3 do
+    local a, b, c = s:byte(i, i + 2)
+    local n = a * 65536 + (b or 0) * 256 + (c or 0)
+    local idx = { math.floor(n / 262144) % 64, math.floor(n / 4096) % 64,
+      math.floor(n / 64) % 64, n % 64 }
+    for k = 1, 4 do out[#out + 1] = B64:sub(idx[k] + 1, idx[k] + 1) end
+    if not b then out[#out - 1], out[#out] = "=", "=" elseif not c then out[#out] = "=" end
+  end
+  return table.concat(out)
+end
+
+local function percent_decode(s)
+  return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
+end
+
+local function percent_encode(s)
+  return (s:gsub("[^%w%-._~]", function(c) return ("%%%02X"):format(c:byte()) end))
+end
+
+--- Appends to `out` the parts of a URL that may be secret: its user info
+-- (whole, user, password, and as Basic credentials), every path segment and
+-- query value that may be a token (not a short lowercase word).
+function M.url_secrets(url, out)
+  local scheme, authority, path, query = split_url(url or "")
+  if not scheme then return out end
+  local userinfo = authority:match("^(.*)@")
+  if userinfo then
+    out[#out + 1] = userinfo
+    local user, password = userinfo:match("^([^:]*):(.*)$")
+    out[#out + 1] = user or userinfo
+    out[#out + 1] = password
+    out[#out + 1] = M.base64(percent_decode(userinfo))   -- as in Authorization: Basic
+  end
+  for seg in path:gmatch("[^/]+") do
+    if not plain_segment(seg) then out[#out + 1] = seg end
+  end
+  for value in query:gmatch("=([^&]*)") do
+    if not plain_segment(value) then out[#out + 1] = value end
+  end
+  return out
+end
+
+--- The secret values a target's texts are cleaned of: each given value as
+-- it is, percent-decoded, percent-encoded and JSON-escaped; values shorter
+-- than 4 bytes are left out (they would cut ordinary words).
+function M.secret_forms(values)
+  local out, seen = {}, {}
+  local function add(v)
+    if #v >= 4 and not seen[v] then
+      seen[v] = true
+      out[#out + 1] = v
+    end
+  end
+  for _, v in ipairs(values) do
+    if type(v) == "string" then
+      for _, form in ipairs({ v, percent_decode(v), percent_encode(v) }) do
+        add(form)
+        add((form:gsub('[/"\\]', "\\%0")))
+      end
+    end
   end
   return out
 end

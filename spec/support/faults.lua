@@ -11,9 +11,12 @@
 --   -- f = { base = "http://127.0.0.1:P", tls_base = "https://127.0.0.1:Q",
 --   --       ca_file = "/tmp/.../ca.pem", port = P, tls_port = Q,
 --   --       closed_port = R (bound, never listening: connections are refused),
+--   --       other_base = "http://127.0.0.1:O" (a second plain port: another origin),
+--   --       other_port = O, smtp_port = S (a recording SMTP responder),
 --   --       pid = n, dir = "/tmp/..." }
 --   ... point the code under test at f.base .. "/reset", f.tls_base .. "/ok", ... ...
 --   faults.stats()   -- { connections, requests = { ["/ok"] = n, ... }, random = {...} }
+--   faults.captured(clear) -- what /capture... and the SMTP port recorded (then forgets it)
 --   faults.stop()
 --
 -- The paths and what each does: see spec/support/faults.py (the server itself).
@@ -127,6 +130,9 @@ function M.start()
       port = math.floor(info.port),
       tls_port = math.floor(info.tls_port),
       closed_port = math.floor(info.closed_port),
+      other_port = math.floor(info.other_port),
+      other_base = "http://127.0.0.1:" .. math.floor(info.other_port),
+      smtp_port = math.floor(info.smtp_port),
       pid = pid,
       dir = dir,
     },
@@ -145,6 +151,14 @@ function M.stats()
   assert(state, "faults.stats: server not started")
   local out = capture("curl -s -m 5 " .. q(state.info.base .. "/__stats"))
   return cjson.decode(out)
+end
+
+-- M.captured([clear]) -> { { port, method, target, headers, body } or { port, smtp }, ... }:
+-- the requests /capture... took and the SMTP sessions, in arrival order; clear: forget them.
+function M.captured(clear)
+  assert(state, "faults.captured: server not started")
+  local path = clear and "/__captured-clear" or "/__captured"
+  return cjson.decode(capture("curl -s -m 5 " .. q(state.info.base .. path)))
 end
 
 -- M.stop(): kill the server, wait until it is gone, remove its temp dir; idempotent.

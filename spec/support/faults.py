@@ -6,8 +6,10 @@ spec/faults_spec.lua and spec/stress_spec.lua, never by the library. Python 3, s
 library only, plus the `openssl` command line tool (a throw-away CA and a server
 certificate for 127.0.0.1 / localhost, made at start).
 
-It listens on 127.0.0.1 on one plain port and one TLS port (the same paths on both) and
-binds a third port without listening on it (connections to it are refused). The fault is
+It listens on 127.0.0.1 on two plain ports and one TLS port (the same paths on all: the
+second plain port is "another origin" for redirect specs), binds a port without listening
+on it (connections to it are refused), and runs a recording SMTP responder on one more
+port (it accepts any AUTH and any message and records the whole session). The fault is
 chosen by the request path (the query string is ignored):
 
   /ok             200 application/json {"ok":true}   (keep-alive)
@@ -23,6 +25,12 @@ chosen by the request path (the query string is ignored):
   /huge           200 with a 50 MB body (Content-Length), streamed in 256 KB writes
   /redirect-http  302 to /ok on the same server   (keep-alive)
   /redirect-ftp   302 to ftp://127.0.0.1/x   (keep-alive)
+  /redirect/<status>/<to>  <status> (301, 302, 303, 307, 308) with Location: /capture on
+                  the same server and port (to = same), on the other plain port (other),
+                  on the TLS port with https (scheme), or to itself again (loop)
+  /capture...     200 {"ok":true}; records method, raw target, headers, body and the port
+  /__captured     GET: the JSON list of what /capture and the SMTP port recorded
+  /__captured-clear  forgets it
   /random         ok (50%), or one of reset, close-early, garbage, notjson, redirect-http,
                   redirect-ftp (the rest, evenly): the fast faults, for the stress test
   /__stats        GET: JSON counts of the connections, of the requests per path and of
@@ -39,7 +47,8 @@ Usage:
 Writes DIR/ca.pem, DIR/server.pem, DIR/server.key (DIR defaults to a new temp dir,
 removed at exit), then, once every socket is bound and listening, FILE (default
 DIR/ready.json), atomically, and the same line on stdout:
-  {"port": P, "tls_port": Q, "closed_port": R, "ca_file": "DIR/ca.pem", "pid": N}
+  {"port": P, "tls_port": Q, "other_port": O, "smtp_port": S, "closed_port": R,
+   "ca_file": "DIR/ca.pem", "pid": N}
 Exits on SIGTERM/SIGINT, and by itself once --parent-pid is gone (so a crashed test run
 does not leave it behind).
 """
@@ -73,6 +82,11 @@ RANDOM_FAULTS = ("reset", "close-early", "garbage", "notjson", "redirect-http",
 
 stats_lock = threading.Lock()
 stats = {"connections": 0, "tls_handshake_failures": 0, "requests": {}, "random": {}}
+captured = []               # what /capture and the SMTP responder saw, under stats_lock
+ports = {}                  # "port", "other_port", "tls_port": for redirect Locations
+REDIRECT_TO = {"same": "%(self)s/capture", "other": "http://127.0.0.1:%(other_port)d/capture",
+               "scheme": "https://127.0.0.1:%(tls_port)d/capture",
+               "loop": "%(self)s/redirect/307/loop"}
 
 
 def count(kind, key):
@@ -130,7 +144,8 @@ class Conn:
         self.buf += data
 
     def read_request(self):
-        """-> (method, path, version, headers) with the body read and dropped; raises
+        """-> (method, path, version, headers) with the body read (kept in self.body and
+        the raw target in self.target); raises
         Closed when the connection ends between requests."""
         while True:
             i = self.buf.find(b"\r\n\r\n")
@@ -153,13 +168,15 @@ class Conn:
                 headers[k.strip().lower()] = v.strip()
         if headers.get("expect", "").lower() == "100-continue":
             self.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+        self.body = b""
         if "chunked" in headers.get("transfer-encoding", "").lower():
             self.skip_chunked()
         else:
             n = int(headers.get("content-length", "0") or "0")
             while len(self.buf) < n:
                 self.recv_more()
-            self.buf = self.buf[n:]
+            self.body, self.buf = self.buf[:n], self.buf[n:]
+        self.target = target
         path = target.split("?", 1)[0]
         return method, path, version, headers
 
@@ -197,7 +214,9 @@ class Conn:
 
 
 def response(status, ctype, body, keep_alive, extra=""):
-    reason = {200: "OK", 302: "Found", 404: "Not Found"}.get(status, "Status")
+    reason = {200: "OK", 301: "Moved Permanently", 302: "Found", 303: "See Other",
+              307: "Temporary Redirect", 308: "Permanent Redirect",
+              404: "Not Found"}.get(status, "Status")
     head = "HTTP/1.1 %d %s\r\n" % (status, reason)
     if ctype:
         head += "Content-Type: %s\r\n" % ctype
@@ -265,6 +284,29 @@ def handle_one(conn, method, path, version, headers):
         send(response(302, "text/plain", b"moved", keep_alive,
                       "Location: ftp://127.0.0.1/x\r\n"))
         return keep_alive
+    if kind.startswith("redirect/"):
+        _, code, to = (kind.split("/") + ["", ""])[:3]
+        if code not in ("301", "302", "303", "307", "308") or to not in REDIRECT_TO:
+            send(response(404, "text/plain", b"no such redirect", keep_alive))
+            return keep_alive
+        where = REDIRECT_TO[to] % dict(ports, self="")
+        send(response(int(code), "text/plain", b"moved", keep_alive,
+                      "Location: %s\r\n" % where))
+        return keep_alive
+    if kind.startswith("capture"):
+        with stats_lock:
+            captured.append({"port": conn.sock.getsockname()[1], "method": method,
+                             "target": conn.target, "headers": headers,
+                             "body": conn.body.decode("latin-1")})
+        send(response(200, "application/json", OK_BODY, keep_alive))
+        return keep_alive
+    if kind in ("__captured", "__captured-clear"):
+        with stats_lock:
+            body = json.dumps(captured).encode()
+            if kind == "__captured-clear":
+                captured.clear()
+        send(response(200, "application/json", body, keep_alive))
+        return keep_alive
     if kind == "__stats":
         with stats_lock:
             body = json.dumps(stats, sort_keys=True).encode()
@@ -297,6 +339,64 @@ def serve_connection(sock, ctx):
             sock.close()
         except OSError:
             pass
+
+
+def smtp_session(sock):
+    """A recording SMTP responder: accepts any AUTH, sender, recipient and message."""
+    rec = {"port": ports.get("smtp_port"), "smtp": ""}
+    with stats_lock:
+        captured.append(rec)        # filled as lines come: a client may never QUIT
+    f = sock.makefile("rb")
+
+    def say(text):
+        sock.sendall(text.encode() + b"\r\n")
+    try:
+        sock.settimeout(30)
+        say("220 capture ESMTP")
+        in_data = in_auth = False
+        for raw in f:
+            line = raw.decode("latin-1").rstrip("\r\n")
+            with stats_lock:
+                rec["smtp"] += line + "\n"
+            verb = line.split(" ", 1)[0].upper()
+            if in_auth:
+                in_auth = False
+                say("235 ok")
+            elif in_data:
+                if line == ".":
+                    in_data = False
+                    say("250 ok")
+            elif verb in ("EHLO", "HELO"):
+                say("250-capture\r\n250 AUTH PLAIN LOGIN")
+            elif verb == "AUTH" and len(line.split()) < 3:
+                in_auth = True          # the credentials come on the next line
+                say("334 ")
+            elif verb == "AUTH":
+                say("235 ok")
+            elif verb == "DATA":
+                in_data = True
+                say("354 go on")
+            elif verb == "QUIT":
+                say("221 bye")
+                break
+            else:
+                say("250 ok")
+    except (OSError, ValueError):
+        pass
+    finally:
+        try:
+            sock.close()
+        except OSError:
+            pass
+
+
+def smtp_loop(lsock):
+    while True:
+        try:
+            sock, _ = lsock.accept()
+        except OSError:
+            return
+        threading.Thread(target=smtp_session, args=(sock,), daemon=True).start()
 
 
 def accept_loop(lsock, ctx):
@@ -359,13 +459,18 @@ def main():
 
     plain = listener(args.port)
     tls = listener(args.tls_port)
+    other = listener(0)
+    smtp = listener(0)
     # Bound but never listening: a connection to it is refused (RST), with no race against
     # another process taking a port we closed.
     closed = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     closed.bind(("127.0.0.1", 0))
 
-    for lsock, c in ((plain, None), (tls, ctx)):
+    ports.update(port=plain.getsockname()[1], tls_port=tls.getsockname()[1],
+                 other_port=other.getsockname()[1], smtp_port=smtp.getsockname()[1])
+    for lsock, c in ((plain, None), (tls, ctx), (other, None)):
         threading.Thread(target=accept_loop, args=(lsock, c), daemon=True).start()
+    threading.Thread(target=smtp_loop, args=(smtp,), daemon=True).start()
 
     stop = threading.Event()
 
@@ -374,8 +479,7 @@ def main():
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
-    info = {"port": plain.getsockname()[1], "tls_port": tls.getsockname()[1],
-            "closed_port": closed.getsockname()[1], "ca_file": ca_file, "pid": os.getpid()}
+    info = dict(ports, closed_port=closed.getsockname()[1], ca_file=ca_file, pid=os.getpid())
     write_atomic(args.ready or os.path.join(d, "ready.json"), json.dumps(info))
     sys.stdout.write(json.dumps(info) + "\n")
     sys.stdout.flush()
@@ -383,7 +487,7 @@ def main():
     while not stop.wait(0.5):
         if args.parent_pid and parent_gone(args.parent_pid):
             break
-    for s in (plain, tls, closed):
+    for s in (plain, tls, other, smtp, closed):
         try:
             s.close()
         except OSError:

@@ -334,7 +334,8 @@ end
 -- matching prefix wins. A prefix holding "?" is matched against the raw "path?query" (e.g.
 -- "/robot/send?access_token=t1" for one DingTalk robot). The request is recorded either way.
 --   opts.status   HTTP status of the forced answer (default 200 when body is set)
---   opts.body     body of the forced answer (string; default "")
+--   opts.body     body of the forced answer (string; default ""); "{{echo}}" in it becomes
+--                 the request's raw URI, headers and body (escaped for a JSON string)
 --   opts.headers  extra answer headers, e.g. { ["Retry-After"] = "2" }
 --   opts.delay    seconds to sleep first
 --   opts.times    only for the next N matching requests, then back to normal

@@ -192,6 +192,18 @@ local function has_header(tbl, name)
   return false
 end
 
+-- A forced body's "{{echo}}" becomes what the request carried: the raw URI, every header
+-- and the body, escaped for a JSON string (services that echo the request do this).
+local function echo_into(body)
+  local parts = { ngx.var.request_uri or "" }
+  for name, value in pairs(ngx.req.get_headers(0)) do
+    parts[#parts + 1] = name .. ": " .. (type(value) == "table" and table.concat(value, ", ") or value)
+  end
+  parts[#parts + 1] = ngx.req.get_body_data() or ""
+  local text = cjson.encode(table.concat(parts, " | ")):sub(2, -2)
+  return (body:gsub("{{echo}}", function() return text end))
+end
+
 -- Apply the forced behaviour of this request, if any: sleep "delay" seconds, add "headers";
 -- then, when "status" or "body" is set, send that answer and end the request here (status
 -- defaults to 200, body to ""; Content-Type defaults to JSON when the body starts with { or
@@ -211,6 +223,7 @@ local function apply_behaviour()
   if opts.status == nil and opts.body == nil then return end
   local status = tonumber(opts.status) or 200
   local body = type(opts.body) == "string" and opts.body or ""
+  if body:find("{{echo}}", 1, true) then body = echo_into(body) end
   ngx.status = status
   if status == 204 or status == 304 or status < 200 then
     ngx.send_headers()
@@ -1306,7 +1319,8 @@ end
 
 -- POST /_control/behave with {"prefix": "/path", "opts": {...}}: store forced behaviour for
 -- requests whose raw path starts with prefix ("opts" missing or null: forget that prefix).
---   opts: status (number), body (string), headers (object name -> value), delay (seconds),
+--   opts: status (number), body (string; "{{echo}}" in it becomes the request's URI,
+--   headers and body), headers (object name -> value), delay (seconds),
 --   times (positive integer: only the next N matching requests).
 -- GET /_control/behave: {"<prefix>": {opts}, ...}.
 local function control_behave()
