@@ -31,6 +31,7 @@ typedef struct nh_smtp_log {
   char fail[REPLY_MAX];   /* the last reply of 400 or more */
   int fail_code;
   char rcpt[MAX_RCPT_ADDR];  /* the RCPT waiting for its reply; "" when none */
+  int quit;               /* QUIT was sent: its 221 is no verdict */
   int rcpts, refused, refused_5xx;
   nh_buf rejected;        /* "address\n" per refused recipient */
   nh_buf detail;          /* "address (reply), ..." */
@@ -62,7 +63,7 @@ static void note_refused(nh_smtp_log *s) {
  * before it a dash ("250-SIZE"); they are joined, the code written once. */
 static void reply_line(nh_smtp_log *s, const char *data, size_t n) {
   while (n > 0 && (data[n - 1] == '\r' || data[n - 1] == '\n')) n--;
-  if (n < 3) return;
+  if (n < 3 || s->quit) return;
   int last = !(n > 3 && data[3] == '-');
   if (s->complete) {
     s->reply[0] = '\0';
@@ -90,6 +91,7 @@ static void reply_line(nh_smtp_log *s, const char *data, size_t n) {
 static void command_sent(nh_smtp_log *s, const char *data, size_t n) {
   s->rcpt[0] = '\0';
   s->complete = 1;                                /* the next line starts a reply */
+  s->quit = n >= 4 && strncasecmp(data, "QUIT", 4) == 0;
   if (n < 9 || strncasecmp(data, "RCPT TO:<", 9) != 0) return;
   const char *end = memchr(data + 9, '>', n - 9);
   size_t len = end ? (size_t)(end - (data + 9)) : 0;
