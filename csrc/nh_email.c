@@ -76,14 +76,17 @@ static size_t column(const nh_buf *b) {
 #define LONGEST_WORD 900   /* a word longer than this cannot be folded under 998 */
 
 /* Plain ASCII that folding at spaces keeps as it is: no "=?" (which a
- * reader would take for an encoded-word) and no word too long to fit. */
+ * reader would take for an encoded-word), no controls, and no run of
+ * blanks and the word after them too long to fit on one line. */
 static int foldable(const char *s) {
-  size_t word = 0;
   if (!is_ascii(s) || strstr(s, "=?")) return 0;
-  for (; *s; s++) {
-    if ((unsigned char)*s < 0x20 && *s != '\t') return 0;
-    word = *s == ' ' || *s == '\t' ? 0 : word + 1;
-    if (word > LONGEST_WORD) return 0;
+  while (*s) {
+    size_t n = strspn(s, " \t");
+    n += strcspn(s + n, " \t");
+    for (size_t i = 0; i < n; i++)
+      if ((unsigned char)s[i] < 0x20 && s[i] != '\t') return 0;
+    if (n > LONGEST_WORD) return 0;
+    s += n;
   }
   return 1;
 }

@@ -186,7 +186,8 @@ describe("hardening: email", function()
   describe("SMTP (item 14)", function()
     it("folds a long ASCII subject, with or without spaces, and it arrives whole", function()
       local c = client()
-      for _, title in ipairs({ ("word "):rep(400) .. "end", ("a"):rep(2000), ("x"):rep(900) .. " " .. ("y"):rep(900) }) do
+      for _, title in ipairs({ ("word "):rep(400) .. "end", ("a"):rep(2000), ("x"):rep(900) .. " " .. ("y"):rep(900),
+        "a" .. (" "):rep(1500) .. "b", "tab\tand =?not?= a word " .. ("z"):rep(100) }) do
         smtp.clear()
         local ok, err = c:send({ title = title, body = "b" })
         assert(ok, err)
