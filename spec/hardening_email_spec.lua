@@ -7,6 +7,7 @@
 
 local notifyhub = require("notifyhub")
 local smtp = require("spec.support.smtp")
+local faults = require("spec.support.faults")
 local system = require("system")
 
 local PASSWORD = "pw-Hardening-31"
@@ -62,6 +63,7 @@ describe("hardening: email", function()
   end)
   teardown(function()
     smtp.stop()
+    faults.stop()
     os.execute("rm -rf '" .. dir .. "'")
   end)
   before_each(function() smtp.clear() end)
@@ -154,6 +156,38 @@ describe("hardening: email", function()
       assert.equal("INVALID_MESSAGE", code)
       assert.matches("gone.txt", err, 1, true)
       c:close()
+    end)
+
+    it("checks the file again when the worker reads it (a FIFO or a bigger file since submit)", function()
+      local f = faults.start()
+      local fifo, grows = dir .. "/later-fifo", dir .. "/later-big"
+      write(fifo, "small")
+      write(grows, "small")
+      -- one worker, one transfer at a time: the mails wait behind a webhook that drips
+      local c = client({ attachments_max_bytes = 1000 }, {
+        async = { workers = 1, min_workers = 1, max_workers = 1, concurrency = 1 },
+        http = { ca_file = s.ca_file, timeout = 1.5 },
+        webhook = { url = f.base .. "/drip" } })
+      local slow = assert(c:send_async({ body = "x", targets = { { platform = "webhook" } } }))
+      local m1 = with_files({ { filename = "f.txt", path = fifo } })
+      local m2 = with_files({ { filename = "g.txt", path = grows } })
+      m1.targets, m2.targets = { { platform = "email" } }, { { platform = "email" } }
+      local h1 = assert(c:send_async(m1))
+      local h2 = assert(c:send_async(m2))
+      os.remove(fifo)
+      assert(os.execute("mkfifo '" .. fifo .. "'"))
+      write(grows, ("g"):rep(5000))
+      local t0 = system.gettime()
+      local _, err1, code1 = h1:wait(10)
+      local _, err2, code2 = h2:wait(10)
+      assert.is_true(system.gettime() - t0 < 8)
+      assert.equal("INVALID_MESSAGE", code1)
+      assert.matches("'f.txt': not a regular file", err1, 1, true)
+      assert.equal("INVALID_MESSAGE", code2)
+      assert.matches("'g.txt': over the limit", err2, 1, true)
+      slow:wait(5)
+      c:close(5)
+      assert.equal(0, #smtp.messages())
     end)
 
     it("checks the attachment list's shape", function()
