@@ -81,8 +81,8 @@ static size_t column(const nh_buf *b) {
 static int foldable(const char *s) {
   if (!is_ascii(s) || strstr(s, "=?")) return 0;
   while (*s) {
-    size_t n = strspn(s, " \t");
-    n += strcspn(s + n, " \t");
+    size_t n = strspn(s, " ");
+    n += strcspn(s + n, " ");
     for (size_t i = 0; i < n; i++)
       if ((unsigned char)s[i] < 0x20 && s[i] != '\t') return 0;
     if (n > LONGEST_WORD) return 0;
@@ -91,7 +91,7 @@ static int foldable(const char *s) {
   return 1;
 }
 
-/* Unstructured text (a subject): folded before the blank that starts a
+/* Unstructured text (a subject): folded before the space that starts a
  * word when the line would pass 78 characters; unfolding (taking out the
  * CRLF) gives back the text as it was. */
 static void put_unstructured(nh_buf *b, const char *s) {
@@ -100,10 +100,9 @@ static void put_unstructured(nh_buf *b, const char *s) {
     return;
   }
   while (*s) {
-    size_t n = strspn(s, " \t");
-    n += strcspn(s + n, " \t");
-    if (s[0] == ' ' || s[0] == '\t')
-      if (column(b) + n > FOLD_AT && column(b) > 1) nh_buf_puts(b, "\r\n");
+    size_t n = strspn(s, " ");
+    n += strcspn(s + n, " ");
+    if (s[0] == ' ' && column(b) + n > FOLD_AT && column(b) > 1) nh_buf_puts(b, "\r\n");
     nh_buf_add(b, s, n);
     s += n;
   }
