@@ -145,6 +145,16 @@ static int address_ok(const char *a) {
   return 1;
 }
 
+/* A quoted-string's content as text: each \\x is x. */
+static void unquote(char *s) {
+  char *out = s;
+  for (; *s; s++) {
+    if (*s == '\\' && s[1]) s++;
+    *out++ = *s;
+  }
+  *out = '\0';
+}
+
 /* from as "Display Name <address>" or "address": the address (malloc'd;
  * NULL when from has neither shape) and the name, without the quotes a
  * user may have put around it (malloc'd; NULL when there is none). */
@@ -162,8 +172,10 @@ static char *split_mailbox(const char *from, char **name) {
   const char *p = from, *e = lt;
   while (p < e && (*p == ' ' || *p == '\t')) p++;
   while (e > p && (e[-1] == ' ' || e[-1] == '\t')) e--;
-  if (e - p >= 2 && *p == '"' && e[-1] == '"') p++, e--;
+  int quoted = e - p >= 2 && *p == '"' && e[-1] == '"';
+  if (quoted) p++, e--;
   if (e > p) *name = nh_strndup(p, (size_t)(e - p));
+  if (quoted && *name) unquote(*name);
   return addr;
 }
 

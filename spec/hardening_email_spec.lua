@@ -263,6 +263,7 @@ describe("hardening: email", function()
         { "Alerts <alerts@example.com>", "Alerts" },
         { 'Ops, Team "A" <ops@example.com>', 'Ops, Team "A"' },
         { '"Quoted Name" <q@example.com>', "Quoted Name" },
+        { '"Say \\"hi\\", \\\\o/" <s@example.com>', 'Say "hi", \\o/' },
         { "Überwachung 監視 <mon@example.com>", "Überwachung 監視" },
       }) do
         smtp.clear()
