@@ -6,6 +6,8 @@
 -- Python's email package.
 
 local notifyhub = require("notifyhub")
+local cjson = require("cjson")
+local shell = require("spec.support.shell")
 local smtp = require("spec.support.smtp")
 local faults = require("spec.support.faults")
 local system = require("system")
@@ -339,6 +341,40 @@ describe("hardening: email", function()
       assert.matches("550 5.1.1", r.error, 1, true)
       assert.equal(1, #smtp.messages())
       c:close()
+    end)
+  end)
+
+  -- The stand-in itself, seen by smtplib (spec/support/smtp_client.py), not by notifyhub.
+  describe("the SMTP stand-in", function()
+    local function send(rcpt, data)
+      local args = { host = s.host, port = s.port, mode = "starttls", ca_file = s.ca_file,
+        user = "mailer", password = PASSWORD, mail_from = "a@example.com", rcpt_tos = { rcpt },
+        data = data or "Subject: x\r\n\r\nbody\r\n" }
+      local out = shell.capture(shell.q(smtp.python()) .. " spec/support/smtp_client.py "
+        .. shell.q(cjson.encode(args)) .. " 2>&1")
+      return cjson.decode(out)
+    end
+
+    it("answers deferN- with 451 and fullN- with 452 N times, then accepts", function()
+      for _, case in ipairs({ { "defer2", 451 }, { "full1", 452 } }) do
+        local addr = ("%s-h%s@example.com"):format(case[1], RUN)
+        local tries = tonumber(case[1]:match("%d+"))
+        for _ = 1, tries do
+          local r = send(addr)
+          assert.is_false(r.ok)
+          assert.equal(case[2], r.recipients[addr][1])
+        end
+        assert.is_true(send(addr).ok)
+      end
+    end)
+
+    it("refuses reject- addresses with 550 and lines over 998 octets with 500", function()
+      local r = send("reject-h@example.com")
+      assert.equal(550, r.recipients["reject-h@example.com"][1])
+      r = send("ok@example.com", "Subject: " .. ("x"):rep(990) .. "\r\n\r\nbody\r\n")
+      assert.is_false(r.ok)
+      assert.equal(500, r.code)
+      assert.is_true(send("ok@example.com", "Subject: " .. ("x"):rep(989) .. "\r\n\r\nbody\r\n").ok)
     end)
   end)
 end)
