@@ -7,6 +7,8 @@
  * a handle that no longer exists, so fire-and-forget sending never piles up
  * records nobody polls.
  */
+#include <string.h>
+
 #include "lnh_binding.h"
 
 typedef struct lnh_job {
@@ -78,6 +80,21 @@ static void set_integer(lua_State *L, const char *key, lua_Integer value) {
   lua_setfield(L, -2, key);
 }
 
+/* result.rejected = { "a@x", ... }: the recipients an SMTP server refused
+ * (the core keeps them one per line). */
+static void push_rejected(lua_State *L, const char *lines) {
+  lua_newtable(L);
+  int n = 0;
+  for (const char *p = lines; *p;) {
+    const char *eol = strchr(p, '\n');
+    size_t len = eol ? (size_t)(eol - p) : strlen(p);
+    lua_pushlstring(L, p, len);
+    lua_rawseti(L, -2, ++n);
+    p += len + (eol ? 1 : 0);
+  }
+  lua_setfield(L, -2, "rejected");
+}
+
 static void push_result(lua_State *L, const nh_target *t, const nh_result *r) {
   lua_createtable(L, 0, 10);
   set_string(L, "platform", nh_platform_name(t->platform));
@@ -101,11 +118,12 @@ static void push_result(lua_State *L, const nh_target *t, const nh_result *r) {
     lua_pushlstring(L, r->response, r->response_len);   /* bytes, NULs included */
     lua_setfield(L, -2, "response");
   }
+  if (r->rejected) push_rejected(L, r->rejected);
 }
 
 void lnh_push_receipt(lua_State *L, const nh_job *job) {
   const nh_message *m = &job->msg;
-  size_t ok = 0;
+  size_t ok = 0, partial = 0;
   const nh_result *first_failure = NULL;
   lua_createtable(L, 0, 10);
   set_string(L, "message_id", m->id);
@@ -117,12 +135,15 @@ void lnh_push_receipt(lua_State *L, const nh_job *job) {
     lua_rawseti(L, -2, (int)i + 1);
     if (r->success) ok++;
     else if (!first_failure) first_failure = r;
+    if (r->partial) partial++;                 /* an e-mail some recipients got */
   }
   lua_setfield(L, -2, "results");
   set_integer(L, "total", (lua_Integer)m->n_targets);
   set_integer(L, "successful", (lua_Integer)ok);
   set_integer(L, "failed", (lua_Integer)(m->n_targets - ok));
-  set_string(L, "status", ok == m->n_targets && ok > 0 ? "success" : ok > 0 ? "partial" : "failed");
+  set_string(L, "status", ok == m->n_targets && ok > 0 ? "success"
+                          : ok + partial > 0                ? "partial"
+                                                            : "failed");
   if (first_failure) {
     set_string(L, "error", first_failure->error ? first_failure->error
                                                 : nh_code_text(first_failure->code));

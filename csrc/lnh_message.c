@@ -7,7 +7,9 @@
  * platform_data, targets = { { platform, url, label, secret, method,
  * headers = { "Name: value" }, keywords = { ... }, options = { ... },
  * secrets = { values cut out of every text about the target },
- * overflow = "truncate" | "split" | "error" } } }.
+ * overflow = "truncate" | "split" | "error" } }, attachments = { {
+ * filename, content_type, content or path } } }. Attachment content is
+ * bytes: copied with its length, NUL bytes and all.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,45 @@ static char *opt_string(lua_State *L, int t, const char *field) {
   }
   lua_pop(L, 1);
   return s;
+}
+
+/* The string field with its length (bytes, NULs included), or NULL. */
+static char *opt_bytes(lua_State *L, int t, const char *field, size_t *len) {
+  lua_getfield(L, t, field);
+  char *s = NULL;
+  *len = 0;
+  if (lua_type(L, -1) == LUA_TSTRING) {
+    const char *p = lua_tolstring(L, -1, len);
+    s = malloc(*len + 1);
+    if (!s) luaL_error(L, "out of memory");
+    memcpy(s, p, *len + 1);
+  }
+  lua_pop(L, 1);
+  return s;
+}
+
+/* attachments = { { filename, content_type, content | path } }, already
+ * checked by the façade; the token owns what is copied. */
+static void check_attachments(lua_State *L, int idx, nh_message *m) {
+  lua_getfield(L, idx, "attachments");
+  int list = lua_gettop(L);
+  size_t n = lua_istable(L, list) ? lnh_rawlen(L, list) : 0;
+  if (n > 0) {
+    m->attachments = calloc(n, sizeof *m->attachments);
+    if (!m->attachments) luaL_error(L, "out of memory");
+  }
+  for (size_t i = 0; i < n; i++) {
+    lua_rawgeti(L, list, (int)i + 1);
+    luaL_checktype(L, -1, LUA_TTABLE);
+    nh_attachment *a = &m->attachments[m->n_attachments++];
+    int t = lua_gettop(L);
+    a->filename = opt_string(L, t, "filename");
+    a->content_type = opt_string(L, t, "content_type");
+    a->path = opt_string(L, t, "path");
+    a->content = opt_bytes(L, t, "content", &a->content_len);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
 }
 
 static char **string_list(lua_State *L, int t, const char *field, size_t *n) {
@@ -185,6 +226,7 @@ nh_job *lnh_check_message(lua_State *L, int idx, nh_client *c, nh_code *code, ch
   check_retry(L, idx, &job->retry);
   m->metadata = opt_json(L, idx, "metadata");
   m->platform_data = opt_json(L, idx, "platform_data");
+  check_attachments(L, idx, m);
   lua_remove(L, targets);                     /* leaves the token on top */
   for (size_t i = 0; i < n; i++) {
     *code = nh_target_plan(m, &m->targets[i], err, errlen);

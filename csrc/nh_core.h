@@ -105,9 +105,22 @@ typedef struct nh_result {
   double duration_ms;
   char *response;           /* the start of the answer's body, capped */
   size_t response_len;      /* its bytes (it may hold NUL bytes) */
+  int transient;            /* SMTP: a 4xx reply, worth another attempt */
+  int partial;              /* SMTP: some recipients got it, `rejected` did not */
+  char *rejected;           /* SMTP: refused recipients, one per line; NULL: none */
 } nh_result;
 
 typedef struct nh_job nh_job;
+
+/* An e-mail attachment: bytes given at submit, or a file the worker reads
+ * (a regular file, within attachments_dir and attachments_max_bytes). */
+typedef struct nh_attachment {
+  char *filename;
+  char *content_type;       /* NULL: application/octet-stream */
+  char *content;            /* NULL when path is set; may hold NUL bytes */
+  size_t content_len;
+  char *path;               /* NULL when content is set */
+} nh_attachment;
 
 typedef struct nh_message {
   char *id;
@@ -119,6 +132,9 @@ typedef struct nh_message {
   cJSON *platform_data;     /* NULL or an object, owned by the job */
   nh_target *targets;
   size_t n_targets;
+  nh_attachment *attachments;   /* e-mail only */
+  size_t n_attachments;
+  double deadline;          /* a copy of the job's, for platforms that read files */
 } nh_message;
 
 struct nh_job {

@@ -6,8 +6,12 @@
  * only in the envelope), an RFC 2047 encoded Subject, Date, a unique
  * Message-ID, and a MIME body: text/plain, or multipart/alternative with a
  * text and an HTML part for html and markdown, inside multipart/mixed when
- * platform_data.email.attachments has files. Parts are base64 encoded.
- * A CR or LF in any header value is refused, never sent.
+ * the message has attachments (nh_attach.c reads them). Parts are base64
+ * encoded. A CR or LF in any header value is refused, never sent. Header
+ * lines are folded to stay short (RFC 5322 2.2.3: 78 wanted, 998 at most);
+ * a subject or display name that cannot be folded at its spaces, or that is
+ * not ASCII, goes out as RFC 2047 encoded-words of at most 75 characters.
+ * from may be "Display Name <address>".
  */
 #include <ctype.h>
 #include <openssl/evp.h>
@@ -39,12 +43,9 @@ static int is_ascii(const char *s) {
   return 1;
 }
 
-/* RFC 2047: non-ASCII text as =?UTF-8?B?...?= words, cut on characters. */
-static void put_encoded_words(nh_buf *b, const char *s) {
-  if (is_ascii(s)) {
-    nh_buf_puts(b, s);
-    return;
-  }
+/* RFC 2047: text as =?UTF-8?B?...?= words of at most 75 characters, cut
+ * on characters, one per line. */
+static void put_words(nh_buf *b, const char *s) {
   size_t n = strlen(s);
   unsigned char out[64];
   for (size_t i = 0; i < n;) {
@@ -55,6 +56,55 @@ static void put_encoded_words(nh_buf *b, const char *s) {
     nh_buf_add(b, (const char *)out, (size_t)len);
     nh_buf_puts(b, "?=");
     i += take;
+  }
+}
+
+/* Non-ASCII text as encoded-words, ASCII as it is. */
+static void put_encoded_words(nh_buf *b, const char *s) {
+  if (is_ascii(s)) nh_buf_puts(b, s);
+  else put_words(b, s);
+}
+
+/* Characters since the last line break: where a header line stands. */
+static size_t column(const nh_buf *b) {
+  size_t i = b->len;
+  while (i > 0 && b->data[i - 1] != '\n') i--;
+  return b->len - i;
+}
+
+#define FOLD_AT 78
+#define LONGEST_WORD 900   /* a word longer than this cannot be folded under 998 */
+
+/* Plain ASCII that folding at spaces keeps as it is: no "=?" (which a
+ * reader would take for an encoded-word), no controls, and no run of
+ * blanks and the word after them too long to fit on one line. */
+static int foldable(const char *s) {
+  if (!is_ascii(s) || strstr(s, "=?")) return 0;
+  while (*s) {
+    size_t n = strspn(s, " ");
+    n += strcspn(s + n, " ");
+    for (size_t i = 0; i < n; i++)
+      if ((unsigned char)s[i] < 0x20 && s[i] != '\t') return 0;
+    if (n > LONGEST_WORD) return 0;
+    s += n;
+  }
+  return 1;
+}
+
+/* Unstructured text (a subject): folded before the space that starts a
+ * word when the line would pass 78 characters; unfolding (taking out the
+ * CRLF) gives back the text as it was. */
+static void put_unstructured(nh_buf *b, const char *s) {
+  if (!foldable(s)) {
+    put_words(b, s);
+    return;
+  }
+  while (*s) {
+    size_t n = strspn(s, " ");
+    n += strcspn(s + n, " ");
+    if (s[0] == ' ' && column(b) + n > FOLD_AT && column(b) > 1) nh_buf_puts(b, "\r\n");
+    nh_buf_add(b, s, n);
+    s += n;
   }
 }
 
@@ -77,10 +127,94 @@ static void put_address_list(nh_buf *b, const char *name, cJSON *list) {
   int n = 0;
   cJSON_ArrayForEach(a, list) {
     if (!cJSON_IsString(a)) continue;
-    nh_buf_puts(b, n++ ? ", " : name);
+    if (n++ == 0) nh_buf_puts(b, name);
+    else nh_buf_puts(b, column(b) + 2 + strlen(a->valuestring) > FOLD_AT ? ",\r\n " : ", ");
     nh_buf_puts(b, a->valuestring);
   }
   if (n) nh_buf_puts(b, "\r\n");
+}
+
+#define MAX_ADDRESS 254   /* RFC 5321 4.5.3.1.3, less the brackets */
+
+/* An address we write as it is: local@domain, no blanks, brackets, quotes
+ * or controls, and short enough for any line. */
+static int address_ok(const char *a) {
+  if (!a || !*a || strlen(a) > MAX_ADDRESS || !strchr(a, '@')) return 0;
+  for (; *a; a++)
+    if ((unsigned char)*a <= 0x20 || *a == 0x7f || strchr("<>\",;\\", *a)) return 0;
+  return 1;
+}
+
+/* A quoted-string's content as text: each \\x is x. */
+static void unquote(char *s) {
+  char *out = s;
+  for (; *s; s++) {
+    if (*s == '\\' && s[1]) s++;
+    *out++ = *s;
+  }
+  *out = '\0';
+}
+
+/* from as "Display Name <address>" or "address": the address (malloc'd;
+ * NULL when from has neither shape) and the name, without the quotes a
+ * user may have put around it (malloc'd; NULL when there is none). */
+static char *split_mailbox(const char *from, char **name) {
+  *name = NULL;
+  const char *lt = from ? strrchr(from, '<') : NULL;
+  size_t len = from ? strlen(from) : 0;
+  if (!lt) return address_ok(from) ? nh_strdup(from) : NULL;
+  if (len < 2 || from[len - 1] != '>') return NULL;
+  char *addr = nh_strndup(lt + 1, (size_t)(from + len - 1 - (lt + 1)));
+  if (!address_ok(addr)) {
+    free(addr);
+    return NULL;
+  }
+  const char *p = from, *e = lt;
+  while (p < e && (*p == ' ' || *p == '\t')) p++;
+  while (e > p && (e[-1] == ' ' || e[-1] == '\t')) e--;
+  int quoted = e - p >= 2 && *p == '"' && e[-1] == '"';
+  if (quoted) p++, e--;
+  if (e > p) *name = nh_strndup(p, (size_t)(e - p));
+  if (quoted && *name) unquote(*name);
+  return addr;
+}
+
+static int is_atext_phrase(const char *s) {
+  static const char atext[] = "!#$%&'*+-/=?^_`{|}~ ";
+  for (; *s; s++)
+    if (!isalnum((unsigned char)*s) && !strchr(atext, *s)) return 0;
+  return 1;
+}
+
+/* A display name: atoms as they are, other ASCII as a quoted-string,
+ * anything else (non-ASCII, controls, "=?", very long) as encoded-words. */
+static void put_display_name(nh_buf *b, const char *name) {
+  int plain = is_ascii(name) && !strstr(name, "=?") && strlen(name) <= 200;
+  for (const char *p = name; plain && *p; p++)
+    if ((unsigned char)*p < 0x20 || *p == 0x7f) plain = 0;
+  if (!plain) {
+    put_words(b, name);
+  } else if (is_atext_phrase(name)) {
+    nh_buf_puts(b, name);
+  } else {
+    static const char *const with[] = { "\\\"", "\\\\" };
+    nh_buf_puts(b, "\"");
+    nh_buf_escape(b, name, "\"\\", with);
+    nh_buf_puts(b, "\"");
+  }
+}
+
+static void put_from(nh_buf *b, const char *name, const char *addr) {
+  nh_buf_puts(b, "From: ");
+  if (name) {
+    put_display_name(b, name);
+    nh_buf_puts(b, " <");
+    nh_buf_puts(b, addr);
+    nh_buf_puts(b, ">\r\n");
+  } else {
+    nh_buf_puts(b, addr);
+    nh_buf_puts(b, "\r\n");
+  }
 }
 
 static const char *domain_of(const char *address) {
@@ -169,51 +303,36 @@ static void put_body(nh_buf *b, const nh_message *m, const char *boundary) {
   free(html);
 }
 
-/* An attachment from `content` (a string) or `path` (read now). */
-static int put_attachment(nh_buf *b, cJSON *a, char *err, size_t errlen) {
-  cJSON *name = cJSON_GetObjectItemCaseSensitive(a, "filename");
-  cJSON *type = cJSON_GetObjectItemCaseSensitive(a, "content_type");
-  cJSON *content = cJSON_GetObjectItemCaseSensitive(a, "content");
-  cJSON *path = cJSON_GetObjectItemCaseSensitive(a, "path");
-  if (!cJSON_IsString(name) || has_crlf(name->valuestring) || strchr(name->valuestring, '"')) {
-    snprintf(err, errlen, "email: an attachment needs a filename without CR, LF or quotes");
-    return -1;
-  }
+/* One attachment's part; its bytes come from nh_attach_load. */
+static nh_code put_attachment(nh_buf *b, const nh_message *m, const nh_target *t,
+                              const nh_attachment *a, size_t *total, char *err, size_t errlen) {
   nh_buf data = { 0 };
-  if (cJSON_IsString(content)) {
-    nh_buf_puts(&data, content->valuestring);
-  } else if (cJSON_IsString(path)) {
-    FILE *f = fopen(path->valuestring, "rb");
-    char chunk[8192];
-    size_t n;
-    if (!f) {
-      snprintf(err, errlen, "email: cannot read attachment '%.100s'", name->valuestring);
-      return -1;
-    }
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) nh_buf_add(&data, chunk, n);
-    fclose(f);
+  nh_code rc = nh_attach_load(m, t, a, total, &data, err, errlen);
+  if (rc != NH_OK) {
+    free(data.data);
+    return rc;
   }
   nh_buf_puts(b, "Content-Type: ");
-  nh_buf_puts(b, cJSON_IsString(type) && !has_crlf(type->valuestring) ? type->valuestring
-                                                                       : "application/octet-stream");
+  nh_buf_puts(b, a->content_type ? a->content_type : "application/octet-stream");
   nh_buf_puts(b, "\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"");
-  put_encoded_words(b, name->valuestring);
+  put_encoded_words(b, a->filename);
   nh_buf_puts(b, "\"\r\n\r\n");
   put_base64(b, (const unsigned char *)(data.data ? data.data : ""), data.len);
   free(data.data);
-  return 0;
+  return NH_OK;
 }
 
 /* boundary + "_a" separates the alternatives, boundary + "_m" the parts
  * of a mail with attachments: neither is a prefix of the other (RFC 2046). */
-static int put_mime(nh_buf *b, const nh_message *m, const char *boundary, char *err, size_t errlen) {
-  cJSON *files = nh_platform_data(m, "email", "attachments"), *a;
+static nh_code put_mime(nh_buf *b, const nh_message *m, const nh_target *t, const char *boundary,
+                        char *err, size_t errlen) {
   nh_buf_puts(b, "MIME-Version: 1.0\r\n");
-  if (cJSON_GetArraySize(files) == 0) {
+  if (m->n_attachments == 0) {
     put_body(b, m, boundary);
-    return 0;
+    return NH_OK;
   }
   char mixed[64];
+  size_t total = 0;
   snprintf(mixed, sizeof mixed, "%s_m", boundary);
   nh_buf_puts(b, "Content-Type: multipart/mixed; boundary=\"");
   nh_buf_puts(b, mixed);
@@ -221,16 +340,17 @@ static int put_mime(nh_buf *b, const nh_message *m, const char *boundary, char *
   nh_buf_puts(b, mixed);
   nh_buf_puts(b, "\r\n");
   put_body(b, m, boundary);
-  cJSON_ArrayForEach(a, files) {
+  for (size_t i = 0; i < m->n_attachments; i++) {
     nh_buf_puts(b, "--");
     nh_buf_puts(b, mixed);
     nh_buf_puts(b, "\r\n");
-    if (put_attachment(b, a, err, errlen)) return -1;
+    nh_code rc = put_attachment(b, m, t, &m->attachments[i], &total, err, errlen);
+    if (rc != NH_OK) return rc;
   }
   nh_buf_puts(b, "--");
   nh_buf_puts(b, mixed);
   nh_buf_puts(b, "--\r\n");
-  return 0;
+  return b->failed ? NH_NO_MEMORY : NH_OK;
 }
 
 static int add_rcpts(nh_request *req, cJSON *list) {
@@ -244,65 +364,96 @@ static int add_rcpts(nh_request *req, cJSON *list) {
   return 0;
 }
 
+/* No CR or LF in any header value, and every address one we can write. */
 static int headers_safe(const nh_message *m, const nh_target *t) {
   const char *lists[] = { "to", "cc", "bcc" };
   cJSON *a;
   if (has_crlf(m->title) || has_crlf(nh_opt_string(t, "from")) || has_crlf(m->id)) return 0;
   for (int i = 0; i < 3; i++)
-    cJSON_ArrayForEach(a, nh_opt_item(t, lists[i])) if (has_crlf(cJSON_GetStringValue(a))) return 0;
+    cJSON_ArrayForEach(a, nh_opt_item(t, lists[i])) {
+      if (has_crlf(cJSON_GetStringValue(a))) return 0;
+      if (cJSON_IsString(a) && !address_ok(a->valuestring)) return 0;
+    }
   return 1;
 }
 
-static nh_code email_build(const nh_message *m, const nh_target *t, nh_request *req,
-                           char *err, size_t errlen) {
-  const char *from = nh_opt_string(t, "from"), *tls = nh_opt_string(t, "tls");
-  if (!from || !headers_safe(m, t)) {
-    snprintf(err, errlen, "email: %s", from ? "CR or LF in a header value" : "no from address");
+/* What can be known before sending: headers, the from mailbox, attachments. */
+static nh_code email_check(const nh_message *m, const nh_target *t, char *err, size_t errlen) {
+  char *name = NULL, *addr = split_mailbox(nh_opt_string(t, "from"), &name);
+  int ok = addr && headers_safe(m, t);
+  free(addr);
+  free(name);
+  if (!ok) {
+    snprintf(err, errlen, "email: %s", !nh_opt_string(t, "from") ? "no from address"
+                                       : "CR or LF in a header value, or an address that is not "
+                                         "local@domain (or \"Name <local@domain>\" for from)");
     return NH_INVALID_MESSAGE;
   }
-  char boundary[40];
-  make_boundary(boundary, sizeof boundary, m->id);
-  nh_buf b = { 0 };
-  nh_buf_puts(&b, "From: ");
-  nh_buf_puts(&b, from);
-  nh_buf_puts(&b, "\r\n");
-  put_address_list(&b, "To: ", nh_opt_item(t, "to"));
-  put_address_list(&b, "Cc: ", nh_opt_item(t, "cc"));
-  nh_buf_puts(&b, "Subject: ");
-  put_encoded_words(&b, m->title ? m->title : "(no subject)");
-  nh_buf_puts(&b, "\r\n");
-  put_date(&b);
-  put_message_id(&b, m->id, from);
-  if (put_mime(&b, m, boundary, err, errlen)) {
-    free(nh_buf_take(&b));
-    return NH_INVALID_MESSAGE;
-  }
+  return nh_attach_check(m, t, err, errlen);
+}
+
+/* The envelope: credentials, TLS and recipients. */
+static nh_code set_envelope(nh_request *req, const nh_target *t, const char *addr) {
+  const char *tls = nh_opt_string(t, "tls");
   req->smtp = 1;
-  req->body_len = b.len;
-  req->body = nh_buf_take(&b);
   req->url = nh_strdup(t->url);
-  req->mail_from = nh_sprintf("<%s>", from);
+  req->mail_from = nh_sprintf("<%s>", addr);
   req->username = nh_opt_string(t, "username");
   req->password = t->secret;
   req->use_ssl = tls && strcmp(tls, "none") == 0 ? CURLUSESSL_NONE : CURLUSESSL_ALL;
   const char *lists[] = { "to", "cc", "bcc" };
   for (int i = 0; i < 3; i++)
     if (add_rcpts(req, nh_opt_item(t, lists[i]))) req->rcpt = NULL;
-  if (!req->body || !req->url || !req->mail_from || !req->rcpt) {
-    snprintf(err, errlen, "email: could not build the message (no recipients, or out of memory)");
-    return NH_INVALID_MESSAGE;
+  return req->url && req->mail_from && req->rcpt ? NH_OK : NH_INVALID_MESSAGE;
+}
+
+static nh_code email_build(const nh_message *m, const nh_target *t, nh_request *req,
+                           char *err, size_t errlen) {
+  char *name = NULL, *addr = NULL;
+  nh_code rc = email_check(m, t, err, errlen);   /* attachments: names and types */
+  if (rc == NH_OK) addr = split_mailbox(nh_opt_string(t, "from"), &name);
+  if (rc != NH_OK || !addr) {
+    free(name);
+    return rc != NH_OK ? rc : NH_NO_MEMORY;
   }
-  return NH_OK;
+  char boundary[40];
+  make_boundary(boundary, sizeof boundary, m->id);
+  nh_buf b = { 0 };
+  put_from(&b, name, addr);
+  put_address_list(&b, "To: ", nh_opt_item(t, "to"));
+  put_address_list(&b, "Cc: ", nh_opt_item(t, "cc"));
+  nh_buf_puts(&b, "Subject: ");
+  put_unstructured(&b, m->title ? m->title : "(no subject)");
+  nh_buf_puts(&b, "\r\n");
+  put_date(&b);
+  put_message_id(&b, m->id, addr);
+  rc = put_mime(&b, m, t, boundary, err, errlen);
+  if (rc == NH_OK) rc = set_envelope(req, t, addr);
+  size_t len = b.len;
+  char *body = nh_buf_take(&b);
+  if (rc == NH_OK && !body) rc = NH_NO_MEMORY;
+  if (rc == NH_OK) {
+    req->body = body;
+    req->body_len = len;
+  } else {
+    free(body);
+  }
+  free(name);
+  free(addr);
+  if (rc != NH_OK && !err[0])
+    snprintf(err, errlen, "email: could not build the message (no recipients, or out of memory)");
+  return rc;
 }
 
 static void email_classify(const nh_target *t, const nh_answer *a, nh_result *r) {
   (void)t;
   (void)a;
-  nh_result_set(r, NH_OK, NULL);               /* libcurl saw 250 to the data */
+  nh_result_set(r, NH_OK, NULL);               /* nh_smtp.c decides; not reached */
 }
 
 const nh_platform nh_platform_email = {
   .name = "email",
   .build = email_build,
+  .check = email_check,
   .classify = email_classify,
 };

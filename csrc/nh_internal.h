@@ -108,6 +108,19 @@ void nh_classify_http(const nh_answer *a, nh_result *r);
  * code that means rate limited. */
 void nh_classify_errcode(const char *name, long too_fast, const nh_answer *a, nh_result *r);
 
+/* ---- e-mail attachments (nh_attach.c) ------------------------------------ */
+
+/* attachments_max_bytes of the target, or the default (25 MiB). */
+size_t nh_attach_limit(const nh_target *t);
+/* Submit time: names, types and sizes fit, every path is a regular file
+ * inside attachments_dir (stat only, nothing read). */
+nh_code nh_attach_check(const nh_message *m, const nh_target *t, char *err, size_t errlen);
+/* Worker: appends the attachment's bytes to out (a file is read now, under
+ * the same rules and before m->deadline); *total counts the message's
+ * attachment bytes so far, for the limit. */
+nh_code nh_attach_load(const nh_message *m, const nh_target *t, const nh_attachment *a,
+                       size_t *total, nh_buf *out, char *err, size_t errlen);
+
 /* ---- crypto (nh_crypto.c) ----------------------------------------------- */
 
 /* base64(HMAC-SHA256(key, data)) into out (at least 45 bytes). */
@@ -266,8 +279,18 @@ typedef struct nh_transfer {
   int hops;                 /* redirects followed so far */
   double started;           /* nh_now() at the first request */
   char errbuf[CURL_ERROR_SIZE];
+  struct nh_smtp_log *smtp; /* SMTP: what the server replied (nh_smtp.c) */
   struct nh_transfer *prev, *next;
 } nh_transfer;
+
+/* SMTP transfers (nh_smtp.c): nh_smtp_watch records the server's replies
+ * (libcurl's debug callback) and lets a refused recipient not stop the
+ * others; nh_smtp_record turns them into the target's result: the
+ * server's own reply text, its code, 4xx as transient, refused recipients
+ * named. */
+void nh_smtp_watch(nh_transfer *t, CURL *easy);
+void nh_smtp_record(nh_transfer *t, CURLcode rc, nh_code code, nh_result *r);
+void nh_smtp_free(nh_transfer *t);
 
 nh_transfer *nh_transfer_start(nh_worker *w, nh_job *job, size_t i, size_t part);
 /* Fills the target's result from what came back (rc: libcurl's verdict). */

@@ -51,13 +51,25 @@ static void free_target(nh_target *t) {
   cJSON_Delete(t->options);
 }
 
+static void free_attachments(nh_message *m) {
+  for (size_t i = 0; i < m->n_attachments; i++) {
+    free(m->attachments[i].filename);
+    free(m->attachments[i].content_type);
+    free(m->attachments[i].content);
+    free(m->attachments[i].path);
+  }
+  free(m->attachments);
+}
+
 static void free_job(nh_job *job) {
   nh_message *m = &job->msg;
   for (size_t i = 0; i < m->n_targets; i++) {
     free_target(&m->targets[i]);
     free(job->results[i].error);
     free(job->results[i].response);
+    free(job->results[i].rejected);
   }
+  free_attachments(m);
   free(m->targets);
   free(job->results);
   free(m->id);
@@ -90,6 +102,7 @@ unsigned long nh_job_detaches(void) { return __atomic_load_n(&detaches, __ATOMIC
 void nh_result_set(nh_result *r, nh_code code, const char *fmt, ...) {
   r->code = code;
   r->success = code == NH_OK;
+  r->transient = 0;                         /* a new outcome: the caller says if it is */
   free(r->error);
   r->error = NULL;
   if (fmt) {

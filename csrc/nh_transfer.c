@@ -174,6 +174,10 @@ void nh_transfer_record(nh_transfer *t, CURLcode rc) {
   r->retry_after = (double)retry_after;
   free(r->response);
   r->response = NULL;
+  if (t->req.smtp) {
+    nh_smtp_record(t, rc, map_curl_error(rc), r);
+    return;
+  }
   if (rc == CURLE_OK) {
     /* Services that echo the request (path, headers) would hand its secrets
      * to the classifier's error texts: the answer loses them first. */
@@ -192,12 +196,8 @@ void nh_transfer_record(nh_transfer *t, CURLcode rc) {
     nh_result_set(r, NH_NETWORK, "%s: the answer is larger than %zu bytes",
                   nh_platform_name(target->platform), t->w->client->opt.max_response);
   } else {
-    /* libcurl's messages name host and port at most, never the path. An
-     * SMTP server that answered 4xx/5xx (or refused the login) rejected the
-     * message; it is not a network failure. */
+    /* libcurl's messages name host and port at most, never the path. */
     nh_code code = map_curl_error(rc);
-    if (t->req.smtp && (r->http_status >= 400 || rc == CURLE_LOGIN_DENIED))
-      code = NH_PLATFORM_REJECTED;
     nh_result_set(r, code, "%s: %s", nh_platform_name(target->platform),
                   t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
   }
@@ -223,6 +223,7 @@ static void setup_smtp(nh_transfer *t, CURL *e) {
   curl_easy_setopt(e, CURLOPT_USE_SSL, (long)t->req.use_ssl);
   if (t->req.username) curl_easy_setopt(e, CURLOPT_USERNAME, t->req.username);
   if (t->req.password) curl_easy_setopt(e, CURLOPT_PASSWORD, t->req.password);
+  nh_smtp_watch(t, e);
 }
 
 static void setup_http(nh_transfer *t, CURL *e) {
@@ -252,6 +253,7 @@ nh_transfer *nh_transfer_start(nh_worker *w, nh_job *job, size_t i, size_t part)
   t->started = nh_now();
   nh_message msg = job->msg;
   if (target->n_parts) msg.body = target->parts[part];
+  msg.deadline = job->deadline;               /* e-mail reads attachments before it */
   nh_code rc = nh_platform_get(target->platform)->build(&msg, target, &t->req, err, sizeof err);
   if (rc == NH_OK && !(t->easy = get_easy(w))) rc = NH_NO_MEMORY;
   if (rc != NH_OK) {
@@ -283,6 +285,7 @@ void nh_transfer_free(nh_transfer *t) {
   nh_worker *w = t->w;
   curl_multi_remove_handle(w->multi, t->easy);
   put_easy(w, t->easy, &t->req);
+  nh_smtp_free(t);
   nh_request_free(&t->req);
   free(t->buf);
   free(t);

@@ -181,6 +181,7 @@ static void start_job(nh_worker *w, worker_state *ws, nh_job *job) {
 /* ---- retries ------------------------------------------------------------ */
 
 static int retryable(const nh_result *r) {
+  if (r->transient) return 1;                 /* an SMTP 4xx reply */
   switch (r->code) {
   case NH_NETWORK:
   case NH_TIMEOUT:

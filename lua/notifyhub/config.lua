@@ -147,6 +147,23 @@ local function address(v)
   if not util.is_email(v) then return "e-mail address" end
 end
 
+-- from: an address, or "Display Name <address>" (the name may be quoted).
+local function mailbox(v)
+  if type(v) ~= "string" then return "string" end
+  local what = 'e-mail address or "Name <address>"'
+  if v:find("[%c]") then return what end
+  if util.is_email(v) then return nil end
+  local name, addr = v:match("^(.-)%s*<([^<>]*)>$")
+  if not name or not util.is_email(addr) or #addr > 254 or name:find("[<>]") then return what end
+end
+
+-- attachments_max_bytes: 0 (no attachments) to 1 GiB; the core's default is 25 MiB.
+local function attachment_bytes(v)
+  if type(v) ~= "number" or v ~= math.floor(v) or v < 0 or v > 1073741824 then
+    return "integer from 0 to 1073741824 (bytes)"
+  end
+end
+
 local function address_list(v)
   if type(v) == "string" then return address(v) end
   if type(v) ~= "table" then return "e-mail address or array of them" end
@@ -225,8 +242,9 @@ M.platforms = {
     template = of_type("string"), content_type = header_value } },
   email = { required = "host", keys = {
     host = of_type("string"), port = port, tls = one_of("starttls", "implicit", "none"),
-    username = of_type("string"), password = of_type("string"), from = address,
-    to = address_list, cc = address_list, bcc = address_list } },
+    username = of_type("string"), password = of_type("string"), from = mailbox,
+    to = address_list, cc = address_list, bcc = address_list,
+    attachments_dir = of_type("string"), attachments_max_bytes = attachment_bytes } },
 }
 
 for _, spec in pairs(M.platforms) do spec.keys.rate_limit = rate_limit end
@@ -293,6 +311,10 @@ function M.check_instance(platform, path, given, partial)
   end
   if platform == "email" and not partial and not given.from then
     fail(path .. ".from", "missing")
+  end
+  -- what a message may attach is the client's rule: no target loosens it
+  for _, key in ipairs(partial and platform == "email" and { "attachments_dir", "attachments_max_bytes" } or {}) do
+    if given[key] ~= nil then fail(path .. "." .. key, "set in the client's config only, not per target") end
   end
 end
 

@@ -51,6 +51,50 @@ local function render(text, vars, field)
   return out
 end
 
+local ATTACHMENT_KEYS = { filename = "string", content = "string", path = "string",
+  content_type = "string" }
+
+-- platform_data.email.attachments leave platform_data (which is JSON and
+-- cannot carry bytes) for the record's own `attachments`: content is
+-- copied with its length, NUL bytes and all. Returns the list and
+-- platform_data without them, or nil and why.
+local function take_attachments(pd)
+  local email = pd and pd.email
+  local list = type(email) == "table" and email.attachments
+  if list == nil or list == false then return nil, pd end
+  local where = "platform_data.email.attachments"
+  if type(list) ~= "table" then return nil, nil, where .. ": an array of tables expected" end
+  for k in pairs(list) do
+    if type(k) ~= "number" or k ~= math.floor(k) or k < 1 or k > #list then
+      return nil, nil, where .. ": an array of tables expected"
+    end
+  end
+  for i, a in ipairs(list) do
+    local at = ("%s[%d]"):format(where, i)
+    if type(a) ~= "table" then return nil, nil, at .. ": a table expected" end
+    for k, v in pairs(a) do
+      if not ATTACHMENT_KEYS[k] then
+        return nil, nil, ("%s: unknown key '%s' (filename, content or path, content_type)"):format(at, tostring(k))
+      end
+      if type(v) ~= ATTACHMENT_KEYS[k] then return nil, nil, ("%s.%s: a string expected"):format(at, k) end
+    end
+    if a.filename == nil or a.filename == "" or a.filename:find("%z") then
+      return nil, nil, at .. ".filename: a non-empty string without NUL bytes expected"
+    end
+    if (a.content == nil) == (a.path == nil) then
+      return nil, nil, at .. ": exactly one of content and path expected"
+    end
+    if (a.path and a.path:find("%z")) or (a.content_type and a.content_type:find("%z")) then
+      return nil, nil, at .. ": a NUL byte in path or content_type"
+    end
+  end
+  local rest, mail = {}, {}
+  for k, v in pairs(pd) do rest[k] = v end
+  for k, v in pairs(email) do if k ~= "attachments" then mail[k] = v end end
+  rest.email = mail
+  return list, rest
+end
+
 --- Checks msg and builds the core record.
 -- @tparam table msg the user's message
 -- @tparam table defaults from `M.defaults(cfg)`
@@ -144,11 +188,13 @@ function M.build(msg, defaults, fname, opts)
     end
     if retry.max_attempts < 1 then return invalid("retry.max_attempts: at least 1") end
   end
+  local attachments, platform_data, aerr = take_attachments(msg.platform_data)
+  if aerr then return invalid("%s", aerr) end
   return {
     timeout = msg.timeout, retry = retry,
     id = msg.id, title = title, body = body, format = msg.format or "text",
-    priority = priority, metadata = msg.metadata, platform_data = msg.platform_data,
-    targets = targets,
+    priority = priority, metadata = msg.metadata, platform_data = platform_data,
+    targets = targets, attachments = attachments,
   }
 end
 

@@ -129,7 +129,8 @@ function resolvers.email(_, cfg, value)
   return {
     url = url, label = "email:" .. table.concat(to, ","), secret = cfg.password,
     extra = { from = cfg.from, to = to, cc = list(cfg.cc), bcc = list(cfg.bcc),
-      username = cfg.username, tls = tls },
+      username = cfg.username, tls = tls, attachments_dir = cfg.attachments_dir,
+      attachments_max_bytes = cfg.attachments_max_bytes },
   }
 end
 

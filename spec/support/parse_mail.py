@@ -1,6 +1,7 @@
 """Parses one RFC 5322 message from stdin with Python's email package and
 prints what the e-mail specs check, as JSON: decoded headers, the MIME tree
-(content types, decoded text, attachment names and their bytes in hex)."""
+(content types, decoded text, attachment names and their bytes in hex), and
+the mailboxes of From, To and Cc as {"name", "addr"} pairs."""
 import email
 import email.policy
 import json
@@ -23,5 +24,9 @@ def walk(part):
 
 out = {k.lower(): str(v) for k, v in msg.items()}
 out["defects"] = [type(d).__name__ for d in msg.defects]
+out["mailboxes"] = {
+    k: [{"name": a.display_name, "addr": a.addr_spec} for a in msg[k].addresses]
+    for k in ("from", "to", "cc") if msg[k] is not None
+}
 out["tree"] = walk(msg)
 print(json.dumps(out))

@@ -242,6 +242,16 @@ function M.wait_for(n, timeout)
   end
 end
 
+-- M.parse(data) -> what spec/support/parse_mail.py (Python's email package) makes of one
+--   received message: decoded headers, "mailboxes" of From/To/Cc, "defects", the MIME "tree".
+function M.parse(data)
+  local tmp = os.tmpname()
+  write_file(tmp, data)
+  local out = capture(q(M.python()) .. " " .. q(support_dir() .. "/parse_mail.py") .. " < " .. q(tmp))
+  os.remove(tmp)
+  return cjson.decode(out)
+end
+
 -- M.clear(): forget received messages.
 function M.clear()
   assert(state, "smtp.clear: server not started")

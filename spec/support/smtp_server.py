@@ -12,7 +12,10 @@ AUTH PLAIN and LOGIN check --user/--password (any credentials pass when no --use
 on the plain port AUTH is refused (538) before STARTTLS unless --auth-require-tls 0. With
 --auth-required 1 (smtp.lua's default when a user is given) MAIL is refused (530) until AUTH.
 
-A recipient whose local part is "reject" gets 550 at RCPT, "defer" gets 451.
+A recipient whose local part is "reject" (or starts with "reject-") gets 550 at RCPT, "defer"
+gets 451. "deferN-tag" gets 451 and "fullN-tag" 452 for its first N RCPTs (counted per address
+for the life of the server: give each test its own tag), then it is accepted.
+A message with a line over 998 octets (RFC 5322 2.1.1) gets 500 at the end of DATA.
 
 Every accepted message is written to --spool as <seq>.json (written to a temp name, then
 renamed, so a reader never sees half a file):
@@ -30,6 +33,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import signal
 import ssl
 import sys
@@ -58,13 +62,29 @@ class Handler:
     def __init__(self, spool):
         self.spool = spool
         self.seq = 0
+        self.tries = {}
+
+    def transient(self, address, local):
+        m = re.match(r"^(defer|full)(\d+)-", local)
+        if not m:
+            return None
+        seen = self.tries.get(address, 0)
+        self.tries[address] = seen + 1
+        if seen >= int(m.group(2)):
+            return None
+        if m.group(1) == "full":
+            return "452 4.2.2 <%s>: Mailbox full, try again later" % address
+        return "451 4.3.0 <%s>: Temporary failure, try again later" % address
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         local = address.split("@", 1)[0].lower()
-        if local == "reject":
+        if local == "reject" or local.startswith("reject-"):
             return "550 5.1.1 <%s>: Recipient address rejected: User unknown" % address
         if local == "defer":
             return "451 4.3.0 <%s>: Temporary failure, try again later" % address
+        busy = self.transient(address, local)
+        if busy:
+            return busy
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return "250 2.1.5 OK"
@@ -76,6 +96,8 @@ class Handler:
             raw = envelope.content
         if isinstance(raw, str):
             raw = raw.encode("utf-8", "surrogateescape")
+        if any(len(line) > 998 for line in raw.split(b"\r\n")):
+            return "500 5.5.2 Line too long (RFC 5322: at most 998 octets)"
         auth = session.auth_data
         auth_user = None
         if isinstance(auth, LoginPassword):
