@@ -13,17 +13,7 @@ local function hex(s)
   return (s:gsub(".", function(c) return ("%02x"):format(c:byte()) end))
 end
 
-local function parse(data)
-  local tmp = os.tmpname()
-  local f = assert(io.open(tmp, "wb"))
-  f:write(data)
-  f:close()
-  local p = assert(io.popen(smtp.python() .. " spec/support/parse_mail.py < " .. tmp))
-  local out = p:read("*a")
-  p:close()
-  os.remove(tmp)
-  return cjson.decode(out)
-end
+local parse = smtp.parse
 
 describe("email", function()
   local s
