@@ -71,6 +71,15 @@ static nh_code map_curl_error(CURLcode rc) {
   }
 }
 
+/* Without TLS, a server that wants STARTTLS first answers 530 (RFC 3207)
+ * or 538, or refuses the login: libcurl only says "Login denied". */
+static const char *smtp_tls_hint(const nh_transfer *t, CURLcode rc, const nh_result *r) {
+  if (!t->req.smtp || t->req.use_ssl != CURLUSESSL_NONE || !t->req.url || strncmp(t->req.url, "smtp:", 5) != 0)
+    return "";
+  if (rc != CURLE_LOGIN_DENIED && r->http_status != 530 && r->http_status != 538) return "";
+  return " (the server may require STARTTLS before login: set tls = 'starttls')";
+}
+
 void nh_transfer_record(nh_transfer *t, CURLcode rc) {
   nh_job *job = t->job;
   nh_result *r = &job->results[t->index];
@@ -105,8 +114,8 @@ void nh_transfer_record(nh_transfer *t, CURLcode rc) {
     nh_code code = map_curl_error(rc);
     if (t->req.smtp && (r->http_status >= 400 || rc == CURLE_LOGIN_DENIED))
       code = NH_PLATFORM_REJECTED;
-    nh_result_set(r, code, "%s: %s", nh_platform_name(target->platform),
-                  t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
+    nh_result_set(r, code, "%s: %s%s", nh_platform_name(target->platform),
+                  t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc), smtp_tls_hint(t, rc, r));
   }
 }
 

@@ -144,9 +144,11 @@ function Client:send_async_batch(messages, opts)
 end
 
 --- Sends a message and waits for it.
+-- @tparam table msg the message, as for `send_async`
+-- @tparam[opt] table opts as for `send_async`: `timeout`, `retry`, `priority`, `utf8`
 -- @return the receipt, or nil, err, code (and the receipt when there is one)
-function Client:send(msg)
-  local h, err, code = self:send_async(msg)
+function Client:send(msg, opts)
+  local h, err, code = self:send_async(msg, opts)
   if not h then return nil, err, code end
   return h:wait()
 end
