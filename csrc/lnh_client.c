@@ -67,9 +67,9 @@ static int lnh_client_new(lua_State *L) {
   /* Whole milliseconds, at least 1: 0 would mean "no limit" to libcurl. */
   o.timeout_ms =
     (long)ceil(lnh_range_field(L, 1, "timeout", "http.timeout", o.timeout_ms / 1000.0) * 1000.0);
-  o.connect_timeout_ms = (long)ceil(
-    lnh_range_field(L, 1, "connect_timeout", "http.connect_timeout", o.connect_timeout_ms / 1000.0) *
-    1000.0);
+  lua_Number connect = o.connect_timeout_ms / 1000.0;
+  connect = lnh_range_field(L, 1, "connect_timeout", "http.connect_timeout", connect);
+  o.connect_timeout_ms = (long)ceil(connect * 1000.0);
   o.idle_timeout = lnh_range_field(L, 1, "idle_timeout", "async.idle_timeout", o.idle_timeout);
   o.grow_after = lnh_range_field(L, 1, "grow_after", "async.grow_after", o.grow_after);
   o.priority_aging =

@@ -132,7 +132,8 @@ static double retry_field(lua_State *L, int t, const char *k, const char *path) 
 static void check_retry(lua_State *L, int idx, nh_retry *r) {
   lua_getfield(L, idx, "retry");
   int t = lua_gettop(L);
-  if (!lua_istable(L, t)) luaL_error(L, "notifyhub: message retry: table expected, got %s", luaL_typename(L, t));
+  if (!lua_istable(L, t))
+    luaL_error(L, "notifyhub: message retry: table expected, got %s", luaL_typename(L, t));
   r->max_attempts = (int)retry_field(L, t, "max_attempts", "retry.max_attempts");
   r->initial_delay = retry_field(L, t, "initial_delay", "retry.initial_delay");
   r->max_delay = retry_field(L, t, "max_delay", "retry.max_delay");
@@ -171,7 +172,8 @@ nh_job *lnh_check_message(lua_State *L, int idx, nh_client *c, nh_code *code, ch
   m->format = opt_string(L, idx, "format");
   lua_getfield(L, idx, "priority");
   lua_Number priority = luaL_optnumber(L, -1, NH_PRIORITY_NORMAL);
-  if (!(priority >= 0 && priority <= 3)) luaL_error(L, "notifyhub: message priority: 0 to 3 expected");
+  if (!(priority >= 0 && priority <= 3))
+    luaL_error(L, "notifyhub: message priority: 0 to 3 expected");
   m->priority = (int)priority;
   lua_pop(L, 1);
   lua_getfield(L, idx, "timeout");

@@ -13,8 +13,8 @@
 static int seq_len(const unsigned char *s, size_t n) {
   unsigned char c = s[0];
   if (c < 0x80) return 1;
-  int len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-  if (!len) return -1;
+  int len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+  if (c < 0xC2 || c > 0xF4) return -1;              /* continuation, overlong C0/C1, F5.. */
   unsigned char lo = 0x80, hi = 0xBF;               /* allowed second byte */
   if (c == 0xE0) lo = 0xA0;                         /* overlong */
   else if (c == 0xED) hi = 0x9F;                    /* surrogates */

@@ -74,8 +74,8 @@ static nh_code map_curl_error(CURLcode rc) {
 /* Without TLS, a server that wants STARTTLS first answers 530 (RFC 3207)
  * or 538, or refuses the login: libcurl only says "Login denied". */
 static const char *smtp_tls_hint(const nh_transfer *t, CURLcode rc, const nh_result *r) {
-  if (!t->req.smtp || t->req.use_ssl != CURLUSESSL_NONE || !t->req.url || strncmp(t->req.url, "smtp:", 5) != 0)
-    return "";
+  if (!t->req.smtp || t->req.use_ssl != CURLUSESSL_NONE) return "";
+  if (!t->req.url || strncmp(t->req.url, "smtp:", 5) != 0) return "";
   if (rc != CURLE_LOGIN_DENIED && r->http_status != 530 && r->http_status != 538) return "";
   return " (the server may require STARTTLS before login: set tls = 'starttls')";
 }

@@ -139,7 +139,9 @@ function M.build(msg, defaults, fname, opts)
     local merged = {}
     for k, v in pairs(msg) do merged[k] = v end
     for k, v in pairs(opts) do
-      if not OPTION_KEYS[k] then return invalid("unknown option '%s' (timeout, retry, priority, utf8)", tostring(k)) end
+      if not OPTION_KEYS[k] then
+        return invalid("unknown option '%s' (timeout, retry, priority, utf8)", tostring(k))
+      end
       merged[k] = v
     end
     msg = merged
