@@ -7,7 +7,6 @@
 -- @module notifyhub.config
 
 local util = require("notifyhub.util")
-local core = require("notifyhub.core")
 
 local M = {}
 
@@ -57,9 +56,18 @@ M.defaults = {
 -- and, optionally, what was given instead (default: its type) and the
 -- sub-key it is about.
 
+-- The rows of csrc/lnh_range.h, read on first use: this module (and
+-- target.lua, util.lua) load without the C module, as fuzz/redact.c does.
+local ranges
+
+local function range_of(path)
+  ranges = ranges or require("notifyhub.core").ranges
+  return assert(ranges[path], path)
+end
+
 --- The range text of a key of `core.ranges` ("integer from 1 to 256").
 function M.range_text(path)
-  local r = assert(core.ranges[path], path)
+  local r = range_of(path)
   local kind = r.integer and "integer" or "number"
   local min, max = util.num_text(r.min), util.num_text(r.max)
   if r.above then return ("%s > %s and <= %s"):format(kind, min, max) end
@@ -69,10 +77,11 @@ end
 --- A checker for a number with its row in csrc/lnh_range.h (`core.ranges`),
 -- the one list of ranges the binding checks too.
 function M.ranged(path)
-  local r = assert(core.ranges[path], path)
-  local text = M.range_text(path)
+  local r, text
   return function(v)
+    r = r or range_of(path)
     if type(v) ~= "number" then return r.integer and "integer" or "number" end
+    text = text or M.range_text(path)
     local ok = v >= r.min and v <= r.max and not (r.above and v == r.min)
       and (not r.integer or v == math.floor(v))
     if not ok then return text, util.num_text(v) end

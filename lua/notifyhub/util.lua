@@ -1,9 +1,10 @@
 --- Small helpers the façade's modules share: URL checks and redaction.
 -- @module notifyhub.util
 
-local core = require("notifyhub.core")
-
 local M = {}
+
+-- The C module, on first use only (fuzz/redact.c loads this file without it).
+local function core() return require("notifyhub.core") end
 
 --- A number as an error shows it: "nan", "inf", "-inf", "1e+300", "2147483648".
 function M.num_text(v)
@@ -18,11 +19,13 @@ end
 -- the first byte that is not.
 function M.utf8_invalid(s)
   if not s:find("[\128-\255]") then return nil end   -- ASCII: the common case
-  return core.utf8_check(s)
+  return core().utf8_check(s)
 end
 
 --- s with each invalid UTF-8 sequence replaced by U+FFFD.
-M.utf8_replace = core.utf8_replace
+function M.utf8_replace(s)
+  return core().utf8_replace(s)
+end
 
 --- True when s is an HTTP token (RFC 9110), what a header name must be.
 function M.is_token(s)
