@@ -77,6 +77,8 @@ static const char *smtp_tls_hint(const nh_transfer *t, CURLcode rc, const nh_res
   if (!t->req.smtp || t->req.use_ssl != CURLUSESSL_NONE) return "";
   if (!t->req.url || strncmp(t->req.url, "smtp:", 5) != 0) return "";
   if (rc != CURLE_LOGIN_DENIED && r->http_status != 530 && r->http_status != 538) return "";
+  if (!t->req.username) return " (the server may require STARTTLS or a login: set tls = 'starttls'"
+                               " and username, password)";
   return " (the server may require STARTTLS before login: set tls = 'starttls')";
 }
 

@@ -316,6 +316,19 @@ describe("metadata (item 15)", function()
     assert.is_nil(h)
     assert.equal("INVALID_MESSAGE", code)
     assert.matches("platform_data%.webhook%.n.*nested deeper than", err)
+    -- a table shared at two depths: fine where it fits, refused (not raised) where it does not
+    local shared = { x = 1 }
+    local deep31 = {}
+    t = deep31
+    for _ = 1, 29 do t.n = {}; t = t.n end       -- metadata 0, b 1, n 2..30, shared 31
+    t.s = shared
+    h = assert(c:send_async({ body = "x", metadata = { a = shared, b = deep31 } }))
+    h:cancel()
+    t.s = { shared }
+    h, err, code = c:send_async({ body = "x", metadata = { a = shared, b = deep31 } })
+    assert.is_nil(h)
+    assert.equal("INVALID_MESSAGE", code)
+    assert.matches("nested deeper than 32", err)
   end)
 
   describe("on the wire", function()

@@ -66,8 +66,11 @@ local function check_tree(v, path, replace, active, done, depth)
   if type(v) == "string" then return utf8_text(v, path, replace) end
   if type(v) ~= "table" then return v end
   if active[v] then return nil, path .. ": a cycle (the table contains itself)" end
-  if done[v] then return done[v] end                  -- shared, already checked
-  if depth >= MAX_DEPTH then return nil, ("%s: nested deeper than %d levels"):format(path, MAX_DEPTH) end
+  local seen = done[v]                   -- a shared table, checked at this depth or deeper
+  if seen and depth <= seen.depth then return seen.out end
+  if depth >= MAX_DEPTH then
+    return nil, ("%s: nested deeper than %d levels"):format(path, MAX_DEPTH)
+  end
   active[v] = true
   local out = replace and {} or v
   for k, x in pairs(v) do
@@ -81,7 +84,7 @@ local function check_tree(v, path, replace, active, done, depth)
     if err then return nil, err end
     if replace then out[key] = y end
   end
-  active[v], done[v] = nil, out
+  active[v], done[v] = nil, { out = out, depth = depth }
   return out
 end
 
