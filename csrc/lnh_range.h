@@ -45,7 +45,11 @@
   X("rate.count", "count", 1, 1, 1000000, 0)                                 \
   X("rate.per", "per", 0, 0, 1000000, 1)                                     \
   X("email.port", NULL, 1, 1, 65535, 0)                                      \
-  X("telegram.chat_id", NULL, 1, -LNH_MAX_SAFE_INT, LNH_MAX_SAFE_INT, 0)
+  X("telegram.chat_id", NULL, 1, -LNH_MAX_SAFE_INT, LNH_MAX_SAFE_INT, 0)      \
+  X("ngx.close_timeout", NULL, 0, 0, 3600, 0)                                \
+  X("ngx.busy_interval", NULL, 0, 0, 1, 1)                                   \
+  X("ngx.busy_max", NULL, 0, 0, 10, 1)                                       \
+  X("ngx.idle_interval", NULL, 0, 0, 10, 1)
 
 typedef struct lnh_range {
   const char *path, *field;

@@ -396,3 +396,28 @@ describe("errors that say what was wrong (item 17)", function()
     smtp.stop()
   end)
 end)
+
+describe("notifyhub.ngx options (item 6)", function()
+  local app = require("spec.support.app")
+  teardown(function()
+    app.stop()
+    server.stop()
+  end)
+
+  it("refuses pump sleeps and a close timeout outside their ranges", function()
+    app.start()
+    local RANGES = { close_timeout = "number from 0 to 3600", busy_interval = "number > 0 and <= 1",
+      busy_max = "number > 0 and <= 10", idle_interval = "number > 0 and <= 10" }
+    for name, range in pairs(RANGES) do
+      for _, v in ipairs({ "nan", "inf", "-inf", "-1", "1e300" }) do
+        local status, body = server.http("GET", app.url("/bad-option?name=" .. name .. "&value=" .. v))
+        assert.equal(200, status)
+        assert.truthy(body:find("notifyhub.ngx: " .. name .. ": " .. range .. " expected, got ", 1, true), body)
+      end
+    end
+    local _, zero = server.http("GET", app.url("/bad-option?name=idle_interval&value=0"))
+    assert.matches("idle_interval", zero)
+    local status = server.http("GET", app.url("/ping"))
+    assert.equal(200, status)
+  end)
+end)
