@@ -143,6 +143,14 @@ describe("a message's own retry, timeout and priority (items 5, 12)", function()
     end
   end)
 
+  it("poll refuses NaN and numbers below 1", function()
+    for _, v in ipairs({ NAN, 0, -INF }) do
+      assert.has_error(function() c:poll(v) end)
+    end
+    assert.equal(0, c:poll(INF))
+    assert.equal(0, c:poll(1.5))
+  end)
+
   it("send honours opts like send_async", function()
     local receipt = select(4, c:send({ body = "x" },
       { retry = { max_attempts = 3, initial_delay = 0, max_delay = 0 } }))

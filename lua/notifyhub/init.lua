@@ -157,7 +157,7 @@ end
 -- @tparam[opt] integer max at most this many messages (default: all ready)
 -- @treturn integer how many messages finished in this call
 function Client:poll(max)
-  if max ~= nil and (type(max) ~= "number" or max < 1) then
+  if max ~= nil and (type(max) ~= "number" or not (max >= 1)) then   -- NaN too
     error(("bad argument #1 to 'poll' (positive number expected, got %s)"):format(tostring(max)), 2)
   end
   self:_drain_logs()
