@@ -124,10 +124,11 @@ function resolvers.email(_, cfg, value)
   local to = value and { value } or list(cfg.to)
   if not to or #to == 0 then return nil, "no recipient (give `to` in the config or an address)" end
   for i, a in ipairs(to) do
+    local name = value and "value" or ("to[%d]"):format(i)
     local at = type(a) == "string" and util.utf8_invalid(a)
-    if at then return nil, ("to[%d]: invalid UTF-8 at byte %d"):format(i, at) end
+    if at then return nil, ("%s: invalid UTF-8 at byte %d"):format(name, at) end
     if not util.is_email(a) then
-      return nil, ("to[%d]: e-mail address (name@example.com) expected, got %s"):format(i,
+      return nil, ("%s: e-mail address (name@example.com) expected, got %s"):format(name,
         type(a) == "string" and util.why_not_email(a) or type(a))
     end
   end
