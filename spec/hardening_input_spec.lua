@@ -57,6 +57,29 @@ describe("config numbers (item 6)", function()
     end)
   end
 
+  it("has one range list: every numeric key has a row, every row a key", function()
+    local config = notifyhub.config
+    for _, section in ipairs({ "async", "retry", "http" }) do
+      for key, rule in pairs(config.schema[section]) do
+        local numeric = type(config.defaults[section][key]) == "number"
+          or key == "min_workers" or key == "max_workers"
+        assert.equal(numeric, core.ranges[section .. "." .. key] ~= nil, section .. "." .. key)
+        assert.is_function(rule)
+      end
+    end
+    local ELSEWHERE = { message = true, rate = true, ngx = true, rate_limit = true }
+    for path in pairs(core.ranges) do
+      local head, key = path:match("^([^.]+)%.(.+)$")
+      if config.schema[head] then
+        assert.truthy(config.schema[head][key], path)
+      elseif config.platforms[head] then
+        assert.truthy(config.platforms[head].keys[key], path)
+      else
+        assert.truthy(ELSEWHERE[head], path)
+      end
+    end
+  end)
+
   it("names the range and the value, and accepts the bounds", function()
     assert.has_error(function() notifyhub.new(with("async", "workers", 1e9)) end,
       "notifyhub config: async.workers: integer from 1 to 256 expected, got 1000000000")
