@@ -37,7 +37,9 @@ function M.why_not_url(s)
   local scheme = M.scheme_of(s)
   if not s:match("^%a[%w+.-]*://") then return "a string without a scheme (http:// or https://)" end
   local lower = scheme:lower()
-  if lower ~= "http" and lower ~= "https" then return ("a string with scheme '%s'"):format(scheme) end
+  if lower ~= "http" and lower ~= "https" then
+    return #scheme <= 16 and ("a string with scheme '%s'"):format(scheme) or "a string with another scheme"
+  end
   if s:find("[%s%c]") then return "a URL with spaces or control characters" end
   return "a URL without a host"
 end
