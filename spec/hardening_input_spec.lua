@@ -114,6 +114,11 @@ describe("config numbers (item 6)", function()
     assert.is_nil(h)
     assert.equal("INVALID_MESSAGE", code)
     assert.matches("port", err)
+    h, err, code = c:send_async({ body = "x", targets = { { platform = "email",
+      rate_limit = { per_minute = NAN } } } })
+    assert.is_nil(h)
+    assert.equal("INVALID_MESSAGE", code)
+    assert.matches("target%.rate_limit%.per_minute: integer from 1 to 1000000 expected, got nan", err)
     c:close(0)
   end)
 
@@ -192,11 +197,23 @@ describe("a message's own retry, timeout and priority (items 5, 12)", function()
       url = URL, label = "x" } } }, 0)
     assert.is_false(ok)
     assert.matches("retry", err)
-    ok, err = pcall(c.core.submit, c.core, { body = "x", retry = { max_attempts = 1,
-      initial_delay = NAN, max_delay = 1, multiplier = 2, max_elapsed = 0 },
+    local retry = { max_attempts = 1, initial_delay = NAN, max_delay = 1, multiplier = 2,
+      max_elapsed = 0 }
+    ok, err = pcall(c.core.submit, c.core, { body = "x", retry = retry,
       targets = { { platform = "webhook", url = URL, label = "x" } } }, 0)
     assert.is_false(ok)
     assert.matches("initial_delay", err)
+    -- and the other numbers of a message: timeout, priority, rate rules
+    retry.initial_delay = 0
+    for _, bad in ipairs({ { timeout = NAN }, { timeout = 1e300 }, { priority = 2 ^ 31 },
+        { priority = NAN }, { rate = { { 2 ^ 31, 1 } } }, { rate = { { 1, NAN } } } }) do
+      local msg = { body = "x", retry = retry, timeout = bad.timeout, priority = bad.priority,
+        targets = { { platform = "webhook", url = URL, label = "x", rate = bad.rate } } }
+      ok, err = pcall(c.core.submit, c.core, msg, 0)
+      assert.is_false(ok)
+      assert.matches("expected", err)
+    end
+    assert.equal(0, c:stats().submitted)
   end)
 end)
 
