@@ -30,6 +30,16 @@ nh_job *lnh_job_of(lua_State *L, int idx);   /* NULL once released */
 /* lnh_client.c */
 void lnh_client_open(lua_State *L);
 
+/* lnh_range.c: the number at idx, or a raised error naming path and its
+ * range (lnh_range.h); lnh_range_field reads t[field] (nil: dflt). */
+lua_Number lnh_check_range(lua_State *L, int idx, const char *path);
+lua_Number lnh_range_field(lua_State *L, int t, const char *field, const char *path,
+                           lua_Number dflt);
+void lnh_range_push(lua_State *L);
+
+/* lnh_utf8.c: core.utf8_check and core.utf8_replace */
+void lnh_utf8_open(lua_State *L);
+
 /* Pushes nil, message, CODE; returns 3. */
 int lnh_fail(lua_State *L, nh_code code, const char *message);
 

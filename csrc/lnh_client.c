@@ -34,13 +34,6 @@ static nh_client *lnh_check_client(lua_State *L, int idx) {
   return u->c;
 }
 
-static lua_Number num_field(lua_State *L, int t, const char *k, lua_Number dflt) {
-  lua_getfield(L, t, k);
-  lua_Number v = luaL_optnumber(L, -1, dflt);
-  lua_pop(L, 1);
-  return v;
-}
-
 static const char *str_field(lua_State *L, int t, const char *k) {
   lua_getfield(L, t, k);
   const char *s = luaL_optstring(L, -1, NULL);   /* anchored by the table */
@@ -63,26 +56,33 @@ static int lnh_client_new(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   o.enabled = bool_field(L, 1, "enabled", o.enabled);
   o.use_pool = bool_field(L, 1, "use_pool", o.use_pool);
-  o.workers = (int)num_field(L, 1, "workers", o.workers);
-  o.min_workers = (int)num_field(L, 1, "min_workers", o.min_workers);
-  o.max_workers = (int)num_field(L, 1, "max_workers", o.max_workers);
-  o.buffer_size = (size_t)num_field(L, 1, "buffer_size", (lua_Number)o.buffer_size);
-  o.queue_timeout = num_field(L, 1, "queue_timeout", o.queue_timeout);
-  o.concurrency = (int)num_field(L, 1, "concurrency", o.concurrency);
+  /* Each number is checked against its row in lnh_range.h before the cast. */
+  o.workers = (int)lnh_range_field(L, 1, "workers", "async.workers", o.workers);
+  o.min_workers = (int)lnh_range_field(L, 1, "min_workers", "async.min_workers", o.min_workers);
+  o.max_workers = (int)lnh_range_field(L, 1, "max_workers", "async.max_workers", o.max_workers);
+  o.buffer_size =
+    (size_t)lnh_range_field(L, 1, "buffer_size", "async.buffer_size", (lua_Number)o.buffer_size);
+  o.queue_timeout = lnh_range_field(L, 1, "queue_timeout", "async.timeout", o.queue_timeout);
+  o.concurrency = (int)lnh_range_field(L, 1, "concurrency", "async.concurrency", o.concurrency);
   /* Whole milliseconds, at least 1: 0 would mean "no limit" to libcurl. */
-  o.timeout_ms = (long)ceil(num_field(L, 1, "timeout", o.timeout_ms / 1000.0) * 1000.0);
-  o.connect_timeout_ms =
-    (long)ceil(num_field(L, 1, "connect_timeout", o.connect_timeout_ms / 1000.0) * 1000.0);
-  o.idle_timeout = num_field(L, 1, "idle_timeout", o.idle_timeout);
-  o.grow_after = num_field(L, 1, "grow_after", o.grow_after);
-  o.priority_aging = num_field(L, 1, "priority_aging", o.priority_aging);
+  o.timeout_ms =
+    (long)ceil(lnh_range_field(L, 1, "timeout", "http.timeout", o.timeout_ms / 1000.0) * 1000.0);
+  lua_Number connect = o.connect_timeout_ms / 1000.0;
+  connect = lnh_range_field(L, 1, "connect_timeout", "http.connect_timeout", connect);
+  o.connect_timeout_ms = (long)ceil(connect * 1000.0);
+  o.idle_timeout = lnh_range_field(L, 1, "idle_timeout", "async.idle_timeout", o.idle_timeout);
+  o.grow_after = lnh_range_field(L, 1, "grow_after", "async.grow_after", o.grow_after);
+  o.priority_aging =
+    lnh_range_field(L, 1, "priority_aging", "async.priority_aging", o.priority_aging);
   o.log_failures = bool_field(L, 1, "log_failures", 0);
-  o.follow_redirects = (int)num_field(L, 1, "follow_redirects", 0);
+  o.follow_redirects =
+    (int)lnh_range_field(L, 1, "follow_redirects", "http.follow_redirects", 0);
   o.verify_tls = bool_field(L, 1, "verify_tls", o.verify_tls);
   o.ca_file = str_field(L, 1, "ca_file");
   o.proxy = str_field(L, 1, "proxy");
   o.user_agent = str_field(L, 1, "user_agent");
-  o.max_response = (size_t)num_field(L, 1, "max_response", (lua_Number)o.max_response);
+  o.max_response = (size_t)lnh_range_field(L, 1, "max_response", "http.max_response",
+                                           (lua_Number)o.max_response);
   lua_getfield(L, 1, "log_level");
   o.log_level = luaL_checkoption(L, -1, "warn", log_levels);
   lua_pop(L, 1);
@@ -100,7 +100,7 @@ static int lnh_client_new(lua_State *L) {
 /* client:submit(message, queue_timeout) -> token, id, seq | nil, err, code */
 static int lnh_client_submit(lua_State *L) {
   nh_client *c = lnh_check_client(L, 1);
-  double queue_timeout = luaL_optnumber(L, 3, 0);
+  double queue_timeout = lua_isnoneornil(L, 3) ? 0 : lnh_check_range(L, 3, "async.timeout");
   char err[256] = "";
   nh_code rc = NH_OK;
   nh_job *job = lnh_check_message(L, 2, c, &rc, err, sizeof err);   /* pushes the token */
@@ -117,7 +117,7 @@ static int lnh_client_submit(lua_State *L) {
 static int lnh_client_submit_many(lua_State *L) {
   nh_client *c = lnh_check_client(L, 1);
   luaL_checktype(L, 2, LUA_TTABLE);
-  double queue_timeout = luaL_optnumber(L, 3, 0);
+  double queue_timeout = lua_isnoneornil(L, 3) ? 0 : lnh_check_range(L, 3, "async.timeout");
   size_t n = lnh_rawlen(L, 2);
   char err[256] = "";
   nh_code rc = NH_OK;
@@ -181,10 +181,10 @@ static int lnh_client_latency(lua_State *L) {
 /* client:take([max]) -> { receipt, ... } (never blocks) */
 static int lnh_client_take(lua_State *L) {
   nh_client *c = lnh_check_client(L, 1);
-  lua_Integer max = luaL_optinteger(L, 2, TAKE_DEFAULT);
+  lua_Number want = luaL_optnumber(L, 2, TAKE_DEFAULT);   /* compared before any cast */
   nh_job *jobs[TAKE_DEFAULT];
-  if (max < 1 || max > TAKE_DEFAULT) max = TAKE_DEFAULT;
-  size_t n = nh_client_take(c, jobs, (size_t)max);
+  size_t max = want >= 1 && want <= TAKE_DEFAULT ? (size_t)want : TAKE_DEFAULT;
+  size_t n = nh_client_take(c, jobs, max);
   lua_createtable(L, (int)n, 0);
   for (size_t i = 0; i < n; i++) {
     lnh_push_receipt(L, jobs[i]);

@@ -63,6 +63,8 @@ LNH_EXPORT int luaopen_notifyhub_core(lua_State *L) {
   lua_newtable(L);
   lnh_client_open(L);
   push_names(L);
+  lnh_range_push(L);
+  lnh_utf8_open(L);
   lua_pushcfunction(L, lnh_core_now);
   lua_setfield(L, -2, "now");
   lua_pushcfunction(L, lnh_core_trim_memory);

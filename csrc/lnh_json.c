@@ -9,13 +9,15 @@
  * refused: cJSON holds C strings and would cut it short.
  */
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lnh_binding.h"
 
-#define MAX_DEPTH 32
+#define MAX_DEPTH 32                          /* MAX_DEPTH in lua/notifyhub/message.lua */
+#define LNH_EXACT_INT ((lua_Integer)1 << 53)  /* doubles hold every integer up to here */
 
 static cJSON *to_json(lua_State *L, int idx, int depth, char *err, size_t errlen);
 
@@ -118,11 +120,36 @@ static cJSON *object_json(lua_State *L, int idx, int depth, char *err, size_t er
   return obj;
 }
 
+static cJSON *number_json_double(double d, char *text) {
+  if (!isfinite(d)) return cJSON_CreateNull();
+  snprintf(text, 48, "%.15g", d);
+  if (strtod(text, NULL) == d) return cJSON_CreateNumber(d);    /* what cJSON prints is exact */
+  snprintf(text, 48, "%.17g", d);
+  return cJSON_CreateRaw(text);
+}
+
+/* cJSON keeps numbers as doubles and prints 15 significant digits when they
+ * come back "close enough": a Lua 5.4 integer beyond 2^53, or a double that
+ * needs 16 or 17 digits (an id like 1234567890123456789 on LuaJIT), goes out
+ * as its exact decimal text instead. JSON has no NaN or infinity: null. */
+static cJSON *number_json(lua_State *L, int idx) {
+  char text[48];
+#if LUA_VERSION_NUM >= 503
+  if (lua_isinteger(L, idx)) {
+    lua_Integer i = lua_tointeger(L, idx);
+    if (i <= LNH_EXACT_INT && i >= -LNH_EXACT_INT) return number_json_double((double)i, text);
+    snprintf(text, sizeof text, LUA_INTEGER_FMT, (LUAI_UACINT)i);
+    return cJSON_CreateRaw(text);
+  }
+#endif
+  return number_json_double((double)lua_tonumber(L, idx), text);
+}
+
 static cJSON *to_json(lua_State *L, int idx, int depth, char *err, size_t errlen) {
   switch (lua_type(L, idx)) {
   case LUA_TNIL: return cJSON_CreateNull();
   case LUA_TBOOLEAN: return cJSON_CreateBool(lua_toboolean(L, idx));
-  case LUA_TNUMBER: return cJSON_CreateNumber((double)lua_tonumber(L, idx));
+  case LUA_TNUMBER: return number_json(L, idx);
   case LUA_TSTRING:
     if (has_nul(L, idx)) {
       snprintf(err, errlen, "a string with a NUL byte, which JSON here cannot carry");

@@ -118,10 +118,9 @@ static void check_rate(lua_State *L, int t, nh_target *target) {
       lua_rawgeti(L, -1, i);
       lua_rawgeti(L, -1, 1);
       lua_rawgeti(L, -2, 2);
-      int count = (int)lua_tonumber(L, -2);
-      double per = lua_tonumber(L, -1);
+      int count = (int)lnh_check_range(L, -2, "rate.count");   /* checked before the cast */
+      double per = lnh_check_range(L, -1, "rate.per");
       lua_pop(L, 3);
-      if (count < 1 || per <= 0) luaL_error(L, "target: rate rule %d is not { count >= 1, per > 0 }", i);
       target->rate[target->n_rate].count = count;
       target->rate[target->n_rate].per = per;
       target->n_rate++;
@@ -163,9 +162,12 @@ static cJSON *opt_json(lua_State *L, int t, const char *field) {
   return json;
 }
 
-static double num_field(lua_State *L, int t, const char *k, double dflt) {
+/* The façade always passes a complete retry table (its config defaults are
+ * the one source): a missing field is an error here, not a second default. */
+static double retry_field(lua_State *L, int t, const char *k, const char *path) {
   lua_getfield(L, t, k);
-  double v = luaL_optnumber(L, -1, dflt);
+  if (lua_isnil(L, -1)) luaL_error(L, "notifyhub: %s: missing", path);
+  double v = lnh_check_range(L, -1, path);
   lua_pop(L, 1);
   return v;
 }
@@ -174,18 +176,13 @@ static double num_field(lua_State *L, int t, const char *k, double dflt) {
 static void check_retry(lua_State *L, int idx, nh_retry *r) {
   lua_getfield(L, idx, "retry");
   int t = lua_gettop(L);
-  r->max_attempts = 1;
-  r->initial_delay = 0.5;
-  r->max_delay = 30;
-  r->multiplier = 2;
-  r->max_elapsed = 0;
-  if (lua_istable(L, t)) {
-    r->max_attempts = (int)num_field(L, t, "max_attempts", r->max_attempts);
-    r->initial_delay = num_field(L, t, "initial_delay", r->initial_delay);
-    r->max_delay = num_field(L, t, "max_delay", r->max_delay);
-    r->multiplier = num_field(L, t, "multiplier", r->multiplier);
-    r->max_elapsed = num_field(L, t, "max_elapsed", r->max_elapsed);
-  }
+  if (!lua_istable(L, t))
+    luaL_error(L, "notifyhub: message retry: table expected, got %s", luaL_typename(L, t));
+  r->max_attempts = (int)retry_field(L, t, "max_attempts", "retry.max_attempts");
+  r->initial_delay = retry_field(L, t, "initial_delay", "retry.initial_delay");
+  r->max_delay = retry_field(L, t, "max_delay", "retry.max_delay");
+  r->multiplier = retry_field(L, t, "multiplier", "retry.multiplier");
+  r->max_elapsed = retry_field(L, t, "max_elapsed", "retry.max_elapsed");
   lua_pop(L, 1);
 }
 
@@ -218,10 +215,13 @@ nh_job *lnh_check_message(lua_State *L, int idx, nh_client *c, nh_code *code, ch
   m->body = opt_string(L, idx, "body");
   m->format = opt_string(L, idx, "format");
   lua_getfield(L, idx, "priority");
-  m->priority = (int)luaL_optinteger(L, -1, NH_PRIORITY_NORMAL) & 3;
+  lua_Number priority = luaL_optnumber(L, -1, NH_PRIORITY_NORMAL);
+  if (!(priority >= 0 && priority <= 3))
+    luaL_error(L, "notifyhub: message priority: 0 to 3 expected");
+  m->priority = (int)priority;
   lua_pop(L, 1);
   lua_getfield(L, idx, "timeout");
-  job->timeout = luaL_optnumber(L, -1, 0);
+  job->timeout = lua_isnil(L, -1) ? 0 : lnh_check_range(L, -1, "message.timeout");
   lua_pop(L, 1);
   check_retry(L, idx, &job->retry);
   m->metadata = opt_json(L, idx, "metadata");

@@ -145,20 +145,32 @@ static void record_partial(nh_smtp_log *s, nh_result *r) {
   set_code(r, s->fail_code);
 }
 
+/* Without TLS, a server that wants STARTTLS first answers 530 (RFC 3207)
+ * or 538, or refuses the login: libcurl only says "Login denied". */
+static const char *starttls_hint(const nh_transfer *t, CURLcode rc, int fail_code) {
+  if (t->req.use_ssl != CURLUSESSL_NONE) return "";
+  if (!t->req.url || strncmp(t->req.url, "smtp:", 5) != 0) return "";
+  if (rc != CURLE_LOGIN_DENIED && fail_code != 530 && fail_code != 538) return "";
+  if (!t->req.username) return " (the server may require STARTTLS or a login: set tls = 'starttls'"
+                               " and username, password)";
+  return " (the server may require STARTTLS before login: set tls = 'starttls')";
+}
+
 static void record_failure(nh_transfer *t, CURLcode rc, nh_code code, nh_result *r) {
   nh_smtp_log *s = t->smtp;
   const char *text = t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc);
+  const char *hint = starttls_hint(t, rc, s ? s->fail_code : 0);
   int refused_all = s && s->refused > 0 && s->refused == s->rcpts;
   int server_said = s && s->fail_code && (s->code >= 400 || refused_all);
   if (!server_said && rc != CURLE_LOGIN_DENIED) {
-    nh_result_set(r, code, "email: %s", text);
+    nh_result_set(r, code, "email: %s%s", text, hint);
     return;
   }
   if (refused_all) {
     nh_result_set(r, NH_PLATFORM_REJECTED, "email: every recipient refused: %s", s->detail.data);
     r->transient = s->refused_5xx == 0;
   } else {
-    nh_result_set(r, NH_PLATFORM_REJECTED, "email: %s", s && s->fail_code ? s->fail : text);
+    nh_result_set(r, NH_PLATFORM_REJECTED, "email: %s%s", s && s->fail_code ? s->fail : text, hint);
     r->transient = s && s->fail_code >= 400 && s->fail_code < 500;
   }
   if (s && s->fail_code) {

@@ -13,19 +13,26 @@ end
 
 local client = notifyhub.new({ webhook = { url = url }, http = { timeout = 5 } })
 
--- 1. Callbacks chain; exactly one of them runs, on this thread.
-client:send_async({ title = "Build", body = "build 42 passed", metadata = { build = 42 } })
-  :on_complete(function(receipt)
-    print(("delivered %s with HTTP %d"):format(receipt.message_id, receipt.results[1].http_status))
-  end)
-  :on_error(function(message, err, receipt)
-    print(("%q failed: %s (%s)"):format(message.title, err, receipt.code))
-  end)
+-- 1. Callbacks chain; exactly one of them runs, on this thread. send_async
+--    returns nil, err, code when it refuses the message (INVALID_MESSAGE,
+--    QUEUE_FULL, CLOSED): check before chaining.
+local h, why, refused = client:send_async({ title = "Build", body = "build 42 passed",
+  metadata = { build = 42 } })
+if not h then
+  io.stderr:write(("refused: %s (%s)\n"):format(why, refused))
+  os.exit(1)
+end
+h:on_complete(function(receipt)
+  print(("delivered %s with HTTP %d"):format(receipt.message_id, receipt.results[1].http_status))
+end):on_error(function(message, err, receipt)
+  print(("%q failed: %s (%s)"):format(message.title, err, receipt.code))
+end)
 
--- 2. A target that refuses the connection: on_error gets the code.
-client:send_async({ body = "this one fails", targets = {
+-- 2. A target that refuses the connection: on_error gets the code (assert
+--    is the short form of the check above).
+assert(client:send_async({ body = "this one fails", targets = {
   { platform = "webhook", value = "http://127.0.0.1:9/nobody-listens" },
-} }):on_error(function(_, err, receipt)
+} })):on_error(function(_, err, receipt)
   print(("expected failure: %s (%s)"):format(err, receipt.code))
 end)
 

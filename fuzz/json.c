@@ -9,7 +9,7 @@
  * deep or in a cycle, a table that is neither a sequence 1..n nor all
  * string keys, a string key or value with a NUL byte: what lnh_json.c
  * documents), and when it succeeds the tree holds the same data (arrays
- * the sequence, objects every key, numbers, strings) and prints as JSON
+ * the sequence, objects every key, numbers exactly, strings) and prints as JSON
  * that cJSON parses back. A failed check prints the value as Lua source.
  */
 #include <lauxlib.h>
@@ -138,6 +138,26 @@ static int has_nul_key(int idx) {
   return found;
 }
 
+/* NaN and infinities are null; an integer beyond 2^53, or a double that
+ * needs 17 digits, is its exact decimal text (a raw item); others numbers. */
+static void same_number(int idx, const cJSON *j, const char *path) {
+  double d = (double)lua_tonumber(L, idx);
+  if (!isfinite(d)) {
+    FZ_CHECK(cJSON_IsNull(j), "%s: %g became type %d, not null", path, d, j->type);
+    return;
+  }
+  if (lua_isinteger(L, idx) && cJSON_IsRaw(j)) {
+    long long want = (long long)lua_tointeger(L, idx);
+    FZ_CHECK(strtoll(j->valuestring, NULL, 10) == want, "%s: integer %lld became %s", path, want,
+             j->valuestring);
+    return;
+  }
+  double got = cJSON_IsNumber(j) ? j->valuedouble
+               : cJSON_IsRaw(j)  ? strtod(j->valuestring, NULL)
+                                 : NAN;
+  FZ_CHECK(got == d, "%s: number %.17g became %.17g", path, d, got);
+}
+
 /* The tree j holds the value at idx. */
 static void same(int idx, const cJSON *j, const char *path) {
   switch (lua_type(L, idx)) {
@@ -145,12 +165,7 @@ static void same(int idx, const cJSON *j, const char *path) {
   case LUA_TBOOLEAN:
     FZ_CHECK(cJSON_IsBool(j) && !!cJSON_IsTrue(j) == lua_toboolean(L, idx), "%s: boolean", path);
     break;
-  case LUA_TNUMBER: {
-    double d = (double)lua_tonumber(L, idx);
-    FZ_CHECK(cJSON_IsNumber(j) && (j->valuedouble == d || (isnan(d) && isnan(j->valuedouble))),
-             "%s: number %.17g became %.17g", path, d, cJSON_IsNumber(j) ? j->valuedouble : 0.0);
-    break;
-  }
+  case LUA_TNUMBER: same_number(idx, j, path); break;
   case LUA_TSTRING:
     FZ_CHECK(cJSON_IsString(j) && strcmp(j->valuestring, lua_tostring(L, idx)) == 0,
              "%s: string \"%s\" became something else", path, lua_tostring(L, idx));

@@ -137,7 +137,9 @@ describe("email", function()
   it("encodes a subject that is not UTF-8 without overrunning anything", function()
     local c = client()
     local title = "\xe9" .. ("\x80"):rep(100) .. " tail"        -- a lead byte and 100 continuations
-    assert(c:send({ title = title, body = "x" }))
+    -- strict (the default) refuses it; replace sends U+FFFD for each stray byte
+    assert.equal("INVALID_MESSAGE", select(3, c:send({ title = title, body = "x" })))
+    assert(c:send({ title = title, body = "x" }, { utf8 = "replace" }))
     local m = smtp.wait_for(1, 5)[1]
     assert.is_nil(m.data:match("\nSubject: [^\r\n]*\128"))
     for word in m.data:gmatch("=%?UTF%-8%?B%?([^?]*)%?=") do assert.is_true(#word <= 56) end

@@ -46,15 +46,15 @@ describe("configuration", function()
     assert.has_error(function() notifyhub.new({ async = { workers = "4" } }) end,
       'notifyhub config: async.workers: integer expected, got string')
     assert.has_error(function() notifyhub.new({ http = { timeout = -1 } }) end,
-      "notifyhub config: http.timeout: number > 0 expected, got number")
+      "notifyhub config: http.timeout: number > 0 and <= 86400 expected, got -1")
     assert.has_error(function() notifyhub.new({ http = { timeout = "soon" } }) end,
       'notifyhub config: http.timeout: number expected, got string')
     assert.has_error(function() notifyhub.new({ logger = { level = "loud" } }) end,
       'notifyhub config: logger.level: one of debug, info, warn, error, off expected, got string')
     assert.has_error(function() notifyhub.new({ feishu = { webhook_url = "ftp://x" } }) end,
-      'notifyhub config: feishu.webhook_url: http(s) URL expected, got string')
+      "notifyhub config: feishu.webhook_url: http(s) URL expected, got a string with scheme 'ftp'")
     assert.has_error(function() notifyhub.new({ async = { timeout = -0.5 } }) end,
-      "notifyhub config: async.timeout: number >= 0 expected, got number")
+      "notifyhub config: async.timeout: number from 0 to 3600 expected, got -0.5")
   end)
 
   it("raises on an inconsistent pool size", function()
@@ -202,7 +202,10 @@ describe("messages", function()
     end, "message field 'metadata': f: cannot encode a function as JSON")
     local cyclic = {}
     cyclic.self = cyclic
-    assert.has_error(function() c:send_async({ body = "x", metadata = cyclic }) end)
+    local h, err, code = c:send_async({ body = "x", metadata = cyclic })   -- a value, not a type
+    assert.is_nil(h)
+    assert.equal("INVALID_MESSAGE", code)
+    assert.matches("metadata%.self: a cycle", err)
     assert.equal(0, c:stats().submitted)
   end)
 

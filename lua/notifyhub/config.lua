@@ -52,25 +52,59 @@ M.defaults = {
   },
 }
 
--- Checkers: each returns nil when the value is fine, else what was expected.
-local function integer(min)
+-- Checkers: each returns nil when the value is fine, else what was expected
+-- and, optionally, what was given instead (default: its type) and the
+-- sub-key it is about.
+
+-- The rows of csrc/lnh_range.h, read on first use: this module (and
+-- target.lua, util.lua) load without the C module, as fuzz/redact.c does.
+local ranges
+
+local function range_of(path)
+  ranges = ranges or require("notifyhub.core").ranges
+  return assert(ranges[path], path)
+end
+
+--- The range text of a key of `core.ranges` ("integer from 1 to 256").
+function M.range_text(path)
+  local r = range_of(path)
+  local kind = r.integer and "integer" or "number"
+  local min, max = util.num_text(r.min), util.num_text(r.max)
+  if r.above then return ("%s > %s and <= %s"):format(kind, min, max) end
+  return ("%s from %s to %s"):format(kind, min, max)
+end
+
+--- A checker for a number with its row in csrc/lnh_range.h (`core.ranges`),
+-- the one list of ranges the binding checks too.
+function M.ranged(path)
+  local r, text
   return function(v)
-    if type(v) ~= "number" or v ~= math.floor(v) then return "integer" end
-    if v < min then return ("integer >= %d"):format(min) end
+    r = r or range_of(path)
+    if type(v) ~= "number" then return r.integer and "integer" or "number" end
+    text = text or M.range_text(path)
+    local ok = v >= r.min and v <= r.max and not (r.above and v == r.min)
+      and (not r.integer or v == math.floor(v))
+    if not ok then return text, util.num_text(v) end
   end
 end
 
-local function number(min, strictly)
-  return function(v)
-    if type(v) ~= "number" or v ~= v then return "number" end
-    if (strictly and v <= min) or v < min then
-      return ("number %s %s"):format(strictly and ">" or ">=", min)
-    end
-  end
+-- A string that goes into a payload: it must be UTF-8.
+local function text(v)
+  if type(v) ~= "string" then return "string" end
+  local at = util.utf8_invalid(v)
+  if at then return "UTF-8 text", ("invalid UTF-8 at byte %d"):format(at) end
 end
 
 local function of_type(t)
   return function(v) if type(v) ~= t then return t end end
+end
+
+-- An SMTP host goes into a URL: a name, an IPv4 or a bracketed IPv6 address.
+local function hostname(v)
+  if type(v) ~= "string" then return "string" end
+  if not v:match("^[%w%.%-]+$") and not v:match("^%[[%x:%.]+%]$") then
+    return "host name or IP address", "a string with other characters"
+  end
 end
 
 -- A signed webhook's secret: any string, but "whsec_" promises base64 after
@@ -89,17 +123,28 @@ end
 
 local function http_url(v)
   if type(v) ~= "string" then return "string" end
-  if not util.is_http_url(v) then return "http(s) URL" end
+  if not util.is_http_url(v) then return "http(s) URL", util.why_not_url(v) end
 end
 
 local function string_list(v)
   if type(v) ~= "table" then return "array of strings" end
   for i = 1, #v do
     if type(v[i]) ~= "string" or v[i] == "" then return "array of non-empty strings" end
+    local expected, got = text(v[i])
+    if expected then return expected, got, i end
   end
   for k in pairs(v) do
     if type(k) ~= "number" then return "array of strings" end
   end
+end
+
+-- Header names notifyhub or libcurl sets, or that change how the request is
+-- framed: a user's copy would break the request or be sent twice.
+local RESERVED_HEADERS = {}
+for _, name in ipairs({ "Host", "Content-Length", "Transfer-Encoding", "Connection", "Expect",
+    "Upgrade", "TE", "Trailer", "Keep-Alive", "Proxy-Connection", "Content-Type",
+    "webhook-id", "webhook-timestamp", "webhook-signature" }) do
+  RESERVED_HEADERS[name:lower()] = name
 end
 
 local function header_map(v)
@@ -108,8 +153,16 @@ local function header_map(v)
     if type(k) ~= "string" or type(val) ~= "string" then
       return "table of header names to strings"
     end
-    if not util.is_header_safe(k) or not util.is_header_safe(val) then
-      return "header names and values without CR, LF or NUL"
+    if not util.is_token(k) then
+      return "header names made of letters, digits and !#$%&'*+-.^_`|~", "a name with other characters"
+    end
+    if RESERVED_HEADERS[k:lower()] then
+      return "a header other than Host, Content-Length, Transfer-Encoding, Connection, Expect, "
+        .. "Upgrade, TE, Trailer, Keep-Alive, Proxy-Connection, Content-Type (use content_type) "
+        .. "and webhook-id/-timestamp/-signature", "'" .. RESERVED_HEADERS[k:lower()] .. "'"
+    end
+    if not util.is_header_safe(val) then
+      return "header values without CR, LF or NUL", "a value with one", k
     end
   end
 end
@@ -136,25 +189,33 @@ local function one_of(...)
   end
 end
 
-local function string_or_integer(v)
-  if type(v) ~= "string" and (type(v) ~= "number" or v ~= math.floor(v)) then
-    return "string or integer"
-  end
+local chat_id_number = M.ranged("telegram.chat_id")
+
+local function chat_id(v)
+  if type(v) == "string" then return text(v) end
+  if type(v) ~= "number" then return "string or integer" end
+  local expected, got = chat_id_number(v)
+  if expected then return "string or " .. expected, got end
 end
 
 local function address(v)
   if type(v) ~= "string" then return "string" end
-  if not util.is_email(v) then return "e-mail address" end
+  local expected, got = text(v)
+  if expected then return expected, got end
+  if not util.is_email(v) then return "e-mail address (name@example.com)", util.why_not_email(v) end
 end
 
 -- from: an address, or "Display Name <address>" (the name may be quoted).
 local function mailbox(v)
-  if type(v) ~= "string" then return "string" end
-  local what = 'e-mail address or "Name <address>"'
-  if v:find("[%c]") then return what end
+  local expected, got = text(v)
+  if expected then return expected, got end
+  if v:find("%c") then return "e-mail address (name@example.com)", "a string with a control character" end
   if util.is_email(v) then return nil end
   local name, addr = v:match("^(.-)%s*<([^<>]*)>$")
-  if not name or not util.is_email(addr) or #addr > 254 or name:find("[<>]") then return what end
+  if not name then return "e-mail address (name@example.com)", util.why_not_email(v) end
+  local what = 'e-mail address as "Name <name@example.com>"'
+  if not util.is_email(addr) or #addr > 254 then return what, util.why_not_email(addr) end
+  if name:find("[<>]") then return what, "a display name with < or >" end
 end
 
 -- attachments_max_bytes: 0 (no attachments) to 1 GiB; the core's default is 25 MiB.
@@ -168,13 +229,12 @@ local function address_list(v)
   if type(v) == "string" then return address(v) end
   if type(v) ~= "table" then return "e-mail address or array of them" end
   for i = 1, #v do
-    if address(v[i]) then return "array of e-mail addresses" end
+    local expected, got = address(v[i])
+    if expected then return expected, got, i end
   end
 end
 
-local function port(v)
-  if type(v) ~= "number" or v ~= math.floor(v) or v < 1 or v > 65535 then return "port (1-65535)" end
-end
+local port = M.ranged("email.port")
 
 local overflow = one_of("truncate", "split", "error")
 
@@ -182,36 +242,40 @@ local overflow = one_of("truncate", "split", "error")
 -- with `burst`: per_second on average, at most `burst` at once.
 local RATE_KEYS = { per_second = true, per_minute = true, per_hour = true, burst = true }
 
+local RATE_RANGES = {}
+for k in pairs(RATE_KEYS) do RATE_RANGES[k] = M.ranged("rate_limit." .. k) end
+
 local function rate_limit(v)
   if v == false then return nil end
   local what = "false or a table of per_second, per_minute, per_hour (and burst) counts"
   if type(v) ~= "table" or next(v) == nil then return what end
   for k, n in pairs(v) do
-    if not RATE_KEYS[k] or type(n) ~= "number" or n < 1 or n ~= math.floor(n) then return what end
+    if not RATE_KEYS[k] then return what, "a table with key '" .. tostring(k) .. "'" end
+    local expected, got = RATE_RANGES[k](n)
+    if expected then return expected, got, k end
   end
   if v.burst and not v.per_second then return "burst only with per_second" end
 end
 
+local function ranged_section(section, keys)
+  local out = {}
+  for _, k in ipairs(keys) do out[k] = M.ranged(section .. "." .. k) end
+  return out
+end
+
 local schema = {
-  async = {
-    enabled = of_type("boolean"), use_pool = of_type("boolean"),
-    workers = integer(1), min_workers = integer(0), max_workers = integer(1),
-    buffer_size = integer(1), timeout = number(0), concurrency = integer(1),
-    close_timeout = number(0), idle_timeout = number(0, true), grow_after = number(0),
-    priority_aging = number(0, true),
-  },
-  retry = {
-    max_attempts = integer(1), initial_delay = number(0), max_delay = number(0),
-    multiplier = number(1), max_elapsed = number(0),
-  },
-  http = {
-    timeout = number(0, true), connect_timeout = number(0, true),
-    verify_tls = of_type("boolean"), ca_file = of_type("string"),
-    proxy = of_type("string"), user_agent = of_type("string"),
-    max_response = integer(1024), follow_redirects = integer(0),
-  },
+  async = ranged_section("async", { "workers", "min_workers", "max_workers", "buffer_size",
+    "timeout", "concurrency", "close_timeout", "idle_timeout", "grow_after", "priority_aging" }),
+  retry = ranged_section("retry", { "max_attempts", "initial_delay", "max_delay", "multiplier",
+    "max_elapsed" }),
+  http = ranged_section("http", { "timeout", "connect_timeout", "max_response", "follow_redirects" }),
   logger = { level = log_level, handler = of_type("function"), failures = of_type("boolean") },
 }
+schema.async.enabled, schema.async.use_pool = of_type("boolean"), of_type("boolean")
+schema.http.verify_tls = of_type("boolean")
+schema.http.ca_file, schema.http.proxy = of_type("string"), of_type("string")
+schema.http.user_agent = header_value
+M.schema = schema
 
 --- Each platform's keys; `required` names the key an instance must have.
 -- A platform section is either one instance (`feishu = { webhook_url = ... }`)
@@ -221,8 +285,8 @@ M.platforms = {
     webhook_url = http_url, secret = of_type("string"), keywords = string_list,
     mentions = string_list, overflow = overflow } },
   slack = { required = "webhook_url", keys = {
-    webhook_url = http_url, username = of_type("string"), icon_emoji = of_type("string"),
-    icon_url = of_type("string"), channel = of_type("string"), overflow = overflow } },
+    webhook_url = http_url, username = text, icon_emoji = text,
+    icon_url = text, channel = text, overflow = overflow } },
   dingtalk = { required = "webhook_url", keys = {
     webhook_url = http_url, secret = of_type("string"), at_mobiles = string_list,
     at_user_ids = string_list, at_all = of_type("boolean"), overflow = overflow } },
@@ -230,18 +294,18 @@ M.platforms = {
     webhook_url = http_url, mentioned_list = string_list,
     mentioned_mobile_list = string_list, overflow = overflow } },
   discord = { required = "webhook_url", keys = {
-    webhook_url = http_url, username = of_type("string"), avatar_url = of_type("string"),
+    webhook_url = http_url, username = text, avatar_url = text,
     wait = of_type("boolean"), overflow = overflow } },
   telegram = { required = "token", keys = {
-    token = of_type("string"), chat_id = string_or_integer, api_url = http_url,
+    token = of_type("string"), chat_id = chat_id, api_url = http_url,
     parse_mode = one_of("HTML", "MarkdownV2", "none"),
     disable_notification = of_type("boolean"), overflow = overflow } },
   teams = { required = "webhook_url", keys = { webhook_url = http_url, overflow = overflow } },
   webhook = { required = "url", keys = {
     url = http_url, method = method, headers = header_map, secret = webhook_secret,
-    template = of_type("string"), content_type = header_value } },
+    template = text, content_type = header_value } },
   email = { required = "host", keys = {
-    host = of_type("string"), port = port, tls = one_of("starttls", "implicit", "none"),
+    host = hostname, port = port, tls = one_of("starttls", "implicit", "none"),
     username = of_type("string"), password = of_type("string"), from = mailbox,
     to = address_list, cc = address_list, bcc = address_list,
     attachments_dir = of_type("string"), attachments_max_bytes = attachment_bytes } },
@@ -271,17 +335,30 @@ local function fail(path, message)
   error(("notifyhub config: %s: %s"):format(path, message), 0)
 end
 
-local function check_section(name, given, rules)
-  if type(given) ~= "table" then
-    fail(name, "table expected, got " .. type(given))
-  end
+--- Checks the keys of a table against rules (a section of the schema).
+-- @treturn nil|string nil when every key is fine, else "path.key: what is
+--   wrong", the error text without the "notifyhub config: " prefix
+function M.check_fields(name, given, rules)
+  if type(given) ~= "table" then return ("%s: table expected, got %s"):format(name, type(given)) end
   for key, value in pairs(given) do
     local path = name .. "." .. tostring(key)
     local rule = rules[key]
-    if not rule then fail(path, "unknown key") end
-    local expected = rule(value)
-    if expected then fail(path, ("%s expected, got %s"):format(expected, type(value))) end
+    if not rule then return path .. ": unknown key" end
+    local expected, got, sub = rule(value)
+    if sub then path = ("%s.%s"):format(path, tostring(sub)) end
+    if expected then return ("%s: %s expected, got %s"):format(path, expected, got or type(value)) end
   end
+end
+
+--- Checks a retry table (the client's `retry` or a message's own): the one
+-- check for both. nil when fine, else the error text.
+function M.check_retry(given, name)
+  return M.check_fields(name or "retry", given, schema.retry)
+end
+
+local function check_section(name, given, rules)
+  local err = M.check_fields(name, given, rules)
+  if err then error("notifyhub config: " .. err, 0) end
 end
 
 local function merged(defaults, given)

@@ -144,9 +144,11 @@ function Client:send_async_batch(messages, opts)
 end
 
 --- Sends a message and waits for it.
+-- @tparam table msg the message, as for `send_async`
+-- @tparam[opt] table opts as for `send_async`: `timeout`, `retry`, `priority`, `utf8`
 -- @return the receipt, or nil, err, code (and the receipt when there is one)
-function Client:send(msg)
-  local h, err, code = self:send_async(msg)
+function Client:send(msg, opts)
+  local h, err, code = self:send_async(msg, opts)
   if not h then return nil, err, code end
   return h:wait()
 end
@@ -155,7 +157,7 @@ end
 -- @tparam[opt] integer max at most this many messages (default: all ready)
 -- @treturn integer how many messages finished in this call
 function Client:poll(max)
-  if max ~= nil and (type(max) ~= "number" or max < 1) then
+  if max ~= nil and (type(max) ~= "number" or not (max >= 1)) then   -- NaN too
     error(("bad argument #1 to 'poll' (positive number expected, got %s)"):format(tostring(max)), 2)
   end
   self:_drain_logs()

@@ -6,21 +6,24 @@
 -- @module notifyhub.message
 
 local target = require("notifyhub.target")
+local config = require("notifyhub.config")
+local util = require("notifyhub.util")
 
 local M = {}
 
 local FORMATS = { text = true, markdown = true, html = true }
 local PRIORITIES = { low = 0, normal = 1, high = 2, urgent = 3 }
 local MAX_ID_LEN = 128                  -- NH_MAX_ID_LEN in csrc/nh_core.h
+local MAX_DEPTH = 32                    -- MAX_DEPTH in csrc/lnh_json.c
+local UTF8_MODES = { strict = true, replace = true }
+local check_timeout = config.ranged("message.timeout")
 
 local FIELD_TYPES = {
   id = "string", title = "string", body = "string", format = "string",
   priority = "string", targets = "table", variables = "table",
   metadata = "table", platform_data = "table", timeout = "number", retry = "table",
+  utf8 = "string",
 }
-
-local RETRY_KEYS = { max_attempts = true, initial_delay = true, max_delay = true,
-  multiplier = true, max_elapsed = true }
 
 local function type_error(fname, field, expected, got)
   error(("bad argument #1 to '%s' (%s: %s expected, got %s)")
@@ -36,6 +39,75 @@ end
 function M.defaults(cfg)
   return { platforms = cfg.platforms, implicit = target.implicit(cfg.platforms), retry = cfg.retry,
     cache = { records = {}, size = 0 } }
+end
+
+-- The text of a string field: itself when it is UTF-8, U+FFFD in place of
+-- each bad sequence with utf8 = "replace", else nil and why.
+local function utf8_text(s, field, replace)
+  local at = util.utf8_invalid(s)
+  if not at then return s end
+  if replace then return util.utf8_replace(s) end
+  return nil, ("%s: invalid UTF-8 at byte %d"):format(field, at)
+end
+
+-- How a path shows a key: .name, [1], ["a b"], or [?] for what it must not echo.
+local function key_path(path, k)
+  if type(k) == "number" then return ("%s[%s]"):format(path, util.num_text(k)) end
+  if type(k) ~= "string" then return path .. "[?]" end
+  if k:match("^[%a_][%w_]*$") then return path .. "." .. k end
+  if #k <= 40 and not k:find("[^\32-\126]") then return ("%s[%q]"):format(path, k) end
+  return path .. "[?]"
+end
+
+-- Checks a metadata or platform_data tree before the binding copies it:
+-- UTF-8 in every string and key, no cycle, at most MAX_DEPTH levels.
+-- Returns the tree (a copy with utf8 = "replace"), or nil and why.
+local function check_tree(v, path, replace, active, done, depth)
+  if type(v) == "string" then return utf8_text(v, path, replace) end
+  if type(v) ~= "table" then return v end
+  if active[v] then return nil, path .. ": a cycle (the table contains itself)" end
+  local seen = done[v]                   -- a shared table, checked at this depth or deeper
+  if seen and depth <= seen.depth then return seen.out end
+  if depth >= MAX_DEPTH then
+    return nil, ("%s: nested deeper than %d levels"):format(path, MAX_DEPTH)
+  end
+  active[v] = true
+  local out = replace and {} or v
+  for k, x in pairs(v) do
+    local key, err = k, nil
+    if type(k) == "string" then
+      key, err = utf8_text(k, path .. ": a key", replace)
+      if err then return nil, err end
+    end
+    local y
+    y, err = check_tree(x, key_path(path, key), replace, active, done, depth + 1)
+    if err then return nil, err end
+    if replace then out[key] = y end
+  end
+  active[v], done[v] = nil, { out = out, depth = depth }
+  return out
+end
+
+-- title, body and the variables they use, as UTF-8.
+local function check_texts(msg, replace)
+  local out, err = {}, nil
+  for _, field in ipairs({ "title", "body" }) do
+    if msg[field] then
+      out[field], err = utf8_text(msg[field], field, replace)
+      if err then return nil, err end
+    end
+  end
+  if msg.variables then
+    out.vars = {}
+    for k, v in pairs(msg.variables) do
+      if type(v) == "string" then
+        v, err = utf8_text(v, key_path("variables", k), replace)
+        if err then return nil, err end
+      end
+      out.vars[k] = v
+    end
+  end
+  return out
 end
 
 -- {{name}} substitution; an unknown name is an error, not an empty string.
@@ -101,7 +173,7 @@ end
 -- @tparam string fname the calling function's name, for error messages
 -- @treturn table|nil the record, or nil, err, "INVALID_MESSAGE"
 -- @raise when msg or one of its fields has the wrong type
-local OPTION_KEYS = { timeout = true, retry = true, priority = true }
+local OPTION_KEYS = { timeout = true, retry = true, priority = true, utf8 = true }
 
 function M.build(msg, defaults, fname, opts)
   if type(msg) ~= "table" then
@@ -114,7 +186,9 @@ function M.build(msg, defaults, fname, opts)
     local merged = {}
     for k, v in pairs(msg) do merged[k] = v end
     for k, v in pairs(opts) do
-      if not OPTION_KEYS[k] then return invalid("unknown option '%s' (timeout, retry, priority)", tostring(k)) end
+      if not OPTION_KEYS[k] then
+        return invalid("unknown option '%s' (timeout, retry, priority, utf8)", tostring(k))
+      end
       merged[k] = v
     end
     msg = merged
@@ -139,11 +213,27 @@ function M.build(msg, defaults, fname, opts)
   if not priority then
     return invalid("priority '%s' is not one of low, normal, high, urgent", msg.priority)
   end
-  local title, err = render(msg.title, msg.variables, "title")
+  local utf8 = msg.utf8 or "strict"
+  if not UTF8_MODES[utf8] then return invalid("utf8 '%s' is not one of strict, replace", utf8) end
+  local replace = utf8 == "replace"
+  local texts, err = check_texts(msg, replace)
+  if not texts then return invalid("%s", err) end
+  local title, body
+  title, err = render(texts.title, texts.vars, "title")
   if err then return invalid("%s", err) end
-  local body
-  body, err = render(msg.body, msg.variables, "body")
+  body, err = render(texts.body, texts.vars, "body")
   if err then return invalid("%s", err) end
+  -- attachments are bytes, not text: they leave platform_data before the
+  -- UTF-8 check of its strings
+  local attachments, pd, aerr = take_attachments(msg.platform_data)
+  if aerr then return invalid("%s", aerr) end
+  local trees, sources = {}, { metadata = msg.metadata, platform_data = pd }
+  for _, field in ipairs({ "metadata", "platform_data" }) do
+    if sources[field] then
+      trees[field], err = check_tree(sources[field], field, replace, {}, {}, 0)
+      if err then return invalid("%s", err) end
+    end
+  end
   -- after {{variables}}, which count too
   local nul = title and title:find("\0", 1, true) and "title" or body and body:find("\0", 1, true) and "body"
   if nul then
@@ -164,36 +254,39 @@ function M.build(msg, defaults, fname, opts)
       targets[i] = rec
     end
   elseif not targets then
-    local count = 0
-    for _ in pairs(defaults.platforms) do count = count + 1 end
-    return invalid("the message names no targets and the client has %s platforms configured",
-      count == 0 and "no" or "several")
+    local names = {}
+    for name in pairs(defaults.platforms) do names[#names + 1] = name end
+    table.sort(names)
+    if #names == 1 then
+      return invalid("the message names no targets and %s has several instances, none named "
+        .. "'default': give targets (e.g. notifyhub.target.%s(\"name\"))", names[1], names[1])
+    end
+    return invalid("the message names no targets and the client has %s: give targets",
+      #names == 0 and "no platforms configured"
+        or ("several platforms configured (%s)"):format(table.concat(names, ", ")))
   end
   for i, t in ipairs(targets) do
     if t.platform == "email" and title and title:find("[\r\n]") then
       return invalid("targets[%d]: CR or LF in the title, which is an e-mail subject", i)
     end
   end
-  if msg.timeout and not (msg.timeout > 0) then
-    return invalid("timeout must be a number of seconds > 0, got %s", tostring(msg.timeout))
+  if msg.timeout then
+    local expected, got = check_timeout(msg.timeout)
+    if expected then return invalid("timeout: %s expected, got %s", expected, got) end
   end
   local retry = defaults.retry
   if msg.retry then
+    -- the same check as the client's retry section (config.check_retry)
+    err = config.check_retry(msg.retry)
+    if err then return invalid("%s", err) end
     retry = {}
     for k, v in pairs(defaults.retry) do retry[k] = v end
-    for k, v in pairs(msg.retry) do
-      if not RETRY_KEYS[k] then return invalid("retry: unknown key '%s'", tostring(k)) end
-      if type(v) ~= "number" or v < 0 then return invalid("retry.%s: a number >= 0 expected", k) end
-      retry[k] = v
-    end
-    if retry.max_attempts < 1 then return invalid("retry.max_attempts: at least 1") end
+    for k, v in pairs(msg.retry) do retry[k] = v end
   end
-  local attachments, platform_data, aerr = take_attachments(msg.platform_data)
-  if aerr then return invalid("%s", aerr) end
   return {
     timeout = msg.timeout, retry = retry,
     id = msg.id, title = title, body = body, format = msg.format or "text",
-    priority = priority, metadata = msg.metadata, platform_data = platform_data,
+    priority = priority, metadata = trees.metadata, platform_data = trees.platform_data,
     targets = targets, attachments = attachments,
   }
 end

@@ -91,11 +91,15 @@ function M.configure(cfg, opts)
   if logger.failures == nil then logger.failures = true end
   copy.logger = logger
   notifyhub.config.check(copy)           -- raise now, in init, not in a request
-  settings.config = copy
-  for k, v in pairs(opts or {}) do
+  for k, v in pairs(opts or {}) do       -- all checked before any is kept
     if settings[k] == nil or k == "config" then error("notifyhub.ngx: unknown option " .. tostring(k), 2) end
-    settings[k] = v
+    local expected, got = notifyhub.config.ranged("ngx." .. k)(v)
+    if expected then
+      error(("notifyhub.ngx: %s: %s expected, got %s"):format(k, expected, got or type(v)), 2)
+    end
   end
+  settings.config = copy
+  for k, v in pairs(opts or {}) do settings[k] = v end
 end
 
 local function wake_waiters()

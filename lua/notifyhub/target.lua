@@ -48,10 +48,14 @@ end
 -- table of overrides as the last argument.
 local function constructor(platform)
   return function(arg, overrides)
+    -- target.email({ "a@x", "b@x" }): a list of recipients, one delivery
+    local to
+    if platform == "email" and type(arg) == "table" and arg[1] ~= nil then arg, to = nil, arg end
     if type(arg) == "table" and overrides == nil then arg, overrides = nil, arg end
     local t = {}
     for k, v in pairs(overrides or {}) do t[k] = v end
     t.platform = platform
+    t.to = to or t.to
     if arg ~= nil then
       local is_value = platform == "email" or platform == "telegram"
         or (URL_VALUE[platform] and util.scheme_of(arg) ~= nil)
@@ -120,8 +124,14 @@ end
 function resolvers.email(_, cfg, value)
   local to = value and { value } or list(cfg.to)
   if not to or #to == 0 then return nil, "no recipient (give `to` in the config or an address)" end
-  for _, a in ipairs(to) do
-    if not util.is_email(a) then return nil, "not an e-mail address: " .. tostring(a):gsub("[%c]", "?") end
+  for i, a in ipairs(to) do
+    local name = value and "value" or ("to[%d]"):format(i)
+    local at = type(a) == "string" and util.utf8_invalid(a)
+    if at then return nil, ("%s: invalid UTF-8 at byte %d"):format(name, at) end
+    if not util.is_email(a) then
+      return nil, ("%s: e-mail address (name@example.com) expected, got %s"):format(name,
+        type(a) == "string" and util.why_not_email(a) or type(a))
+    end
   end
   local tls = cfg.tls or "starttls"
   local port = cfg.port or (tls == "implicit" and 465 or tls == "starttls" and 587 or 25)
@@ -240,6 +250,8 @@ function M.resolve_uncached(platforms, t)
     t = parsed
   end
   local platform = t.platform
+  local at = type(t.value) == "string" and util.utf8_invalid(t.value)
+  if at then return nil, ("value: invalid UTF-8 at byte %d"):format(at) end
   local spec = config.platforms[platform]
   if not spec then return nil, ("unknown platform '%s'"):format(tostring(platform)) end
   local section = platforms[platform]

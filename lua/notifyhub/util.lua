@@ -3,6 +3,55 @@
 
 local M = {}
 
+-- The C module, on first use only (fuzz/redact.c loads this file without it).
+local function core() return require("notifyhub.core") end
+
+--- A number as an error shows it: "nan", "inf", "-inf", "1e+300", "2147483648".
+function M.num_text(v)
+  if v ~= v then return "nan" end
+  if v == math.huge then return "inf" end
+  if v == -math.huge then return "-inf" end
+  return ("%.14g"):format(v)
+end
+
+--- nil when s is UTF-8 (RFC 3629: no overlong forms, surrogates, code
+-- points above U+10FFFF or truncated sequences), else the 1-based offset of
+-- the first byte that is not.
+function M.utf8_invalid(s)
+  if not s:find("[\128-\255]") then return nil end   -- ASCII: the common case
+  return core().utf8_check(s)
+end
+
+--- s with each invalid UTF-8 sequence replaced by U+FFFD.
+function M.utf8_replace(s)
+  return core().utf8_replace(s)
+end
+
+--- True when s is an HTTP token (RFC 9110), what a header name must be.
+function M.is_token(s)
+  return s:match("^[%w!#$%%&'*+%-.^_`|~]+$") ~= nil
+end
+
+--- Why s is not an http(s) URL, without echoing it (it may hold a token).
+function M.why_not_url(s)
+  local scheme = M.scheme_of(s)
+  if not s:match("^%a[%w+.-]*://") then return "a string without a scheme (http:// or https://)" end
+  local lower = scheme:lower()
+  if lower ~= "http" and lower ~= "https" then
+    return #scheme <= 16 and ("a string with scheme '%s'"):format(scheme) or "a string with another scheme"
+  end
+  if s:find("[%s%c]") then return "a URL with spaces or control characters" end
+  return "a URL without a host"
+end
+
+--- Why s is not one e-mail address, without echoing it.
+function M.why_not_email(s)
+  if not s:find("@", 1, true) then return "a string without '@'" end
+  if s:find("[%s<>,;\"]") then return "a string with spaces, brackets, commas or quotes" end
+  if select(2, s:gsub("@", "")) > 1 then return "a string with more than one '@'" end
+  return "a string whose domain has no dot"
+end
+
 --- True when s is an http:// or https:// URL with a host.
 function M.is_http_url(s)
   if type(s) ~= "string" then return false end

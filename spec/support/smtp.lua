@@ -258,6 +258,16 @@ function M.clear()
   execute("rm -f " .. q(state.spool) .. "/*.json")
 end
 
+-- M.parse(data) -> what spec/support/parse_mail.py makes of a received message (Python's
+-- email package, an independent MIME parser): decoded headers, defects, the MIME tree.
+function M.parse(data)
+  local tmp = os.tmpname()
+  write_file(tmp, data)
+  local out = capture(M.python() .. " spec/support/parse_mail.py < " .. q(tmp))
+  os.remove(tmp)
+  return require("cjson").decode(out)
+end
+
 -- M.stop(): kill the server, wait until it is gone, remove its temp dir; idempotent.
 function M.stop()
   if not state then return end

@@ -134,6 +134,16 @@ function M.bad_tostring()
   ngx.say(cjson.encode({ id = h.id }))
 end
 
+-- configure() with one pump option from ?name=&value= (nan, inf, -inf or a
+-- number): the error it raises, or "ok".
+function M.bad_option()
+  local special = { nan = 0 / 0, inf = math.huge, ["-inf"] = -math.huge }
+  local v = special[ngx.var.arg_value] or tonumber(ngx.var.arg_value)
+  local ok, err = pcall(nh.configure, { webhook = { url = standin .. "/webhook/app" } },
+    { [ngx.var.arg_name] = v })
+  ngx.say(ok and "ok" or err)
+end
+
 function M.stats()
   local s = nh.stats()
   s.latency = nil

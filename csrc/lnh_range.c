@@ -1,0 +1,74 @@
+/*
+ * lnh_range.c: the rows of lnh_range.h as core.ranges, and the checks the
+ * binding runs before it converts a lua_Number to an integer type: a NaN,
+ * an infinity or 1e300 cast to int is undefined behaviour, not a big int.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lnh_binding.h"
+#include "lnh_range.h"
+
+#define ROW(path, field, integer, min, max, above) { path, field, integer, min, max, above },
+static const lnh_range ranges[] = { LNH_RANGES(ROW) };
+#undef ROW
+
+#define N_RANGES (sizeof ranges / sizeof ranges[0])
+
+static const lnh_range *find(const char *path) {
+  for (size_t i = 0; i < N_RANGES; i++)
+    if (strcmp(ranges[i].path, path) == 0) return &ranges[i];
+  return NULL;
+}
+
+static int in_range(const lnh_range *r, lua_Number v) {
+  if (!(v >= r->min && v <= r->max)) return 0;      /* NaN fails both */
+  if (r->above && v == r->min) return 0;
+  return !r->integer || floor(v) == v;
+}
+
+lua_Number lnh_check_range(lua_State *L, int idx, const char *path) {
+  const lnh_range *r = find(path);
+  if (!r) return luaL_error(L, "notifyhub: no range for '%s'", path);
+  if (lua_type(L, idx) != LUA_TNUMBER)
+    return luaL_error(L, "notifyhub: %s: number expected, got %s", path, luaL_typename(L, idx));
+  lua_Number v = lua_tonumber(L, idx);
+  if (!in_range(r, v)) {
+    char got[32], why[256];      /* lua_pushfstring has no %g: formatted here */
+    if (v != v) snprintf(got, sizeof got, "nan");
+    else snprintf(got, sizeof got, "%.14g", (double)v);
+    snprintf(why, sizeof why,
+             r->above ? "%s: %s > %.14g and <= %.14g expected, got %s"
+                      : "%s: %s from %.14g to %.14g expected, got %s",
+             path, r->integer ? "integer" : "number", r->min, r->max, got);
+    return luaL_error(L, "notifyhub: %s", why);
+  }
+  return v;
+}
+
+lua_Number lnh_range_field(lua_State *L, int t, const char *field, const char *path,
+                           lua_Number dflt) {
+  lua_getfield(L, t, field);
+  lua_Number v = lua_isnil(L, -1) ? dflt : lnh_check_range(L, -1, path);
+  lua_pop(L, 1);
+  return v;
+}
+
+/* core.ranges = { ["async.workers"] = { integer = true, min = 1, max = 256, above = false } } */
+void lnh_range_push(lua_State *L) {
+  lua_createtable(L, 0, (int)N_RANGES);
+  for (size_t i = 0; i < N_RANGES; i++) {
+    lua_createtable(L, 0, 4);
+    lua_pushboolean(L, ranges[i].integer);
+    lua_setfield(L, -2, "integer");
+    lua_pushnumber(L, ranges[i].min);
+    lua_setfield(L, -2, "min");
+    lua_pushnumber(L, ranges[i].max);
+    lua_setfield(L, -2, "max");
+    lua_pushboolean(L, ranges[i].above);
+    lua_setfield(L, -2, "above");
+    lua_setfield(L, -2, ranges[i].path);
+  }
+  lua_setfield(L, -2, "ranges");
+}
