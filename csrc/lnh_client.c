@@ -7,6 +7,7 @@
  * user value) so that callbacks of messages cut off by the collection still
  * run on this thread, then frees the core.
  */
+#include <limits.h>
 #include <math.h>
 #include <string.h>
 
@@ -55,6 +56,14 @@ static int bool_field(lua_State *L, int t, const char *k, int dflt) {
   return v;
 }
 
+/* Seconds to whole milliseconds, within [1, INT_MAX]: 0 would mean "no
+ * limit" to libcurl, and a cast of inf or 1e300 to long is undefined. */
+static long ms_field(lua_State *L, int t, const char *k, long dflt) {
+  double ms = ceil(num_field(L, t, k, dflt / 1000.0) * 1000.0);
+  if (ms != ms) return dflt;
+  return ms < 1 ? 1 : ms > INT_MAX ? INT_MAX : (long)ms;
+}
+
 /* core.new(options) with flat, already checked options. */
 static int lnh_client_new(lua_State *L) {
   nh_options o;
@@ -69,14 +78,13 @@ static int lnh_client_new(lua_State *L) {
   o.buffer_size = (size_t)num_field(L, 1, "buffer_size", (lua_Number)o.buffer_size);
   o.queue_timeout = num_field(L, 1, "queue_timeout", o.queue_timeout);
   o.concurrency = (int)num_field(L, 1, "concurrency", o.concurrency);
-  /* Whole milliseconds, at least 1: 0 would mean "no limit" to libcurl. */
-  o.timeout_ms = (long)ceil(num_field(L, 1, "timeout", o.timeout_ms / 1000.0) * 1000.0);
-  o.connect_timeout_ms =
-    (long)ceil(num_field(L, 1, "connect_timeout", o.connect_timeout_ms / 1000.0) * 1000.0);
+  o.timeout_ms = ms_field(L, 1, "timeout", o.timeout_ms);
+  o.connect_timeout_ms = ms_field(L, 1, "connect_timeout", o.connect_timeout_ms);
+  o.close_timeout = num_field(L, 1, "close_timeout", o.close_timeout);
   o.idle_timeout = num_field(L, 1, "idle_timeout", o.idle_timeout);
   o.grow_after = num_field(L, 1, "grow_after", o.grow_after);
   o.priority_aging = num_field(L, 1, "priority_aging", o.priority_aging);
-  o.log_failures = bool_field(L, 1, "log_failures", 0);
+  o.log_failures = bool_field(L, 1, "log_failures", 1);
   o.follow_redirects = (int)num_field(L, 1, "follow_redirects", 0);
   o.verify_tls = bool_field(L, 1, "verify_tls", o.verify_tls);
   o.ca_file = str_field(L, 1, "ca_file");
@@ -272,6 +280,12 @@ static int lnh_client_close(lua_State *L) {
   return 1;
 }
 
+/* client:forked() -> true in a child of fork(): nothing of it works here. */
+static int lnh_client_forked(lua_State *L) {
+  lua_pushboolean(L, nh_client_forked(lnh_check_client(L, 1)));
+  return 1;
+}
+
 static int lnh_client_closed(lua_State *L) {
   lua_pushboolean(L, nh_client_closed(lnh_check_client(L, 1)));
   return 1;
@@ -329,7 +343,7 @@ void lnh_client_open(lua_State *L) {
     { "closed", lnh_client_closed },   { "new_id", lnh_client_new_id },
     { "set_finalizer", lnh_client_set_finalizer },
     { "submit_many", lnh_client_submit_many }, { "cancel", lnh_client_cancel },
-    { "latency", lnh_client_latency },
+    { "latency", lnh_client_latency }, { "forked", lnh_client_forked },
     { NULL, NULL }
   };
   static const luaL_Reg meta[] = { { "__gc", lnh_client_gc },

@@ -116,7 +116,9 @@ void lnh_push_receipt(lua_State *L, const nh_job *job) {
     push_result(L, &m->targets[i], r);
     lua_rawseti(L, -2, (int)i + 1);
     if (r->success) ok++;
-    else if (!first_failure) first_failure = r;
+    /* The failure that ended the job (CANCELLED, TIMEOUT, CLOSED), else the first. */
+    else if (!first_failure || (r->code == job->code && first_failure->code != job->code))
+      first_failure = r;
   }
   lua_setfield(L, -2, "results");
   set_integer(L, "total", (lua_Integer)m->n_targets);

@@ -32,7 +32,7 @@ void nh_logbuf_destroy(nh_logbuf *b) {
 }
 
 static void append(nh_logbuf *b, int level, int worker_id, const char *message_id, int attempt,
-                   const char *fmt, va_list ap) {
+                   int keep, const char *fmt, va_list ap) {
   nh_log_record *r = calloc(1, sizeof *r);
   if (!r) return;
   r->text = nh_vsprintf(fmt, ap);
@@ -41,7 +41,7 @@ static void append(nh_logbuf *b, int level, int worker_id, const char *message_i
   r->attempt = attempt;
   r->message_id = nh_strdup(message_id);
   pthread_mutex_lock(&b->lock);
-  if (b->length >= b->capacity) {
+  if (b->length >= b->capacity && !keep) {
     b->dropped++;
     pthread_mutex_unlock(&b->lock);
     nh_log_free(r);
@@ -59,7 +59,7 @@ void nh_log(nh_logbuf *b, int level, int worker_id, const char *message_id,
   if (level < b->level) return;
   va_list ap;
   va_start(ap, fmt);
-  append(b, level, worker_id, message_id, 0, fmt, ap);
+  append(b, level, worker_id, message_id, 0, 0, fmt, ap);
   va_end(ap);
 }
 
@@ -68,7 +68,15 @@ void nh_log_attempt(nh_logbuf *b, int level, int worker_id, const char *message_
   if (level < b->level) return;
   va_list ap;
   va_start(ap, fmt);
-  append(b, level, worker_id, message_id, attempt, fmt, ap);
+  append(b, level, worker_id, message_id, attempt, 0, fmt, ap);
+  va_end(ap);
+}
+
+void nh_log_keep(nh_logbuf *b, int level, int keep, const char *message_id, const char *fmt, ...) {
+  if (level < b->level) return;
+  va_list ap;
+  va_start(ap, fmt);
+  append(b, level, 0, message_id, 0, keep, fmt, ap);
   va_end(ap);
 }
 
