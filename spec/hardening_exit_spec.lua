@@ -31,6 +31,17 @@ local function run(path, interpreter, args)
   return status, out:gsub("status=%d+%s*$", ""), stderr
 end
 
+-- tests/hardening_exit.c, built once per run from the core's sources (no Lua).
+local c_program
+local function core_program()
+  if not c_program then
+    c_program = "build/hardening_exit"
+    assert(shell.execute(("cc -O1 -g -std=c11 -D_GNU_SOURCE -pthread -I/usr/include/cjson -Icsrc "
+      .. "-o %s tests/hardening_exit.c csrc/nh_*.c -lcurl -lcjson -lcrypto -lm"):format(c_program)))
+  end
+  return c_program
+end
+
 local QUIET = { handler = function() end }   -- these specs fail messages on purpose
 
 local function webhook(url, extra)
@@ -182,6 +193,19 @@ describe("hardening: exit paths", function()
       assert.is_true(took < 4, tostring(took))
     end)
 
+    it("the core does it without Lua: exit() from C with a client left open (C)", function()
+      local err = os.tmpname()
+      local out = shell.capture(("%s exit %s %s 2>%s; echo status=$?"):format(core_program(),
+        shell.q(f.base .. "/ok"), shell.q(f.base .. "/hang"), shell.q(err)))
+      local lines = shell.read_file(err)
+      os.remove(err)
+      assert.matches("status=0", out)
+      for i = 4, 7 do                  -- to /hang: 4 and 6 kept, 5 and 7 detached
+        assert.matches(("notifyhub: message hx%%-%d not delivered %%(CLOSED%%)"):format(i), lines)
+      end
+      assert.is_nil(lines:find("hx%-[0-3] "), lines)
+    end)
+
     it("exit() from inside a callback still closes and names what was left", function()
       local path = script([[
         local notifyhub = require("notifyhub")
@@ -266,9 +290,7 @@ describe("hardening: exit paths", function()
     end)
 
     it("cancel() racing deliveries from C: the answer and the job's code agree", function()
-      local bin = "build/hardening_exit"
-      assert(shell.execute(("cc -O1 -g -std=c11 -D_GNU_SOURCE -pthread -I/usr/include/cjson -Icsrc "
-        .. "-o %s tests/hardening_exit.c csrc/nh_*.c -lcurl -lcjson -lcrypto -lm"):format(bin)))
+      local bin = core_program()
       local out = shell.capture(bin .. " cancel " .. shell.q(f.base .. "/ok") .. " 3000 2>&1; echo status=$?")
       assert.matches("status=0", out)
       assert.is_nil(out:find("FAIL"), out)
@@ -324,12 +346,7 @@ describe("hardening: exit paths", function()
 
   describe("retry policies the core must survive", function()
     it("clamps NaN, inf, negative and huge delays and timeouts (C)", function()
-      local bin = "build/hardening_exit"
-      if not shell.execute("test -x " .. bin) then
-        assert(shell.execute(("cc -O1 -g -std=c11 -D_GNU_SOURCE -pthread -I/usr/include/cjson -Icsrc "
-          .. "-o %s tests/hardening_exit.c csrc/nh_*.c -lcurl -lcjson -lcrypto -lm"):format(bin)))
-      end
-      local out = shell.capture(("%s delays %s %s 2>&1; echo status=$?"):format(bin,
+      local out = shell.capture(("%s delays %s %s 2>&1; echo status=$?"):format(core_program(),
         shell.q(f.base .. "/ok"), shell.q("http://127.0.0.1:" .. f.closed_port .. "/x")))
       assert.matches("status=0", out)
       assert.is_nil(out:find("FAIL"), out)

@@ -11,6 +11,11 @@
  *     Jobs whose nh_retry holds NaN, inf, negative and huge values (and
  *     NaN/inf/negative message timeouts) beside valid jobs that retry: all
  *     must end within 15 s, the valid ones after all their attempts.
+ *   hardening_exit exit OK_URL HANG_URL
+ *     exit(0) with a client left open: 4 jobs to OK_URL, 4 to HANG_URL
+ *     (half of each detached, as a collected Lua handle is); the exit
+ *     handler gives them close_timeout (1 s) and names on stderr the
+ *     ones not delivered: hx-4 to hx-7, whether detached or not.
  *
  * Prints one "PASS ..." or "FAIL ..." line per check; exits 1 on a FAIL.
  */
@@ -178,13 +183,34 @@ static int delays(const char *ok_url, const char *dead_url) {
   return 0;
 }
 
+static int exit_open(const char *ok_url, const char *hang_url) {
+  nh_options o;
+  char err[256];
+  nh_options_default(&o);
+  o.close_timeout = 1;
+  nh_client *c = nh_client_new(&o, err, sizeof err);
+  if (!c) return 2;
+  for (int i = 0; i < 8; i++) {
+    nh_job *job = job_to(i < 4 ? ok_url : hang_url, i);
+    if (nh_client_submit(c, job, 1, err, sizeof err) != NH_OK) return 2;
+    if (i % 2) nh_job_detach(job);
+    nh_job_release(job);
+  }
+  printf("exit with 8 jobs\n");
+  fflush(stdout);
+  exit(0);                                     /* the client is never closed here */
+}
+
 int main(int argc, char **argv) {
   if (argc >= 3 && strcmp(argv[1], "cancel") == 0) {
     if (cancel_race(argv[2], argc > 3 ? atoi(argv[3]) : 2000)) return 2;
   } else if (argc >= 4 && strcmp(argv[1], "delays") == 0) {
     if (delays(argv[2], argv[3])) return 2;
+  } else if (argc >= 4 && strcmp(argv[1], "exit") == 0) {
+    return exit_open(argv[2], argv[3]);
   } else {
-    fprintf(stderr, "usage: hardening_exit cancel OK_URL [JOBS] | delays OK_URL DEAD_URL\n");
+    fprintf(stderr, "usage: hardening_exit cancel OK_URL [JOBS] | delays OK_URL DEAD_URL"
+            " | exit OK_URL HANG_URL\n");
     return 2;
   }
   return failures ? 1 : 0;
