@@ -145,14 +145,13 @@ describe("hardening: exit paths", function()
       return count, bad
     end
 
-    for _, interpreter in ipairs({ "lua5.4", "luajit" }) do
-      it("os.exit(0) with TLS transfers in flight, 100 runs in a row on " .. interpreter
-        .. ": no crash, the undelivered ids on stderr", function()
-        local count, bad = exit_runs(interpreter, 100)
-        assert.equal(100, count)
-        assert.same({}, bad)
-      end)
-    end
+    -- On the interpreter busted runs on (make test runs both).
+    it("os.exit(0) with TLS transfers in flight, 100 runs in a row on " .. FLAVOUR
+      .. ": no crash, the undelivered ids on stderr", function()
+      local count, bad = exit_runs(FLAVOUR, 100)
+      assert.equal(100, count)
+      assert.same({}, bad)
+    end)
 
     it("gives pending messages close_timeout at exit: slow ones are delivered, the rest named", function()
       local before = faults.stats().requests or {}
@@ -223,7 +222,7 @@ describe("hardening: exit paths", function()
   end)
 
   describe("a forked child", function()
-    it("answers CLOSED at once from every wait loop instead of spinning", function()
+    it("answers CLOSED at once from every wait loop instead of spinning, and exits alone", function()
       local path = script([[
         local ffi = require("ffi")
         ffi.cdef("int fork(void); int waitpid(int pid, int *status, int options); void _exit(int);"
@@ -242,7 +241,7 @@ describe("hardening: exit paths", function()
           local _, _, c4 = c:send({ body = "y" })
           io.stdout:write(("child: %s %s %s %s %.1f\n"):format(c1, c2, c3, c4, notifyhub.now() - t0))
           io.stdout:flush()
-          ffi.C._exit(0)
+          os.exit(0)                     -- exit handlers run: the parent's client is not ours
         end
         local status = ffi.new("int[1]")
         ffi.C.waitpid(pid, status, 0)
@@ -255,6 +254,7 @@ describe("hardening: exit paths", function()
       assert.equal(0, status, err)
       assert.matches("child: CLOSED CLOSED CLOSED CLOSED 0.0", out)
       assert.matches("parent: child status 0, success", out)
+      assert.is_nil(err:find("notifyhub: message"), err)
     end)
   end)
 
