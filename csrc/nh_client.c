@@ -73,11 +73,27 @@ static void report_undelivered(const nh_job *job, nh_code code) {
 
 static nh_code end_code(const nh_job *job);
 
-/* Finished jobs nobody read: at exit nobody will; say which were lost. */
+/* Failure records the owner never drained (a handle collected before its
+ * message failed leaves nothing else): at exit they go to stderr. */
+static void flush_logs(nh_client *c) {
+  static const char *const names[] = { "DEBUG", "INFO", "WARN", "ERROR", "OFF" };
+  nh_log_record *all = nh_logbuf_take(&c->log);
+  for (nh_log_record *r = all; r; r = r->next) {
+    if (r->level < NH_LOG_WARN || r->level > NH_LOG_ERROR || !r->text) continue;
+    char *line = nh_sprintf("[notifyhub] %s %s\n", names[r->level], r->text);
+    if (line && write(2, line, strlen(line)) < 0) {}
+    free(line);
+  }
+  nh_log_free(all);
+}
+
+/* Finished jobs nobody read: at exit nobody will; say which were lost
+ * (those whose failure record flush_logs() wrote are named already). */
 static void report_unread(nh_client *c) {
   pthread_mutex_lock(&c->done.lock);
   for (nh_job *job = c->done.head; job; job = job->next)
-    if (!nh_job_succeeded(job) && job->code != NH_CANCELLED) report_undelivered(job, end_code(job));
+    if (!nh_job_succeeded(job) && job->code != NH_CANCELLED && !job->failure_logged)
+      report_undelivered(job, end_code(job));
   pthread_mutex_unlock(&c->done.lock);
 }
 
@@ -96,6 +112,7 @@ static void at_exit(void) {
   for (nh_client *c = live_clients; c; c = c->live_next) {
     if (!c->exit_open) continue;
     nh_client_close_end(c, start + c->opt.close_timeout);
+    flush_logs(c);
     report_unread(c);
   }
   pthread_mutex_unlock(&live_lock);
@@ -414,7 +431,7 @@ static nh_code end_code(const nh_job *job) {
 /* A failed job is logged (logger.failures); while closing, past the log
  * buffer's capacity too: close must name every message it did not deliver.
  * At exit nobody drains the buffer: a job nobody will read goes to stderr. */
-static void log_failure(nh_client *c, const nh_job *job, int detached) {
+static void log_failure(nh_client *c, nh_job *job, int detached) {
   const nh_result *bad = first_failure(job);
   if (!bad || job->code == NH_CANCELLED) return;       /* the caller asked for it */
   if (__atomic_load_n(&c->at_exit, __ATOMIC_ACQUIRE)) {
@@ -424,9 +441,10 @@ static void log_failure(nh_client *c, const nh_job *job, int detached) {
   if (!c->opt.log_failures) return;
   int lost = job->code == NH_CLOSED;
   int closing = __atomic_load_n(&c->closing, __ATOMIC_ACQUIRE);
-  nh_log_keep(&c->log, lost ? NH_LOG_ERROR : NH_LOG_WARN, closing, job->msg.id,
-              "message %s %s: %s (%s)", job->msg.id, lost ? "not delivered" : "failed",
-              bad->error ? bad->error : "", nh_code_name(end_code(job)));
+  job->failure_logged =
+    nh_log_keep(&c->log, lost ? NH_LOG_ERROR : NH_LOG_WARN, closing, job->msg.id,
+                "message %s %s: %s (%s)", job->msg.id, lost ? "not delivered" : "failed",
+                bad->error ? bad->error : "", nh_code_name(end_code(job)));
 }
 
 void nh_client_finish(nh_client *c, nh_job *job) {

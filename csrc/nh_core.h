@@ -138,6 +138,7 @@ struct nh_job {
   int refs;                 /* atomic: the core's and the caller's */
   int detached;             /* atomic: nobody will take the completion */
   int fate;                 /* atomic NH_FATE_*: who decided how the job ends */
+  int failure_logged;       /* its failure record is in the log buffer */
   size_t targets_left;      /* worker-private */
   int active, waiting;      /* worker-private: transfers and timers */
   void *worker;             /* under queue.lock: the worker that took it */

@@ -232,8 +232,9 @@ void nh_log(nh_logbuf *b, int level, int worker_id, const char *message_id,
 /* The same, about one attempt of one message. */
 void nh_log_attempt(nh_logbuf *b, int level, int worker_id, const char *message_id, int attempt,
                     const char *fmt, ...);
-/* nh_log(), past the capacity too when keep is set (what close cut off). */
-void nh_log_keep(nh_logbuf *b, int level, int keep, const char *message_id, const char *fmt, ...);
+/* nh_log(), past the capacity too when keep is set (what close cut off);
+ * 1 when the record was kept. */
+int nh_log_keep(nh_logbuf *b, int level, int keep, const char *message_id, const char *fmt, ...);
 nh_log_record *nh_logbuf_take(nh_logbuf *b);
 
 #define NH_LATENCY_BUCKETS 160   /* 10% steps from 0.1 ms to 7 minutes; more goes last */

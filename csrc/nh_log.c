@@ -31,10 +31,10 @@ void nh_logbuf_destroy(nh_logbuf *b) {
   pthread_mutex_destroy(&b->lock);
 }
 
-static void append(nh_logbuf *b, int level, int worker_id, const char *message_id, int attempt,
-                   int keep, const char *fmt, va_list ap) {
+static int append(nh_logbuf *b, int level, int worker_id, const char *message_id, int attempt,
+                  int keep, const char *fmt, va_list ap) {
   nh_log_record *r = calloc(1, sizeof *r);
-  if (!r) return;
+  if (!r) return 0;
   r->text = nh_vsprintf(fmt, ap);
   r->level = level;
   r->worker_id = worker_id;
@@ -45,13 +45,14 @@ static void append(nh_logbuf *b, int level, int worker_id, const char *message_i
     b->dropped++;
     pthread_mutex_unlock(&b->lock);
     nh_log_free(r);
-    return;
+    return 0;
   }
   if (b->tail) b->tail->next = r;
   else b->head = r;
   b->tail = r;
   b->length++;
   pthread_mutex_unlock(&b->lock);
+  return 1;
 }
 
 void nh_log(nh_logbuf *b, int level, int worker_id, const char *message_id,
@@ -72,12 +73,13 @@ void nh_log_attempt(nh_logbuf *b, int level, int worker_id, const char *message_
   va_end(ap);
 }
 
-void nh_log_keep(nh_logbuf *b, int level, int keep, const char *message_id, const char *fmt, ...) {
-  if (level < b->level) return;
+int nh_log_keep(nh_logbuf *b, int level, int keep, const char *message_id, const char *fmt, ...) {
+  if (level < b->level) return 0;
   va_list ap;
   va_start(ap, fmt);
-  append(b, level, 0, message_id, 0, keep, fmt, ap);
+  int kept = append(b, level, 0, message_id, 0, keep, fmt, ap);
   va_end(ap);
+  return kept;
 }
 
 nh_log_record *nh_logbuf_take(nh_logbuf *b) {

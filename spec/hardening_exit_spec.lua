@@ -205,6 +205,28 @@ describe("hardening: exit paths", function()
       assert.is_nil(lines:find("hx%-[0-3] "), lines)
     end)
 
+    it("names at exit the fire-and-forget messages that failed before it, once each", function()
+      local path = script([[
+        local notifyhub = require("notifyhub")
+        local c = notifyhub.new({ webhook = { url = arg[1] }, retry = { max_attempts = 1 } })
+        for i = 1, 5 do c:send_async({ id = "ff-" .. i, body = "x" }) end
+        c:send_async({ id = "kept-1", body = "x" }):on_error(function() print("never runs") end)
+        collectgarbage()
+        collectgarbage()                 -- the handles are gone: nobody polls, nobody reads
+        local t = notifyhub.now()
+        while notifyhub.now() - t < 0.5 do end
+        os.exit(0)
+      ]], FLAVOUR)
+      local status, out, err = run(path, FLAVOUR, shell.q("http://127.0.0.1:" .. f.closed_port .. "/x"))
+      os.remove(path)
+      assert.equal(0, status, err)
+      assert.is_nil(out:find("never runs"))
+      for _, id in ipairs({ "ff-1", "ff-2", "ff-3", "ff-4", "ff-5", "kept-1" }) do
+        local _, n = err:gsub("message " .. id:gsub("%-", "%%-") .. " ", "")
+        assert.equal(1, n, err)
+      end
+    end)
+
     it("exit() from inside a callback still closes and names what was left", function()
       local path = script([[
         local notifyhub = require("notifyhub")
