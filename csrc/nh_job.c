@@ -140,15 +140,17 @@ static void cancel_result(nh_result *r) {
 }
 
 void nh_job_end_cancelled(nh_job *job, size_t i) {
+  size_t n = job->msg.n_targets;
   job->code = NH_CANCELLED;
-  for (size_t k = 0; k < job->msg.n_targets; k++)
+  for (size_t k = 0; k < n; k++)
     if (job->results[k].code == NH_CANCELLED && !job->results[k].success) return;
-  if (i < job->msg.n_targets) {
-    cancel_result(&job->results[i]);
-    return;
+  if (i >= n && !nh_job_succeeded(job)) {
+    for (size_t k = 0; k < n; k++)
+      if (!job->results[k].success) cancel_result(&job->results[k]);
+  } else if (n > 0) {
+    /* A receipt that says success must not come with a cancel that won. */
+    cancel_result(&job->results[i < n ? i : n - 1]);
   }
-  for (size_t k = 0; k < job->msg.n_targets; k++)
-    if (!job->results[k].success) cancel_result(&job->results[k]);
 }
 
 /* ---- delays ------------------------------------------------------------- */
