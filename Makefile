@@ -94,11 +94,13 @@ test-clang: deps
 # client or each with its own, foreign cancels, a taker thread, detached
 # jobs, closes racing submits, retries, deadlines, rate limits, the elastic
 # pool; pool, direct and inline modes) and tests/cancel_expire.c (a cancel
-# racing the queued-deadline sweep), against the loopback server.
+# racing the queued-deadline sweep) and tests/hardening_exit.c (cancels
+# racing deliveries, NaN/inf/negative retry policies), against the
+# loopback server.
 # STRESS_ROUNDS rounds of every run; STRESS_FLAGS e.g. --seed 7.
 STRESS_ROUNDS ?= 2
 STRESS_FLAGS  ?=
-CORE_TESTS     = stress_core cancel_expire
+CORE_TESTS     = stress_core cancel_expire hardening_exit
 CORE_TEST_FLAGS = -g -O1 -fno-omit-frame-pointer -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(CJSON_INC) -Icsrc
 
 $(addprefix $(BUILD)/tsan/,$(CORE_TESTS)): $(BUILD)/tsan/%: tests/%.c $(CORE_SRC) $(HEADERS)
@@ -114,14 +116,18 @@ $(addprefix $(BUILD)/asan/,$(CORE_TESTS)): $(BUILD)/asan/%: tests/%.c $(CORE_SRC
 tsan: deps $(addprefix $(BUILD)/tsan/,$(CORE_TESTS))
 	TSAN_OPTIONS='halt_on_error=1 second_deadlock_stack=1' \
 	  timeout 600 lua5.4 tools/with-server.lua sh -c \
-	  '$(BUILD)/tsan/cancel_expire {base} 10 && $(BUILD)/tsan/stress_core {base} $(STRESS_ROUNDS) $(STRESS_FLAGS)'
+	  '$(BUILD)/tsan/cancel_expire {base} 10 && $(BUILD)/tsan/stress_core {base} $(STRESS_ROUNDS) $(STRESS_FLAGS) \
+	   && $(BUILD)/tsan/hardening_exit cancel {base}/sink 2000 \
+	   && $(BUILD)/tsan/hardening_exit delays {base}/sink http://127.0.0.1:1/x'
 
 # make asan-core: the same programs under AddressSanitizer and UBSan (a job
 # ended twice shows as a use after free), leaks included.
 asan-core: deps $(addprefix $(BUILD)/asan/,$(CORE_TESTS))
 	ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  timeout 600 lua5.4 tools/with-server.lua sh -c \
-	  '$(BUILD)/asan/cancel_expire {base} 20 && $(BUILD)/asan/stress_core {base} $(STRESS_ROUNDS) $(STRESS_FLAGS)'
+	  '$(BUILD)/asan/cancel_expire {base} 20 && $(BUILD)/asan/stress_core {base} $(STRESS_ROUNDS) $(STRESS_FLAGS) \
+	   && $(BUILD)/asan/hardening_exit cancel {base}/sink 2000 \
+	   && $(BUILD)/asan/hardening_exit delays {base}/sink http://127.0.0.1:1/x'
 
 # libFuzzer targets (fuzz/*.c; seeds and past findings in fuzz/corpus/<target>/),
 # each run for FUZZ_SECONDS; a crash's input lands in build/fuzz/artifacts/.

@@ -7,6 +7,7 @@
  * user value) so that callbacks of messages cut off by the collection still
  * run on this thread, then frees the core.
  */
+#include <limits.h>
 #include <math.h>
 #include <string.h>
 
@@ -74,7 +75,9 @@ static int lnh_client_new(lua_State *L) {
   o.grow_after = lnh_range_field(L, 1, "grow_after", "async.grow_after", o.grow_after);
   o.priority_aging =
     lnh_range_field(L, 1, "priority_aging", "async.priority_aging", o.priority_aging);
-  o.log_failures = bool_field(L, 1, "log_failures", 0);
+  o.close_timeout =
+    lnh_range_field(L, 1, "close_timeout", "async.close_timeout", o.close_timeout);
+  o.log_failures = bool_field(L, 1, "log_failures", 1);
   o.follow_redirects =
     (int)lnh_range_field(L, 1, "follow_redirects", "http.follow_redirects", 0);
   o.verify_tls = bool_field(L, 1, "verify_tls", o.verify_tls);
@@ -300,6 +303,12 @@ static int lnh_client_close(lua_State *L) {
   return 1;
 }
 
+/* client:forked() -> true in a child of fork(): nothing of it works here. */
+static int lnh_client_forked(lua_State *L) {
+  lua_pushboolean(L, nh_client_forked(lnh_check_client(L, 1)));
+  return 1;
+}
+
 static int lnh_client_closed(lua_State *L) {
   lua_pushboolean(L, nh_client_closed(lnh_check_client(L, 1)));
   return 1;
@@ -360,6 +369,7 @@ void lnh_client_open(lua_State *L) {
     { "latency", lnh_client_latency },
     { "waker_listen", lnh_client_waker_listen }, { "waker_accept", lnh_client_waker_accept },
     { "arm", lnh_client_arm },         { "wake", lnh_client_wake },
+    { "forked", lnh_client_forked },
     { NULL, NULL }
   };
   static const luaL_Reg meta[] = { { "__gc", lnh_client_gc },

@@ -134,7 +134,9 @@ void lnh_push_receipt(lua_State *L, const nh_job *job) {
     push_result(L, &m->targets[i], r);
     lua_rawseti(L, -2, (int)i + 1);
     if (r->success) ok++;
-    else if (!first_failure) first_failure = r;
+    /* The failure that ended the job (CANCELLED, TIMEOUT, CLOSED), else the first. */
+    else if (!first_failure || (r->code == job->code && first_failure->code != job->code))
+      first_failure = r;
     if (r->partial) partial++;                 /* an e-mail some recipients got */
   }
   lua_setfield(L, -2, "results");

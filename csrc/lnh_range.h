@@ -24,7 +24,7 @@
   X("async.buffer_size", "buffer_size", 1, 1, 10000000, 0)                   \
   X("async.timeout", "queue_timeout", 0, 0, 3600, 0)                         \
   X("async.concurrency", "concurrency", 1, 1, 1024, 0)                       \
-  X("async.close_timeout", NULL, 0, 0, 3600, 0)                              \
+  X("async.close_timeout", "close_timeout", 0, 0, 3600, 0)                   \
   X("async.idle_timeout", "idle_timeout", 0, 0, LNH_DAY, 1)                  \
   X("async.grow_after", "grow_after", 0, 0, 3600, 0)                         \
   X("async.priority_aging", "priority_aging", 0, 0, LNH_DAY, 1)              \

@@ -28,11 +28,94 @@ static CURLcode curl_init_rc;
  * send (its threads do not exist there). Cheaper than getpid() per submit. */
 static volatile unsigned nh_fork_generation;
 
-static void after_fork_in_child(void) { nh_fork_generation++; }
+/* Every client not yet freed, for the exit handler. */
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static nh_client *live_clients;
 
+static void after_fork_in_child(void) {
+  nh_fork_generation++;
+  /* Another thread may have held it at the fork; only this one runs here. */
+  pthread_mutex_init(&live_lock, NULL);
+}
+
+static void at_exit(void);
+
+/* atexit() after curl_global_init(): handlers run in reverse order, so ours
+ * runs before OpenSSL's cleanup, while no worker may still use it. */
 static void init_curl(void) {
   curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
   pthread_atfork(NULL, NULL, after_fork_in_child);
+  if (curl_init_rc == CURLE_OK) atexit(at_exit);
+}
+
+static void live_add(nh_client *c) {
+  pthread_mutex_lock(&live_lock);
+  c->live_next = live_clients;
+  live_clients = c;
+  pthread_mutex_unlock(&live_lock);
+}
+
+static void live_remove(nh_client *c) {
+  pthread_mutex_lock(&live_lock);
+  nh_client **link = &live_clients;
+  while (*link && *link != c) link = &(*link)->live_next;
+  if (*link) *link = c->live_next;
+  pthread_mutex_unlock(&live_lock);
+}
+
+/* One line on stderr, in one write so that threads do not interleave. */
+static void report_undelivered(const nh_job *job, nh_code code) {
+  char line[NH_MAX_ID_LEN + 96];
+  int n = snprintf(line, sizeof line, "notifyhub: message %s not delivered (%s)\n",
+                   job->msg.id ? job->msg.id : "?", nh_code_name(code));
+  if (n > 0 && write(2, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1) < 0) {}
+}
+
+static nh_code end_code(const nh_job *job);
+
+/* Failure records the owner never drained (a handle collected before its
+ * message failed leaves nothing else): at exit they go to stderr. */
+static void flush_logs(nh_client *c) {
+  static const char *const names[] = { "DEBUG", "INFO", "WARN", "ERROR", "OFF" };
+  nh_log_record *all = nh_logbuf_take(&c->log);
+  for (nh_log_record *r = all; r; r = r->next) {
+    if (r->level < NH_LOG_WARN || r->level > NH_LOG_ERROR || !r->text) continue;
+    char *line = nh_sprintf("[notifyhub] %s %s\n", names[r->level], r->text);
+    if (line && write(2, line, strlen(line)) < 0) {}
+    free(line);
+  }
+  nh_log_free(all);
+}
+
+/* Finished jobs nobody read: at exit nobody will; say which were lost
+ * (those whose failure record flush_logs() wrote are named already). */
+static void report_unread(nh_client *c) {
+  pthread_mutex_lock(&c->done.lock);
+  for (nh_job *job = c->done.head; job; job = job->next)
+    if (!nh_job_succeeded(job) && job->code != NH_CANCELLED && !job->failure_logged)
+      report_undelivered(job, end_code(job));
+  pthread_mutex_unlock(&c->done.lock);
+}
+
+/* The process exits (exit(), os.exit() without closing the Lua state) with
+ * clients left open: their messages get close_timeout, all clients at once,
+ * then every thread is joined. No Lua runs here, so no callback either. */
+static void at_exit(void) {
+  pthread_mutex_lock(&live_lock);
+  double start = nh_now();
+  for (nh_client *c = live_clients; c; c = c->live_next) {
+    c->exit_open = c->ready && !c->closed_flag && !nh_client_forked(c);
+    if (!c->exit_open) continue;
+    __atomic_store_n(&c->at_exit, 1, __ATOMIC_RELEASE);
+    nh_client_close_begin(c);
+  }
+  for (nh_client *c = live_clients; c; c = c->live_next) {
+    if (!c->exit_open) continue;
+    nh_client_close_end(c, start + c->opt.close_timeout);
+    flush_logs(c);
+    report_unread(c);
+  }
+  pthread_mutex_unlock(&live_lock);
 }
 
 int nh_client_forked(const nh_client *c) { return c->fork_generation != nh_fork_generation; }
@@ -59,6 +142,16 @@ void nh_options_default(nh_options *o) {
   o->idle_timeout = 30;
   o->grow_after = 0.1;
   o->priority_aging = 2;
+  o->close_timeout = 5;
+}
+
+/* Limits the core can hand to libcurl and to its timers: a transfer's limit
+ * of 0 would mean none at all. */
+static void normalize_options(nh_options *o) {
+  if (o->timeout_ms < 1) o->timeout_ms = 1;
+  if (o->connect_timeout_ms < 1) o->connect_timeout_ms = 1;
+  if (!(o->close_timeout >= 0)) o->close_timeout = 0;
+  if (o->close_timeout > NH_MAX_DELAY) o->close_timeout = NH_MAX_DELAY;
 }
 
 /* ---- libcurl share handle: DNS and TLS sessions across workers ---------- */
@@ -135,6 +228,7 @@ nh_client *nh_client_new(const nh_options *opt, char *err, size_t errlen) {
     return NULL;
   }
   c->opt = *opt;
+  normalize_options(&c->opt);
   c->ca_file = nh_strdup(opt->ca_file);
   c->proxy = nh_strdup(opt->proxy);
   c->user_agent = nh_strdup(opt->user_agent ? opt->user_agent : "notifyhub/0.1");
@@ -160,6 +254,7 @@ nh_client *nh_client_new(const nh_options *opt, char *err, size_t errlen) {
     return NULL;
   }
   c->ready = 1;
+  live_add(c);
   int want = opt->enabled && opt->use_pool ? opt->workers : 0;
   for (int i = 0; i < want; i++) {
     if (nh_client_start_worker(c) != 0) {
@@ -206,7 +301,10 @@ static void count_submitted(nh_client *c, nh_job *job) {
 static void accept_job(nh_client *c, nh_job *job) {
   job->seq = ++c->next_seq;
   job->submitted_at = job->enqueued_at = nh_now();
+  /* NaN, negative and infinite timeouts mean none; delays the core can run. */
+  if (!(job->timeout > 0) || isinf(job->timeout)) job->timeout = 0;
   job->deadline = job->timeout > 0 ? job->submitted_at + job->timeout : 0;
+  nh_retry_sanitize(&job->retry);
   count_submitted(c, job);
 }
 
@@ -280,7 +378,8 @@ nh_code nh_client_submit(nh_client *c, nh_job *job, double queue_timeout, char *
 
 int nh_client_cancel(nh_client *c, nh_job *job) {
   if (nh_client_forked(c) || nh_job_state(job) == NH_JOB_DONE) return 0;
-  __atomic_store_n(&job->cancelled, 1, __ATOMIC_RELEASE);
+  /* The one decision: past it, whoever ends the job ends it CANCELLED. */
+  if (!nh_job_fate_cancel(job)) return 0;
   pthread_mutex_lock(&c->queue.lock);
   /* In the queue itself: not taken by a worker, nor by the deadline sweep,
    * which ends the job on its own (cancel must not end it a second time). */
@@ -324,19 +423,40 @@ static const nh_result *first_failure(const nh_job *job) {
   return NULL;
 }
 
+/* What a receipt and the logs call the job's end. */
+static nh_code end_code(const nh_job *job) {
+  const nh_result *bad = first_failure(job);
+  return job->code != NH_OK ? job->code : bad ? bad->code : NH_OK;
+}
+
+/* A failed job is logged (logger.failures); while closing, past the log
+ * buffer's capacity too: close must name every message it did not deliver.
+ * At exit nobody drains the buffer: a job nobody will read goes to stderr. */
+static void log_failure(nh_client *c, nh_job *job, int detached) {
+  const nh_result *bad = first_failure(job);
+  if (!bad || job->code == NH_CANCELLED) return;       /* the caller asked for it */
+  if (__atomic_load_n(&c->at_exit, __ATOMIC_ACQUIRE)) {
+    if (detached) report_undelivered(job, end_code(job));
+    return;
+  }
+  if (!c->opt.log_failures) return;
+  int lost = job->code == NH_CLOSED;
+  int closing = __atomic_load_n(&c->closing, __ATOMIC_ACQUIRE);
+  job->failure_logged =
+    nh_log_keep(&c->log, lost ? NH_LOG_ERROR : NH_LOG_WARN, closing, job->msg.id,
+                "message %s %s: %s (%s)", job->msg.id, lost ? "not delivered" : "failed",
+                bad->error ? bad->error : "", nh_code_name(end_code(job)));
+}
+
 void nh_client_finish(nh_client *c, nh_job *job) {
+  if (!nh_job_seal(job)) nh_job_end_cancelled(job, (size_t)-1);   /* cancel() said true */
   for (size_t i = 0; i < job->msg.n_targets; i++)
     nh_redact_result(&job->results[i], &job->msg.targets[i]);
   count_finished(c, job);
-  const nh_result *bad = c->opt.log_failures ? first_failure(job) : NULL;
-  if (bad) {
-    int lost = job->code == NH_CLOSED;
-    nh_log(&c->log, lost ? NH_LOG_ERROR : NH_LOG_WARN, 0, job->msg.id, "message %s %s: %s (%s)",
-           job->msg.id, lost ? "not delivered" : "failed", bad->error ? bad->error : "",
-           nh_code_name(job->code != NH_OK ? job->code : bad->code));
-  }
-  __atomic_store_n(&job->state, NH_JOB_DONE, __ATOMIC_RELEASE);
   int detached = __atomic_load_n(&job->detached, __ATOMIC_ACQUIRE);
+  log_failure(c, job, detached);
+  __atomic_store_n(&job->state, NH_JOB_DONE, __ATOMIC_RELEASE);
+  detached = __atomic_load_n(&job->detached, __ATOMIC_ACQUIRE);
   /* One step under one lock, so nh_client_pending() never reads zero while
    * a record is between the two counts. */
   pthread_mutex_lock(&c->done.lock);
@@ -460,6 +580,7 @@ void nh_client_free(nh_client *c) {
   if (!c) return;
   if (nh_client_forked(c)) return;                      /* locks may be held by threads
                                                  that do not exist here */
+  live_remove(c);
   nh_client_close(c, 0);
   nh_job *jobs[64];
   size_t n;

@@ -32,6 +32,10 @@ enum { NH_OVERFLOW_TRUNCATE, NH_OVERFLOW_SPLIT, NH_OVERFLOW_ERROR };
 /* Where a job is; readable from any thread with nh_job_state(). */
 enum { NH_JOB_NEW, NH_JOB_QUEUED, NH_JOB_SENDING, NH_JOB_DONE };
 
+/* How a job's end is decided, once: open until cancel() wins (the job ends
+ * CANCELLED) or the core seals it as it finishes (cancel() answers 0). */
+enum { NH_FATE_OPEN, NH_FATE_CANCELLED, NH_FATE_SEALED };
+
 /* Retries with exponential backoff and full jitter (seconds). */
 typedef struct nh_retry {
   int max_attempts;         /* 1: no retry */
@@ -67,6 +71,7 @@ typedef struct nh_options {
   double priority_aging;    /* seconds before a waiting low job goes first */
   int log_failures;         /* log every failed job (warn; CLOSED: error) */
   int follow_redirects;     /* 0: a 3xx is the answer; n: follow up to n (http/https only) */
+  double close_timeout;     /* seconds the exit handler gives a client left open */
 } nh_options;
 
 /* One destination of a message, fully resolved by the caller. */
@@ -150,7 +155,8 @@ struct nh_job {
   int state;                /* NH_JOB_*, atomic */
   int refs;                 /* atomic: the core's and the caller's */
   int detached;             /* atomic: nobody will take the completion */
-  int cancelled;            /* atomic: cancel() asked for it */
+  int fate;                 /* atomic NH_FATE_*: who decided how the job ends */
+  int failure_logged;       /* its failure record is in the log buffer */
   size_t targets_left;      /* worker-private */
   int active, waiting;      /* worker-private: transfers and timers */
   void *worker;             /* under queue.lock: the worker that took it */
@@ -237,7 +243,8 @@ nh_code nh_client_submit(nh_client *c, nh_job *job, double queue_timeout,
 nh_code nh_client_submit_many(nh_client *c, nh_job **jobs, size_t n, double queue_timeout,
                               char *err, size_t errlen);
 /* 1 when the job had not finished and will end CANCELLED (targets already
- * delivered stay delivered), 0 when it was already finished. */
+ * delivered stay delivered), 0 when its end was already decided. The answer
+ * and the job's final code always agree. */
 int nh_client_cancel(nh_client *c, nh_job *job);
 void nh_client_latency(nh_client *c, nh_platform_id p, nh_latency *out);
 /* Moves up to max finished jobs into out; never blocks. */

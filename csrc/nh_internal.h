@@ -141,6 +141,26 @@ double nh_wall_time(void);                  /* Unix seconds */
 /* Jobs detached so far in this process (nh_job.c). */
 unsigned long nh_job_detaches(void);
 
+/* How a job ends (nh_job.c): cancel() and the core race to decide it once,
+ * with one compare-and-swap on job->fate. */
+/* 1 when the job will end CANCELLED (the cancel won now or before). */
+int nh_job_fate_cancel(nh_job *job);
+int nh_job_is_cancelled(const nh_job *job);
+/* The job ends now: 1 when it ends as its results say (a later cancel
+ * answers 0), 0 when a cancel came first: then nh_job_end_cancelled(). */
+int nh_job_seal(nh_job *job);
+/* The code becomes CANCELLED and, unless a target already says so, target
+ * i's result (each failed one when i is out of range) does too. */
+void nh_job_end_cancelled(nh_job *job, size_t i);
+
+/* Delays (nh_job.c). No timer, retry or hint waits longer than this. */
+#define NH_MAX_DELAY 3600.0
+/* seconds within [0, min(max, NH_MAX_DELAY)]; NaN and negatives are 0. */
+double nh_delay_clamp(double seconds, double max);
+/* A policy the core can run: finite, non-negative delays, multiplier >= 1,
+ * max_elapsed 0 (no limit) unless positive and finite. */
+void nh_retry_sanitize(nh_retry *p);
+
 /* ---- submission queue (nh_queue.c) -------------------------------------- */
 
 typedef struct nh_queue {
@@ -235,6 +255,9 @@ void nh_log(nh_logbuf *b, int level, int worker_id, const char *message_id,
 /* The same, about one attempt of one message. */
 void nh_log_attempt(nh_logbuf *b, int level, int worker_id, const char *message_id, int attempt,
                     const char *fmt, ...);
+/* nh_log(), past the capacity too when keep is set (what close cut off);
+ * 1 when the record was kept. */
+int nh_log_keep(nh_logbuf *b, int level, int keep, const char *message_id, const char *fmt, ...);
 nh_log_record *nh_logbuf_take(nh_logbuf *b);
 
 #define NH_LATENCY_BUCKETS 160   /* 10% steps from 0.1 ms to 7 minutes; more goes last */
@@ -278,6 +301,7 @@ typedef struct nh_transfer {
   int too_big;
   int hops;                 /* redirects followed so far */
   double started;           /* nh_now() at the first request */
+  int cut_to_deadline;      /* its limit is what was left of the message's time */
   char errbuf[CURL_ERROR_SIZE];
   struct nh_smtp_log *smtp; /* SMTP: what the server replied (nh_smtp.c) */
   struct nh_transfer *prev, *next;
@@ -336,12 +360,22 @@ struct nh_client {
   int ready;                                /* locks and queues exist */
   unsigned fork_generation;                 /* nh_fork_generation at creation */
   unsigned long detaches_seen;              /* nh_job_detaches() at the last purge */
+  uint64_t closed_before;                   /* c->closed when close() began */
+  int closing;                              /* atomic: close() began */
+  int at_exit;                              /* atomic: the exit handler closes it */
+  int exit_open;                            /* the exit handler's: it was left open */
+  nh_client *live_next;                     /* the process's live clients */
 };
 
 /* nh_pool.c */
 int nh_client_start_worker(nh_client *c);
 nh_code nh_client_start_direct(nh_client *c, nh_job *job);
 void nh_client_wake_locked(nh_client *c);
+/* close() in two steps, so that the exit handler closes every client at
+ * once: begin stops accepting (0 when there is nothing to close), end
+ * waits until the deadline (nh_now() based), cuts off and joins. */
+int nh_client_close_begin(nh_client *c);
+size_t nh_client_close_end(nh_client *c, double deadline);
 /* Joins direct-mode threads that returned (all: every one) and retired ones. */
 void nh_client_reap(nh_client *c, int all);
 

@@ -4,6 +4,7 @@
  * is alive: the core's (dropped when the owner takes the completion, or by
  * the worker when the job was detached) and the caller's handle.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -117,4 +118,69 @@ int nh_job_succeeded(const nh_job *job) {
   for (size_t i = 0; i < job->msg.n_targets; i++)
     if (!job->results[i].success) return 0;
   return job->msg.n_targets > 0;
+}
+
+/* ---- how a job ends ----------------------------------------------------- */
+
+int nh_job_fate_cancel(nh_job *job) {
+  int open = NH_FATE_OPEN;
+  if (__atomic_compare_exchange_n(&job->fate, &open, NH_FATE_CANCELLED, 0, __ATOMIC_ACQ_REL,
+                                  __ATOMIC_ACQUIRE))
+    return 1;
+  return open == NH_FATE_CANCELLED;            /* asked twice: still true */
+}
+
+int nh_job_is_cancelled(const nh_job *job) {
+  return __atomic_load_n(&job->fate, __ATOMIC_ACQUIRE) == NH_FATE_CANCELLED;
+}
+
+int nh_job_seal(nh_job *job) {
+  int open = NH_FATE_OPEN;
+  if (__atomic_compare_exchange_n(&job->fate, &open, NH_FATE_SEALED, 0, __ATOMIC_ACQ_REL,
+                                  __ATOMIC_ACQUIRE))
+    return 1;
+  return open == NH_FATE_SEALED;
+}
+
+static void cancel_result(nh_result *r) {
+  if (r->success) {
+    nh_result_set(r, NH_CANCELLED, "cancelled as its request finished (it may have arrived)");
+  } else if (r->code != NH_CANCELLED) {
+    char *prev = r->error;
+    r->error = NULL;
+    nh_result_set(r, NH_CANCELLED, "cancelled (last attempt: %s)", prev ? prev : nh_code_text(r->code));
+    free(prev);
+  }
+}
+
+void nh_job_end_cancelled(nh_job *job, size_t i) {
+  size_t n = job->msg.n_targets;
+  job->code = NH_CANCELLED;
+  for (size_t k = 0; k < n; k++)
+    if (job->results[k].code == NH_CANCELLED && !job->results[k].success) return;
+  if (i >= n && !nh_job_succeeded(job)) {
+    for (size_t k = 0; k < n; k++)
+      if (!job->results[k].success) cancel_result(&job->results[k]);
+  } else if (n > 0) {
+    /* A receipt that says success must not come with a cancel that won. */
+    cancel_result(&job->results[i < n ? i : n - 1]);
+  }
+}
+
+/* ---- delays ------------------------------------------------------------- */
+
+double nh_delay_clamp(double seconds, double max) {
+  if (!(max >= 0)) max = 0;                    /* NaN, negative */
+  if (max > NH_MAX_DELAY) max = NH_MAX_DELAY;
+  if (!(seconds > 0)) return 0;                /* NaN, zero, negative */
+  return seconds < max ? seconds : max;
+}
+
+void nh_retry_sanitize(nh_retry *p) {
+  if (p->max_attempts < 1) p->max_attempts = 1;
+  p->max_delay = nh_delay_clamp(p->max_delay, NH_MAX_DELAY);
+  p->initial_delay = nh_delay_clamp(p->initial_delay, p->max_delay);
+  if (!(p->multiplier >= 1)) p->multiplier = 1;                  /* NaN, below 1 */
+  if (p->multiplier > 1e6) p->multiplier = 1e6;                  /* inf: capped by max_delay */
+  if (!(p->max_elapsed > 0) || isinf(p->max_elapsed)) p->max_elapsed = 0;   /* no limit */
 }

@@ -31,27 +31,28 @@ void nh_logbuf_destroy(nh_logbuf *b) {
   pthread_mutex_destroy(&b->lock);
 }
 
-static void append(nh_logbuf *b, int level, int worker_id, const char *message_id, int attempt,
-                   const char *fmt, va_list ap) {
+static int append(nh_logbuf *b, int level, int worker_id, const char *message_id, int attempt,
+                  int keep, const char *fmt, va_list ap) {
   nh_log_record *r = calloc(1, sizeof *r);
-  if (!r) return;
+  if (!r) return 0;
   r->text = nh_vsprintf(fmt, ap);
   r->level = level;
   r->worker_id = worker_id;
   r->attempt = attempt;
   r->message_id = nh_strdup(message_id);
   pthread_mutex_lock(&b->lock);
-  if (b->length >= b->capacity) {
+  if (b->length >= b->capacity && !keep) {
     b->dropped++;
     pthread_mutex_unlock(&b->lock);
     nh_log_free(r);
-    return;
+    return 0;
   }
   if (b->tail) b->tail->next = r;
   else b->head = r;
   b->tail = r;
   b->length++;
   pthread_mutex_unlock(&b->lock);
+  return 1;
 }
 
 void nh_log(nh_logbuf *b, int level, int worker_id, const char *message_id,
@@ -59,7 +60,7 @@ void nh_log(nh_logbuf *b, int level, int worker_id, const char *message_id,
   if (level < b->level) return;
   va_list ap;
   va_start(ap, fmt);
-  append(b, level, worker_id, message_id, 0, fmt, ap);
+  append(b, level, worker_id, message_id, 0, 0, fmt, ap);
   va_end(ap);
 }
 
@@ -68,8 +69,17 @@ void nh_log_attempt(nh_logbuf *b, int level, int worker_id, const char *message_
   if (level < b->level) return;
   va_list ap;
   va_start(ap, fmt);
-  append(b, level, worker_id, message_id, attempt, fmt, ap);
+  append(b, level, worker_id, message_id, attempt, 0, fmt, ap);
   va_end(ap);
+}
+
+int nh_log_keep(nh_logbuf *b, int level, int keep, const char *message_id, const char *fmt, ...) {
+  if (level < b->level) return 0;
+  va_list ap;
+  va_start(ap, fmt);
+  int kept = append(b, level, 0, message_id, 0, keep, fmt, ap);
+  va_end(ap);
+  return kept;
 }
 
 nh_log_record *nh_logbuf_take(nh_logbuf *b) {

@@ -181,23 +181,33 @@ static void join_workers(nh_client *c) {
   pthread_mutex_unlock(&c->queue.lock);
 }
 
-size_t nh_client_close(nh_client *c, double timeout) {
+int nh_client_close_begin(nh_client *c) {
   if (c->closed_flag || !c->ready) return 0;
   c->closed_flag = 1;
   if (nh_client_forked(c)) return 0;                    /* a forked copy has no threads */
-  uint64_t closed_before = __atomic_load_n(&c->closed, __ATOMIC_RELAXED);
+  c->closed_before = __atomic_load_n(&c->closed, __ATOMIC_RELAXED);
+  __atomic_store_n(&c->closing, 1, __ATOMIC_RELEASE);   /* failures: log every one */
   pthread_mutex_lock(&c->queue.lock);
   c->queue.closing = 1;
   pthread_cond_broadcast(&c->queue.not_full);
   pthread_cond_broadcast(&c->queue.not_empty);
   pthread_mutex_unlock(&c->queue.lock);
-  wait_outstanding(c, nh_now() + (timeout > 0 ? timeout : 0));
+  return 1;
+}
+
+size_t nh_client_close_end(nh_client *c, double deadline) {
+  wait_outstanding(c, deadline);
   pthread_mutex_lock(&c->done.lock);
   size_t left = c->outstanding;
   pthread_mutex_unlock(&c->done.lock);
   if (left > 0) cut_off(c);
   join_workers(c);
-  return (size_t)(__atomic_load_n(&c->closed, __ATOMIC_RELAXED) - closed_before);
+  return (size_t)(__atomic_load_n(&c->closed, __ATOMIC_RELAXED) - c->closed_before);
+}
+
+size_t nh_client_close(nh_client *c, double timeout) {
+  if (!nh_client_close_begin(c)) return 0;
+  return nh_client_close_end(c, nh_now() + (timeout > 0 ? timeout : 0));
 }
 
 

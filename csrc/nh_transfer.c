@@ -5,6 +5,7 @@
  * target's result. Easy handles are kept per worker for reuse.
  */
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -184,6 +185,7 @@ void nh_transfer_record(nh_transfer *t, CURLcode rc) {
     if (t->buf) t->len = nh_redact(t->buf, t->len, target->secrets, target->n_secrets);
     nh_answer a = { r->http_status, t->buf ? t->buf : "", t->len };
     nh_platform_get(target->platform)->classify(target, &a, r);
+    r->retry_after = nh_delay_clamp(r->retry_after, NH_MAX_DELAY);   /* a hostile hint */
     if (wanted_redirect(t, rc)) redirect_refused(t, r, nh_platform_name(target->platform));
     /* A platform may keep a cleaned copy (WeCom hides the caller's IP). */
     if (!r->response) {
@@ -234,6 +236,22 @@ static void setup_http(nh_transfer *t, CURL *e) {
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->req.headers);
 }
 
+/* The transfer's limit in ms: http.timeout, or what is left of the
+ * message's time when less, rounded up so that the transfer outlives the
+ * deadline by under a millisecond. 0 when the deadline has passed. */
+static long transfer_limit(nh_client *c, const nh_job *job, int *cut) {
+  long limit = c->opt.timeout_ms;
+  *cut = 0;
+  if (job->deadline <= 0) return limit;
+  double left = (job->deadline - nh_now()) * 1000.0;      /* compared before any cast */
+  if (!(left > 0)) return 0;
+  if (left < (double)limit) {
+    limit = (long)ceil(left);
+    *cut = 1;
+  }
+  return limit < 1 ? 1 : limit;
+}
+
 /* Builds part `part` of target i and hands it to the worker's multi
  * handle; the transfer's time limit is http.timeout, or less when the
  * message's deadline comes first. NULL with the result set on failure. */
@@ -262,12 +280,17 @@ nh_transfer *nh_transfer_start(nh_worker *w, nh_job *job, size_t i, size_t part)
     free(t);
     return NULL;
   }
-  CURL *e = t->easy;
-  long limit = w->client->opt.timeout_ms;
-  if (job->deadline > 0) {
-    long left = (long)((job->deadline - nh_now()) * 1000.0) + 1;
-    if (left < limit) limit = left;
+  long limit = transfer_limit(w->client, job, &t->cut_to_deadline);
+  if (limit <= 0) {
+    /* The deadline passed while the request was built: nothing goes out
+     * (a limit of 0 would mean none to libcurl). */
+    nh_result_set(r, NH_TIMEOUT, "the message's deadline passed");
+    put_easy(w, t->easy, &t->req);
+    nh_request_free(&t->req);
+    free(t);
+    return NULL;
   }
+  CURL *e = t->easy;
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, limit);
   curl_easy_setopt(e, CURLOPT_URL, t->req.url);
   if (t->req.smtp) setup_smtp(t, e);

@@ -99,10 +99,13 @@ static void record_latency(nh_client *c, nh_job *job, size_t i) {
   nh_client_record_latency(c, job->msg.targets[i].platform, ms);
 }
 
-/* One target of a job is over: the job ends with its last target. */
+/* One target of a job is over: the job ends with its last target. Its end
+ * is decided here, once: a cancel() that came first (and answered true)
+ * makes it CANCELLED, even when this target's request went through. */
 static void target_done(nh_worker *w, nh_job *job, size_t i) {
   if (i < job->msg.n_targets) record_latency(w->client, job, i);
   if (--job->targets_left > 0) return;
+  if (!nh_job_seal(job)) nh_job_end_cancelled(job, i);
   nh_log(&w->client->log, NH_LOG_DEBUG, w->id, job->msg.id, "message finished: %s (%s)",
          nh_job_succeeded(job) ? "delivered" : "failed", nh_code_name(job->code));
   nh_client_finish(w->client, job);
@@ -123,9 +126,13 @@ static void end_target(nh_worker *w, nh_job *job, size_t i, nh_code code, const 
   target_done(w, job, i);
 }
 
+/* A timer at `when` (now + a delay): a NaN, negative or huge time must not
+ * freeze the heap, so it is brought within [now, now + NH_MAX_DELAY]. */
 static void wait_for(nh_worker *w, worker_state *ws, nh_job *job, size_t i, size_t part,
                      double when) {
   int was = is_waiting(job);
+  double now = nh_now();
+  when = now + nh_delay_clamp(when - now, NH_MAX_DELAY);
   if (job->deadline > 0 && when > job->deadline) when = job->deadline;
   if (push_timer(ws, (timer){ when, job, i, part }) != 0) {
     end_target(w, job, i, NH_NO_MEMORY, "out of memory scheduling a retry");
@@ -140,7 +147,7 @@ static void wait_for(nh_worker *w, worker_state *ws, nh_job *job, size_t i, size
 static void start_target(nh_worker *w, worker_state *ws, nh_job *job, size_t i, size_t part) {
   nh_client *c = w->client;
   double now = nh_now();
-  if (__atomic_load_n(&job->cancelled, __ATOMIC_ACQUIRE)) {
+  if (nh_job_is_cancelled(job)) {
     end_target(w, job, i, NH_CANCELLED, "cancelled");
     return;
   }
@@ -156,6 +163,11 @@ static void start_target(nh_worker *w, worker_state *ws, nh_job *job, size_t i, 
   }
   int was = is_waiting(job);
   nh_transfer *t = nh_transfer_start(w, job, i, part);
+  if (!t && job->results[i].code == NH_TIMEOUT) {
+    /* The deadline passed while the request was built: no transfer. */
+    end_target(w, job, i, NH_TIMEOUT, "the message's deadline passed");
+    return;
+  }
   if (!t) {
     target_done(w, job, i);
     return;
@@ -201,10 +213,9 @@ static double random_unit(worker_state *ws) {
 /* Full jitter: uniform in [0, min(max_delay, initial * multiplier^(n-1))];
  * the service's own hint, when it gave one, instead (capped the same). */
 static double backoff(worker_state *ws, const nh_retry *p, const nh_result *r) {
-  if (r->retry_after > 0) return r->retry_after < p->max_delay ? r->retry_after : p->max_delay;
-  double cap = p->initial_delay * pow(p->multiplier, r->attempts - 1);
-  if (cap > p->max_delay) cap = p->max_delay;
-  return cap * random_unit(ws);
+  if (r->retry_after > 0) return nh_delay_clamp(r->retry_after, p->max_delay);
+  double cap = nh_delay_clamp(p->initial_delay * pow(p->multiplier, r->attempts - 1), p->max_delay);
+  return nh_delay_clamp(cap * random_unit(ws), p->max_delay);
 }
 
 /* Schedules another attempt of a failed part; 0 when none is due. */
@@ -212,7 +223,7 @@ static int maybe_retry(nh_worker *w, worker_state *ws, nh_job *job, size_t i, si
   const nh_result *r = &job->results[i];
   const nh_retry *p = &job->retry;
   if (r->success || !retryable(r) || r->attempts >= p->max_attempts) return 0;
-  if (__atomic_load_n(&job->cancelled, __ATOMIC_ACQUIRE)) return 0;
+  if (nh_job_is_cancelled(job)) return 0;
   double now = nh_now(), delay = backoff(ws, p, r);
   if (p->max_elapsed > 0 && now + delay - job->submitted_at > p->max_elapsed) return 0;
   __atomic_add_fetch(&w->client->retried, 1, __ATOMIC_RELAXED);
@@ -243,12 +254,24 @@ static nh_job *end_transfer(nh_worker *w, worker_state *ws, nh_transfer *t) {
   return job;
 }
 
+/* A transfer that failed as (or after) the message's own deadline passed:
+ * the message timed out; it did not fail. */
+static int past_deadline(const nh_job *job, const nh_result *r, int cut_to_deadline) {
+  if (r->success || job->deadline <= 0) return 0;
+  return nh_now() >= job->deadline || (cut_to_deadline && r->code == NH_TIMEOUT);
+}
+
 /* A transfer ended: a retry, the next part of a split message, or the
  * target is done. */
 static void after_transfer(nh_worker *w, worker_state *ws, nh_transfer *t) {
   size_t i = t->index, part = t->part, next = part + 1;
+  int cut_to_deadline = t->cut_to_deadline;
   nh_job *job = end_transfer(w, ws, t);
   nh_result *r = &job->results[i];
+  if (past_deadline(job, r, cut_to_deadline)) {
+    end_target(w, job, i, NH_TIMEOUT, "the message's deadline passed");
+    return;
+  }
   size_t parts = job->msg.targets[i].n_parts;
   if (r->success) r->parts_sent = (int)next;
   if (r->success && next < parts) {
@@ -294,13 +317,13 @@ static void fire_timers(nh_worker *w, worker_state *ws) {
 static void apply_cancels(nh_worker *w, worker_state *ws) {
   for (nh_transfer *t = ws->transfers, *next; t; t = next) {
     next = t->next;
-    if (!__atomic_load_n(&t->job->cancelled, __ATOMIC_ACQUIRE)) continue;
+    if (!nh_job_is_cancelled(t->job)) continue;
     size_t i = t->index;
     end_target(w, end_transfer(w, ws, t), i, NH_CANCELLED, "cancelled while in flight");
   }
   /* Due now: start_target sees the flag and ends the target. */
   for (int k = 0; k < ws->n_timers; k++)
-    if (__atomic_load_n(&ws->timers[k].job->cancelled, __ATOMIC_ACQUIRE)) ws->timers[k].when = 0;
+    if (nh_job_is_cancelled(ws->timers[k].job)) ws->timers[k].when = 0;
   for (int k = ws->n_timers / 2; k >= 0 && ws->n_timers; k--) sift_down(ws, k);   /* re-heapify */
   fire_timers(w, ws);
 }

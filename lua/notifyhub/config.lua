@@ -48,7 +48,7 @@ M.defaults = {
   logger = {
     level = "warn",
     handler = nil,         -- default: one line per record on stderr
-    failures = false,      -- true: every failed message is logged (warn; cut off by close: error)
+    failures = true,       -- every failed message is logged (warn; cut off by close: error); false: not
   },
 }
 

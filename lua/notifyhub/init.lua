@@ -56,6 +56,7 @@ function M.new(cfg)
     max_response = h.max_response, log_level = c.logger.level,
     idle_timeout = a.idle_timeout, grow_after = a.grow_after, priority_aging = a.priority_aging,
     log_failures = c.logger.failures, follow_redirects = h.follow_redirects,
+    close_timeout = a.close_timeout,
   })
   if not ud then return nil, err, code end
   local self = setmetatable({
@@ -72,19 +73,26 @@ function M.new(cfg)
   return self
 end
 
+-- An error value as text, even when its __tostring raises or returns no string.
+local function error_text(err)
+  local ok, s = pcall(tostring, err)
+  if ok and type(s) == "string" then return s end
+  return ("(a %s whose __tostring failed)"):format(type(err))
+end
+
 --- Logs through the configured handler (or stderr); never raises.
 function Client:log(level, text, fields)
   if (LEVELS[level] or 5) < self.log_level then return end
   local ok, err = pcall(self.log_handler, level, text, fields or {})
   if not ok then
-    io.stderr:write(("[notifyhub] log handler failed: %s\n"):format(tostring(err)))
+    io.stderr:write(("[notifyhub] log handler failed: %s\n"):format(error_text(err)))
   end
 end
 
 -- Runs a user callback; an error is logged and goes no further.
 function Client:_call(fn, ...)
   local ok, err = pcall(fn, ...)
-  if not ok then self:log("error", "callback raised: " .. tostring(err), {}) end
+  if not ok then self:log("error", "callback raised: " .. error_text(err), {}) end
 end
 
 function Client:_anchor(h)
@@ -212,13 +220,17 @@ function Client:_drain_logs()
   end
 end
 
--- Polls until cond() holds or timeout seconds pass (nil: no limit).
+local FORKED = "the client belongs to another process (created before fork)"
+
+-- Polls until cond() holds or timeout seconds pass (nil: no limit). In a
+-- child of fork() nothing can finish: CLOSED at once instead of a spin.
 function Client:_wait_until(cond, timeout)
   local now = core.now
   local deadline = timeout and timeout < math.huge and now() + timeout or nil
   while true do
     self:poll()
     if cond() then return true end
+    if self.core:forked() then return nil, FORKED, "CLOSED" end
     local left = deadline and deadline - now()
     if left and left <= 0 then return nil, "timed out while waiting", "TIMEOUT" end
     self.core:wait(left and math.min(left, 1) or 1)
@@ -226,11 +238,14 @@ function Client:_wait_until(cond, timeout)
 end
 
 --- Waits until every message sent so far is finished and its callbacks ran.
+-- `true` means finished, not delivered: failures reach `on_error`, the
+-- receipts and the failure log (`logger.failures`).
 -- @tparam[opt] number timeout seconds; nil: no limit
--- @return true, or nil, err, code (`TIMEOUT`)
+-- @return true, or nil, err, code (`TIMEOUT`; `CLOSED` in a child of fork)
 function Client:wait_all(timeout)
   local t, err, code = Handle.check_timeout(timeout, "wait_all")
   if err then return nil, err, code end
+  if self.core:forked() then return nil, FORKED, "CLOSED" end
   return self:_wait_until(function()
     return self.core:pending() == 0 and self.ready.first > self.ready.last
   end, t)

@@ -19,6 +19,8 @@ chosen by the request path (the query string is ignored):
   /close-early    reads the request, closes without answering (FIN, nothing sent)
   /drip           a valid status line and headers with Content-Length 1000, then one
                   byte every 0.5 s
+  /hang           reads the request and never answers (until the client goes away)
+  /slow           200 application/json {"ok":true} after 0.3 s   (keep-alive)
   /garbage        200 text/plain, 256 random bytes   (keep-alive)
   /notjson        200 application/json, body `this is not json`   (keep-alive)
   /nul            200 text/plain, the 7 bytes "ab\0cd\0e" (NUL bytes inside)   (keep-alive)
@@ -75,6 +77,7 @@ HUGE_SIZE = 50 * 1024 * 1024
 HUGE_CHUNK = b"x" * (256 * 1024)
 DRIP_LENGTH = 1000
 DRIP_INTERVAL = 0.5
+SLOW_DELAY = 0.3
 IDLE_TIMEOUT = 300          # seconds a kept-alive connection may stay idle
 MAX_HEADER = 64 * 1024
 RANDOM_FAULTS = ("reset", "close-early", "garbage", "notjson", "redirect-http",
@@ -258,6 +261,14 @@ def handle_one(conn, method, path, version, headers):
         for _ in range(DRIP_LENGTH):
             time.sleep(DRIP_INTERVAL)
             send(b"z")                     # raises once the client has gone
+        return keep_alive
+    if kind == "hang":
+        while conn.sock.recv(65536):       # until the client closes (or the idle timeout)
+            pass
+        return False
+    if kind == "slow":
+        time.sleep(SLOW_DELAY)
+        send(response(200, "application/json", OK_BODY, keep_alive))
         return keep_alive
     if kind == "garbage":
         send(response(200, "text/plain", os.urandom(256), keep_alive))
