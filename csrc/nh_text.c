@@ -153,9 +153,9 @@ void nh_buf_markdown_html(nh_buf *b, const char *s) {
  * still fits, in shorter parts than it could). */
 #define PLAN_WINDOW(limit) ((limit) < ((size_t)-1 - 64) / 2 ? 2 * (limit) + 64 : (size_t)-1)
 /* A part is long enough once it renders within limit / PLAN_SLACK units of
- * the limit (1.6%; none for limits under 64): the last few probes of an
+ * the limit (0.2%; none for limits under 512): the last few probes of an
  * exact search would each gain a character or two. */
-#define PLAN_SLACK 64
+#define PLAN_SLACK 512
 /* Probes that interpolate before the search halves every other time. */
 #define PLAN_GUESSES 4
 
@@ -234,8 +234,9 @@ static size_t guess(const plan_ctx *x, const char *s, const fit_range *r, size_t
 /* The longest prefix of body (n bytes) whose rendering, with the suffix
  * added, fits the limit (to within limit / PLAN_SLACK units); 0 when not
  * even one character does. The rendering is taken to grow with the prefix
- * and to be close to linear in it, so probes aim a little under the limit
- * by interpolation (two or three probes a part on ordinary text); after
+ * and to be close to linear in it, so probes aim at the limit (a little
+ * under it once one was over) by interpolation; on ordinary text that is
+ * one probe a part, as dense as the last, and two to six on mixed text. After
  * PLAN_GUESSES of them every other probe halves the interval, so a part
  * never costs more than PLAN_GUESSES + 2 log2(window) probes. */
 static size_t longest_fit(plan_ctx *x, const char *body, size_t n) {
@@ -245,7 +246,8 @@ static size_t longest_fit(plan_ctx *x, const char *body, size_t n) {
   r.hi = r.cap + 1;
   for (int k = 0;; k++) {
     int bisect = k >= PLAN_GUESSES && k % 2;
-    size_t c = bisect ? r.lo + (r.hi - r.lo) / 2 : guess(x, body, &r, x->limit - slack / 2);
+    size_t aim = r.have_hi ? x->limit - slack / 2 : x->limit;   /* under, once over */
+    size_t c = bisect ? r.lo + (r.hi - r.lo) / 2 : guess(x, body, &r, aim);
     c = cut_near(body, n, r.lo, r.hi, c);
     if (c == 0) break;                        /* no character ends in (lo, hi) */
     size_t u = probe(x, body, c);
