@@ -35,7 +35,7 @@ local function body_of(mb)
   return string.rep(line, math.floor(mb * 1024 * 1024 / #line))
 end
 
-print(("%s, %s, Slack-size limit via %s"):format(jit_name, _VERSION, platform))
+print(("%s (%s), platform %s"):format(jit_name, _VERSION, platform))
 print(("%-6s %-9s %10s %10s %7s"):format("size", "overflow", "caller s", "total s", "parts"))
 for _, mb in ipairs(sizes) do
   local body = body_of(mb)
