@@ -196,6 +196,7 @@ demo: deps build
 bench: deps build $(BUILD)/curl_multi
 	@lua5.4 bench/run.lua
 	@lua5.4 bench/ngx.lua
+	@lua5.4 bench/split.lua
 
 # libcurl alone, the benchmark's reference for what libcurl reaches here.
 $(BUILD)/curl_multi: bench/curl_multi.c

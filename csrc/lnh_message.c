@@ -228,7 +228,7 @@ nh_job *lnh_check_message(lua_State *L, int idx, nh_client *c, nh_code *code, ch
   m->platform_data = opt_json(L, idx, "platform_data");
   check_attachments(L, idx, m);
   lua_remove(L, targets);                     /* leaves the token on top */
-  for (size_t i = 0; i < n; i++) {
+  for (size_t i = 0; i < n && nh_message_plan_now(m); i++) {   /* a large body: the worker */
     *code = nh_target_plan(m, &m->targets[i], err, errlen);
     if (*code != NH_OK) return NULL;          /* the token frees the job */
   }

@@ -327,6 +327,22 @@ static void run_direct(nh_client *c, nh_job *job) {
   nh_client_finish(c, job);
 }
 
+/* A caller that did not plan a small message cannot skip its checks: it is
+ * planned (and refused) here; a large one is planned by the worker. */
+static nh_code plan_small(nh_job *job, size_t k, size_t n, char *err, size_t errlen) {
+  nh_message *m = &job->msg;
+  if (!nh_message_plan_now(m)) return NH_OK;
+  for (size_t i = 0; i < m->n_targets; i++) {
+    char why[256];
+    nh_code rc = nh_target_plan(m, &m->targets[i], why, sizeof why);
+    if (rc == NH_OK) continue;
+    if (n > 1) snprintf(err, errlen, "message %zu: %s", k + 1, why);
+    else snprintf(err, errlen, "%s", why);
+    return NH_INVALID_MESSAGE;
+  }
+  return NH_OK;
+}
+
 nh_code nh_client_submit_many(nh_client *c, nh_job **jobs, size_t n, double queue_timeout,
                               char *err, size_t errlen) {
   if (nh_client_forked(c)) {
@@ -339,6 +355,8 @@ nh_code nh_client_submit_many(nh_client *c, nh_job **jobs, size_t n, double queu
                "expected", i + 1, NH_MAX_ID_LEN);
       return NH_INVALID_MESSAGE;
     }
+  for (size_t i = 0; i < n; i++)
+    if (plan_small(jobs[i], i, n, err, errlen) != NH_OK) return NH_INVALID_MESSAGE;
   maybe_purge(c);
   if (!c->opt.enabled) {
     if (c->queue.closing) return refuse(c, NH_CLOSED, n, err, errlen);

@@ -94,6 +94,7 @@ typedef struct nh_target {
   size_t n_parts;
   char **secrets;           /* values cut out of every text about this target */
   size_t n_secrets;
+  int planned;              /* nh_target_plan() ran and succeeded */
 } nh_target;
 
 /* The outcome of one target. */
@@ -228,6 +229,15 @@ void nh_redact_result(nh_result *r, const nh_target *t);
  * into headers: webhook-id, Message-ID). */
 #define NH_MAX_ID_LEN 128
 nh_code nh_target_plan(const nh_message *m, nh_target *t, char *err, size_t errlen);
+/* Planning a large body takes time (it is linear in the body), so a body
+ * over NH_PLAN_SYNC_MAX bytes is planned by the worker that takes the job,
+ * before its first transfer, not by nh_client_submit() on the caller's
+ * thread: a message it refuses (overflow = error, a platform check) then
+ * ends its target with INVALID_MESSAGE in the job's completion. Smaller
+ * bodies are planned by nh_client_submit() when the caller did not plan
+ * them, and refused there. nh_message_plan_now() says which case m is. */
+#define NH_PLAN_SYNC_MAX (64 * 1024)
+int nh_message_plan_now(const nh_message *m);
 /* 1 when id is 1 to NH_MAX_ID_LEN printable ASCII characters, no spaces;
  * nh_client_submit() refuses a job whose id is not. */
 int nh_message_id_ok(const char *id);

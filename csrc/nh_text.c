@@ -144,6 +144,34 @@ void nh_buf_markdown_html(nh_buf *b, const char *s) {
 
 /* ---- overflow ----------------------------------------------------------- */
 
+/* The planner never renders the whole rest of a body per candidate: a part
+ * is looked for in the next PLAN_WINDOW(limit) units of the body, and each
+ * probe renders one candidate part (at most that window), a few times per
+ * part, so planning is linear in the body. It takes no rendering to shrink
+ * a text to less than half: a body over the window is over the limit
+ * without being rendered whole (a rendering that does shrink it that much
+ * still fits, in shorter parts than it could). */
+#define PLAN_WINDOW(limit) ((limit) < ((size_t)-1 - 64) / 2 ? 2 * (limit) + 64 : (size_t)-1)
+/* A part is long enough once it renders within limit / PLAN_SLACK units of
+ * the limit (0.2%; none for limits under 512): the last few probes of an
+ * exact search would each gain a character or two. */
+#define PLAN_SLACK 512
+/* Probes that interpolate before the search halves every other time. */
+#define PLAN_GUESSES 4
+
+/* What a probe needs to measure a candidate part. */
+typedef struct plan_ctx {
+  const nh_platform *p;
+  const nh_message *m;
+  const nh_target *t;
+  size_t limit;
+  int in_chars;             /* the platform counts UTF-8 characters */
+  const char *suffix;       /* added to every candidate: "" or U+2026 */
+  size_t base;              /* units of the suffix alone, rendered (the title's share) */
+  double per_unit;          /* body bytes per rendered unit in the last part; 0: none yet */
+  nh_buf b;                 /* scratch: the candidate */
+} plan_ctx;
+
 static size_t rendered_units(const nh_platform *p, const nh_message *m, const nh_target *t,
                              const char *body, int *in_chars) {
   nh_message part = *m;
@@ -155,31 +183,86 @@ static size_t rendered_units(const nh_platform *p, const nh_message *m, const nh
   return units;
 }
 
+/* Units of body[0..k) plus the suffix as rendered; (size_t)-1 when out of
+ * memory (never fits). */
+static size_t probe(plan_ctx *x, const char *body, size_t k) {
+  x->b.len = 0;
+  nh_buf_add(&x->b, body, k);
+  nh_buf_puts(&x->b, x->suffix);
+  return x->b.failed ? (size_t)-1 : rendered_units(x->p, x->m, x->t, x->b.data, &x->in_chars);
+}
+
 static size_t next_boundary(const char *s, size_t n, size_t i) {
   while (i < n && is_continuation((unsigned char)s[i])) i++;
   return i;
 }
 
-/* The longest prefix of body (n bytes) whose rendering, with suffix added,
- * fits the limit; 0 when not even one character does. A binary search on
- * the cut point: the rendering grows with the body. */
-static size_t longest_fit(const nh_platform *p, const nh_message *m, const nh_target *t,
-                          const char *body, size_t n, const char *suffix, size_t limit) {
-  size_t lo = 0, hi = n;
-  int in_chars = 0;
-  nh_buf b = { 0 };
-  while (lo < hi) {
-    size_t mid = next_boundary(body, n, lo + (hi - lo + 1) / 2);
-    if (mid > hi) break;                      /* no character ends in (lo, hi] */
-    b.len = 0;
-    nh_buf_add(&b, body, mid);
-    nh_buf_puts(&b, suffix);
-    if (b.failed) break;
-    if (rendered_units(p, m, t, b.data, &in_chars) <= limit) lo = mid;
-    else hi = mid - 1;
+/* A cut in (lo, hi) on a character boundary near c, or 0 when there is none. */
+static size_t cut_near(const char *s, size_t n, size_t lo, size_t hi, size_t c) {
+  if (hi - lo < 2) return 0;
+  if (c <= lo) c = lo + 1;
+  if (c >= hi) c = hi - 1;
+  size_t up = next_boundary(s, n, c);
+  if (up < hi) return up;
+  while (c > lo && is_continuation((unsigned char)s[c])) c--;
+  return c > lo ? c : 0;
+}
+
+/* The interval of the search: lo (lo_u units) is the longest cut known to
+ * fit, hi (hi_u) the shortest known not to; without such a hi yet, hi is
+ * the window's end plus one. */
+typedef struct fit_range {
+  size_t lo, lo_u, hi, hi_u, cap;
+  int have_hi;
+} fit_range;
+
+/* Where to probe next: the cut that a straight line through the two ends
+ * puts at `aim` units; without a hi yet, the line from the empty part
+ * through lo. The first guess: as dense as the last part, or else the
+ * prefix of `aim` units. */
+static size_t guess(const plan_ctx *x, const char *s, const fit_range *r, size_t aim) {
+  size_t room = aim > r->lo_u ? aim - r->lo_u : 0;
+  if (!r->have_hi && r->lo == 0 && x->per_unit > 0 && (double)room * x->per_unit < (double)r->cap)
+    return (size_t)((double)room * x->per_unit);
+  if (!r->have_hi && r->lo == 0) return nh_utf8_prefix(s, r->cap, room ? room : 1, x->in_chars);
+  double step = r->have_hi
+                    ? (double)room * (double)(r->hi - r->lo) / (double)(r->hi_u - r->lo_u)
+                    : (double)r->lo * (double)room / (double)(r->lo_u > x->base ? r->lo_u - x->base : 1);
+  return step < (double)(r->cap - r->lo) ? r->lo + (size_t)step : r->cap;
+}
+
+/* The longest prefix of body (n bytes) whose rendering, with the suffix
+ * added, fits the limit (to within limit / PLAN_SLACK units); 0 when not
+ * even one character does. The rendering is taken to grow with the prefix
+ * and to be close to linear in it, so probes aim at the limit (a little
+ * under it once one was over) by interpolation; on ordinary text that is
+ * one probe a part, as dense as the last, and two to six on mixed text. After
+ * PLAN_GUESSES of them every other probe halves the interval, so a part
+ * never costs more than PLAN_GUESSES + 2 log2(window) probes. */
+static size_t longest_fit(plan_ctx *x, const char *body, size_t n) {
+  size_t slack = x->limit / PLAN_SLACK;
+  fit_range r = { .cap = nh_utf8_prefix(body, n, PLAN_WINDOW(x->limit), x->in_chars) };
+  r.lo_u = x->base < x->limit ? x->base : x->limit;
+  r.hi = r.cap + 1;
+  for (int k = 0;; k++) {
+    int bisect = k >= PLAN_GUESSES && k % 2;
+    size_t aim = r.have_hi ? x->limit - slack / 2 : x->limit;   /* under, once over */
+    size_t c = bisect ? r.lo + (r.hi - r.lo) / 2 : guess(x, body, &r, aim);
+    c = cut_near(body, n, r.lo, r.hi, c);
+    if (c == 0) break;                        /* no character ends in (lo, hi) */
+    size_t u = probe(x, body, c);
+    if (u > x->limit) {
+      r.hi = c;
+      r.hi_u = u;
+      r.have_hi = 1;
+      continue;
+    }
+    r.lo = c;
+    r.lo_u = u;
+    if (u + slack >= x->limit && slack > 0) break;
   }
-  free(b.data);
-  return lo;
+  if (r.lo > 0 && r.lo_u > x->base) x->per_unit = (double)r.lo / (double)(r.lo_u - x->base);
+  return r.lo;
 }
 
 /* Prefers to end a split part after a newline, then after a space. */
@@ -192,63 +275,69 @@ static size_t natural_cut(const char *s, size_t n, size_t total) {
   return n;
 }
 
-static nh_code split_parts(const nh_platform *p, const nh_message *m, nh_target *t,
-                           size_t limit, char *err, size_t errlen) {
-  const char *body = m->body;
+static int add_part(nh_target *t, size_t *cap, const char *s, size_t n) {
+  if (t->n_parts == *cap) {
+    char **more = realloc(t->parts, (*cap *= 2) * sizeof *more);
+    if (!more) return -1;
+    t->parts = more;
+  }
+  t->parts[t->n_parts] = nh_strndup(s, n);
+  return t->parts[t->n_parts++] ? 0 : -1;
+}
+
+static nh_code split_parts(plan_ctx *x, nh_target *t, char *err, size_t errlen) {
+  const char *body = x->m->body;
   size_t n = strlen(body), cap = 4;
-  char **parts = calloc(cap, sizeof *parts);
-  if (!parts) return NH_NO_MEMORY;
-  t->parts = parts;                           /* the job frees what is here */
-  nh_buf b = { 0 };
-  int in_chars = 0;
+  t->parts = calloc(cap, sizeof *t->parts);   /* the job frees what is here */
+  if (!t->parts) return NH_NO_MEMORY;
+  x->base = probe(x, "", 0);
   while (n > 0) {
-    size_t fit = longest_fit(p, m, t, body, n, "", limit);
+    size_t fit = longest_fit(x, body, n);
     size_t take = natural_cut(body, fit, n);
-    if (take < fit) {
-      /* Markup can make a shorter piece render longer ("`a` b" as code
-       * with a cut after the space leaves a lone backtick): keep the
-       * natural cut only when it fits too. */
-      b.len = 0;
-      nh_buf_add(&b, body, take);
-      if (b.failed || rendered_units(p, m, t, b.data, &in_chars) > limit) take = fit;
-    }
+    /* Markup can make a shorter piece render longer ("`a` b" as code with a
+     * cut after the space leaves a lone backtick): keep the natural cut
+     * only when it fits too. */
+    if (take < fit && probe(x, body, take) > x->limit) take = fit;
     if (take == 0) {
-      snprintf(err, errlen, "%s: the title alone is over the limit of %zu", p->name, limit);
-      free(b.data);
+      snprintf(err, errlen, "%s: the title alone is over the limit of %zu", x->p->name, x->limit);
       return NH_INVALID_MESSAGE;
     }
-    if (t->n_parts == cap) {
-      char **more = realloc(t->parts, (cap *= 2) * sizeof *more);
-      if (!more) {
-        free(b.data);
-        return NH_NO_MEMORY;
-      }
-      t->parts = more;
-    }
-    t->parts[t->n_parts++] = nh_strndup(body, take);
+    if (add_part(t, &cap, body, take)) return NH_NO_MEMORY;
     body += take;
     n -= take;
   }
-  free(b.data);
   return NH_OK;
 }
 
-static nh_code truncate_body(const nh_platform *p, const nh_message *m, nh_target *t,
-                             size_t limit, char *err, size_t errlen) {
-  size_t n = strlen(m->body);
-  size_t keep = longest_fit(p, m, t, m->body, n, ELLIPSIS, limit);
+static nh_code truncate_body(plan_ctx *x, nh_target *t, char *err, size_t errlen) {
+  const char *body = x->m->body;
+  x->suffix = ELLIPSIS;
+  x->base = probe(x, "", 0);
+  size_t keep = longest_fit(x, body, strlen(body));
   if (keep == 0) {
-    snprintf(err, errlen, "%s: the title alone is over the limit of %zu", p->name, limit);
+    snprintf(err, errlen, "%s: the title alone is over the limit of %zu", x->p->name, x->limit);
     return NH_INVALID_MESSAGE;
   }
   t->parts = calloc(1, sizeof *t->parts);
   if (!t->parts) return NH_NO_MEMORY;
-  t->parts[0] = nh_sprintf("%.*s%s", (int)keep, m->body, ELLIPSIS);
+  t->parts[0] = nh_sprintf("%.*s%s", (int)keep, body, ELLIPSIS);
   t->n_parts = 1;
   return t->parts[0] ? NH_OK : NH_NO_MEMORY;
 }
 
-nh_code nh_target_plan(const nh_message *m, nh_target *t, char *err, size_t errlen) {
+/* The message's units as rendered; for a body over the window (the unit
+ * learnt from rendering the title alone), limit + 1 without rendering it,
+ * unless overflow = error has to say how long it is. */
+static size_t measure(plan_ctx *x) {
+  const char *body = x->m->body;
+  if (x->t->overflow != NH_OVERFLOW_ERROR && body && strlen(body) > PLAN_WINDOW(x->limit)) {
+    if (probe(x, "", 0) == (size_t)-1) return (size_t)-1;
+    if (nh_text_units(body, x->in_chars) > PLAN_WINDOW(x->limit)) return x->limit + 1;
+  }
+  return rendered_units(x->p, x->m, x->t, body, &x->in_chars);
+}
+
+static nh_code plan_target(const nh_message *m, nh_target *t, char *err, size_t errlen) {
   const nh_platform *p = nh_platform_get(t->platform);
   if (!nh_message_id_ok(m->id)) {
     snprintf(err, errlen, "id: 1 to %d printable ASCII characters without spaces expected",
@@ -260,19 +349,34 @@ nh_code nh_target_plan(const nh_message *m, nh_target *t, char *err, size_t errl
     if (rc != NH_OK) return rc;
   }
   if (!p->render) return NH_OK;
-  int in_chars = 0;
-  size_t limit = p->limit(m, t);
-  size_t units = rendered_units(p, m, t, m->body, &in_chars);
+  plan_ctx x = { .p = p, .m = m, .t = t, .limit = p->limit(m, t), .suffix = "" };
+  size_t units = measure(&x);
   if (units == (size_t)-1) {
+    free(x.b.data);
     snprintf(err, errlen, "%s: out of memory while measuring the message", p->name);
     return NH_NO_MEMORY;
   }
-  if (units <= limit) return NH_OK;
-  if (t->overflow == NH_OVERFLOW_ERROR || !m->body || !*m->body) {
+  if (units <= x.limit || t->overflow == NH_OVERFLOW_ERROR || !m->body || !*m->body) {
+    free(x.b.data);
+    if (units <= x.limit) return NH_OK;
     snprintf(err, errlen, "%s: the message is %zu %s, over the limit of %zu (overflow = \"error\")",
-             p->name, units, in_chars ? "characters" : "bytes", limit);
+             p->name, units, x.in_chars ? "characters" : "bytes", x.limit);
     return NH_INVALID_MESSAGE;
   }
-  if (t->overflow == NH_OVERFLOW_SPLIT) return split_parts(p, m, t, limit, err, errlen);
-  return truncate_body(p, m, t, limit, err, errlen);
+  nh_code rc = t->overflow == NH_OVERFLOW_SPLIT ? split_parts(&x, t, err, errlen)
+                                                : truncate_body(&x, t, err, errlen);
+  free(x.b.data);
+  return rc;
+}
+
+/* Once: a target already planned keeps its parts. */
+nh_code nh_target_plan(const nh_message *m, nh_target *t, char *err, size_t errlen) {
+  if (t->planned) return NH_OK;
+  nh_code rc = plan_target(m, t, err, errlen);
+  t->planned = rc == NH_OK;
+  return rc;
+}
+
+int nh_message_plan_now(const nh_message *m) {
+  return !m->body || strnlen(m->body, NH_PLAN_SYNC_MAX + 1) <= NH_PLAN_SYNC_MAX;
 }

@@ -180,13 +180,31 @@ static void start_target(nh_worker *w, worker_state *ws, nh_job *job, size_t i, 
   reclass(c, job, was);
 }
 
+/* A body too large to plan on the caller's thread (NH_PLAN_SYNC_MAX) is
+ * planned here, before its first transfer; a target it refuses ends now.
+ * 0 when the target ended. A cancel or a passed deadline skips the work:
+ * start_target ends the target. */
+static int plan_late(nh_worker *w, nh_job *job, size_t i) {
+  nh_target *t = &job->msg.targets[i];
+  if (t->planned || __atomic_load_n(&job->fate, __ATOMIC_ACQUIRE) == NH_FATE_CANCELLED ||
+      (job->deadline > 0 && nh_now() >= job->deadline))
+    return 1;
+  char err[256];
+  nh_code rc = nh_target_plan(&job->msg, t, err, sizeof err);
+  if (rc == NH_OK) return 1;
+  nh_result_set(&job->results[i], rc, "%s", err);
+  target_done(w, job, i);
+  return 0;
+}
+
 static void start_job(nh_worker *w, worker_state *ws, nh_job *job) {
   __atomic_store_n(&job->state, NH_JOB_SENDING, __ATOMIC_RELEASE);
   __atomic_add_fetch(&w->client->in_flight, 1, __ATOMIC_RELAXED);
   nh_log(&w->client->log, NH_LOG_DEBUG, w->id, job->msg.id, "worker %d picked message", w->id);
   /* +1 so that a target failing at once cannot finish the job early. */
   job->targets_left = job->msg.n_targets + 1;
-  for (size_t i = 0; i < job->msg.n_targets; i++) start_target(w, ws, job, i, 0);
+  for (size_t i = 0; i < job->msg.n_targets; i++)
+    if (plan_late(w, job, i)) start_target(w, ws, job, i, 0);
   target_done(w, job, (size_t)-1);
 }
 
