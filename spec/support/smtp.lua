@@ -11,6 +11,7 @@
 --   --       ca_file = "/tmp/.../ca.pem", user = "u", password = "p", pid = n, dir = "..." }
 --   ... let the code under test send mail ...
 --   local msgs = smtp.messages()   -- { { mail_from, rcpt_tos, data, tls, auth_user, ... } }
+--   local mail = smtp.parse(msgs[1].data)   -- headers and MIME tree, parsed by Python
 --   smtp.clear()
 --   smtp.stop()
 --
@@ -240,6 +241,17 @@ function M.wait_for(n, timeout)
     if system.gettime() >= deadline then return list, false end
     system.sleep(0.02)
   end
+end
+
+-- M.parse(data) -> the message as spec/support/parse_mail.py sees it (Python's
+-- email package, an independent MIME parser): decoded headers, defects, and
+-- tree = { type, text | parts | filename + content_hex }.
+function M.parse(data)
+  local tmp = os.tmpname()
+  write_file(tmp, data)
+  local out = capture(M.python() .. " " .. q(support_dir() .. "/parse_mail.py") .. " < " .. q(tmp))
+  os.remove(tmp)
+  return cjson.decode(out)
 end
 
 -- M.clear(): forget received messages.
