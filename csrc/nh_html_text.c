@@ -161,9 +161,11 @@ static void breaks(html_text *h, size_t lines) {
   for (size_t k = trailing_newlines(h); k < lines; k++) nh_buf_add(h->b, "\n", 1);
 }
 
+/* Collapsed into one space, except inside <pre> (less its CRs and any
+ * line break before the first text). */
 static void whitespace(html_text *h, char c) {
   if (!h->pre) h->space = 1;
-  else if (c != '\r') nh_buf_add(h->b, &c, 1);
+  else if (c != '\r' && (c != '\n' || h->b->len > h->start)) nh_buf_add(h->b, &c, 1);
 }
 
 /* ---- tags --------------------------------------------------------------- */
@@ -229,6 +231,17 @@ static void list(html_text *h, int closing, int ordered) {
   else h->lists[h->depth++] = ordered ? 1 : 0;
 }
 
+/* As browsers read a URL: without tabs and line breaks, spaces trimmed. */
+static char *clean_url(char *url) {
+  if (!url) return NULL;
+  size_t k = 0;
+  for (size_t i = 0; url[i]; i++)
+    if (!strchr("\t\n\r", url[i]) && (k || url[i] != ' ')) url[k++] = url[i];
+  while (k && url[k - 1] == ' ') k--;
+  url[k] = '\0';
+  return url;
+}
+
 static int unsafe_href(const char *href) {
   return !*href || *href == '#' || strncasecmp(href, "javascript:", 11) == 0 ||
          strncasecmp(href, "data:", 5) == 0 || strncasecmp(href, "vbscript:", 9) == 0;
@@ -275,7 +288,7 @@ static void element(html_text *h, const char *name, int closing, const char *att
   } else if (strcmp(name, "a") == 0) {
     link_end(h);                              /* links do not nest: a new one ends the last */
     if (!closing) {
-      h->href = attribute(attrs, n, "href");
+      h->href = clean_url(attribute(attrs, n, "href"));
       if (h->space && !after_space(h)) nh_buf_add(h->b, " ", 1);
       h->space = 0;                           /* the text starts here, not its space */
       h->link_at = h->b->len;

@@ -385,7 +385,8 @@ static void quote(md_writer *w, int enter) {
 
 static void heading(md_writer *w, cmark_node *node, int enter) {
   if (w->r->hashes) {
-    if (enter) raw(w, "######" + 6 - cmark_node_get_heading_level(node)), raw(w, " ");
+    int level = cmark_node_get_heading_level(node);
+    if (enter) raw(w, &"######"[6 - (level < 1 ? 1 : level > 6 ? 6 : level)]), raw(w, " ");
   } else {
     bold(w, enter);
   }
