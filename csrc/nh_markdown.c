@@ -60,7 +60,7 @@ typedef struct md_writer {
   md_prefix stack[MAX_NEST];
   int depth, skipped;       /* skipped: levels past MAX_NEST */
   int line_start;
-  int strong, emph, quotes;
+  int strong, emph, quotes, links;
   const char *href;
 } md_writer;
 
@@ -305,6 +305,7 @@ static void link(md_writer *w, cmark_node *node, int enter) {
   if (unsafe_url(url)) return;
   const md_rules *r = w->r;
   int image = cmark_node_get_type(node) == CMARK_NODE_IMAGE;
+  w->links += enter ? 1 : -1;
   if (r->link == LINK_STATE) {
     fs_flush(w->fs);                          /* the run ends here: url is cmark's */
     w->href = enter ? url : NULL;
@@ -413,7 +414,10 @@ static void visit(md_writer *w, cmark_node *node, int enter) {
   case CMARK_NODE_HTML_INLINE: literal(w, node, w->r->raw_html); break;
   case CMARK_NODE_TEXT: literal(w, node, 0); break;
   case CMARK_NODE_SOFTBREAK:
-  case CMARK_NODE_LINEBREAK: newline(w); break;
+  case CMARK_NODE_LINEBREAK:
+    if (w->links && w->r->link == LINK_SLACK) raw(w, " ");   /* a line break ends Slack's <url|text> */
+    else newline(w);
+    break;
   case CMARK_NODE_CODE:
     raw(w, w->r->code[0]);
     lines(w, w->r->code_text, cmark_node_get_literal(node), 0);

@@ -71,8 +71,9 @@ describe("markdown (cmark) and html as text", function()
 
     it("turns **bold** into *bold*, and drops a javascript: link's address", function()
       local c = notifyhub.new({ slack = { webhook_url = hook() } })
-      assert(c:send({ title = "T", body = "**bold** and __also__ [x](javascript:alert(1))", format = "markdown" }))
-      assert.equal("*T*\n*bold* and *also* x", last("/services/").text)
+      assert(c:send({ title = "T", body = "**bold** and __also__ [x](javascript:alert(1))\n"
+        .. "[two\nlines](https://e.example)", format = "markdown" }))
+      assert.equal("*T*\n*bold* and *also* x\n<https://e.example|two lines>", last("/services/").text)
       c:close()
     end)
 
