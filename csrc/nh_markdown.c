@@ -255,7 +255,8 @@ static void gap(md_writer *w, cmark_node *node) {
 /* Text with newlines (code and HTML blocks) as lines, without the last
  * newline. */
 static void lines(md_writer *w, escape_fn esc, const char *s, int as_raw) {
-  size_t n = s ? strlen(s) : 0;
+  if (!s) return;
+  size_t n = strlen(s);
   if (n && s[n - 1] == '\n') n--;
   for (size_t i = 0; i <= n;) {
     const char *eol = memchr(s + i, '\n', n - i);
@@ -279,13 +280,14 @@ static void italic(md_writer *w, int enter) {
 }
 
 /* What cmark's HTML renderer refuses too: javascript:, vbscript:, file:
- * and data: other than images. Such a link keeps its text only. */
+ * and data: other than images (and an empty address). Such a link keeps
+ * its text only. */
 static int unsafe_url(const char *url) {
   static const char *const bad[] = { "javascript:", "vbscript:", "file:", "data:" };
   static const char *const images[] = { "data:image/png", "data:image/gif", "data:image/jpeg",
                                         "data:image/webp" };
   while (url && (*url == ' ' || *url == '\t')) url++;
-  if (!url) return 1;
+  if (!url || !*url) return 1;                /* [x]() links nowhere: its text only */
   for (size_t i = 0; i < 4; i++)
     if (strncasecmp(url, images[i], strlen(images[i])) == 0) return 0;
   for (size_t i = 0; i < 4; i++)
@@ -320,6 +322,9 @@ static void link(md_writer *w, cmark_node *node, int enter) {
   } else {
     raw(w, "]("), put_url(w, url), raw(w, ")");
   }
+  /* [](url) or ![](url): the address is the text (Slack's <url> shows it itself) */
+  if (enter && !cmark_node_first_child(node) && r->link != LINK_SLACK)
+    text(w, r->text, url, strlen(url));
 }
 
 /* The first word of a fence's info string, if it is a plain language name. */
