@@ -23,6 +23,7 @@ typedef struct html_text {
   size_t start;                 /* where this text begins in b */
   int space;                    /* a collapsed space waits for the next text */
   int pre;                      /* inside <pre> */
+  int marker;                   /* a list marker is the last thing written */
   int lists[MAX_LISTS];         /* per open list: 0 bullets, else the next number */
   int depth, skipped;
   char *href;                   /* the open link's address */
@@ -145,6 +146,7 @@ static void put(html_text *h, const char *s, size_t n) {
   if (!n) return;
   if (h->space && !after_space(h)) nh_buf_add(h->b, " ", 1);
   h->space = 0;
+  h->marker = 0;
   nh_buf_add(h->b, s, n);
 }
 
@@ -157,7 +159,7 @@ static size_t trailing_newlines(const html_text *h) {
 /* At least `lines` line ends here (never at the very start). */
 static void breaks(html_text *h, size_t lines) {
   h->space = 0;
-  if (h->b->len == h->start) return;
+  if (h->b->len == h->start || h->marker) return;   /* <li><p>: the text goes after "- " */
   for (size_t k = trailing_newlines(h); k < lines; k++) nh_buf_add(h->b, "\n", 1);
 }
 
@@ -207,6 +209,7 @@ static char *attribute(const char *s, size_t n, const char *want) {
 }
 
 static void list_item(html_text *h) {
+  h->marker = 0;                              /* an empty item before: still a line of its own */
   breaks(h, 1);
   for (int i = 1; i < h->depth; i++) nh_buf_puts(h->b, "  ");
   int *number = h->depth ? &h->lists[h->depth - 1] : NULL;
@@ -217,6 +220,7 @@ static void list_item(html_text *h) {
   } else {
     nh_buf_puts(h->b, "- ");
   }
+  h->marker = 1;
 }
 
 static void list(html_text *h, int closing, int ordered) {
