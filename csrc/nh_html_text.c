@@ -7,6 +7,11 @@
  * hold; a link keeps its address as "text (url)"; whitespace collapses
  * except inside <pre>. It reads only inside the string: a tag, comment or
  * entity cut off by the end is dropped or left as text, never read past.
+ *
+ * For Telegram's HTML parse mode the same walk keeps the tags Telegram
+ * knows (b, i, u, s, code, pre, a href, blockquote, ...), balanced and
+ * never nested where Telegram refuses it, escapes the text again, and keeps
+ * line breaks (Telegram shows them); every other tag goes as above.
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -17,6 +22,7 @@
 
 #define MAX_LISTS 16
 #define NAME_MAX_LEN 16
+#define MAX_OPEN 32
 
 typedef struct html_text {
   nh_buf *b;
@@ -28,7 +34,14 @@ typedef struct html_text {
   int depth, skipped;
   char *href;                   /* the open link's address */
   size_t link_at;               /* where its text begins */
+  int telegram;                 /* keep Telegram's tags, escape the text */
+  const char *open[MAX_OPEN];   /* Telegram: the tags written and not closed yet */
+  int n_open, literal;          /* literal: inside code or pre, where no tag nests */
 } html_text;
+
+static const char *const telegram_tags[] = { "b", "strong", "i", "em", "u", "ins", "s", "strike",
+                                             "del", "code", "pre", "blockquote", "a", "tg-spoiler",
+                                             NULL };
 
 /* ---- entities ----------------------------------------------------------- */
 
@@ -147,7 +160,15 @@ static void put(html_text *h, const char *s, size_t n) {
   if (h->space && !after_space(h)) nh_buf_add(h->b, " ", 1);
   h->space = 0;
   h->marker = 0;
-  nh_buf_add(h->b, s, n);
+  if (!h->telegram) {
+    nh_buf_add(h->b, s, n);
+    return;
+  }
+  for (size_t i = 0; i < n; i++) {            /* decoded text is text again: escaped */
+    const char *with = s[i] == '&' ? "&amp;" : s[i] == '<' ? "&lt;" : s[i] == '>' ? "&gt;" : NULL;
+    if (with) nh_buf_puts(h->b, with);
+    else nh_buf_add(h->b, s + i, 1);
+  }
 }
 
 static size_t trailing_newlines(const html_text *h) {
@@ -166,7 +187,10 @@ static void breaks(html_text *h, size_t lines) {
 /* Collapsed into one space, except inside <pre> (less its CRs and any
  * line break before the first text). */
 static void whitespace(html_text *h, char c) {
-  if (!h->pre) h->space = 1;
+  if (h->telegram && c == '\n' && !h->pre) {   /* Telegram shows line breaks */
+    h->space = 0;
+    if (h->b->len > h->start && trailing_newlines(h) < 2) nh_buf_add(h->b, "\n", 1);
+  } else if (!h->pre) h->space = 1;
   else if (c != '\r' && (c != '\n' || h->b->len > h->start)) nh_buf_add(h->b, &c, 1);
 }
 
@@ -269,7 +293,85 @@ static void link_end(html_text *h) {
   h->href = NULL;
 }
 
+/* ---- Telegram's tags ----------------------------------------------------- */
+
+static void tg_close_top(html_text *h) {
+  const char *name = h->open[--h->n_open];
+  nh_buf_puts(h->b, "</");
+  nh_buf_puts(h->b, name);
+  nh_buf_puts(h->b, ">");
+  if (strcmp(name, "code") == 0 || strcmp(name, "pre") == 0) h->literal--;
+  if (strcmp(name, "pre") == 0) h->pre = 0;
+}
+
+static int tg_is_open(const html_text *h, const char *name) {
+  for (int k = 0; k < h->n_open; k++)
+    if (strcmp(h->open[k], name) == 0) return 1;
+  return 0;
+}
+
+/* <a href="..."> with a safe address, or nothing. */
+static int tg_open_link(html_text *h, const char *attrs, size_t n) {
+  char *href = clean_url(attribute(attrs, n, "href"));
+  int ok = href && !unsafe_href(href);
+  if (ok) {
+    nh_buf_puts(h->b, "<a href=\"");
+    nh_buf_escape(h->b, href, "&<>\"", (const char *const[]){ "&amp;", "&lt;", "&gt;", "&quot;" });
+    nh_buf_puts(h->b, "\">");
+  }
+  free(href);
+  return ok;
+}
+
+/* <code class="language-x"> directly inside <pre>, as Telegram takes it. */
+static void tg_open_code(html_text *h, const char *attrs, size_t n) {
+  char *cls = h->n_open && strcmp(h->open[h->n_open - 1], "pre") == 0 ? attribute(attrs, n, "class") : NULL;
+  size_t len = cls && strncmp(cls, "language-", 9) == 0 ? strspn(cls + 9, "abcdefghijklmnopqrstuvwxyz"
+                 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-#._") : 0;
+  nh_buf_puts(h->b, "<code");
+  if (len) nh_buf_puts(h->b, " class=\"language-"), nh_buf_add(h->b, cls + 9, len), nh_buf_puts(h->b, "\"");
+  nh_buf_puts(h->b, ">");
+  free(cls);
+}
+
+/* A tag Telegram knows: written, or dropped where it cannot be (a close
+ * with nothing open, a tag inside code, a blockquote or a link inside
+ * another). */
+static void tg_element(html_text *h, const char *name, int closing, const char *attrs, size_t n) {
+  if (closing) {                              /* closes what was opened inside it too */
+    if (!tg_is_open(h, name)) return;
+    const char *top;
+    do {
+      top = h->open[h->n_open - 1];
+      tg_close_top(h);
+    } while (strcmp(top, name) != 0);
+    return;
+  }
+  int code_in_pre = strcmp(name, "code") == 0 && h->n_open && strcmp(h->open[h->n_open - 1], "pre") == 0;
+  if ((h->literal && !code_in_pre) || h->n_open == MAX_OPEN ||
+      ((strcmp(name, "blockquote") == 0 || strcmp(name, "a") == 0) && tg_is_open(h, name)))
+    return;
+  if (h->space && !after_space(h)) nh_buf_add(h->b, " ", 1);
+  h->space = 0;
+  if (strcmp(name, "a") == 0 && !tg_open_link(h, attrs, n)) return;
+  if (strcmp(name, "code") == 0) tg_open_code(h, attrs, n);
+  else if (strcmp(name, "a") != 0) nh_buf_puts(h->b, "<"), nh_buf_puts(h->b, name), nh_buf_puts(h->b, ">");
+  h->open[h->n_open++] = name;
+  if (strcmp(name, "code") == 0 || strcmp(name, "pre") == 0) h->literal++;
+  if (strcmp(name, "pre") == 0) h->pre = 1;
+}
+
+/* ---- tags --------------------------------------------------------------- */
+
 static void element(html_text *h, const char *name, int closing, const char *attrs, size_t n) {
+  if (h->telegram) {
+    const char *const *t = telegram_tags;     /* the list's own string: name is on the stack */
+    while (*t && strcmp(*t, name) != 0) t++;
+    if (*t) {
+      tg_element(h, *t, closing, attrs, n);
+      return;
+    }
+  }
   static const char *const paragraphs[] = { "p", "h1", "h2", "h3", "h4", "h5", "h6", "table",
                                             "blockquote", "pre", "hr", "dl", "figure", NULL };
   static const char *const lines[] = { "div", "tr", "section", "article", "header", "footer",
@@ -362,8 +464,8 @@ static size_t tag(html_text *h, const char *s, size_t n, size_t i) {
 
 /* ---- entry points ------------------------------------------------------- */
 
-int nh_buf_html_text(nh_buf *b, const char *html) {
-  html_text h = { .b = b, .start = b->len };
+static int convert(nh_buf *b, const char *html, int telegram) {
+  html_text h = { .b = b, .start = b->len, .telegram = telegram };
   size_t n = html ? strlen(html) : 0;
   for (size_t i = 0; i < n;) {
     char out[4];
@@ -382,8 +484,13 @@ int nh_buf_html_text(nh_buf *b, const char *html) {
   }
   link_end(&h);
   while (b->len > h.start && strchr(" \n", b->data[b->len - 1])) b->data[--b->len] = '\0';
+  while (h.n_open) tg_close_top(&h);
   return b->failed ? -1 : 0;
 }
+
+int nh_buf_html_text(nh_buf *b, const char *html) { return convert(b, html, 0); }
+
+int nh_buf_html_telegram(nh_buf *b, const char *html) { return convert(b, html, 1); }
 
 char *nh_html_text(const char *html) {
   nh_buf b = { 0 };

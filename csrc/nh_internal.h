@@ -91,6 +91,8 @@ cJSON *nh_markdown_feishu(const char *md);
 char *nh_markdown_html(const char *md);
 /* HTML as plain text: "text (url)" links, entities decoded (nh_html_text.c). */
 int nh_buf_html_text(nh_buf *b, const char *html);
+/* HTML in Telegram's HTML parse mode: its tags kept (balanced), the rest as text. */
+int nh_buf_html_telegram(nh_buf *b, const char *html);
 char *nh_html_text(const char *html);
 /* The message body as the platform's text: html as plain text, the rest as
  * it is (nh_platform.c). */

@@ -307,7 +307,8 @@ static void link(md_writer *w, cmark_node *node, int enter) {
   if (unsafe_url(url)) return;
   const md_rules *r = w->r;
   int image = cmark_node_get_type(node) == CMARK_NODE_IMAGE;
-  w->links += enter ? 1 : -1;
+  int nested = enter ? w->links++ > 0 : --w->links > 0;
+  if (nested) return;                         /* [![alt](img)](url): one link, the outer */
   if (r->link == LINK_STATE) {
     fs_flush(w->fs);                          /* the run ends here: url is cmark's */
     w->href = enter ? url : NULL;

@@ -3,7 +3,7 @@
  * the URL path, so the URL is a secret: receipts show the target's label.
  * parse_mode (a target option): "HTML" (the default: the title in <b>, text
  * escaped, markdown rendered as Telegram's tags by nh_markdown.c, an html
- * body sent as it is), "MarkdownV2" (markdown rendered as MarkdownV2, other
+ * body with Telegram's tags kept and the others turned into text), "MarkdownV2" (markdown rendered as MarkdownV2, other
  * text with every reserved character escaped) or "none". Text is at most 4096 characters. Answers: {"ok":true}
  * or {"ok":false,"error_code","description","parameters":{"retry_after"}}.
  */
@@ -46,7 +46,7 @@ static char *telegram_render(const nh_message *m, const nh_target *t, int *in_ch
   if (nh_format_is(m, "markdown")) {
     nh_buf_markdown(&b, m->body, mode == MODE_HTML ? NH_MD_TELEGRAM_HTML : NH_MD_TELEGRAM_V2);
   } else if (mode == MODE_HTML && nh_format_is(m, "html")) {
-    nh_buf_puts(&b, m->body ? m->body : "");
+    nh_buf_html_telegram(&b, m->body);        /* <p>, <h1>, <ul> ... Telegram refuses */
   } else {
     char *text = nh_body_text(m);             /* html shown as text in MarkdownV2 */
     if (mode == MODE_HTML) nh_buf_escape_html(&b, text);

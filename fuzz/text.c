@@ -1,16 +1,19 @@
 /*
  * text.c: the text renderers on fuzzed bytes: HTML as plain text
- * (nh_html_text), markdown through cmark in every platform's rules
- * (nh_buf_markdown), as Feishu post paragraphs and as e-mail HTML. Input:
- * one byte picks the renderer, the rest is the text (to its first NUL: the
- * core's strings are C strings).
+ * (nh_html_text) and for Telegram's HTML mode (nh_buf_html_telegram),
+ * markdown through cmark in every platform's rules (nh_buf_markdown), as
+ * Feishu post paragraphs and as e-mail HTML. Input: one byte picks the
+ * renderer, the rest is the text (to its first NUL: the core's strings are
+ * C strings).
  *
  * Checks, beyond ASan/UBSan: the output is at most 64 times the input (a
- * line inside 32 quotes carries 32 marks; cmark writes 27 bytes per ">"); the plain
- * text has no blank line twice in a row (outside <pre>), no line break at
- * its start and no space or line break at its end; Telegram HTML uses only tags Telegram knows, properly nested,
- * and only the entities it knows; Feishu paragraphs are arrays of tagged
- * elements with text; e-mail HTML has no <script> and no javascript: link.
+ * line inside 32 quotes carries 32 marks; cmark writes 27 bytes per ">");
+ * the plain text has no blank line twice in a row (outside <pre>), no line
+ * break at its start and no space or line break at its end; Telegram HTML
+ * (from markdown or from HTML) uses only tags Telegram knows, properly
+ * nested, no blockquote or link inside another, and only the entities it
+ * knows; Feishu paragraphs are arrays of tagged elements with text; e-mail
+ * HTML has no <script> and no javascript: link.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -19,7 +22,7 @@
 #include "fuzz_input.h"
 #include "nh_internal.h"
 
-#define MODES (2 + NH_MD_FEISHU + 1)
+#define MODES (2 + NH_MD_FEISHU + 1 + 1)   /* the last: HTML for Telegram */
 
 static void check_bounded(const char *out, size_t n) {
   FZ_CHECK(out, "renderer gave NULL");
@@ -36,7 +39,8 @@ static void check_plain(const char *out, int has_pre) {
 
 /* Telegram's HTML parse mode: known tags, nested; &lt; &gt; &amp; &quot; only. */
 static void check_telegram(const char *s) {
-  static const char *const tags[] = { "b", "i", "code", "pre", "a", "blockquote", NULL };
+  static const char *const tags[] = { "b", "strong", "i", "em", "u", "ins", "s", "strike", "del",
+                                      "code", "pre", "a", "blockquote", "tg-spoiler", NULL };
   const char *stack[64];
   int depth = 0;
   for (; *s; s++) {
@@ -55,7 +59,8 @@ static void check_telegram(const char *s) {
         depth--;
       } else {
         FZ_CHECK(depth < 64, "tags nested too deep");
-        FZ_CHECK(strcmp(*t, "blockquote") || depth == 0, "nested blockquote");
+        for (int k = 0; k < depth; k++)
+          FZ_CHECK((strcmp(*t, "blockquote") && strcmp(*t, "a")) || stack[k] != *t, "nested <%s>", *t);
         stack[depth++] = *t;
       }
       s = strchr(s, '>');
@@ -100,6 +105,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     check_bounded(out, n);
     check_email(out);
     free(out);
+  } else if (mode == MODES - 1) {
+    nh_buf_html_telegram(&b, text);
+    check_bounded(b.data ? b.data : "", n);
+    if (b.data) check_telegram(b.data);
+    free(b.data);
   } else if (mode - 2 == NH_MD_FEISHU) {
     cJSON *paras = nh_markdown_feishu(text);
     check_feishu(paras);

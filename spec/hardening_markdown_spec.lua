@@ -134,6 +134,19 @@ describe("markdown (cmark) and html as text", function()
       c:close()
     end)
 
+    it("keeps Telegram's tags of an html body and turns the others into text", function()
+      local c = tg()
+      local receipt = assert(c:send({ body = '<h1>Deploy</h1>\n<p>done <b>ok</b> &amp; '
+        .. '<a href="https://e.example/?a=1&amp;b=2">log</a> <a href="javascript:x">js</a></p>'
+        .. '<ul><li>a</li></ul><blockquote>q</blockquote><pre><code class="language-py">if x < 1:\n'
+        .. '    y()</code></pre><span>s</span>\nline <i>open', format = "html" }))
+      assert.is_true(receipt.results[1].success)
+      assert.equal('Deploy\n\ndone <b>ok</b> &amp; <a href="https://e.example/?a=1&amp;b=2">log</a> js'
+        .. '\n\n- a\n\n<blockquote>q</blockquote><pre><code class="language-py">if x &lt; 1:\n'
+        .. '    y()</code></pre>s\nline <i>open</i>', last("/bot").text)
+      c:close()
+    end)
+
     it("does not nest blockquotes, which Telegram refuses", function()
       local c = tg()
       local receipt = assert(c:send({ body = "> a\n>\n> > b", format = "markdown" }))
