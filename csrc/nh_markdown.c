@@ -109,28 +109,41 @@ static void esc_md_url(nh_buf *b, const char *s, size_t n) {
 
 /* ---- the rules -------------------------------------------------------- */
 
+#define BULLET "\xe2\x80\xa2 "                         /* "• " */
+#define RULE   "\xe2\x80\x94\xe2\x80\x94\xe2\x80\x94"   /* "———" */
+
 static const md_rules rules[] = {
-  [NH_MD_SLACK] = { { "*", "*" }, { "_", "_" }, { "`", "`" }, PRE_FENCE, "> ", { NULL, NULL },
-                    "\xe2\x80\xa2 ", "%d. ", "\xe2\x80\x94\xe2\x80\x94\xe2\x80\x94", 0, 0, "",
-                    LINK_SLACK, esc_slack, esc_slack, esc_slack_url },
-  [NH_MD_TELEGRAM_HTML] = { { "<b>", "</b>" }, { "<i>", "</i>" }, { "<code>", "</code>" }, PRE_HTML,
-                            NULL, { "<blockquote>", "</blockquote>" }, "\xe2\x80\xa2 ", "%d. ",
-                            "\xe2\x80\x94\xe2\x80\x94\xe2\x80\x94", 0, 0, "", LINK_HTML, esc_html,
-                            esc_html, esc_html },
-  [NH_MD_TELEGRAM_V2] = { { "*", "*" }, { "_", "_" }, { "`", "`" }, PRE_FENCE, ">", { NULL, NULL },
-                          "\xe2\x80\xa2 ", "%d\\. ", "\xe2\x80\x94\xe2\x80\x94\xe2\x80\x94", 0, 0, "",
-                          LINK_MD, esc_v2, esc_v2_code, esc_v2_url },
-  [NH_MD_DINGTALK] = { { "**", "**" }, { "*", "*" }, { "`", "`" }, PRE_FENCE, "> ", { NULL, NULL },
-                       "- ", "%d. ", "---", 1, 1, "!", LINK_MD, esc_none, esc_none, esc_md_url },
+  [NH_MD_SLACK] = {
+    .strong = { "*", "*" }, .emph = { "_", "_" }, .code = { "`", "`" }, .pre = PRE_FENCE,
+    .quote = "> ", .bullet = BULLET, .ordered = "%d. ", .hr = RULE,
+    .link = LINK_SLACK, .text = esc_slack, .code_text = esc_slack, .url = esc_slack_url },
+  [NH_MD_TELEGRAM_HTML] = {
+    .strong = { "<b>", "</b>" }, .emph = { "<i>", "</i>" }, .code = { "<code>", "</code>" },
+    .pre = PRE_HTML, .quote_tag = { "<blockquote>", "</blockquote>" }, .bullet = BULLET,
+    .ordered = "%d. ", .hr = RULE,
+    .link = LINK_HTML, .text = esc_html, .code_text = esc_html, .url = esc_html },
+  [NH_MD_TELEGRAM_V2] = {
+    .strong = { "*", "*" }, .emph = { "_", "_" }, .code = { "`", "`" }, .pre = PRE_FENCE,
+    .quote = ">", .bullet = BULLET, .ordered = "%d\\. ", .hr = RULE,
+    .link = LINK_MD, .text = esc_v2, .code_text = esc_v2_code, .url = esc_v2_url },
+  [NH_MD_DINGTALK] = {
+    .strong = { "**", "**" }, .emph = { "*", "*" }, .code = { "`", "`" }, .pre = PRE_FENCE,
+    .quote = "> ", .bullet = "- ", .ordered = "%d. ", .hr = "---", .hashes = 1, .raw_html = 1,
+    .image = "!", .link = LINK_MD, .text = esc_none, .code_text = esc_none, .url = esc_md_url },
   /* WeCom: bold, links, inline code, quotes and headings; no italic, no blocks. */
-  [NH_MD_WECOM] = { { "**", "**" }, { "", "" }, { "`", "`" }, PRE_NONE, "> ", { NULL, NULL }, "- ",
-                    "%d. ", "---", 1, 1, "", LINK_MD, esc_none, esc_none, esc_md_url },
+  [NH_MD_WECOM] = {
+    .strong = { "**", "**" }, .code = { "`", "`" }, .pre = PRE_NONE,
+    .quote = "> ", .bullet = "- ", .ordered = "%d. ", .hr = "---", .hashes = 1, .raw_html = 1,
+    .link = LINK_MD, .text = esc_none, .code_text = esc_none, .url = esc_md_url },
   /* Teams TextBlock: bold, italic, lists and links (code keeps its backticks). */
-  [NH_MD_TEAMS] = { { "**", "**" }, { "_", "_" }, { "`", "`" }, PRE_NONE, "> ", { NULL, NULL }, "- ",
-                    "%d. ", "---", 0, 0, "", LINK_MD, esc_none, esc_none, esc_md_url },
-  [NH_MD_FEISHU] = { { "", "" }, { "", "" }, { "", "" }, PRE_NONE, "> ", { NULL, NULL },
-                     "\xe2\x80\xa2 ", "%d. ", "\xe2\x80\x94\xe2\x80\x94\xe2\x80\x94", 0, 0, "",
-                     LINK_STATE, esc_none, esc_none, esc_none },
+  [NH_MD_TEAMS] = {
+    .strong = { "**", "**" }, .emph = { "_", "_" }, .code = { "`", "`" }, .pre = PRE_NONE,
+    .quote = "> ", .bullet = "- ", .ordered = "%d. ", .hr = "---",
+    .link = LINK_MD, .text = esc_none, .code_text = esc_none, .url = esc_md_url },
+  /* Feishu: styles and links are the elements' own (md_feishu), no marks. */
+  [NH_MD_FEISHU] = {
+    .pre = PRE_NONE, .quote = "> ", .bullet = BULLET, .ordered = "%d. ", .hr = RULE,
+    .link = LINK_STATE, .text = esc_none, .code_text = esc_none, .url = esc_none },
 };
 
 /* ---- the Feishu sink -------------------------------------------------- */
