@@ -35,6 +35,7 @@ typedef struct md_rules {
   int hashes;               /* headings as "## text" (else in bold) */
   int raw_html;             /* HTML in the markdown passed as it is (else shown as text) */
   const char *image;        /* put before an image's link ("!" where images show) */
+  const char *line_end;     /* before a line break inside a paragraph ("  " where "\n" alone is a space) */
   enum link_kind link;
   escape_fn text, code_text, url;
 } md_rules;
@@ -129,7 +130,7 @@ static const md_rules rules[] = {
   [NH_MD_DINGTALK] = {
     .strong = { "**", "**" }, .emph = { "*", "*" }, .code = { "`", "`" }, .pre = PRE_FENCE,
     .quote = "> ", .bullet = "- ", .ordered = "%d. ", .hr = "---", .hashes = 1, .raw_html = 1,
-    .image = "!", .link = LINK_MD, .text = esc_none, .code_text = esc_none, .url = esc_md_url },
+    .image = "!", .line_end = "  ", .link = LINK_MD, .text = esc_none, .code_text = esc_none, .url = esc_md_url },
   /* WeCom: bold, links, inline code, quotes and headings; no italic, no blocks. */
   [NH_MD_WECOM] = {
     .strong = { "**", "**" }, .code = { "`", "`" }, .pre = PRE_NONE,
@@ -435,7 +436,7 @@ static void visit(md_writer *w, cmark_node *node, int enter) {
   case CMARK_NODE_SOFTBREAK:
   case CMARK_NODE_LINEBREAK:
     if (w->links && w->r->link == LINK_SLACK) raw(w, " ");   /* a line break ends Slack's <url|text> */
-    else newline(w);
+    else raw(w, w->r->line_end), newline(w);
     break;
   case CMARK_NODE_CODE:
     raw(w, w->r->code[0]);
