@@ -3,9 +3,11 @@
  * the URL path, so the URL is a secret: receipts show the target's label.
  * parse_mode (a target option): "HTML" (the default: the title in <b>, text
  * escaped, markdown rendered as Telegram's tags by nh_markdown.c, an html
- * body with Telegram's tags kept and the others turned into text), "MarkdownV2" (markdown rendered as MarkdownV2, other
- * text with every reserved character escaped) or "none". Text is at most 4096 characters. Answers: {"ok":true}
- * or {"ok":false,"error_code","description","parameters":{"retry_after"}}.
+ * body with Telegram's tags kept and the others turned into text),
+ * "MarkdownV2" (markdown rendered as MarkdownV2, other text with every
+ * reserved character escaped) or "none". Text is at most 4096 characters.
+ * Answers: {"ok":true} or
+ * {"ok":false,"error_code","description","parameters":{"retry_after"}}.
  */
 #include <stdio.h>
 #include <stdlib.h>
