@@ -62,6 +62,8 @@ typedef struct md_writer {
   int depth, skipped;       /* skipped: levels past MAX_NEST */
   int line_start;
   int strong, emph, quotes, links;
+  int numbers[MAX_NEST];    /* per open list: the next item's number */
+  int lists;
   const char *href;
 } md_writer;
 
@@ -374,6 +376,12 @@ static const char *spaces(size_t n) {
   return blank + sizeof blank - 1 - (n < sizeof blank - 1 ? n : sizeof blank - 1);
 }
 
+/* Counted as the walk goes: counting an item's siblings would be quadratic. */
+static void list(md_writer *w, cmark_node *node, int enter) {
+  if (!enter) w->lists--;
+  else if (w->lists++ < MAX_NEST) w->numbers[w->lists - 1] = cmark_node_get_list_start(node);
+}
+
 static void item(md_writer *w, cmark_node *node, int enter) {
   if (!enter) {
     put_prefix(w);                            /* an empty item still shows its marker */
@@ -383,8 +391,7 @@ static void item(md_writer *w, cmark_node *node, int enter) {
   cmark_node *list = cmark_node_parent(node);
   char marker[24];
   if (cmark_node_get_list_type(list) == CMARK_ORDERED_LIST) {
-    int number = cmark_node_get_list_start(list);
-    for (cmark_node *n = cmark_node_previous(node); n; n = cmark_node_previous(n)) number++;
+    int number = w->lists <= MAX_NEST ? w->numbers[w->lists - 1]++ : cmark_node_get_list_start(list);
     snprintf(marker, sizeof marker, w->r->ordered, number);
   } else {
     snprintf(marker, sizeof marker, "%s", w->r->bullet);
@@ -426,6 +433,7 @@ static void visit(md_writer *w, cmark_node *node, int enter) {
     gap(w, node);
   switch (type) {
   case CMARK_NODE_BLOCK_QUOTE: quote(w, enter); break;
+  case CMARK_NODE_LIST: list(w, node, enter); break;
   case CMARK_NODE_ITEM: item(w, node, enter); break;
   case CMARK_NODE_HEADING: heading(w, node, enter); break;
   case CMARK_NODE_CODE_BLOCK: code_block(w, node); break;
