@@ -77,6 +77,13 @@ describe("markdown (cmark) and html as text", function()
       c:close()
     end)
 
+    it("numbers ordered lists from their start, nested ones indented under the text", function()
+      local c = notifyhub.new({ slack = { webhook_url = hook() } })
+      assert(c:send({ body = "3. c\n4. d\n   - e\n\n   f\n10. g", format = "markdown" }))
+      assert.equal("3. c\n\n4. d\n\n   \u{2022} e\n\n   f\n\n5. g", last("/services/").text)
+      c:close()
+    end)
+
     it("sends an html body as its text, escaped for Slack", function()
       local c = notifyhub.new({ slack = { webhook_url = hook() } })
       assert(c:send({ body = '<p>a &amp; <b>b</b> <a href="https://e.example">c</a></p>', format = "html" }))
