@@ -247,7 +247,16 @@ static void list_item(html_text *h) {
   h->marker = 1;
 }
 
-static void list(html_text *h, int closing, int ordered) {
+/* <ol start="3">: the first number, within 1..999999999 (HTML allows 0 and
+ * negatives; a plain-text list reads better without them). */
+static int list_start(const char *attrs, size_t n) {
+  char *start = attribute(attrs, n, "start");
+  long v = start ? strtol(start, NULL, 10) : 1;
+  free(start);
+  return v >= 1 && v <= 999999999 ? (int)v : 1;
+}
+
+static void list(html_text *h, int closing, int first) {   /* first: 0 for bullets */
   if (closing) {
     if (h->skipped) h->skipped--;
     else if (h->depth) h->depth--;
@@ -256,7 +265,7 @@ static void list(html_text *h, int closing, int ordered) {
   }
   breaks(h, h->depth ? 1 : 2);
   if (h->depth == MAX_LISTS) h->skipped++;
-  else h->lists[h->depth++] = ordered ? 1 : 0;
+  else h->lists[h->depth++] = first;
 }
 
 /* As browsers read a URL: without tabs and line breaks, spaces trimmed. */
@@ -383,7 +392,7 @@ static void element(html_text *h, const char *name, int closing, const char *att
   } else if (strcmp(name, "li") == 0) {
     if (!closing) list_item(h);
   } else if (strcmp(name, "ul") == 0 || strcmp(name, "ol") == 0) {
-    list(h, closing, name[0] == 'o');
+    list(h, closing, name[0] == 'o' ? list_start(attrs, n) : 0);
   } else if (is_name(name, paragraphs)) {
     breaks(h, 2);
     if (strcmp(name, "pre") == 0) h->pre = !closing;
