@@ -47,6 +47,7 @@ static const char *const telegram_tags[] = { "b", "strong", "i", "em", "u", "ins
 
 static const struct { const char *name; unsigned cp; } named[] = {
   { "amp", '&' }, { "lt", '<' }, { "gt", '>' }, { "quot", '"' }, { "apos", '\'' },
+  { "AMP", '&' }, { "LT", '<' }, { "GT", '>' }, { "QUOT", '"' },
   { "nbsp", ' ' }, { "ensp", ' ' }, { "emsp", ' ' }, { "thinsp", ' ' }, { "trade", 0x2122 },
   { "hellip", 0x2026 }, { "mdash", 0x2014 }, { "ndash", 0x2013 }, { "lsquo", 0x2018 },
   { "rsquo", 0x2019 }, { "ldquo", 0x201C }, { "rdquo", 0x201D }, { "bull", 0x2022 },
