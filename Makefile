@@ -11,7 +11,7 @@ CFLAGS   ?= -O2 -g
 WARN      = -Wall -Wextra -Wshadow -Wno-unused-parameter
 BASEFLAGS = -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -pthread $(WARN)
 CJSON_INC = -I/usr/include/cjson
-LIBS      = -lcurl -lcjson -lcrypto -lm -pthread
+LIBS      = -lcurl -lcjson -lcmark -lcrypto -lm -pthread
 
 LUA54_INC  ?= -I/usr/include/lua5.4
 LUAJIT_INC ?= -I/usr/include/luajit-2.1
@@ -132,7 +132,7 @@ asan-core: deps $(addprefix $(BUILD)/asan/,$(CORE_TESTS))
 # libFuzzer targets (fuzz/*.c; seeds and past findings in fuzz/corpus/<target>/),
 # each run for FUZZ_SECONDS; a crash's input lands in build/fuzz/artifacts/.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS  = classify render plan json redact
+FUZZ_TARGETS  = classify render plan json redact text
 FUZZ_DIR      = $(BUILD)/fuzz
 FUZZ_FLAGS    = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
                 -fno-omit-frame-pointer -std=c11 -D_GNU_SOURCE -pthread $(CJSON_INC) -Icsrc
@@ -140,7 +140,7 @@ FUZZ_DEPS     = fuzz/fuzz_input.h $(HEADERS)
 
 fuzz-build: $(addprefix $(FUZZ_DIR)/,$(FUZZ_TARGETS))
 
-$(FUZZ_DIR)/classify $(FUZZ_DIR)/render: $(FUZZ_DIR)/%: fuzz/%.c $(FUZZ_DEPS) $(CORE_SRC)
+$(FUZZ_DIR)/classify $(FUZZ_DIR)/render $(FUZZ_DIR)/text: $(FUZZ_DIR)/%: fuzz/%.c $(FUZZ_DEPS) $(CORE_SRC)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_FLAGS) -o $@ $< $(CORE_SRC) $(LIBS)
 

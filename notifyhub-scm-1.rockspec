@@ -27,6 +27,7 @@ external_dependencies = {
   CURL = { library = "curl" },
   CJSON = { library = "cjson" },
   CRYPTO = { library = "crypto" },
+  CMARK = { library = "cmark" },
 }
 build = {
   type = "make",

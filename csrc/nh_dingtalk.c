@@ -37,7 +37,7 @@ static char *dingtalk_render(const nh_message *m, const nh_target *t, int *in_ch
     nh_buf_puts(&b, m->title);
     nh_buf_puts(&b, "\n\n");
   }
-  nh_buf_puts(&b, m->body ? m->body : "");
+  nh_buf_markdown(&b, m->body, NH_MD_DINGTALK);
   cJSON_ArrayForEach(mobile, nh_opt_item(t, "at_mobiles")) {
     if (!cJSON_IsString(mobile)) continue;
     nh_buf_puts(&b, " @");

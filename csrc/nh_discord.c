@@ -17,9 +17,11 @@
 static char *discord_render(const nh_message *m, const nh_target *t, int *in_chars) {
   (void)t;
   *in_chars = 1;
-  if (m->title) return nh_sprintf("**%s**%s%s", m->title, m->body && *m->body ? "\n" : "",
-                                  m->body ? m->body : "");
-  return nh_strdup(m->body ? m->body : "");
+  char *body = nh_body_text(m);               /* markdown is Discord's own: as it is */
+  if (!body || !m->title) return body;
+  char *text = nh_sprintf("**%s**%s%s", m->title, *body ? "\n" : "", body);
+  free(body);
+  return text;
 }
 
 static size_t discord_limit(const nh_message *m, const nh_target *t) {

@@ -5,7 +5,8 @@
  * password. The message is written here as RFC 5322 text: From, To, Cc (Bcc
  * only in the envelope), an RFC 2047 encoded Subject, Date, a unique
  * Message-ID, and a MIME body: text/plain, or multipart/alternative with a
- * text and an HTML part for html and markdown, inside multipart/mixed when
+ * text and an HTML part for html and markdown (the text of html is the HTML
+ * as plain text; markdown's HTML is cmark's), inside multipart/mixed when
  * the message has attachments (nh_attach.c reads them). Parts are base64
  * encoded. A CR or LF in any header value is refused, never sent. Header
  * lines are folded to stay short (RFC 5322 2.2.3: 78 wanted, 998 at most);
@@ -264,22 +265,16 @@ static char *html_of(const nh_message *m) {
   if (nh_format_is(m, "html")) {
     nh_buf_puts(&h, m->body ? m->body : "");
   } else {
-    for (const char *p = m->body; p && *p;) {           /* markdown: a <p> per line */
-      const char *eol = strchr(p, '\n');
-      char *line = nh_strndup(p, eol ? (size_t)(eol - p) : strlen(p));
-      nh_buf_puts(&h, "<p>");
-      nh_buf_markdown_html(&h, line);
-      nh_buf_puts(&h, "</p>");
-      free(line);
-      p = eol ? eol + 1 : p + strlen(p);
-    }
+    char *md = nh_markdown_html(m->body);               /* cmark, safe mode */
+    nh_buf_puts(&h, md ? md : "");
+    free(md);
   }
   nh_buf_puts(&h, "</body></html>");
   return nh_buf_take(&h);
 }
 
 static void put_body(nh_buf *b, const nh_message *m, const char *boundary) {
-  char *text = m->body ? nh_strdup(m->body) : nh_strdup("");
+  char *text = nh_body_text(m);                         /* html: its text, links as "text (url)" */
   if (!nh_format_is(m, "html") && !nh_format_is(m, "markdown")) {
     put_part(b, "text/plain", text ? text : "");
     free(text);

@@ -1,8 +1,8 @@
 /*
  * nh_feishu.c: the Feishu/Lark custom bot.
  *
- * Message types: text, post (a title and paragraphs; markdown links become
- * `a` tags), interactive (the card sits at the top level under `card`),
+ * Message types: text, post (a title and paragraphs; markdown rendered by
+ * nh_markdown.c: bold and italic as text styles, links as `a` tags), interactive (the card sits at the top level under `card`),
  * image (by image_key) and share_chat. Mentions come from the target's
  * `mentions` option or platform_data.feishu.mentions ("all" or open ids).
  * Requests are signed when the bot has a secret (timestamp in seconds and
@@ -78,40 +78,30 @@ static void add_tag(cJSON *para, const char *tag, const char *text, size_t n,
   cJSON_AddItemToArray(para, el);
 }
 
-/* One line of a post: plain text, and [text](url) links as `a` tags when
- * the message is markdown. */
-static cJSON *post_line(const char *line, size_t n, int markdown) {
-  cJSON *para = cJSON_CreateArray();
-  const char *p = line, *end = line + n;
-  while (markdown && p < end) {
-    const char *open = memchr(p, '[', (size_t)(end - p));
-    const char *mid = open ? memchr(open, ']', (size_t)(end - open)) : NULL;
-    const char *close = mid && mid + 1 < end && mid[1] == '(' ?
-                          memchr(mid, ')', (size_t)(end - mid)) : NULL;
-    if (!close) break;
-    if (open > p) add_tag(para, "text", p, (size_t)(open - p), NULL, NULL);
-    char *href = nh_strndup(mid + 2, (size_t)(close - mid - 2));
-    add_tag(para, "a", open + 1, (size_t)(mid - open - 1), "href", href ? href : "");
-    free(href);
-    p = close + 1;
+/* The body as post paragraphs: markdown through nh_markdown.c (bold and
+ * italic styles, links as `a` tags), other text a paragraph per line. */
+static cJSON *post_paragraphs(const nh_message *m) {
+  if (nh_format_is(m, "markdown")) return nh_markdown_feishu(m->body);
+  cJSON *paragraphs = cJSON_CreateArray();
+  char *body = nh_body_text(m);
+  for (const char *p = body; p && *p;) {
+    const char *eol = strchr(p, '\n');
+    size_t n = eol ? (size_t)(eol - p) : strlen(p);
+    cJSON *para = cJSON_CreateArray();
+    add_tag(para, "text", p, n, NULL, NULL);
+    cJSON_AddItemToArray(paragraphs, para);
+    p = eol ? eol + 1 : p + n;
   }
-  if (p < end || cJSON_GetArraySize(para) == 0) add_tag(para, "text", p, (size_t)(end - p), NULL, NULL);
-  return para;
+  free(body);
+  return paragraphs;
 }
 
 static cJSON *post_content(const nh_message *m, const nh_target *t, const char *prefix) {
   char *title = nh_sprintf("%s%s%s", prefix ? prefix : "", prefix && m->title ? " " : "",
                            m->title ? m->title : "");
-  cJSON *lang = cJSON_CreateObject(), *paragraphs = cJSON_CreateArray(), *who;
+  cJSON *lang = cJSON_CreateObject(), *paragraphs = post_paragraphs(m), *who;
   cJSON_AddStringToObject(lang, "title", title ? title : "");
   free(title);
-  int markdown = nh_format_is(m, "markdown");
-  for (const char *p = m->body; p && *p;) {
-    const char *eol = strchr(p, '\n');
-    size_t n = eol ? (size_t)(eol - p) : strlen(p);
-    cJSON_AddItemToArray(paragraphs, post_line(p, n, markdown));
-    p = eol ? eol + 1 : p + n;
-  }
   cJSON *at_line = cJSON_CreateArray();
   cJSON_ArrayForEach(who, mentions(m, t)) {
     if (!cJSON_IsString(who)) continue;

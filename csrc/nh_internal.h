@@ -69,10 +69,34 @@ int nh_buf_puts(nh_buf *b, const char *s);
 char *nh_buf_take(nh_buf *b);
 int nh_buf_escape(nh_buf *b, const char *s, const char *special, const char *const *with);
 int nh_buf_escape_html(nh_buf *b, const char *s);
-void nh_buf_markdown_html(nh_buf *b, const char *s);
 size_t nh_utf8_chars(const char *s, size_t n);
 size_t nh_text_units(const char *s, int in_chars);
 size_t nh_utf8_prefix(const char *s, size_t n, size_t max, int in_chars);
+
+/* Markdown through cmark (nh_markdown.c): one walk over cmark's tree with
+ * each platform's markup rules. */
+typedef enum nh_md_style {
+  NH_MD_SLACK,              /* mrkdwn: *bold* _italic_ `code` <url|text> "> " "• " */
+  NH_MD_TELEGRAM_HTML,      /* <b> <i> <code> <pre> <a href> <blockquote> */
+  NH_MD_TELEGRAM_V2,        /* MarkdownV2, reserved characters escaped */
+  NH_MD_DINGTALK,           /* DingTalk's markdown subset */
+  NH_MD_WECOM,              /* WeCom's: bold, links, code, quotes, headings */
+  NH_MD_TEAMS,              /* Adaptive Card TextBlock: bold, italic, lists, links */
+  NH_MD_FEISHU              /* post elements (nh_markdown_feishu) */
+} nh_md_style;
+int nh_buf_markdown(nh_buf *b, const char *md, nh_md_style style);
+/* Feishu post paragraphs: arrays of text (style bold/italic) and a elements. */
+cJSON *nh_markdown_feishu(const char *md);
+/* E-mail: cmark's HTML (safe: no raw HTML, no javascript: links); malloc'd. */
+char *nh_markdown_html(const char *md);
+/* HTML as plain text: "text (url)" links, entities decoded (nh_html_text.c). */
+int nh_buf_html_text(nh_buf *b, const char *html);
+/* HTML in Telegram's HTML parse mode: its tags kept (balanced), the rest as text. */
+int nh_buf_html_telegram(nh_buf *b, const char *html);
+char *nh_html_text(const char *html);
+/* The message body as the platform's text: html as plain text, the rest as
+ * it is (nh_platform.c). */
+char *nh_body_text(const nh_message *m);
 
 /* Platform options and message data (nh_platform.c). */
 const char *nh_opt_string(const nh_target *t, const char *key);

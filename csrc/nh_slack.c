@@ -1,7 +1,7 @@
 /*
  * nh_slack.c: Slack incoming webhooks. The text is mrkdwn: the title in bold
- * on the first line, `&`, `<` and `>` escaped as Slack asks, markdown links
- * turned into <url|text>. platform_data.slack.blocks is sent as it is (the
+ * on the first line, `&`, `<` and `>` escaped as Slack asks, markdown
+ * rendered as mrkdwn (nh_markdown.c), html as plain text. platform_data.slack.blocks is sent as it is (the
  * text stays as the notification fallback). Success is HTTP 200 with the
  * body "ok"; errors are plain-text bodies (invalid_payload, no_text,
  * channel_not_found, ...) that reach the receipt.
@@ -16,43 +16,22 @@
 
 static const char *const slack_with[] = { "&amp;", "&lt;", "&gt;" };
 
-/* Escapes text; in markdown, [text](url) becomes <url|text>. */
-static void put_text(nh_buf *b, const char *s, int markdown) {
-  while (s && *s) {
-    const char *open = markdown ? strchr(s, '[') : NULL;
-    const char *mid = open ? strstr(open, "](") : NULL;
-    const char *close = mid ? strchr(mid, ')') : NULL;
-    if (!close || memchr(open, '\n', (size_t)(close - open))) {
-      nh_buf_escape(b, s, "&<>", slack_with);
-      return;
-    }
-    char *before = nh_strndup(s, (size_t)(open - s));
-    char *label = nh_strndup(open + 1, (size_t)(mid - open - 1));
-    char *url = nh_strndup(mid + 2, (size_t)(close - mid - 2));
-    nh_buf_escape(b, before, "&<>", slack_with);
-    nh_buf_puts(b, "<");
-    nh_buf_escape(b, url, "&<>|", (const char *const[]){ "&amp;", "&lt;", "&gt;", "%7C" });
-    nh_buf_puts(b, "|");
-    nh_buf_escape(b, label, "&<>", slack_with);
-    nh_buf_puts(b, ">");
-    free(before);
-    free(label);
-    free(url);
-    s = close + 1;
-  }
-}
-
 static char *slack_render(const nh_message *m, const nh_target *t, int *in_chars) {
   (void)t;
   nh_buf b = { 0 };
-  int markdown = nh_format_is(m, "markdown");
   *in_chars = 1;
   if (m->title) {
     nh_buf_puts(&b, "*");
-    put_text(&b, m->title, 0);
+    nh_buf_escape(&b, m->title, "&<>", slack_with);
     nh_buf_puts(&b, m->body && *m->body ? "*\n" : "*");
   }
-  put_text(&b, m->body, markdown);
+  if (nh_format_is(m, "markdown")) {
+    nh_buf_markdown(&b, m->body, NH_MD_SLACK);
+  } else {
+    char *text = nh_body_text(m);
+    nh_buf_escape(&b, text, "&<>", slack_with);
+    free(text);
+  }
   return nh_buf_take(&b);
 }
 

@@ -24,6 +24,14 @@ static cJSON *text_block(const char *text, int title) {
   return block;
 }
 
+/* The body in TextBlock's markdown subset; html as plain text. */
+static char *body_text(const nh_message *m) {
+  if (!nh_format_is(m, "markdown")) return nh_body_text(m);
+  nh_buf b = { 0 };
+  nh_buf_markdown(&b, m->body, NH_MD_TEAMS);
+  return nh_buf_take(&b);
+}
+
 static cJSON *card(const nh_message *m) {
   cJSON *own = nh_platform_data(m, "teams", "card");
   if (own) return cJSON_Duplicate(own, 1);
@@ -32,7 +40,9 @@ static cJSON *card(const nh_message *m) {
   cJSON_AddStringToObject(c, "type", "AdaptiveCard");
   cJSON_AddStringToObject(c, "version", "1.4");
   if (m->title) cJSON_AddItemToArray(body, text_block(m->title, 1));
-  if (m->body && *m->body) cJSON_AddItemToArray(body, text_block(m->body, 0));
+  char *text = m->body && *m->body ? body_text(m) : NULL;
+  if (text && *text) cJSON_AddItemToArray(body, text_block(text, 0));
+  free(text);
   cJSON_AddItemToObject(c, "body", body);
   return c;
 }

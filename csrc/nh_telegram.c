@@ -2,10 +2,12 @@
  * nh_telegram.c: the Telegram Bot API's sendMessage. The bot token sits in
  * the URL path, so the URL is a secret: receipts show the target's label.
  * parse_mode (a target option): "HTML" (the default: the title in <b>, text
- * escaped, markdown's **bold**, *italic*, `code` and [links](url) turned into
- * tags, an html body sent as it is), "MarkdownV2" (every reserved character
- * escaped) or "none". Text is at most 4096 characters. Answers: {"ok":true}
- * or {"ok":false,"error_code","description","parameters":{"retry_after"}}.
+ * escaped, markdown rendered as Telegram's tags by nh_markdown.c, an html
+ * body with Telegram's tags kept and the others turned into text),
+ * "MarkdownV2" (markdown rendered as MarkdownV2, other text with every
+ * reserved character escaped) or "none". Text is at most 4096 characters.
+ * Answers: {"ok":true} or
+ * {"ok":false,"error_code","description","parameters":{"retry_after"}}.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,10 +45,16 @@ static char *telegram_render(const nh_message *m, const nh_target *t, int *in_ch
     nh_buf_puts(&b, mode == MODE_HTML ? "</b>" : "*");
   }
   if (sep) nh_buf_puts(&b, "\n");
-  if (mode == MODE_MARKDOWN_V2) escape_v2(&b, m->body);
-  else if (nh_format_is(m, "html")) nh_buf_puts(&b, m->body ? m->body : "");
-  else if (nh_format_is(m, "markdown")) nh_buf_markdown_html(&b, m->body);
-  else nh_buf_escape_html(&b, m->body);
+  if (nh_format_is(m, "markdown")) {
+    nh_buf_markdown(&b, m->body, mode == MODE_HTML ? NH_MD_TELEGRAM_HTML : NH_MD_TELEGRAM_V2);
+  } else if (mode == MODE_HTML && nh_format_is(m, "html")) {
+    nh_buf_html_telegram(&b, m->body);        /* <p>, <h1>, <ul> ... Telegram refuses */
+  } else {
+    char *text = nh_body_text(m);             /* html shown as text in MarkdownV2 */
+    if (mode == MODE_HTML) nh_buf_escape_html(&b, text);
+    else escape_v2(&b, text);
+    free(text);
+  }
   return nh_buf_take(&b);
 }
 

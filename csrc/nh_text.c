@@ -92,56 +92,6 @@ int nh_buf_escape_html(nh_buf *b, const char *s) {
   return nh_buf_escape(b, s, "&<>", html_with);
 }
 
-/* A span between two delimiters on the same line, or NULL. */
-static const char *span_end(const char *s, const char *delim) {
-  const char *end = strstr(s, delim), *nl = strchr(s, '\n');
-  return end && end > s && (!nl || end < nl) ? end : NULL;
-}
-
-/* Appends s[0..n) escaped for HTML. */
-static void html_n(nh_buf *b, const char *s, size_t n) {
-  char *copy = nh_strndup(s, n);
-  nh_buf_escape_html(b, copy);
-  free(copy);
-}
-
-/* Inline markdown (**bold**, *italic*, _italic_, `code`, [text](url)) as
- * HTML tags; anything else is escaped text. Telegram and e-mail use it. */
-void nh_buf_markdown_html(nh_buf *b, const char *s) {
-  static const struct { const char *delim, *open, *close; } spans[] = {
-    { "**", "<b>", "</b>" }, { "*", "<i>", "</i>" }, { "_", "<i>", "</i>" },
-    { "`", "<code>", "</code>" },
-  };
-  while (s && *s) {
-    int done = 0;
-    for (size_t i = 0; i < sizeof spans / sizeof *spans && !done; i++) {
-      size_t dn = strlen(spans[i].delim);
-      const char *end = strncmp(s, spans[i].delim, dn) == 0 ? span_end(s + dn, spans[i].delim) : NULL;
-      if (!end) continue;
-      nh_buf_puts(b, spans[i].open);
-      html_n(b, s + dn, (size_t)(end - s - dn));
-      nh_buf_puts(b, spans[i].close);
-      s = end + dn;
-      done = 1;
-    }
-    const char *mid = !done && *s == '[' ? span_end(s + 1, "](") : NULL;
-    const char *close = mid ? span_end(mid + 2, ")") : NULL;
-    if (close) {
-      nh_buf_puts(b, "<a href=\"");
-      char *url = nh_strndup(mid + 2, (size_t)(close - mid - 2));
-      nh_buf_escape(b, url, "&<>\"", (const char *const[]){ "&amp;", "&lt;", "&gt;", "&quot;" });
-      free(url);
-      nh_buf_puts(b, "\">");
-      html_n(b, s + 1, (size_t)(mid - s - 1));
-      nh_buf_puts(b, "</a>");
-      s = close + 1;
-    } else if (!done) {
-      html_n(b, s, 1);
-      s++;
-    }
-  }
-}
-
 /* ---- overflow ----------------------------------------------------------- */
 
 /* The planner never renders the whole rest of a body per candidate: a part

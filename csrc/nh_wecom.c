@@ -17,9 +17,11 @@
 static char *wecom_render(const nh_message *m, const nh_target *t, int *in_chars) {
   (void)t;
   *in_chars = 0;
-  if (nh_format_is(m, "markdown") && m->title)
-    return nh_sprintf("**%s**\n%s", m->title, m->body ? m->body : "");
-  return nh_title_body(m, "\n");
+  if (!nh_format_is(m, "markdown")) return nh_title_body(m, "\n");
+  nh_buf b = { 0 };
+  if (m->title) nh_buf_puts(&b, "**"), nh_buf_puts(&b, m->title), nh_buf_puts(&b, "**\n");
+  nh_buf_markdown(&b, m->body, NH_MD_WECOM);
+  return nh_buf_take(&b);
 }
 
 static size_t wecom_limit(const nh_message *m, const nh_target *t) {

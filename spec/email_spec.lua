@@ -87,7 +87,7 @@ describe("email", function()
     assert(c:send({ body = "**bold** & [link](https://e.example)", format = "markdown" }))
     local mail = parse(smtp.wait_for(1, 5)[1].data)
     local html = mail.tree.parts[2].text
-    assert.matches('<b>bold</b> &amp; <a href="https://e.example">link</a>', html, 1, true)
+    assert.matches('<p><strong>bold</strong> &amp; <a href="https://e.example">link</a></p>', html, 1, true)
     assert.equal("**bold** & [link](https://e.example)", mail.tree.parts[1].text:gsub("\n$", ""))
     c:close()
   end)

@@ -27,6 +27,8 @@ need lua-busted has_cmd busted
 need libcurl4-openssl-dev has_file /usr/include/x86_64-linux-gnu/curl/curl.h
 need libcjson-dev has_file /usr/include/cjson/cJSON.h
 need libssl-dev has_file /usr/include/openssl/hmac.h
+# cmark, the CommonMark reference library: markdown for e-mail and every chat platform.
+need libcmark-dev has_file /usr/include/cmark.h
 need nginx has_cmd /usr/sbin/nginx
 need libnginx-mod-http-lua has_file /usr/lib/nginx/modules/ngx_http_lua_module.so
 need lua-cjson has_lua_mod lua5.4 cjson

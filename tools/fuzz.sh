@@ -9,7 +9,7 @@
 cd "$(dirname "$0")/.." || exit 1
 seconds=${1:-20}
 [ $# -gt 0 ] && shift
-targets=${*:-classify render plan json redact}
+targets=${*:-classify render plan json redact text}
 passed=0
 failed=0
 mkdir -p build/fuzz/artifacts

@@ -11,6 +11,7 @@
 --   --       ca_file = "/tmp/.../ca.pem", user = "u", password = "p", pid = n, dir = "..." }
 --   ... let the code under test send mail ...
 --   local msgs = smtp.messages()   -- { { mail_from, rcpt_tos, data, tls, auth_user, ... } }
+--   local mail = smtp.parse(msgs[1].data)   -- headers and MIME tree, parsed by Python
 --   smtp.clear()
 --   smtp.stop()
 --
