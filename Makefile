@@ -30,7 +30,9 @@ DRIVER = $(BUILD)/core_driver
 
 all: build
 
-build: $(MOD54) $(MODJIT) $(DRIVER)
+EXIT_TEST = $(BUILD)/hardening_exit
+
+build: $(MOD54) $(MODJIT) $(DRIVER) $(EXIT_TEST)
 
 $(MOD54): $(CORE_SRC) $(BINDING_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -45,6 +47,12 @@ $(MODJIT): $(CORE_SRC) $(BINDING_SRC) $(HEADERS)
 $(DRIVER): spec/support/core_driver.c $(CORE_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASEFLAGS) $(CJSON_INC) -Icsrc -o $@ spec/support/core_driver.c $(CORE_SRC) $(LIBS)
+
+# tests/hardening_exit.c: cancels racing deliveries, hostile delays, exit()
+# with a client open, from C (spec/hardening_exit_spec.lua runs it).
+$(EXIT_TEST): tests/hardening_exit.c $(CORE_SRC) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASEFLAGS) $(CJSON_INC) -Icsrc -o $@ tests/hardening_exit.c $(CORE_SRC) $(LIBS)
 
 # The LuaRocks build (notifyhub-scm-1.rockspec): LuaRocks passes LUA_INCDIR
 # for the Lua it builds for, then INST_LIBDIR / INST_LUADIR to install.
