@@ -10,6 +10,9 @@ local shell = require("spec.support.shell")
 
 local FLAVOUR = rawget(_G, "jit") and "luajit" or "lua5.4"
 local BUILD = os.getenv("NOTIFYHUB_BUILD") or "build"
+-- make asan: the child interpreters load the instrumented module too, so
+-- they need the sanitizer runtime that spec/helper.lua keeps from commands.
+local PRELOAD = os.getenv("LD_PRELOAD") and ("LD_PRELOAD=" .. shell.q(os.getenv("LD_PRELOAD")) .. " ") or ""
 
 -- Writes a Lua chunk to a file that a child interpreter can run from the
 -- repository root with this build of the module.
@@ -23,7 +26,7 @@ end
 -- Runs a script; returns the exit status (128 + n for signal n), stdout, stderr.
 local function run(path, interpreter, args)
   local err = os.tmpname()
-  local out = shell.capture(("%s %s %s 2>%s; echo \"status=$?\""):format(interpreter,
+  local out = shell.capture(("%s%s %s %s 2>%s; echo \"status=$?\""):format(PRELOAD, interpreter,
     shell.q(path), args or "", shell.q(err)))
   local stderr = shell.read_file(err) or ""
   os.remove(err)
@@ -124,8 +127,8 @@ describe("hardening: exit paths", function()
     local function exit_runs(interpreter, runs)
       local path = script(EXIT_SCRIPT, interpreter)
       local dir = shell.trim(shell.capture("mktemp -d"))
-      local cmd = ("for i in $(seq 1 %d); do %s %s %s %s 10 0 2 0.1 >/dev/null 2>%s/err.$i; "
-        .. "echo \"$i $?\"; done"):format(runs, interpreter, shell.q(path), shell.q(f.tls_base),
+      local cmd = ("for i in $(seq 1 %d); do %s%s %s %s %s 10 0 2 0.1 >/dev/null 2>%s/err.$i; "
+        .. "echo \"$i $?\"; done"):format(runs, PRELOAD, interpreter, shell.q(path), shell.q(f.tls_base),
         shell.q(f.ca_file), shell.q(dir))
       local statuses = shell.capture(cmd)
       local bad = {}
