@@ -212,7 +212,16 @@ local function secrets_of(platform, cfg, rec)
   end
   values[#values + 1] = cfg.secret
   values[#values + 1] = cfg.password
-  for _, v in pairs(platform == "webhook" and cfg.headers or {}) do values[#values + 1] = v end
+  if platform == "email" and cfg.password then
+    -- what AUTH sends, which a server may echo in its refusal
+    local user, pw = cfg.username or "", cfg.password
+    values[#values + 1] = cfg.username
+    values[#values + 1] = util.base64(user)
+    values[#values + 1] = util.base64(pw)
+    values[#values + 1] = util.base64("\0" .. user .. "\0" .. pw)
+    values[#values + 1] = util.base64(user .. "\0" .. pw)
+  end
+  for _, v in pairs(platform == "webhook" and cfg.headers or {}) do util.header_secrets(v, values) end
   return util.secret_forms(values)
 end
 

@@ -128,6 +128,24 @@ function M.base64(s)
   return table.concat(out)
 end
 
+--- The bytes of standard base64 text (padding optional), or nil.
+function M.unbase64(s)
+  s = s:gsub("=+$", "")
+  if s:find("[^%w+/]") or #s % 4 == 1 then return nil end
+  local out, bits, n = {}, 0, 0
+  for i = 1, #s do
+    bits = bits * 64 + (B64:find(s:sub(i, i), 1, true) - 1)
+    n = n + 6
+    if n >= 8 then
+      n = n - 8
+      local byte = math.floor(bits / 2 ^ n)
+      out[#out + 1] = string.char(byte)
+      bits = bits - byte * 2 ^ n
+    end
+  end
+  return table.concat(out)
+end
+
 local function percent_decode(s)
   return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
 end
@@ -150,11 +168,35 @@ function M.url_secrets(url, out)
     out[#out + 1] = password
     out[#out + 1] = M.base64(percent_decode(userinfo))   -- as in Authorization: Basic
   end
+  -- The label hides the last segment and every query value: a lowercase
+  -- word there may be a token too ("?token=supersecret"), when it is long
+  -- enough (10 bytes) not to be a route name or a flag ("send", "archived").
+  local last = path:match("([^/]+)/*$")
   for seg in path:gmatch("[^/]+") do
-    if not plain_segment(seg) then out[#out + 1] = seg end
+    if not plain_segment(seg) or (seg == last and #seg >= 10) then out[#out + 1] = seg end
   end
   for value in query:gmatch("=([^&]*)") do
-    if not plain_segment(value) then out[#out + 1] = value end
+    if not plain_segment(value) or #value >= 10 then out[#out + 1] = value end
+  end
+  return out
+end
+
+--- Appends to `out` the secret parts of a header value: the value, the
+-- credentials after an auth scheme ("Bearer <token>"), and Basic
+-- credentials decoded (whole, user and password).
+function M.header_secrets(value, out)
+  out[#out + 1] = value
+  local scheme, cred = value:match("^%s*(%S+)%s+(.-)%s*$")
+  if not cred or cred == "" then return out end
+  out[#out + 1] = cred
+  if scheme:lower() == "basic" then
+    local plain = M.unbase64(cred)
+    if plain then
+      out[#out + 1] = plain
+      local user, password = plain:match("^([^:]*):(.*)$")
+      out[#out + 1] = user
+      out[#out + 1] = password
+    end
   end
   return out
 end

@@ -56,6 +56,7 @@ does not leave it behind).
 """
 
 import argparse
+import base64
 import json
 import os
 import random
@@ -352,6 +353,17 @@ def serve_connection(sock, ctx):
             pass
 
 
+def auth_answer(data):
+    """235, or for credentials holding "echo" a 535 that echoes them (raw and decoded)."""
+    try:
+        plain = base64.b64decode(data.strip(), validate=False).decode("latin-1")
+    except (ValueError, TypeError):
+        plain = ""
+    if "echo" not in plain:
+        return "235 ok"
+    return "535 5.7.8 credentials %s (%s) rejected" % (data.strip(), plain.replace("\0", " "))
+
+
 def smtp_session(sock):
     """A recording SMTP responder: accepts any AUTH, sender, recipient and message."""
     rec = {"port": ports.get("smtp_port"), "smtp": ""}
@@ -372,7 +384,7 @@ def smtp_session(sock):
             verb = line.split(" ", 1)[0].upper()
             if in_auth:
                 in_auth = False
-                say("235 ok")
+                say(auth_answer(line))
             elif in_data:
                 if line == ".":
                     in_data = False
@@ -383,7 +395,7 @@ def smtp_session(sock):
                 in_auth = True          # the credentials come on the next line
                 say("334 ")
             elif verb == "AUTH":
-                say("235 ok")
+                say(auth_answer(line.split()[2]))
             elif verb == "DATA":
                 in_data = True
                 say("354 go on")

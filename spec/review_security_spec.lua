@@ -1,0 +1,152 @@
+-- A second look at the hardening items, from outside: variants of the
+-- attacks the hardening_*_spec.lua files cover (other keys, other
+-- encodings, other platforms). Against the loopback servers: the nginx
+-- stand-ins (spec/support/server.lua), the misbehaving HTTP server and its
+-- recording SMTP responder (spec/support/faults.lua) and the aiosmtpd
+-- server (spec/support/smtp.lua).
+
+local notifyhub = require("notifyhub")
+local server = require("spec.support.server")
+local faults = require("spec.support.faults")
+local smtp = require("spec.support.smtp")
+local util = require("notifyhub.util")
+local cjson = require("cjson")
+
+local f, s
+
+setup(function()
+  server.start()
+  f = faults.start()
+  s = smtp.start({ user = "mailer", password = "pw-Review-4411" })
+end)
+teardown(function()
+  server.stop()
+  faults.stop()
+  smtp.stop()
+end)
+before_each(function()
+  server.clear()
+  faults.captured(true)
+  smtp.clear()
+end)
+
+local function assert_absent(text, secrets)
+  for name, secret in pairs(secrets) do
+    assert.is_nil(text:find(secret, 1, true), name .. " reached: " .. text)
+  end
+end
+
+-- Everything a failed send hands back: the error, the receipt, the logs.
+local function outcome(cfg, msg)
+  local logs = {}
+  cfg.logger = { level = "debug", failures = true, handler = function(level, text, fields)
+    logs[#logs + 1] = level .. " " .. text .. " " .. cjson.encode(fields)
+  end }
+  cfg.retry = cfg.retry or { max_attempts = 1 }
+  cfg.http = cfg.http or { timeout = 5 }
+  local c = notifyhub.new(cfg)
+  local h = assert(c:send_async(msg or { title = "t", body = "b" }))
+  local receipt, err, code, failed = h:wait(20)
+  local text = table.concat({ tostring(err), tostring(code), cjson.encode(receipt or failed or {}),
+    tostring(c), tostring(h) }, "\n")
+  c:close()
+  return text .. "\n" .. table.concat(logs, "\n"), receipt or failed
+end
+
+describe("secrets the services echo (item 10)", function()
+  it("a lowercase token as the last path segment or a query value", function()
+    server.behave("/webhook/", { status = 400, body = "{{echo}}" })
+    for _, url in ipairs({ server.url("/webhook/x?token=supersecretvalue"),
+      server.url("/webhook/hooksecretword") }) do
+      local text, receipt = outcome({ webhook = { url = url } })
+      assert.equal("HTTP_STATUS", receipt.results[1].code, text)
+      assert.matches("webhook", text)     -- the echo arrived, redacted
+      assert_absent(text, { query = "supersecretvalue", last = "hooksecretword" })
+    end
+  end)
+
+  it("the credentials of an Authorization header, alone or decoded from Basic", function()
+    local cases = {
+      { { Authorization = "Bearer tok-ABCD-9911" }, "tok-ABCD-9911" },
+      { { Authorization = "Basic " .. util.base64("bobuser:pass-7788") }, "pass-7788" },
+      { { Authorization = "Basic " .. util.base64("bobuser:pass-7788") }, "bobuser:pass-7788" },
+      { { ["X-Api-Key"] = "Token key-5566-abcd" }, "key-5566-abcd" },
+    }
+    for _, case in ipairs(cases) do
+      server.behave("/webhook/", { status = 401,
+        body = '{"error":"credentials rejected: ' .. case[2] .. '"}' })
+      local text, receipt = outcome({ webhook = { url = server.url("/webhook/x"), headers = case[1] } })
+      assert.equal("HTTP_STATUS", receipt.results[1].code, text)
+      assert.matches("credentials rejected", text)
+      assert_absent(text, { secret = case[2] })
+    end
+  end)
+
+  it("an SMTP server that echoes the login in its refusal", function()
+    local user, password = "echo-user-7711", "PW-echo-7712"
+    local text, receipt = outcome({ email = { host = "127.0.0.1", port = f.smtp_port, tls = "none",
+      username = user, password = password, from = "a@example.com", to = "b@example.com" } })
+    assert.equal("PLATFORM_REJECTED", receipt.results[1].code, text)
+    assert.matches("535", text)
+    assert_absent(text, { user = user, password = password,
+      plain = util.base64("\0" .. user .. "\0" .. password),
+      login_user = util.base64(user), login_password = util.base64(password) })
+  end)
+end)
+
+describe("e-mail attachments (items 7, 13)", function()
+  local function client()
+    return notifyhub.new({ email = { host = s.host, port = s.port, tls = "starttls", username = "mailer",
+      password = "pw-Review-4411", from = "a@example.com", to = { "o@example.com" } },
+      http = { ca_file = s.ca_file, timeout = 5 }, retry = { max_attempts = 1 } })
+  end
+  local function with(a, extra)
+    local msg = { title = "t", body = "b", platform_data = { email = { attachments = { a } } } }
+    for k, v in pairs(extra or {}) do msg[k] = v end
+    return msg
+  end
+
+  it("refuses a filename that is not UTF-8, naming it and the byte offset", function()
+    local c = client()
+    local r, err, code = c:send(with({ filename = "a\255b.txt", content = "x" }))
+    assert.is_nil(r)
+    assert.equal("INVALID_MESSAGE", code)
+    assert.matches("attachments%[1%]%.filename: invalid UTF%-8 at byte 2", err)
+    c:close()
+    assert.equal(0, #smtp.messages())
+  end)
+
+  it("with utf8 = replace sends the filename with U+FFFD, as UTF-8", function()
+    local c = client()
+    local att = { filename = "r\255sum\233.txt", content = "x" }
+    local list = { att }
+    local r = assert(c:send({ title = "t", body = "b", utf8 = "replace",
+      platform_data = { email = { attachments = list } } }))
+    assert.equal("success", r.status)
+    assert.equal("r\255sum\233.txt", att.filename)     -- the caller's table is left alone
+    assert.equal(att, list[1])
+    c:close()
+    local got = smtp.messages()
+    assert.equal(1, #got)
+    -- the bytes on the wire (a reader would show U+FFFD for bad bytes too)
+    local word = got[1].data:match('filename="=%?UTF%-8%?B%?([^?]+)%?="')
+    assert.equal("r\239\191\189sum\239\191\189.txt", word and util.unbase64(word), got[1].data)
+  end)
+
+  it("refuses control characters in a filename and 8-bit or blanks in a content type", function()
+    local c = client()
+    for _, a in ipairs({
+      { filename = "a\1b.txt", content = "x" }, { filename = "a\tb.txt", content = "x" },
+      { filename = "a\127b.txt", content = "x" },
+      { filename = "a.txt", content = "x", content_type = "text/pl\195\169in" },
+      { filename = "a.txt", content = "x", content_type = "text/plain x" },
+    }) do
+      local r, err, code = c:send(with(a))
+      assert.is_nil(r, err)
+      assert.equal("INVALID_MESSAGE", code)
+      assert.matches("attachments%[1%]%.", err)
+    end
+    c:close()
+    assert.equal(0, #smtp.messages())
+  end)
+end)
