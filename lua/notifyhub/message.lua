@@ -130,7 +130,7 @@ local ATTACHMENT_KEYS = { filename = "string", content = "string", path = "strin
 -- cannot carry bytes) for the record's own `attachments`: content is
 -- copied with its length, NUL bytes and all. Returns the list and
 -- platform_data without them, or nil and why.
-local function take_attachments(pd)
+local function take_attachments(pd, replace)
   local email = pd and pd.email
   local list = type(email) == "table" and email.attachments
   if list == nil or list == false then return nil, pd end
@@ -158,6 +158,26 @@ local function take_attachments(pd)
     end
     if (a.path and a.path:find("%z")) or (a.content_type and a.content_type:find("%z")) then
       return nil, nil, at .. ": a NUL byte in path or content_type"
+    end
+    -- the filename goes into a header labelled UTF-8; the content type as it is
+    if a.filename:find("%c") then
+      return nil, nil, at .. ".filename: a name without control characters expected"
+    end
+    if a.content_type and a.content_type:find("[^\33-\126]") then
+      return nil, nil, at .. ".content_type: printable ASCII without spaces expected (type/subtype)"
+    end
+    local name, err = utf8_text(a.filename, at .. ".filename", replace)
+    if not name then return nil, nil, err end
+    if name ~= a.filename then
+      local copy = {}
+      for k, v in pairs(a) do copy[k] = v end
+      copy.filename = name
+      if list == email.attachments then            -- the caller's list stays as it is
+        local own = {}
+        for j, v in ipairs(list) do own[j] = v end
+        list = own
+      end
+      list[i] = copy
     end
   end
   local rest, mail = {}, {}
@@ -225,7 +245,7 @@ function M.build(msg, defaults, fname, opts)
   if err then return invalid("%s", err) end
   -- attachments are bytes, not text: they leave platform_data before the
   -- UTF-8 check of its strings
-  local attachments, pd, aerr = take_attachments(msg.platform_data)
+  local attachments, pd, aerr = take_attachments(msg.platform_data, replace)
   if aerr then return invalid("%s", aerr) end
   local trees, sources = {}, { metadata = msg.metadata, platform_data = pd }
   for _, field in ipairs({ "metadata", "platform_data" }) do
