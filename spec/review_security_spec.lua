@@ -150,3 +150,36 @@ describe("e-mail attachments (items 7, 13)", function()
     assert.equal(0, #smtp.messages())
   end)
 end)
+
+describe("errors that say what was wrong (item 17)", function()
+  local U = "http://127.0.0.1:9/x"
+  local function refused(cfg, msg)
+    local c = notifyhub.new(cfg)
+    local h, err, code = c:send_async(msg)
+    if h then h:cancel() end
+    c:close()
+    assert.is_nil(h)
+    assert.equal("INVALID_MESSAGE", code)
+    return err
+  end
+
+  it("one platform, one instance that cannot be sent to alone: says why, not 'several'", function()
+    local err = refused({ email = { host = "127.0.0.1", from = "a@example.com" } }, { body = "x" })
+    assert.is_nil(err:find("several", 1, true), err)
+    assert.matches("no recipient", err)
+    err = refused({ telegram = { token = "1:x" } }, { body = "x" })
+    assert.is_nil(err:find("several", 1, true), err)
+    assert.matches("no chat_id", err)
+  end)
+
+  it("a target URL or address of the wrong form says which form and what is wrong", function()
+    local cfg = { feishu = { webhook_url = U } }
+    local err = refused(cfg, { body = "x", targets = { notifyhub.target.feishu("https:/x") } })
+    assert.matches("not an http%(s%) URL: a URL without // after 'https:'", err)
+    err = refused(cfg, { body = "x", targets = { "a@b" } })
+    assert.matches("name@example%.com", err)
+    assert.matches("domain has no dot", err)
+    err = refused(cfg, { body = "x", targets = { "example.com/hook" } })
+    assert.matches("https://host/", err, 1, true)
+  end)
+end)

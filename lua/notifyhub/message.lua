@@ -277,6 +277,13 @@ function M.build(msg, defaults, fname, opts)
     local names = {}
     for name in pairs(defaults.platforms) do names[#names + 1] = name end
     table.sort(names)
+    local only = #names == 1 and defaults.platforms[names[1]]
+    if only and only.default then
+      -- one instance, which cannot be sent to as it is (no recipient, no chat_id)
+      local _, why = target.resolve(defaults.platforms, { platform = names[1] })
+      return invalid("the message names no targets and %s's instance cannot be used alone: %s",
+        names[1], tostring(why))
+    end
     if #names == 1 then
       return invalid("the message names no targets and %s has several instances, none named "
         .. "'default': give targets (e.g. notifyhub.target.%s(\"name\"))", names[1], names[1])

@@ -39,8 +39,12 @@ function M.parse(s)
     end
     return { platform = "webhook", value = s }
   end
-  return nil, ("'%s' is neither an e-mail address nor an http(s) URL"):format(
-    util.scheme_of(s) and (util.scheme_of(s) .. ":...") or (#s > 20 and s:sub(1, 20) .. "..." or s))
+  local shown = util.scheme_of(s) and (util.scheme_of(s) .. ":...") or (#s > 20 and s:sub(1, 20) .. "..." or s)
+  -- say what is wrong with the form it looks like
+  local why = util.scheme_of(s) and util.why_not_url(s)
+    or (s:find("@", 1, true) and not s:find("/", 1, true) and util.why_not_email(s))
+  return nil, ("'%s' is neither an e-mail address nor an http(s) URL (name@example.com or https://host/...)%s"):format(shown,
+    why and (": got " .. why) or "")
 end
 
 -- Constructors: target.feishu(), target.feishu("ops"), target.feishu(url),
@@ -103,6 +107,10 @@ local resolvers = {}
 function resolvers.url_platform(platform, cfg, value)
   local url = value or cfg.webhook_url or cfg.url
   if not util.is_http_url(url) then
+    local scheme = (util.scheme_of(url) or ""):lower()
+    if type(url) == "string" and (scheme == "http" or scheme == "https") then
+      return nil, "value is not an http(s) URL: " .. util.why_not_url(url)   -- "https:/x"
+    end
     return nil, ("value is not an http(s) URL (scheme '%s')"):format(util.scheme_of(url) or "none")
   end
   return { url = url, label = util.redact_url(url), secret = cfg.secret }

@@ -35,7 +35,11 @@ end
 --- Why s is not an http(s) URL, without echoing it (it may hold a token).
 function M.why_not_url(s)
   local scheme = M.scheme_of(s)
-  if not s:match("^%a[%w+.-]*://") then return "a string without a scheme (http:// or https://)" end
+  if not s:match("^%a[%w+.-]*://") then
+    local lower = scheme and scheme:lower()
+    if lower == "http" or lower == "https" then return "a URL without // after '" .. lower .. ":'" end
+    return "a string without a scheme (http:// or https://)"
+  end
   local lower = scheme:lower()
   if lower ~= "http" and lower ~= "https" then
     return #scheme <= 16 and ("a string with scheme '%s'"):format(scheme) or "a string with another scheme"

@@ -90,7 +90,15 @@ captured = []               # what /capture and the SMTP responder saw, under st
 ports = {}                  # "port", "other_port", "tls_port": for redirect Locations
 REDIRECT_TO = {"same": "%(self)s/capture", "other": "http://127.0.0.1:%(other_port)d/capture",
                "scheme": "https://127.0.0.1:%(tls_port)d/capture",
-               "loop": "%(self)s/redirect/307/loop"}
+               "loop": "%(self)s/redirect/307/loop",
+               # the same origin written otherwise, and other origins in disguise
+               "absolute": "http://127.0.0.1:%(port)d/capture",
+               "upper": "HTTP://127.0.0.1:%(port)d/capture",
+               "relative": "capture",
+               "userinfo": "http://someone:pw@127.0.0.1:%(port)d/capture",
+               "protorel": "//127.0.0.1:%(other_port)d/capture",
+               "userhost": "http://127.0.0.1:%(port)d@127.0.0.1:%(other_port)d/capture",
+               "hostname": "http://localhost:%(port)d/capture"}
 
 
 def count(kind, key):
