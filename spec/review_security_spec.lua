@@ -183,3 +183,22 @@ describe("errors that say what was wrong (item 17)", function()
     assert.matches("https://host/", err, 1, true)
   end)
 end)
+
+describe("valid JSON on the wire (item 13)", function()
+  it("a webhook template is JSON-escaped whatever the JSON content type's case", function()
+    for _, ctype in ipairs({ "application/json", "Application/JSON", "application/vnd.api+JSON" }) do
+      server.clear()
+      local c = notifyhub.new({ webhook = { url = server.url("/webhook/tpl"), content_type = ctype,
+        template = '{"title":"{{title}}","body":"{{body}}"}' } })
+      local title, body = 'say "hi"\\', "line1\nline2\t\1"
+      assert(c:send({ title = title, body = body }))
+      c:close()
+      local got = server.requests("/webhook/tpl")
+      assert.equal(1, #got)
+      local ok, decoded = pcall(cjson.decode, got[1].body)
+      assert.is_true(ok, ctype .. ": " .. got[1].body)
+      assert.equal(title, decoded.title)
+      assert.equal(body, decoded.body)
+    end
+  end)
+end)
