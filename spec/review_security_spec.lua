@@ -202,3 +202,43 @@ describe("valid JSON on the wire (item 13)", function()
     end
   end)
 end)
+
+describe("redirects in disguise (item 9)", function()
+  local KEY = "REVIEW-KEY-5521"
+  local function send(to, code)
+    local c = notifyhub.new({ http = { follow_redirects = 3, timeout = 5 }, retry = { max_attempts = 1 },
+      webhook = { url = f.base .. "/redirect/" .. code .. "/" .. to, headers = { ["X-Api-Key"] = KEY } } })
+    local receipt, err, ecode = c:send({ body = "hello-" .. to })
+    c:close()
+    return receipt, err, ecode
+  end
+
+  it("follows the same origin written otherwise, as the same POST", function()
+    for _, to in ipairs({ "absolute", "upper", "userinfo" }) do
+      for _, code in ipairs({ 302, 303 }) do
+        faults.captured(true)
+        local receipt, err = send(to, code)
+        assert.equal("success", receipt and receipt.status, to .. " " .. tostring(err))
+        local got = faults.captured()
+        assert.equal(1, #got)
+        assert.equal("POST", got[1].method)
+        assert.equal(f.port, got[1].port)
+        assert.equal(KEY, got[1].headers["x-api-key"])
+        assert.matches("hello%-" .. to, got[1].body)
+      end
+    end
+  end)
+
+  it("refuses another origin behind //, user info or another name for the host", function()
+    for _, to in ipairs({ "protorel", "userhost", "hostname" }) do
+      for _, code in ipairs({ 301, 302, 303, 307, 308 }) do
+        faults.captured(true)
+        local receipt, err, ecode = send(to, code)
+        assert.is_nil(receipt, to)
+        assert.equal("HTTP_STATUS", ecode)
+        assert.matches("to another origin", err)
+        assert.equal(0, #faults.captured(), to)
+      end
+    end
+  end)
+end)
