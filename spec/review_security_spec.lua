@@ -242,3 +242,17 @@ describe("redirects in disguise (item 9)", function()
     end
   end)
 end)
+
+describe("secrets a service echoes encoded otherwise (item 10)", function()
+  it("a percent-encoded token echoed with other hex digits' case", function()
+    -- the URL carries "tok/en-..." as tok%2fen-...; the service echoes it decoded and re-encoded
+    local raw = "Tok/En-8123:Q"
+    local given = "Tok%2fEn-8123%3aQ"
+    server.behave("/webhook/", { status = 400,
+      body = "bad token " .. raw .. " | Tok%2FEn-8123%3AQ | tok" })
+    local text, receipt = outcome({ webhook = { url = server.url("/webhook/" .. given) } })
+    assert.equal("HTTP_STATUS", receipt.results[1].code, text)
+    assert.matches("bad token", text)
+    assert_absent(text, { raw = raw, upper = "Tok%2FEn-8123%3AQ", json = "Tok\\/En-8123:Q" })
+  end)
+end)

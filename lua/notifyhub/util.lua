@@ -218,7 +218,10 @@ function M.secret_forms(values)
   end
   for _, v in ipairs(values) do
     if type(v) == "string" then
-      for _, form in ipairs({ v, percent_decode(v), percent_encode(v) }) do
+      -- re-encoded as a server may echo it: upper- and lowercase hex digits
+      local encoded = percent_encode(percent_decode(v))
+      local lower = encoded:gsub("%%%x%x", string.lower)
+      for _, form in ipairs({ v, percent_decode(v), percent_encode(v), encoded, lower }) do
         add(form)
         add((form:gsub('[/"\\]', "\\%0")))
       end
