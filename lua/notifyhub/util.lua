@@ -83,10 +83,11 @@ function M.is_header_safe(s)
   return not s:find("[\r\n%z]")
 end
 
--- A path segment a label may show: a short one ("v2", "T") or a lowercase word
--- ("open-apis", "webhooks"); anything else may be a token.
+-- A path segment a label may show: a short one ("v2", "T") or a short
+-- lowercase word ("open-apis", "webhooks"); anything else may be a token
+-- (a lowercase one too: "?token=supersecretvalue").
 local function plain_segment(seg)
-  return #seg <= 3 or seg:match("^[a-z][a-z_.-]*$") ~= nil
+  return #seg <= 3 or (#seg <= 9 and seg:match("^[a-z][a-z_.-]*$") ~= nil)
 end
 
 local function split_url(url)
@@ -172,15 +173,11 @@ function M.url_secrets(url, out)
     out[#out + 1] = password
     out[#out + 1] = M.base64(percent_decode(userinfo))   -- as in Authorization: Basic
   end
-  -- The label hides the last segment and every query value: a lowercase
-  -- word there may be a token too ("?token=supersecret"), when it is long
-  -- enough (10 bytes) not to be a route name or a flag ("send", "archived").
-  local last = path:match("([^/]+)/*$")
   for seg in path:gmatch("[^/]+") do
-    if not plain_segment(seg) or (seg == last and #seg >= 10) then out[#out + 1] = seg end
+    if not plain_segment(seg) then out[#out + 1] = seg end
   end
   for value in query:gmatch("=([^&]*)") do
-    if not plain_segment(value) or #value >= 10 then out[#out + 1] = value end
+    if not plain_segment(value) then out[#out + 1] = value end
   end
   return out
 end
