@@ -266,3 +266,21 @@ describe("labels (item 10)", function()
     assert_absent(text, { middle = "supersecrettoken" })
   end)
 end)
+
+describe("invalid UTF-8 in the keyword fields (item 13)", function()
+  it("names the field and the byte offset, never echoing the bytes", function()
+    local c = notifyhub.new({ webhook = { url = server.url("/webhook/kw") } })
+    for _, field in ipairs({ "format", "priority", "utf8", "id" }) do
+      local msg = { body = "x", [field] = "ab\255cd" }
+      local h, err, code = c:send_async(msg)
+      assert.is_nil(h, field)
+      assert.equal("INVALID_MESSAGE", code)
+      assert.equal(field .. ": invalid UTF-8 at byte 3", err)
+    end
+    local h, err, code = c:send_async({ body = "x", ["tit\255le"] = "y" })
+    assert.is_nil(h)
+    assert.equal("INVALID_MESSAGE", code)
+    assert.is_nil(err:find("\255", 1, true), err)
+    c:close()
+  end)
+end)

@@ -215,8 +215,18 @@ function M.build(msg, defaults, fname, opts)
   end
   for k, v in pairs(msg) do
     local want = FIELD_TYPES[k]
-    if not want then return invalid("unknown message field '%s'", tostring(k)) end
+    if not want then
+      -- a name that is not printable ASCII is not echoed (the error may go into JSON logs)
+      local shown = tostring(k)
+      if type(k) == "string" and k:find("[^\32-\126]") then shown = "?" end
+      return invalid("unknown message field '%s'", #shown > 40 and shown:sub(1, 40) .. "..." or shown)
+    end
     if type(v) ~= want then type_error(fname, "message." .. k, want, v) end
+  end
+  -- the keyword fields are ASCII words: bad bytes are named, not echoed
+  for _, field in ipairs({ "id", "format", "priority", "utf8" }) do
+    local at = msg[field] and util.utf8_invalid(msg[field])
+    if at then return invalid("%s: invalid UTF-8 at byte %d", field, at) end
   end
   if (msg.title == nil or msg.title == "") and (msg.body == nil or msg.body == "") then
     return invalid("the message has neither a title nor a body")
