@@ -145,11 +145,26 @@ static void record_partial(nh_smtp_log *s, nh_result *r) {
   set_code(r, s->fail_code);
 }
 
+/* What to change when tls does not match the server: libcurl only says
+ * "STARTTLS not supported." or OpenSSL's "wrong version number". */
+static const char *tls_mode_hint(const nh_transfer *t, CURLcode rc, int fail_code) {
+  int implicit = t->req.url && strncmp(t->req.url, "smtps:", 6) == 0;
+  if (rc == CURLE_USE_SSL_FAILED)
+    return " (the server does not offer STARTTLS: set tls = 'implicit' for a port that speaks"
+           " TLS at once, such as 465, or tls = 'none')";
+  if (implicit && rc == CURLE_SSL_CONNECT_ERROR)
+    return " (with tls = 'implicit' the server must speak TLS at once: for a port that starts"
+           " in plain text, such as 587 or 25, set tls = 'starttls')";
+  if (fail_code == 530 && !t->req.username)
+    return " (the server requires a login: set username and password)";
+  return "";
+}
+
 /* Without TLS, a server that wants STARTTLS first answers 530 (RFC 3207)
  * or 538, or refuses the login: libcurl only says "Login denied". */
 static const char *starttls_hint(const nh_transfer *t, CURLcode rc, int fail_code) {
-  if (t->req.use_ssl != CURLUSESSL_NONE) return "";
-  if (!t->req.url || strncmp(t->req.url, "smtp:", 5) != 0) return "";
+  if (t->req.use_ssl != CURLUSESSL_NONE) return tls_mode_hint(t, rc, fail_code);
+  if (!t->req.url || strncmp(t->req.url, "smtp:", 5) != 0) return tls_mode_hint(t, rc, fail_code);
   if (rc != CURLE_LOGIN_DENIED && fail_code != 530 && fail_code != 538) return "";
   if (!t->req.username) return " (the server may require STARTTLS or a login: set tls = 'starttls'"
                                " and username, password)";

@@ -284,3 +284,35 @@ describe("invalid UTF-8 in the keyword fields (item 13)", function()
     c:close()
   end)
 end)
+
+describe("e-mail errors that say which tls setting to use (item 17)", function()
+  local function fails(cfg)
+    cfg.from, cfg.to = "a@example.com", "b@example.com"
+    local c = notifyhub.new({ email = cfg, http = { timeout = 5, ca_file = s.ca_file },
+      retry = { max_attempts = 1 }, logger = { level = "off" } })
+    local receipt, err, code = c:send({ title = "t", body = "b" })
+    c:close()
+    assert.is_nil(receipt)
+    return err, code
+  end
+
+  it("starttls against a server without STARTTLS", function()
+    local err, code = fails({ host = "127.0.0.1", port = f.smtp_port, tls = "starttls" })
+    assert.equal("TLS", code)
+    assert.matches("does not offer STARTTLS: set tls = 'implicit'", err, 1, true)
+  end)
+
+  it("implicit against a server that starts in plain text", function()
+    local err, code = fails({ host = s.host, port = s.port, tls = "implicit", username = "mailer",
+      password = "pw-Review-4411" })
+    assert.equal("TLS", code)
+    assert.matches("set tls = 'starttls'", err, 1, true)
+  end)
+
+  it("no login where the server requires one", function()
+    local err, code = fails({ host = s.host, port = s.port, tls = "starttls" })
+    assert.equal("PLATFORM_REJECTED", code)
+    assert.matches("530", err, 1, true)
+    assert.matches("set username and password", err, 1, true)
+  end)
+end)
