@@ -71,12 +71,21 @@ static nh_code count(const nh_target *t, const nh_attachment *a, size_t size, si
 /* The real path of a's file, inside attachments_dir when one is set; NULL
  * with err set otherwise. The caller frees it. */
 static char *real_path(const nh_target *t, const nh_attachment *a, char *err, size_t errlen) {
-  char *real = realpath(a->path, NULL);
-  if (!real) {
-    fail(err, errlen, a, why_errno(errno));
+  const char *dir = nh_opt_string(t, "attachments_dir");
+  /* A relative path is relative to attachments_dir when there is one: not
+   * to the working directory, which may change before the worker reads. */
+  char *joined = dir && a->path[0] != '/' ? nh_sprintf("%s/%s", dir, a->path) : NULL;
+  if (dir && a->path[0] != '/' && !joined) {
+    fail(err, errlen, a, "out of memory");
     return NULL;
   }
-  const char *dir = nh_opt_string(t, "attachments_dir");
+  char *real = realpath(joined ? joined : a->path, NULL);
+  int e = errno;
+  free(joined);
+  if (!real) {
+    fail(err, errlen, a, why_errno(e));
+    return NULL;
+  }
   if (!dir) return real;
   char *root = realpath(dir, NULL);
   size_t n = root ? strlen(root) : 0;

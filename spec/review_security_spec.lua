@@ -316,3 +316,38 @@ describe("e-mail errors that say which tls setting to use (item 17)", function()
     assert.matches("set username and password", err, 1, true)
   end)
 end)
+
+describe("attachments_dir and relative paths (item 7)", function()
+  it("takes a relative path inside attachments_dir, and refuses one that climbs out", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p '" .. dir .. "/in/sub'"))
+    local function write(path, data)
+      local fh = assert(io.open(path, "wb"))
+      fh:write(data)
+      fh:close()
+    end
+    write(dir .. "/in/report.csv", "x,y\n")
+    write(dir .. "/secret.txt", "top secret\n")
+    local c = notifyhub.new({ email = { host = s.host, port = s.port, tls = "starttls",
+      username = "mailer", password = "pw-Review-4411", from = "a@example.com", to = "o@example.com",
+      attachments_dir = dir .. "/in" }, http = { ca_file = s.ca_file, timeout = 5 },
+      retry = { max_attempts = 1 }, logger = { level = "off" } })
+    local function with(path)
+      return { title = "t", body = "b",
+        platform_data = { email = { attachments = { { filename = "f.txt", path = path } } } } }
+    end
+    local r, err = c:send(with("report.csv"))
+    assert.equal("success", r and r.status, err)
+    assert.equal("782c790a", smtp.parse(smtp.messages()[1].data).tree.parts[2].content_hex)
+    for _, path in ipairs({ "../secret.txt", "sub/../../secret.txt", "./../in/../secret.txt" }) do
+      local h, perr, code = c:send_async(with(path))
+      assert.is_nil(h, path)
+      assert.equal("INVALID_MESSAGE", code)
+      assert.matches("outside attachments_dir", perr, 1, true)
+    end
+    c:close()
+    assert.equal(1, #smtp.messages())
+    os.execute("rm -rf '" .. dir .. "'")
+  end)
+end)
