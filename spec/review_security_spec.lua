@@ -351,3 +351,25 @@ describe("attachments_dir and relative paths (item 7)", function()
     os.execute("rm -rf '" .. dir .. "'")
   end)
 end)
+
+describe("SMTP replies that echo the password (item 10)", function()
+  local function refusal(user, password)
+    return outcome({ email = { host = "127.0.0.1", port = f.smtp_port, tls = "none",
+      username = user, password = password, from = "a@example.com", to = "b@example.com" } })
+  end
+
+  it("hides a password that the reply's length limit would cut in two", function()
+    local password = "CUT-PASSWORD-0123456789-abcdef"
+    local text, receipt = refusal("echo-cut", password)
+    assert.equal("PLATFORM_REJECTED", receipt.results[1].code, text)
+    assert.matches("535 5%.7%.8 rejected %.%.%.", text)
+    assert_absent(text, { head = password:sub(1, 8) })
+  end)
+
+  it("hides a password with 8-bit bytes (not turned into '?' first)", function()
+    local password = "p\195\164ssw\195\182rd-8841"
+    local text, receipt = refusal("echo-8bit", password)
+    assert.equal("PLATFORM_REJECTED", receipt.results[1].code, text)
+    assert_absent(text, { cleaned = "p??ssw??rd", tail = "rd-8841" })
+  end)
+end)

@@ -369,6 +369,10 @@ def auth_answer(data):
         plain = ""
     if "echo" not in plain:
         return "235 ok"
+    if "echo-cut" in plain:
+        # the password (after the last NUL) starts 290 bytes into the reply
+        head = "535 5.7.8 rejected "
+        return head + "." * (290 - len(head)) + plain.split("\0")[-1]
     return "535 5.7.8 credentials %s (%s) rejected" % (data.strip(), plain.replace("\0", " "))
 
 
@@ -380,7 +384,7 @@ def smtp_session(sock):
     f = sock.makefile("rb")
 
     def say(text):
-        sock.sendall(text.encode() + b"\r\n")
+        sock.sendall(text.encode("latin-1") + b"\r\n")   # echoed bytes as they came
     try:
         sock.settimeout(30)
         say("220 capture ESMTP")
