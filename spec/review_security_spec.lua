@@ -373,3 +373,21 @@ describe("SMTP replies that echo the password (item 10)", function()
     assert_absent(text, { cleaned = "p??ssw??rd", tail = "rd-8841" })
   end)
 end)
+
+describe("a URL without its scheme taken for an instance name (item 10)", function()
+  it("is refused without echoing its token", function()
+    local c = notifyhub.new({ feishu = { webhook_url = "http://127.0.0.1:9/x" },
+      webhook = { url = "http://127.0.0.1:9/y" } })
+    for _, t in ipairs({ notifyhub.target.feishu("open.feishu.cn/open-apis/bot/v2/hook/SECRET-TOKEN-991"),
+      { platform = "webhook", instance = "hooks.example.com/x?key=SECRET-992" } }) do
+      local h, err, code = c:send_async({ body = "x", targets = { t } })
+      assert.is_nil(h)
+      assert.equal("INVALID_MESSAGE", code)
+      assert.matches("http:// or https://", err, 1, true)
+      assert.is_nil(err:find("SECRET", 1, true), err)
+    end
+    local _, err = c:send_async({ body = "x", targets = { notifyhub.target.feishu("ops") } })
+    assert.matches("feishu has no instance 'ops'", err, 1, true)
+    c:close()
+  end)
+end)

@@ -275,7 +275,15 @@ function M.resolve_uncached(platforms, t)
   local base
   if t.instance ~= nil then
     base = section and section.instances[t.instance]
-    if not base then return nil, ("%s has no instance '%s'"):format(platform, tostring(t.instance)) end
+    if not base then
+      -- a URL without its scheme lands here: its token must not be echoed
+      local name = tostring(t.instance)
+      if not name:match("^[%w_%-]+$") or #name > 40 then
+        return nil, ("%s has no instance of that name (not shown: it looks like a URL or an address;"
+          .. " a URL needs http:// or https://)"):format(platform)
+      end
+      return nil, ("%s has no instance '%s'"):format(platform, name)
+    end
   elseif section then
     base = section.instances[section.default or ""]
     if not base and t.value == nil then
