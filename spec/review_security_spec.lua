@@ -391,3 +391,25 @@ describe("a URL without its scheme taken for an instance name (item 10)", functi
     c:close()
   end)
 end)
+
+describe("a URL libcurl cannot parse (item 17)", function()
+  it("is a config or target error that says why, not a NETWORK failure at send", function()
+    local bad = { "https://127.0.0.1:99999/x", "https://[::1/x", "https://127.0.0.1:abc/x",
+      "http://:80/x" }
+    for _, url in ipairs(bad) do
+      local ok, err = pcall(notifyhub.new, { webhook = { url = url } })
+      assert.is_false(ok, url)
+      assert.matches("webhook.url: http(s) URL expected, got", err, 1, true)
+      assert.is_nil(err:find(url, 1, true), err)
+    end
+    local c = notifyhub.new({ webhook = { url = server.url("/webhook/ok") } })
+    for _, url in ipairs(bad) do
+      local h, err, code = c:send_async({ body = "x", targets = { { platform = "webhook", value = url } } })
+      assert.is_nil(h, url)
+      assert.equal("INVALID_MESSAGE", code)
+      assert.is_nil(err:find(url, 1, true), err)
+    end
+    assert(c:send({ body = "x" }))        -- a good one still goes
+    c:close()
+  end)
+end)

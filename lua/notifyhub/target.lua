@@ -113,6 +113,8 @@ function resolvers.url_platform(platform, cfg, value)
     end
     return nil, ("value is not an http(s) URL (scheme '%s')"):format(util.scheme_of(url) or "none")
   end
+  local why = util.url_problem(url)
+  if why then return nil, "value is not an http(s) URL: " .. why end
   return { url = url, label = util.redact_url(url), secret = cfg.secret }
 end
 

@@ -48,6 +48,13 @@ function M.why_not_url(s)
   return "a URL without a host"
 end
 
+--- Why libcurl would refuse the http(s) URL s (a bad port, IPv6 address or
+-- host), without echoing it; nil when it parses.
+function M.url_problem(s)
+  local why = core().url_problem(s)
+  return why and ("a URL libcurl refuses (%s)"):format(why:gsub("%.$", "")) or nil
+end
+
 --- Why s is not one e-mail address, without echoing it.
 function M.why_not_email(s)
   if not s:find("@", 1, true) then return "a string without '@'" end
