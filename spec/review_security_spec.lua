@@ -413,3 +413,51 @@ describe("a URL libcurl cannot parse (item 17)", function()
     c:close()
   end)
 end)
+
+describe("targets that point elsewhere in disguise (item 8)", function()
+  it("never carry the instance's headers or signature", function()
+    local KEY, SECRET = "INST-KEY-6601", "INST-SIGNING-6602"
+    local c = notifyhub.new({ http = { timeout = 5 }, retry = { max_attempts = 1 }, logger = { level = "off" },
+      webhook = { url = f.base .. "/capture-home", headers = { ["X-Api-Key"] = KEY }, secret = SECRET } })
+    local other = "127.0.0.1:" .. f.other_port
+    for _, value in ipairs({
+      "HTTP://127.0.0.1:" .. f.port .. "/capture-case",                 -- the same place, spelt otherwise
+      "http://127.0.0.1:" .. f.port .. "@" .. other .. "/capture-userinfo",
+      "http://localhost:" .. f.port .. "/capture-home",                  -- another name for home
+      "http://[::ffff:127.0.0.1]:" .. f.other_port .. "/capture-v6",
+    }) do
+      faults.captured(true)
+      c:send({ body = "x", targets = { value } })
+      local got = faults.captured()
+      assert.equal(1, #got, value)
+      assert.is_nil(got[1].headers["x-api-key"], value)
+      assert.is_nil(got[1].headers["webhook-signature"], value)
+    end
+    faults.captured(true)
+    assert(c:send({ body = "x" }))                                     -- home still gets both
+    local got = faults.captured()
+    assert.equal(KEY, got[1].headers["x-api-key"])
+    assert.truthy(got[1].headers["webhook-signature"])
+    c:close()
+  end)
+end)
+
+describe("a bare URL with user info (items 8, 10)", function()
+  it("is a URL, never an e-mail address whose label would show the credentials", function()
+    local target = require("notifyhub.target")
+    assert.equal("webhook", target.parse("https://bob:PW-6611@hooks.example.com/x").platform)
+    assert.equal("webhook", target.parse("https://u:p@hooks.slack.com/services/T/B/X").platform)
+    assert.is_nil(target.parse("ftp://bob:PW-6612@files.example.com/x"))
+    assert.equal("email", target.parse("ops@example.com").platform)
+    -- sent: the label hides the user info
+    local c = notifyhub.new({ http = { timeout = 5 }, retry = { max_attempts = 1 }, logger = { level = "off" },
+      email = { host = "127.0.0.1", port = f.smtp_port, tls = "none", from = "a@example.com", to = "b@example.com" } })
+    faults.captured(true)
+    local url = "http://bob:PW-6613@127.0.0.1:" .. f.port .. "/capture-basic"
+    local receipt = assert(c:send({ body = "x", targets = { url } }))
+    assert.equal("webhook", receipt.results[1].platform)
+    assert.is_nil(receipt.results[1].target:find("PW-6613", 1, true), receipt.results[1].target)
+    assert.equal(1, #faults.captured())
+    c:close()
+  end)
+end)

@@ -32,13 +32,14 @@ local URL_VALUE = { feishu = true, slack = true, dingtalk = true, wecom = true,
 
 --- The table form of a bare string target, or nil and why.
 function M.parse(s)
-  if util.is_email(s) then return { platform = "email", value = s } end
+  -- a URL first: "https://user:pass@host/x" has an '@' too, and is no address
   if util.is_http_url(s) then
     for _, rule in ipairs(URL_PLATFORMS) do
       if s:match(rule[1]) then return { platform = rule[2], value = s } end
     end
     return { platform = "webhook", value = s }
   end
+  if util.is_email(s) and not s:find("://", 1, true) then return { platform = "email", value = s } end
   local shown = util.scheme_of(s) and (util.scheme_of(s) .. ":...") or (#s > 20 and s:sub(1, 20) .. "..." or s)
   -- say what is wrong with the form it looks like
   local why = util.scheme_of(s) and util.why_not_url(s)
