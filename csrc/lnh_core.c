@@ -43,6 +43,14 @@ static int lnh_core_heap_in_use(lua_State *L) {
   return 1;
 }
 
+/* core.url_problem(s) -> nil when libcurl parses s as a URL, else why not. */
+static int lnh_core_url_problem(lua_State *L) {
+  const char *why = nh_url_problem(luaL_checkstring(L, 1));
+  if (why) lua_pushstring(L, why);
+  else lua_pushnil(L);
+  return 1;
+}
+
 static void push_names(lua_State *L) {
   lua_createtable(L, NH_CODE_COUNT, 0);
   for (int i = 0; i < NH_CODE_COUNT; i++) {
@@ -65,6 +73,8 @@ LNH_EXPORT int luaopen_notifyhub_core(lua_State *L) {
   push_names(L);
   lnh_range_push(L);
   lnh_utf8_open(L);
+  lua_pushcfunction(L, lnh_core_url_problem);
+  lua_setfield(L, -2, "url_problem");
   lua_pushcfunction(L, lnh_core_now);
   lua_setfield(L, -2, "now");
   lua_pushcfunction(L, lnh_core_trim_memory);

@@ -71,12 +71,21 @@ static nh_code count(const nh_target *t, const nh_attachment *a, size_t size, si
 /* The real path of a's file, inside attachments_dir when one is set; NULL
  * with err set otherwise. The caller frees it. */
 static char *real_path(const nh_target *t, const nh_attachment *a, char *err, size_t errlen) {
-  char *real = realpath(a->path, NULL);
-  if (!real) {
-    fail(err, errlen, a, why_errno(errno));
+  const char *dir = nh_opt_string(t, "attachments_dir");
+  /* A relative path is relative to attachments_dir when there is one: not
+   * to the working directory, which may change before the worker reads. */
+  char *joined = dir && a->path[0] != '/' ? nh_sprintf("%s/%s", dir, a->path) : NULL;
+  if (dir && a->path[0] != '/' && !joined) {
+    fail(err, errlen, a, "out of memory");
     return NULL;
   }
-  const char *dir = nh_opt_string(t, "attachments_dir");
+  char *real = realpath(joined ? joined : a->path, NULL);
+  int e = errno;
+  free(joined);
+  if (!real) {
+    fail(err, errlen, a, why_errno(e));
+    return NULL;
+  }
   if (!dir) return real;
   char *root = realpath(dir, NULL);
   size_t n = root ? strlen(root) : 0;
@@ -89,15 +98,26 @@ static char *real_path(const nh_target *t, const nh_attachment *a, char *err, si
 }
 
 static int header_text_ok(const char *s) {
-  return s && *s && strlen(s) <= MAX_NAME && !strpbrk(s, "\r\n\"\\");
+  if (!s || !*s || strlen(s) > MAX_NAME || strpbrk(s, "\"\\")) return 0;
+  for (; *s; s++)
+    if ((unsigned char)*s < 0x20 || *s == 0x7f) return 0;   /* CR, LF, any control */
+  return 1;
+}
+
+/* type/subtype as written into the header: printable ASCII, no blank. */
+static int content_type_ok(const char *s) {
+  if (!header_text_ok(s) || strchr(s, ';')) return 0;
+  for (; *s; s++)
+    if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f) return 0;
+  return 1;
 }
 
 static nh_code check_one(const nh_target *t, const nh_attachment *a, size_t *total, char *err,
                          size_t errlen) {
   if (!header_text_ok(a->filename))
-    return fail(err, errlen, a, "a filename of 1 to 255 bytes without CR, LF, quotes or backslashes expected");
-  if (a->content_type && (!header_text_ok(a->content_type) || strchr(a->content_type, ';')))
-    return fail(err, errlen, a, "a content_type of 1 to 255 bytes without CR, LF, quotes or ';' expected");
+    return fail(err, errlen, a, "a filename of 1 to 255 bytes without control characters, quotes or backslashes expected");
+  if (a->content_type && !content_type_ok(a->content_type))
+    return fail(err, errlen, a, "a content_type of 1 to 255 printable ASCII bytes without blanks, quotes or ';' expected");
   if (!a->path == !a->content) return fail(err, errlen, a, "exactly one of content and path expected");
   if (a->content) return count(t, a, a->content_len, total, err, errlen);
   char *real = real_path(t, a, err, errlen);

@@ -242,6 +242,10 @@ int nh_message_plan_now(const nh_message *m);
  * nh_client_submit() refuses a job whose id is not. */
 int nh_message_id_ok(const char *id);
 
+/* Why libcurl would refuse url (a bad port, IPv6 address or host), in
+ * words that do not repeat it; NULL when it parses. */
+const char *nh_url_problem(const char *url);
+
 /* Clients (nh_client.c). */
 void nh_options_default(nh_options *opt);
 nh_client *nh_client_new(const nh_options *opt, char *err, size_t errlen);

@@ -6,7 +6,8 @@
  * words ("550 5.1.1 <a@example.com>: User unknown") come through the debug
  * callback: CURLINFO_HEADER_OUT is each command sent, CURLINFO_HEADER_IN
  * each reply line. Only the replies are kept (never a command: AUTH lines
- * carry the password), cleaned of control and 8-bit bytes and capped.
+ * carry the password), each line cut free of the target's secrets first,
+ * then cleaned of control and 8-bit bytes and capped.
  *
  * With several recipients, a refused one does not stop the others
  * (CURLOPT_MAIL_RCPT_ALLOWFAILS); each refused RCPT is remembered with its
@@ -35,6 +36,8 @@ typedef struct nh_smtp_log {
   int rcpts, refused, refused_5xx;
   nh_buf rejected;        /* "address\n" per refused recipient */
   nh_buf detail;          /* "address (reply), ..." */
+  char *const *secrets;   /* the target's: cut out of each line as it comes */
+  size_t n_secrets;
 } nh_smtp_log;
 
 /* Appends n bytes of a server line: control and 8-bit bytes as '?'. */
@@ -61,7 +64,7 @@ static void note_refused(nh_smtp_log *s) {
 
 /* A reply's last line has the code and a blank ("250 ok"), the lines
  * before it a dash ("250-SIZE"); they are joined, the code written once. */
-static void reply_line(nh_smtp_log *s, const char *data, size_t n) {
+static void reply_text(nh_smtp_log *s, const char *data, size_t n) {
   while (n > 0 && (data[n - 1] == '\r' || data[n - 1] == '\n')) n--;
   if (n < 3 || s->quit) return;
   int last = !(n > 3 && data[3] == '-');
@@ -87,6 +90,18 @@ static void reply_line(nh_smtp_log *s, const char *data, size_t n) {
   }
 }
 
+/* A reply line loses the target's secrets (a server may echo the login)
+ * before anything else: capping or cleaning it first would leave a piece
+ * of a secret, or a changed one, that no longer matches. */
+static void reply_line(nh_smtp_log *s, const char *data, size_t n) {
+  char *line = malloc(n + 1);
+  if (!line) return;                            /* a line not kept, never one unredacted */
+  memcpy(line, data, n);
+  line[n] = '\0';
+  reply_text(s, line, nh_redact(line, n, s->secrets, s->n_secrets));
+  free(line);
+}
+
 /* Only which recipient a RCPT names is kept from what is sent. */
 static void command_sent(nh_smtp_log *s, const char *data, size_t n) {
   s->rcpt[0] = '\0';
@@ -110,6 +125,9 @@ static int on_debug(CURL *e, curl_infotype type, char *data, size_t n, void *ud)
 void nh_smtp_watch(nh_transfer *t, CURL *e) {
   t->smtp = calloc(1, sizeof *t->smtp);
   if (t->smtp) {
+    const nh_target *target = &t->job->msg.targets[t->index];
+    t->smtp->secrets = target->secrets;
+    t->smtp->n_secrets = target->n_secrets;
     t->smtp->complete = 1;
     curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, on_debug);
     curl_easy_setopt(e, CURLOPT_DEBUGDATA, t->smtp);
@@ -145,11 +163,26 @@ static void record_partial(nh_smtp_log *s, nh_result *r) {
   set_code(r, s->fail_code);
 }
 
+/* What to change when tls does not match the server: libcurl only says
+ * "STARTTLS not supported." or OpenSSL's "wrong version number". */
+static const char *tls_mode_hint(const nh_transfer *t, CURLcode rc, int fail_code) {
+  int implicit = t->req.url && strncmp(t->req.url, "smtps:", 6) == 0;
+  if (rc == CURLE_USE_SSL_FAILED)
+    return " (the server does not offer STARTTLS: set tls = 'implicit' for a port that speaks"
+           " TLS at once, such as 465, or tls = 'none')";
+  if (implicit && rc == CURLE_SSL_CONNECT_ERROR)
+    return " (with tls = 'implicit' the server must speak TLS at once: for a port that starts"
+           " in plain text, such as 587 or 25, set tls = 'starttls')";
+  if (fail_code == 530 && !t->req.username)
+    return " (the server requires a login: set username and password)";
+  return "";
+}
+
 /* Without TLS, a server that wants STARTTLS first answers 530 (RFC 3207)
  * or 538, or refuses the login: libcurl only says "Login denied". */
 static const char *starttls_hint(const nh_transfer *t, CURLcode rc, int fail_code) {
-  if (t->req.use_ssl != CURLUSESSL_NONE) return "";
-  if (!t->req.url || strncmp(t->req.url, "smtp:", 5) != 0) return "";
+  if (t->req.use_ssl != CURLUSESSL_NONE) return tls_mode_hint(t, rc, fail_code);
+  if (!t->req.url || strncmp(t->req.url, "smtp:", 5) != 0) return tls_mode_hint(t, rc, fail_code);
   if (rc != CURLE_LOGIN_DENIED && fail_code != 530 && fail_code != 538) return "";
   if (!t->req.username) return " (the server may require STARTTLS or a login: set tls = 'starttls'"
                                " and username, password)";

@@ -100,6 +100,14 @@ static int origin_of(const char *url, char *out, size_t len) {
   return ok;
 }
 
+const char *nh_url_problem(const char *url) {
+  CURLU *u = curl_url();
+  if (!u) return NULL;                        /* out of memory: let the send say so */
+  CURLUcode rc = curl_url_set(u, CURLUPART_URL, url, 0);
+  curl_url_cleanup(u);
+  return rc == CURLUE_OK ? NULL : curl_url_strerror(rc);
+}
+
 /* The redirect the answer asks for, when the client follows redirects: its
  * Location (absolute), or NULL. */
 static const char *wanted_redirect(nh_transfer *t, CURLcode rc) {

@@ -121,7 +121,7 @@ static nh_code webhook_build(const nh_message *m, const nh_target *t, nh_request
   }
   const char *tpl = nh_opt_string(t, "template");
   const char *type = nh_opt_string(t, "content_type");
-  int json = !type || strstr(type, "json") != NULL;
+  int json = !type || strcasestr(type, "json") != NULL;   /* "Application/JSON" too */
   req->url = nh_strdup(t->url);
   req->method = t->method;
   if (tpl) {

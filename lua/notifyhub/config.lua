@@ -124,6 +124,8 @@ end
 local function http_url(v)
   if type(v) ~= "string" then return "string" end
   if not util.is_http_url(v) then return "http(s) URL", util.why_not_url(v) end
+  local why = util.url_problem(v)
+  if why then return "http(s) URL", why end
 end
 
 local function string_list(v)

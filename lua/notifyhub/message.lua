@@ -130,7 +130,7 @@ local ATTACHMENT_KEYS = { filename = "string", content = "string", path = "strin
 -- cannot carry bytes) for the record's own `attachments`: content is
 -- copied with its length, NUL bytes and all. Returns the list and
 -- platform_data without them, or nil and why.
-local function take_attachments(pd)
+local function take_attachments(pd, replace)
   local email = pd and pd.email
   local list = type(email) == "table" and email.attachments
   if list == nil or list == false then return nil, pd end
@@ -158,6 +158,26 @@ local function take_attachments(pd)
     end
     if (a.path and a.path:find("%z")) or (a.content_type and a.content_type:find("%z")) then
       return nil, nil, at .. ": a NUL byte in path or content_type"
+    end
+    -- the filename goes into a header labelled UTF-8; the content type as it is
+    if a.filename:find("%c") then
+      return nil, nil, at .. ".filename: a name without control characters expected"
+    end
+    if a.content_type and a.content_type:find("[^\33-\126]") then
+      return nil, nil, at .. ".content_type: printable ASCII without spaces expected (type/subtype)"
+    end
+    local name, err = utf8_text(a.filename, at .. ".filename", replace)
+    if not name then return nil, nil, err end
+    if name ~= a.filename then
+      local copy = {}
+      for k, v in pairs(a) do copy[k] = v end
+      copy.filename = name
+      if list == email.attachments then            -- the caller's list stays as it is
+        local own = {}
+        for j, v in ipairs(list) do own[j] = v end
+        list = own
+      end
+      list[i] = copy
     end
   end
   local rest, mail = {}, {}
@@ -195,8 +215,18 @@ function M.build(msg, defaults, fname, opts)
   end
   for k, v in pairs(msg) do
     local want = FIELD_TYPES[k]
-    if not want then return invalid("unknown message field '%s'", tostring(k)) end
+    if not want then
+      -- a name that is not printable ASCII is not echoed (the error may go into JSON logs)
+      local shown = tostring(k)
+      if type(k) == "string" and k:find("[^\32-\126]") then shown = "?" end
+      return invalid("unknown message field '%s'", #shown > 40 and shown:sub(1, 40) .. "..." or shown)
+    end
     if type(v) ~= want then type_error(fname, "message." .. k, want, v) end
+  end
+  -- the keyword fields are ASCII words: bad bytes are named, not echoed
+  for _, field in ipairs({ "id", "format", "priority", "utf8" }) do
+    local at = msg[field] and util.utf8_invalid(msg[field])
+    if at then return invalid("%s: invalid UTF-8 at byte %d", field, at) end
   end
   if (msg.title == nil or msg.title == "") and (msg.body == nil or msg.body == "") then
     return invalid("the message has neither a title nor a body")
@@ -225,7 +255,7 @@ function M.build(msg, defaults, fname, opts)
   if err then return invalid("%s", err) end
   -- attachments are bytes, not text: they leave platform_data before the
   -- UTF-8 check of its strings
-  local attachments, pd, aerr = take_attachments(msg.platform_data)
+  local attachments, pd, aerr = take_attachments(msg.platform_data, replace)
   if aerr then return invalid("%s", aerr) end
   local trees, sources = {}, { metadata = msg.metadata, platform_data = pd }
   for _, field in ipairs({ "metadata", "platform_data" }) do
@@ -257,6 +287,13 @@ function M.build(msg, defaults, fname, opts)
     local names = {}
     for name in pairs(defaults.platforms) do names[#names + 1] = name end
     table.sort(names)
+    local only = #names == 1 and defaults.platforms[names[1]]
+    if only and only.default then
+      -- one instance, which cannot be sent to as it is (no recipient, no chat_id)
+      local _, why = target.resolve(defaults.platforms, { platform = names[1] })
+      return invalid("the message names no targets and %s's instance cannot be used alone: %s",
+        names[1], tostring(why))
+    end
     if #names == 1 then
       return invalid("the message names no targets and %s has several instances, none named "
         .. "'default': give targets (e.g. notifyhub.target.%s(\"name\"))", names[1], names[1])

@@ -32,15 +32,20 @@ local URL_VALUE = { feishu = true, slack = true, dingtalk = true, wecom = true,
 
 --- The table form of a bare string target, or nil and why.
 function M.parse(s)
-  if util.is_email(s) then return { platform = "email", value = s } end
+  -- a URL first: "https://user:pass@host/x" has an '@' too, and is no address
   if util.is_http_url(s) then
     for _, rule in ipairs(URL_PLATFORMS) do
       if s:match(rule[1]) then return { platform = rule[2], value = s } end
     end
     return { platform = "webhook", value = s }
   end
-  return nil, ("'%s' is neither an e-mail address nor an http(s) URL"):format(
-    util.scheme_of(s) and (util.scheme_of(s) .. ":...") or (#s > 20 and s:sub(1, 20) .. "..." or s))
+  if util.is_email(s) and not s:find("://", 1, true) then return { platform = "email", value = s } end
+  local shown = util.scheme_of(s) and (util.scheme_of(s) .. ":...") or (#s > 20 and s:sub(1, 20) .. "..." or s)
+  -- say what is wrong with the form it looks like
+  local why = util.scheme_of(s) and util.why_not_url(s)
+    or (s:find("@", 1, true) and not s:find("/", 1, true) and util.why_not_email(s))
+  return nil, ("'%s' is neither an e-mail address nor an http(s) URL (name@example.com or https://host/...)%s"):format(shown,
+    why and (": got " .. why) or "")
 end
 
 -- Constructors: target.feishu(), target.feishu("ops"), target.feishu(url),
@@ -103,8 +108,14 @@ local resolvers = {}
 function resolvers.url_platform(platform, cfg, value)
   local url = value or cfg.webhook_url or cfg.url
   if not util.is_http_url(url) then
+    local scheme = (util.scheme_of(url) or ""):lower()
+    if type(url) == "string" and (scheme == "http" or scheme == "https") then
+      return nil, "value is not an http(s) URL: " .. util.why_not_url(url)   -- "https:/x"
+    end
     return nil, ("value is not an http(s) URL (scheme '%s')"):format(util.scheme_of(url) or "none")
   end
+  local why = util.url_problem(url)
+  if why then return nil, "value is not an http(s) URL: " .. why end
   return { url = url, label = util.redact_url(url), secret = cfg.secret }
 end
 
@@ -212,7 +223,16 @@ local function secrets_of(platform, cfg, rec)
   end
   values[#values + 1] = cfg.secret
   values[#values + 1] = cfg.password
-  for _, v in pairs(platform == "webhook" and cfg.headers or {}) do values[#values + 1] = v end
+  if platform == "email" and cfg.password then
+    -- what AUTH sends, which a server may echo in its refusal
+    local user, pw = cfg.username or "", cfg.password
+    values[#values + 1] = cfg.username
+    values[#values + 1] = util.base64(user)
+    values[#values + 1] = util.base64(pw)
+    values[#values + 1] = util.base64("\0" .. user .. "\0" .. pw)
+    values[#values + 1] = util.base64(user .. "\0" .. pw)
+  end
+  for _, v in pairs(platform == "webhook" and cfg.headers or {}) do util.header_secrets(v, values) end
   return util.secret_forms(values)
 end
 
@@ -258,7 +278,15 @@ function M.resolve_uncached(platforms, t)
   local base
   if t.instance ~= nil then
     base = section and section.instances[t.instance]
-    if not base then return nil, ("%s has no instance '%s'"):format(platform, tostring(t.instance)) end
+    if not base then
+      -- a URL without its scheme lands here: its token must not be echoed
+      local name = tostring(t.instance)
+      if not name:match("^[%w_%-]+$") or #name > 40 then
+        return nil, ("%s has no instance of that name (not shown: it looks like a URL or an address;"
+          .. " a URL needs http:// or https://)"):format(platform)
+      end
+      return nil, ("%s has no instance '%s'"):format(platform, name)
+    end
   elseif section then
     base = section.instances[section.default or ""]
     if not base and t.value == nil then

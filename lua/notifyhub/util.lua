@@ -35,13 +35,24 @@ end
 --- Why s is not an http(s) URL, without echoing it (it may hold a token).
 function M.why_not_url(s)
   local scheme = M.scheme_of(s)
-  if not s:match("^%a[%w+.-]*://") then return "a string without a scheme (http:// or https://)" end
+  if not s:match("^%a[%w+.-]*://") then
+    local lower = scheme and scheme:lower()
+    if lower == "http" or lower == "https" then return "a URL without // after '" .. lower .. ":'" end
+    return "a string without a scheme (http:// or https://)"
+  end
   local lower = scheme:lower()
   if lower ~= "http" and lower ~= "https" then
     return #scheme <= 16 and ("a string with scheme '%s'"):format(scheme) or "a string with another scheme"
   end
   if s:find("[%s%c]") then return "a URL with spaces or control characters" end
   return "a URL without a host"
+end
+
+--- Why libcurl would refuse the http(s) URL s (a bad port, IPv6 address or
+-- host), without echoing it; nil when it parses.
+function M.url_problem(s)
+  local why = core().url_problem(s)
+  return why and ("a URL libcurl refuses (%s)"):format(why:gsub("%.$", "")) or nil
 end
 
 --- Why s is not one e-mail address, without echoing it.
@@ -79,10 +90,11 @@ function M.is_header_safe(s)
   return not s:find("[\r\n%z]")
 end
 
--- A path segment a label may show: a short one ("v2", "T") or a lowercase word
--- ("open-apis", "webhooks"); anything else may be a token.
+-- A path segment a label may show: a short one ("v2", "T") or a short
+-- lowercase word ("open-apis", "webhooks"); anything else may be a token
+-- (a lowercase one too: "?token=supersecretvalue").
 local function plain_segment(seg)
-  return #seg <= 3 or seg:match("^[a-z][a-z_.-]*$") ~= nil
+  return #seg <= 3 or (#seg <= 9 and seg:match("^[a-z][a-z_.-]*$") ~= nil)
 end
 
 local function split_url(url)
@@ -128,6 +140,24 @@ function M.base64(s)
   return table.concat(out)
 end
 
+--- The bytes of standard base64 text (padding optional), or nil.
+function M.unbase64(s)
+  s = s:gsub("=+$", "")
+  if s:find("[^%w+/]") or #s % 4 == 1 then return nil end
+  local out, bits, n = {}, 0, 0
+  for i = 1, #s do
+    bits = bits * 64 + (B64:find(s:sub(i, i), 1, true) - 1)
+    n = n + 6
+    if n >= 8 then
+      n = n - 8
+      local byte = math.floor(bits / 2 ^ n)
+      out[#out + 1] = string.char(byte)
+      bits = bits - byte * 2 ^ n
+    end
+  end
+  return table.concat(out)
+end
+
 local function percent_decode(s)
   return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
 end
@@ -159,6 +189,26 @@ function M.url_secrets(url, out)
   return out
 end
 
+--- Appends to `out` the secret parts of a header value: the value, the
+-- credentials after an auth scheme ("Bearer <token>"), and Basic
+-- credentials decoded (whole, user and password).
+function M.header_secrets(value, out)
+  out[#out + 1] = value
+  local scheme, cred = value:match("^%s*(%S+)%s+(.-)%s*$")
+  if not cred or cred == "" then return out end
+  out[#out + 1] = cred
+  if scheme:lower() == "basic" then
+    local plain = M.unbase64(cred)
+    if plain then
+      out[#out + 1] = plain
+      local user, password = plain:match("^([^:]*):(.*)$")
+      out[#out + 1] = user
+      out[#out + 1] = password
+    end
+  end
+  return out
+end
+
 --- The secret values a target's texts are cleaned of: each given value as
 -- it is, percent-decoded, percent-encoded and JSON-escaped; values shorter
 -- than 4 bytes are left out (they would cut ordinary words).
@@ -172,7 +222,10 @@ function M.secret_forms(values)
   end
   for _, v in ipairs(values) do
     if type(v) == "string" then
-      for _, form in ipairs({ v, percent_decode(v), percent_encode(v) }) do
+      -- re-encoded as a server may echo it: upper- and lowercase hex digits
+      local encoded = percent_encode(percent_decode(v))
+      local lower = encoded:gsub("%%%x%x", string.lower)
+      for _, form in ipairs({ v, percent_decode(v), percent_encode(v), encoded, lower }) do
         add(form)
         add((form:gsub('[/"\\]', "\\%0")))
       end

@@ -56,6 +56,7 @@ does not leave it behind).
 """
 
 import argparse
+import base64
 import json
 import os
 import random
@@ -89,7 +90,15 @@ captured = []               # what /capture and the SMTP responder saw, under st
 ports = {}                  # "port", "other_port", "tls_port": for redirect Locations
 REDIRECT_TO = {"same": "%(self)s/capture", "other": "http://127.0.0.1:%(other_port)d/capture",
                "scheme": "https://127.0.0.1:%(tls_port)d/capture",
-               "loop": "%(self)s/redirect/307/loop"}
+               "loop": "%(self)s/redirect/307/loop",
+               # the same origin written otherwise, and other origins in disguise
+               "absolute": "http://127.0.0.1:%(port)d/capture",
+               "upper": "HTTP://127.0.0.1:%(port)d/capture",
+               "relative": "capture",
+               "userinfo": "http://someone:pw@127.0.0.1:%(port)d/capture",
+               "protorel": "//127.0.0.1:%(other_port)d/capture",
+               "userhost": "http://127.0.0.1:%(port)d@127.0.0.1:%(other_port)d/capture",
+               "hostname": "http://localhost:%(port)d/capture"}
 
 
 def count(kind, key):
@@ -352,6 +361,21 @@ def serve_connection(sock, ctx):
             pass
 
 
+def auth_answer(data):
+    """235, or for credentials holding "echo" a 535 that echoes them (raw and decoded)."""
+    try:
+        plain = base64.b64decode(data.strip(), validate=False).decode("latin-1")
+    except (ValueError, TypeError):
+        plain = ""
+    if "echo" not in plain:
+        return "235 ok"
+    if "echo-cut" in plain:
+        # the password (after the last NUL) starts 290 bytes into the reply
+        head = "535 5.7.8 rejected "
+        return head + "." * (290 - len(head)) + plain.split("\0")[-1]
+    return "535 5.7.8 credentials %s (%s) rejected" % (data.strip(), plain.replace("\0", " "))
+
+
 def smtp_session(sock):
     """A recording SMTP responder: accepts any AUTH, sender, recipient and message."""
     rec = {"port": ports.get("smtp_port"), "smtp": ""}
@@ -360,7 +384,7 @@ def smtp_session(sock):
     f = sock.makefile("rb")
 
     def say(text):
-        sock.sendall(text.encode() + b"\r\n")
+        sock.sendall(text.encode("latin-1") + b"\r\n")   # echoed bytes as they came
     try:
         sock.settimeout(30)
         say("220 capture ESMTP")
@@ -372,7 +396,7 @@ def smtp_session(sock):
             verb = line.split(" ", 1)[0].upper()
             if in_auth:
                 in_auth = False
-                say("235 ok")
+                say(auth_answer(line))
             elif in_data:
                 if line == ".":
                     in_data = False
@@ -383,7 +407,7 @@ def smtp_session(sock):
                 in_auth = True          # the credentials come on the next line
                 say("334 ")
             elif verb == "AUTH":
-                say("235 ok")
+                say(auth_answer(line.split()[2]))
             elif verb == "DATA":
                 in_data = True
                 say("354 go on")
