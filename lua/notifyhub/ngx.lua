@@ -212,7 +212,10 @@ local function pump(premature)
   local waker = not premature and open_waker(c)
   while not premature and not ngx.worker.exiting() and not state.closed and state.client == c do
     if pump_once(c) > 0 then
+      -- Busy: completions gather for a moment instead of each one costing a
+      -- wake-up (the waker is not armed meanwhile); a waiter waits 1 ms more.
       nap = settings.busy_interval
+      ngx.sleep(MIN_WAIT)
     else
       waker = pump_sleep(c, waker, nap)
       nap = math.min(nap * 2, settings.busy_max)
