@@ -37,7 +37,7 @@ local function core_program()
   if not c_program then
     c_program = "build/hardening_exit"
     assert(shell.execute(("cc -O1 -g -std=c11 -D_GNU_SOURCE -pthread -I/usr/include/cjson -Icsrc "
-      .. "-o %s tests/hardening_exit.c csrc/nh_*.c -lcurl -lcjson -lcrypto -lm"):format(c_program)))
+      .. "-o %s tests/hardening_exit.c csrc/nh_*.c -lcurl -lcjson -lcmark -lcrypto -lm"):format(c_program)))
   end
   return c_program
 end
