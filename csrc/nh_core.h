@@ -70,6 +70,8 @@ typedef struct nh_options {
   double grow_after;        /* seconds a backlog lasts before the pool grows */
   double priority_aging;    /* seconds before a waiting low job goes first */
   int log_failures;         /* log every failed job (warn; CLOSED: error) */
+  int failures_stderr;      /* no log handler: a failure the full log buffer
+                               cannot keep goes to stderr instead of nowhere */
   int follow_redirects;     /* 0: a 3xx is the answer; n: follow up to n (http/https only) */
   double close_timeout;     /* seconds the exit handler gives a client left open */
 } nh_options;

@@ -6,8 +6,26 @@ local notifyhub = require("notifyhub")
 local faults = require("spec.support.faults")
 local cjson = require("cjson")
 
+local shell = require("spec.support.shell")
+
 local LUAJIT = rawget(_G, "jit") ~= nil
+local FLAVOUR = LUAJIT and "luajit" or "lua5.4"
+local BUILD = os.getenv("NOTIFYHUB_BUILD") or "build"
 local QUIET = { handler = function() end }
+
+-- Runs a Lua chunk in a child interpreter of this build, from the repository
+-- root: the exit status, stdout and stderr.
+local function run_script(code, args)
+  local path, err = os.tmpname(), os.tmpname()
+  shell.write_file(path, ('package.path = "lua/?.lua;lua/?/init.lua;./?.lua;" .. package.path\n'
+    .. 'package.cpath = "./%s/%s/?.so;" .. package.cpath\n'):format(BUILD, FLAVOUR) .. code)
+  local out = shell.capture(("%s %s %s 2>%s; echo \"status=$?\""):format(FLAVOUR, shell.q(path),
+    args or "", shell.q(err)))
+  local stderr = shell.read_file(err) or ""
+  os.remove(path)
+  os.remove(err)
+  return tonumber(out:match("status=(%d+)%s*$")), out:gsub("status=%d+%s*$", ""), stderr
+end
 
 describe("review: runtime hardening", function()
   local f
@@ -65,6 +83,40 @@ describe("review: runtime hardening", function()
       local ffi = require("ffi")
       assert.has_error(function() c:send_async({ body = "x", metadata = { p = ffi.new("int[2]") } }) end)
       c:close()
+    end)
+  end)
+
+  describe("failures nobody drains", function()
+    -- Fire and forget, never polled: the log buffer holds 4096 records; the
+    -- failures past it were dropped and, their handles collected, named by
+    -- nobody, not even at exit.
+    local SCRIPT = [[
+      local notifyhub = require("notifyhub")
+      local cfg = { webhook = { url = arg[1] }, retry = { max_attempts = 1 },
+        async = { buffer_size = 10000 } }
+      local c = notifyhub.new(cfg)
+      for i = 1, 6000 do
+        c:send_async({ id = "ff-" .. i, body = "x" })
+        if i % 500 == 0 then collectgarbage() end
+      end
+      collectgarbage()
+      local t = notifyhub.now()
+      while c:stats().failed < 6000 and notifyhub.now() - t < 30 do end
+      io.stdout:write("failed ", c:stats().failed, "\n")
+      os.exit(0)
+    ]]
+
+    it("names every one on stderr by default, once, past the log buffer's 4096 records", function()
+      local status, out, err = run_script(SCRIPT, shell.q(("http://127.0.0.1:%d/x"):format(f.closed_port)))
+      assert.equal(0, status, err:sub(1, 2000))
+      assert.matches("failed 6000", out)
+      local seen, n, lines = {}, 0, 0
+      for id in err:gmatch("message (ff%-%d+) ") do
+        if not seen[id] then seen[id], n = true, n + 1 end
+        lines = lines + 1
+      end
+      assert.equal(6000, n)
+      assert.equal(6000, lines)                 -- once each
     end)
   end)
 end)
