@@ -119,4 +119,55 @@ describe("review: runtime hardening", function()
       assert.equal(6000, lines)                 -- once each
     end)
   end)
+
+  describe("overflow planning stays off the caller", function()
+    local DEAD = "http://127.0.0.1:9"
+    local LINE = "the quick brown fox jumps over the lazy dog 0123456789 & <tag>\n"
+    local BODY = string.rep(LINE, math.floor(10 * 1024 * 1024 / #LINE))
+    local SECTIONS = {
+      feishu = { webhook_url = DEAD .. "/open-apis/bot/v2/hook/t" },
+      slack = { webhook_url = DEAD .. "/services/T/B/tok" },
+      dingtalk = { webhook_url = DEAD .. "/robot/send?access_token=t" },
+      wecom = { webhook_url = DEAD .. "/cgi-bin/webhook/send?key=k" },
+      discord = { webhook_url = DEAD .. "/api/webhooks/1/t" },
+      telegram = { token = "1:tok", chat_id = "1", api_url = DEAD },
+      teams = { webhook_url = DEAD .. "/workflows/x" },
+    }
+
+    -- The caller's seconds in send_async (the best of two: the machine is
+    -- shared), each on a client of its own, waited for and closed after.
+    local function caller_seconds(platform, overflow, msg)
+      local best = math.huge
+      for _ = 1, 2 do
+        local cfg = { retry = { max_attempts = 1 }, logger = QUIET }
+        cfg[platform] = { overflow = overflow }
+        for k, v in pairs(SECTIONS[platform]) do cfg[platform][k] = v end
+        local c = notifyhub.new(cfg)
+        local t0 = notifyhub.now()
+        local h, err = c:send_async(msg)
+        best = math.min(best, notifyhub.now() - t0)
+        assert(h, err)
+        h:wait(60)
+        c:close(0)
+      end
+      return best
+    end
+
+    it("10 MB split or truncated: under 0.2 s of caller time on every platform", function()
+      for platform in pairs(SECTIONS) do
+        for _, overflow in ipairs({ "split", "truncate" }) do
+          local took = caller_seconds(platform, overflow, { title = "big", body = BODY })
+          assert.is_true(took < 0.2, ("%s %s: %.3f s"):format(platform, overflow, took))
+        end
+      end
+    end)
+
+    it("also with {{variables}} and with utf8 = replace", function()
+      local took = caller_seconds("slack", "split",
+        { title = "{{what}}", body = BODY .. "{{what}}", variables = { what = "big" } })
+      assert.is_true(took < 0.2, ("variables: %.3f s"):format(took))
+      took = caller_seconds("slack", "split", { body = BODY .. "\255\254", utf8 = "replace" })
+      assert.is_true(took < 0.2, ("utf8 = replace: %.3f s"):format(took))
+    end)
+  end)
 end)
