@@ -86,6 +86,38 @@ describe("review: runtime hardening", function()
     end)
   end)
 
+  describe("variables", function()
+    it("a cycle, a plain table or a function is INVALID_MESSAGE; a raising __tostring too, not a raise", function()
+      local c = notifyhub.new({ webhook = { url = f.base .. "/capture-vars" }, logger = QUIET })
+      local cyc = {}
+      cyc.self = cyc
+      local raising = setmetatable({}, { __tostring = function() error("no text") end })
+      for _, case in ipairs({
+        { cyc, "variables%.self: a string, number or boolean expected, got table" },
+        { { self = {} }, "variables%.self: a string, number or boolean expected, got table" },
+        { { self = print }, "variables%.self: a string, number or boolean expected, got function" },
+        { { self = raising }, "variables%.self: its __tostring failed" },
+      }) do
+        local ok, h, err, code = pcall(c.send_async, c, { body = "{{self}}", variables = case[1] })
+        assert.is_true(ok, tostring(h))
+        assert.is_nil(h)
+        assert.equal("INVALID_MESSAGE", code)
+        assert.matches(case[2], err)
+      end
+      -- what has a text still renders: numbers, booleans, a __tostring
+      faults.captured(true)
+      local version = setmetatable({}, { __tostring = function() return "v1.2" end })
+      assert(c:send({ body = "{{a}} {{b}} {{c}}", variables = { a = 7, b = true, c = version } },
+        { timeout = 10 }))
+      local got
+      for _, r in ipairs(faults.captured(true)) do
+        if r.target == "/capture-vars" then got = cjson.decode(r.body).body end
+      end
+      assert.equal("7 true v1.2", got)
+      c:close()
+    end)
+  end)
+
   describe("failures nobody drains", function()
     -- Fire and forget, never polled: the log buffer holds 4096 records; the
     -- failures past it were dropped and, their handles collected, named by
