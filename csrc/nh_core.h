@@ -231,9 +231,9 @@ void nh_redact_result(nh_result *r, const nh_target *t);
  * into headers: webhook-id, Message-ID). */
 #define NH_MAX_ID_LEN 128
 nh_code nh_target_plan(const nh_message *m, nh_target *t, char *err, size_t errlen);
-/* Planning a large body takes time (it is linear in the body), so a body
- * over NH_PLAN_SYNC_MAX bytes is planned by the worker that takes the job,
- * before its first transfer, not by nh_client_submit() on the caller's
+/* Planning a large body takes time (it is linear in the body), so a title
+ * and body over NH_PLAN_SYNC_MAX bytes together are planned by the worker
+ * that takes the job, before its first transfer, not by nh_client_submit() on the caller's
  * thread: a message it refuses (overflow = error, a platform check) then
  * ends its target with INVALID_MESSAGE in the job's completion. Smaller
  * bodies are planned by nh_client_submit() when the caller did not plan

@@ -194,6 +194,30 @@ describe("review: runtime hardening", function()
       end
     end)
 
+    it("a 10 MB title is refused off the caller too (it goes with every part)", function()
+      for _, platform in ipairs({ "slack", "telegram", "feishu" }) do
+        for _, overflow in ipairs({ "split", "truncate" }) do
+          local best = math.huge
+          for _ = 1, 2 do
+            local cfg = { retry = { max_attempts = 1 }, logger = QUIET }
+            cfg[platform] = { overflow = overflow }
+            for k, v in pairs(SECTIONS[platform]) do cfg[platform][k] = v end
+            local c = notifyhub.new(cfg)
+            local t0 = notifyhub.now()
+            local h, err = c:send_async({ title = BODY, body = "small" })
+            best = math.min(best, notifyhub.now() - t0)
+            assert(h, err)
+            local ok, werr, code = h:wait(60)
+            assert.is_nil(ok)
+            assert.equal("INVALID_MESSAGE", code)
+            assert.matches("the title alone is over the limit", werr)
+            c:close(0)
+          end
+          assert.is_true(best < 0.2, ("%s %s: %.3f s"):format(platform, overflow, best))
+        end
+      end
+    end)
+
     it("also with {{variables}} and with utf8 = replace", function()
       local took = caller_seconds("slack", "split",
         { title = "{{what}}", body = BODY .. "{{what}}", variables = { what = "big" } })
