@@ -233,8 +233,8 @@ void nh_redact_result(nh_result *r, const nh_target *t);
 nh_code nh_target_plan(const nh_message *m, nh_target *t, char *err, size_t errlen);
 /* Planning a large body takes time (it is linear in the body), so a title
  * and body over NH_PLAN_SYNC_MAX bytes together are planned by the worker
- * that takes the job, before its first transfer, not by nh_client_submit() on the caller's
- * thread: a message it refuses (overflow = error, a platform check) then
+ * that takes the job, before its first transfer, not by nh_client_submit()
+ * on the caller's thread: a message it refuses (overflow = error, a platform check) then
  * ends its target with INVALID_MESSAGE in the job's completion. Smaller
  * bodies are planned by nh_client_submit() when the caller did not plan
  * them, and refused there. nh_message_plan_now() says which case m is. */
