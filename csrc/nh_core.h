@@ -143,6 +143,10 @@ typedef struct nh_message {
   nh_attachment *attachments;   /* e-mail only */
   size_t n_attachments;
   double deadline;          /* a copy of the job's, for platforms that read files */
+  /* Planning on a worker: nonzero from stop(stop_arg) gives it up between
+   * parts (cancel, deadline, close). NULL: never. */
+  int (*stop)(const void *stop_arg);
+  const void *stop_arg;
 } nh_message;
 
 struct nh_job {

@@ -218,6 +218,51 @@ describe("review: runtime hardening", function()
       end
     end)
 
+    -- Planning 40 MB of markdown for Slack takes seconds on a worker; close,
+    -- cancel and the message's deadline stop it between parts instead of
+    -- waiting for it.
+    local MD = string.rep("the *quick* brown fox [jumps](http://x) over the `lazy` dog\n",
+      math.floor(40 * 1024 * 1024 / 60))
+    local function planning_client()
+      return notifyhub.new({ retry = { max_attempts = 1 }, logger = QUIET,
+        slack = { webhook_url = SECTIONS.slack.webhook_url, overflow = "split" } })
+    end
+    local function spin(seconds)
+      local t0 = notifyhub.now()
+      while notifyhub.now() - t0 < seconds do end
+    end
+
+    it("close(0) does not wait for a worker planning a large body", function()
+      local c = planning_client()
+      local h = assert(c:send_async({ body = MD, format = "markdown" }))
+      spin(0.2)                                   -- a worker is planning it now
+      local t0 = notifyhub.now()
+      assert.equal(1, c:close(0))
+      local took = notifyhub.now() - t0
+      assert.is_true(took < 1, ("close(0) took %.2f s"):format(took))
+      local _, _, code = h:wait(0)
+      assert.equal("CLOSED", code)
+    end)
+
+    it("the message's deadline and cancel() stop the planning too", function()
+      local c = planning_client()
+      local t0 = notifyhub.now()
+      local h = assert(c:send_async({ body = MD, format = "markdown" }, { timeout = 0.3 }))
+      local _, _, code = h:wait(30)
+      local took = notifyhub.now() - t0
+      assert.equal("TIMEOUT", code)
+      assert.is_true(took < 1.3, ("the 0.3 s deadline ended it after %.2f s"):format(took))
+      h = assert(c:send_async({ body = MD, format = "markdown" }))
+      spin(0.2)
+      t0 = notifyhub.now()
+      assert.is_true(h:cancel())
+      _, _, code = h:wait(30)
+      took = notifyhub.now() - t0
+      assert.equal("CANCELLED", code)
+      assert.is_true(took < 1, ("cancel() ended it after %.2f s"):format(took))
+      c:close(0)
+    end)
+
     it("also with {{variables}} and with utf8 = replace", function()
       local took = caller_seconds("slack", "split",
         { title = "{{what}}", body = BODY .. "{{what}}", variables = { what = "big" } })
