@@ -264,6 +264,25 @@ describe("review: runtime hardening", function()
       c:close(0)
     end)
 
+    it("os.exit keeps to close_timeout while a worker plans, and names the message", function()
+      local t0 = notifyhub.now()
+      local status, _, err = run_script([[
+        local notifyhub = require("notifyhub")
+        local md = string.rep("the *quick* brown fox [jumps](http://x) over the `lazy` dog\n",
+          math.floor(40 * 1024 * 1024 / 60))
+        local c = notifyhub.new({ async = { close_timeout = 0.2 }, retry = { max_attempts = 1 },
+          slack = { webhook_url = "http://127.0.0.1:9/services/T/B/tok", overflow = "split" } })
+        c:send_async({ id = "big-1", body = md, format = "markdown" })
+        local t = notifyhub.now()
+        while notifyhub.now() - t < 0.2 do end
+        os.exit(0)
+      ]])
+      local took = notifyhub.now() - t0
+      assert.equal(0, status, err)
+      assert.matches("notifyhub: message big%-1 not delivered %(CLOSED%)", err)
+      assert.is_true(took < 1.8, ("the process took %.2f s"):format(took))
+    end)
+
     it("also with {{variables}} and with utf8 = replace", function()
       local took = caller_seconds("slack", "split",
         { title = "{{what}}", body = BODY .. "{{what}}", variables = { what = "big" } })
