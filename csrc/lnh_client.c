@@ -78,6 +78,7 @@ static int lnh_client_new(lua_State *L) {
   o.close_timeout =
     lnh_range_field(L, 1, "close_timeout", "async.close_timeout", o.close_timeout);
   o.log_failures = bool_field(L, 1, "log_failures", 1);
+  o.failures_stderr = bool_field(L, 1, "failures_stderr", 0);
   o.follow_redirects =
     (int)lnh_range_field(L, 1, "follow_redirects", "http.follow_redirects", 0);
   o.verify_tls = bool_field(L, 1, "verify_tls", o.verify_tls);

@@ -145,6 +145,30 @@ static cJSON *number_json(lua_State *L, int idx) {
   return number_json_double((double)lua_tonumber(L, idx), text);
 }
 
+/* LuaJIT: a 64-bit integer cdata (1LL << 60, an id read through the FFI)
+ * is how an integer beyond 2^53 exists there; tostring gives "<digits>LL"
+ * or "<digits>ULL", and it goes out as that exact decimal text. NULL for
+ * any other cdata. */
+static cJSON *int64_cdata_json(lua_State *L, int idx) {
+  char text[32];
+  size_t n = 0;
+  int ok = 0;
+  lua_getglobal(L, "tostring");
+  lua_pushvalue(L, idx);
+  if (lua_pcall(L, 1, 1, 0) == 0 && lua_type(L, -1) == LUA_TSTRING) {
+    const char *s = lua_tolstring(L, -1, &n);
+    size_t sign = s[0] == '-', digits = strspn(s + sign, "0123456789");
+    const char *rest = s + sign + digits;
+    ok = digits > 0 && n < sizeof text && (strcmp(rest, "LL") == 0 || strcmp(rest, "ULL") == 0);
+    if (ok) {
+      memcpy(text, s, sign + digits);
+      text[sign + digits] = '\0';
+    }
+  }
+  lua_pop(L, 1);
+  return ok ? cJSON_CreateRaw(text) : NULL;
+}
+
 static cJSON *to_json(lua_State *L, int idx, int depth, char *err, size_t errlen) {
   switch (lua_type(L, idx)) {
   case LUA_TNIL: return cJSON_CreateNull();
@@ -172,9 +196,12 @@ static cJSON *to_json(lua_State *L, int idx, int depth, char *err, size_t errlen
     return n > 0 ? array_json(L, idx, n, depth, err, errlen)
                  : object_json(L, idx, depth, err, errlen);
   }
-  default:
+  default: {
+    cJSON *exact = strcmp(luaL_typename(L, idx), "cdata") == 0 ? int64_cdata_json(L, idx) : NULL;
+    if (exact) return exact;
     snprintf(err, errlen, "cannot encode a %s as JSON", luaL_typename(L, idx));
     return NULL;
+  }
   }
 }
 

@@ -51,16 +51,19 @@ static int lnh_utf8_replace(lua_State *L) {
   const unsigned char *s = (const unsigned char *)luaL_checklstring(L, 1, &n);
   luaL_Buffer b;
   luaL_buffinit(L, &b);
+  size_t run = 0;                     /* start of the valid bytes not yet added */
   for (size_t i = 0; i < n;) {
     int k = seq_len(s + i, n - i);
     if (k > 0) {
-      luaL_addlstring(&b, (const char *)s + i, (size_t)k);
       i += (size_t)k;
-    } else {
-      luaL_addlstring(&b, "\xEF\xBF\xBD", 3);
-      i += (size_t)-k;
+      continue;
     }
+    luaL_addlstring(&b, (const char *)s + run, i - run);   /* a run at once, not a char */
+    luaL_addlstring(&b, "\xEF\xBF\xBD", 3);
+    i += (size_t)-k;
+    run = i;
   }
+  luaL_addlstring(&b, (const char *)s + run, n - run);
   luaL_pushresult(&b);
   return 1;
 }

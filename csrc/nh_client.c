@@ -460,10 +460,17 @@ static void log_failure(nh_client *c, nh_job *job, int detached) {
   if (!c->opt.log_failures) return;
   int lost = job->code == NH_CLOSED;
   int closing = __atomic_load_n(&c->closing, __ATOMIC_ACQUIRE);
+  int level = lost ? NH_LOG_ERROR : NH_LOG_WARN;
   job->failure_logged =
-    nh_log_keep(&c->log, lost ? NH_LOG_ERROR : NH_LOG_WARN, closing, job->msg.id,
+    nh_log_keep(&c->log, level, closing, job->msg.id,
                 "message %s %s: %s (%s)", job->msg.id, lost ? "not delivered" : "failed",
                 bad->error ? bad->error : "", nh_code_name(end_code(job)));
+  /* The buffer is full (nobody polls): without a handler the record was
+   * bound for stderr anyway, and a collected handle leaves nothing else. */
+  if (!job->failure_logged && c->opt.failures_stderr && level >= c->log.level) {
+    report_undelivered(job, end_code(job));
+    job->failure_logged = 1;
+  }
 }
 
 void nh_client_finish(nh_client *c, nh_job *job) {

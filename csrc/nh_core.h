@@ -70,6 +70,8 @@ typedef struct nh_options {
   double grow_after;        /* seconds a backlog lasts before the pool grows */
   double priority_aging;    /* seconds before a waiting low job goes first */
   int log_failures;         /* log every failed job (warn; CLOSED: error) */
+  int failures_stderr;      /* no log handler: a failure the full log buffer
+                               cannot keep goes to stderr instead of nowhere */
   int follow_redirects;     /* 0: a 3xx is the answer; n: follow up to n (http/https only) */
   double close_timeout;     /* seconds the exit handler gives a client left open */
 } nh_options;
@@ -141,6 +143,10 @@ typedef struct nh_message {
   nh_attachment *attachments;   /* e-mail only */
   size_t n_attachments;
   double deadline;          /* a copy of the job's, for platforms that read files */
+  /* Planning on a worker: nonzero from stop(stop_arg) gives it up between
+   * parts (cancel, deadline, close). NULL: never. */
+  int (*stop)(const void *stop_arg);
+  const void *stop_arg;
 } nh_message;
 
 struct nh_job {
@@ -229,10 +235,10 @@ void nh_redact_result(nh_result *r, const nh_target *t);
  * into headers: webhook-id, Message-ID). */
 #define NH_MAX_ID_LEN 128
 nh_code nh_target_plan(const nh_message *m, nh_target *t, char *err, size_t errlen);
-/* Planning a large body takes time (it is linear in the body), so a body
- * over NH_PLAN_SYNC_MAX bytes is planned by the worker that takes the job,
- * before its first transfer, not by nh_client_submit() on the caller's
- * thread: a message it refuses (overflow = error, a platform check) then
+/* Planning a large body takes time (it is linear in the body), so a title
+ * and body over NH_PLAN_SYNC_MAX bytes together are planned by the worker
+ * that takes the job, before its first transfer, not by nh_client_submit()
+ * on the caller's thread: a message it refuses (overflow = error, a platform check) then
  * ends its target with INVALID_MESSAGE in the job's completion. Smaller
  * bodies are planned by nh_client_submit() when the caller did not plan
  * them, and refused there. nh_message_plan_now() says which case m is. */

@@ -235,6 +235,14 @@ static int add_part(nh_target *t, size_t *cap, const char *s, size_t n) {
   return t->parts[t->n_parts++] ? 0 : -1;
 }
 
+/* A split given up halfway leaves no parts for a receipt to count. */
+static void drop_parts(nh_target *t) {
+  for (size_t i = 0; i < t->n_parts; i++) free(t->parts[i]);
+  free(t->parts);
+  t->parts = NULL;
+  t->n_parts = 0;
+}
+
 static nh_code split_parts(plan_ctx *x, nh_target *t, char *err, size_t errlen) {
   const char *body = x->m->body;
   size_t n = strlen(body), cap = 4;
@@ -242,6 +250,10 @@ static nh_code split_parts(plan_ctx *x, nh_target *t, char *err, size_t errlen) 
   if (!t->parts) return NH_NO_MEMORY;
   x->base = probe(x, "", 0);
   while (n > 0) {
+    if (x->m->stop && x->m->stop(x->m->stop_arg)) {   /* nobody wants it: the worker says why */
+      drop_parts(t);
+      return NH_CANCELLED;
+    }
     size_t fit = longest_fit(x, body, n);
     size_t take = natural_cut(body, fit, n);
     /* Markup can make a shorter piece render longer ("`a` b" as code with a
@@ -299,6 +311,7 @@ static nh_code plan_target(const nh_message *m, nh_target *t, char *err, size_t 
     if (rc != NH_OK) return rc;
   }
   if (!p->render) return NH_OK;
+  if (m->stop && m->stop(m->stop_arg)) return NH_CANCELLED;
   plan_ctx x = { .p = p, .m = m, .t = t, .limit = p->limit(m, t), .suffix = "" };
   size_t units = measure(&x);
   if (units == (size_t)-1) {
@@ -327,6 +340,10 @@ nh_code nh_target_plan(const nh_message *m, nh_target *t, char *err, size_t errl
   return rc;
 }
 
+/* The title counts too: it is rendered with every part (a 10 MB title took
+ * 0.25 s of the caller's time to refuse). */
 int nh_message_plan_now(const nh_message *m) {
-  return !m->body || strnlen(m->body, NH_PLAN_SYNC_MAX + 1) <= NH_PLAN_SYNC_MAX;
+  size_t title = m->title ? strnlen(m->title, NH_PLAN_SYNC_MAX + 1) : 0;
+  size_t body = m->body ? strnlen(m->body, NH_PLAN_SYNC_MAX + 1) : 0;
+  return title + body <= NH_PLAN_SYNC_MAX;
 }

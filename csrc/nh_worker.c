@@ -184,14 +184,44 @@ static void start_target(nh_worker *w, worker_state *ws, nh_job *job, size_t i, 
  * planned here, before its first transfer; a target it refuses ends now.
  * 0 when the target ended. A cancel or a passed deadline skips the work:
  * start_target ends the target. */
+typedef struct plan_guard {
+  nh_worker *w;
+  nh_job *job;
+} plan_guard;
+
+static int client_aborting(nh_client *c) {
+  pthread_mutex_lock(&c->queue.lock);
+  int aborting = c->queue.aborting;
+  pthread_mutex_unlock(&c->queue.lock);
+  return aborting;
+}
+
+/* Planning 10 MB can take seconds: it stops between parts once nobody
+ * wants the result (nh_message.stop). */
+static int plan_stop(const void *arg) {
+  const plan_guard *g = arg;
+  return __atomic_load_n(&g->job->fate, __ATOMIC_ACQUIRE) == NH_FATE_CANCELLED ||
+         (g->job->deadline > 0 && nh_now() >= g->job->deadline) || client_aborting(g->w->client);
+}
+
 static int plan_late(nh_worker *w, nh_job *job, size_t i) {
   nh_target *t = &job->msg.targets[i];
   if (t->planned || __atomic_load_n(&job->fate, __ATOMIC_ACQUIRE) == NH_FATE_CANCELLED ||
       (job->deadline > 0 && nh_now() >= job->deadline))
     return 1;
   char err[256];
+  plan_guard g = { w, job };
+  job->msg.stop = plan_stop;
+  job->msg.stop_arg = &g;
   nh_code rc = nh_target_plan(&job->msg, t, err, sizeof err);
+  job->msg.stop = NULL;
+  job->msg.stop_arg = NULL;
   if (rc == NH_OK) return 1;
+  if (rc == NH_CANCELLED) {                   /* plan_stop said so */
+    if (!client_aborting(w->client)) return 1;   /* start_target ends it: CANCELLED or TIMEOUT */
+    end_target(w, job, i, NH_CLOSED, "client closed before the message was sent");
+    return 0;
+  }
   nh_result_set(&job->results[i], rc, "%s", err);
   target_done(w, job, i);
   return 0;

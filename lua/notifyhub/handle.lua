@@ -20,7 +20,8 @@ end
 local function check_timeout(timeout, fname)
   if timeout == nil then return nil end
   if type(timeout) ~= "number" or timeout ~= timeout then
-    error(("bad argument #1 to '%s' (number expected, got %s)"):format(fname, type(timeout)), 3)
+    error(("bad argument #1 to '%s' (number expected, got %s)"):format(fname,
+      timeout ~= timeout and "nan" or type(timeout)), 3)
   end
   if timeout < 0 then
     return nil, ("%s: timeout must be >= 0, got %s"):format(fname, tostring(timeout)), "INVALID_ARGUMENT"

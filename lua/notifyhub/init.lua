@@ -57,6 +57,7 @@ function M.new(cfg)
     idle_timeout = a.idle_timeout, grow_after = a.grow_after, priority_aging = a.priority_aging,
     log_failures = c.logger.failures, follow_redirects = h.follow_redirects,
     close_timeout = a.close_timeout,
+    failures_stderr = c.logger.handler == nil,   -- where the default handler writes
   })
   if not ud then return nil, err, code end
   local self = setmetatable({

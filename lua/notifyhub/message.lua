@@ -88,6 +88,25 @@ local function check_tree(v, path, replace, active, done, depth)
   return out
 end
 
+-- A variable's value as the text {{name}} becomes: a string, a number or a
+-- boolean, or what __tostring makes of a table or userdata that has one. A
+-- plain table (a cycle among them) would show as "table: 0x...", and a
+-- __tostring that raises must not raise out of send_async.
+local function variable_text(v, field, replace)
+  local kind = type(v)
+  if kind == "number" or kind == "boolean" then return v end
+  if kind ~= "string" then
+    local mt = (kind == "table" or kind == "userdata") and getmetatable(v)
+    if kind ~= "cdata" and not (type(mt) == "table" and rawget(mt, "__tostring")) then
+      return nil, ("%s: a string, number or boolean expected, got %s"):format(field, kind)
+    end
+    local ok, s = pcall(tostring, v)
+    if not ok or type(s) ~= "string" then return nil, field .. ": its __tostring failed" end
+    v = s
+  end
+  return utf8_text(v, field, replace)
+end
+
 -- title, body and the variables they use, as UTF-8.
 local function check_texts(msg, replace)
   local out, err = {}, nil
@@ -100,10 +119,8 @@ local function check_texts(msg, replace)
   if msg.variables then
     out.vars = {}
     for k, v in pairs(msg.variables) do
-      if type(v) == "string" then
-        v, err = utf8_text(v, key_path("variables", k), replace)
-        if err then return nil, err end
-      end
+      v, err = variable_text(v, key_path("variables", k), replace)
+      if err then return nil, err end
       out.vars[k] = v
     end
   end

@@ -122,6 +122,10 @@ end
 function resolvers.telegram(_, cfg, value)
   local chat = value or cfg.chat_id
   if chat == nil then return nil, "no chat_id (give it in the config or as the target's value)" end
+  -- the value is checked as the config's chat_id is (NaN, 0.5 or 1e300 would
+  -- go out as null or a float)
+  local expected, got = config.platforms.telegram.keys.chat_id(chat)
+  if expected then return nil, ("value: %s expected, got %s"):format(expected, got or type(chat)) end
   local base = cfg.api_url:gsub("/+$", "")
   return {
     url = base .. "/bot" .. cfg.token .. "/sendMessage",
