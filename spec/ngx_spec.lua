@@ -20,6 +20,39 @@ local function count(haystack, needle)
   return n
 end
 
+-- Waits until the file at path holds mark; returns its text.
+local function wait_file(path, mark, timeout)
+  local text, deadline = "", system.gettime() + (timeout or 10)
+  while not text:find(mark, 1, true) and system.gettime() < deadline do
+    system.sleep(0.05)
+    local f = io.open(path)
+    text = f and f:read("*a") or ""
+    if f then f:close() end
+  end
+  return text
+end
+
+-- Fetches urls all at once with curl in the background (curl_opts added)
+-- while this process times /ping for `seconds`; returns what curl printed,
+-- the /ping times and the wall time until curl was done.
+local function parallel_while_pinging(urls, curl_opts, seconds)
+  local out = os.tmpname()
+  local quoted = {}
+  for i, u in ipairs(urls) do quoted[i] = "'" .. u .. "'" end
+  local t0 = system.gettime()
+  os.execute(("(curl -s --parallel --parallel-max %d %s %s > %s; echo done >> %s) &")
+    :format(#urls, curl_opts, table.concat(quoted, " "), out, out))
+  local pings = {}
+  while system.gettime() - t0 < seconds do
+    local took = run("curl -s -o /dev/null -m 2 -w '%{time_total}' " .. app.url("/ping"))
+    pings[#pings + 1] = assert(tonumber(took), took)
+    system.sleep(0.02)
+  end
+  local text = wait_file(out, "done", 10)
+  os.remove(out)
+  return text, pings, system.gettime() - t0
+end
+
 describe("notifyhub.ngx", function()
   teardown(function()
     app.stop()
@@ -32,29 +65,10 @@ describe("notifyhub.ngx", function()
   it("serves 100 concurrent requests waiting on 0.5 s notifications without blocking /ping", function()
     app.start()
     server.clear()
-    local out = os.tmpname()
     local urls = {}
-    for _ = 1, 100 do urls[#urls + 1] = "'" .. app.url("/notify?delay=0.5") .. "'" end
-    local t0 = system.gettime()
+    for _ = 1, 100 do urls[#urls + 1] = app.url("/notify?delay=0.5") end
     -- 100 requests at once, in the background; /ping meanwhile from here.
-    os.execute(("(curl -s --parallel --parallel-max 100 -w '%%{time_total}\\n' %s > %s; echo done >> %s) &")
-      :format(table.concat(urls, " "), out, out))
-    local pings = {}
-    while system.gettime() - t0 < 0.6 do
-      local took = run("curl -s -o /dev/null -w '%{time_total}' " .. app.url("/ping"))
-      pings[#pings + 1] = assert(tonumber(took), took)
-      system.sleep(0.02)
-    end
-    local text = ""
-    local deadline = system.gettime() + 10
-    while not text:find("done") and system.gettime() < deadline do
-      system.sleep(0.05)
-      local f = io.open(out)
-      text = f and f:read("*a") or ""
-      if f then f:close() end
-    end
-    os.remove(out)
-    local wall = system.gettime() - t0
+    local text, pings, wall = parallel_while_pinging(urls, "-w '%{time_total}\\n'", 0.6)
     local statuses = count(text, '"status":"success"')
     assert.equal(100, statuses, text:sub(1, 500))
     assert.is_true(wall < 1.5, "100 requests took " .. wall)
@@ -94,29 +108,12 @@ describe("notifyhub.ngx", function()
 
   it("returns every wait with a timeout on time, even under 1 ms, while /ping stays fast", function()
     app.start()
-    local out = os.tmpname()
     local urls = {}
     for i = 0, 199 do
       local t = 0.0001 * 10000 ^ (i / 199)        -- 0.0001 s to 1 s
-      urls[#urls + 1] = "'" .. app.url(("/wait-for?t=%.6f"):format(t)) .. "'"
+      urls[#urls + 1] = app.url(("/wait-for?t=%.6f"):format(t))
     end
-    os.execute(("(curl -s --parallel --parallel-max 200 -m 5 %s > %s; echo done >> %s) &")
-      :format(table.concat(urls, " "), out, out))
-    local pings, t0 = {}, system.gettime()
-    while system.gettime() - t0 < 1.2 do
-      local took = run("curl -s -o /dev/null -m 2 -w '%{time_total}' " .. app.url("/ping"))
-      pings[#pings + 1] = assert(tonumber(took), took)
-      system.sleep(0.05)
-    end
-    local text = ""
-    local deadline = system.gettime() + 10
-    while not text:find("done") and system.gettime() < deadline do
-      system.sleep(0.05)
-      local f = io.open(out)
-      text = f and f:read("*a") or ""
-      if f then f:close() end
-    end
-    os.remove(out)
+    local text, pings = parallel_while_pinging(urls, "-m 5", 1.2)
     local answered = 0
     for line in text:gmatch("[^\n]+") do
       if line:sub(1, 1) == "{" then
@@ -218,19 +215,13 @@ describe("notifyhub.ngx", function()
       :format(app.url("/sleep?t=0.5"), out, out))
     system.sleep(0.1)
     assert.is_true(app.signal("reload"))
-    local text, deadline = "", system.gettime() + 10
-    while not text:find("done") and system.gettime() < deadline do
-      system.sleep(0.05)
-      local f = io.open(out)
-      text = f and f:read("*a") or ""
-      if f then f:close() end
-    end
+    local text = wait_file(out, "done", 10)
     os.remove(out)
     local took = tonumber(text:match("slept%s+([%d.]+)"))
     assert.is_number(took, text)
     assert.is_true(took < 1.2, "a 0.5 s request took " .. tostring(took) .. " across the reload")
     -- and the drain still delivered what was queued
-    deadline = system.gettime() + 10
+    local deadline = system.gettime() + 10
     while count(app.error_log(), "notifyhub%-spec: delivered ") < 5 and system.gettime() < deadline do
       system.sleep(0.1)
     end
