@@ -9,30 +9,9 @@ local faults = require("spec.support.faults")
 local shell = require("spec.support.shell")
 
 local FLAVOUR = rawget(_G, "jit") and "luajit" or "lua5.4"
-local BUILD = os.getenv("NOTIFYHUB_BUILD") or "build"
--- make asan: the child interpreters load the instrumented module too, so
--- they need the sanitizer runtime that spec/helper.lua keeps from commands.
-local PRELOAD = os.getenv("LD_PRELOAD") and ("LD_PRELOAD=" .. shell.q(os.getenv("LD_PRELOAD")) .. " ") or ""
-
--- Writes a Lua chunk to a file that a child interpreter can run from the
--- repository root with this build of the module.
-local function script(code, interpreter)
-  local path = os.tmpname()
-  shell.write_file(path, ('package.path = "lua/?.lua;lua/?/init.lua;./?.lua;" .. package.path\n'
-    .. 'package.cpath = "./%s/%s/?.so;" .. package.cpath\n'):format(BUILD, interpreter) .. code)
-  return path
-end
-
--- Runs a script; returns the exit status (128 + n for signal n), stdout, stderr.
-local function run(path, interpreter, args)
-  local err = os.tmpname()
-  local out = shell.capture(("%s%s %s %s 2>%s; echo \"status=$?\""):format(PRELOAD, interpreter,
-    shell.q(path), args or "", shell.q(err)))
-  local stderr = shell.read_file(err) or ""
-  os.remove(err)
-  local status = tonumber(out:match("status=(%d+)%s*$"))
-  return status, out:gsub("status=%d+%s*$", ""), stderr
-end
+local child = require("spec.support.child")
+local script, run = child.script, child.run
+local PRELOAD = child.preload()
 
 -- tests/hardening_exit.c, built by `make build` from the core's sources (no Lua).
 local c_program

@@ -11,21 +11,12 @@ local shell = require("spec.support.shell")
 
 local LUAJIT = rawget(_G, "jit") ~= nil
 local FLAVOUR = LUAJIT and "luajit" or "lua5.4"
-local BUILD = os.getenv("NOTIFYHUB_BUILD") or "build"
+local child = require("spec.support.child")
 local QUIET = { handler = function() end }
 
--- Runs a Lua chunk in a child interpreter of this build, from the repository
--- root: the exit status, stdout and stderr.
+-- Runs a Lua chunk in a child interpreter of this build: status, stdout, stderr.
 local function run_script(code, args)
-  local path, err = os.tmpname(), os.tmpname()
-  shell.write_file(path, ('package.path = "lua/?.lua;lua/?/init.lua;./?.lua;" .. package.path\n'
-    .. 'package.cpath = "./%s/%s/?.so;" .. package.cpath\n'):format(BUILD, FLAVOUR) .. code)
-  local out = shell.capture(("%s %s %s 2>%s; echo \"status=$?\""):format(FLAVOUR, shell.q(path),
-    args or "", shell.q(err)))
-  local stderr = shell.read_file(err) or ""
-  os.remove(path)
-  os.remove(err)
-  return tonumber(out:match("status=(%d+)%s*$")), out:gsub("status=%d+%s*$", ""), stderr
+  return child.run_code(code, FLAVOUR, args)
 end
 
 describe("review: runtime hardening", function()
