@@ -13,7 +13,7 @@ function M.configure(base, close_timeout)
     webhook = { url = base .. "/webhook/app" },
     http = { timeout = 5 },
     retry = { max_attempts = 1 },
-    async = { buffer_size = 20000, workers = 2, concurrency = 64 },
+    async = { buffer_size = 20000 },
   }, { close_timeout = close_timeout })
 end
 
