@@ -19,10 +19,7 @@ local function hex(s)
 end
 
 local function tmpdir()
-  local p = io.popen("mktemp -d")
-  local dir = p:read("*l")
-  p:close()
-  return dir
+  return shell.trim(shell.capture("mktemp -d"))
 end
 
 local function write(path, data)

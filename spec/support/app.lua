@@ -14,10 +14,7 @@ local M = {}
 local state
 
 local function root_dir()
-  local p = io.popen("pwd")
-  local dir = p:read("*l")
-  p:close()
-  return dir
+  return shell.trim(shell.capture("pwd"))
 end
 
 local function modules()
