@@ -32,6 +32,14 @@ local function wait_file(path, mark, timeout)
   return text
 end
 
+-- Waits until nginx's error log holds text (or seconds pass).
+local function wait_error_log(text, seconds)
+  local deadline = system.gettime() + seconds
+  while not app.error_log():find(text, 1, true) and system.gettime() < deadline do
+    system.sleep(0.05)
+  end
+end
+
 -- Fetches urls all at once with curl in the background (curl_opts added)
 -- while this process times /ping for `seconds`; returns what curl printed,
 -- the /ping times and the wall time until curl was done.
@@ -96,10 +104,7 @@ describe("notifyhub.ngx", function()
     app.start()
     local _, body = server.http("GET", app.url("/cb-error"))
     local id = cjson.decode(body).id
-    local deadline = system.gettime() + 5
-    while not app.error_log():find("callback boom", 1, true) and system.gettime() < deadline do
-      system.sleep(0.05)
-    end
+    wait_error_log("callback boom", 5)
     assert.matches("notifyhub: callback raised: .*callback boom", app.error_log())
     assert.is_string(id)
     local _, again = server.http("GET", app.url("/notify?delay=0"))
@@ -162,10 +167,7 @@ describe("notifyhub.ngx", function()
     app.start()
     local _, body = server.http("GET", app.url("/bad-tostring"))
     local id = cjson.decode(body).id
-    local deadline = system.gettime() + 5
-    while not app.error_log():find("second callback ran " .. id, 1, true) and system.gettime() < deadline do
-      system.sleep(0.05)
-    end
+    wait_error_log("second callback ran " .. id, 5)
     local log = app.error_log()
     assert.truthy(log:find("second callback ran " .. id, 1, true), log:sub(-2000))
     assert.matches("notifyhub: callback raised", log)
