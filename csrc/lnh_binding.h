@@ -31,11 +31,16 @@ nh_job *lnh_job_of(lua_State *L, int idx);   /* NULL once released */
 void lnh_client_open(lua_State *L);
 
 /* lnh_range.c: the number at idx, or a raised error naming path and its
- * range (lnh_range.h); lnh_range_field reads t[field] (nil: dflt). */
+ * range (nh_options.h, lnh_range.h). */
 lua_Number lnh_check_range(lua_State *L, int idx, const char *path);
-lua_Number lnh_range_field(lua_State *L, int t, const char *field, const char *path,
-                           lua_Number dflt);
 void lnh_range_push(lua_State *L);
+
+/* lnh_options.c: core.new's table (t.async.workers, ...) into o, which
+ * holds the defaults; a message's retry table over r; core.options. Each
+ * raises naming the key ("async.workers") and its range. */
+void lnh_options_check(lua_State *L, int t, nh_options *o);
+void lnh_retry_check(lua_State *L, int t, nh_retry *r);
+void lnh_options_push(lua_State *L);
 
 /* lnh_utf8.c: core.utf8_check and core.utf8_replace */
 void lnh_utf8_open(lua_State *L);

@@ -20,7 +20,7 @@ typedef struct lnh_client {
   nh_client *c;
 } lnh_client;
 
-static const char *const log_levels[] = { "debug", "info", "warn", "error", "off", NULL };
+static const char *const log_levels[] = NH_LOG_LEVEL_NAMES;
 
 int lnh_fail(lua_State *L, nh_code code, const char *message) {
   lua_pushnil(L);
@@ -35,61 +35,15 @@ static nh_client *lnh_check_client(lua_State *L, int idx) {
   return u->c;
 }
 
-static const char *str_field(lua_State *L, int t, const char *k) {
-  lua_getfield(L, t, k);
-  const char *s = luaL_optstring(L, -1, NULL);   /* anchored by the table */
-  lua_pop(L, 1);
-  return s;
-}
-
-static int bool_field(lua_State *L, int t, const char *k, int dflt) {
-  lua_getfield(L, t, k);
-  int v = lua_isnil(L, -1) ? dflt : lua_toboolean(L, -1);
-  lua_pop(L, 1);
-  return v;
-}
-
-/* core.new(options) with flat, already checked options. */
+/* core.new(config) with the checked config: each option read by the name
+ * the user writes (config.async.workers) and checked against its row of
+ * nh_options.h before the cast; an absent one keeps the row's default. */
 static int lnh_client_new(lua_State *L) {
   nh_options o;
   char err[256];
   nh_options_default(&o);
   luaL_checktype(L, 1, LUA_TTABLE);
-  o.enabled = bool_field(L, 1, "enabled", o.enabled);
-  o.use_pool = bool_field(L, 1, "use_pool", o.use_pool);
-  /* Each number is checked against its row in lnh_range.h before the cast. */
-  o.workers = (int)lnh_range_field(L, 1, "workers", "async.workers", o.workers);
-  o.min_workers = (int)lnh_range_field(L, 1, "min_workers", "async.min_workers", o.min_workers);
-  o.max_workers = (int)lnh_range_field(L, 1, "max_workers", "async.max_workers", o.max_workers);
-  o.buffer_size =
-    (size_t)lnh_range_field(L, 1, "buffer_size", "async.buffer_size", (lua_Number)o.buffer_size);
-  o.queue_timeout = lnh_range_field(L, 1, "queue_timeout", "async.timeout", o.queue_timeout);
-  o.concurrency = (int)lnh_range_field(L, 1, "concurrency", "async.concurrency", o.concurrency);
-  /* Whole milliseconds, at least 1: 0 would mean "no limit" to libcurl. */
-  o.timeout_ms =
-    (long)ceil(lnh_range_field(L, 1, "timeout", "http.timeout", o.timeout_ms / 1000.0) * 1000.0);
-  lua_Number connect = o.connect_timeout_ms / 1000.0;
-  connect = lnh_range_field(L, 1, "connect_timeout", "http.connect_timeout", connect);
-  o.connect_timeout_ms = (long)ceil(connect * 1000.0);
-  o.idle_timeout = lnh_range_field(L, 1, "idle_timeout", "async.idle_timeout", o.idle_timeout);
-  o.grow_after = lnh_range_field(L, 1, "grow_after", "async.grow_after", o.grow_after);
-  o.priority_aging =
-    lnh_range_field(L, 1, "priority_aging", "async.priority_aging", o.priority_aging);
-  o.close_timeout =
-    lnh_range_field(L, 1, "close_timeout", "async.close_timeout", o.close_timeout);
-  o.log_failures = bool_field(L, 1, "log_failures", 1);
-  o.failures_stderr = bool_field(L, 1, "failures_stderr", 0);
-  o.follow_redirects =
-    (int)lnh_range_field(L, 1, "follow_redirects", "http.follow_redirects", 0);
-  o.verify_tls = bool_field(L, 1, "verify_tls", o.verify_tls);
-  o.ca_file = str_field(L, 1, "ca_file");
-  o.proxy = str_field(L, 1, "proxy");
-  o.user_agent = str_field(L, 1, "user_agent");
-  o.max_response = (size_t)lnh_range_field(L, 1, "max_response", "http.max_response",
-                                           (lua_Number)o.max_response);
-  lua_getfield(L, 1, "log_level");
-  o.log_level = luaL_checkoption(L, -1, "warn", log_levels);
-  lua_pop(L, 1);
+  lnh_options_check(L, 1, &o);
   lnh_client *u = lnh_newuserdata(L, sizeof *u);
   u->c = NULL;                                 /* closed until the core exists */
   luaL_getmetatable(L, LNH_CLIENT_MT);
@@ -101,10 +55,16 @@ static int lnh_client_new(lua_State *L) {
   return 1;
 }
 
+/* The seconds a submit waits for room: its argument, else the client's async.timeout. */
+static double queue_timeout_arg(lua_State *L, int idx, nh_client *c) {
+  if (lua_isnoneornil(L, idx)) return nh_client_options(c)->queue_timeout;
+  return lnh_check_range(L, idx, "async.timeout");
+}
+
 /* client:submit(message, queue_timeout) -> token, id, seq | nil, err, code */
 static int lnh_client_submit(lua_State *L) {
   nh_client *c = lnh_check_client(L, 1);
-  double queue_timeout = lua_isnoneornil(L, 3) ? 0 : lnh_check_range(L, 3, "async.timeout");
+  double queue_timeout = queue_timeout_arg(L, 3, c);
   char err[256] = "";
   nh_code rc = NH_OK;
   nh_job *job = lnh_check_message(L, 2, c, &rc, err, sizeof err);   /* pushes the token */
@@ -121,7 +81,7 @@ static int lnh_client_submit(lua_State *L) {
 static int lnh_client_submit_many(lua_State *L) {
   nh_client *c = lnh_check_client(L, 1);
   luaL_checktype(L, 2, LUA_TTABLE);
-  double queue_timeout = lua_isnoneornil(L, 3) ? 0 : lnh_check_range(L, 3, "async.timeout");
+  double queue_timeout = queue_timeout_arg(L, 3, c);
   size_t n = lnh_rawlen(L, 2);
   char err[256] = "";
   nh_code rc = NH_OK;

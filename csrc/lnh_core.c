@@ -72,6 +72,7 @@ LNH_EXPORT int luaopen_notifyhub_core(lua_State *L) {
   lnh_client_open(L);
   push_names(L);
   lnh_range_push(L);
+  lnh_options_push(L);
   lnh_utf8_open(L);
   lua_pushcfunction(L, lnh_core_url_problem);
   lua_setfield(L, -2, "url_problem");

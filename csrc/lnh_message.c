@@ -162,27 +162,17 @@ static cJSON *opt_json(lua_State *L, int t, const char *field) {
   return json;
 }
 
-/* The façade always passes a complete retry table (its config defaults are
- * the one source): a missing field is an error here, not a second default. */
-static double retry_field(lua_State *L, int t, const char *k, const char *path) {
-  lua_getfield(L, t, k);
-  if (lua_isnil(L, -1)) luaL_error(L, "notifyhub: %s: missing", path);
-  double v = lnh_check_range(L, -1, path);
-  lua_pop(L, 1);
-  return v;
-}
-
-/* retry = { max_attempts, initial_delay, max_delay, multiplier, max_elapsed } */
-static void check_retry(lua_State *L, int idx, nh_retry *r) {
+/* retry = { max_attempts, initial_delay, ... }, any of them: each field over
+ * the client's retry (its config, defaulted by the rows of nh_options.h). */
+static void check_retry(lua_State *L, int idx, nh_client *c, nh_retry *r) {
+  *r = nh_client_options(c)->retry;
   lua_getfield(L, idx, "retry");
   int t = lua_gettop(L);
-  if (!lua_istable(L, t))
-    luaL_error(L, "notifyhub: message retry: table expected, got %s", luaL_typename(L, t));
-  r->max_attempts = (int)retry_field(L, t, "max_attempts", "retry.max_attempts");
-  r->initial_delay = retry_field(L, t, "initial_delay", "retry.initial_delay");
-  r->max_delay = retry_field(L, t, "max_delay", "retry.max_delay");
-  r->multiplier = retry_field(L, t, "multiplier", "retry.multiplier");
-  r->max_elapsed = retry_field(L, t, "max_elapsed", "retry.max_elapsed");
+  if (!lua_isnil(L, t)) {
+    if (!lua_istable(L, t))
+      luaL_error(L, "notifyhub: message retry: table expected, got %s", luaL_typename(L, t));
+    lnh_retry_check(L, t, r);
+  }
   lua_pop(L, 1);
 }
 
@@ -223,7 +213,7 @@ nh_job *lnh_check_message(lua_State *L, int idx, nh_client *c, nh_code *code, ch
   lua_getfield(L, idx, "timeout");
   job->timeout = lua_isnil(L, -1) ? 0 : lnh_check_range(L, -1, "message.timeout");
   lua_pop(L, 1);
-  check_retry(L, idx, &job->retry);
+  check_retry(L, idx, c, &job->retry);
   m->metadata = opt_json(L, idx, "metadata");
   m->platform_data = opt_json(L, idx, "platform_data");
   check_attachments(L, idx, m);

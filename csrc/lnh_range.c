@@ -1,5 +1,6 @@
 /*
- * lnh_range.c: the rows of lnh_range.h as core.ranges, and the checks the
+ * lnh_range.c: the numeric rows of nh_options.h and the rows of lnh_range.h
+ * as core.ranges, and the checks the
  * binding runs before it converts a lua_Number to an integer type: a NaN,
  * an infinity or 1e300 cast to int is undefined behaviour, not a big int.
  */
@@ -10,8 +11,19 @@
 #include "lnh_binding.h"
 #include "lnh_range.h"
 
-#define ROW(path, field, integer, min, max, above) { path, field, integer, min, max, above },
-static const lnh_range ranges[] = { LNH_RANGES(ROW) };
+/* The numeric rows of nh_options.h, then the rest (lnh_range.h). */
+#define OPT_RANGE_BOOL(path, min, max, above)
+#define OPT_RANGE_STR(path, min, max, above)
+#define OPT_RANGE_HEADER(path, min, max, above)
+#define OPT_RANGE_LEVEL(path, min, max, above)
+#define OPT_RANGE_INT(path, min, max, above) { path, 1, min, max, above },
+#define OPT_RANGE_SIZE(path, min, max, above) { path, 1, min, max, above },
+#define OPT_RANGE_SEC(path, min, max, above) { path, 0, min, max, above },
+#define OPT_RANGE_MS(path, min, max, above) { path, 0, min, max, above },
+#define OPT_ROW(P, section, key, field, type, dflt, min, max, above) \
+  OPT_RANGE_##type(#section "." #key, min, max, above)
+#define ROW(path, integer, min, max, above) { path, integer, min, max, above },
+static const lnh_range ranges[] = { NH_OPTIONS(OPT_ROW) LNH_RANGES(ROW) };
 #undef ROW
 
 #define N_RANGES (sizeof ranges / sizeof ranges[0])
@@ -44,14 +56,6 @@ lua_Number lnh_check_range(lua_State *L, int idx, const char *path) {
              path, r->integer ? "integer" : "number", r->min, r->max, got);
     return luaL_error(L, "notifyhub: %s", why);
   }
-  return v;
-}
-
-lua_Number lnh_range_field(lua_State *L, int t, const char *field, const char *path,
-                           lua_Number dflt) {
-  lua_getfield(L, t, field);
-  lua_Number v = lua_isnil(L, -1) ? dflt : lnh_check_range(L, -1, path);
-  lua_pop(L, 1);
   return v;
 }
 

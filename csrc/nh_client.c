@@ -124,26 +124,24 @@ const char *nh_curl_version(void) {
   return curl_version_info(CURLVERSION_NOW)->version;
 }
 
+/* One assignment per row of nh_options.h, in the core's unit. */
+#define NH_OPT_SET_BOOL(lv, d) lv = (d)
+#define NH_OPT_SET_INT(lv, d) lv = (d)
+#define NH_OPT_SET_SIZE(lv, d) lv = (size_t)(d)
+#define NH_OPT_SET_SEC(lv, d) lv = (d)
+#define NH_OPT_SET_MS(lv, d) lv = (long)ceil((d) * 1000.0)
+#define NH_OPT_SET_STR(lv, d) lv = (d)
+#define NH_OPT_SET_HEADER(lv, d) lv = (d)
+#define NH_OPT_SET_LEVEL(lv, d) lv = (d)
+#define NH_OPT_DEFAULT(P, section, key, field, type, dflt, min, max, above) \
+  NH_OPT_SET_##type(o->P field, dflt);
+
 void nh_options_default(nh_options *o) {
   memset(o, 0, sizeof *o);
-  o->enabled = 1;
-  o->use_pool = 1;
-  o->workers = 4;
-  o->min_workers = 1;
-  o->max_workers = 16;
-  o->buffer_size = 1000;
-  o->queue_timeout = 0;
-  o->concurrency = 32;
-  o->timeout_ms = 10000;
-  o->connect_timeout_ms = 5000;
-  o->verify_tls = 1;
-  o->max_response = 1024 * 1024;
-  o->log_level = NH_LOG_WARN;
-  o->idle_timeout = 30;
-  o->grow_after = 0.1;
-  o->priority_aging = 2;
-  o->close_timeout = 5;
+  NH_OPTIONS(NH_OPT_DEFAULT)
 }
+
+const nh_options *nh_client_options(const nh_client *c) { return &c->opt; }
 
 /* Limits the core can hand to libcurl and to its timers: a transfer's limit
  * of 0 would mean none at all. */

@@ -20,6 +20,7 @@
 #include <cjson/cJSON.h>
 
 #include "nh_errors.h"
+#include "nh_options.h"
 #include "nh_platforms.h"
 
 enum { NH_LOG_DEBUG, NH_LOG_INFO, NH_LOG_WARN, NH_LOG_ERROR, NH_LOG_OFF };
@@ -36,10 +37,10 @@ enum { NH_JOB_NEW, NH_JOB_QUEUED, NH_JOB_SENDING, NH_JOB_DONE };
  * CANCELLED) or the core seals it as it finishes (cancel() answers 0). */
 enum { NH_FATE_OPEN, NH_FATE_CANCELLED, NH_FATE_SEALED };
 
-/* Retries with exponential backoff and full jitter (seconds). */
+/* Retries with exponential backoff and full jitter (seconds): the rows of
+ * NH_RETRY_OPTIONS (nh_options.h). */
 typedef struct nh_retry {
-  int max_attempts;         /* 1: no retry */
-  double initial_delay, max_delay, multiplier, max_elapsed;
+  NH_RETRY_OPTIONS(NH_OPT_MEMBER, )
 } nh_retry;
 
 /* At most `count` requests in any `per` seconds, per destination. */
@@ -50,30 +51,12 @@ typedef struct nh_rate_rule {
 
 #define NH_MAX_RATE_RULES 3
 
+/* The client's options: the rows of nh_options.h, each commented there. */
 typedef struct nh_options {
-  int enabled;              /* 0: send on the calling thread, no threads */
-  int use_pool;             /* 0: one short-lived thread per message */
-  int workers;              /* threads started with the pool */
-  int min_workers, max_workers;
-  size_t buffer_size;       /* submission queue bound, in messages */
-  double queue_timeout;     /* seconds submit waits for room; 0: fail at once */
-  int concurrency;          /* transfers in flight per worker */
-  long timeout_ms;          /* whole HTTP transfer */
-  long connect_timeout_ms;
-  int verify_tls;
-  const char *ca_file;      /* NULL: the system's bundle */
-  const char *proxy;        /* NULL: libcurl's environment rules */
-  const char *user_agent;
-  size_t max_response;      /* bytes of an answer read before giving up */
-  int log_level;            /* NH_LOG_* recorded for the owner to drain */
-  double idle_timeout;      /* seconds an idle worker above min_workers lives */
-  double grow_after;        /* seconds a backlog lasts before the pool grows */
-  double priority_aging;    /* seconds before a waiting low job goes first */
-  int log_failures;         /* log every failed job (warn; CLOSED: error) */
-  int failures_stderr;      /* no log handler: a failure the full log buffer
-                               cannot keep goes to stderr instead of nowhere */
-  int follow_redirects;     /* 0: a 3xx is the answer; n: follow up to n (http/https only) */
-  double close_timeout;     /* seconds the exit handler gives a client left open */
+  NH_CLIENT_OPTIONS(NH_OPT_MEMBER, )
+  nh_retry retry;           /* the default of a message that gives none */
+  int failures_stderr;      /* not a user key: no log handler, so a failure the
+                               full log buffer cannot keep goes to stderr */
 } nh_options;
 
 /* One destination of a message, fully resolved by the caller. */
@@ -254,6 +237,8 @@ const char *nh_url_problem(const char *url);
 
 /* Clients (nh_client.c). */
 void nh_options_default(nh_options *opt);
+/* The options the client was made with (user_agent, ca_file, proxy: NULL). */
+const nh_options *nh_client_options(const nh_client *c);
 nh_client *nh_client_new(const nh_options *opt, char *err, size_t errlen);
 /* On NH_OK the client owns the job and holds a second reference for the
  * caller; on failure the caller keeps the job and err says why. */

@@ -10,47 +10,11 @@ local util = require("notifyhub.util")
 
 local M = {}
 
-local LOG_LEVELS = { debug = true, info = true, warn = true, error = true, off = true }
-
---- The defaults, as the README documents them.
-M.defaults = {
-  async = {
-    enabled = true,        -- false: send on the calling thread, no threads
-    use_pool = true,       -- false: one short-lived thread per message
-    workers = 4,           -- threads started with the pool
-    min_workers = nil,     -- default: min(1, workers)
-    max_workers = nil,     -- default: max(16, workers)
-    buffer_size = 1000,    -- queued messages before send_async waits
-    timeout = 0,           -- seconds send_async waits for room; 0: QUEUE_FULL at once
-    concurrency = 32,      -- transfers in flight per worker
-    close_timeout = 5,     -- seconds close() gives queued and in-flight messages
-    idle_timeout = 30,     -- seconds an idle worker above min_workers lives
-    grow_after = 0.1,      -- seconds a backlog lasts (no worker has room) before the pool grows
-    priority_aging = 2,    -- seconds a queued message waits before it goes first, whatever its priority
-  },
-  retry = {
-    max_attempts = 3,      -- 1: no retries
-    initial_delay = 0.5,   -- seconds; full jitter: a random delay up to
-    max_delay = 30,        --   min(max_delay, initial_delay * multiplier ^ (attempt - 1))
-    multiplier = 2,
-    max_elapsed = 0,       -- seconds from submit after which no retry starts; 0: no limit
-  },
-  http = {
-    timeout = 10,          -- seconds for a whole request
-    connect_timeout = 5,
-    verify_tls = true,
-    ca_file = nil,
-    proxy = nil,
-    user_agent = "notifyhub/0.1",
-    max_response = 1048576, -- bytes of an answer read before giving up
-    follow_redirects = 0,  -- redirects followed (http and https only); 0: a 3xx is the answer
-  },
-  logger = {
-    level = "warn",
-    handler = nil,         -- default: one line per record on stderr
-    failures = true,       -- every failed message is logged (warn; cut off by close: error); false: not
-  },
-}
+-- The general sections (async, http, retry, logger): their keys, defaults
+-- and ranges are the rows of csrc/nh_options.h (`core.options`); M.defaults
+-- and M.schema are built from them on first use (see `build` below), so that
+-- this module (and target.lua, util.lua) load without the C module, as
+-- fuzz/redact.c does. Keys the core never sees are listed in LUA_ONLY.
 
 -- Checkers: each returns nil when the value is fine, else what was expected
 -- and, optionally, what was given instead (default: its type) and the
@@ -179,10 +143,6 @@ local function method(v)
   if not v:match("^%u+$") then return "HTTP method in capitals (POST, PUT, ...)" end
 end
 
-local function log_level(v)
-  if not LOG_LEVELS[v] then return "one of debug, info, warn, error, off" end
-end
-
 local function one_of(...)
   local allowed, names = {}, { ... }
   for _, v in ipairs(names) do allowed[v] = true end
@@ -259,25 +219,53 @@ local function rate_limit(v)
   if v.burst and not v.per_second then return "burst only with per_second" end
 end
 
-local function ranged_section(section, keys)
-  local out = {}
-  for _, k in ipairs(keys) do out[k] = M.ranged(section .. "." .. k) end
-  return out
+-- A checker for each kind of row of core.options.
+local RULES = {
+  integer = function(path) return M.ranged(path) end,
+  number = function(path) return M.ranged(path) end,
+  boolean = function() return of_type("boolean") end,
+  string = function() return of_type("string") end,
+  header = function() return header_value end,
+  enum = function(_, row)
+    local allowed = {}
+    for _, v in ipairs(row.values) do allowed[v] = true end
+    local what = "one of " .. table.concat(row.values, ", ")
+    return function(v) if not allowed[v] then return what end end
+  end,
+}
+
+--- Keys of the general sections that stay in Lua (the core never sees them):
+-- their checkers; their default is nil.
+M.LUA_ONLY = {
+  ["logger.handler"] = of_type("function"),   -- default: one line per record on stderr
+}
+
+-- M.schema and M.defaults of the general sections from core.options.
+local function build()
+  local schema, defaults = {}, {}
+  local function put(path, rule, default)
+    local section, key = path:match("^([^.]+)%.(.+)$")
+    schema[section] = schema[section] or {}
+    defaults[section] = defaults[section] or {}
+    schema[section][key], defaults[section][key] = rule, default
+  end
+  for path, row in pairs(require("notifyhub.core").options) do
+    put(path, RULES[row.type](path, row), row.default)
+  end
+  for path, rule in pairs(M.LUA_ONLY) do put(path, rule, nil) end
+  rawset(M, "schema", schema)
+  rawset(M, "defaults", defaults)
 end
 
-local schema = {
-  async = ranged_section("async", { "workers", "min_workers", "max_workers", "buffer_size",
-    "timeout", "concurrency", "close_timeout", "idle_timeout", "grow_after", "priority_aging" }),
-  retry = ranged_section("retry", { "max_attempts", "initial_delay", "max_delay", "multiplier",
-    "max_elapsed" }),
-  http = ranged_section("http", { "timeout", "connect_timeout", "max_response", "follow_redirects" }),
-  logger = { level = log_level, handler = of_type("function"), failures = of_type("boolean") },
-}
-schema.async.enabled, schema.async.use_pool = of_type("boolean"), of_type("boolean")
-schema.http.verify_tls = of_type("boolean")
-schema.http.ca_file, schema.http.proxy = of_type("string"), of_type("string")
-schema.http.user_agent = header_value
-M.schema = schema
+--- M.schema: the checker of each key of the general sections;
+-- M.defaults: their defaults, as the README documents them (min_workers and
+-- max_workers are at most / at least `workers` when not given).
+setmetatable(M, { __index = function(_, k)
+  if k == "schema" or k == "defaults" then
+    build()
+    return rawget(M, k)
+  end
+end })
 
 --- Each platform's keys; `required` names the key an instance must have.
 -- A platform section is either one instance (`feishu = { webhook_url = ... }`)
@@ -355,7 +343,7 @@ end
 --- Checks a retry table (the client's `retry` or a message's own): the one
 -- check for both. nil when fine, else the error text.
 function M.check_retry(given, name)
-  return M.check_fields(name or "retry", given, schema.retry)
+  return M.check_fields(name or "retry", given, M.schema.retry)
 end
 
 local function check_section(name, given, rules)
@@ -429,7 +417,7 @@ function M.check(cfg)
   if type(cfg) ~= "table" then
     error(("bad argument #1 to 'new' (table expected, got %s)"):format(type(cfg)), 3)
   end
-  local out = { platforms = {} }
+  local out, schema = { platforms = {} }, M.schema
   for key, value in pairs(cfg) do
     if schema[key] then
       check_section(key, value, schema[key])
@@ -440,9 +428,9 @@ function M.check(cfg)
     end
   end
   for name in pairs(schema) do out[name] = merged(M.defaults[name], cfg[name]) end
-  local a = out.async
-  a.min_workers = a.min_workers or math.min(1, a.workers)
-  a.max_workers = a.max_workers or math.max(16, a.workers)
+  local a, given = out.async, cfg.async or {}
+  if given.min_workers == nil then a.min_workers = math.min(M.defaults.async.min_workers, a.workers) end
+  if given.max_workers == nil then a.max_workers = math.max(M.defaults.async.max_workers, a.workers) end
   if a.min_workers > a.workers or a.workers > a.max_workers then
     fail("async", ("min_workers (%d) <= workers (%d) <= max_workers (%d) expected")
       :format(a.min_workers, a.workers, a.max_workers))

@@ -45,20 +45,8 @@ end
 -- @raise on an unknown key or a wrong type in cfg
 function M.new(cfg)
   local c = config.check(cfg)
-  local a, h = c.async, c.http
-  local ud, err, code = core.new({
-    enabled = a.enabled, use_pool = a.use_pool, workers = a.workers,
-    min_workers = a.min_workers, max_workers = a.max_workers,
-    buffer_size = a.buffer_size, queue_timeout = a.timeout,
-    concurrency = a.concurrency, timeout = h.timeout,
-    connect_timeout = h.connect_timeout, verify_tls = h.verify_tls,
-    ca_file = h.ca_file, proxy = h.proxy, user_agent = h.user_agent,
-    max_response = h.max_response, log_level = c.logger.level,
-    idle_timeout = a.idle_timeout, grow_after = a.grow_after, priority_aging = a.priority_aging,
-    log_failures = c.logger.failures, follow_redirects = h.follow_redirects,
-    close_timeout = a.close_timeout,
-    failures_stderr = c.logger.handler == nil,   -- where the default handler writes
-  })
+  -- the core reads every option by the name the user writes (c.async.workers)
+  local ud, err, code = core.new(c)
   if not ud then return nil, err, code end
   local self = setmetatable({
     core = ud, cfg = c, defaults = message.defaults(c),

@@ -37,7 +37,7 @@ end
 --- What a client keeps to resolve targets: its platforms and the targets of
 -- a message that names none.
 function M.defaults(cfg)
-  return { platforms = cfg.platforms, implicit = target.implicit(cfg.platforms), retry = cfg.retry,
+  return { platforms = cfg.platforms, implicit = target.implicit(cfg.platforms),
     cache = { records = {}, size = 0 } }
 end
 
@@ -328,17 +328,14 @@ function M.build(msg, defaults, fname, opts)
     local expected, got = check_timeout(msg.timeout)
     if expected then return invalid("timeout: %s expected, got %s", expected, got) end
   end
-  local retry = defaults.retry
   if msg.retry then
-    -- the same check as the client's retry section (config.check_retry)
+    -- the same check as the client's retry section (config.check_retry); the
+    -- binding takes each field given over the client's retry
     err = config.check_retry(msg.retry)
     if err then return invalid("%s", err) end
-    retry = {}
-    for k, v in pairs(defaults.retry) do retry[k] = v end
-    for k, v in pairs(msg.retry) do retry[k] = v end
   end
   return {
-    timeout = msg.timeout, retry = retry,
+    timeout = msg.timeout, retry = msg.retry,
     id = msg.id, title = title, body = body, format = msg.format or "text",
     priority = priority, metadata = trees.metadata, platform_data = trees.platform_data,
     targets = targets, attachments = attachments,
