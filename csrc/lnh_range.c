@@ -44,7 +44,8 @@ lua_Number lnh_check_range(lua_State *L, int idx, const char *path) {
   const lnh_range *r = find(path);
   if (!r) return luaL_error(L, "notifyhub: no range for '%s'", path);
   if (lua_type(L, idx) != LUA_TNUMBER)
-    return luaL_error(L, "notifyhub: %s: number expected, got %s", path, luaL_typename(L, idx));
+    return luaL_error(L, "notifyhub: %s: %s expected, got %s", path,
+                      r->integer ? "integer" : "number", luaL_typename(L, idx));
   lua_Number v = lua_tonumber(L, idx);
   if (!in_range(r, v)) {
     char got[32], why[256];      /* lua_pushfstring has no %g: formatted here */
