@@ -96,10 +96,41 @@ static int get_field(lua_State *L, int t, const char *key) {
   return 0;
 }
 
-#define READ_OPTION(P, section, key, field, type, dflt, min, max, above) \
+/* Every key core.new takes: the rows, and the one the façade keeps. */
+#define PATH(P, section, key, field, type, dflt, min, max, above) #section "." #key,
+static const char *const known_paths[] = { NH_OPTIONS(PATH) "logger.handler", NULL };
+
+static int known(const char *section, const char *key) {
+  size_t n = strlen(section);
+  for (int i = 0; known_paths[i]; i++) {
+    const char *p = known_paths[i];
+    if (strncmp(p, section, n) == 0 && p[n] == '.' && strcmp(p + n + 1, key) == 0) return 1;
+  }
+  return 0;
+}
+
+/* A key no row has is a typo, not something to ignore. */
+static void check_keys(lua_State *L, int t, const char *section) {
+  lua_getfield(L, t, section);
+  if (lua_istable(L, -1)) {
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+      lua_pop(L, 1);
+      if (lua_type(L, -1) != LUA_TSTRING || !known(section, lua_tostring(L, -1)))
+        luaL_error(L, "notifyhub: %s.%s: unknown key", section,
+                   lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "?");
+    }
+  }
+  lua_pop(L, 1);
+}
+
+/* Rows come grouped by section: each section's keys are checked once. */
+#define READ_OPTION(P, section, key, field, type, dflt, min, max, above)             \
+  if (strcmp(last, #section) != 0) check_keys(L, t, last = #section);                \
   if (get_option(L, t, #section, #key)) read_##type(L, #section "." #key, &o->P field);
 
 void lnh_options_check(lua_State *L, int t, nh_options *o) {
+  const char *last = "";
   t = lnh_absindex(L, t);
   NH_OPTIONS(READ_OPTION)
   /* logger.handler lives in Lua: without one, failures the log buffer

@@ -194,6 +194,11 @@ describe("core.options: one table of the client's options (item 1)", function()
     assert.has_error(function() config.check({ retry = { attempts = 1 } }) end,
       "notifyhub config: retry.attempts: unknown key")
     assert.has_error(function() config.check({ pool = {} }) end, "notifyhub config: pool: unknown key")
+    -- and core.new, called directly, does not ignore one either
+    assert.has_error(function() core.new({ async = { stack_size = 1 } }) end,
+      "notifyhub: async.stack_size: unknown key")
+    assert.has_error(function() core.new({ logger = { failure = false } }) end,
+      "notifyhub: logger.failure: unknown key")
   end)
 
   describe("async.timeout lives in the client", function()
