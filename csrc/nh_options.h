@@ -6,7 +6,7 @@
  * which lua/notifyhub/config.lua builds its schema and defaults.
  *
  * Adding an option (say async.stack_size):
- *   1. one row here:  X(, async, stack_size, stack_size, SIZE, 0, 0, 67108864, 0)
+ *   1. one row here:  X(P, async, stack_size, stack_size, SIZE, 0, 0, 67108864, 0)
  *   2. the code that reads c->opt.stack_size.
  * notifyhub.new then takes it, checks it, defaults it and hands it to the
  * core under the same name; the README's table of ranges is written by hand.
