@@ -63,3 +63,37 @@ describe("attachments_dir while a directory inside it is swapped for a link", fu
     assert.equal(0, leaked, ("%d of %d delivered messages carried the outside file"):format(leaked, delivered))
   end)
 end)
+
+describe("argument errors of client:send", function()
+  local c
+  setup(function() c = notifyhub.new({ webhook = { url = "http://127.0.0.1:9/hook" } }) end)
+  teardown(function() c:close(0) end)
+
+  -- Each call is on its own line of this file; the error must name 'send'
+  -- (not 'send_async', which the user did not call) and point at that line.
+  local function raised(fn)
+    local ok, err = pcall(fn)
+    assert.is_false(ok)
+    return tostring(err)
+  end
+
+  it("names send and the caller's line, for each kind of bad argument", function()
+    local here = debug.getinfo(1, "l").currentline
+    local e1 = raised(function() c:send(5) end)
+    local e2 = raised(function() c:send({ title = 5 }) end)
+    local e3 = raised(function() c:send({ body = "b" }, 5) end)
+    local e4 = raised(function() c:send({ body = "b", targets = { 5 } }) end)
+    for i, e in ipairs({ e1, e2, e3, e4 }) do
+      assert.matches("to 'send' ", e, 1, true)
+      assert.matches("review_gaps_spec.lua:" .. (here + i) .. ":", e, 1, true)
+    end
+  end)
+
+  it("send_async still names send_async, at the caller's line", function()
+    local line = debug.getinfo(1, "l").currentline + 1
+    local ok, err = pcall(function() c:send_async({ title = 5 }) end)
+    assert.is_false(ok)
+    assert.matches("to 'send_async' ", err, 1, true)
+    assert.matches("review_gaps_spec.lua:" .. line .. ":", err, 1, true)
+  end)
+end)
