@@ -111,7 +111,7 @@ describe("messages", function()
     assert.has_error(function() c:send_async(nil) end,
       "bad argument #1 to 'send_async' (table expected, got nil)")
     assert.has_error(function() c:send("text") end,
-      "bad argument #1 to 'send_async' (table expected, got string)")
+      "bad argument #1 to 'send' (table expected, got string)")
   end)
 
   it("raises when a field has the wrong type", function()
