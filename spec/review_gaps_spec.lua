@@ -97,3 +97,35 @@ describe("argument errors of client:send", function()
     assert.matches("review_gaps_spec.lua:" .. line .. ":", err, 1, true)
   end)
 end)
+
+describe("control characters in header values", function()
+  local URL = "http://127.0.0.1:9/hook"
+  local BAD = { "a\1b", "a\27[31mb", "a\8b", "a\127b", "a\31b", "a\11b", "a\12b" }
+
+  local function refused(cfg, key)
+    local ok, err = pcall(notifyhub.new, cfg)
+    assert.is_false(ok, key)
+    assert.matches(key, tostring(err), 1, true)
+    assert.matches("control characters", tostring(err), 1, true)
+  end
+
+  it("are refused in user_agent, content_type and headers (config and per target)", function()
+    for _, v in ipairs(BAD) do
+      refused({ webhook = { url = URL }, http = { user_agent = v } }, "http.user_agent")
+      refused({ webhook = { url = URL, content_type = "text/" .. v } }, "webhook.content_type")
+      refused({ webhook = { url = URL, headers = { ["X-A"] = v } } }, "webhook.headers")
+      local c = notifyhub.new({ webhook = { url = URL } })
+      local h, err, code = c:send_async({ body = "x", targets = { { platform = "webhook",
+        headers = { ["X-A"] = v } } } })
+      c:close(0)
+      assert.is_nil(h)
+      assert.equal("INVALID_MESSAGE", code)
+      assert.matches("headers", err)
+    end
+  end)
+
+  it("leave a tab, spaces and UTF-8 alone", function()
+    notifyhub.new({ webhook = { url = URL, headers = { ["X-A"] = "a\tb c \195\164" } },
+      http = { user_agent = "app/1.0 (x\tz)" } }):close(0)
+  end)
+end)

@@ -164,14 +164,14 @@ local function header_map(v)
         .. "and webhook-id/-timestamp/-signature", "'" .. RESERVED_HEADERS[k:lower()] .. "'"
     end
     if not util.is_header_safe(val) then
-      return "header values without CR, LF or NUL", "a value with one", k
+      return "header values without control characters (CR, LF, NUL, ...)", "a value with one", k
     end
   end
 end
 
 local function header_value(v)
   if type(v) ~= "string" then return "string" end
-  if not util.is_header_safe(v) then return "string without CR, LF or NUL" end
+  if not util.is_header_safe(v) then return "string without control characters (CR, LF, NUL, ...)" end
 end
 
 local function method(v)
