@@ -129,3 +129,33 @@ describe("control characters in header values", function()
       http = { user_agent = "app/1.0 (x\tz)" } }):close(0)
   end)
 end)
+
+describe("http.proxy with user info", function()
+  local SECRET = "pwPROXYsecret"
+
+  it("a malformed proxy is a config error that does not quote it", function()
+    for _, proxy in ipairs({ "http://user:" .. SECRET .. "@[::1", "ftp://user:" .. SECRET .. "@h",
+        "http://user:" .. SECRET .. "@h:99999", "http://user:" .. SECRET .. "@h x" }) do
+      local ok, err = pcall(notifyhub.new, { webhook = { url = "http://127.0.0.1:9/x" },
+        http = { proxy = proxy } })
+      assert.is_false(ok, proxy)
+      assert.matches("http.proxy", err, 1, true)
+      assert.is_nil(err:find(SECRET, 1, true), err)
+    end
+  end)
+
+  it("a well-formed one (or none) is taken, and its failures do not quote it", function()
+    for _, proxy in ipairs({ "http://user:" .. SECRET .. "@127.0.0.1:9", "user:" .. SECRET .. "@127.0.0.1:9",
+        "socks5h://user:" .. SECRET .. "@127.0.0.1:9", "" }) do
+      local c = notifyhub.new({ webhook = { url = "http://127.0.0.1:9/x" },
+        http = { proxy = proxy, timeout = 2 }, retry = { max_attempts = 1 },
+        logger = { level = "off", failures = false } })
+      local r, err, code, failed = c:send({ body = "x" })
+      c:close(0)
+      assert.is_nil(r)
+      assert.equal("NETWORK", code)
+      assert.is_nil(err:find(SECRET, 1, true), err)
+      assert.equal("failed", failed.status)
+    end
+  end)
+end)

@@ -128,6 +128,27 @@ local function http_url(v)
   if why then return "http(s) URL", why end
 end
 
+-- A proxy as libcurl takes it: [scheme://][user:password@]host[:port],
+-- scheme one of PROXY_SCHEMES (none: http); "" turns the proxy off, even
+-- one set in the environment. Checked here because libcurl's complaint
+-- about a malformed proxy quotes it whole, password and all.
+local PROXY_SCHEMES = { http = true, https = true, socks4 = true, socks4a = true,
+  socks5 = true, socks5h = true }
+
+local function proxy_url(v)
+  if type(v) ~= "string" then return "string" end
+  if v == "" then return nil end
+  local expected = "proxy URL ([scheme://][user:password@]host[:port])"
+  if v:find("[%s%c]") then return expected, "a string with spaces or control characters" end
+  local scheme, rest = v:match("^(%a[%w+.-]*)://(.*)$")
+  if scheme and not PROXY_SCHEMES[scheme:lower()] then
+    return expected, #scheme <= 16 and ("a string with scheme '%s' (http, https, socks4, socks4a, socks5 or socks5h expected)")
+      :format(scheme) or "a string with another scheme"
+  end
+  local why = util.url_problem("http://" .. (rest or v))
+  if why then return expected, why end
+end
+
 local function string_list(v)
   if type(v) ~= "table" then return "array of strings" end
   for i = 1, #v do
@@ -275,7 +296,7 @@ local schema = {
 }
 schema.async.enabled, schema.async.use_pool = of_type("boolean"), of_type("boolean")
 schema.http.verify_tls = of_type("boolean")
-schema.http.ca_file, schema.http.proxy = of_type("string"), of_type("string")
+schema.http.ca_file, schema.http.proxy = of_type("string"), proxy_url
 schema.http.user_agent = header_value
 M.schema = schema
 
