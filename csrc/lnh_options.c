@@ -55,8 +55,11 @@ static void read_HEADER(lua_State *L, const char *path, const char **out) {
   size_t n;
   if (lua_type(L, -1) != LUA_TSTRING) fail_type(L, path, "string");
   const char *s = lua_tolstring(L, -1, &n);
-  if (strcspn(s, "\r\n") != n)
-    luaL_error(L, "notifyhub: %s: string without CR, LF or NUL expected", path);
+  for (size_t i = 0; i < n; i++) {     /* a tab is the one control character allowed */
+    unsigned char ch = (unsigned char)s[i];
+    if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+      luaL_error(L, "notifyhub: %s: string without control characters (CR, LF, NUL, ...) expected", path);
+  }
   *out = s;
   lua_pop(L, 1);
 }

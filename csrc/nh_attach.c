@@ -163,14 +163,42 @@ static nh_code read_all(int fd, const nh_message *m, const nh_attachment *a, siz
   return rc;
 }
 
+/* Opens the resolved path real (absolute, no "." or ".." and no link, as
+ * realpath() gives it) one name at a time without following any link: a
+ * directory on the way that was swapped for a link since it was resolved
+ * (and checked against attachments_dir) makes the open fail, instead of
+ * leading out of the directory. O_NONBLOCK: opening a FIFO that slipped in
+ * since the check returns at once. -1 with errno set on failure. */
+static int open_resolved(const char *real) {
+  char *path = nh_strdup(real);
+  int dir = path ? open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+  int fd = -1, e = path ? errno : ENOMEM;
+  char *name = path ? path + 1 : NULL;
+  while (dir >= 0) {
+    char *slash = strchr(name, '/');
+    if (slash) *slash = '\0';
+    int flags = slash ? O_RDONLY | O_DIRECTORY : O_RDONLY | O_NONBLOCK | O_NOCTTY;
+    int next = openat(dir, name, flags | O_NOFOLLOW | O_CLOEXEC);
+    e = errno;
+    close(dir);
+    if (!slash) {
+      fd = next;
+      break;
+    }
+    dir = next;
+    name = slash + 1;
+  }
+  free(path);
+  errno = e;
+  return fd;
+}
+
 /* The worker's read of a path attachment into out (empty on entry). */
 static nh_code read_file(const nh_message *m, const nh_target *t, const nh_attachment *a,
                          size_t *total, nh_buf *out, char *err, size_t errlen) {
   char *real = real_path(t, a, err, errlen);
   if (!real) return NH_INVALID_MESSAGE;
-  /* O_NONBLOCK: opening a FIFO that slipped in since the check returns at
-   * once; O_NOFOLLOW: the resolved name may not have become a link. */
-  int fd = open(real, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+  int fd = open_resolved(real);
   int e = errno;
   free(real);
   if (fd < 0) return fail(err, errlen, a, why_errno(e));

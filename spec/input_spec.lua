@@ -39,7 +39,7 @@ describe("configuration", function()
   it("raises on a webhook content_type that would split a header", function()
     assert.has_error(function()
       notifyhub.new({ webhook = { url = URL, content_type = "text/plain\r\nX-Injected: 1" } })
-    end, "notifyhub config: webhook.content_type: string without CR, LF or NUL expected, got string")
+    end, "notifyhub config: webhook.content_type: string without control characters (CR, LF, NUL, ...) expected, got string")
   end)
 
   it("raises on a wrong type, naming the key and the type", function()
@@ -111,7 +111,7 @@ describe("messages", function()
     assert.has_error(function() c:send_async(nil) end,
       "bad argument #1 to 'send_async' (table expected, got nil)")
     assert.has_error(function() c:send("text") end,
-      "bad argument #1 to 'send_async' (table expected, got string)")
+      "bad argument #1 to 'send' (table expected, got string)")
   end)
 
   it("raises when a field has the wrong type", function()

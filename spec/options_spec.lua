@@ -185,7 +185,7 @@ describe("core.options: one table of the client's options (item 1)", function()
     assert.has_error(function() core.new({ async = 4 }) end,
       "notifyhub: async: table expected, got number")
     assert.has_error(function() core.new({ http = { user_agent = "a\r\nX: 1" } }) end,
-      "notifyhub: http.user_agent: string without CR, LF or NUL expected")
+      "notifyhub: http.user_agent: string without control characters (CR, LF, NUL, ...) expected")
   end)
 
   it("still raises on an unknown key, naming it", function()

@@ -92,6 +92,27 @@ local function http_url(v)
   if why then return "http(s) URL", why end
 end
 
+-- A proxy as libcurl takes it: [scheme://][user:password@]host[:port],
+-- scheme one of PROXY_SCHEMES (none: http); "" turns the proxy off, even
+-- one set in the environment. Checked here because libcurl's complaint
+-- about a malformed proxy quotes it whole, password and all.
+local PROXY_SCHEMES = { http = true, https = true, socks4 = true, socks4a = true,
+  socks5 = true, socks5h = true }
+
+local function proxy_url(v)
+  if type(v) ~= "string" then return "string" end
+  if v == "" then return nil end
+  local expected = "proxy URL ([scheme://][user:password@]host[:port])"
+  if v:find("[%s%c]") then return expected, "a string with spaces or control characters" end
+  local scheme, rest = v:match("^(%a[%w+.-]*)://(.*)$")
+  if scheme and not PROXY_SCHEMES[scheme:lower()] then
+    return expected, #scheme <= 16 and ("a string with scheme '%s' (http, https, socks4, socks4a, socks5 or socks5h expected)")
+      :format(scheme) or "a string with another scheme"
+  end
+  local why = util.url_problem("http://" .. (rest or v))
+  if why then return expected, why end
+end
+
 local function string_list(v)
   if type(v) ~= "table" then return "array of strings" end
   for i = 1, #v do
@@ -128,14 +149,14 @@ local function header_map(v)
         .. "and webhook-id/-timestamp/-signature", "'" .. RESERVED_HEADERS[k:lower()] .. "'"
     end
     if not util.is_header_safe(val) then
-      return "header values without CR, LF or NUL", "a value with one", k
+      return "header values without control characters (CR, LF, NUL, ...)", "a value with one", k
     end
   end
 end
 
 local function header_value(v)
   if type(v) ~= "string" then return "string" end
-  if not util.is_header_safe(v) then return "string without CR, LF or NUL" end
+  if not util.is_header_safe(v) then return "string without control characters (CR, LF, NUL, ...)" end
 end
 
 local function method(v)
@@ -234,6 +255,9 @@ local RULES = {
   end,
 }
 
+-- Rows whose value needs more than its type's check.
+local REFINED = { ["http.proxy"] = proxy_url }
+
 --- Keys of the general sections that stay in Lua (the core never sees them):
 -- their checkers; their default is nil.
 M.LUA_ONLY = {
@@ -250,7 +274,7 @@ local function build()
     schema[section][key], defaults[section][key] = rule, default
   end
   for path, row in pairs(require("notifyhub.core").options) do
-    put(path, RULES[row.type](path, row), row.default)
+    put(path, REFINED[path] or RULES[row.type](path, row), row.default)
   end
   for path, rule in pairs(M.LUA_ONLY) do put(path, rule, nil) end
   rawset(M, "schema", schema)

@@ -91,6 +91,20 @@ function Client:_anchor(h)
   end
 end
 
+-- The body of send_async and send: depth counts the calls between the
+-- user's and this one (so that argument errors point at the user's line).
+local function queue(self, msg, opts, fname, depth)
+  local record, err, code = message.build(msg, self.defaults, fname, opts, depth + 1)
+  if not record then return nil, err, code end
+  if self.closed then return nil, "the client is closed", "CLOSED" end
+  local token, id, seq = self.core:submit(record, self.cfg.async.timeout)
+  if not token then return nil, id, seq end
+  local h = Handle.new(self, msg, token, id, seq)
+  self.live[seq] = h
+  if not self.cfg.async.enabled then self:poll() end
+  return h
+end
+
 --- Queues a message and returns at once.
 -- @tparam table msg the message: `title`, `body`, `targets`, ... (README)
 -- @tparam[opt] table opts `timeout` (seconds for the whole delivery, else
@@ -100,15 +114,8 @@ end
 --   `CLOSED`, ...)
 -- @raise when msg or a field of it has the wrong type
 function Client:send_async(msg, opts)
-  local record, err, code = message.build(msg, self.defaults, "send_async", opts)
-  if not record then return nil, err, code end
-  if self.closed then return nil, "the client is closed", "CLOSED" end
-  local token, id, seq = self.core:submit(record, self.cfg.async.timeout)
-  if not token then return nil, id, seq end
-  local h = Handle.new(self, msg, token, id, seq)
-  self.live[seq] = h
-  if not self.cfg.async.enabled then self:poll() end
-  return h
+  local h, err, code = queue(self, msg, opts, "send_async", 0)   -- not a tail call: see depth
+  return h, err, code
 end
 
 --- Queues several messages at once, all of them or none.
@@ -145,7 +152,7 @@ end
 -- @tparam[opt] table opts as for `send_async`: `timeout`, `retry`, `priority`, `utf8`
 -- @return the receipt, or nil, err, code (and the receipt when there is one)
 function Client:send(msg, opts)
-  local h, err, code = self:send_async(msg, opts)
+  local h, err, code = queue(self, msg, opts, "send", 0)
   if not h then return nil, err, code end
   return h:wait()
 end

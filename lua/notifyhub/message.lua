@@ -25,9 +25,9 @@ local FIELD_TYPES = {
   utf8 = "string",
 }
 
-local function type_error(fname, field, expected, got)
+local function type_error(fname, field, expected, got, depth)
   error(("bad argument #1 to '%s' (%s: %s expected, got %s)")
-    :format(fname, field, expected, type(got)), 4)
+    :format(fname, field, expected, type(got)), 4 + depth)
 end
 
 local function invalid(fmt, ...)
@@ -208,17 +208,19 @@ end
 -- @tparam table msg the user's message
 -- @tparam table defaults from `M.defaults(cfg)`
 -- @tparam string fname the calling function's name, for error messages
+-- @tparam[opt] integer depth calls between the user's call and build (0: direct)
 -- @treturn table|nil the record, or nil, err, "INVALID_MESSAGE"
 -- @raise when msg or one of its fields has the wrong type
 local OPTION_KEYS = { timeout = true, retry = true, priority = true, utf8 = true }
 
-function M.build(msg, defaults, fname, opts)
+function M.build(msg, defaults, fname, opts, depth)
+  depth = depth or 0
   if type(msg) ~= "table" then
-    error(("bad argument #1 to '%s' (table expected, got %s)"):format(fname, type(msg)), 3)
+    error(("bad argument #1 to '%s' (table expected, got %s)"):format(fname, type(msg)), 3 + depth)
   end
   if opts ~= nil then
     if type(opts) ~= "table" then
-      error(("bad argument #2 to '%s' (table expected, got %s)"):format(fname, type(opts)), 3)
+      error(("bad argument #2 to '%s' (table expected, got %s)"):format(fname, type(opts)), 3 + depth)
     end
     local merged = {}
     for k, v in pairs(msg) do merged[k] = v end
@@ -238,7 +240,7 @@ function M.build(msg, defaults, fname, opts)
       if type(k) == "string" and k:find("[^\32-\126]") then shown = "?" end
       return invalid("unknown message field '%s'", #shown > 40 and shown:sub(1, 40) .. "..." or shown)
     end
-    if type(v) ~= want then type_error(fname, "message." .. k, want, v) end
+    if type(v) ~= want then type_error(fname, "message." .. k, want, v, depth) end
   end
   -- the keyword fields are ASCII words: bad bytes are named, not echoed
   for _, field in ipairs({ "id", "format", "priority", "utf8" }) do
@@ -294,7 +296,7 @@ function M.build(msg, defaults, fname, opts)
     for i = 1, n do
       local t = msg.targets[i]
       if type(t) ~= "table" and type(t) ~= "string" then
-        type_error(fname, ("targets[%d]"):format(i), "table or string", t)
+        type_error(fname, ("targets[%d]"):format(i), "table or string", t, depth)
       end
       local rec, err = target.resolve(defaults.platforms, t, defaults.cache)
       if not rec then return invalid("targets[%d]: %s", i, err) end

@@ -87,9 +87,11 @@ function M.scheme_of(s)
   return type(s) == "string" and s:match("^(%a[%w+.-]*):") or nil
 end
 
---- True when s has no CR, LF or NUL (what would split a header).
+--- True when s has no control character but HTAB: CR, LF and NUL would
+-- split a header; the others (RFC 9110 forbids them in a field value) are
+-- refused by some servers and proxies and read differently by others.
 function M.is_header_safe(s)
-  return not s:find("[\r\n%z]")
+  return not s:find("[%z\1-\8\10-\31\127]")
 end
 
 -- A path segment a label may show: a short one ("v2", "T") or a short
