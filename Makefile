@@ -31,8 +31,9 @@ DRIVER = $(BUILD)/core_driver
 all: build
 
 EXIT_TEST = $(BUILD)/hardening_exit
+FAIL_TEST = $(BUILD)/fail_job
 
-build: $(MOD54) $(MODJIT) $(DRIVER) $(EXIT_TEST)
+build: $(MOD54) $(MODJIT) $(DRIVER) $(EXIT_TEST) $(FAIL_TEST)
 
 $(MOD54): $(CORE_SRC) $(BINDING_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -53,6 +54,12 @@ $(DRIVER): spec/support/core_driver.c $(CORE_SRC) $(HEADERS)
 $(EXIT_TEST): tests/hardening_exit.c $(CORE_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASEFLAGS) $(CJSON_INC) -Icsrc -o $@ tests/hardening_exit.c $(CORE_SRC) $(LIBS)
+
+# tests/fail_job.c: jobs failing before any request (a thread or the queue
+# cannot get memory) end in one record each (spec/core_fail_spec.lua).
+$(FAIL_TEST): tests/fail_job.c $(CORE_SRC) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASEFLAGS) $(CJSON_INC) -Icsrc -o $@ tests/fail_job.c $(CORE_SRC) $(LIBS)
 
 # The LuaRocks build (notifyhub-scm-1.rockspec): LuaRocks passes LUA_INCDIR
 # for the Lua it builds for, then INST_LIBDIR / INST_LUADIR to install.

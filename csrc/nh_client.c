@@ -1,11 +1,14 @@
 /*
- * nh_client.c: the client: options, the libcurl share handle, starting the
- * pool, submitting jobs, handing completions back, stats and close.
+ * nh_client.c: the client as nh_core.h shows it: options, the libcurl share
+ * handle, creating and freeing, submitting, cancelling, taking completions,
+ * stats, close and the exit handler. It calls down (nh_pool.c, nh_worker.c,
+ * nh_finish.c, nh_completion.c, nh_queue.c); nothing below calls back up.
  *
- * Locks: queue.lock guards the submission queue and the workers' wake-up
- * flags; client->lock guards the direct-mode thread list and the count of
- * outstanding jobs that close() waits on. Counters are atomics. Neither lock
- * is held while calling into libcurl's transfers.
+ * Locks: queue.lock guards the submission queue, the workers' wake-up
+ * flags and the pool's worker list; client->lock the direct-mode and
+ * retired thread lists; done.lock the completions and the count of
+ * outstanding jobs that close() waits on. Counters are atomics. No lock is
+ * held while calling into libcurl's transfers.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,19 +27,12 @@
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc;
 
-/* Bumped in the child after fork(): a client made before it refuses to
- * send (its threads do not exist there). Cheaper than getpid() per submit. */
-static volatile unsigned nh_fork_generation;
-
 /* Every client not yet freed, for the exit handler. */
 static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
 static nh_client *live_clients;
 
-static void after_fork_in_child(void) {
-  nh_fork_generation++;
-  /* Another thread may have held it at the fork; only this one runs here. */
-  pthread_mutex_init(&live_lock, NULL);
-}
+/* Another thread may have held it at the fork; only this one runs here. */
+static void after_fork_in_child(void) { pthread_mutex_init(&live_lock, NULL); }
 
 static void at_exit(void);
 
@@ -63,16 +59,6 @@ static void live_remove(nh_client *c) {
   pthread_mutex_unlock(&live_lock);
 }
 
-/* One line on stderr, in one write so that threads do not interleave. */
-static void report_undelivered(const nh_job *job, nh_code code) {
-  char line[NH_MAX_ID_LEN + 96];
-  int n = snprintf(line, sizeof line, "notifyhub: message %s not delivered (%s)\n",
-                   job->msg.id ? job->msg.id : "?", nh_code_name(code));
-  if (n > 0 && write(2, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1) < 0) {}
-}
-
-static nh_code end_code(const nh_job *job);
-
 /* Failure records the owner never drained (a handle collected before its
  * message failed leaves nothing else): at exit they go to stderr. */
 static void flush_logs(nh_client *c) {
@@ -87,16 +73,6 @@ static void flush_logs(nh_client *c) {
   nh_log_free(all);
 }
 
-/* Finished jobs nobody read: at exit nobody will; say which were lost
- * (those whose failure record flush_logs() wrote are named already). */
-static void report_unread(nh_client *c) {
-  pthread_mutex_lock(&c->done.lock);
-  for (nh_job *job = c->done.head; job; job = job->next)
-    if (!nh_job_succeeded(job) && job->code != NH_CANCELLED && !job->failure_logged)
-      report_undelivered(job, end_code(job));
-  pthread_mutex_unlock(&c->done.lock);
-}
-
 /* The process exits (exit(), os.exit() without closing the Lua state) with
  * clients left open: their messages get close_timeout, all clients at once,
  * then every thread is joined. No Lua runs here, so no callback either. */
@@ -107,18 +83,18 @@ static void at_exit(void) {
     c->exit_open = c->ready && !c->closed_flag && !nh_client_forked(c);
     if (!c->exit_open) continue;
     __atomic_store_n(&c->at_exit, 1, __ATOMIC_RELEASE);
-    nh_client_close_begin(c);
+    nh_pool_close_begin(c);
   }
   for (nh_client *c = live_clients; c; c = c->live_next) {
     if (!c->exit_open) continue;
-    nh_client_close_end(c, start + c->opt.close_timeout);
+    nh_pool_close_end(c, start + c->opt.close_timeout);
     flush_logs(c);
-    report_unread(c);
+    nh_finish_report_unread(c);
   }
   pthread_mutex_unlock(&live_lock);
 }
 
-int nh_client_forked(const nh_client *c) { return c->fork_generation != nh_fork_generation; }
+int nh_client_forked(const nh_client *c) { return nh_fork_since(c->fork_generation); }
 
 const char *nh_curl_version(void) {
   return curl_version_info(CURLVERSION_NOW)->version;
@@ -179,28 +155,6 @@ static int open_share(nh_client *c) {
   return 0;
 }
 
-void nh_client_setup_easy(nh_client *c, CURL *e) {
-  const nh_options *o = &c->opt;
-  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-#if LIBCURL_VERSION_NUM >= 0x075700
-  /* Do not wait for a stuck DNS lookup when a transfer is removed (close). */
-  curl_easy_setopt(e, CURLOPT_QUICK_EXIT, 1L);
-#endif
-  curl_easy_setopt(e, CURLOPT_SHARE, c->share);
-  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  /* Redirects are followed by nh_transfer_follow (same origin only): libcurl
-   * would carry custom headers to another host and turn a POST into a GET. */
-  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_ms);
-  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
-  curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, o->verify_tls ? 1L : 0L);
-  curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, o->verify_tls ? 2L : 0L);
-  if (c->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
-  if (c->proxy) curl_easy_setopt(e, CURLOPT_PROXY, c->proxy);
-  curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
-}
-
 /* ---- life cycle --------------------------------------------------------- */
 
 static uint64_t random_prefix(void) {
@@ -231,7 +185,7 @@ nh_client *nh_client_new(const nh_options *opt, char *err, size_t errlen) {
   c->proxy = nh_strdup(opt->proxy);
   c->user_agent = nh_strdup(opt->user_agent ? opt->user_agent : "notifyhub/0.1");
   c->opt.ca_file = c->opt.proxy = c->opt.user_agent = NULL;
-  c->fork_generation = nh_fork_generation;
+  c->fork_generation = nh_fork_generation();
   c->id_prefix = random_prefix();
   pthread_mutex_init(&c->lock, NULL);
   pthread_condattr_t attr;
@@ -255,7 +209,7 @@ nh_client *nh_client_new(const nh_options *opt, char *err, size_t errlen) {
   live_add(c);
   int want = opt->enabled && opt->use_pool ? opt->workers : 0;
   for (int i = 0; i < want; i++) {
-    if (nh_client_start_worker(c) != 0) {
+    if (nh_pool_start_worker(c) != 0) {
       snprintf(err, errlen, "could not start worker thread %d of %d", i + 1, want);
       nh_client_free(c);
       return NULL;
@@ -295,12 +249,15 @@ static void count_submitted(nh_client *c, nh_job *job) {
   pthread_mutex_unlock(&c->done.lock);
 }
 
+/* NaN, negative and infinite timeouts mean none. */
+static int has_deadline(const nh_job *job) { return job->timeout > 0 && !isinf(job->timeout); }
+
 /* Stamps a job accepted now. */
 static void accept_job(nh_client *c, nh_job *job) {
   job->seq = ++c->next_seq;
   job->submitted_at = job->enqueued_at = nh_now();
-  /* NaN, negative and infinite timeouts mean none; delays the core can run. */
-  if (!(job->timeout > 0) || isinf(job->timeout)) job->timeout = 0;
+  /* Delays the core can run. */
+  if (!has_deadline(job)) job->timeout = 0;
   job->deadline = job->timeout > 0 ? job->submitted_at + job->timeout : 0;
   nh_retry_sanitize(&job->retry);
   count_submitted(c, job);
@@ -308,6 +265,8 @@ static void accept_job(nh_client *c, nh_job *job) {
 
 static nh_code refuse(nh_client *c, nh_code rc, size_t n, char *err, size_t errlen) {
   if (rc == NH_CLOSED) snprintf(err, errlen, "the client is closed");
+  else if (rc == NH_NO_MEMORY)
+    snprintf(err, errlen, "out of memory queueing the message%s", n > 1 ? "s" : "");
   else if (n > c->queue.capacity)
     snprintf(err, errlen, "%zu messages do not fit a queue of %zu", n, c->queue.capacity);
   else snprintf(err, errlen, "the queue is full (%zu messages)", c->queue.capacity);
@@ -316,13 +275,29 @@ static nh_code refuse(nh_client *c, nh_code rc, size_t n, char *err, size_t errl
 
 /* Direct mode: a thread for the job; a job no thread could take fails. */
 static void run_direct(nh_client *c, nh_job *job) {
-  if (nh_client_start_direct(c, job) == NH_OK) return;
+  if (nh_pool_start_direct(c, job) == NH_OK) return;
   pthread_mutex_lock(&c->queue.lock);
   c->queue.reserved--;
   pthread_mutex_unlock(&c->queue.lock);
-  for (size_t i = 0; i < job->msg.n_targets; i++)
-    nh_result_set(&job->results[i], NH_INTERNAL, "could not start a thread");
-  nh_client_finish(c, job);
+  nh_finish_fail(c, job, NH_INTERNAL, "could not start a thread");
+}
+
+/* Pool mode, queue.lock held: the queue's room for the jobs' deadlines is
+ * made before any of them is accepted, so that appending cannot fail. */
+static nh_code reserve_locked(nh_client *c, nh_job **jobs, size_t n) {
+  size_t deadlines = 0;
+  for (size_t i = 0; i < n; i++) deadlines += has_deadline(jobs[i]);
+  return nh_queue_reserve_locked(&c->queue, deadlines) == 0 ? NH_OK : NH_NO_MEMORY;
+}
+
+/* Queues an accepted job; should it not go in after all, it ends now,
+ * once, with NO_MEMORY (never accepted into no queue). */
+static void enqueue_locked(nh_client *c, nh_job *job) {
+  if (nh_queue_append_locked(&c->queue, job) != 0) {
+    nh_finish_fail(c, job, NH_NO_MEMORY, "out of memory queueing the message");
+    return;
+  }
+  nh_pool_wake_locked(c);
 }
 
 /* A caller that did not plan a small message cannot skip its checks: it is
@@ -362,9 +337,10 @@ nh_code nh_client_submit_many(nh_client *c, nh_job **jobs, size_t n, double queu
     for (size_t i = 0; i < n; i++) nh_worker_run_inline(c, jobs[i]);
     return NH_OK;
   }
-  nh_client_reap(c, 0);
+  nh_pool_reap(c, 0);
   pthread_mutex_lock(&c->queue.lock);
   nh_code rc = nh_queue_wait_room_locked(&c->queue, n, queue_timeout);
+  if (rc == NH_OK && c->opt.use_pool) rc = reserve_locked(c, jobs, n);
   if (rc != NH_OK) {
     pthread_mutex_unlock(&c->queue.lock);
     return refuse(c, rc, n, err, errlen);
@@ -374,14 +350,10 @@ nh_code nh_client_submit_many(nh_client *c, nh_job **jobs, size_t n, double queu
     /* Before a worker can see it, so the log reads in the order things happen. */
     nh_log(&c->log, NH_LOG_DEBUG, 0, jobs[i]->msg.id, "message queued (%zu targets)",
            jobs[i]->msg.n_targets);
-    if (!c->opt.use_pool) {
-      c->queue.reserved++;
-    } else {
-      nh_queue_append_locked(&c->queue, jobs[i]);
-      nh_client_wake_locked(c);
-    }
+    if (!c->opt.use_pool) c->queue.reserved++;
+    else enqueue_locked(c, jobs[i]);
   }
-  if (c->opt.use_pool) nh_client_maybe_grow_locked(c);
+  if (c->opt.use_pool) nh_worker_grow_locked(c);
   pthread_mutex_unlock(&c->queue.lock);
   for (size_t i = 0; i < n && !c->opt.use_pool; i++) run_direct(c, jobs[i]);
   return NH_OK;
@@ -408,93 +380,11 @@ int nh_client_cancel(nh_client *c, nh_job *job) {
     if (w->multi) curl_multi_wakeup(w->multi);
   }
   pthread_mutex_unlock(&c->queue.lock);
-  if (queued) {
-    for (size_t i = 0; i < job->msg.n_targets; i++)
-      nh_result_set(&job->results[i], NH_CANCELLED, "cancelled before it was sent");
-    job->code = NH_CANCELLED;
-    nh_client_finish(c, job);
-  }
+  if (queued) nh_finish_fail(c, job, NH_CANCELLED, "cancelled before it was sent");
   return 1;
 }
 
 /* ---- completions -------------------------------------------------------- */
-
-/* Each finished job is counted once, in the first class that fits it:
- * cancelled, timed out (its own deadline), succeeded, failed. */
-static void count_finished(nh_client *c, nh_job *job) {
-  uint64_t *counter = job->code == NH_CANCELLED ? &c->cancelled
-                    : job->code == NH_TIMEOUT   ? &c->timed_out
-                    : nh_job_succeeded(job)     ? &c->succeeded
-                                                : &c->failed;
-  __atomic_add_fetch(counter, 1, __ATOMIC_RELAXED);
-  if (job->code == NH_CLOSED) __atomic_add_fetch(&c->closed, 1, __ATOMIC_RELAXED);
-  if (__atomic_load_n(&job->state, __ATOMIC_ACQUIRE) == NH_JOB_SENDING)
-    __atomic_sub_fetch(&c->in_flight, 1, __ATOMIC_RELAXED);
-}
-
-/* The first failed target's text, for the failure log. */
-static const nh_result *first_failure(const nh_job *job) {
-  for (size_t i = 0; i < job->msg.n_targets; i++)
-    if (!job->results[i].success) return &job->results[i];
-  return NULL;
-}
-
-/* What a receipt and the logs call the job's end. */
-static nh_code end_code(const nh_job *job) {
-  const nh_result *bad = first_failure(job);
-  return job->code != NH_OK ? job->code : bad ? bad->code : NH_OK;
-}
-
-/* A failed job is logged (logger.failures); while closing, past the log
- * buffer's capacity too: close must name every message it did not deliver.
- * At exit nobody drains the buffer: a job nobody will read goes to stderr. */
-static void log_failure(nh_client *c, nh_job *job, int detached) {
-  const nh_result *bad = first_failure(job);
-  if (!bad || job->code == NH_CANCELLED) return;       /* the caller asked for it */
-  if (__atomic_load_n(&c->at_exit, __ATOMIC_ACQUIRE)) {
-    if (detached) report_undelivered(job, end_code(job));
-    return;
-  }
-  if (!c->opt.log_failures) return;
-  int lost = job->code == NH_CLOSED;
-  int closing = __atomic_load_n(&c->closing, __ATOMIC_ACQUIRE);
-  int level = lost ? NH_LOG_ERROR : NH_LOG_WARN;
-  job->failure_logged =
-    nh_log_keep(&c->log, level, closing, job->msg.id,
-                "message %s %s: %s (%s)", job->msg.id, lost ? "not delivered" : "failed",
-                bad->error ? bad->error : "", nh_code_name(end_code(job)));
-  /* The buffer is full (nobody polls): without a handler the record was
-   * bound for stderr anyway, and a collected handle leaves nothing else. */
-  if (!job->failure_logged && c->opt.failures_stderr && level >= c->log.level) {
-    report_undelivered(job, end_code(job));
-    job->failure_logged = 1;
-  }
-}
-
-void nh_client_finish(nh_client *c, nh_job *job) {
-  if (!nh_job_seal(job)) nh_job_end_cancelled(job, (size_t)-1);   /* cancel() said true */
-  for (size_t i = 0; i < job->msg.n_targets; i++)
-    nh_redact_result(&job->results[i], &job->msg.targets[i]);
-  count_finished(c, job);
-  int detached = __atomic_load_n(&job->detached, __ATOMIC_ACQUIRE);
-  log_failure(c, job, detached);
-  __atomic_store_n(&job->state, NH_JOB_DONE, __ATOMIC_RELEASE);
-  detached = __atomic_load_n(&job->detached, __ATOMIC_ACQUIRE);
-  /* One step under one lock, so nh_client_pending() never reads zero while
-   * a record is between the two counts. */
-  pthread_mutex_lock(&c->done.lock);
-  if (!detached) nh_completions_push_locked(&c->done, job);   /* the owner may free it now */
-  if (--c->outstanding == 0) {
-    pthread_cond_broadcast(&c->idle);
-    /* wait_all() sleeps on the fd: wake it even when no record came. */
-    if (detached) nh_completions_signal_locked(&c->done);
-  }
-  pthread_mutex_unlock(&c->done.lock);
-  if (detached) {
-    __atomic_add_fetch(&c->dropped, 1, __ATOMIC_RELAXED);
-    nh_job_release(job);
-  }
-}
 
 size_t nh_client_pending(nh_client *c) {
   if (nh_client_forked(c)) return 0;
@@ -567,34 +457,13 @@ nh_log_record *nh_client_logs(nh_client *c) {
   return nh_client_forked(c) ? NULL : nh_logbuf_take(&c->log);
 }
 
-/* ---- latency ------------------------------------------------------------ */
-
-/* Bucket k holds latencies in [0.1 * 1.1^k, 0.1 * 1.1^(k+1)) ms. */
-void nh_client_record_latency(nh_client *c, nh_platform_id p, double ms) {
-  int k = ms <= 0.1 ? 0 : (int)(log(ms / 0.1) / log(1.1));
-  if (k >= NH_LATENCY_BUCKETS) k = NH_LATENCY_BUCKETS - 1;
-  __atomic_add_fetch(&c->latency[p][k], 1, __ATOMIC_RELAXED);
-}
-
-/* The bucket's middle, for the q-th quantile of n counts. */
-static double quantile(const uint64_t *counts, uint64_t n, double q) {
-  uint64_t rank = (uint64_t)ceil(q * (double)n), seen = 0;
-  if (rank == 0) rank = 1;
-  for (int k = 0; k < NH_LATENCY_BUCKETS; k++) {
-    seen += counts[k];
-    if (seen >= rank) return 0.1 * pow(1.1, k + 0.5);
-  }
-  return 0;
-}
-
 void nh_client_latency(nh_client *c, nh_platform_id p, nh_latency *out) {
-  uint64_t counts[NH_LATENCY_BUCKETS], n = 0;
-  for (int k = 0; k < NH_LATENCY_BUCKETS; k++)
-    n += counts[k] = __atomic_load_n(&c->latency[p][k], __ATOMIC_RELAXED);
-  out->count = n;
-  out->p50 = n ? quantile(counts, n, 0.50) : 0;
-  out->p90 = n ? quantile(counts, n, 0.90) : 0;
-  out->p99 = n ? quantile(counts, n, 0.99) : 0;
+  nh_latency_read(c, p, out);
+}
+
+size_t nh_client_close(nh_client *c, double timeout) {
+  if (!nh_pool_close_begin(c)) return 0;
+  return nh_pool_close_end(c, nh_now() + (timeout > 0 ? timeout : 0));
 }
 
 int nh_client_closed(nh_client *c) { return c->closed_flag; }

@@ -10,6 +10,24 @@
  * Ownership: nh_job_new() gives the caller a job; nh_client_submit() takes it
  * over when it returns NH_OK. Finished jobs come back through
  * nh_client_take(); the caller frees them with nh_job_release().
+ *
+ * Threads. Each function below says who may call it:
+ *   [owner]  the client's owner thread: one thread at a time, the one that
+ *            made the client or any thread that takes the owner's part
+ *            under a lock of the caller's (a Lua state is one such owner;
+ *            tests/stress_core.c's "owner lock" is another). These calls
+ *            touch state no lock guards (the submit sequence, the purge
+ *            count, the closed flag, the waker's listener) or run a job on
+ *            the calling thread (async.enabled = 0).
+ *   [any]    any thread, at any time while the client lives (after
+ *            nh_client_new() returned, before nh_client_free() began),
+ *            concurrently with the owner and with each other.
+ *   [job]    any thread, on a job it holds a reference to; a job's fields
+ *            are the caller's to write before it is submitted and to read
+ *            once nh_client_take() returned it (workers own it between).
+ *   [pure]   any thread: no shared state.
+ * The core's worker threads make none of these calls but their own
+ * (nh_internal.h says, per *_locked function, which lock it needs).
  */
 #ifndef NH_CORE_H
 #define NH_CORE_H
@@ -177,13 +195,13 @@ typedef struct nh_log_record {
 
 typedef struct nh_client nh_client;
 
-/* Error names and texts (nh_errors.c). */
+/* Error names and texts (nh_util.c). [pure] */
 const char *nh_code_name(nh_code code);
 const char *nh_code_text(nh_code code);
 const char *nh_platform_name(nh_platform_id id);
 int nh_platform_from_name(const char *name);   /* -1 when unknown */
 
-/* libcurl's version string. */
+/* libcurl's version string. [pure] */
 const char *nh_curl_version(void);
 
 /* Latency of finished targets of one platform, submit to result, in ms. */
@@ -192,10 +210,12 @@ typedef struct nh_latency {
   double p50, p90, p99;
 } nh_latency;
 
-/* Monotonic seconds, for deadlines. */
+/* Monotonic seconds, for deadlines. [pure] */
 double nh_now(void);
 
-/* Jobs (nh_job.c). */
+/* Jobs (nh_job.c). [pure] new; [job] the rest: release and detach are
+ * atomic, state is an atomic read; nh_result_set and nh_job_succeeded on
+ * a job no worker holds (before submit, or taken back). */
 nh_job *nh_job_new(size_t n_targets);
 void nh_job_release(nh_job *job);           /* drops one reference */
 int nh_job_state(const nh_job *job);
@@ -203,7 +223,7 @@ void nh_job_detach(nh_job *job);            /* the caller will not take it */
 void nh_result_set(nh_result *r, nh_code code, const char *fmt, ...);
 int nh_job_succeeded(const nh_job *job);    /* every target succeeded */
 
-/* Secrets (nh_redact.c): in place, every occurrence of one of the secrets
+/* Secrets (nh_redact.c), [pure] on strings the caller holds: in place, every occurrence of one of the secrets
  * (those of at least NH_REDACT_MIN bytes) becomes "***"; returns the new
  * length. The _string and _result forms use the target's own list. */
 #define NH_REDACT_MIN 4
@@ -215,7 +235,8 @@ void nh_redact_result(nh_result *r, const nh_target *t);
  * fills t->parts when the body must be cut or split; NH_INVALID_MESSAGE when
  * it cannot be sent (overflow = error) or its id is not 1 to
  * NH_MAX_ID_LEN printable ASCII characters without spaces (an id goes
- * into headers: webhook-id, Message-ID). */
+ * into headers: webhook-id, Message-ID). [pure] on a message the caller
+ * holds, as are the three functions after it. */
 #define NH_MAX_ID_LEN 128
 nh_code nh_target_plan(const nh_message *m, nh_target *t, char *err, size_t errlen);
 /* Planning a large body takes time (it is linear in the body), so a title
@@ -236,54 +257,68 @@ int nh_message_id_ok(const char *id);
 const char *nh_url_problem(const char *url);
 
 /* Clients (nh_client.c). */
+/* [pure] */
 void nh_options_default(nh_options *opt);
-/* The options the client was made with (user_agent, ca_file, proxy: NULL). */
+/* [any] The options the client was made with (user_agent, ca_file, proxy: NULL). */
 const nh_options *nh_client_options(const nh_client *c);
+/* [any]: the calling thread becomes the client's owner. */
 nh_client *nh_client_new(const nh_options *opt, char *err, size_t errlen);
-/* On NH_OK the client owns the job and holds a second reference for the
- * caller; on failure the caller keeps the job and err says why. */
+/* [owner] On NH_OK the client owns the job and holds a second reference
+ * for the caller; on failure the caller keeps the job and err says why
+ * (NH_NO_MEMORY: the queue had no memory for it; nothing was accepted). A
+ * message the caller did not plan is planned here (nh_target_plan; a large
+ * one by its worker): a C caller cannot skip splitting or the checks. */
 nh_code nh_client_submit(nh_client *c, nh_job *job, double queue_timeout,
                          char *err, size_t errlen);
-/* All of them or none: waits up to queue_timeout for room for every job. */
+/* [owner] All of them or none: waits up to queue_timeout for room for
+ * every job. */
 nh_code nh_client_submit_many(nh_client *c, nh_job **jobs, size_t n, double queue_timeout,
                               char *err, size_t errlen);
-/* 1 when the job had not finished and will end CANCELLED (targets already
- * delivered stay delivered), 0 when its end was already decided. The answer
- * and the job's final code always agree. */
+/* [any] 1 when the job had not finished and will end CANCELLED (targets
+ * already delivered stay delivered), 0 when its end was already decided.
+ * The answer and the job's final code always agree. The caller holds a
+ * reference to the job. */
 int nh_client_cancel(nh_client *c, nh_job *job);
+/* [any] */
 void nh_client_latency(nh_client *c, nh_platform_id p, nh_latency *out);
-/* Moves up to max finished jobs into out; never blocks. */
+/* [owner] Moves up to max finished jobs into out; never blocks. */
 size_t nh_client_take(nh_client *c, nh_job **out, size_t max);
-/* Waits up to timeout seconds (negative: no limit) until a completion is
- * ready; returns 1 when one is, 0 on timeout. */
+/* [any] Waits up to timeout seconds (negative: no limit) until a completion
+ * is ready; returns 1 when one is, 0 on timeout. */
 int nh_client_wait(nh_client *c, double timeout);
+/* [any] */
 int nh_client_fd(nh_client *c);
 /* The waker (nh_waker.c), for event loops that can only connect to a socket
- * by path (nginx cosockets). Owner thread: listen writes a fresh unix
- * socket path; after the owner connected to it, accept takes that
- * connection and removes the path; arm returns 1 when nothing is ready and
- * the next completion will write one byte to the connection (sleep on it),
- * 0 when records are ready (poll instead). Any thread: wake writes a byte
- * now. -1 on failure (forked, closed, no room). */
+ * by path (nginx cosockets). [owner] listen writes a fresh unix socket
+ * path; after the owner connected to it, accept takes that connection and
+ * removes the path; arm returns 1 when nothing is ready and the next
+ * completion will write one byte to the connection (sleep on it), 0 when
+ * records are ready (poll instead). [any] wake writes a byte now. -1 on
+ * failure (forked, closed, no room). */
 int nh_client_waker_listen(nh_client *c, char *path, size_t len);
 int nh_client_waker_accept(nh_client *c);
 int nh_client_waker_arm(nh_client *c);
 void nh_client_wake(nh_client *c);
-/* Jobs submitted whose completion the caller has not taken yet. */
+/* [any] Jobs submitted whose completion the caller has not taken yet. */
 size_t nh_client_pending(nh_client *c);
+/* [any] */
 void nh_client_stats(nh_client *c, nh_stats *s);
-nh_log_record *nh_client_logs(nh_client *c);  /* takes the buffered records */
+/* [any] Takes the buffered records; nh_log_free() frees them ([pure]). */
+nh_log_record *nh_client_logs(nh_client *c);
 void nh_log_free(nh_log_record *r);
-/* Stops accepting, lets work finish until the deadline, completes the rest
- * with NH_CLOSED, joins every thread. Returns how many jobs it cut off.
- * Safe to call twice. */
+/* [owner] Stops accepting, lets work finish until the deadline, completes
+ * the rest with NH_CLOSED, joins every thread. Returns how many jobs it cut
+ * off. Safe to call twice. */
 size_t nh_client_close(nh_client *c, double timeout);
+/* [owner] */
 int nh_client_closed(nh_client *c);
-/* 1 in a child of fork(): the client's threads and locks are not there, so
- * every call but free does nothing (submit answers NH_CLOSED). */
+/* [any] 1 in a child of fork(): the client's threads and locks are not
+ * there, so every call but free does nothing (submit answers NH_CLOSED). */
 int nh_client_forked(const nh_client *c);
-void nh_client_free(nh_client *c);            /* closes first if needed */
-/* A fresh message id: unique across threads and processes. */
+/* [owner], the last call: no other thread may be in a call on c. Closes
+ * first if needed. */
+void nh_client_free(nh_client *c);
+/* [any] A fresh message id: unique across threads and processes. */
 void nh_client_new_id(nh_client *c, char *buf, size_t len);
 
 #endif

@@ -12,6 +12,9 @@
  * knows (b, i, u, s, code, pre, a href, blockquote, ...), balanced and
  * never nested where Telegram refuses it, escapes the text again, and keeps
  * line breaks (Telegram shows them); every other tag goes as above.
+ *
+ * Last, a message's text as those platforms send it: its body (an html one
+ * as plain text) and title.
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -506,4 +509,24 @@ char *nh_html_text(const char *html) {
   nh_buf b = { 0 };
   nh_buf_html_text(&b, html);
   return nh_buf_take(&b);
+}
+
+/* ---- a message's text, as the platforms that cannot show HTML send it ---- */
+
+char *nh_body_text(const nh_message *m) {
+  if (nh_format_is(m, "html")) return nh_html_text(m->body);
+  return nh_strdup(m->body ? m->body : "");
+}
+
+/* An html body arrives as plain text: these platforms cannot show HTML. */
+char *nh_title_body(const nh_message *m, const char *sep) {
+  char *body = nh_body_text(m);
+  char *text = body ? nh_sprintf("%s%s%s", m->title ? m->title : "", m->title && *body ? sep : "",
+                                 body) : NULL;
+  free(body);
+  return text;
+}
+
+int nh_format_is(const nh_message *m, const char *format) {
+  return m->format && strcmp(m->format, format) == 0;
 }

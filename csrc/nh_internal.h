@@ -95,8 +95,11 @@ int nh_buf_html_text(nh_buf *b, const char *html);
 int nh_buf_html_telegram(nh_buf *b, const char *html);
 char *nh_html_text(const char *html);
 /* The message body as the platform's text: html as plain text, the rest as
- * it is (nh_platform.c). */
+ * it is (nh_html_text.c). */
 char *nh_body_text(const nh_message *m);
+/* "title\nbody", or whichever of the two there is (nh_html_text.c). */
+char *nh_title_body(const nh_message *m, const char *sep);
+int nh_format_is(const nh_message *m, const char *format);
 
 /* Platform options and message data (nh_platform.c). */
 const char *nh_opt_string(const nh_target *t, const char *key);
@@ -104,9 +107,6 @@ int nh_opt_bool(const nh_target *t, const char *key, int dflt);
 cJSON *nh_opt_item(const nh_target *t, const char *key);
 /* platform_data[platform][key] of the message, or NULL. */
 cJSON *nh_platform_data(const nh_message *m, const char *platform, const char *key);
-/* "title\nbody", or whichever of the two there is. */
-char *nh_title_body(const nh_message *m, const char *sep);
-int nh_format_is(const nh_message *m, const char *format);
 
 #define NH_X_DECL(id, name) extern const nh_platform nh_platform_##name;
 NH_PLATFORMS(NH_X_DECL)
@@ -203,8 +203,14 @@ typedef struct nh_queue {
   int aborting;                             /* cut everything off now */
 } nh_queue;
 
+/* The *_locked calls are made with q->lock held, from any thread. */
 int nh_queue_init(nh_queue *q, size_t capacity, double aging);
 void nh_queue_destroy(nh_queue *q);
+/* Room for n more jobs with a deadline; -1 (nothing changed) when there is
+ * no memory for it. After it, appending that many cannot fail. */
+int nh_queue_reserve_locked(nh_queue *q, size_t n);
+/* -1 when the job could not go in (no memory for its deadline): it is in no
+ * list then, and the caller must end it. */
 int nh_queue_append_locked(nh_queue *q, nh_job *job);
 void nh_queue_remove_locked(nh_queue *q, nh_job *job);
 int nh_queue_contains_locked(const nh_queue *q, const nh_job *job);
@@ -228,9 +234,18 @@ double nh_limits_reserve(nh_limits *l, const nh_target *t, double now);
 /* How many destinations the limits track now (idle ones are dropped). */
 size_t nh_limits_count(nh_limits *l);
 
-/* ---- latency (nh_client.c) ---------------------------------------------- */
+/* ---- latency (nh_latency.c) --------------------------------------------- */
 
-void nh_client_record_latency(nh_client *c, nh_platform_id p, double ms);
+/* Any thread (atomics): a target of platform p ended ms after its submit. */
+void nh_latency_record(nh_client *c, nh_platform_id p, double ms);
+void nh_latency_read(nh_client *c, nh_platform_id p, nh_latency *out);
+
+/* ---- fork (nh_fork.c) ---------------------------------------------------- */
+
+/* Any thread: the process's fork generation (a client keeps the one it was
+ * made in); nh_fork_since(gen) is 1 in a child forked after gen was read. */
+unsigned nh_fork_generation(void);
+int nh_fork_since(unsigned gen);
 
 /* ---- completion queue (nh_completion.c) --------------------------------- */
 
@@ -248,15 +263,19 @@ typedef struct nh_completions {
 
 int nh_completions_init(nh_completions *cq);
 void nh_completions_destroy(nh_completions *cq);
-/* With cq->lock held: the client counts the job in the same step. */
+/* Any thread, with cq->lock held: the finisher counts the job in the same
+ * step (nh_finish_job). */
 void nh_completions_push_locked(nh_completions *cq, nh_job *job);
-/* With cq->lock held: makes the fd readable (a waiter re-checks its state). */
+/* Any thread, with cq->lock held: makes the fd readable (a waiter
+ * re-checks its state). */
 void nh_completions_signal_locked(nh_completions *cq);
+/* Owner thread (they clear the fd and take records; they lock cq->lock). */
 size_t nh_completions_take(nh_completions *cq, nh_job **out, size_t max);
 /* Drops records whose handle is gone; returns how many. */
 size_t nh_completions_purge(nh_completions *cq);
 int nh_completions_wait(nh_completions *cq, double timeout);
-/* nh_waker.c: with cq->lock held after a push: wakes an armed owner. */
+/* nh_waker.c: any thread, with cq->lock held after a push: wakes an armed
+ * owner. */
 void nh_waker_push_locked(nh_completions *cq);
 void nh_waker_destroy(nh_completions *cq);
 /* Someone asked for the fd (nh_client_fd): it is kept readable again. */
@@ -309,6 +328,12 @@ struct nh_worker {
 };
 
 void *nh_worker_main(void *arg);
+/* queue.lock held, any thread (the owner's submit, a worker's loop): one
+ * more pool thread (0, or -1 when none could be made). */
+int nh_worker_start_locked(nh_client *c);
+/* queue.lock held, any thread: starts another pool thread when a backlog
+ * has lasted grow_after with no worker having room. */
+void nh_worker_grow_locked(nh_client *c);
 
 /* ---- transfers (nh_transfer.c) ------------------------------------------ */
 
@@ -347,7 +372,7 @@ void nh_transfer_record(nh_transfer *t, CURLcode rc);
  * sends the same request there and returns 1 (the transfer goes on). */
 int nh_transfer_follow(nh_transfer *t, CURLcode rc);
 void nh_transfer_free(nh_transfer *t);
-/* Runs one job to the end on the calling thread (async.enabled = false). */
+/* Owner thread: runs one job to the end on it (async.enabled = false). */
 void nh_worker_run_inline(nh_client *c, nh_job *job);
 
 /* ---- the client, as its parts see it (nh_client.c) ---------------------- */
@@ -391,27 +416,37 @@ struct nh_client {
   nh_client *live_next;                     /* the process's live clients */
 };
 
-/* nh_pool.c */
-int nh_client_start_worker(nh_client *c);
-nh_code nh_client_start_direct(nh_client *c, nh_job *job);
-void nh_client_wake_locked(nh_client *c);
+/* ---- the pool (nh_pool.c): the owner thread's calls ---------------------- */
+
+/* Owner thread (nh_client_new): one more pool thread; 0 or -1. */
+int nh_pool_start_worker(nh_client *c);
+/* Owner thread (submit): a thread for this one job (direct mode). */
+nh_code nh_pool_start_direct(nh_client *c, nh_job *job);
+/* queue.lock held: wakes one worker for a new job. */
+void nh_pool_wake_locked(nh_client *c);
 /* close() in two steps, so that the exit handler closes every client at
  * once: begin stops accepting (0 when there is nothing to close), end
- * waits until the deadline (nh_now() based), cuts off and joins. */
-int nh_client_close_begin(nh_client *c);
-size_t nh_client_close_end(nh_client *c, double deadline);
-/* Joins direct-mode threads that returned (all: every one) and retired ones. */
-void nh_client_reap(nh_client *c, int all);
+ * waits until the deadline (nh_now() based), cuts off and joins. The owner
+ * thread, or the exit handler (no owner runs then). */
+int nh_pool_close_begin(nh_client *c);
+size_t nh_pool_close_end(nh_client *c, double deadline);
+/* Owner thread: joins direct-mode threads that returned (all: every one)
+ * and retired ones. */
+void nh_pool_reap(nh_client *c, int all);
 
-/* Worker-side: a job has ended; counts it and hands it to the owner. */
-void nh_client_finish(nh_client *c, nh_job *job);
-/* Worker-side, queue.lock held: starts another pool thread when a backlog
- * has lasted grow_after with no worker having room. */
-void nh_client_maybe_grow_locked(nh_client *c);
-/* Worker-side, queue.lock held: ends queued jobs whose deadline passed;
- * returns the seconds until the next queued deadline (or `cap`). */
-double nh_client_expire_locked(nh_client *c, double cap);
-/* Prepares an easy handle with the client's transfer options. */
-void nh_client_setup_easy(nh_client *c, CURL *easy);
+/* ---- how jobs end (nh_finish.c) ------------------------------------------ */
+
+/* Any thread. It takes done.lock and the log's lock, so the caller holds
+ * neither (queue.lock may be held: it comes first in the lock order).
+ * A job has ended: counts it, logs its failure and hands it to the owner
+ * (or releases it when detached). Called exactly once per accepted job, by
+ * whoever took it out of the queue or ran it. */
+void nh_finish_job(nh_client *c, nh_job *job);
+/* The same, for a job that ends before any request (or any further one):
+ * every target nothing has ended yet fails with code and text, job->code
+ * becomes code, and the job finishes (nh_finish_job), once. */
+void nh_finish_fail(nh_client *c, nh_job *job, nh_code code, const char *text);
+/* The exit handler: names on stderr the failed records nobody read. */
+void nh_finish_report_unread(nh_client *c);
 
 #endif

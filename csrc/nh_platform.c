@@ -107,21 +107,3 @@ cJSON *nh_platform_data(const nh_message *m, const char *platform, const char *k
   cJSON *own = cJSON_GetObjectItemCaseSensitive(m->platform_data, platform);
   return cJSON_GetObjectItemCaseSensitive(own, key);
 }
-
-char *nh_body_text(const nh_message *m) {
-  if (nh_format_is(m, "html")) return nh_html_text(m->body);
-  return nh_strdup(m->body ? m->body : "");
-}
-
-/* An html body arrives as plain text: these platforms cannot show HTML. */
-char *nh_title_body(const nh_message *m, const char *sep) {
-  char *body = nh_body_text(m);
-  char *text = body ? nh_sprintf("%s%s%s", m->title ? m->title : "", m->title && *body ? sep : "",
-                                 body) : NULL;
-  free(body);
-  return text;
-}
-
-int nh_format_is(const nh_message *m, const char *format) {
-  return m->format && strcmp(m->format, format) == 0;
-}

@@ -10,6 +10,7 @@
  * not_full for at most async.timeout; idle workers wait on not_empty.
  */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,14 +66,23 @@ static void heap_down(nh_queue *q, int i) {
   }
 }
 
+/* Room for `more` jobs beyond those in the heap. */
+static int heap_reserve(nh_queue *q, size_t more) {
+  if (more > (size_t)(INT_MAX / 2 - q->heap_len)) return -1;
+  int need = q->heap_len + (int)more, cap = q->heap_cap ? q->heap_cap : 64;
+  if (need <= q->heap_cap) return 0;
+  while (cap < need) cap *= 2;
+  nh_job **h = realloc(q->heap, (size_t)cap * sizeof *h);
+  if (!h) return -1;
+  q->heap = h;
+  q->heap_cap = cap;
+  return 0;
+}
+
+int nh_queue_reserve_locked(nh_queue *q, size_t n) { return heap_reserve(q, n); }
+
 static int heap_push(nh_queue *q, nh_job *job) {
-  if (q->heap_len == q->heap_cap) {
-    int cap = q->heap_cap ? q->heap_cap * 2 : 64;
-    nh_job **h = realloc(q->heap, (size_t)cap * sizeof *h);
-    if (!h) return -1;
-    q->heap = h;
-    q->heap_cap = cap;
-  }
+  if (heap_reserve(q, 1) != 0) return -1;
   job->heap_index = q->heap_len;
   q->heap[q->heap_len++] = job;
   heap_up(q, job->heap_index);

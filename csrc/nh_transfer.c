@@ -34,13 +34,36 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud) {
   return len;
 }
 
+/* A new or reset handle gets the client's transfer options. */
+static void setup_easy(nh_client *c, CURL *e) {
+  const nh_options *o = &c->opt;
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075700
+  /* Do not wait for a stuck DNS lookup when a transfer is removed (close). */
+  curl_easy_setopt(e, CURLOPT_QUICK_EXIT, 1L);
+#endif
+  curl_easy_setopt(e, CURLOPT_SHARE, c->share);
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  /* Redirects are followed by nh_transfer_follow (same origin only): libcurl
+   * would carry custom headers to another host and turn a POST into a GET. */
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_ms);
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, o->verify_tls ? 1L : 0L);
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, o->verify_tls ? 2L : 0L);
+  if (c->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
+  if (c->proxy) curl_easy_setopt(e, CURLOPT_PROXY, c->proxy);
+  curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
+}
+
 /* Spare handles keep the client's options: a plain POST leaves nothing
  * behind that the next transfer does not set again, so only handles used
  * for SMTP or another method are reset. */
 static CURL *get_easy(nh_worker *w) {
   if (w->n_spare) return w->spare[--w->n_spare];
   CURL *easy = curl_easy_init();
-  if (easy) nh_client_setup_easy(w->client, easy);
+  if (easy) setup_easy(w->client, easy);
   return easy;
 }
 
@@ -51,7 +74,7 @@ static void put_easy(nh_worker *w, CURL *easy, const nh_request *req) {
   }
   if (req->smtp || (req->method && strcmp(req->method, "POST") != 0)) {
     curl_easy_reset(easy);
-    nh_client_setup_easy(w->client, easy);
+    setup_easy(w->client, easy);
   }
   w->spare[w->n_spare++] = easy;
 }

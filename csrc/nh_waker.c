@@ -51,7 +51,7 @@ static int waker_bind(nh_completions *cq, const char *dir) {
 
 int nh_client_waker_listen(nh_client *c, char *path, size_t len) {
   nh_completions *cq = &c->done;
-  if (nh_client_forked(c) || c->closed_flag) return -1;
+  if (nh_fork_since(c->fork_generation) || c->closed_flag) return -1;
   waker_close_listener(cq);
   const char *tmp = getenv("TMPDIR");
   char dir[96];
@@ -111,7 +111,7 @@ int nh_client_waker_arm(nh_client *c) {
 
 void nh_client_wake(nh_client *c) {
   nh_completions *cq = &c->done;
-  if (nh_client_forked(c)) return;
+  if (nh_fork_since(c->fork_generation)) return;
   pthread_mutex_lock(&cq->lock);
   if (cq->waker_fd >= 0) {
     cq->waker_armed = 0;

@@ -11,8 +11,11 @@
  *
  * The same loop serves the three modes: pool threads take jobs from the
  * shared queue, a direct-mode thread runs the one job it was made for, and
- * async.enabled = false runs that direct loop on the caller's thread.
- * Nothing here touches Lua.
+ * async.enabled = false runs that direct loop on the caller's thread. The
+ * loop also ends queued jobs whose deadline passed, and starts another pool
+ * thread while a backlog lasts (a worker starts its siblings: the pool
+ * grows without a submit). Jobs end through nh_finish.c; nothing here
+ * calls back into the client. Nothing here touches Lua.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -96,7 +99,7 @@ static timer pop_timer(worker_state *ws) {
 
 static void record_latency(nh_client *c, nh_job *job, size_t i) {
   double ms = (nh_now() - job->submitted_at) * 1000.0;
-  nh_client_record_latency(c, job->msg.targets[i].platform, ms);
+  nh_latency_record(c, job->msg.targets[i].platform, ms);
 }
 
 /* One target of a job is over: the job ends with its last target. Its end
@@ -108,7 +111,7 @@ static void target_done(nh_worker *w, nh_job *job, size_t i) {
   if (!nh_job_seal(job)) nh_job_end_cancelled(job, i);
   nh_log(&w->client->log, NH_LOG_DEBUG, w->id, job->msg.id, "message finished: %s (%s)",
          nh_job_succeeded(job) ? "delivered" : "failed", nh_code_name(job->code));
-  nh_client_finish(w->client, job);
+  nh_finish_job(w->client, job);
 }
 
 /* Ends target i now with code (cancel, deadline, close). */
@@ -393,14 +396,6 @@ static void abort_all(nh_worker *w, worker_state *ws) {
   }
 }
 
-/* A job that could not get a worker at all ends with code and text. */
-static void fail_job(nh_client *c, nh_job *job, nh_code code, const char *text) {
-  for (size_t i = 0; i < job->msg.n_targets; i++)
-    nh_result_set(&job->results[i], code, "%s", text);
-  job->code = code;
-  nh_client_finish(c, job);
-}
-
 static nh_job *next_job(nh_worker *w, worker_state *ws, nh_queue *q) {
   if (!w->own_job) return nh_queue_pop_locked(q);
   if (ws->took_own) return NULL;
@@ -431,12 +426,31 @@ static double next_timer_in(worker_state *ws, double cap) {
   return left < 0 ? 0 : left < cap ? left : cap;
 }
 
+/* queue.lock held: ends queued jobs whose deadline passed (the lock is
+ * let go while each one ends); returns the seconds until the next queued
+ * deadline, or `cap`. */
+static double expire_locked(nh_client *c, double cap) {
+  nh_queue *q = &c->queue;
+  nh_job *job;
+  double now = nh_now();
+  while ((job = nh_queue_first_deadline_locked(q)) && job->deadline <= now) {
+    nh_queue_remove_locked(q, job);
+    pthread_mutex_unlock(&q->lock);
+    for (size_t i = 0; i < job->msg.n_targets; i++)
+      nh_latency_record(c, job->msg.targets[i].platform, (now - job->submitted_at) * 1000.0);
+    nh_finish_fail(c, job, NH_TIMEOUT, "the message's deadline passed while it was queued");
+    pthread_mutex_lock(&q->lock);
+  }
+  if (job && job->deadline - now < cap) cap = job->deadline - now;
+  return cap;
+}
+
 /* Idle: sleeps until work comes, a queued deadline is due, or the idle
  * timeout retires this worker. Returns 1 when the worker should leave. */
 static int idle_wait_locked(nh_worker *w, nh_queue *q) {
   nh_client *c = w->client;
   double cap = w->own_job ? POLL_MAX_MS / 1000.0 : c->opt.idle_timeout;
-  double wait = nh_client_expire_locked(c, cap);
+  double wait = expire_locked(c, cap);
   q->idle_workers++;
   int rc = nh_queue_timedwait(&q->not_empty, &q->lock, wait);
   q->idle_workers--;
@@ -462,13 +476,13 @@ static void run(nh_worker *w) {
       pthread_mutex_unlock(&q->lock);
       abort_all(w, &ws);
       if (w->own_job && !ws.took_own)
-        fail_job(c, w->own_job, NH_CLOSED, "client closed before the message was sent");
+        nh_finish_fail(c, w->own_job, NH_CLOSED, "client closed before the message was sent");
       break;
     }
     double cap = next_timer_in(&ws, POLL_MAX_MS / 1000.0);
-    if (!w->own_job) cap = nh_client_expire_locked(c, cap);
+    if (!w->own_job) cap = expire_locked(c, cap);
     take_jobs_locked(w, &ws, q);
-    if (!w->own_job) nh_client_maybe_grow_locked(c);
+    if (!w->own_job) nh_worker_grow_locked(c);
     if (w->active == 0 && ws.n_timers == 0) {
       if (no_more_work(w, &ws, q)) {
         pthread_mutex_unlock(&q->lock);
@@ -528,13 +542,51 @@ static void retire(nh_worker *w) {
   pthread_mutex_unlock(&c->lock);
 }
 
+int nh_worker_start_locked(nh_client *c) {
+  nh_worker *w = calloc(1, sizeof *w);
+  if (!w) return -1;
+  w->client = c;
+  w->id = ++c->next_worker_id;
+  w->capacity = c->opt.concurrency;
+  if (pthread_create(&w->thread, NULL, nh_worker_main, w) != 0) {
+    free(w);
+    return -1;
+  }
+  w->started = 1;
+  w->next = c->workers;
+  c->workers = w;
+  c->n_workers++;
+  __atomic_add_fetch(&c->threads_created, 1, __ATOMIC_RELAXED);
+  return 0;
+}
+
+void nh_worker_grow_locked(nh_client *c) {
+  nh_queue *q = &c->queue;
+  /* Grow only when every worker has all its transfer slots taken: a backlog
+   * behind busy CPUs is not helped by more threads. */
+  int room = q->idle_workers > q->wakes_pending;
+  for (nh_worker *w = c->workers; w && !room; w = w->next)
+    room = __atomic_load_n(&w->active, __ATOMIC_RELAXED) < w->capacity;
+  if (q->length == 0 || room || q->closing) {
+    c->backlog_since = 0;
+    return;
+  }
+  double now = nh_now();
+  if (c->backlog_since == 0) c->backlog_since = now;
+  if (now - c->backlog_since < c->opt.grow_after || c->n_workers >= c->opt.max_workers) return;
+  c->backlog_since = now;
+  if (nh_worker_start_locked(c) == 0)
+    nh_log(&c->log, NH_LOG_DEBUG, 0, NULL, "pool grows to %d workers (backlog of %zu)",
+           c->n_workers, q->length);
+}
+
 void *nh_worker_main(void *arg) {
   nh_worker *w = arg;
   nh_client *c = w->client;
   if (worker_open(w) == 0) {
     run(w);
   } else if (w->own_job) {
-    fail_job(c, w->own_job, NH_NO_MEMORY, "out of memory starting a transfer");
+    nh_finish_fail(c, w->own_job, NH_NO_MEMORY, "out of memory starting a transfer");
   }
   worker_close(w);
   if (w->retiring) {
@@ -566,7 +618,7 @@ void nh_worker_run_inline(nh_client *c, nh_job *job) {
   if (opened) job->worker = &w;
   pthread_mutex_unlock(&c->queue.lock);
   if (opened) run(&w);
-  else fail_job(c, job, NH_NO_MEMORY, "out of memory starting a transfer");
+  else nh_finish_fail(c, job, NH_NO_MEMORY, "out of memory starting a transfer");
   /* The job is finished and still unread (this thread takes it later): it
    * must not point at this stack frame, nor a cancel wake a multi handle
    * that worker_close() frees. */
