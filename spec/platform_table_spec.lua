@@ -303,6 +303,7 @@ describe("retries", function()
         c:close()
         local r = assert(receipt and receipt.results[1], class)
         assert.is_false(r.success, class)
+        assert.equal(d.name, r.platform)   -- the X-macro's name (nh_platform_name) is the descriptor's
         assert.equal(class, class_of(d, r), class .. ": " .. tostring(r.code) .. " " .. tostring(r.error))
         assert.equal(transient[class] and 2 or 1, r.attempts, class)
       end
