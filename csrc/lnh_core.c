@@ -2,6 +2,9 @@
  * lnh_core.c: luaopen_notifyhub_core, the module's only exported symbol.
  * require("notifyhub") loads lua/notifyhub/init.lua, which wraps this.
  */
+#include <math.h>
+#include <string.h>
+
 #include "lnh_binding.h"
 
 #ifdef __GLIBC__
@@ -58,12 +61,111 @@ static void push_names(lua_State *L) {
     lua_rawseti(L, -2, i + 1);
   }
   lua_setfield(L, -2, "codes");
+}
+
+/* ---- core.platforms: the descriptors (csrc/nh_<name>.c) ----------------- */
+
+static void set_flag(lua_State *L, const char *name, int on) {
+  if (!on) return;
+  lua_pushboolean(L, 1);
+  lua_setfield(L, -2, name);
+}
+
+/* "a,b,c" -> { "a", "b", "c" } */
+static void push_choices(lua_State *L, const char *list) {
+  lua_newtable(L);
+  int n = 0;
+  for (const char *s = list; *s;) {
+    size_t len = strcspn(s, ",");
+    lua_pushlstring(L, s, len);
+    lua_rawseti(L, -2, ++n);
+    s += len + (s[len] == ',');
+  }
+}
+
+/* { name, kind, required, option, secret, value, client, choices, default } */
+static void push_key(lua_State *L, const nh_platform_key *k) {
+  lua_createtable(L, 0, 4);
+  lua_pushstring(L, k->name);
+  lua_setfield(L, -2, "name");
+  lua_pushstring(L, k->kind);
+  lua_setfield(L, -2, "kind");
+  set_flag(L, "required", k->flags & NH_KEY_REQUIRED);
+  set_flag(L, "option", k->flags & NH_KEY_OPTION);
+  set_flag(L, "secret", k->flags & NH_KEY_SECRET);
+  set_flag(L, "value", k->flags & NH_KEY_VALUE);
+  set_flag(L, "client", k->flags & NH_KEY_CLIENT);
+  if (k->choices) {
+    push_choices(L, k->choices);
+    lua_setfield(L, -2, "choices");
+  }
+  if (k->dflt) {
+    lua_pushstring(L, k->dflt);
+    lua_setfield(L, -2, "default");
+  }
+}
+
+static void set_rate(lua_State *L, const char *name, double v) {
+  if (v <= 0) return;
+  if (v == floor(v) && v < 1e15) lua_pushinteger(L, (lua_Integer)v);   /* 5, not 5.0 */
+  else lua_pushnumber(L, v);
+  lua_setfield(L, -2, name);
+}
+
+/* rate_limit = { per_second, per_minute, per_hour, burst } or absent */
+static void push_rate(lua_State *L, const nh_rate_default *r) {
+  if (r->per_second <= 0 && r->per_minute <= 0 && r->per_hour <= 0) return;
+  lua_createtable(L, 0, 4);
+  set_rate(L, "per_second", r->per_second);
+  set_rate(L, "per_minute", r->per_minute);
+  set_rate(L, "per_hour", r->per_hour);
+  set_rate(L, "burst", r->burst);
+  lua_setfield(L, -2, "rate_limit");
+}
+
+/* transient = { "network", "timeout", ... } in NH_FAILURES order */
+static void push_transient(lua_State *L, unsigned bits) {
+  lua_newtable(L);
+  int n = 0;
+  for (int f = 0; f < NH_FAIL_COUNT; f++) {
+    if (!(bits & (1u << f))) continue;
+    lua_pushstring(L, nh_failure_name((nh_failure)f));
+    lua_rawseti(L, -2, ++n);
+  }
+  lua_setfield(L, -2, "transient");
+}
+
+static void push_platform(lua_State *L, const nh_platform_desc *d) {
+  lua_createtable(L, 0, 5);
+  lua_pushstring(L, d->name);
+  lua_setfield(L, -2, "name");
+  lua_pushstring(L, nh_value_name(d->value));
+  lua_setfield(L, -2, "value");
+  lua_newtable(L);
+  for (int i = 0; d->keys[i].name; i++) {
+    push_key(L, &d->keys[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_setfield(L, -2, "keys");
+  push_rate(L, &d->rate);
+  push_transient(L, d->transient);
+}
+
+/* core.platforms = { descriptor, ... } in the enum's order; core.failures =
+ * every failure class name a descriptor's transient list may hold. */
+static void push_platforms(lua_State *L) {
   lua_createtable(L, NH_PLATFORM_COUNT, 0);
   for (int i = 0; i < NH_PLATFORM_COUNT; i++) {
-    lua_pushstring(L, nh_platform_name((nh_platform_id)i));
+    push_platform(L, nh_platform_describe((nh_platform_id)i));
     lua_rawseti(L, -2, i + 1);
   }
   lua_setfield(L, -2, "platforms");
+  lua_createtable(L, NH_FAIL_COUNT, 0);
+  for (int f = 0; f < NH_FAIL_COUNT; f++) {
+    lua_pushstring(L, nh_failure_name((nh_failure)f));
+    lua_rawseti(L, -2, f + 1);
+  }
+  lua_setfield(L, -2, "failures");
 }
 
 LNH_EXPORT int luaopen_notifyhub_core(lua_State *L) {
@@ -71,6 +173,7 @@ LNH_EXPORT int luaopen_notifyhub_core(lua_State *L) {
   lua_newtable(L);
   lnh_client_open(L);
   push_names(L);
+  push_platforms(L);
   lnh_range_push(L);
   lnh_options_push(L);
   lnh_utf8_open(L);

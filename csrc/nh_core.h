@@ -114,7 +114,7 @@ typedef struct nh_result {
   double duration_ms;
   char *response;           /* the start of the answer's body, capped */
   size_t response_len;      /* its bytes (it may hold NUL bytes) */
-  int transient;            /* SMTP: a 4xx reply, worth another attempt */
+  int transient;            /* SMTP: a 4xx reply, "try later" (nh_platform_transient decides) */
   int partial;              /* SMTP: some recipients got it, `rejected` did not */
   char *rejected;           /* SMTP: refused recipients, one per line; NULL: none */
 } nh_result;

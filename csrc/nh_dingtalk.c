@@ -138,8 +138,29 @@ static void dingtalk_classify(const nh_target *t, const nh_answer *a, nh_result 
   nh_classify_errcode("dingtalk", DINGTALK_TOO_FAST, a, r);
 }
 
+/* The config section (config.lua checks each key by its kind). */
+static const nh_platform_key dingtalk_keys[] = {
+  { "webhook_url", "http_url", NH_KEY_REQUIRED | NH_KEY_VALUE, NULL, NULL },
+  { "secret", "string", NH_KEY_SECRET, NULL, NULL },
+  { "at_mobiles", "strings", NH_KEY_OPTION, NULL, NULL },
+  { "at_user_ids", "strings", NH_KEY_OPTION, NULL, NULL },
+  { "at_all", "boolean", NH_KEY_OPTION, NULL, NULL },
+  { "overflow", "choice", 0, "truncate,split,error", NULL },
+  { NULL, NULL, 0, NULL, NULL },
+};
+
+/* Retried: no answer, a timeout, HTTP 429 or the platform's "too fast", 408, 5xx. */
+static const nh_platform_desc dingtalk_desc = {
+  .name = "dingtalk",
+  .keys = dingtalk_keys,
+  .value = NH_VALUE_URL,
+  .rate = { .per_minute = 20 },
+  .transient = NH_TRANSIENT_HTTP,
+};
+
 const nh_platform nh_platform_dingtalk = {
   .name = "dingtalk",
+  .desc = &dingtalk_desc,
   .build = dingtalk_build,
   .render = dingtalk_render,
   .limit = dingtalk_limit,

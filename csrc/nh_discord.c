@@ -65,8 +65,28 @@ static void discord_classify(const nh_target *t, const nh_answer *a, nh_result *
   cJSON_Delete(root);
 }
 
+/* The config section (config.lua checks each key by its kind). */
+static const nh_platform_key discord_keys[] = {
+  { "webhook_url", "http_url", NH_KEY_REQUIRED | NH_KEY_VALUE, NULL, NULL },
+  { "username", "text", NH_KEY_OPTION, NULL, NULL },
+  { "avatar_url", "text", NH_KEY_OPTION, NULL, NULL },
+  { "wait", "boolean", NH_KEY_OPTION, NULL, NULL },
+  { "overflow", "choice", 0, "truncate,split,error", NULL },
+  { NULL, NULL, 0, NULL, NULL },
+};
+
+/* Retried: no answer, a timeout, HTTP 429 or the platform's "too fast", 408, 5xx. */
+static const nh_platform_desc discord_desc = {
+  .name = "discord",
+  .keys = discord_keys,
+  .value = NH_VALUE_URL,
+  .rate = { 0 },
+  .transient = NH_TRANSIENT_HTTP,
+};
+
 const nh_platform nh_platform_discord = {
   .name = "discord",
+  .desc = &discord_desc,
   .build = discord_build,
   .render = discord_render,
   .limit = discord_limit,

@@ -446,8 +446,35 @@ static void email_classify(const nh_target *t, const nh_answer *a, nh_result *r)
   nh_result_set(r, NH_OK, NULL);               /* nh_smtp.c decides; not reached */
 }
 
+/* The config section (config.lua checks each key by its kind). */
+static const nh_platform_key email_keys[] = {
+  { "host", "hostname", NH_KEY_REQUIRED, NULL, NULL },
+  { "port", "port", 0, NULL, NULL },
+  { "tls", "choice", NH_KEY_OPTION, "starttls,implicit,none", "starttls" },
+  { "username", "string", NH_KEY_OPTION | NH_KEY_SECRET, NULL, NULL },
+  { "password", "string", NH_KEY_SECRET, NULL, NULL },
+  { "from", "mailbox", NH_KEY_REQUIRED | NH_KEY_OPTION, NULL, NULL },
+  { "to", "addresses", NH_KEY_VALUE, NULL, NULL },
+  { "cc", "addresses", 0, NULL, NULL },
+  { "bcc", "addresses", 0, NULL, NULL },
+  { "attachments_dir", "string", NH_KEY_OPTION | NH_KEY_CLIENT, NULL, NULL },
+  { "attachments_max_bytes", "attachment_bytes", NH_KEY_OPTION | NH_KEY_CLIENT, NULL, NULL },
+  { NULL, NULL, 0, NULL, NULL },
+};
+
+/* Retried: no answer, a timeout, a 4xx reply ("try later"); a 5xx reply
+ * or a login refused is final. */
+static const nh_platform_desc email_desc = {
+  .name = "email",
+  .keys = email_keys,
+  .value = NH_VALUE_ADDRESS,
+  .rate = { 0 },
+  .transient = NH_FAIL_BIT(NETWORK) | NH_FAIL_BIT(TIMEOUT) | NH_FAIL_BIT(REPLY_4XX),
+};
+
 const nh_platform nh_platform_email = {
   .name = "email",
+  .desc = &email_desc,
   .build = email_build,
   .check = email_check,
   .classify = email_classify,

@@ -248,8 +248,28 @@ static void feishu_classify(const nh_target *t, const nh_answer *a, nh_result *r
   cJSON_Delete(root);
 }
 
+/* The config section (config.lua checks each key by its kind). */
+static const nh_platform_key feishu_keys[] = {
+  { "webhook_url", "http_url", NH_KEY_REQUIRED | NH_KEY_VALUE, NULL, NULL },
+  { "secret", "string", NH_KEY_SECRET, NULL, NULL },
+  { "keywords", "strings", 0, NULL, NULL },
+  { "mentions", "strings", NH_KEY_OPTION, NULL, NULL },
+  { "overflow", "choice", 0, "truncate,split,error", NULL },
+  { NULL, NULL, 0, NULL, NULL },
+};
+
+/* Retried: no answer, a timeout, HTTP 429 or the platform's "too fast", 408, 5xx. */
+static const nh_platform_desc feishu_desc = {
+  .name = "feishu",
+  .keys = feishu_keys,
+  .value = NH_VALUE_URL,
+  .rate = { .per_second = 5, .per_minute = 100 },
+  .transient = NH_TRANSIENT_HTTP,
+};
+
 const nh_platform nh_platform_feishu = {
   .name = "feishu",
+  .desc = &feishu_desc,
   .build = feishu_build,
   .render = feishu_render,
   .limit = feishu_limit,

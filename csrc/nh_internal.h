@@ -40,6 +40,7 @@ typedef struct nh_answer {
 
 typedef struct nh_platform {
   const char *name;
+  const nh_platform_desc *desc;   /* keys, value, rate limit, transient failures */
   /* Fills req for this attempt (signatures are computed here). msg->body is
    * the part being sent when the message was split or cut. On failure
    * returns the code and writes why into err. */
@@ -113,6 +114,11 @@ NH_PLATFORMS(NH_X_DECL)
 #undef NH_X_DECL
 
 const nh_platform *nh_platform_get(nh_platform_id id);
+/* The class of a failed attempt's result (an SMTP 4xx reply: r->transient). */
+nh_failure nh_failure_class(const nh_result *r);
+/* The one retry decision: 1 when the platform's descriptor calls the
+ * failure in r worth another attempt. */
+int nh_platform_transient(nh_platform_id id, const nh_result *r);
 void nh_request_free(nh_request *req);
 /* Adds "Content-Type: application/json" and the target's own headers. */
 int nh_request_json_headers(nh_request *req, const nh_target *t);

@@ -20,6 +20,51 @@ const nh_platform *nh_platform_get(nh_platform_id id) {
   return platforms[id];
 }
 
+const nh_platform_desc *nh_platform_describe(nh_platform_id id) {
+  const nh_platform *p = nh_platform_get(id);
+  return p ? p->desc : NULL;
+}
+
+static const char *const value_names[] = {
+#define NH_X_NAME(id, name) #name,
+  NH_VALUES(NH_X_NAME)
+#undef NH_X_NAME
+};
+
+const char *nh_value_name(nh_value_kind v) {
+  return (unsigned)v < NH_VALUE_COUNT ? value_names[v] : "none";
+}
+
+static const char *const failure_names[] = {
+#define NH_X_NAME(id, name) #name,
+  NH_FAILURES(NH_X_NAME)
+#undef NH_X_NAME
+};
+
+const char *nh_failure_name(nh_failure f) {
+  return (unsigned)f < NH_FAIL_COUNT ? failure_names[f] : "other";
+}
+
+nh_failure nh_failure_class(const nh_result *r) {
+  switch (r->code) {
+  case NH_NETWORK: return NH_FAIL_NETWORK;
+  case NH_TIMEOUT: return NH_FAIL_TIMEOUT;
+  case NH_TLS: return NH_FAIL_TLS;
+  case NH_RATE_LIMITED: return NH_FAIL_RATE_LIMITED;
+  case NH_HTTP_STATUS:
+    if (r->http_status == 408) return NH_FAIL_HTTP_408;
+    return r->http_status >= 500 ? NH_FAIL_HTTP_5XX : NH_FAIL_HTTP_OTHER;
+  case NH_PLATFORM_REJECTED: return r->transient ? NH_FAIL_REPLY_4XX : NH_FAIL_REJECTED;
+  default: return NH_FAIL_OTHER;
+  }
+}
+
+int nh_platform_transient(nh_platform_id id, const nh_result *r) {
+  const nh_platform_desc *d = nh_platform_describe(id);
+  if (!d || r->success) return 0;
+  return (d->transient & (1u << nh_failure_class(r))) != 0;
+}
+
 void nh_request_free(nh_request *req) {
   free(req->url);
   free(req->body);

@@ -68,8 +68,29 @@ static void slack_classify(const nh_target *t, const nh_answer *a, nh_result *r)
                 a->body_len ? a->body : "(no body)");
 }
 
+/* The config section (config.lua checks each key by its kind). */
+static const nh_platform_key slack_keys[] = {
+  { "webhook_url", "http_url", NH_KEY_REQUIRED | NH_KEY_VALUE, NULL, NULL },
+  { "username", "text", NH_KEY_OPTION, NULL, NULL },
+  { "icon_emoji", "text", NH_KEY_OPTION, NULL, NULL },
+  { "icon_url", "text", NH_KEY_OPTION, NULL, NULL },
+  { "channel", "text", NH_KEY_OPTION, NULL, NULL },
+  { "overflow", "choice", 0, "truncate,split,error", NULL },
+  { NULL, NULL, 0, NULL, NULL },
+};
+
+/* Retried: no answer, a timeout, HTTP 429 or the platform's "too fast", 408, 5xx. */
+static const nh_platform_desc slack_desc = {
+  .name = "slack",
+  .keys = slack_keys,
+  .value = NH_VALUE_URL,
+  .rate = { .per_second = 1, .burst = 3 },
+  .transient = NH_TRANSIENT_HTTP,
+};
+
 const nh_platform nh_platform_slack = {
   .name = "slack",
+  .desc = &slack_desc,
   .build = slack_build,
   .render = slack_render,
   .limit = slack_limit,

@@ -86,8 +86,25 @@ static void teams_classify(const nh_target *t, const nh_answer *a, nh_result *r)
                   a->body_len ? a->body : "(no body)");
 }
 
+/* The config section (config.lua checks each key by its kind). */
+static const nh_platform_key teams_keys[] = {
+  { "webhook_url", "http_url", NH_KEY_REQUIRED | NH_KEY_VALUE, NULL, NULL },
+  { "overflow", "choice", 0, "truncate,split,error", NULL },
+  { NULL, NULL, 0, NULL, NULL },
+};
+
+/* Retried: no answer, a timeout, HTTP 429 or the platform's "too fast", 408, 5xx. */
+static const nh_platform_desc teams_desc = {
+  .name = "teams",
+  .keys = teams_keys,
+  .value = NH_VALUE_URL,
+  .rate = { .per_second = 4 },
+  .transient = NH_TRANSIENT_HTTP,
+};
+
 const nh_platform nh_platform_teams = {
   .name = "teams",
+  .desc = &teams_desc,
   .build = teams_build,
   .render = teams_render,
   .limit = teams_limit,

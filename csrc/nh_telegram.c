@@ -98,8 +98,29 @@ static void telegram_classify(const nh_target *t, const nh_answer *a, nh_result 
   cJSON_Delete(root);
 }
 
+/* The config section (config.lua checks each key by its kind). */
+static const nh_platform_key telegram_keys[] = {
+  { "token", "string", NH_KEY_REQUIRED | NH_KEY_SECRET, NULL, NULL },
+  { "chat_id", "chat_id", NH_KEY_VALUE, NULL, NULL },
+  { "api_url", "http_url", 0, NULL, "https://api.telegram.org" },
+  { "parse_mode", "choice", NH_KEY_OPTION, "HTML,MarkdownV2,none", "HTML" },
+  { "disable_notification", "boolean", NH_KEY_OPTION, NULL, NULL },
+  { "overflow", "choice", 0, "truncate,split,error", NULL },
+  { NULL, NULL, 0, NULL, NULL },
+};
+
+/* Retried: no answer, a timeout, HTTP 429 or the platform's "too fast", 408, 5xx. */
+static const nh_platform_desc telegram_desc = {
+  .name = "telegram",
+  .keys = telegram_keys,
+  .value = NH_VALUE_CHAT_ID,
+  .rate = { .per_second = 1 },
+  .transient = NH_TRANSIENT_HTTP,
+};
+
 const nh_platform nh_platform_telegram = {
   .name = "telegram",
+  .desc = &telegram_desc,
   .build = telegram_build,
   .render = telegram_render,
   .limit = telegram_limit,

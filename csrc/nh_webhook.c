@@ -144,8 +144,29 @@ static void webhook_classify(const nh_target *t, const nh_answer *a, nh_result *
   nh_classify_http(a, r);
 }
 
+/* The config section (config.lua checks each key by its kind). */
+static const nh_platform_key webhook_keys[] = {
+  { "url", "http_url", NH_KEY_REQUIRED | NH_KEY_VALUE, NULL, NULL },
+  { "method", "method", 0, NULL, NULL },
+  { "headers", "headers", NH_KEY_SECRET, NULL, NULL },
+  { "secret", "webhook_secret", NH_KEY_SECRET, NULL, NULL },
+  { "template", "text", NH_KEY_OPTION, NULL, NULL },
+  { "content_type", "header_value", NH_KEY_OPTION, NULL, NULL },
+  { NULL, NULL, 0, NULL, NULL },
+};
+
+/* Retried: no answer, a timeout, HTTP 429 or the platform's "too fast", 408, 5xx. */
+static const nh_platform_desc webhook_desc = {
+  .name = "webhook",
+  .keys = webhook_keys,
+  .value = NH_VALUE_URL,
+  .rate = { 0 },
+  .transient = NH_TRANSIENT_HTTP,
+};
+
 const nh_platform nh_platform_webhook = {
   .name = "webhook",
+  .desc = &webhook_desc,
   .build = webhook_build,
   .classify = webhook_classify,
 };

@@ -53,8 +53,27 @@ static void wecom_classify(const nh_target *t, const nh_answer *a, nh_result *r)
   nh_classify_errcode("wecom", WECOM_RATE_LIMITED, a, r);
 }
 
+/* The config section (config.lua checks each key by its kind). */
+static const nh_platform_key wecom_keys[] = {
+  { "webhook_url", "http_url", NH_KEY_REQUIRED | NH_KEY_VALUE, NULL, NULL },
+  { "mentioned_list", "strings", NH_KEY_OPTION, NULL, NULL },
+  { "mentioned_mobile_list", "strings", NH_KEY_OPTION, NULL, NULL },
+  { "overflow", "choice", 0, "truncate,split,error", NULL },
+  { NULL, NULL, 0, NULL, NULL },
+};
+
+/* Retried: no answer, a timeout, HTTP 429 or the platform's "too fast", 408, 5xx. */
+static const nh_platform_desc wecom_desc = {
+  .name = "wecom",
+  .keys = wecom_keys,
+  .value = NH_VALUE_URL,
+  .rate = { .per_minute = 20 },
+  .transient = NH_TRANSIENT_HTTP,
+};
+
 const nh_platform nh_platform_wecom = {
   .name = "wecom",
+  .desc = &wecom_desc,
   .build = wecom_build,
   .render = wecom_render,
   .limit = wecom_limit,

@@ -243,17 +243,6 @@ static void start_job(nh_worker *w, worker_state *ws, nh_job *job) {
 
 /* ---- retries ------------------------------------------------------------ */
 
-static int retryable(const nh_result *r) {
-  if (r->transient) return 1;                 /* an SMTP 4xx reply */
-  switch (r->code) {
-  case NH_NETWORK:
-  case NH_TIMEOUT:
-  case NH_RATE_LIMITED: return 1;
-  case NH_HTTP_STATUS: return r->http_status == 408 || r->http_status >= 500;
-  default: return 0;
-  }
-}
-
 static double random_unit(worker_state *ws) {
   ws->rng ^= ws->rng << 13;
   ws->rng ^= ws->rng >> 7;
@@ -273,7 +262,9 @@ static double backoff(worker_state *ws, const nh_retry *p, const nh_result *r) {
 static int maybe_retry(nh_worker *w, worker_state *ws, nh_job *job, size_t i, size_t part) {
   const nh_result *r = &job->results[i];
   const nh_retry *p = &job->retry;
-  if (r->success || !retryable(r) || r->attempts >= p->max_attempts) return 0;
+  /* the platform's descriptor decides, nothing else (nh_platform_transient) */
+  if (!nh_platform_transient(job->msg.targets[i].platform, r) || r->attempts >= p->max_attempts)
+    return 0;
   if (nh_job_is_cancelled(job)) return 0;
   double now = nh_now(), delay = backoff(ws, p, r);
   if (p->max_elapsed > 0 && now + delay - job->submitted_at > p->max_elapsed) return 0;

@@ -5,12 +5,12 @@
  * (none, a scheme, user info, ...) that the rest follows.
  *
  * Checks (in the Lua below): neither function raises; parse answers a
- * known platform with the string as its value, or nil and a text; and
- * redact_url(url) never shows, when 8 bytes or longer, the last non-empty
- * path segment, a query value, the user info or the fragment of url more
- * often than the documented redaction does (scheme, host and port, the
- * path with its last segment as ***, query names with values as ***: a
- * secret may appear there by chance, e.g. as the host).
+ * platform of csrc/nh_platforms.h with the string as its value, or nil
+ * and a text; and redact_url(url) never shows, when 8 bytes or longer,
+ * the last non-empty path segment, a query value, the user info or the
+ * fragment of url more often than the documented redaction does (scheme,
+ * host and port, the path with its last segment as ***, query names with
+ * values as ***: a secret may appear there by chance, e.g. as the host).
  */
 #include <lauxlib.h>
 #include <lua.h>
@@ -23,13 +23,18 @@
 #define NH_LUA_DIR "lua"
 #endif
 
+#include "nh_platforms.h"
+
 static lua_State *L;
+
+/* "feishu = 1, webhook = 1, ..." from the one platform list */
+#define NH_X_FIELD(id, name) #name " = 1, "
+#define NH_PLATFORM_FIELDS NH_PLATFORMS(NH_X_FIELD)
 
 static const char *const check_lua =
   "local util = require('notifyhub.util')\n"
   "local target = require('notifyhub.target')\n"
-  "local PLATFORMS = { feishu = 1, slack = 1, dingtalk = 1, wecom = 1, discord = 1,\n"
-  "  teams = 1, webhook = 1, email = 1 }\n"
+  "local PLATFORMS = { " NH_PLATFORM_FIELDS "}\n"
   "local function fail(fmt, ...) error(fmt:format(...), 0) end\n"
   "-- What redact_url must hide, by RFC 3986's split, and what the documented\n"
   "-- redaction keeps: scheme, host and port, the path with its last\n"

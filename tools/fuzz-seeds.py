@@ -8,13 +8,24 @@ The seeds are small, realistic inputs: platform answers as the services
 send them, messages and targets as the façade builds them, split/cut
 bodies, metadata tables, URLs with tokens. Re-running rewrites them."""
 import os
+import re
 import struct
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 CORPUS = os.path.join(ROOT, "fuzz", "corpus")
 
-PLATFORMS = ["feishu", "webhook", "slack", "dingtalk", "wecom", "discord", "telegram",
-             "teams", "email"]
+
+
+def platform_names():
+    """The platforms in nh_platform_id order, from the one list
+    (csrc/nh_platforms.h): a fuzz target reads a byte % NH_PLATFORM_COUNT."""
+    with open(os.path.join(ROOT, "csrc", "nh_platforms.h")) as f:
+        text = f.read()
+    body = text.split("#define NH_PLATFORMS(X)", 1)[1].split("\n\n", 1)[0]
+    return re.findall(r"X\(\w+,\s*(\w+)\)", body)
+
+
+PLATFORMS = platform_names()
 P = {name: i for i, name in enumerate(PLATFORMS)}
 
 
@@ -203,10 +214,7 @@ RENDER = {
                         https=False, options=[("from", "fixed"), ("to", "fixed")]),
 }
 
-# ---- plan: platform (index below), flags, limit, [title], body
-
-PLAN_IDS = ["feishu", "slack", "dingtalk", "wecom", "discord", "telegram", "teams", "webhook"]
-
+# ---- plan: platform (index in PLATFORMS), flags, limit, [title], body
 
 def plan(platform, body, limit=0, real=False, fmt=0, overflow=1, mode=None, title=None):
     flags = (0 if real else 1) | (fmt << 2) | (overflow << 4)
@@ -214,7 +222,7 @@ def plan(platform, body, limit=0, real=False, fmt=0, overflow=1, mode=None, titl
         flags |= 64 | (128 if mode == "MarkdownV2" else 0)
     if title is not None:
         flags |= 128
-    out = u8(PLAN_IDS.index(platform)) + u8(flags) + u16(limit)
+    out = u8(P[platform]) + u8(flags) + u16(limit)
     if title is not None:
         out += fz_str(title, 120)
     return out + body.encode()

@@ -219,8 +219,6 @@ end
 
 local port = M.ranged("email.port")
 
-local overflow = one_of("truncate", "split", "error")
-
 -- false, or { per_second = n, per_minute = n, per_hour = n } (any of them),
 -- with `burst`: per_second on average, at most `burst` at once.
 local RATE_KEYS = { per_second = true, per_minute = true, per_hour = true, burst = true }
@@ -291,59 +289,62 @@ setmetatable(M, { __index = function(_, k)
   end
 end })
 
---- Each platform's keys; `required` names the key an instance must have.
--- A platform section is either one instance (`feishu = { webhook_url = ... }`)
--- or named instances (`feishu = { ops = { ... }, dev = { ... } }`).
-M.platforms = {
-  feishu = { required = "webhook_url", keys = {
-    webhook_url = http_url, secret = of_type("string"), keywords = string_list,
-    mentions = string_list, overflow = overflow } },
-  slack = { required = "webhook_url", keys = {
-    webhook_url = http_url, username = text, icon_emoji = text,
-    icon_url = text, channel = text, overflow = overflow } },
-  dingtalk = { required = "webhook_url", keys = {
-    webhook_url = http_url, secret = of_type("string"), at_mobiles = string_list,
-    at_user_ids = string_list, at_all = of_type("boolean"), overflow = overflow } },
-  wecom = { required = "webhook_url", keys = {
-    webhook_url = http_url, mentioned_list = string_list,
-    mentioned_mobile_list = string_list, overflow = overflow } },
-  discord = { required = "webhook_url", keys = {
-    webhook_url = http_url, username = text, avatar_url = text,
-    wait = of_type("boolean"), overflow = overflow } },
-  telegram = { required = "token", keys = {
-    token = of_type("string"), chat_id = chat_id, api_url = http_url,
-    parse_mode = one_of("HTML", "MarkdownV2", "none"),
-    disable_notification = of_type("boolean"), overflow = overflow } },
-  teams = { required = "webhook_url", keys = { webhook_url = http_url, overflow = overflow } },
-  webhook = { required = "url", keys = {
-    url = http_url, method = method, headers = header_map, secret = webhook_secret,
-    template = text, content_type = header_value } },
-  email = { required = "host", keys = {
-    host = hostname, port = port, tls = one_of("starttls", "implicit", "none"),
-    username = of_type("string"), password = of_type("string"), from = mailbox,
-    to = address_list, cc = address_list, bcc = address_list,
-    attachments_dir = of_type("string"), attachments_max_bytes = attachment_bytes } },
+-- The checkers of the key kinds that core.platforms names (the descriptors
+-- in csrc/nh_<platform>.c); kind "choice" is one_of(key.choices).
+M.kinds = {
+  string = of_type("string"), text = text, boolean = of_type("boolean"), strings = string_list,
+  http_url = http_url, method = method, headers = header_map, webhook_secret = webhook_secret,
+  header_value = header_value, chat_id = chat_id, hostname = hostname, port = port,
+  mailbox = mailbox, addresses = address_list, attachment_bytes = attachment_bytes,
 }
 
-for _, spec in pairs(M.platforms) do spec.keys.rate_limit = rate_limit end
+local unpack = table.unpack or unpack
 
---- Each platform's published limit, per destination (a bot, a chat); a
--- platform or target sets `rate_limit = false` to turn it off, or a table of
--- its own. Discord publishes none (its 429 answers are followed instead).
-M.rate_limits = {
-  feishu = { per_second = 5, per_minute = 100 },
-  dingtalk = { per_minute = 20 },
-  wecom = { per_minute = 20 },
-  slack = { per_second = 1, burst = 3 },
-  telegram = { per_second = 1 },
-  teams = { per_second = 4 },
-}
+local function checker_of(platform, key)
+  if key.kind == "choice" then return one_of(unpack(key.choices)) end
+  return M.kinds[key.kind] or error(("notifyhub: core.platforms: %s.%s has the unknown kind '%s'")
+    :format(platform, key.name, tostring(key.kind)), 0)
+end
 
---- Defaults of platform keys an instance does not set.
-M.platform_defaults = {
-  telegram = { api_url = "https://api.telegram.org", parse_mode = "HTML" },
-  email = { tls = "starttls" },
-}
+-- M.platforms, M.rate_limits and M.platform_defaults, from core.platforms.
+local function derive()
+  local platforms, limits, defaults = {}, {}, {}
+  for _, d in ipairs(require("notifyhub.core").platforms) do
+    local spec = { keys = { rate_limit = rate_limit }, required_keys = {}, client_keys = {},
+      value = d.value, descriptor = d }
+    for _, key in ipairs(d.keys) do
+      spec.keys[key.name] = checker_of(d.name, key)
+      if key.required then spec.required_keys[#spec.required_keys + 1] = key.name end
+      if key.client then spec.client_keys[#spec.client_keys + 1] = key.name end
+      if key.value then spec.value_key = key.name end
+      if key.default ~= nil then
+        defaults[d.name] = defaults[d.name] or {}
+        defaults[d.name][key.name] = key.default
+      end
+    end
+    spec.required = spec.required_keys[1]
+    platforms[d.name], limits[d.name] = spec, d.rate_limit
+  end
+  return platforms, limits, defaults
+end
+
+--- Derived on first use from `core.platforms` (so that this module loads
+-- without the C module, as fuzz/redact.c does):
+-- `M.platforms[name]`: `{ keys = { key = checker }, required = first
+-- required key, required_keys, client_keys, value = "url" | "chat_id" |
+-- "address" | "none", value_key, descriptor }`. A platform section is either
+-- one instance (`feishu = { webhook_url = ... }`) or named instances
+-- (`feishu = { ops = { ... }, dev = { ... } }`).
+-- `M.rate_limits[name]`: each platform's published limit, per destination
+-- (a bot, a chat); a platform or target sets `rate_limit = false` to turn
+-- it off, or a table of its own. Discord publishes none (its 429 answers
+-- are followed instead).
+-- `M.platform_defaults[name]`: defaults of keys an instance does not set.
+setmetatable(M, { __index = function(t, k)
+  if k ~= "platforms" and k ~= "rate_limits" and k ~= "platform_defaults" then return nil end
+  t.platforms, t.rate_limits, t.platform_defaults = derive()
+  return rawget(t, k)
+end })
 
 local function fail(path, message)
   error(("notifyhub config: %s: %s"):format(path, message), 0)
@@ -397,14 +398,11 @@ end
 function M.check_instance(platform, path, given, partial)
   local spec = M.platforms[platform]
   check_section(path, given, spec.keys)
-  if not partial and given[spec.required] == nil then
-    fail(path .. "." .. spec.required, "missing")
+  for _, key in ipairs(partial and {} or spec.required_keys) do
+    if given[key] == nil then fail(path .. "." .. key, "missing") end
   end
-  if platform == "email" and not partial and not given.from then
-    fail(path .. ".from", "missing")
-  end
-  -- what a message may attach is the client's rule: no target loosens it
-  for _, key in ipairs(partial and platform == "email" and { "attachments_dir", "attachments_max_bytes" } or {}) do
+  -- e.g. what a message may attach is the client's rule: no target loosens it
+  for _, key in ipairs(partial and spec.client_keys or {}) do
     if given[key] ~= nil then fail(path .. "." .. key, "set in the client's config only, not per target") end
   end
 end

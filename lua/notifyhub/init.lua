@@ -18,11 +18,12 @@ local M = {
   config = config,
   target = target,
   codes = {},
-  platforms = core.platforms,
+  platforms = {},     -- the platforms' names (core.platforms: their descriptors)
   curl_version = core.curl_version,
   now = core.now,     -- monotonic seconds
 }
 for _, name in ipairs(core.codes) do M.codes[name] = name end
+for i, p in ipairs(core.platforms) do M.platforms[i] = p.name end
 
 local LEVELS = { debug = 1, info = 2, warn = 3, error = 4, off = 5 }
 

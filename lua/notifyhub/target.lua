@@ -26,9 +26,49 @@ local URL_PLATFORMS = {
   { "^https://[%w%.%-]+%.powerplatform%.com[:%d]*/", "teams" },
 }
 
--- Platforms whose value is a URL.
-local URL_VALUE = { feishu = true, slack = true, dingtalk = true, wecom = true,
-  discord = true, teams = true, webhook = true }
+-- Keys of a platform's section that this file reads itself: the rest go to
+-- the core as they are, when the descriptor calls them options.
+local COMMON_KEYS = { secret = true, keywords = true, method = true, headers = true,
+  overflow = true, rate_limit = true }
+-- ... and those the resolver of the platform's kind of value reads.
+local RESOLVER_KEYS = {
+  url = {},
+  chat_id = { token = true, api_url = true },
+  address = { host = true, port = true, password = true, cc = true, bcc = true },
+}
+
+--- The keys of a platform that nothing would send: neither an option of
+-- its descriptor nor read here. Empty for every platform (a spec checks).
+function M.unsent_keys(platform)
+  local spec, out = config.platforms[platform], {}
+  for _, key in ipairs(spec.descriptor.keys) do
+    local read = COMMON_KEYS[key.name] or key.value or (RESOLVER_KEYS[spec.value] or {})[key.name]
+    if not key.option and not read then out[#out + 1] = key.name end
+  end
+  return out
+end
+
+-- What target.lua needs of a platform, from its descriptor (once each):
+-- { url_value, options = { key, ... }, secrets = { key, ... } }.
+local derived = {}
+
+local function platform_info(platform)
+  local info = derived[platform]
+  if info then return info end
+  local spec = config.platforms[platform]
+  local unsent = M.unsent_keys(platform)
+  if #unsent > 0 then
+    error(("notifyhub: core.platforms: %s.%s is neither an option nor read by target.lua")
+      :format(platform, unsent[1]), 0)
+  end
+  info = { url_value = spec.value == "url", options = {}, secrets = {} }
+  for _, key in ipairs(spec.descriptor.keys) do
+    if key.option then info.options[#info.options + 1] = key.name end
+    if key.secret then info.secrets[#info.secrets + 1] = key.name end
+  end
+  derived[platform] = info
+  return info
+end
 
 --- The table form of a bare string target, or nil and why.
 function M.parse(s)
@@ -55,22 +95,29 @@ local function constructor(platform)
   return function(arg, overrides)
     -- target.email({ "a@x", "b@x" }): a list of recipients, one delivery
     local to
-    if platform == "email" and type(arg) == "table" and arg[1] ~= nil then arg, to = nil, arg end
+    if config.platforms[platform].value == "address" and type(arg) == "table" and arg[1] ~= nil then arg, to = nil, arg end
     if type(arg) == "table" and overrides == nil then arg, overrides = nil, arg end
     local t = {}
     for k, v in pairs(overrides or {}) do t[k] = v end
     t.platform = platform
     t.to = to or t.to
     if arg ~= nil then
-      local is_value = platform == "email" or platform == "telegram"
-        or (URL_VALUE[platform] and util.scheme_of(arg) ~= nil)
+      local kind = config.platforms[platform].value
+      local is_value = kind == "chat_id" or kind == "address"
+        or (kind == "url" and util.scheme_of(arg) ~= nil)
       if is_value then t.value = arg else t.instance = arg end
     end
     return t
   end
 end
 
-for name in pairs(config.platforms) do M[name] = constructor(name) end
+-- target.<platform>: made on first use, for each platform of core.platforms
+-- (this module loads without the C module, as fuzz/redact.c does).
+setmetatable(M, { __index = function(_, name)
+  if type(name) ~= "string" or not config.platforms[name] then return nil end
+  M[name] = constructor(name)
+  return M[name]
+end })
 
 -- ---------------------------------------------------------------------------
 -- Resolution into core records
@@ -81,20 +128,10 @@ local function list(v)
   return type(v) == "table" and v or { v }
 end
 
--- Keys passed to the C platform as its options, per platform.
-local OPTION_KEYS = {
-  feishu = { "mentions" },
-  slack = { "username", "icon_emoji", "icon_url", "channel" },
-  dingtalk = { "at_mobiles", "at_user_ids", "at_all" },
-  wecom = { "mentioned_list", "mentioned_mobile_list" },
-  discord = { "username", "avatar_url", "wait" },
-  telegram = { "parse_mode", "disable_notification" },
-  webhook = { "template", "content_type" },
-}
-
+-- The keys the descriptor calls options go to the C platform as they are.
 local function options_of(platform, cfg)
   local opts = nil
-  for _, k in ipairs(OPTION_KEYS[platform] or {}) do
+  for _, k in ipairs(platform_info(platform).options) do
     if cfg[k] ~= nil then
       opts = opts or {}
       opts[k] = cfg[k]
@@ -103,10 +140,11 @@ local function options_of(platform, cfg)
   return opts
 end
 
+-- One resolver per kind of value (core.platforms[i].value).
 local resolvers = {}
 
-function resolvers.url_platform(platform, cfg, value)
-  local url = value or cfg.webhook_url or cfg.url
+function resolvers.url(platform, cfg, value)
+  local url = value or cfg[config.platforms[platform].value_key]
   if not util.is_http_url(url) then
     local scheme = (util.scheme_of(url) or ""):lower()
     if type(url) == "string" and (scheme == "http" or scheme == "https") then
@@ -119,12 +157,12 @@ function resolvers.url_platform(platform, cfg, value)
   return { url = url, label = util.redact_url(url), secret = cfg.secret }
 end
 
-function resolvers.telegram(_, cfg, value)
+function resolvers.chat_id(platform, cfg, value)
   local chat = value or cfg.chat_id
   if chat == nil then return nil, "no chat_id (give it in the config or as the target's value)" end
   -- the value is checked as the config's chat_id is (NaN, 0.5 or 1e300 would
   -- go out as null or a float)
-  local expected, got = config.platforms.telegram.keys.chat_id(chat)
+  local expected, got = config.platforms[platform].keys.chat_id(chat)
   if expected then return nil, ("value: %s expected, got %s"):format(expected, got or type(chat)) end
   local base = cfg.api_url:gsub("/+$", "")
   return {
@@ -136,7 +174,7 @@ function resolvers.telegram(_, cfg, value)
   }
 end
 
-function resolvers.email(_, cfg, value)
+function resolvers.address(_, cfg, value)
   local to = value and { value } or list(cfg.to)
   if not to or #to == 0 then return nil, "no recipient (give `to` in the config or an address)" end
   for i, a in ipairs(to) do
@@ -153,9 +191,8 @@ function resolvers.email(_, cfg, value)
   local url = ("%s://%s:%d"):format(tls == "implicit" and "smtps" or "smtp", cfg.host, port)
   return {
     url = url, label = "email:" .. table.concat(to, ","), secret = cfg.password,
-    extra = { from = cfg.from, to = to, cc = list(cfg.cc), bcc = list(cfg.bcc),
-      username = cfg.username, tls = tls, attachments_dir = cfg.attachments_dir,
-      attachments_max_bytes = cfg.attachments_max_bytes },
+    -- from, username, tls and the attachment rules go as options
+    extra = { to = to, cc = list(cfg.cc), bcc = list(cfg.bcc), tls = tls },
   }
 end
 
@@ -163,12 +200,8 @@ end
 -- Secrets stay with their destination
 -- ---------------------------------------------------------------------------
 
--- The instance keys that hold secrets, per platform (a URL platform's token
--- is its webhook URL itself, which an override replaces).
-local SECRET_KEYS = {
-  feishu = { "secret" }, dingtalk = { "secret" }, telegram = { "token" },
-  webhook = { "secret", "headers" }, email = { "username", "password" },
-}
+-- The instance keys that hold secrets are the descriptor's secret keys (a
+-- URL platform's token is its webhook URL itself, which an override replaces).
 
 local function email_port(cfg)
   local tls = cfg.tls or "starttls"
@@ -178,12 +211,13 @@ end
 -- Where a target's requests go: key -> value, compared between the instance
 -- and the target.
 local function destination(platform, cfg, value)
-  if platform == "email" then
+  local spec = config.platforms[platform]
+  if spec.value == "address" then
     return { host = tostring(cfg.host):lower(), port = email_port(cfg), tls = cfg.tls or "starttls" }
-  elseif platform == "telegram" then
+  elseif spec.value == "chat_id" then
     return { api_url = (tostring(cfg.api_url):gsub("/+$", "")) }
   end
-  local key = platform == "webhook" and "url" or "webhook_url"
+  local key = spec.value_key
   return { [key] = value or cfg[key] }
 end
 
@@ -194,7 +228,7 @@ local function moved_key(platform, instance_cfg, cfg, value)
   for k in pairs(now) do keys[#keys + 1] = k end
   table.sort(keys)
   for _, k in ipairs(keys) do
-    if was[k] ~= now[k] then return (value ~= nil and URL_VALUE[platform]) and "value" or k end
+    if was[k] ~= now[k] then return (value ~= nil and platform_info(platform).url_value) and "value" or k end
   end
   return nil
 end
@@ -205,7 +239,7 @@ end
 local function keep_secrets_home(platform, instance_cfg, overrides, cfg, value)
   local moved = moved_key(platform, instance_cfg, cfg, value)
   if not moved then return nil end
-  for _, k in ipairs(SECRET_KEYS[platform] or {}) do
+  for _, k in ipairs(platform_info(platform).secrets) do
     if overrides[k] == nil then cfg[k] = nil end
   end
   local required = config.platforms[platform].required
@@ -220,14 +254,14 @@ end
 -- text it hands back (answers, errors, logs, labels).
 local function secrets_of(platform, cfg, rec)
   local values
-  if platform == "telegram" then
+  if config.platforms[platform].value == "chat_id" then
     values = util.url_secrets(cfg.api_url, { cfg.token })
   else
     values = util.url_secrets(rec.url, {})
   end
   values[#values + 1] = cfg.secret
   values[#values + 1] = cfg.password
-  if platform == "email" and cfg.password then
+  if config.platforms[platform].value == "address" and cfg.password then
     -- what AUTH sends, which a server may echo in its refusal
     local user, pw = cfg.username or "", cfg.password
     values[#values + 1] = cfg.username
@@ -236,7 +270,7 @@ local function secrets_of(platform, cfg, rec)
     values[#values + 1] = util.base64("\0" .. user .. "\0" .. pw)
     values[#values + 1] = util.base64(user .. "\0" .. pw)
   end
-  for _, v in pairs(platform == "webhook" and cfg.headers or {}) do util.header_secrets(v, values) end
+  for _, v in pairs(cfg.headers or {}) do util.header_secrets(v, values) end
   return util.secret_forms(values)
 end
 
@@ -316,11 +350,14 @@ function M.resolve_uncached(platforms, t)
   if not base and t.value == nil then
     return nil, ("%s is not configured and the target has no value"):format(platform)
   end
-  if not base and cfg[spec.required] == nil and not URL_VALUE[platform] and platform ~= "email" then
+  if not base and cfg[spec.required] == nil and spec.value ~= "url" and spec.value ~= "address" then
     return nil, ("%s is not configured (%s missing)"):format(platform, spec.required)
   end
-  if platform == "email" and not cfg.host then return nil, "email is not configured (host missing)" end
-  local resolve = resolvers[platform] or resolvers.url_platform
+  if spec.value == "address" and not cfg[spec.required] then
+    return nil, ("%s is not configured (%s missing)"):format(platform, spec.required)
+  end
+  local resolve = resolvers[spec.value]
+  if not resolve then return nil, ("%s: no resolver for a value of kind '%s'"):format(platform, spec.value) end
   local rec, rerr = resolve(platform, cfg, t.value)
   if not rec then return nil, rerr end
   rec.platform = platform

@@ -15,7 +15,7 @@
 --   server.stop()
 --
 -- Platform stand-ins (Slack, DingTalk, WeCom, Discord, Telegram, Teams Workflows, Standard
--- Webhooks) are listed in nginx.conf and documented in stub.lua; e-mail is spec/support/smtp.lua.
+-- Webhooks) are listed in nginx.conf and documented in stub/<name>.lua; e-mail is spec/support/smtp.lua.
 --
 -- The server itself: spec/support/nginx.conf (template) and spec/support/stub.lua (locations).
 
