@@ -282,12 +282,7 @@ end
 --- M.schema: the checker of each key of the general sections;
 -- M.defaults: their defaults, as the README documents them (min_workers and
 -- max_workers are at most / at least `workers` when not given).
-setmetatable(M, { __index = function(_, k)
-  if k == "schema" or k == "defaults" then
-    build()
-    return rawget(M, k)
-  end
-end })
+-- (built on first use by the one metatable below)
 
 -- The checkers of the key kinds that core.platforms names (the descriptors
 -- in csrc/nh_<platform>.c); kind "choice" is one_of(key.choices).
@@ -340,9 +335,14 @@ end
 -- it off, or a table of its own. Discord publishes none (its 429 answers
 -- are followed instead).
 -- `M.platform_defaults[name]`: defaults of keys an instance does not set.
+-- The one metatable of the module: the tables derived from the C module,
+-- built on first use.
 setmetatable(M, { __index = function(t, k)
-  if k ~= "platforms" and k ~= "rate_limits" and k ~= "platform_defaults" then return nil end
-  t.platforms, t.rate_limits, t.platform_defaults = derive()
+  if k == "schema" or k == "defaults" then
+    build()
+  elseif k == "platforms" or k == "rate_limits" or k == "platform_defaults" then
+    t.platforms, t.rate_limits, t.platform_defaults = derive()
+  end
   return rawget(t, k)
 end })
 
