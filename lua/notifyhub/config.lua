@@ -41,7 +41,7 @@ M.defaults = {
     verify_tls = true,
     ca_file = nil,
     proxy = nil,
-    user_agent = "notifyhub/0.1",
+    user_agent = nil,      -- default: "notifyhub/<version>" (csrc/nh_version.h)
     max_response = 1048576, -- bytes of an answer read before giving up
     follow_redirects = 0,  -- redirects followed (http and https only); 0: a 3xx is the answer
   },

@@ -44,8 +44,8 @@ function M.parse(s)
   -- say what is wrong with the form it looks like
   local why = util.scheme_of(s) and util.why_not_url(s)
     or (s:find("@", 1, true) and not s:find("/", 1, true) and util.why_not_email(s))
-  return nil, ("'%s' is neither an e-mail address nor an http(s) URL (name@example.com or https://host/...)%s"):format(shown,
-    why and (": got " .. why) or "")
+  return nil, ("'%s' is neither an e-mail address nor an http(s) URL (name@example.com or https://host/...)%s")
+    :format(shown, why and (": got " .. why) or "")
 end
 
 -- Constructors: target.feishu(), target.feishu("ops"), target.feishu(url),
@@ -105,7 +105,7 @@ end
 
 local resolvers = {}
 
-function resolvers.url_platform(platform, cfg, value)
+function resolvers.url_platform(_, cfg, value)
   local url = value or cfg.webhook_url or cfg.url
   if not util.is_http_url(url) then
     local scheme = (util.scheme_of(url) or ""):lower()

@@ -389,7 +389,7 @@ end
 --   ctype=<type>      Content-Type of the answer (default application/json)
 --   retry_after=<v>   add a Retry-After header
 function M.webhook()
-  local body = begin()
+  begin()
 
   local args = ngx.req.get_uri_args(0)
   local delay = tonumber(first(args.delay))
@@ -1000,7 +1000,7 @@ local function tg_parse_markdown(s)
       out[#out + 1] = s:sub(i + #delim, close - 1)
       i = close + #delim
     elseif c == "[" then
-      local text, url, after = s:match("^%[([^%]]*)%]%(([^%)]*)%)()", i)
+      local text, _, after = s:match("^%[([^%]]*)%]%(([^%)]*)%)()", i)
       if not text then
         return nil, "Can't find end of the entity starting at byte offset " .. (i - 1)
       end
