@@ -92,8 +92,10 @@ endef
 # $(call program,CC_VAR): the recipe of a C program made of its
 # prerequisites (one C file, then a core library or core objects; the
 # headers its dependency file adds are left out).
-program = @mkdir -p $(@D); echo '$($(1)) -o $@ $(filter %.c %.o %.a,$^)'; \
-	$($(1)) -Icsrc $(DEPFLAGS) -MF $@.d -MT $@ -o $@ $(filter %.c %.o %.a,$^) $(LIBS)
+define program
+@mkdir -p $(@D)
+$($(1)) -Icsrc $(DEPFLAGS) -MF $@.d -MT $@ -o $@ $(filter %.c %.o %.a,$^) $(LIBS)
+endef
 
 $(eval $(call core_flavour,$(BUILD),CC_build))
 $(eval $(call lua_module,$(BUILD),lua5.4,CC_build,LUA54_INC))
