@@ -89,12 +89,12 @@ $(1)/$(2)/notifyhub/core.so: $(patsubst csrc/%.c,$(1)/$(2)/obj/%.o,$(BINDING_SRC
 $(call flags_file,$(1)/$(2)/obj/.flags,$$($(3)) $$($(4)))
 endef
 
-# $(call program,CC_VAR): the recipe of a C program made of its
-# prerequisites (one C file, then a core library or core objects; the
-# headers its dependency file adds are left out).
+# $(call program,CC_VAR): the recipe of a C program made of its first
+# prerequisite (one C file) and the core library or objects among the others
+# (what its dependency file adds, headers or an included .c, is left out).
 define program
 @mkdir -p $(@D)
-$($(1)) -Icsrc $(DEPFLAGS) -MF $@.d -MT $@ -o $@ $(filter %.c %.o %.a,$^) $(LIBS)
+$($(1)) -Icsrc $(DEPFLAGS) -MF $@.d -MT $@ -o $@ $< $(filter %.o %.a,$^) $(LIBS)
 endef
 
 $(eval $(call core_flavour,$(BUILD),CC_build))
