@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lnh_binding.h"
+#include "nh_version.h"
 
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -187,5 +188,7 @@ LNH_EXPORT int luaopen_notifyhub_core(lua_State *L) {
   lua_setfield(L, -2, "heap_in_use");
   lua_pushstring(L, nh_curl_version());
   lua_setfield(L, -2, "curl_version");
+  lua_pushstring(L, NH_VERSION);
+  lua_setfield(L, -2, "version");
   return 1;
 }

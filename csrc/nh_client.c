@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "nh_internal.h"
+#include "nh_version.h"
 
 #define LOG_CAPACITY 4096
 #define PURGE_AFTER 256       /* detaches, and unread records, before a purge */
@@ -183,7 +184,7 @@ nh_client *nh_client_new(const nh_options *opt, char *err, size_t errlen) {
   normalize_options(&c->opt);
   c->ca_file = nh_strdup(opt->ca_file);
   c->proxy = nh_strdup(opt->proxy);
-  c->user_agent = nh_strdup(opt->user_agent ? opt->user_agent : "notifyhub/0.1");
+  c->user_agent = nh_strdup(opt->user_agent ? opt->user_agent : NH_USER_AGENT);
   c->opt.ca_file = c->opt.proxy = c->opt.user_agent = NULL;
   c->fork_generation = nh_fork_generation();
   c->id_prefix = random_prefix();

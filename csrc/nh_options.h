@@ -26,6 +26,8 @@
 #ifndef NH_OPTIONS_H
 #define NH_OPTIONS_H
 
+#include "nh_version.h"
+
 #define NH_DAY 86400.0
 
 #define NH_CLIENT_OPTIONS(X, P)                                                                  \
@@ -60,7 +62,7 @@
   X(P, http, ca_file, ca_file, STR, NULL, 0, 0, 0)                                               \
   /* NULL: libcurl's environment rules */                                                       \
   X(P, http, proxy, proxy, STR, NULL, 0, 0, 0)                                                   \
-  X(P, http, user_agent, user_agent, HEADER, "notifyhub/0.1", 0, 0, 0)                           \
+  X(P, http, user_agent, user_agent, HEADER, NH_USER_AGENT, 0, 0, 0)                            \
   /* bytes of an answer read before giving up */                                                \
   X(P, http, max_response, max_response, SIZE, 1048576, 1024, 1073741824, 0)                     \
   /* 0: a 3xx is the answer; n: follow up to n (http/https only) */                             \

@@ -147,7 +147,7 @@ describe("client", function()
     for i = 1, 5 do
       c:send_async({ body = "m" .. i })
        :on_complete(function() completes = completes + 1 end)
-       :on_error(function(_, err, receipt) errors[#errors + 1] = receipt.code end)
+       :on_error(function(_, _, receipt) errors[#errors + 1] = receipt.code end)
     end
     local t0 = system.gettime()
     local cut = c:close(0.3)

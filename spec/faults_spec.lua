@@ -293,10 +293,10 @@ describe("faults", function()
       { f.base .. "/redirect-ftp", "HTTP_STATUS" }, { closed, "NETWORK" },
       { "http://nonexistent.invalid/x", "NETWORK" }, { f.tls_base .. "/ok", "TLS" },
     }
-    local seen, handles = {}, {}
+    local seen = {}
     for i, case in ipairs(cases) do
       seen[i] = {}
-      handles[i] = assert(c:send_async({ body = "m" .. i,
+      assert(c:send_async({ body = "m" .. i,
         targets = { { platform = "webhook", value = case[1] } } }))
         :on_complete(function() seen[i][#seen[i] + 1] = "ok" end)
         :on_error(function(_, _, receipt) seen[i][#seen[i] + 1] = receipt.code end)

@@ -42,7 +42,7 @@ describe("hardening: exit paths", function()
       local c = webhook(f.base .. "/hang", { http = { timeout = 2 }, retry = { max_attempts = 1 } })
       local body = ("x"):rep(32 * 1024 * 1024)     -- JSON-encoding it takes far longer than 5 ms
       local h = assert(c:send_async({ body = body }, { timeout = 0.005 }))
-      body = nil
+      body = nil -- luacheck: ignore 311
       local _, _, code = h:wait(30)
       assert.equal("TIMEOUT", code)
       local s = c:stats()

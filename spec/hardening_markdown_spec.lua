@@ -246,7 +246,8 @@ describe("markdown (cmark) and html as text", function()
 
   describe("teams", function()
     it("renders the TextBlock markdown subset and html as text", function()
-      local c = notifyhub.new({ teams = { webhook_url = server.url("/workflows/md/triggers/manual/paths/invoke?api-version=1&sig=S") } })
+      local c = notifyhub.new({ teams = {
+        webhook_url = server.url("/workflows/md/triggers/manual/paths/invoke?api-version=1&sig=S") } })
       assert(c:send({ title = "Rel", body = MD, format = "markdown" }))
       local card = last("/workflows/").attachments[1].content
       assert.equal("Rel", card.body[1].text)

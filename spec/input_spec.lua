@@ -39,7 +39,8 @@ describe("configuration", function()
   it("raises on a webhook content_type that would split a header", function()
     assert.has_error(function()
       notifyhub.new({ webhook = { url = URL, content_type = "text/plain\r\nX-Injected: 1" } })
-    end, "notifyhub config: webhook.content_type: string without control characters (CR, LF, NUL, ...) expected, got string")
+    end, "notifyhub config: webhook.content_type: string without control characters (CR, LF, NUL, ...)"
+      .. " expected, got string")
   end)
 
   it("raises on a wrong type, naming the key and the type", function()

@@ -4,7 +4,6 @@
 
 local notifyhub = require("notifyhub")
 local server = require("spec.support.server")
-local system = require("system")
 
 local FLAVOUR = rawget(_G, "jit") and "luajit" or "lua5.4"
 
@@ -101,7 +100,9 @@ describe("life cycle", function()
     assert.matches("child: nil CLOSED the client belongs to another process %(created before fork%) polled=0", out)
     assert.matches("parent: child exit 0, success", out)
     local bodies = {}
-    for _, r in ipairs(server.requests("/webhook/lc-fork")) do bodies[#bodies + 1] = r.body:match('"body":"([^"]*)"') end
+    for _, r in ipairs(server.requests("/webhook/lc-fork")) do
+      bodies[#bodies + 1] = r.body:match('"body":"([^"]*)"')
+    end
     assert.same({ "before fork", "after fork" }, bodies)
   end)
 

@@ -73,7 +73,8 @@ describe("test server harness", function()
     assert.are.equal("97yD9DBThCSxMpjmqm+xQ+9NWaFJRhdZl0edvC0aPNg=",
       hmac_sha256_b64("key", "The quick brown fox jumps over the lazy dog"))
     -- RFC 4231 test case 2: HMAC-SHA256("Jefe", "what do ya want for nothing?")
-    assert.are.equal("W9zBRr9gdU5qBCQmCJV1x1oAPwidJzmDnexYuWTsOEM=", hmac_sha256_b64("Jefe", "what do ya want for nothing?"))
+    assert.are.equal("W9zBRr9gdU5qBCQmCJV1x1oAPwidJzmDnexYuWTsOEM=",
+      hmac_sha256_b64("Jefe", "what do ya want for nothing?"))
     -- An empty message, as Feishu signs (key with a newline, like timestamp .. "\n" .. secret).
     assert.are.equal(44, #hmac_sha256_b64("1700000000\nsecret", ""))
   end)
@@ -195,7 +196,7 @@ describe("test server harness", function()
 
       server.bot("slow", { delay = 0.3 })
       local t0 = system.gettime()
-      status, resp = post_json(hook("slow"), text_msg("x"))
+      resp = select(2, post_json(hook("slow"), text_msg("x")))
       local elapsed = system.gettime() - t0
       assert.are.equal(0, resp.code)
       assert.is_true(elapsed >= 0.3, "elapsed " .. elapsed)

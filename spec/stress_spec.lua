@@ -47,7 +47,7 @@ describe("stress", function()
     assert.equal(0, s.queued + s.in_flight + s.waiting)
     assert.equal(ok_count, s.succeeded)
     c:close()
-    c, calls = nil, nil
+    c, calls = nil, nil -- luacheck: ignore 311
     collectgarbage()
     collectgarbage()
     -- Freed C memory sits in malloc's free lists (one arena per worker

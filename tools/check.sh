@@ -1,5 +1,6 @@
 #!/bin/sh
 # The checks CI runs after `make test` (make check), each with a time limit:
+#   make lint        cppcheck, clang-format's check of the C, luacheck
 #   make test-clang  the whole suite, both modules built by clang -Werror
 #   make asan        the whole suite, both modules under ASan + UBSan (gcc)
 #   make asan-core   tests/stress_core.c and tests/cancel_expire.c under ASan
@@ -35,6 +36,7 @@ step() { # step NAME SECONDS COMMAND...
   fi
 }
 
+step lint 300 make lint
 step test-clang 900 make test-clang
 step asan 1500 make asan
 step asan-core 700 make asan-core STRESS_ROUNDS="$STRESS_ROUNDS"

@@ -42,6 +42,11 @@ need clang has_cmd clang
 has_fuzzer_rt() { ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a; }
 need libclang-rt-14-dev has_fuzzer_rt
 need valgrind has_cmd valgrind
+# make lint: cppcheck, clang-format (the style in .clang-format is clang-format
+# 14's, Debian bookworm's) and luacheck (lua-check) with .luacheckrc.
+need cppcheck has_cmd cppcheck
+need clang-format has_cmd clang-format
+need lua-check has_cmd luacheck
 # The loopback SMTP server of the e-mail specs (spec/support/smtp_server.py).
 need python3-aiosmtpd has_py_mod aiosmtpd
 

@@ -106,8 +106,9 @@ local function proxy_url(v)
   if v:find("[%s%c]") then return expected, "a string with spaces or control characters" end
   local scheme, rest = v:match("^(%a[%w+.-]*)://(.*)$")
   if scheme and not PROXY_SCHEMES[scheme:lower()] then
-    return expected, #scheme <= 16 and ("a string with scheme '%s' (http, https, socks4, socks4a, socks5 or socks5h expected)")
-      :format(scheme) or "a string with another scheme"
+    local which = "(http, https, socks4, socks4a, socks5 or socks5h expected)"
+    return expected, #scheme <= 16 and ("a string with scheme '%s' %s"):format(scheme, which)
+      or "a string with another scheme " .. which
   end
   local why = util.url_problem("http://" .. (rest or v))
   if why then return expected, why end

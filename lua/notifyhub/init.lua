@@ -14,7 +14,7 @@ local target = require("notifyhub.target")
 local Batch = require("notifyhub.batch")
 
 local M = {
-  _VERSION = "notifyhub 0.1.0",
+  _VERSION = "notifyhub " .. core.version,   -- csrc/nh_version.h
   config = config,
   target = target,
   codes = {},
@@ -286,7 +286,7 @@ end
 -- @treturn integer how many messages were not delivered because of close
 function Client:close(timeout)
   if timeout ~= nil then
-    local t, err, code = Handle.check_timeout(timeout, "close")
+    local _, err, code = Handle.check_timeout(timeout, "close")
     if err then return nil, err, code end
   end
   return self:_shutdown(timeout or self.cfg.async.close_timeout)

@@ -74,7 +74,7 @@ local function check_tree(v, path, replace, active, done, depth)
   active[v] = true
   local out = replace and {} or v
   for k, x in pairs(v) do
-    local key, err = k, nil
+    local key, err = k
     if type(k) == "string" then
       key, err = utf8_text(k, path .. ": a key", replace)
       if err then return nil, err end
@@ -109,7 +109,7 @@ end
 
 -- title, body and the variables they use, as UTF-8.
 local function check_texts(msg, replace)
-  local out, err = {}, nil
+  local out, err = {}
   for _, field in ipairs({ "title", "body" }) do
     if msg[field] then
       out[field], err = utf8_text(msg[field], field, replace)
@@ -298,8 +298,8 @@ function M.build(msg, defaults, fname, opts, depth)
       if type(t) ~= "table" and type(t) ~= "string" then
         type_error(fname, ("targets[%d]"):format(i), "table or string", t, depth)
       end
-      local rec, err = target.resolve(defaults.platforms, t, defaults.cache)
-      if not rec then return invalid("targets[%d]: %s", i, err) end
+      local rec, why = target.resolve(defaults.platforms, t, defaults.cache)
+      if not rec then return invalid("targets[%d]: %s", i, why) end
       targets[i] = rec
     end
   elseif not targets then

@@ -191,7 +191,7 @@ end
 -- The worker exits: messages still pending get close_timeout to finish
 -- while the pump goes on yielding (a blocking close would hold every
 -- request still in flight on this worker); then close cuts the rest off.
-local function drain(c, waker)
+local function drain(c)
   ngx.update_time()
   local deadline = ngx.now() + settings.close_timeout
   local nap = settings.busy_interval
@@ -224,7 +224,7 @@ local function pump(premature)
     end
   end
   if state.client == c and not state.closed and (ngx.worker.exiting() or premature) then
-    drain(c, waker)
+    drain(c)
   end
   if waker then waker:close() end
   if state.client == c then

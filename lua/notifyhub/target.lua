@@ -84,8 +84,8 @@ function M.parse(s)
   -- say what is wrong with the form it looks like
   local why = util.scheme_of(s) and util.why_not_url(s)
     or (s:find("@", 1, true) and not s:find("/", 1, true) and util.why_not_email(s))
-  return nil, ("'%s' is neither an e-mail address nor an http(s) URL (name@example.com or https://host/...)%s"):format(shown,
-    why and (": got " .. why) or "")
+  return nil, ("'%s' is neither an e-mail address nor an http(s) URL (name@example.com or https://host/...)%s")
+    :format(shown, why and (": got " .. why) or "")
 end
 
 -- Constructors: target.feishu(), target.feishu("ops"), target.feishu(url),
@@ -95,7 +95,9 @@ local function constructor(platform)
   return function(arg, overrides)
     -- target.email({ "a@x", "b@x" }): a list of recipients, one delivery
     local to
-    if config.platforms[platform].value == "address" and type(arg) == "table" and arg[1] ~= nil then arg, to = nil, arg end
+    if config.platforms[platform].value == "address" and type(arg) == "table" and arg[1] ~= nil then
+      arg, to = nil, arg
+    end
     if type(arg) == "table" and overrides == nil then arg, overrides = nil, arg end
     local t = {}
     for k, v in pairs(overrides or {}) do t[k] = v end

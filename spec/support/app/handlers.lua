@@ -116,7 +116,7 @@ function M.nested()
     targets = { { platform = "webhook", value = hook .. "0.5" } } }))
   local inner
   first:on_complete(function()
-    local r, err, code = second:wait(5)
+    local r, _, code = second:wait(5)
     inner = r and r.status or code
   end)
   local r, err, code = first:wait(5)

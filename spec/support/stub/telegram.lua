@@ -239,7 +239,7 @@ local function tg_parse_markdown(s)
       out[#out + 1] = s:sub(i + #delim, close - 1)
       i = close + #delim
     elseif c == "[" then
-      local text, url, after = s:match("^%[([^%]]*)%]%(([^%)]*)%)()", i)
+      local text, _url, after = s:match("^%[([^%]]*)%]%(([^%)]*)%)()", i)
       if not text then
         return nil, "Can't find end of the entity starting at byte offset " .. (i - 1)
       end

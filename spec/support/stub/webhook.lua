@@ -18,7 +18,7 @@ local M = {}
 --   ctype=<type>      Content-Type of the answer (default application/json)
 --   retry_after=<v>   add a Retry-After header
 function M.webhook()
-  local body = begin()
+  begin()
 
   local args = ngx.req.get_uri_args(0)
   local delay = tonumber(first(args.delay))

@@ -4,8 +4,11 @@
 --   luarocks make --tree=./luarocks-tree                    (Lua 5.4)
 --   luarocks make --tree=./luarocks-tree --lua-version=5.1 \
 --     LUA_INCDIR=/usr/include/luajit-2.1                    (LuaJIT / OpenResty)
+--
+-- The version is NH_VERSION of csrc/nh_version.h: on a new version, rename
+-- this file and change `version` (spec/version_spec.lua fails until both agree).
 package = "notifyhub"
-version = "scm-1"
+version = "0.1.0-1"
 source = {
   url = "git+file:///dev/null",   -- built from a checkout with `luarocks make`
 }
