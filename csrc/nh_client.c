@@ -184,6 +184,7 @@ nh_client *nh_client_new(const nh_options *opt, char *err, size_t errlen) {
   normalize_options(&c->opt);
   c->ca_file = nh_strdup(opt->ca_file);
   c->proxy = nh_strdup(opt->proxy);
+  c->secrets = nh_redact_proxy_secrets(c->proxy, &c->n_secrets);
   c->user_agent = nh_strdup(opt->user_agent ? opt->user_agent : NH_USER_AGENT);
   c->opt.ca_file = c->opt.proxy = c->opt.user_agent = NULL;
   c->fork_generation = nh_fork_generation();
@@ -201,6 +202,7 @@ nh_client *nh_client_new(const nh_options *opt, char *err, size_t errlen) {
     snprintf(err, errlen, "could not set up the client: %s", strerror(errno));
     free(c->ca_file);
     free(c->proxy);
+    nh_redact_free(c->secrets, c->n_secrets);
     free(c->user_agent);
     nh_limits_free(c->limits);
     free(c);                                  /* leaks a mutex or two, never a thread */
@@ -489,6 +491,7 @@ void nh_client_free(nh_client *c) {
   pthread_mutex_destroy(&c->lock);
   free(c->ca_file);
   free(c->proxy);
+  nh_redact_free(c->secrets, c->n_secrets);
   free(c->user_agent);
   free(c);
 }

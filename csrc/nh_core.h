@@ -230,6 +230,12 @@ int nh_job_succeeded(const nh_job *job);    /* every target succeeded */
 size_t nh_redact(char *s, size_t len, char *const *secrets, size_t count);
 void nh_redact_string(char *s, const nh_target *t);
 void nh_redact_result(nh_result *r, const nh_target *t);
+/* The user info of a proxy URL in the forms it may come back in (user,
+ * password, "user:password" decoded and as written, its base64 as in
+ * Proxy-Authorization: Basic); NULL with *n = 0 when it has none. Free
+ * with nh_redact_free. */
+char **nh_redact_proxy_secrets(const char *proxy, size_t *n);
+void nh_redact_free(char **secrets, size_t n);
 
 /* Fits the message into the target's platform limit by its overflow rule:
  * fills t->parts when the body must be cut or split; NH_INVALID_MESSAGE when

@@ -386,6 +386,8 @@ void nh_worker_run_inline(nh_client *c, nh_job *job);
 struct nh_client {
   nh_options opt;
   char *ca_file, *proxy, *user_agent;       /* owned copies */
+  char **secrets;                           /* the proxy's user info (nh_redact_proxy_secrets), */
+  size_t n_secrets;                         /*   cut out of every answer and result */
   nh_queue queue;
   nh_completions done;
   nh_logbuf log;

@@ -5,6 +5,8 @@
  * errors, log lines and labels. One function, used wherever a text about a
  * target leaves the core.
  */
+#include <openssl/evp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,4 +67,56 @@ void nh_redact_result(nh_result *r, const nh_target *t) {
   nh_redact_string(r->error, t);
   if (r->response)
     r->response_len = nh_redact(r->response, r->response_len, t->secrets, t->n_secrets);
+}
+
+static void add(char **list, size_t *n, char *s) {
+  if (s && strlen(s) >= NH_REDACT_MIN) list[(*n)++] = s;
+  else free(s);
+}
+
+static char *base64_of(const char *s) {
+  size_t len = strlen(s);
+  char *out = malloc(4 * ((len + 2) / 3) + 1);
+  if (out) EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)s, (int)len);
+  return out;
+}
+
+static char *part(CURLU *u, CURLUPart what, unsigned flags) {
+  char *p = NULL;
+  if (curl_url_get(u, what, &p, flags) != CURLUE_OK) return NULL;
+  char *copy = nh_strdup(p);
+  curl_free(p);
+  return copy;
+}
+
+char **nh_redact_proxy_secrets(const char *proxy, size_t *n) {
+  *n = 0;
+  if (!proxy || !strchr(proxy, '@')) return NULL;
+  /* libcurl takes a proxy without a scheme as http://; so does the parse. */
+  char *url = strstr(proxy, "://") ? nh_strdup(proxy) : nh_sprintf("http://%s", proxy);
+  CURLU *u = url ? curl_url() : NULL;
+  char **list = calloc(8, sizeof *list);
+  if (u && list && curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK) {
+    char *user = part(u, CURLUPART_USER, CURLU_URLDECODE);
+    char *password = part(u, CURLUPART_PASSWORD, CURLU_URLDECODE);
+    char *both = nh_sprintf("%s:%s", user ? user : "", password ? password : "");
+    add(list, n, part(u, CURLUPART_USER, 0));
+    add(list, n, part(u, CURLUPART_PASSWORD, 0));
+    add(list, n, both ? base64_of(both) : NULL);
+    add(list, n, both);
+    add(list, n, user);
+    add(list, n, password);
+  }
+  if (u) curl_url_cleanup(u);
+  free(url);
+  if (*n == 0) {
+    free(list);
+    return NULL;
+  }
+  return list;
+}
+
+void nh_redact_free(char **secrets, size_t n) {
+  for (size_t i = 0; i < n; i++) free(secrets[i]);
+  free(secrets);
 }

@@ -214,6 +214,7 @@ void nh_transfer_record(nh_transfer *t, CURLcode rc) {
     /* Services that echo the request (path, headers) would hand its secrets
      * to the classifier's error texts: the answer loses them first. */
     if (t->buf) t->len = nh_redact(t->buf, t->len, target->secrets, target->n_secrets);
+    if (t->buf) t->len = nh_redact(t->buf, t->len, t->w->client->secrets, t->w->client->n_secrets);
     nh_answer a = { r->http_status, t->buf ? t->buf : "", t->len };
     nh_platform_get(target->platform)->classify(target, &a, r);
     r->retry_after = nh_delay_clamp(r->retry_after, NH_MAX_DELAY);   /* a hostile hint */

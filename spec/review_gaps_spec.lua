@@ -159,3 +159,32 @@ describe("http.proxy with user info", function()
     end
   end)
 end)
+
+describe("http.proxy's user info in what a proxy answers", function()
+  local server = require("spec.support.server")
+  local SECRET = "pwPROXYsecret42"
+  setup(function() server.start() end)
+  teardown(function() server.stop() end)
+
+  it("is cut out of the receipt and the logs (plain, and as the Basic credentials)", function()
+    -- The nginx stand-in plays the proxy: an http:// target through an
+    -- HTTP proxy is one request to the proxy, which answers by echoing
+    -- every header it got, Proxy-Authorization included.
+    server.behave("/webhook/", { status = 400, body = "{{echo}}" })
+    local port = server.url("/"):match(":(%d+)/")
+    local logs = {}
+    local c = notifyhub.new({ webhook = { url = "http://notifyhub.invalid/webhook/x" },
+      http = { proxy = "http://proxyuser:" .. SECRET .. "@127.0.0.1:" .. port, timeout = 5 },
+      retry = { max_attempts = 1 },
+      logger = { level = "debug", failures = true, handler = function(_, text) logs[#logs + 1] = text end } })
+    local r, err, code, failed = c:send({ body = "x" })
+    c:close()
+    assert.is_nil(r)
+    assert.equal("HTTP_STATUS", code, err)
+    local text = err .. "\n" .. require("cjson").encode(failed) .. "\n" .. table.concat(logs, "\n")
+    assert.matches("proxy-authorization", text:lower(), 1, true)  -- the echo did arrive
+    local basic = require("notifyhub.util").base64("proxyuser:" .. SECRET)
+    assert.is_nil(text:find(SECRET, 1, true), text)
+    assert.is_nil(text:find(basic, 1, true), text)
+  end)
+end)
