@@ -84,7 +84,9 @@ describe("notifyhub.ngx", function()
       assert.is_true(tonumber(took) < 1.2, "one request waited " .. took)
     end
     assert.is_true(#pings >= 5)
-    for _, p in ipairs(pings) do assert.is_true(p < 0.05, "/ping took " .. p) end
+    -- A blocked event loop would hold /ping for the 0.5 s of a notification;
+    -- 0.25 s leaves room for a machine busy with other work (0.05 s did not).
+    for _, p in ipairs(pings) do assert.is_true(p < 0.25, "/ping took " .. p) end
     assert.equal(100, server.count("/webhook/notify"))
   end)
 
