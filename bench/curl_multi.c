@@ -22,7 +22,8 @@ static size_t discard(char *p, size_t size, size_t n, void *ud) {
 }
 
 static void start_one(CURLM *m, CURL **spare, int *n_spare, struct curl_slist *headers) {
-  static const char body[] = "{\"id\":\"x\",\"body\":\"hello\",\"format\":\"text\",\"priority\":\"normal\"}";
+  static const char body[] =
+    "{\"id\":\"x\",\"body\":\"hello\",\"format\":\"text\",\"priority\":\"normal\"}";
   CURL *e = *n_spare ? spare[--*n_spare] : curl_easy_init();
   curl_easy_setopt(e, CURLOPT_URL, url);
   curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);

@@ -25,7 +25,7 @@ nh_job *lnh_check_message(lua_State *L, int idx, nh_client *c, nh_code *code, ch
 void lnh_job_push_token(lua_State *L, nh_job *job);
 void lnh_push_receipt(lua_State *L, const nh_job *job);
 void lnh_job_open(lua_State *L);
-nh_job *lnh_job_of(lua_State *L, int idx);   /* NULL once released */
+nh_job *lnh_job_of(lua_State *L, int idx); /* NULL once released */
 
 /* lnh_client.c */
 void lnh_client_open(lua_State *L);

@@ -13,7 +13,7 @@
 
 #include "lnh_binding.h"
 
-#define GC_DEADLINE 1.0     /* seconds a collected client gives its messages */
+#define GC_DEADLINE 1.0 /* seconds a collected client gives its messages */
 #define TAKE_DEFAULT 256
 
 typedef struct lnh_client {
@@ -45,7 +45,7 @@ static int lnh_client_new(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   lnh_options_check(L, 1, &o);
   lnh_client *u = lnh_newuserdata(L, sizeof *u);
-  u->c = NULL;                                 /* closed until the core exists */
+  u->c = NULL; /* closed until the core exists */
   luaL_getmetatable(L, LNH_CLIENT_MT);
   lua_setmetatable(L, -2);
   lua_newtable(L);
@@ -67,7 +67,7 @@ static int lnh_client_submit(lua_State *L) {
   double queue_timeout = queue_timeout_arg(L, 3, c);
   char err[256] = "";
   nh_code rc = NH_OK;
-  nh_job *job = lnh_check_message(L, 2, c, &rc, err, sizeof err);   /* pushes the token */
+  nh_job *job = lnh_check_message(L, 2, c, &rc, err, sizeof err); /* pushes the token */
   if (!job) return lnh_fail(L, rc, err);
   rc = nh_client_submit(c, job, queue_timeout, err, sizeof err);
   if (rc != NH_OK) return lnh_fail(L, rc, err);
@@ -85,8 +85,8 @@ static int lnh_client_submit_many(lua_State *L) {
   size_t n = lnh_rawlen(L, 2);
   char err[256] = "";
   nh_code rc = NH_OK;
-  nh_job **jobs = lua_newuserdata(L, (n ? n : 1) * sizeof *jobs);   /* freed by the GC */
-  lua_createtable(L, (int)n, 0);                                    /* the tokens */
+  nh_job **jobs = lua_newuserdata(L, (n ? n : 1) * sizeof *jobs); /* freed by the GC */
+  lua_createtable(L, (int)n, 0);                                  /* the tokens */
   int tokens = lua_gettop(L);
   for (size_t i = 0; i < n; i++) {
     lua_rawgeti(L, 2, (int)i + 1);
@@ -96,7 +96,7 @@ static int lnh_client_submit_many(lua_State *L) {
       snprintf(why, sizeof why, "message %zu: %s", i + 1, err);
       return lnh_fail(L, rc, why);
     }
-    lua_rawseti(L, tokens, (int)i + 1);                             /* the token */
+    lua_rawseti(L, tokens, (int)i + 1); /* the token */
     lua_pop(L, 1);
   }
   rc = nh_client_submit_many(c, jobs, n, queue_timeout, err, sizeof err);
@@ -145,7 +145,7 @@ static int lnh_client_latency(lua_State *L) {
 /* client:take([max]) -> { receipt, ... } (never blocks) */
 static int lnh_client_take(lua_State *L) {
   nh_client *c = lnh_check_client(L, 1);
-  lua_Number want = luaL_optnumber(L, 2, TAKE_DEFAULT);   /* compared before any cast */
+  lua_Number want = luaL_optnumber(L, 2, TAKE_DEFAULT); /* compared before any cast */
   nh_job *jobs[TAKE_DEFAULT];
   size_t max = want >= 1 && want <= TAKE_DEFAULT ? (size_t)want : TAKE_DEFAULT;
   size_t n = nh_client_take(c, jobs, max);
@@ -300,7 +300,7 @@ static int lnh_client_gc(lua_State *L) {
     if (lua_isfunction(L, -1)) {
       lua_pushvalue(L, 1);
       lua_pushnumber(L, GC_DEADLINE);
-      if (lua_pcall(L, 2, 0, 0) != 0) lua_pop(L, 1);   /* nothing can report it now */
+      if (lua_pcall(L, 2, 0, 0) != 0) lua_pop(L, 1); /* nothing can report it now */
     } else {
       lua_pop(L, 1);
     }
@@ -314,25 +314,33 @@ static int lnh_client_gc(lua_State *L) {
 static int lnh_client_tostring(lua_State *L) {
   lnh_client *u = luaL_checkudata(L, 1, LNH_CLIENT_MT);
   lua_pushfstring(L, "notifyhub.core.client (%s)",
-                  !u->c ? "released" : nh_client_closed(u->c) ? "closed" : "open");
+                  !u->c                    ? "released"
+                  : nh_client_closed(u->c) ? "closed"
+                                           : "open");
   return 1;
 }
 
 void lnh_client_open(lua_State *L) {
-  static const luaL_Reg methods[] = {
-    { "submit", lnh_client_submit },   { "take", lnh_client_take },
-    { "wait", lnh_client_wait },       { "fd", lnh_client_fd },
-    { "pending", lnh_client_pending }, { "stats", lnh_client_stats },
-    { "logs", lnh_client_logs },       { "close", lnh_client_close },
-    { "closed", lnh_client_closed },   { "new_id", lnh_client_new_id },
-    { "set_finalizer", lnh_client_set_finalizer },
-    { "submit_many", lnh_client_submit_many }, { "cancel", lnh_client_cancel },
-    { "latency", lnh_client_latency },
-    { "waker_listen", lnh_client_waker_listen }, { "waker_accept", lnh_client_waker_accept },
-    { "arm", lnh_client_arm },         { "wake", lnh_client_wake },
-    { "forked", lnh_client_forked },
-    { NULL, NULL }
-  };
+  static const luaL_Reg methods[] = { { "submit", lnh_client_submit },
+                                      { "take", lnh_client_take },
+                                      { "wait", lnh_client_wait },
+                                      { "fd", lnh_client_fd },
+                                      { "pending", lnh_client_pending },
+                                      { "stats", lnh_client_stats },
+                                      { "logs", lnh_client_logs },
+                                      { "close", lnh_client_close },
+                                      { "closed", lnh_client_closed },
+                                      { "new_id", lnh_client_new_id },
+                                      { "set_finalizer", lnh_client_set_finalizer },
+                                      { "submit_many", lnh_client_submit_many },
+                                      { "cancel", lnh_client_cancel },
+                                      { "latency", lnh_client_latency },
+                                      { "waker_listen", lnh_client_waker_listen },
+                                      { "waker_accept", lnh_client_waker_accept },
+                                      { "arm", lnh_client_arm },
+                                      { "wake", lnh_client_wake },
+                                      { "forked", lnh_client_forked },
+                                      { NULL, NULL } };
   static const luaL_Reg meta[] = { { "__gc", lnh_client_gc },
                                    { "__tostring", lnh_client_tostring },
                                    { NULL, NULL } };

@@ -108,7 +108,7 @@ static void push_key(lua_State *L, const nh_platform_key *k) {
 
 static void set_rate(lua_State *L, const char *name, double v) {
   if (v <= 0) return;
-  if (v == floor(v) && v < 1e15) lua_pushinteger(L, (lua_Integer)v);   /* 5, not 5.0 */
+  if (v == floor(v) && v < 1e15) lua_pushinteger(L, (lua_Integer)v); /* 5, not 5.0 */
   else lua_pushnumber(L, v);
   lua_setfield(L, -2, name);
 }

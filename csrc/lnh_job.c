@@ -13,7 +13,7 @@
 
 typedef struct lnh_job {
   nh_job *job;
-  int anchored;             /* the handle has callbacks waiting for it */
+  int anchored; /* the handle has callbacks waiting for it */
 } lnh_job;
 
 static const char *const state_names[] = { "new", "queued", "sending", "done" };
@@ -26,13 +26,9 @@ void lnh_job_push_token(lua_State *L, nh_job *job) {
   lua_setmetatable(L, -2);
 }
 
-static lnh_job *lnh_check_job(lua_State *L, int idx) {
-  return luaL_checkudata(L, idx, LNH_JOB_MT);
-}
+static lnh_job *lnh_check_job(lua_State *L, int idx) { return luaL_checkudata(L, idx, LNH_JOB_MT); }
 
-nh_job *lnh_job_of(lua_State *L, int idx) {
-  return lnh_check_job(L, idx)->job;
-}
+nh_job *lnh_job_of(lua_State *L, int idx) { return lnh_check_job(L, idx)->job; }
 
 /* token:state() -> "queued" | "sending" | "done" */
 static int lnh_job_state(lua_State *L) {
@@ -115,7 +111,7 @@ static void push_result(lua_State *L, const nh_target *t, const nh_result *r) {
   if (r->retry_after > 0) set_number(L, "retry_after", r->retry_after);
   set_number(L, "duration_ms", r->duration_ms);
   if (r->response) {
-    lua_pushlstring(L, r->response, r->response_len);   /* bytes, NULs included */
+    lua_pushlstring(L, r->response, r->response_len); /* bytes, NULs included */
     lua_setfield(L, -2, "response");
   }
   if (r->rejected) push_rejected(L, r->rejected);
@@ -137,18 +133,19 @@ void lnh_push_receipt(lua_State *L, const nh_job *job) {
     /* The failure that ended the job (CANCELLED, TIMEOUT, CLOSED), else the first. */
     else if (!first_failure || (r->code == job->code && first_failure->code != job->code))
       first_failure = r;
-    if (r->partial) partial++;                 /* an e-mail some recipients got */
+    if (r->partial) partial++; /* an e-mail some recipients got */
   }
   lua_setfield(L, -2, "results");
   set_integer(L, "total", (lua_Integer)m->n_targets);
   set_integer(L, "successful", (lua_Integer)ok);
   set_integer(L, "failed", (lua_Integer)(m->n_targets - ok));
-  set_string(L, "status", ok == m->n_targets && ok > 0 ? "success"
-                          : ok + partial > 0                ? "partial"
-                                                            : "failed");
+  set_string(L, "status",
+             ok == m->n_targets && ok > 0 ? "success"
+             : ok + partial > 0           ? "partial"
+                                          : "failed");
   if (first_failure) {
-    set_string(L, "error", first_failure->error ? first_failure->error
-                                                : nh_code_text(first_failure->code));
+    set_string(L, "error",
+               first_failure->error ? first_failure->error : nh_code_text(first_failure->code));
     set_string(L, "code", nh_code_name(first_failure->code));
   }
 }

@@ -16,8 +16,8 @@
 
 #include "lnh_binding.h"
 
-#define MAX_DEPTH 32                          /* MAX_DEPTH in lua/notifyhub/message.lua */
-#define LNH_EXACT_INT ((lua_Integer)1 << 53)  /* doubles hold every integer up to here */
+#define MAX_DEPTH 32                         /* MAX_DEPTH in lua/notifyhub/message.lua */
+#define LNH_EXACT_INT ((lua_Integer)1 << 53) /* doubles hold every integer up to here */
 
 static cJSON *to_json(lua_State *L, int idx, int depth, char *err, size_t errlen);
 
@@ -79,7 +79,8 @@ static const char **sorted_keys(lua_State *L, int idx, size_t *n, char *err, siz
   while (lua_next(L, idx)) {
     lua_pop(L, 1);
     const char *why = lua_type(L, -1) != LUA_TSTRING ? "keys must be strings"
-                      : has_nul(L, -1) ? "a NUL byte, which JSON here cannot carry" : NULL;
+                      : has_nul(L, -1)               ? "a NUL byte, which JSON here cannot carry"
+                                                     : NULL;
     if (!why && *n == cap) {
       const char **more = realloc(keys, (cap *= 2) * sizeof *keys);
       if (more) keys = more;
@@ -91,7 +92,7 @@ static const char **sorted_keys(lua_State *L, int idx, size_t *n, char *err, siz
       free(keys);
       return NULL;
     }
-    keys[(*n)++] = lua_tostring(L, -1);      /* anchored by the table */
+    keys[(*n)++] = lua_tostring(L, -1); /* anchored by the table */
   }
   qsort(keys, *n, sizeof *keys, compare_keys);
   return keys;
@@ -109,7 +110,7 @@ static cJSON *object_json(lua_State *L, int idx, int depth, char *err, size_t er
     if (!item) {
       char inner[200];
       snprintf(inner, sizeof inner, "%s", err);
-      snprintf(err, errlen, "%s: %s", keys[i], inner);   /* the path, outside in */
+      snprintf(err, errlen, "%s: %s", keys[i], inner); /* the path, outside in */
       cJSON_Delete(obj);
       obj = NULL;
       break;
@@ -123,7 +124,7 @@ static cJSON *object_json(lua_State *L, int idx, int depth, char *err, size_t er
 static cJSON *number_json_double(double d, char *text) {
   if (!isfinite(d)) return cJSON_CreateNull();
   snprintf(text, 48, "%.15g", d);
-  if (strtod(text, NULL) == d) return cJSON_CreateNumber(d);    /* what cJSON prints is exact */
+  if (strtod(text, NULL) == d) return cJSON_CreateNumber(d); /* what cJSON prints is exact */
   snprintf(text, 48, "%.17g", d);
   return cJSON_CreateRaw(text);
 }

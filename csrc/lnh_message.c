@@ -118,7 +118,7 @@ static void check_rate(lua_State *L, int t, nh_target *target) {
       lua_rawgeti(L, -1, i);
       lua_rawgeti(L, -1, 1);
       lua_rawgeti(L, -2, 2);
-      int count = (int)lnh_check_range(L, -2, "rate.count");   /* checked before the cast */
+      int count = (int)lnh_check_range(L, -2, "rate.count"); /* checked before the cast */
       double per = lnh_check_range(L, -1, "rate.per");
       lua_pop(L, 3);
       target->rate[target->n_rate].count = count;
@@ -186,7 +186,7 @@ nh_job *lnh_check_message(lua_State *L, int idx, nh_client *c, nh_code *code, ch
   size_t n = lnh_rawlen(L, targets);
   nh_job *job = nh_job_new(n);
   if (!job) luaL_error(L, "out of memory");
-  lnh_job_push_token(L, job);                 /* owns the job from here on */
+  lnh_job_push_token(L, job); /* owns the job from here on */
   nh_message *m = &job->msg;
   for (size_t i = 0; i < n; i++) {
     lua_rawgeti(L, targets, (int)i + 1);
@@ -217,10 +217,10 @@ nh_job *lnh_check_message(lua_State *L, int idx, nh_client *c, nh_code *code, ch
   m->metadata = opt_json(L, idx, "metadata");
   m->platform_data = opt_json(L, idx, "platform_data");
   check_attachments(L, idx, m);
-  lua_remove(L, targets);                     /* leaves the token on top */
-  for (size_t i = 0; i < n && nh_message_plan_now(m); i++) {   /* a large body: the worker */
+  lua_remove(L, targets);                                    /* leaves the token on top */
+  for (size_t i = 0; i < n && nh_message_plan_now(m); i++) { /* a large body: the worker */
     *code = nh_target_plan(m, &m->targets[i], err, errlen);
-    if (*code != NH_OK) return NULL;          /* the token frees the job */
+    if (*code != NH_OK) return NULL; /* the token frees the job */
   }
   return job;
 }

@@ -12,8 +12,7 @@
 static const char *const level_names[] = NH_LOG_LEVEL_NAMES;
 
 static int fail_type(lua_State *L, const char *path, const char *expected) {
-  return luaL_error(L, "notifyhub: %s: %s expected, got %s", path, expected,
-                    luaL_typename(L, -1));
+  return luaL_error(L, "notifyhub: %s: %s expected, got %s", path, expected, luaL_typename(L, -1));
 }
 
 /* Each reader takes the value on top of the stack (checked) and pops it. */
@@ -55,10 +54,11 @@ static void read_HEADER(lua_State *L, const char *path, const char **out) {
   size_t n;
   if (lua_type(L, -1) != LUA_TSTRING) fail_type(L, path, "string");
   const char *s = lua_tolstring(L, -1, &n);
-  for (size_t i = 0; i < n; i++) {     /* a tab is the one control character allowed */
+  for (size_t i = 0; i < n; i++) { /* a tab is the one control character allowed */
     unsigned char ch = (unsigned char)s[i];
     if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
-      luaL_error(L, "notifyhub: %s: string without control characters (CR, LF, NUL, ...) expected", path);
+      luaL_error(L, "notifyhub: %s: string without control characters (CR, LF, NUL, ...) expected",
+                 path);
   }
   *out = s;
   lua_pop(L, 1);
@@ -128,8 +128,8 @@ static void check_keys(lua_State *L, int t, const char *section) {
 }
 
 /* Rows come grouped by section: each section's keys are checked once. */
-#define READ_OPTION(P, section, key, field, type, dflt, min, max, above)             \
-  if (strcmp(last, #section) != 0) check_keys(L, t, last = #section);                \
+#define READ_OPTION(P, section, key, field, type, dflt, min, max, above) \
+  if (strcmp(last, #section) != 0) check_keys(L, t, last = #section);    \
   if (get_option(L, t, #section, #key)) read_##type(L, #section "." #key, &o->P field);
 
 void lnh_options_check(lua_State *L, int t, nh_options *o) {
@@ -157,7 +157,7 @@ static void push_INT(lua_State *L, lua_Number d) { lua_pushinteger(L, (lua_Integ
 static void push_SIZE(lua_State *L, lua_Number d) { lua_pushinteger(L, (lua_Integer)d); }
 static void push_SEC(lua_State *L, lua_Number d) { lua_pushnumber(L, d); }
 static void push_MS(lua_State *L, lua_Number d) { lua_pushnumber(L, d); }
-static void push_STR(lua_State *L, const char *d) { lua_pushstring(L, d); }   /* NULL: nil */
+static void push_STR(lua_State *L, const char *d) { lua_pushstring(L, d); } /* NULL: nil */
 static void push_HEADER(lua_State *L, const char *d) { lua_pushstring(L, d); }
 static void push_LEVEL(lua_State *L, int d) { lua_pushstring(L, level_names[d]); }
 

@@ -35,7 +35,7 @@ static const lnh_range *find(const char *path) {
 }
 
 static int in_range(const lnh_range *r, lua_Number v) {
-  if (!(v >= r->min && v <= r->max)) return 0;      /* NaN fails both */
+  if (!(v >= r->min && v <= r->max)) return 0; /* NaN fails both */
   if (r->above && v == r->min) return 0;
   return !r->integer || floor(v) == v;
 }
@@ -48,7 +48,7 @@ lua_Number lnh_check_range(lua_State *L, int idx, const char *path) {
                       r->integer ? "integer" : "number", luaL_typename(L, idx));
   lua_Number v = lua_tonumber(L, idx);
   if (!in_range(r, v)) {
-    char got[32], why[256];      /* lua_pushfstring has no %g: formatted here */
+    char got[32], why[256]; /* lua_pushfstring has no %g: formatted here */
     if (v != v) snprintf(got, sizeof got, "nan");
     else snprintf(got, sizeof got, "%.14g", (double)v);
     snprintf(why, sizeof why,

@@ -16,21 +16,21 @@
 
 #include "nh_options.h"
 
-#define LNH_MAX_SAFE_INT 9007199254740992.0   /* 2^53: every integer below is a double */
+#define LNH_MAX_SAFE_INT 9007199254740992.0 /* 2^53: every integer below is a double */
 
-#define LNH_RANGES(X)                                                        \
-  X("message.timeout", 0, 0, 7 * NH_DAY, 1)                             \
-  X("rate_limit.per_second", 1, 1, 1000000, 0)                               \
-  X("rate_limit.per_minute", 1, 1, 1000000, 0)                               \
-  X("rate_limit.per_hour", 1, 1, 1000000, 0)                                 \
-  X("rate_limit.burst", 1, 1, 1000000, 0)                                    \
-  X("rate.count", 1, 1, 1000000, 0)                                          \
-  X("rate.per", 0, 0, 1000000, 1)                                            \
-  X("email.port", 1, 1, 65535, 0)                                            \
-  X("telegram.chat_id", 1, -LNH_MAX_SAFE_INT, LNH_MAX_SAFE_INT, 0)            \
-  X("ngx.close_timeout", 0, 0, 3600, 0)                                      \
-  X("ngx.busy_interval", 0, 0, 1, 1)                                         \
-  X("ngx.busy_max", 0, 0, 10, 1)                                             \
+#define LNH_RANGES(X)                                              \
+  X("message.timeout", 0, 0, 7 * NH_DAY, 1)                        \
+  X("rate_limit.per_second", 1, 1, 1000000, 0)                     \
+  X("rate_limit.per_minute", 1, 1, 1000000, 0)                     \
+  X("rate_limit.per_hour", 1, 1, 1000000, 0)                       \
+  X("rate_limit.burst", 1, 1, 1000000, 0)                          \
+  X("rate.count", 1, 1, 1000000, 0)                                \
+  X("rate.per", 0, 0, 1000000, 1)                                  \
+  X("email.port", 1, 1, 65535, 0)                                  \
+  X("telegram.chat_id", 1, -LNH_MAX_SAFE_INT, LNH_MAX_SAFE_INT, 0) \
+  X("ngx.close_timeout", 0, 0, 3600, 0)                            \
+  X("ngx.busy_interval", 0, 0, 1, 1)                               \
+  X("ngx.busy_max", 0, 0, 10, 1)                                   \
   X("ngx.idle_interval", 0, 0, 10, 1)
 
 typedef struct lnh_range {

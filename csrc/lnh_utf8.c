@@ -14,12 +14,12 @@ static int seq_len(const unsigned char *s, size_t n) {
   unsigned char c = s[0];
   if (c < 0x80) return 1;
   int len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
-  if (c < 0xC2 || c > 0xF4) return -1;              /* continuation, overlong C0/C1, F5.. */
-  unsigned char lo = 0x80, hi = 0xBF;               /* allowed second byte */
-  if (c == 0xE0) lo = 0xA0;                         /* overlong */
-  else if (c == 0xED) hi = 0x9F;                    /* surrogates */
-  else if (c == 0xF0) lo = 0x90;                    /* overlong */
-  else if (c == 0xF4) hi = 0x8F;                    /* above U+10FFFF */
+  if (c < 0xC2 || c > 0xF4) return -1; /* continuation, overlong C0/C1, F5.. */
+  unsigned char lo = 0x80, hi = 0xBF;  /* allowed second byte */
+  if (c == 0xE0) lo = 0xA0;            /* overlong */
+  else if (c == 0xED) hi = 0x9F;       /* surrogates */
+  else if (c == 0xF0) lo = 0x90;       /* overlong */
+  else if (c == 0xF4) hi = 0x8F;       /* above U+10FFFF */
   for (int i = 1; i < len; i++) {
     if ((size_t)i >= n) return -i;
     unsigned char b = s[i];
@@ -51,14 +51,14 @@ static int lnh_utf8_replace(lua_State *L) {
   const unsigned char *s = (const unsigned char *)luaL_checklstring(L, 1, &n);
   luaL_Buffer b;
   luaL_buffinit(L, &b);
-  size_t run = 0;                     /* start of the valid bytes not yet added */
+  size_t run = 0; /* start of the valid bytes not yet added */
   for (size_t i = 0; i < n;) {
     int k = seq_len(s + i, n - i);
     if (k > 0) {
       i += (size_t)k;
       continue;
     }
-    luaL_addlstring(&b, (const char *)s + run, i - run);   /* a run at once, not a char */
+    luaL_addlstring(&b, (const char *)s + run, i - run); /* a run at once, not a char */
     luaL_addlstring(&b, "\xEF\xBF\xBD", 3);
     i += (size_t)-k;
     run = i;

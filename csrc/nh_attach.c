@@ -24,7 +24,7 @@
 #include "nh_internal.h"
 
 #define DEFAULT_MAX ((size_t)25 * 1024 * 1024)
-#define MAX_NAME 255                    /* bytes of a filename or content type */
+#define MAX_NAME 255 /* bytes of a filename or content type */
 #define CHUNK 65536
 
 size_t nh_attach_limit(const nh_target *t) {
@@ -53,9 +53,10 @@ static nh_code fail(char *err, size_t errlen, const nh_attachment *a, const char
 
 static nh_code too_large(const nh_attachment *a, size_t limit, char *err, size_t errlen) {
   char why[160];
-  snprintf(why, sizeof why,
-           "over the limit: the attachments of a message may total %zu bytes (attachments_max_bytes)",
-           limit);
+  snprintf(
+    why, sizeof why,
+    "over the limit: the attachments of a message may total %zu bytes (attachments_max_bytes)",
+    limit);
   return fail(err, errlen, a, why);
 }
 
@@ -90,7 +91,9 @@ static char *real_path(const nh_target *t, const nh_attachment *a, char *err, si
   char *root = realpath(dir, NULL);
   size_t n = root ? strlen(root) : 0;
   int inside = root && strncmp(real, root, n) == 0 && (real[n] == '/' || root[n - 1] == '/');
-  if (!inside) fail(err, errlen, a, root ? "outside attachments_dir" : "outside attachments_dir (which does not exist)");
+  if (!inside)
+    fail(err, errlen, a,
+         root ? "outside attachments_dir" : "outside attachments_dir (which does not exist)");
   free(root);
   if (inside) return real;
   free(real);
@@ -100,7 +103,7 @@ static char *real_path(const nh_target *t, const nh_attachment *a, char *err, si
 static int header_text_ok(const char *s) {
   if (!s || !*s || strlen(s) > MAX_NAME || strpbrk(s, "\"\\")) return 0;
   for (; *s; s++)
-    if ((unsigned char)*s < 0x20 || *s == 0x7f) return 0;   /* CR, LF, any control */
+    if ((unsigned char)*s < 0x20 || *s == 0x7f) return 0; /* CR, LF, any control */
   return 1;
 }
 
@@ -115,10 +118,15 @@ static int content_type_ok(const char *s) {
 static nh_code check_one(const nh_target *t, const nh_attachment *a, size_t *total, char *err,
                          size_t errlen) {
   if (!header_text_ok(a->filename))
-    return fail(err, errlen, a, "a filename of 1 to 255 bytes without control characters, quotes or backslashes expected");
+    return fail(
+      err, errlen, a,
+      "a filename of 1 to 255 bytes without control characters, quotes or backslashes expected");
   if (a->content_type && !content_type_ok(a->content_type))
-    return fail(err, errlen, a, "a content_type of 1 to 255 printable ASCII bytes without blanks, quotes or ';' expected");
-  if (!a->path == !a->content) return fail(err, errlen, a, "exactly one of content and path expected");
+    return fail(
+      err, errlen, a,
+      "a content_type of 1 to 255 printable ASCII bytes without blanks, quotes or ';' expected");
+  if (!a->path == !a->content)
+    return fail(err, errlen, a, "exactly one of content and path expected");
   if (a->content) return count(t, a, a->content_len, total, err, errlen);
   char *real = real_path(t, a, err, errlen);
   if (!real) return NH_INVALID_MESSAGE;
@@ -147,7 +155,8 @@ static nh_code read_all(int fd, const nh_message *m, const nh_attachment *a, siz
   nh_code rc = chunk ? NH_OK : NH_NO_MEMORY;
   while (rc == NH_OK) {
     if (m->deadline > 0 && nh_now() > m->deadline) {
-      snprintf(err, errlen, "email: attachment '%.100s': the message's deadline passed while reading it",
+      snprintf(err, errlen,
+               "email: attachment '%.100s': the message's deadline passed while reading it",
                a->filename);
       rc = NH_TIMEOUT;
       break;
@@ -207,10 +216,11 @@ static nh_code read_file(const nh_message *m, const nh_target *t, const nh_attac
   nh_code rc = NH_OK;
   if (fstat(fd, &st) != 0) rc = fail(err, errlen, a, why_errno(errno));
   else if (!S_ISREG(st.st_mode)) rc = fail(err, errlen, a, "not a regular file");
-  else if (*total > limit || (size_t)st.st_size > limit - *total) rc = too_large(a, limit, err, errlen);
+  else if (*total > limit || (size_t)st.st_size > limit - *total)
+    rc = too_large(a, limit, err, errlen);
   else rc = read_all(fd, m, a, limit - *total, limit, out, err, errlen);
   if (rc == NH_OK) *total += out->len;
-  close(fd);                                             /* a regular file: never blocks */
+  close(fd); /* a regular file: never blocks */
   return rc;
 }
 

@@ -23,7 +23,7 @@
 #include "nh_version.h"
 
 #define LOG_CAPACITY 4096
-#define PURGE_AFTER 256       /* detaches, and unread records, before a purge */
+#define PURGE_AFTER 256 /* detaches, and unread records, before a purge */
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc;
@@ -97,16 +97,14 @@ static void at_exit(void) {
 
 int nh_client_forked(const nh_client *c) { return nh_fork_since(c->fork_generation); }
 
-const char *nh_curl_version(void) {
-  return curl_version_info(CURLVERSION_NOW)->version;
-}
+const char *nh_curl_version(void) { return curl_version_info(CURLVERSION_NOW)->version; }
 
 /* One assignment per row of nh_options.h, in the core's unit. */
 #define NH_OPT_SET_BOOL(lv, d) lv = (d)
 #define NH_OPT_SET_INT(lv, d) lv = (d)
 #define NH_OPT_SET_SIZE(lv, d) lv = (size_t)(d)
 #define NH_OPT_SET_SEC(lv, d) lv = (d)
-#define NH_OPT_SET_MS(lv, d) lv = (long)ceil((d) * 1000.0)
+#define NH_OPT_SET_MS(lv, d) lv = (long)ceil((d)*1000.0)
 #define NH_OPT_SET_STR(lv, d) lv = (d)
 #define NH_OPT_SET_HEADER(lv, d) lv = (d)
 #define NH_OPT_SET_LEVEL(lv, d) lv = (d)
@@ -205,7 +203,7 @@ nh_client *nh_client_new(const nh_options *opt, char *err, size_t errlen) {
     nh_redact_free(c->secrets, c->n_secrets);
     free(c->user_agent);
     nh_limits_free(c->limits);
-    free(c);                                  /* leaks a mutex or two, never a thread */
+    free(c); /* leaks a mutex or two, never a thread */
     return NULL;
   }
   c->ready = 1;
@@ -327,8 +325,10 @@ nh_code nh_client_submit_many(nh_client *c, nh_job **jobs, size_t n, double queu
   }
   for (size_t i = 0; i < n; i++)
     if (!nh_message_id_ok(jobs[i]->msg.id)) {
-      snprintf(err, errlen, "message %zu: id: 1 to %d printable ASCII characters without spaces "
-               "expected", i + 1, NH_MAX_ID_LEN);
+      snprintf(err, errlen,
+               "message %zu: id: 1 to %d printable ASCII characters without spaces "
+               "expected",
+               i + 1, NH_MAX_ID_LEN);
       return NH_INVALID_MESSAGE;
     }
   for (size_t i = 0; i < n; i++)
@@ -473,8 +473,9 @@ int nh_client_closed(nh_client *c) { return c->closed_flag; }
 
 void nh_client_free(nh_client *c) {
   if (!c) return;
-  if (nh_client_forked(c)) return;                      /* locks may be held by threads
-                                                 that do not exist here */
+  if (nh_client_forked(c))
+    return; /* locks may be held by threads
+     that do not exist here */
   live_remove(c);
   nh_client_close(c, 0);
   nh_job *jobs[64];

@@ -86,7 +86,7 @@ size_t nh_completions_take(nh_completions *cq, nh_job **out, size_t max) {
   }
   if (!cq->head) cq->tail = NULL;
   cq->length -= n;
-  if (cq->head) nh_completions_signal_locked(cq);              /* more left: stay readable */
+  if (cq->head) nh_completions_signal_locked(cq); /* more left: stay readable */
   pthread_mutex_unlock(&cq->lock);
   return n;
 }
@@ -123,7 +123,7 @@ size_t nh_completions_purge(nh_completions *cq) {
     if (__atomic_load_n(&job->detached, __ATOMIC_ACQUIRE)) {
       *link = job->next;
       nh_job_release(job);
-      n++;                                    /* the caller counts them dropped */
+      n++; /* the caller counts them dropped */
     } else {
       last = job;
       link = &job->next;

@@ -72,51 +72,51 @@ typedef struct nh_rate_rule {
 /* The client's options: the rows of nh_options.h, each commented there. */
 typedef struct nh_options {
   NH_CLIENT_OPTIONS(NH_OPT_MEMBER, )
-  nh_retry retry;           /* the default of a message that gives none */
-  int failures_stderr;      /* not a user key: no log handler, so a failure the
-                               full log buffer cannot keep goes to stderr */
+  nh_retry retry;      /* the default of a message that gives none */
+  int failures_stderr; /* not a user key: no log handler, so a failure the
+                          full log buffer cannot keep goes to stderr */
 } nh_options;
 
 /* One destination of a message, fully resolved by the caller. */
 typedef struct nh_target {
   nh_platform_id platform;
-  char *url;                /* the real URL: may hold a token, never shown */
-  char *label;              /* what receipts and logs show instead */
-  char *secret;             /* signing secret or NULL */
-  char *method;             /* HTTP method; NULL means POST */
-  char **headers;           /* "Name: value" lines */
+  char *url;      /* the real URL: may hold a token, never shown */
+  char *label;    /* what receipts and logs show instead */
+  char *secret;   /* signing secret or NULL */
+  char *method;   /* HTTP method; NULL means POST */
+  char **headers; /* "Name: value" lines */
   size_t n_headers;
-  char **keywords;          /* Feishu: one of them must be in the text */
+  char **keywords; /* Feishu: one of them must be in the text */
   size_t n_keywords;
-  cJSON *options;           /* platform options (chat_id, username, ...) or NULL */
-  char *rate_key;           /* the destination the rate rules count; NULL: url */
+  cJSON *options; /* platform options (chat_id, username, ...) or NULL */
+  char *rate_key; /* the destination the rate rules count; NULL: url */
   nh_rate_rule rate[NH_MAX_RATE_RULES];
-  int n_rate;               /* 0: not limited */
-  int overflow;             /* NH_OVERFLOW_* */
-  char **parts;             /* bodies of a split or cut message; NULL: msg body */
+  int n_rate;   /* 0: not limited */
+  int overflow; /* NH_OVERFLOW_* */
+  char **parts; /* bodies of a split or cut message; NULL: msg body */
   size_t n_parts;
-  char **secrets;           /* values cut out of every text about this target */
+  char **secrets; /* values cut out of every text about this target */
   size_t n_secrets;
-  int planned;              /* nh_target_plan() ran and succeeded */
+  int planned; /* nh_target_plan() ran and succeeded */
 } nh_target;
 
 /* The outcome of one target. */
 typedef struct nh_result {
   int success;
   nh_code code;
-  char *error;              /* NULL on success */
-  long http_status;         /* 0 when no answer came */
+  char *error;      /* NULL on success */
+  long http_status; /* 0 when no answer came */
   int has_platform_code;
   long platform_code;
   int attempts;
-  int parts_sent;           /* of a split message, how many went out */
-  double retry_after;       /* seconds the platform asked to wait; 0: none */
+  int parts_sent;     /* of a split message, how many went out */
+  double retry_after; /* seconds the platform asked to wait; 0: none */
   double duration_ms;
-  char *response;           /* the start of the answer's body, capped */
-  size_t response_len;      /* its bytes (it may hold NUL bytes) */
-  int transient;            /* SMTP: a 4xx reply, "try later" (nh_platform_transient decides) */
-  int partial;              /* SMTP: some recipients got it, `rejected` did not */
-  char *rejected;           /* SMTP: refused recipients, one per line; NULL: none */
+  char *response;      /* the start of the answer's body, capped */
+  size_t response_len; /* its bytes (it may hold NUL bytes) */
+  int transient;       /* SMTP: a 4xx reply, "try later" (nh_platform_transient decides) */
+  int partial;         /* SMTP: some recipients got it, `rejected` did not */
+  char *rejected;      /* SMTP: refused recipients, one per line; NULL: none */
 } nh_result;
 
 typedef struct nh_job nh_job;
@@ -125,25 +125,25 @@ typedef struct nh_job nh_job;
  * (a regular file, within attachments_dir and attachments_max_bytes). */
 typedef struct nh_attachment {
   char *filename;
-  char *content_type;       /* NULL: application/octet-stream */
-  char *content;            /* NULL when path is set; may hold NUL bytes */
+  char *content_type; /* NULL: application/octet-stream */
+  char *content;      /* NULL when path is set; may hold NUL bytes */
   size_t content_len;
-  char *path;               /* NULL when content is set */
+  char *path; /* NULL when content is set */
 } nh_attachment;
 
 typedef struct nh_message {
   char *id;
-  char *title;              /* NULL when absent */
-  char *body;               /* NULL when absent */
-  char *format;             /* "text", "markdown", "html" */
+  char *title;  /* NULL when absent */
+  char *body;   /* NULL when absent */
+  char *format; /* "text", "markdown", "html" */
   int priority;
-  cJSON *metadata;          /* NULL or an object, owned by the job */
-  cJSON *platform_data;     /* NULL or an object, owned by the job */
+  cJSON *metadata;      /* NULL or an object, owned by the job */
+  cJSON *platform_data; /* NULL or an object, owned by the job */
   nh_target *targets;
   size_t n_targets;
-  nh_attachment *attachments;   /* e-mail only */
+  nh_attachment *attachments; /* e-mail only */
   size_t n_attachments;
-  double deadline;          /* a copy of the job's, for platforms that read files */
+  double deadline; /* a copy of the job's, for platforms that read files */
   /* Planning on a worker: nonzero from stop(stop_arg) gives it up between
    * parts (cancel, deadline, close). NULL: never. */
   int (*stop)(const void *stop_arg);
@@ -151,26 +151,26 @@ typedef struct nh_message {
 } nh_message;
 
 struct nh_job {
-  uint64_t seq;             /* the client's number for this job, from 1 */
+  uint64_t seq; /* the client's number for this job, from 1 */
   nh_message msg;
-  nh_result *results;       /* one per target, filled by the worker */
-  nh_code code;             /* NH_OK, or why the job as a whole ended */
-  double submitted_at;      /* nh_now() */
+  nh_result *results;  /* one per target, filled by the worker */
+  nh_code code;        /* NH_OK, or why the job as a whole ended */
+  double submitted_at; /* nh_now() */
   nh_retry retry;
-  double timeout;           /* seconds from submit; 0: none */
+  double timeout; /* seconds from submit; 0: none */
   /* runtime, owned by the core */
-  double deadline;          /* nh_now() based; 0: none */
-  int state;                /* NH_JOB_*, atomic */
-  int refs;                 /* atomic: the core's and the caller's */
-  int detached;             /* atomic: nobody will take the completion */
-  int fate;                 /* atomic NH_FATE_*: who decided how the job ends */
-  int failure_logged;       /* its failure record is in the log buffer */
-  size_t targets_left;      /* worker-private */
-  int active, waiting;      /* worker-private: transfers and timers */
-  void *worker;             /* under queue.lock: the worker that took it */
-  nh_job *next, *prev;      /* queue links */
-  int heap_index;           /* in the queue's deadline heap; -1: not there */
-  int in_queue;             /* under queue.lock: in the submission queue now */
+  double deadline;     /* nh_now() based; 0: none */
+  int state;           /* NH_JOB_*, atomic */
+  int refs;            /* atomic: the core's and the caller's */
+  int detached;        /* atomic: nobody will take the completion */
+  int fate;            /* atomic NH_FATE_*: who decided how the job ends */
+  int failure_logged;  /* its failure record is in the log buffer */
+  size_t targets_left; /* worker-private */
+  int active, waiting; /* worker-private: transfers and timers */
+  void *worker;        /* under queue.lock: the worker that took it */
+  nh_job *next, *prev; /* queue links */
+  int heap_index;      /* in the queue's deadline heap; -1: not there */
+  int in_queue;        /* under queue.lock: in the submission queue now */
   double enqueued_at;
 };
 
@@ -181,14 +181,14 @@ typedef struct nh_stats {
   int workers, min_workers, max_workers;
   uint64_t threads_created;
   uint64_t log_dropped;
-  size_t rate_destinations;  /* destinations the rate limits track (idle ones go lazily) */
+  size_t rate_destinations; /* destinations the rate limits track (idle ones go lazily) */
 } nh_stats;
 
 typedef struct nh_log_record {
   int level;
-  int worker_id;            /* 0: the owner thread */
-  char *message_id;         /* NULL when not about one message */
-  int attempt;              /* 0 when not about one attempt */
+  int worker_id;    /* 0: the owner thread */
+  char *message_id; /* NULL when not about one message */
+  int attempt;      /* 0 when not about one attempt */
   char *text;
   struct nh_log_record *next;
 } nh_log_record;
@@ -199,7 +199,7 @@ typedef struct nh_client nh_client;
 const char *nh_code_name(nh_code code);
 const char *nh_code_text(nh_code code);
 const char *nh_platform_name(nh_platform_id id);
-int nh_platform_from_name(const char *name);   /* -1 when unknown */
+int nh_platform_from_name(const char *name); /* -1 when unknown */
 
 /* libcurl's version string. [pure] */
 const char *nh_curl_version(void);
@@ -217,15 +217,15 @@ double nh_now(void);
  * atomic, state is an atomic read; nh_result_set and nh_job_succeeded on
  * a job no worker holds (before submit, or taken back). */
 nh_job *nh_job_new(size_t n_targets);
-void nh_job_release(nh_job *job);           /* drops one reference */
+void nh_job_release(nh_job *job); /* drops one reference */
 int nh_job_state(const nh_job *job);
-void nh_job_detach(nh_job *job);            /* the caller will not take it */
+void nh_job_detach(nh_job *job); /* the caller will not take it */
 void nh_result_set(nh_result *r, nh_code code, const char *fmt, ...);
-int nh_job_succeeded(const nh_job *job);    /* every target succeeded */
+int nh_job_succeeded(const nh_job *job); /* every target succeeded */
 
-/* Secrets (nh_redact.c), [pure] on strings the caller holds: in place, every occurrence of one of the secrets
- * (those of at least NH_REDACT_MIN bytes) becomes "***"; returns the new
- * length. The _string and _result forms use the target's own list. */
+/* Secrets (nh_redact.c), [pure] on strings the caller holds: in place, every occurrence of one of
+ * the secrets (those of at least NH_REDACT_MIN bytes) becomes "***"; returns the new length. The
+ * _string and _result forms use the target's own list. */
 #define NH_REDACT_MIN 4
 size_t nh_redact(char *s, size_t len, char *const *secrets, size_t count);
 void nh_redact_string(char *s, const nh_target *t);
@@ -274,8 +274,7 @@ nh_client *nh_client_new(const nh_options *opt, char *err, size_t errlen);
  * (NH_NO_MEMORY: the queue had no memory for it; nothing was accepted). A
  * message the caller did not plan is planned here (nh_target_plan; a large
  * one by its worker): a C caller cannot skip splitting or the checks. */
-nh_code nh_client_submit(nh_client *c, nh_job *job, double queue_timeout,
-                         char *err, size_t errlen);
+nh_code nh_client_submit(nh_client *c, nh_job *job, double queue_timeout, char *err, size_t errlen);
 /* [owner] All of them or none: waits up to queue_timeout for room for
  * every job. */
 nh_code nh_client_submit_many(nh_client *c, nh_job **jobs, size_t n, double queue_timeout,

@@ -9,14 +9,14 @@
 
 #include "nh_internal.h"
 
-int nh_hmac_sha256_base64(const void *key, size_t keylen, const void *data,
-                          size_t datalen, char *out, size_t outlen) {
+int nh_hmac_sha256_base64(const void *key, size_t keylen, const void *data, size_t datalen,
+                          char *out, size_t outlen) {
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int maclen = 0;
   if (outlen < 45) return -1;
   /* HMAC() with an empty key needs a non-NULL pointer. */
-  if (!HMAC(EVP_sha256(), key ? key : "", (int)keylen, data ? data : (const void *)"",
-            datalen, mac, &maclen))
+  if (!HMAC(EVP_sha256(), key ? key : "", (int)keylen, data ? data : (const void *)"", datalen, mac,
+            &maclen))
     return -1;
   EVP_EncodeBlock((unsigned char *)out, mac, (int)maclen);
   return 0;
@@ -50,7 +50,7 @@ unsigned char *nh_base64_decode(const char *in, size_t *outlen) {
   /* EVP_DecodeBlock counts the padding as zero bytes. */
   for (size_t i = n; i > 0 && padded[i - 1] == '='; i--) len--;
   free(padded);
-  if (len < 0) {                              /* cannot happen after the checks above */
+  if (len < 0) { /* cannot happen after the checks above */
     free(out);
     return NULL;
   }
@@ -63,8 +63,8 @@ char *nh_url_encode(const char *s) {
   nh_buf b = { 0 };
   for (; *s; s++) {
     unsigned char c = (unsigned char)*s;
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-        c == '-' || c == '_' || c == '.' || c == '~') {
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+        c == '_' || c == '.' || c == '~') {
       nh_buf_add(&b, (const char *)&c, 1);
     } else {
       char esc[3] = { '%', hex[c >> 4], hex[c & 15] };

@@ -14,13 +14,14 @@
 
 #include "nh_internal.h"
 
-#define DINGTALK_MAX_TEXT 20000     /* bytes of text; DingTalk documents about 20 KB */
+#define DINGTALK_MAX_TEXT 20000 /* bytes of text; DingTalk documents about 20 KB */
 #define DINGTALK_TOO_FAST 130101
 
 static cJSON *at_block(const nh_target *t) {
   cJSON *at = cJSON_CreateObject();
   cJSON *mobiles = nh_opt_item(t, "at_mobiles"), *ids = nh_opt_item(t, "at_user_ids");
-  cJSON_AddItemToObject(at, "atMobiles", mobiles ? cJSON_Duplicate(mobiles, 1) : cJSON_CreateArray());
+  cJSON_AddItemToObject(at, "atMobiles",
+                        mobiles ? cJSON_Duplicate(mobiles, 1) : cJSON_CreateArray());
   cJSON_AddItemToObject(at, "atUserIds", ids ? cJSON_Duplicate(ids, 1) : cJSON_CreateArray());
   cJSON_AddBoolToObject(at, "isAtAll", nh_opt_bool(t, "at_all", 0));
   return at;
@@ -82,19 +83,21 @@ static char *signed_url(const nh_target *t) {
   char ts[32], sign[64];
   snprintf(ts, sizeof ts, "%lld", (long long)(nh_wall_time() * 1000.0));
   char *text = nh_sprintf("%s\n%s", ts, t->secret);
-  int rc = text ? nh_hmac_sha256_base64(t->secret, strlen(t->secret), text, strlen(text),
-                                        sign, sizeof sign) : -1;
+  int rc = text ? nh_hmac_sha256_base64(t->secret, strlen(t->secret), text, strlen(text), sign,
+                                        sizeof sign)
+                : -1;
   free(text);
   if (rc) return NULL;
   char *encoded = nh_url_encode(sign);
   char *url = encoded ? nh_sprintf("%s%stimestamp=%s&sign=%s", t->url,
-                                   strchr(t->url, '?') ? "&" : "?", ts, encoded) : NULL;
+                                   strchr(t->url, '?') ? "&" : "?", ts, encoded)
+                      : NULL;
   free(encoded);
   return url;
 }
 
-static nh_code dingtalk_build(const nh_message *m, const nh_target *t, nh_request *req,
-                              char *err, size_t errlen) {
+static nh_code dingtalk_build(const nh_message *m, const nh_target *t, nh_request *req, char *err,
+                              size_t errlen) {
   char *url = t->secret ? signed_url(t) : nh_strdup(t->url);
   return nh_request_json(req, t, url, message_json(m, t), err, errlen);
 }
@@ -123,7 +126,7 @@ void nh_classify_errcode(const char *name, long too_fast, const nh_answer *a, nh
      * what comes before it. */
     const char *ip = strstr(text, "from ip");
     int keep = ip ? (int)(ip - text) : 200;
-    if (ip) {                                 /* and the receipt's copy too */
+    if (ip) { /* and the receipt's copy too */
       const char *at = strstr(a->body, "from ip");
       r->response = at ? nh_sprintf("%.*sfrom ip: ***", (int)(at - a->body), a->body) : NULL;
     }

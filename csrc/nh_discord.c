@@ -17,7 +17,7 @@
 static char *discord_render(const nh_message *m, const nh_target *t, int *in_chars) {
   (void)t;
   *in_chars = 1;
-  char *body = nh_body_text(m);               /* markdown is Discord's own: as it is */
+  char *body = nh_body_text(m); /* markdown is Discord's own: as it is */
   if (!body || !m->title) return body;
   char *text = nh_sprintf("**%s**%s%s", m->title, *body ? "\n" : "", body);
   free(body);
@@ -30,8 +30,8 @@ static size_t discord_limit(const nh_message *m, const nh_target *t) {
   return DISCORD_MAX_CONTENT;
 }
 
-static nh_code discord_build(const nh_message *m, const nh_target *t, nh_request *req,
-                             char *err, size_t errlen) {
+static nh_code discord_build(const nh_message *m, const nh_target *t, nh_request *req, char *err,
+                             size_t errlen) {
   int unused;
   char *content = discord_render(m, t, &unused);
   cJSON *root = cJSON_CreateObject();
@@ -39,14 +39,16 @@ static nh_code discord_build(const nh_message *m, const nh_target *t, nh_request
   free(content);
   const char *opts[] = { "username", "avatar_url" };
   for (int i = 0; i < 2; i++)
-    if (nh_opt_string(t, opts[i])) cJSON_AddStringToObject(root, opts[i], nh_opt_string(t, opts[i]));
+    if (nh_opt_string(t, opts[i]))
+      cJSON_AddStringToObject(root, opts[i], nh_opt_string(t, opts[i]));
   const char *data[] = { "embeds", "allowed_mentions" };
   for (int i = 0; i < 2; i++)
     if (nh_platform_data(m, "discord", data[i]))
-      cJSON_AddItemToObject(root, data[i], cJSON_Duplicate(nh_platform_data(m, "discord", data[i]), 1));
+      cJSON_AddItemToObject(root, data[i],
+                            cJSON_Duplicate(nh_platform_data(m, "discord", data[i]), 1));
   int wait = nh_opt_bool(t, "wait", 0);
-  char *url = wait ? nh_sprintf("%s%swait=true", t->url, strchr(t->url, '?') ? "&" : "?")
-                   : nh_strdup(t->url);
+  char *url =
+    wait ? nh_sprintf("%s%swait=true", t->url, strchr(t->url, '?') ? "&" : "?") : nh_strdup(t->url);
   return nh_request_json(req, t, url, root, err, errlen);
 }
 

@@ -50,8 +50,8 @@ static void put_words(nh_buf *b, const char *s) {
   size_t n = strlen(s);
   unsigned char out[64];
   for (size_t i = 0; i < n;) {
-    size_t take = nh_utf8_prefix(s + i, n - i, 42, 0);   /* 42 bytes -> 56 base64 */
-    if (take == 0) take = n - i < 42 ? n - i : 42;       /* not UTF-8: cut anywhere */
+    size_t take = nh_utf8_prefix(s + i, n - i, 42, 0); /* 42 bytes -> 56 base64 */
+    if (take == 0) take = n - i < 42 ? n - i : 42;     /* not UTF-8: cut anywhere */
     int len = EVP_EncodeBlock(out, (const unsigned char *)s + i, (int)take);
     nh_buf_puts(b, i ? "\r\n =?UTF-8?B?" : "=?UTF-8?B?");
     nh_buf_add(b, (const char *)out, (size_t)len);
@@ -74,7 +74,7 @@ static size_t column(const nh_buf *b) {
 }
 
 #define FOLD_AT 78
-#define LONGEST_WORD 900   /* a word longer than this cannot be folded under 998 */
+#define LONGEST_WORD 900 /* a word longer than this cannot be folded under 998 */
 
 /* Plain ASCII that folding at spaces keeps as it is: no "=?" (which a
  * reader would take for an encoded-word), no controls, and no run of
@@ -135,7 +135,7 @@ static void put_address_list(nh_buf *b, const char *name, cJSON *list) {
   if (n) nh_buf_puts(b, "\r\n");
 }
 
-#define MAX_ADDRESS 254   /* RFC 5321 4.5.3.1.3, less the brackets */
+#define MAX_ADDRESS 254 /* RFC 5321 4.5.3.1.3, less the brackets */
 
 /* An address we write as it is: local@domain, no blanks, brackets, quotes
  * or controls, and short enough for any line. */
@@ -227,7 +227,7 @@ static const char *domain_of(const char *address) {
  * atom as they are and any other as =XX, so that two ids never share one
  * Message-ID and nothing in an id can end the header. */
 static void put_message_id(nh_buf *b, const char *id, const char *from) {
-  static const char atext[] = "!#$%&'*+-/?^_`{|}~";   /* '.' too, as =2E: no empty atom */
+  static const char atext[] = "!#$%&'*+-/?^_`{|}~"; /* '.' too, as =2E: no empty atom */
   nh_buf_puts(b, "Message-ID: <");
   for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
     char c[4];
@@ -242,7 +242,7 @@ static void put_message_id(nh_buf *b, const char *id, const char *from) {
 
 /* The MIME boundary: "=_" cannot occur in base64, which every part is. */
 static void make_boundary(char *out, size_t len, const char *id) {
-  uint64_t h = 1469598103934665603ULL;                  /* FNV-1a of the id */
+  uint64_t h = 1469598103934665603ULL; /* FNV-1a of the id */
   for (const unsigned char *p = (const unsigned char *)id; *p; p++) h = (h ^ *p) * 1099511628211ULL;
   snprintf(out, len, "=_nh_%016llx", (unsigned long long)h);
 }
@@ -265,7 +265,7 @@ static char *html_of(const nh_message *m) {
   if (nh_format_is(m, "html")) {
     nh_buf_puts(&h, m->body ? m->body : "");
   } else {
-    char *md = nh_markdown_html(m->body);               /* cmark, safe mode */
+    char *md = nh_markdown_html(m->body); /* cmark, safe mode */
     nh_buf_puts(&h, md ? md : "");
     free(md);
   }
@@ -274,7 +274,7 @@ static char *html_of(const nh_message *m) {
 }
 
 static void put_body(nh_buf *b, const nh_message *m, const char *boundary) {
-  char *text = nh_body_text(m);                         /* html: its text, links as "text (url)" */
+  char *text = nh_body_text(m); /* html: its text, links as "text (url)" */
   if (!nh_format_is(m, "html") && !nh_format_is(m, "markdown")) {
     put_part(b, "text/plain", text ? text : "");
     free(text);
@@ -309,7 +309,8 @@ static nh_code put_attachment(nh_buf *b, const nh_message *m, const nh_target *t
   }
   nh_buf_puts(b, "Content-Type: ");
   nh_buf_puts(b, a->content_type ? a->content_type : "application/octet-stream");
-  nh_buf_puts(b, "\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"");
+  nh_buf_puts(
+    b, "\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"");
   put_encoded_words(b, a->filename);
   nh_buf_puts(b, "\"\r\n\r\n");
   put_base64(b, (const unsigned char *)(data.data ? data.data : ""), data.len);
@@ -364,8 +365,7 @@ static int headers_safe(const nh_message *m, const nh_target *t) {
   const char *lists[] = { "to", "cc", "bcc" };
   cJSON *a;
   if (has_crlf(m->title) || has_crlf(nh_opt_string(t, "from")) || has_crlf(m->id)) return 0;
-  for (int i = 0; i < 3; i++)
-    cJSON_ArrayForEach(a, nh_opt_item(t, lists[i])) {
+  for (int i = 0; i < 3; i++) cJSON_ArrayForEach(a, nh_opt_item(t, lists[i])) {
       if (has_crlf(cJSON_GetStringValue(a))) return 0;
       if (cJSON_IsString(a) && !address_ok(a->valuestring)) return 0;
     }
@@ -379,7 +379,8 @@ static nh_code email_check(const nh_message *m, const nh_target *t, char *err, s
   free(addr);
   free(name);
   if (!ok) {
-    snprintf(err, errlen, "email: %s", !nh_opt_string(t, "from") ? "no from address"
+    snprintf(err, errlen, "email: %s",
+             !nh_opt_string(t, "from") ? "no from address"
                                        : "CR or LF in a header value, or an address that is not "
                                          "local@domain (or \"Name <local@domain>\" for from)");
     return NH_INVALID_MESSAGE;
@@ -402,10 +403,10 @@ static nh_code set_envelope(nh_request *req, const nh_target *t, const char *add
   return req->url && req->mail_from && req->rcpt ? NH_OK : NH_INVALID_MESSAGE;
 }
 
-static nh_code email_build(const nh_message *m, const nh_target *t, nh_request *req,
-                           char *err, size_t errlen) {
+static nh_code email_build(const nh_message *m, const nh_target *t, nh_request *req, char *err,
+                           size_t errlen) {
   char *name = NULL, *addr = NULL;
-  nh_code rc = email_check(m, t, err, errlen);   /* attachments: names and types */
+  nh_code rc = email_check(m, t, err, errlen); /* attachments: names and types */
   if (rc == NH_OK) addr = split_mailbox(nh_opt_string(t, "from"), &name);
   if (rc != NH_OK || !addr) {
     free(name);
@@ -443,7 +444,7 @@ static nh_code email_build(const nh_message *m, const nh_target *t, nh_request *
 static void email_classify(const nh_target *t, const nh_answer *a, nh_result *r) {
   (void)t;
   (void)a;
-  nh_result_set(r, NH_OK, NULL);               /* nh_smtp.c decides; not reached */
+  nh_result_set(r, NH_OK, NULL); /* nh_smtp.c decides; not reached */
 }
 
 /* The config section (config.lua checks each key by its kind). */

@@ -8,28 +8,28 @@
 #ifndef NH_ERRORS_H
 #define NH_ERRORS_H
 
-#define NH_ERRORS(X)                                                \
-  X(OK, "ok")                                                       \
-  X(INVALID_MESSAGE, "invalid message")                             \
-  X(INVALID_CONFIG, "invalid configuration")                        \
-  X(QUEUE_FULL, "queue full")                                       \
-  X(CLOSED, "client closed")                                        \
-  X(TIMEOUT, "timed out")                                           \
-  X(CANCELLED, "cancelled")                                         \
-  X(NETWORK, "network error")                                       \
-  X(TLS, "TLS error")                                               \
-  X(HTTP_STATUS, "unexpected HTTP status")                          \
-  X(PLATFORM_REJECTED, "rejected by the platform")                  \
-  X(RATE_LIMITED, "rate limited")                                   \
-  X(NO_MEMORY, "out of memory")                                     \
-  X(INTERNAL, "internal error")                                    \
+#define NH_ERRORS(X)                               \
+  X(OK, "ok")                                      \
+  X(INVALID_MESSAGE, "invalid message")            \
+  X(INVALID_CONFIG, "invalid configuration")       \
+  X(QUEUE_FULL, "queue full")                      \
+  X(CLOSED, "client closed")                       \
+  X(TIMEOUT, "timed out")                          \
+  X(CANCELLED, "cancelled")                        \
+  X(NETWORK, "network error")                      \
+  X(TLS, "TLS error")                              \
+  X(HTTP_STATUS, "unexpected HTTP status")         \
+  X(PLATFORM_REJECTED, "rejected by the platform") \
+  X(RATE_LIMITED, "rate limited")                  \
+  X(NO_MEMORY, "out of memory")                    \
+  X(INTERNAL, "internal error")                    \
   X(INVALID_ARGUMENT, "invalid argument")
 
 typedef enum nh_code {
 #define NH_X_ENUM(name, text) NH_##name,
   NH_ERRORS(NH_X_ENUM)
 #undef NH_X_ENUM
-  NH_CODE_COUNT
+    NH_CODE_COUNT
 } nh_code;
 
 /* "QUEUE_FULL" for NH_QUEUE_FULL; "INTERNAL" for anything out of range. */

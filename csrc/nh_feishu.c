@@ -2,8 +2,8 @@
  * nh_feishu.c: the Feishu/Lark custom bot.
  *
  * Message types: text, post (a title and paragraphs; markdown rendered by
- * nh_markdown.c: bold and italic as text styles, links as `a` tags), interactive (the card sits at the top level under `card`),
- * image (by image_key) and share_chat. Mentions come from the target's
+ * nh_markdown.c: bold and italic as text styles, links as `a` tags), interactive (the card sits at
+ * the top level under `card`), image (by image_key) and share_chat. Mentions come from the target's
  * `mentions` option or platform_data.feishu.mentions ("all" or open ids).
  * Requests are signed when the bot has a secret (timestamp in seconds and
  * base64(HMAC-SHA256(key = timestamp "\n" secret, message = "")) in the body,
@@ -18,7 +18,7 @@
 #include "nh_internal.h"
 
 #define FEISHU_MAX_BODY (20 * 1024)
-#define SIGNATURE_ROOM 96          /* "timestamp" and "sign" fields */
+#define SIGNATURE_ROOM 96 /* "timestamp" and "sign" fields */
 
 static int has_keyword(const nh_message *m, const nh_target *t) {
   for (size_t i = 0; i < t->n_keywords; i++) {
@@ -67,8 +67,8 @@ static cJSON *text_content(const nh_message *m, const nh_target *t, const char *
   return content;
 }
 
-static void add_tag(cJSON *para, const char *tag, const char *text, size_t n,
-                    const char *key, const char *value) {
+static void add_tag(cJSON *para, const char *tag, const char *text, size_t n, const char *key,
+                    const char *value) {
   cJSON *el = cJSON_CreateObject();
   char *copy = nh_strndup(text, n);
   cJSON_AddStringToObject(el, "tag", tag);
@@ -143,8 +143,11 @@ static cJSON *message_json(const nh_message *m, const nh_target *t, char *err, s
     return root;
   } else {
     cJSON_Delete(root);
-    snprintf(err, errlen, "feishu: msg_type '%.40s' needs what the message does not have "
-             "(text, post, interactive with card, image with image_key, share_chat with share_chat_id)", type);
+    snprintf(
+      err, errlen,
+      "feishu: msg_type '%.40s' needs what the message does not have "
+      "(text, post, interactive with card, image with image_key, share_chat with share_chat_id)",
+      type);
     return NULL;
   }
   cJSON_AddItemToObject(root, "content", content);
@@ -164,8 +167,8 @@ static int add_signature(cJSON *root, const char *secret) {
   return 0;
 }
 
-static nh_code feishu_build(const nh_message *m, const nh_target *t, nh_request *req,
-                            char *err, size_t errlen) {
+static nh_code feishu_build(const nh_message *m, const nh_target *t, nh_request *req, char *err,
+                            size_t errlen) {
   cJSON *root = message_json(m, t, err, errlen);
   if (!root) return NH_INVALID_MESSAGE;
   if (t->secret && add_signature(root, t->secret)) {
@@ -219,8 +222,8 @@ static int answer_code(cJSON *root, long *code, const char **msg) {
 static nh_code code_class(long code) {
   switch (code) {
   case 0: return NH_OK;
-  case 11232: return NH_RATE_LIMITED;       /* frequency limited: retryable */
-  default: return NH_PLATFORM_REJECTED;     /* 9499, 19001, 19002, 19021, 19022, 19024 ... */
+  case 11232: return NH_RATE_LIMITED;   /* frequency limited: retryable */
+  default: return NH_PLATFORM_REJECTED; /* 9499, 19001, 19002, 19021, 19022, 19024 ... */
   }
 }
 
@@ -236,8 +239,8 @@ static void feishu_classify(const nh_target *t, const nh_answer *a, nh_result *r
   }
   if (a->http_status < 200 || a->http_status >= 300) {
     nh_classify_http(a, r);
-    if (known) nh_result_set(r, r->code, "feishu: HTTP %ld, code %ld: %.200s",
-                             a->http_status, code, msg);
+    if (known)
+      nh_result_set(r, r->code, "feishu: HTTP %ld, code %ld: %.200s", a->http_status, code, msg);
   } else if (!known) {
     nh_result_set(r, NH_PLATFORM_REJECTED, "feishu: the answer carries no code");
   } else if (code == 0) {

@@ -50,8 +50,8 @@ void nh_finish_report_unread(nh_client *c) {
  * cancelled, timed out (its own deadline), succeeded, failed. */
 static void count_finished(nh_client *c, nh_job *job) {
   uint64_t *counter = job->code == NH_CANCELLED ? &c->cancelled
-                    : job->code == NH_TIMEOUT   ? &c->timed_out
-                    : nh_job_succeeded(job)     ? &c->succeeded
+                      : job->code == NH_TIMEOUT ? &c->timed_out
+                      : nh_job_succeeded(job)   ? &c->succeeded
                                                 : &c->failed;
   __atomic_add_fetch(counter, 1, __ATOMIC_RELAXED);
   if (job->code == NH_CLOSED) __atomic_add_fetch(&c->closed, 1, __ATOMIC_RELAXED);
@@ -64,7 +64,7 @@ static void count_finished(nh_client *c, nh_job *job) {
  * At exit nobody drains the buffer: a job nobody will read goes to stderr. */
 static void log_failure(nh_client *c, nh_job *job, int detached) {
   const nh_result *bad = first_failure(job);
-  if (!bad || job->code == NH_CANCELLED) return;       /* the caller asked for it */
+  if (!bad || job->code == NH_CANCELLED) return; /* the caller asked for it */
   if (__atomic_load_n(&c->at_exit, __ATOMIC_ACQUIRE)) {
     if (detached) report_undelivered(job, end_code(job));
     return;
@@ -73,10 +73,9 @@ static void log_failure(nh_client *c, nh_job *job, int detached) {
   int lost = job->code == NH_CLOSED;
   int closing = __atomic_load_n(&c->closing, __ATOMIC_ACQUIRE);
   int level = lost ? NH_LOG_ERROR : NH_LOG_WARN;
-  job->failure_logged =
-    nh_log_keep(&c->log, level, closing, job->msg.id,
-                "message %s %s: %s (%s)", job->msg.id, lost ? "not delivered" : "failed",
-                bad->error ? bad->error : "", nh_code_name(end_code(job)));
+  job->failure_logged = nh_log_keep(&c->log, level, closing, job->msg.id, "message %s %s: %s (%s)",
+                                    job->msg.id, lost ? "not delivered" : "failed",
+                                    bad->error ? bad->error : "", nh_code_name(end_code(job)));
   /* The buffer is full (nobody polls): without a handler the record was
    * bound for stderr anyway, and a collected handle leaves nothing else. */
   if (!job->failure_logged && c->opt.failures_stderr && level >= c->log.level) {
@@ -86,12 +85,13 @@ static void log_failure(nh_client *c, nh_job *job, int detached) {
 }
 
 void nh_finish_job(nh_client *c, nh_job *job) {
-  if (!nh_job_seal(job)) nh_job_end_cancelled(job, (size_t)-1);   /* cancel() said true */
+  if (!nh_job_seal(job)) nh_job_end_cancelled(job, (size_t)-1); /* cancel() said true */
   for (size_t i = 0; i < job->msg.n_targets; i++) {
     nh_result *r = &job->results[i];
     nh_redact_result(r, &job->msg.targets[i]);
     if (r->error) nh_redact(r->error, strlen(r->error), c->secrets, c->n_secrets);
-    if (r->response) r->response_len = nh_redact(r->response, r->response_len, c->secrets, c->n_secrets);
+    if (r->response)
+      r->response_len = nh_redact(r->response, r->response_len, c->secrets, c->n_secrets);
   }
   count_finished(c, job);
   int detached = __atomic_load_n(&job->detached, __ATOMIC_ACQUIRE);
@@ -101,7 +101,7 @@ void nh_finish_job(nh_client *c, nh_job *job) {
   /* One step under one lock, so nh_client_pending() never reads zero while
    * a record is between the two counts. */
   pthread_mutex_lock(&c->done.lock);
-  if (!detached) nh_completions_push_locked(&c->done, job);   /* the owner may free it now */
+  if (!detached) nh_completions_push_locked(&c->done, job); /* the owner may free it now */
   if (--c->outstanding == 0) {
     pthread_cond_broadcast(&c->idle);
     /* wait_all() sleeps on the fd: wake it even when no record came. */

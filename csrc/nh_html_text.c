@@ -29,47 +29,52 @@
 
 typedef struct html_text {
   nh_buf *b;
-  size_t start;                 /* where this text begins in b */
-  int space;                    /* a collapsed space waits for the next text */
-  int pre;                      /* inside <pre> */
-  int marker;                   /* a list marker is the last thing written */
-  int lists[MAX_LISTS];         /* per open list: 0 bullets, else the next number */
+  size_t start;         /* where this text begins in b */
+  int space;            /* a collapsed space waits for the next text */
+  int pre;              /* inside <pre> */
+  int marker;           /* a list marker is the last thing written */
+  int lists[MAX_LISTS]; /* per open list: 0 bullets, else the next number */
   int depth, skipped;
-  char *href;                   /* the open link's address */
-  size_t link_at;               /* where its text begins */
-  int telegram;                 /* keep Telegram's tags, escape the text */
-  const char *open[MAX_OPEN];   /* Telegram: the tags written and not closed yet */
-  int n_open, literal;          /* literal: inside code or pre, where no tag nests */
+  char *href;                 /* the open link's address */
+  size_t link_at;             /* where its text begins */
+  int telegram;               /* keep Telegram's tags, escape the text */
+  const char *open[MAX_OPEN]; /* Telegram: the tags written and not closed yet */
+  int n_open, literal;        /* literal: inside code or pre, where no tag nests */
 } html_text;
 
-static const char *const telegram_tags[] = { "b", "strong", "i", "em", "u", "ins", "s", "strike",
-                                             "del", "code", "pre", "blockquote", "a", "tg-spoiler",
-                                             NULL };
+static const char *const telegram_tags[] = { "b",   "strong",     "i",      "em",         "u",
+                                             "ins", "s",          "strike", "del",        "code",
+                                             "pre", "blockquote", "a",      "tg-spoiler", NULL };
 
 /* ---- entities ----------------------------------------------------------- */
 
-static const struct { const char *name; unsigned cp; } named[] = {
-  { "amp", '&' }, { "lt", '<' }, { "gt", '>' }, { "quot", '"' }, { "apos", '\'' },
-  { "AMP", '&' }, { "LT", '<' }, { "GT", '>' }, { "QUOT", '"' },
-  { "nbsp", ' ' }, { "ensp", ' ' }, { "emsp", ' ' }, { "thinsp", ' ' }, { "trade", 0x2122 },
-  { "hellip", 0x2026 }, { "mdash", 0x2014 }, { "ndash", 0x2013 }, { "lsquo", 0x2018 },
-  { "rsquo", 0x2019 }, { "ldquo", 0x201C }, { "rdquo", 0x201D }, { "bull", 0x2022 },
-  { "euro", 0x20AC }, { "larr", 0x2190 }, { "rarr", 0x2192 }, { "uarr", 0x2191 },
-  { "darr", 0x2193 }, { "zwj", 0x200D }, { "zwnj", 0x200C }, { "dagger", 0x2020 },
+static const struct {
+  const char *name;
+  unsigned cp;
+} named[] = {
+  { "amp", '&' },      { "lt", '<' },        { "gt", '>' },        { "quot", '"' },
+  { "apos", '\'' },    { "AMP", '&' },       { "LT", '<' },        { "GT", '>' },
+  { "QUOT", '"' },     { "nbsp", ' ' },      { "ensp", ' ' },      { "emsp", ' ' },
+  { "thinsp", ' ' },   { "trade", 0x2122 },  { "hellip", 0x2026 }, { "mdash", 0x2014 },
+  { "ndash", 0x2013 }, { "lsquo", 0x2018 },  { "rsquo", 0x2019 },  { "ldquo", 0x201C },
+  { "rdquo", 0x201D }, { "bull", 0x2022 },   { "euro", 0x20AC },   { "larr", 0x2190 },
+  { "rarr", 0x2192 },  { "uarr", 0x2191 },   { "darr", 0x2193 },   { "zwj", 0x200D },
+  { "zwnj", 0x200C },  { "dagger", 0x2020 },
 };
 
 /* HTML 4's names of U+00A1 to U+00FF, in order. */
 static const char *const latin1[] = {
-  "iexcl", "cent", "pound", "curren", "yen", "brvbar", "sect", "uml", "copy", "ordf", "laquo",
-  "not", "shy", "reg", "macr", "deg", "plusmn", "sup2", "sup3", "acute", "micro", "para", "middot",
-  "cedil", "sup1", "ordm", "raquo", "frac14", "frac12", "frac34", "iquest", "Agrave", "Aacute",
-  "Acirc", "Atilde", "Auml", "Aring", "AElig", "Ccedil", "Egrave", "Eacute", "Ecirc", "Euml",
-  "Igrave", "Iacute", "Icirc", "Iuml", "ETH", "Ntilde", "Ograve", "Oacute", "Ocirc", "Otilde",
-  "Ouml", "times", "Oslash", "Ugrave", "Uacute", "Ucirc", "Uuml", "Yacute", "THORN", "szlig",
-  "agrave", "aacute", "acirc", "atilde", "auml", "aring", "aelig", "ccedil", "egrave", "eacute",
-  "ecirc", "euml", "igrave", "iacute", "icirc", "iuml", "eth", "ntilde", "ograve", "oacute",
-  "ocirc", "otilde", "ouml", "divide", "oslash", "ugrave", "uacute", "ucirc", "uuml", "yacute",
-  "thorn", "yuml",
+  "iexcl",  "cent",   "pound",  "curren", "yen",    "brvbar", "sect",   "uml",    "copy",
+  "ordf",   "laquo",  "not",    "shy",    "reg",    "macr",   "deg",    "plusmn", "sup2",
+  "sup3",   "acute",  "micro",  "para",   "middot", "cedil",  "sup1",   "ordm",   "raquo",
+  "frac14", "frac12", "frac34", "iquest", "Agrave", "Aacute", "Acirc",  "Atilde", "Auml",
+  "Aring",  "AElig",  "Ccedil", "Egrave", "Eacute", "Ecirc",  "Euml",   "Igrave", "Iacute",
+  "Icirc",  "Iuml",   "ETH",    "Ntilde", "Ograve", "Oacute", "Ocirc",  "Otilde", "Ouml",
+  "times",  "Oslash", "Ugrave", "Uacute", "Ucirc",  "Uuml",   "Yacute", "THORN",  "szlig",
+  "agrave", "aacute", "acirc",  "atilde", "auml",   "aring",  "aelig",  "ccedil", "egrave",
+  "eacute", "ecirc",  "euml",   "igrave", "iacute", "icirc",  "iuml",   "eth",    "ntilde",
+  "ograve", "oacute", "ocirc",  "otilde", "ouml",   "divide", "oslash", "ugrave", "uacute",
+  "ucirc",  "uuml",   "yacute", "thorn",  "yuml",
 };
 
 static int name_is(const char *name, const char *s, size_t n) {
@@ -88,7 +93,7 @@ static unsigned named_cp(const char *s, size_t n) {
 static size_t utf8_put(unsigned long cp, char *out) {
   if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) ||
       (cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') || cp == 0x7F)
-    cp = 0xFFFD;                              /* what HTML makes of them too */
+    cp = 0xFFFD; /* what HTML makes of them too */
   if (cp < 0x80) {
     out[0] = (char)cp;
     return 1;
@@ -120,7 +125,8 @@ static size_t numeric(const char *s, size_t n, char *out, size_t *outlen) {
   size_t digits = i;
   for (; i < n && (hex ? isxdigit((unsigned char)s[i]) : isdigit((unsigned char)s[i])); i++) {
     int d = isdigit((unsigned char)s[i]) ? s[i] - '0' : (tolower((unsigned char)s[i]) - 'a' + 10);
-    if (cp <= 0x10FFFF) cp = cp * (hex ? 16 : 10) + (unsigned long)d;   /* stops growing past the range */
+    if (cp <= 0x10FFFF)
+      cp = cp * (hex ? 16 : 10) + (unsigned long)d; /* stops growing past the range */
   }
   if (i == digits) return 0;
   *outlen = utf8_put(cp, out);
@@ -168,7 +174,7 @@ static void put(html_text *h, const char *s, size_t n) {
     nh_buf_add(h->b, s, n);
     return;
   }
-  for (size_t i = 0; i < n; i++) {            /* decoded text is text again: escaped */
+  for (size_t i = 0; i < n; i++) { /* decoded text is text again: escaped */
     const char *with = s[i] == '&' ? "&amp;" : s[i] == '<' ? "&lt;" : s[i] == '>' ? "&gt;" : NULL;
     if (with) nh_buf_puts(h->b, with);
     else nh_buf_add(h->b, s + i, 1);
@@ -184,14 +190,14 @@ static size_t trailing_newlines(const html_text *h) {
 /* At least `lines` line ends here (never at the very start). */
 static void breaks(html_text *h, size_t lines) {
   h->space = 0;
-  if (h->b->len == h->start || h->marker) return;   /* <li><p>: the text goes after "- " */
+  if (h->b->len == h->start || h->marker) return; /* <li><p>: the text goes after "- " */
   for (size_t k = trailing_newlines(h); k < lines; k++) nh_buf_add(h->b, "\n", 1);
 }
 
 /* Collapsed into one space, except inside <pre> (less its CRs and any
  * line break before the first text). */
 static void whitespace(html_text *h, char c) {
-  if (h->telegram && c == '\n' && !h->pre) {   /* Telegram shows line breaks */
+  if (h->telegram && c == '\n' && !h->pre) { /* Telegram shows line breaks */
     h->space = 0;
     if (h->b->len > h->start && trailing_newlines(h) < 2) nh_buf_add(h->b, "\n", 1);
   } else if (!h->pre) h->space = 1;
@@ -237,7 +243,7 @@ static char *attribute(const char *s, size_t n, const char *want) {
 }
 
 static void list_item(html_text *h) {
-  h->marker = 0;                              /* an empty item before: still a line of its own */
+  h->marker = 0; /* an empty item before: still a line of its own */
   breaks(h, 1);
   for (int i = 1; i < h->depth; i++) nh_buf_puts(h->b, "  ");
   int *number = h->depth ? &h->lists[h->depth - 1] : NULL;
@@ -260,7 +266,7 @@ static int list_start(const char *attrs, size_t n) {
   return v >= 1 && v <= 999999999 ? (int)v : 1;
 }
 
-static void list(html_text *h, int closing, int first) {   /* first: 0 for bullets */
+static void list(html_text *h, int closing, int first) { /* first: 0 for bullets */
   if (closing) {
     if (h->skipped) h->skipped--;
     else if (h->depth) h->depth--;
@@ -338,11 +344,16 @@ static int tg_open_link(html_text *h, const char *attrs, size_t n) {
 
 /* <code class="language-x"> directly inside <pre>, as Telegram takes it. */
 static void tg_open_code(html_text *h, const char *attrs, size_t n) {
-  char *cls = h->n_open && strcmp(h->open[h->n_open - 1], "pre") == 0 ? attribute(attrs, n, "class") : NULL;
-  size_t len = cls && strncmp(cls, "language-", 9) == 0 ? strspn(cls + 9, "abcdefghijklmnopqrstuvwxyz"
-                 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-#._") : 0;
+  char *cls =
+    h->n_open && strcmp(h->open[h->n_open - 1], "pre") == 0 ? attribute(attrs, n, "class") : NULL;
+  size_t len = cls && strncmp(cls, "language-", 9) == 0
+                 ? strspn(cls + 9, "abcdefghijklmnopqrstuvwxyz"
+                                   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-#._")
+                 : 0;
   nh_buf_puts(h->b, "<code");
-  if (len) nh_buf_puts(h->b, " class=\"language-"), nh_buf_add(h->b, cls + 9, len), nh_buf_puts(h->b, "\"");
+  if (len)
+    nh_buf_puts(h->b, " class=\"language-"), nh_buf_add(h->b, cls + 9, len),
+      nh_buf_puts(h->b, "\"");
   nh_buf_puts(h->b, ">");
   free(cls);
 }
@@ -351,7 +362,7 @@ static void tg_open_code(html_text *h, const char *attrs, size_t n) {
  * with nothing open, a tag inside code, a blockquote or a link inside
  * another). */
 static void tg_element(html_text *h, const char *name, int closing, const char *attrs, size_t n) {
-  if (closing) {                              /* closes what was opened inside it too */
+  if (closing) { /* closes what was opened inside it too */
     if (!tg_is_open(h, name)) return;
     const char *top;
     do {
@@ -360,7 +371,8 @@ static void tg_element(html_text *h, const char *name, int closing, const char *
     } while (strcmp(top, name) != 0);
     return;
   }
-  int code_in_pre = strcmp(name, "code") == 0 && h->n_open && strcmp(h->open[h->n_open - 1], "pre") == 0;
+  int code_in_pre =
+    strcmp(name, "code") == 0 && h->n_open && strcmp(h->open[h->n_open - 1], "pre") == 0;
   if ((h->literal && !code_in_pre) || h->n_open == MAX_OPEN ||
       ((strcmp(name, "blockquote") == 0 || strcmp(name, "a") == 0) && tg_is_open(h, name)))
     return;
@@ -368,7 +380,8 @@ static void tg_element(html_text *h, const char *name, int closing, const char *
   h->space = 0;
   if (strcmp(name, "a") == 0 && !tg_open_link(h, attrs, n)) return;
   if (strcmp(name, "code") == 0) tg_open_code(h, attrs, n);
-  else if (strcmp(name, "a") != 0) nh_buf_puts(h->b, "<"), nh_buf_puts(h->b, name), nh_buf_puts(h->b, ">");
+  else if (strcmp(name, "a") != 0)
+    nh_buf_puts(h->b, "<"), nh_buf_puts(h->b, name), nh_buf_puts(h->b, ">");
   h->open[h->n_open++] = name;
   if (strcmp(name, "code") == 0 || strcmp(name, "pre") == 0) h->literal++;
   if (strcmp(name, "pre") == 0) h->pre = 1;
@@ -378,18 +391,20 @@ static void tg_element(html_text *h, const char *name, int closing, const char *
 
 static void element(html_text *h, const char *name, int closing, const char *attrs, size_t n) {
   if (h->telegram) {
-    const char *const *t = telegram_tags;     /* the list's own string: name is on the stack */
+    const char *const *t = telegram_tags; /* the list's own string: name is on the stack */
     while (*t && strcmp(*t, name) != 0) t++;
     if (*t) {
       tg_element(h, *t, closing, attrs, n);
       return;
     }
   }
-  static const char *const paragraphs[] = { "p", "h1", "h2", "h3", "h4", "h5", "h6", "table",
-                                            "blockquote", "pre", "hr", "dl", "figure", NULL };
-  static const char *const lines[] = { "div", "tr", "section", "article", "header", "footer",
-                                       "nav", "aside", "main", "dt", "dd", "caption", "address",
-                                       "form", "fieldset", "center", NULL };
+  static const char *const paragraphs[] = { "p",  "h1", "h2",     "h3",         "h4",
+                                            "h5", "h6", "table",  "blockquote", "pre",
+                                            "hr", "dl", "figure", NULL };
+  static const char *const lines[] = { "div",    "tr",      "section", "article", "header",
+                                       "footer", "nav",     "aside",   "main",    "dt",
+                                       "dd",     "caption", "address", "form",    "fieldset",
+                                       "center", NULL };
   if (strcmp(name, "br") == 0) {
     h->space = 0;
     if (h->b->len > h->start && trailing_newlines(h) < 2) nh_buf_add(h->b, "\n", 1);
@@ -405,11 +420,11 @@ static void element(html_text *h, const char *name, int closing, const char *att
   } else if (strcmp(name, "td") == 0 || strcmp(name, "th") == 0) {
     if (!closing) h->space = 1;
   } else if (strcmp(name, "a") == 0) {
-    link_end(h);                              /* links do not nest: a new one ends the last */
+    link_end(h); /* links do not nest: a new one ends the last */
     if (!closing) {
       h->href = clean_url(attribute(attrs, n, "href"));
       if (h->space && !after_space(h)) nh_buf_add(h->b, " ", 1);
-      h->space = 0;                           /* the text starts here, not its space */
+      h->space = 0; /* the text starts here, not its space */
       h->link_at = h->b->len;
     }
   } else if (strcmp(name, "img") == 0 && !closing) {
@@ -462,14 +477,14 @@ static size_t tag(html_text *h, const char *s, size_t n, size_t i) {
     size_t end = tag_end(s, n, i);
     return end ? end : n;
   }
-  if (at >= n || !isalpha((unsigned char)s[at])) return i;       /* "a < b" */
-  size_t end = tag_end(s, n, i);              /* each '<' scans once: found, or the rest goes */
+  if (at >= n || !isalpha((unsigned char)s[at])) return i; /* "a < b" */
+  size_t end = tag_end(s, n, i); /* each '<' scans once: found, or the rest goes */
   char name[NAME_MAX_LEN + 1];
   size_t len = 0, j = at;
   for (; j < n && (isalnum((unsigned char)s[j]) || s[j] == '-'); j++)
     if (len < NAME_MAX_LEN) name[len++] = (char)tolower((unsigned char)s[j]);
   name[len] = '\0';
-  if (!end) return n;                         /* cut off by the end: dropped */
+  if (!end) return n; /* cut off by the end: dropped */
   if (!closing && is_name(name, hidden)) return skip_contents(s, n, end, name);
   element(h, name, closing, s + j, end - 1 - j);
   return end;
@@ -486,7 +501,7 @@ static int convert(nh_buf *b, const char *html, int telegram) {
     if (html[i] == '<' && (next = tag(&h, html, n, i)) != i) {
       i = next;
     } else if (html[i] == '&' && (next = entity(html + i, n - i, out, &len)) != 0) {
-      if (len == 1 && strchr("\t\n\r", out[0])) whitespace(&h, out[0]);   /* &nbsp; stays */
+      if (len == 1 && strchr("\t\n\r", out[0])) whitespace(&h, out[0]); /* &nbsp; stays */
       else put(&h, out, len);
       i += next;
     } else if (strchr(" \t\n\r\f", html[i])) {
@@ -521,8 +536,9 @@ char *nh_body_text(const nh_message *m) {
 /* An html body arrives as plain text: these platforms cannot show HTML. */
 char *nh_title_body(const nh_message *m, const char *sep) {
   char *body = nh_body_text(m);
-  char *text = body ? nh_sprintf("%s%s%s", m->title ? m->title : "", m->title && *body ? sep : "",
-                                 body) : NULL;
+  char *text =
+    body ? nh_sprintf("%s%s%s", m->title ? m->title : "", m->title && *body ? sep : "", body)
+         : NULL;
   free(body);
   return text;
 }

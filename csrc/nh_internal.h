@@ -19,7 +19,7 @@
 /* One HTTP request, built afresh for every attempt. */
 typedef struct nh_request {
   char *url;
-  const char *method;       /* NULL: POST */
+  const char *method; /* NULL: POST */
   char *body;
   size_t body_len;
   struct curl_slist *headers;
@@ -28,24 +28,24 @@ typedef struct nh_request {
   char *mail_from;
   struct curl_slist *rcpt;
   const char *username, *password;
-  int use_ssl;              /* CURLUSESSL_* */
+  int use_ssl; /* CURLUSESSL_* */
 } nh_request;
 
 /* What came back, as the platform sees it. */
 typedef struct nh_answer {
   long http_status;
-  const char *body;         /* NUL-terminated, may be cut at the cap */
+  const char *body; /* NUL-terminated, may be cut at the cap */
   size_t body_len;
 } nh_answer;
 
 typedef struct nh_platform {
   const char *name;
-  const nh_platform_desc *desc;   /* keys, value, rate limit, transient failures */
+  const nh_platform_desc *desc; /* keys, value, rate limit, transient failures */
   /* Fills req for this attempt (signatures are computed here). msg->body is
    * the part being sent when the message was split or cut. On failure
    * returns the code and writes why into err. */
-  nh_code (*build)(const nh_message *msg, const nh_target *t, nh_request *req,
-                   char *err, size_t errlen);
+  nh_code (*build)(const nh_message *msg, const nh_target *t, nh_request *req, char *err,
+                   size_t errlen);
   /* The text the platform's size limit applies to, as it would be sent, and
    * whether the limit counts UTF-8 characters (1) or bytes (0); NULL when
    * the platform has no limit. */
@@ -77,13 +77,13 @@ size_t nh_utf8_prefix(const char *s, size_t n, size_t max, int in_chars);
 /* Markdown through cmark (nh_markdown.c): one walk over cmark's tree with
  * each platform's markup rules. */
 typedef enum nh_md_style {
-  NH_MD_SLACK,              /* mrkdwn: *bold* _italic_ `code` <url|text> "> " "• " */
-  NH_MD_TELEGRAM_HTML,      /* <b> <i> <code> <pre> <a href> <blockquote> */
-  NH_MD_TELEGRAM_V2,        /* MarkdownV2, reserved characters escaped */
-  NH_MD_DINGTALK,           /* DingTalk's markdown subset */
-  NH_MD_WECOM,              /* WeCom's: bold, links, code, quotes, headings */
-  NH_MD_TEAMS,              /* Adaptive Card TextBlock: bold, italic, lists, links */
-  NH_MD_FEISHU              /* post elements (nh_markdown_feishu) */
+  NH_MD_SLACK,         /* mrkdwn: *bold* _italic_ `code` <url|text> "> " "• " */
+  NH_MD_TELEGRAM_HTML, /* <b> <i> <code> <pre> <a href> <blockquote> */
+  NH_MD_TELEGRAM_V2,   /* MarkdownV2, reserved characters escaped */
+  NH_MD_DINGTALK,      /* DingTalk's markdown subset */
+  NH_MD_WECOM,         /* WeCom's: bold, links, code, quotes, headings */
+  NH_MD_TEAMS,         /* Adaptive Card TextBlock: bold, italic, lists, links */
+  NH_MD_FEISHU         /* post elements (nh_markdown_feishu) */
 } nh_md_style;
 int nh_buf_markdown(nh_buf *b, const char *md, nh_md_style style);
 /* Feishu post paragraphs: arrays of text (style bold/italic) and a elements. */
@@ -154,19 +154,19 @@ nh_code nh_attach_load(const nh_message *m, const nh_target *t, const nh_attachm
 /* ---- crypto (nh_crypto.c) ----------------------------------------------- */
 
 /* base64(HMAC-SHA256(key, data)) into out (at least 45 bytes). */
-int nh_hmac_sha256_base64(const void *key, size_t keylen, const void *data,
-                          size_t datalen, char *out, size_t outlen);
+int nh_hmac_sha256_base64(const void *key, size_t keylen, const void *data, size_t datalen,
+                          char *out, size_t outlen);
 unsigned char *nh_base64_decode(const char *in, size_t *outlen);
 /* Percent-encodes s for a URL query value. */
 char *nh_url_encode(const char *s);
 
 /* ---- strings (nh_util.c) ------------------------------------------------ */
 
-char *nh_strdup(const char *s);             /* NULL stays NULL */
+char *nh_strdup(const char *s); /* NULL stays NULL */
 char *nh_strndup(const char *s, size_t n);
 char *nh_sprintf(const char *fmt, ...);
 char *nh_vsprintf(const char *fmt, va_list ap);
-double nh_wall_time(void);                  /* Unix seconds */
+double nh_wall_time(void); /* Unix seconds */
 
 /* Jobs detached so far in this process (nh_job.c). */
 unsigned long nh_job_detaches(void);
@@ -195,18 +195,18 @@ void nh_retry_sanitize(nh_retry *p);
 
 typedef struct nh_queue {
   pthread_mutex_t lock;
-  pthread_cond_t not_empty;                 /* idle workers sleep here */
-  pthread_cond_t not_full;                  /* submitters wait for room */
-  nh_job *head[4], *tail[4];                /* one FIFO per priority */
+  pthread_cond_t not_empty;  /* idle workers sleep here */
+  pthread_cond_t not_full;   /* submitters wait for room */
+  nh_job *head[4], *tail[4]; /* one FIFO per priority */
   size_t length, capacity;
-  size_t reserved;                          /* direct mode: jobs in threads */
-  double aging;                             /* seconds before any job goes first */
-  nh_job **heap;                            /* queued jobs with a deadline */
+  size_t reserved; /* direct mode: jobs in threads */
+  double aging;    /* seconds before any job goes first */
+  nh_job **heap;   /* queued jobs with a deadline */
   int heap_len, heap_cap;
-  int idle_workers;                         /* waiting on not_empty */
-  int wakes_pending;                        /* of those, signalled, not yet up */
-  int closing;                              /* no more pushes */
-  int aborting;                             /* cut everything off now */
+  int idle_workers;  /* waiting on not_empty */
+  int wakes_pending; /* of those, signalled, not yet up */
+  int closing;       /* no more pushes */
+  int aborting;      /* cut everything off now */
 } nh_queue;
 
 /* The *_locked calls are made with q->lock held, from any thread. */
@@ -259,12 +259,12 @@ typedef struct nh_completions {
   pthread_mutex_t lock;
   nh_job *head, *tail;
   size_t length;
-  int fd_read, fd_write;                    /* the same fd for an eventfd */
-  int waker_listen, waker_fd;               /* nh_waker.c; -1: none */
-  int waker_armed;                          /* under lock: the owner sleeps on waker_fd */
-  int fd_unused;                            /* under lock: a waker replaces the fd and
-                                               nobody asked for it: no eventfd syscalls */
-  char waker_path[108];                     /* while listening; "" otherwise */
+  int fd_read, fd_write;      /* the same fd for an eventfd */
+  int waker_listen, waker_fd; /* nh_waker.c; -1: none */
+  int waker_armed;            /* under lock: the owner sleeps on waker_fd */
+  int fd_unused;              /* under lock: a waker replaces the fd and
+                                 nobody asked for it: no eventfd syscalls */
+  char waker_path[108];       /* while listening; "" otherwise */
 } nh_completions;
 
 int nh_completions_init(nh_completions *cq);
@@ -299,8 +299,7 @@ typedef struct nh_logbuf {
 
 void nh_logbuf_init(nh_logbuf *b, int level, size_t capacity);
 void nh_logbuf_destroy(nh_logbuf *b);
-void nh_log(nh_logbuf *b, int level, int worker_id, const char *message_id,
-            const char *fmt, ...);
+void nh_log(nh_logbuf *b, int level, int worker_id, const char *message_id, const char *fmt, ...);
 /* The same, about one attempt of one message. */
 void nh_log_attempt(nh_logbuf *b, int level, int worker_id, const char *message_id, int attempt,
                     const char *fmt, ...);
@@ -309,7 +308,7 @@ void nh_log_attempt(nh_logbuf *b, int level, int worker_id, const char *message_
 int nh_log_keep(nh_logbuf *b, int level, int keep, const char *message_id, const char *fmt, ...);
 nh_log_record *nh_logbuf_take(nh_logbuf *b);
 
-#define NH_LATENCY_BUCKETS 160   /* 10% steps from 0.1 ms to 7 minutes; more goes last */
+#define NH_LATENCY_BUCKETS 160 /* 10% steps from 0.1 ms to 7 minutes; more goes last */
 
 /* ---- workers (nh_worker.c) ---------------------------------------------- */
 
@@ -321,14 +320,14 @@ struct nh_worker {
   pthread_t thread;
   int started;
   CURLM *multi;
-  int active;               /* transfers in flight (atomic: the pool reads it) */
-  int capacity;             /* concurrency */
-  int wants_work;           /* in curl_multi_poll with room: wake on push */
-  int cancel_pending;       /* under queue.lock: a job of this worker was cancelled */
-  int retiring;             /* idle past idle_timeout: leaves the pool */
-  nh_job *own_job;          /* direct mode: the one job of this thread */
-  int finished;             /* direct mode: the thread has returned */
-  CURL **spare;             /* easy handles kept for reuse */
+  int active;         /* transfers in flight (atomic: the pool reads it) */
+  int capacity;       /* concurrency */
+  int wants_work;     /* in curl_multi_poll with room: wake on push */
+  int cancel_pending; /* under queue.lock: a job of this worker was cancelled */
+  int retiring;       /* idle past idle_timeout: leaves the pool */
+  nh_job *own_job;    /* direct mode: the one job of this thread */
+  int finished;       /* direct mode: the thread has returned */
+  CURL **spare;       /* easy handles kept for reuse */
   int n_spare;
   nh_worker *next;
 };
@@ -346,17 +345,17 @@ void nh_worker_grow_locked(nh_client *c);
 typedef struct nh_transfer {
   nh_worker *w;
   nh_job *job;
-  size_t index;             /* which target of the job */
-  size_t part;              /* which part of a split message */
+  size_t index; /* which target of the job */
+  size_t part;  /* which part of a split message */
   CURL *easy;
   nh_request req;
-  char *buf;                /* the answer's body, up to max_response */
+  char *buf; /* the answer's body, up to max_response */
   size_t len, cap;
-  size_t sent;              /* SMTP: bytes of req.body uploaded */
+  size_t sent; /* SMTP: bytes of req.body uploaded */
   int too_big;
-  int hops;                 /* redirects followed so far */
-  double started;           /* nh_now() at the first request */
-  int cut_to_deadline;      /* its limit is what was left of the message's time */
+  int hops;            /* redirects followed so far */
+  double started;      /* nh_now() at the first request */
+  int cut_to_deadline; /* its limit is what was left of the message's time */
   char errbuf[CURL_ERROR_SIZE];
   struct nh_smtp_log *smtp; /* SMTP: what the server replied (nh_smtp.c) */
   struct nh_transfer *prev, *next;
@@ -385,43 +384,43 @@ void nh_worker_run_inline(nh_client *c, nh_job *job);
 
 struct nh_client {
   nh_options opt;
-  char *ca_file, *proxy, *user_agent;       /* owned copies */
-  char **secrets;                           /* the proxy's user info (nh_redact_proxy_secrets), */
-  size_t n_secrets;                         /*   cut out of every answer and result */
+  char *ca_file, *proxy, *user_agent; /* owned copies */
+  char **secrets;                     /* the proxy's user info (nh_redact_proxy_secrets), */
+  size_t n_secrets;                   /*   cut out of every answer and result */
   nh_queue queue;
   nh_completions done;
   nh_logbuf log;
   CURLSH *share;
   pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
-  pthread_mutex_t lock;                     /* direct-mode thread list */
-  pthread_cond_t idle;                      /* with done.lock: outstanding hit 0 */
-  nh_worker *workers;                       /* pool threads */
-  nh_worker *retired;                       /* pool threads that left, to join */
+  pthread_mutex_t lock; /* direct-mode thread list */
+  pthread_cond_t idle;  /* with done.lock: outstanding hit 0 */
+  nh_worker *workers;   /* pool threads */
+  nh_worker *retired;   /* pool threads that left, to join */
   nh_limits *limits;
-  double backlog_since;                     /* under queue.lock: 0, or when a
-                                               backlog with no room began */
-  nh_worker *direct;                        /* direct-mode threads */
+  double backlog_since; /* under queue.lock: 0, or when a
+                           backlog with no room began */
+  nh_worker *direct;    /* direct-mode threads */
   int n_workers;
   int next_worker_id;
   uint64_t next_seq;
   uint64_t id_prefix;
-  uint64_t id_counter;                      /* atomic */
+  uint64_t id_counter; /* atomic */
   /* counters, under lock */
   uint64_t submitted, succeeded, failed, closed, dropped, threads_created;
   uint64_t retried, cancelled, timed_out;
-  size_t waiting;                           /* atomic: taken jobs with only timers */
+  size_t waiting; /* atomic: taken jobs with only timers */
   uint64_t latency[NH_PLATFORM_COUNT][NH_LATENCY_BUCKETS];
-  size_t in_flight;                         /* taken by a worker, not done */
-  size_t outstanding;                       /* under done.lock: not yet completed */
-  int closed_flag;                          /* close() has run */
-  int ready;                                /* locks and queues exist */
-  unsigned fork_generation;                 /* nh_fork_generation at creation */
-  unsigned long detaches_seen;              /* nh_job_detaches() at the last purge */
-  uint64_t closed_before;                   /* c->closed when close() began */
-  int closing;                              /* atomic: close() began */
-  int at_exit;                              /* atomic: the exit handler closes it */
-  int exit_open;                            /* the exit handler's: it was left open */
-  nh_client *live_next;                     /* the process's live clients */
+  size_t in_flight;            /* taken by a worker, not done */
+  size_t outstanding;          /* under done.lock: not yet completed */
+  int closed_flag;             /* close() has run */
+  int ready;                   /* locks and queues exist */
+  unsigned fork_generation;    /* nh_fork_generation at creation */
+  unsigned long detaches_seen; /* nh_job_detaches() at the last purge */
+  uint64_t closed_before;      /* c->closed when close() began */
+  int closing;                 /* atomic: close() began */
+  int at_exit;                 /* atomic: the exit handler closes it */
+  int exit_open;               /* the exit handler's: it was left open */
+  nh_client *live_next;        /* the process's live clients */
 };
 
 /* ---- the pool (nh_pool.c): the owner thread's calls ---------------------- */

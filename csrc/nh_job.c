@@ -86,9 +86,7 @@ void nh_job_release(nh_job *job) {
   if (job && __atomic_sub_fetch(&job->refs, 1, __ATOMIC_ACQ_REL) == 0) free_job(job);
 }
 
-int nh_job_state(const nh_job *job) {
-  return __atomic_load_n(&job->state, __ATOMIC_ACQUIRE);
-}
+int nh_job_state(const nh_job *job) { return __atomic_load_n(&job->state, __ATOMIC_ACQUIRE); }
 
 /* Process-wide: a job does not know its client, which may be gone. */
 static unsigned long detaches;
@@ -103,7 +101,7 @@ unsigned long nh_job_detaches(void) { return __atomic_load_n(&detaches, __ATOMIC
 void nh_result_set(nh_result *r, nh_code code, const char *fmt, ...) {
   r->code = code;
   r->success = code == NH_OK;
-  r->transient = 0;                         /* a new outcome: the caller says if it is */
+  r->transient = 0; /* a new outcome: the caller says if it is */
   free(r->error);
   r->error = NULL;
   if (fmt) {
@@ -127,7 +125,7 @@ int nh_job_fate_cancel(nh_job *job) {
   if (__atomic_compare_exchange_n(&job->fate, &open, NH_FATE_CANCELLED, 0, __ATOMIC_ACQ_REL,
                                   __ATOMIC_ACQUIRE))
     return 1;
-  return open == NH_FATE_CANCELLED;            /* asked twice: still true */
+  return open == NH_FATE_CANCELLED; /* asked twice: still true */
 }
 
 int nh_job_is_cancelled(const nh_job *job) {
@@ -148,7 +146,8 @@ static void cancel_result(nh_result *r) {
   } else if (r->code != NH_CANCELLED) {
     char *prev = r->error;
     r->error = NULL;
-    nh_result_set(r, NH_CANCELLED, "cancelled (last attempt: %s)", prev ? prev : nh_code_text(r->code));
+    nh_result_set(r, NH_CANCELLED, "cancelled (last attempt: %s)",
+                  prev ? prev : nh_code_text(r->code));
     free(prev);
   }
 }
@@ -170,9 +169,9 @@ void nh_job_end_cancelled(nh_job *job, size_t i) {
 /* ---- delays ------------------------------------------------------------- */
 
 double nh_delay_clamp(double seconds, double max) {
-  if (!(max >= 0)) max = 0;                    /* NaN, negative */
+  if (!(max >= 0)) max = 0; /* NaN, negative */
   if (max > NH_MAX_DELAY) max = NH_MAX_DELAY;
-  if (!(seconds > 0)) return 0;                /* NaN, zero, negative */
+  if (!(seconds > 0)) return 0; /* NaN, zero, negative */
   return seconds < max ? seconds : max;
 }
 
@@ -180,7 +179,7 @@ void nh_retry_sanitize(nh_retry *p) {
   if (p->max_attempts < 1) p->max_attempts = 1;
   p->max_delay = nh_delay_clamp(p->max_delay, NH_MAX_DELAY);
   p->initial_delay = nh_delay_clamp(p->initial_delay, p->max_delay);
-  if (!(p->multiplier >= 1)) p->multiplier = 1;                  /* NaN, below 1 */
-  if (p->multiplier > 1e6) p->multiplier = 1e6;                  /* inf: capped by max_delay */
-  if (!(p->max_elapsed > 0) || isinf(p->max_elapsed)) p->max_elapsed = 0;   /* no limit */
+  if (!(p->multiplier >= 1)) p->multiplier = 1; /* NaN, below 1 */
+  if (p->multiplier > 1e6) p->multiplier = 1e6; /* inf: capped by max_delay */
+  if (!(p->max_elapsed > 0) || isinf(p->max_elapsed)) p->max_elapsed = 0; /* no limit */
 }

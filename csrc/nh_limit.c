@@ -19,13 +19,13 @@
 
 #include "nh_internal.h"
 
-#define MARGIN 0.02         /* seconds added to every window */
+#define MARGIN 0.02 /* seconds added to every window */
 #define BUCKETS 256
 
 typedef struct ring {
   int count;
   double per;
-  double *times;            /* count slots, oldest at `next` once full */
+  double *times; /* count slots, oldest at `next` once full */
   int next, used;
 } ring;
 
@@ -40,7 +40,7 @@ struct nh_limits {
   pthread_mutex_t lock;
   entry *buckets[BUCKETS];
   size_t entries;
-  unsigned sweep;           /* the bucket the next call sweeps */
+  unsigned sweep; /* the bucket the next call sweeps */
 };
 
 nh_limits *nh_limits_new(void) {
@@ -103,7 +103,7 @@ size_t nh_limits_count(nh_limits *l) {
 }
 
 static unsigned hash(const char *s) {
-  unsigned h = 2166136261u;                      /* FNV-1a */
+  unsigned h = 2166136261u; /* FNV-1a */
   for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
   return h % BUCKETS;
 }

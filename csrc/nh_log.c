@@ -55,8 +55,7 @@ static int append(nh_logbuf *b, int level, int worker_id, const char *message_id
   return 1;
 }
 
-void nh_log(nh_logbuf *b, int level, int worker_id, const char *message_id,
-            const char *fmt, ...) {
+void nh_log(nh_logbuf *b, int level, int worker_id, const char *message_id, const char *fmt, ...) {
   if (level < b->level) return;
   va_list ap;
   va_start(ap, fmt);

@@ -16,7 +16,7 @@
 
 /* Normalise merges adjacent text nodes; hard breaks keep the author's lines. */
 #define PARSE_OPTS (CMARK_OPT_NORMALIZE)
-#define MAX_NEST 32                /* deeper lists and quotes are not indented further */
+#define MAX_NEST 32 /* deeper lists and quotes are not indented further */
 
 enum link_kind { LINK_SLACK, LINK_HTML, LINK_MD, LINK_STATE };
 enum pre_kind { PRE_NONE, PRE_FENCE, PRE_HTML };
@@ -30,19 +30,20 @@ typedef struct md_rules {
   const char *quote;        /* prefix of every quoted line, or NULL */
   const char *quote_tag[2]; /* or tags around the outermost quote */
   const char *bullet;
-  const char *ordered;      /* printf format of an ordered item's number */
+  const char *ordered; /* printf format of an ordered item's number */
   const char *hr;
-  int hashes;               /* headings as "## text" (else in bold) */
-  int raw_html;             /* HTML in the markdown passed as it is (else shown as text) */
-  const char *image;        /* put before an image's link ("!" where images show) */
-  const char *line_end;     /* before a line break inside a paragraph ("  " where "\n" alone is a space) */
+  int hashes;        /* headings as "## text" (else in bold) */
+  int raw_html;      /* HTML in the markdown passed as it is (else shown as text) */
+  const char *image; /* put before an image's link ("!" where images show) */
+  const char
+    *line_end; /* before a line break inside a paragraph ("  " where "\n" alone is a space) */
   enum link_kind link;
   escape_fn text, code_text, url;
 } md_rules;
 
 typedef struct md_prefix {
-  char first[24];           /* on the item's first line: "• ", "12. ", "> " */
-  const char *rest;         /* on the lines after it */
+  char first[24];   /* on the item's first line: "• ", "12. ", "> " */
+  const char *rest; /* on the lines after it */
   int used;
 } md_prefix;
 
@@ -50,19 +51,19 @@ typedef struct md_prefix {
 typedef struct md_feishu {
   cJSON *paras, *para;
   nh_buf run;
-  int style;                /* 1 bold, 2 italic */
+  int style; /* 1 bold, 2 italic */
   const char *href;
 } md_feishu;
 
 typedef struct md_writer {
   const md_rules *r;
-  nh_buf *b;                /* text platforms */
-  md_feishu *fs;            /* or Feishu */
+  nh_buf *b;     /* text platforms */
+  md_feishu *fs; /* or Feishu */
   md_prefix stack[MAX_NEST];
-  int depth, skipped;       /* skipped: levels past MAX_NEST */
+  int depth, skipped; /* skipped: levels past MAX_NEST */
   int line_start;
   int strong, emph, quotes, links;
-  int numbers[MAX_NEST];    /* per open list: the next item's number */
+  int numbers[MAX_NEST]; /* per open list: the next item's number */
   int lists;
   const char *href;
 } md_writer;
@@ -101,7 +102,9 @@ static void esc_backslash(nh_buf *b, const char *s, size_t n, const char *set) {
 
 /* Telegram MarkdownV2: every reserved character in text, ` and \ in code,
  * ) and \ in a link's URL. */
-static void esc_v2(nh_buf *b, const char *s, size_t n) { esc_backslash(b, s, n, "_*[]()~`>#+-=|{}.!\\"); }
+static void esc_v2(nh_buf *b, const char *s, size_t n) {
+  esc_backslash(b, s, n, "_*[]()~`>#+-=|{}.!\\");
+}
 static void esc_v2_code(nh_buf *b, const char *s, size_t n) { esc_backslash(b, s, n, "`\\"); }
 static void esc_v2_url(nh_buf *b, const char *s, size_t n) { esc_backslash(b, s, n, ")\\"); }
 
@@ -112,41 +115,99 @@ static void esc_md_url(nh_buf *b, const char *s, size_t n) {
 
 /* ---- the rules -------------------------------------------------------- */
 
-#define BULLET "\xe2\x80\xa2 "                         /* "• " */
-#define RULE   "\xe2\x80\x94\xe2\x80\x94\xe2\x80\x94"   /* "———" */
+#define BULLET "\xe2\x80\xa2 "                      /* "• " */
+#define RULE "\xe2\x80\x94\xe2\x80\x94\xe2\x80\x94" /* "———" */
 
 static const md_rules rules[] = {
-  [NH_MD_SLACK] = {
-    .strong = { "*", "*" }, .emph = { "_", "_" }, .code = { "`", "`" }, .pre = PRE_FENCE,
-    .quote = "> ", .bullet = BULLET, .ordered = "%d. ", .hr = RULE,
-    .link = LINK_SLACK, .text = esc_slack, .code_text = esc_slack, .url = esc_slack_url },
-  [NH_MD_TELEGRAM_HTML] = {
-    .strong = { "<b>", "</b>" }, .emph = { "<i>", "</i>" }, .code = { "<code>", "</code>" },
-    .pre = PRE_HTML, .quote_tag = { "<blockquote>", "</blockquote>" }, .bullet = BULLET,
-    .ordered = "%d. ", .hr = RULE,
-    .link = LINK_HTML, .text = esc_html, .code_text = esc_html, .url = esc_html },
-  [NH_MD_TELEGRAM_V2] = {
-    .strong = { "*", "*" }, .emph = { "_", "_" }, .code = { "`", "`" }, .pre = PRE_FENCE,
-    .quote = ">", .bullet = BULLET, .ordered = "%d\\. ", .hr = RULE,
-    .link = LINK_MD, .text = esc_v2, .code_text = esc_v2_code, .url = esc_v2_url },
-  [NH_MD_DINGTALK] = {
-    .strong = { "**", "**" }, .emph = { "*", "*" }, .code = { "`", "`" }, .pre = PRE_FENCE,
-    .quote = "> ", .bullet = "- ", .ordered = "%d. ", .hr = "---", .hashes = 1, .raw_html = 1,
-    .image = "!", .line_end = "  ", .link = LINK_MD, .text = esc_none, .code_text = esc_none, .url = esc_md_url },
+  [NH_MD_SLACK] = { .strong = { "*", "*" },
+                    .emph = { "_", "_" },
+                    .code = { "`", "`" },
+                    .pre = PRE_FENCE,
+                    .quote = "> ",
+                    .bullet = BULLET,
+                    .ordered = "%d. ",
+                    .hr = RULE,
+                    .link = LINK_SLACK,
+                    .text = esc_slack,
+                    .code_text = esc_slack,
+                    .url = esc_slack_url },
+  [NH_MD_TELEGRAM_HTML] = { .strong = { "<b>", "</b>" },
+                            .emph = { "<i>", "</i>" },
+                            .code = { "<code>", "</code>" },
+                            .pre = PRE_HTML,
+                            .quote_tag = { "<blockquote>", "</blockquote>" },
+                            .bullet = BULLET,
+                            .ordered = "%d. ",
+                            .hr = RULE,
+                            .link = LINK_HTML,
+                            .text = esc_html,
+                            .code_text = esc_html,
+                            .url = esc_html },
+  [NH_MD_TELEGRAM_V2] = { .strong = { "*", "*" },
+                          .emph = { "_", "_" },
+                          .code = { "`", "`" },
+                          .pre = PRE_FENCE,
+                          .quote = ">",
+                          .bullet = BULLET,
+                          .ordered = "%d\\. ",
+                          .hr = RULE,
+                          .link = LINK_MD,
+                          .text = esc_v2,
+                          .code_text = esc_v2_code,
+                          .url = esc_v2_url },
+  [NH_MD_DINGTALK] = { .strong = { "**", "**" },
+                       .emph = { "*", "*" },
+                       .code = { "`", "`" },
+                       .pre = PRE_FENCE,
+                       .quote = "> ",
+                       .bullet = "- ",
+                       .ordered = "%d. ",
+                       .hr = "---",
+                       .hashes = 1,
+                       .raw_html = 1,
+                       .image = "!",
+                       .line_end = "  ",
+                       .link = LINK_MD,
+                       .text = esc_none,
+                       .code_text = esc_none,
+                       .url = esc_md_url },
   /* WeCom: bold, links, inline code, quotes and headings; no italic, no blocks. */
-  [NH_MD_WECOM] = {
-    .strong = { "**", "**" }, .code = { "`", "`" }, .pre = PRE_NONE,
-    .quote = "> ", .bullet = "- ", .ordered = "%d. ", .hr = "---", .hashes = 1, .raw_html = 1,
-    .link = LINK_MD, .text = esc_none, .code_text = esc_none, .url = esc_md_url },
+  [NH_MD_WECOM] = { .strong = { "**", "**" },
+                    .code = { "`", "`" },
+                    .pre = PRE_NONE,
+                    .quote = "> ",
+                    .bullet = "- ",
+                    .ordered = "%d. ",
+                    .hr = "---",
+                    .hashes = 1,
+                    .raw_html = 1,
+                    .link = LINK_MD,
+                    .text = esc_none,
+                    .code_text = esc_none,
+                    .url = esc_md_url },
   /* Teams TextBlock: bold, italic, lists and links (code keeps its backticks). */
-  [NH_MD_TEAMS] = {
-    .strong = { "**", "**" }, .emph = { "_", "_" }, .code = { "`", "`" }, .pre = PRE_NONE,
-    .quote = "> ", .bullet = "- ", .ordered = "%d. ", .hr = "---",
-    .link = LINK_MD, .text = esc_none, .code_text = esc_none, .url = esc_md_url },
+  [NH_MD_TEAMS] = { .strong = { "**", "**" },
+                    .emph = { "_", "_" },
+                    .code = { "`", "`" },
+                    .pre = PRE_NONE,
+                    .quote = "> ",
+                    .bullet = "- ",
+                    .ordered = "%d. ",
+                    .hr = "---",
+                    .link = LINK_MD,
+                    .text = esc_none,
+                    .code_text = esc_none,
+                    .url = esc_md_url },
   /* Feishu: styles and links are the elements' own (md_feishu), no marks. */
-  [NH_MD_FEISHU] = {
-    .pre = PRE_NONE, .quote = "> ", .bullet = BULLET, .ordered = "%d. ", .hr = RULE,
-    .link = LINK_STATE, .text = esc_none, .code_text = esc_none, .url = esc_none },
+  [NH_MD_FEISHU] = { .pre = PRE_NONE,
+                     .quote = "> ",
+                     .bullet = BULLET,
+                     .ordered = "%d. ",
+                     .hr = RULE,
+                     .link = LINK_STATE,
+                     .text = esc_none,
+                     .code_text = esc_none,
+                     .url = esc_none },
 };
 
 /* ---- the Feishu sink -------------------------------------------------- */
@@ -303,7 +364,7 @@ static int unsafe_url(const char *url) {
   static const char *const images[] = { "data:image/png", "data:image/gif", "data:image/jpeg",
                                         "data:image/webp" };
   while (url && (*url == ' ' || *url == '\t')) url++;
-  if (!url || !*url) return 1;                /* [x]() links nowhere: its text only */
+  if (!url || !*url) return 1; /* [x]() links nowhere: its text only */
   for (size_t i = 0; i < 4; i++)
     if (strncasecmp(url, images[i], strlen(images[i])) == 0) return 0;
   for (size_t i = 0; i < 4; i++)
@@ -324,9 +385,9 @@ static void link(md_writer *w, cmark_node *node, int enter) {
   const md_rules *r = w->r;
   int image = cmark_node_get_type(node) == CMARK_NODE_IMAGE;
   int nested = enter ? w->links++ > 0 : --w->links > 0;
-  if (nested) return;                         /* [![alt](img)](url): one link, the outer */
+  if (nested) return; /* [![alt](img)](url): one link, the outer */
   if (r->link == LINK_STATE) {
-    fs_flush(w->fs);                          /* the run ends here: url is cmark's */
+    fs_flush(w->fs); /* the run ends here: url is cmark's */
     w->href = enter ? url : NULL;
   } else if (r->link == LINK_SLACK) {
     if (enter) raw(w, "<"), put_url(w, url), raw(w, cmark_node_first_child(node) ? "|" : "");
@@ -347,8 +408,11 @@ static void link(md_writer *w, cmark_node *node, int enter) {
 /* The first word of a fence's info string, if it is a plain language name. */
 static void language(const char *info, char *out, size_t len) {
   size_t n = 0;
-  for (; info && n + 1 < len && info[n] && strchr("abcdefghijklmnopqrstuvwxyz"
-         "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-#._", info[n]); n++)
+  for (; info && n + 1 < len && info[n] &&
+         strchr("abcdefghijklmnopqrstuvwxyz"
+                "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-#._",
+                info[n]);
+       n++)
     out[n] = info[n];
   out[n] = '\0';
 }
@@ -359,7 +423,7 @@ static void code_block(md_writer *w, cmark_node *node) {
   language(cmark_node_get_fence_info(node), lang, sizeof lang);
   if (r->pre == PRE_FENCE) {
     raw(w, "```");
-    if (r->link != LINK_SLACK) raw(w, lang);  /* Slack would show the language */
+    if (r->link != LINK_SLACK) raw(w, lang); /* Slack would show the language */
     newline(w);
   } else if (r->pre == PRE_HTML) {
     raw(w, "<pre>");
@@ -384,14 +448,15 @@ static void list(md_writer *w, cmark_node *node, int enter) {
 
 static void item(md_writer *w, cmark_node *node, int enter) {
   if (!enter) {
-    put_prefix(w);                            /* an empty item still shows its marker */
+    put_prefix(w); /* an empty item still shows its marker */
     pop(w);
     return;
   }
   cmark_node *list = cmark_node_parent(node);
   char marker[24];
   if (cmark_node_get_list_type(list) == CMARK_ORDERED_LIST) {
-    int number = w->lists <= MAX_NEST ? w->numbers[w->lists - 1]++ : cmark_node_get_list_start(list);
+    int number =
+      w->lists <= MAX_NEST ? w->numbers[w->lists - 1]++ : cmark_node_get_list_start(list);
     snprintf(marker, sizeof marker, w->r->ordered, number);
   } else {
     snprintf(marker, sizeof marker, "%s", w->r->bullet);
@@ -405,7 +470,7 @@ static void quote(md_writer *w, int enter) {
     if (enter) push(w, r->quote, r->quote);
     else pop(w);
   } else if (enter && w->quotes++ == 0) {
-    raw(w, r->quote_tag[0]);                  /* Telegram: quotes do not nest */
+    raw(w, r->quote_tag[0]); /* Telegram: quotes do not nest */
   } else if (!enter && --w->quotes == 0) {
     raw(w, r->quote_tag[1]);
   }
@@ -443,7 +508,8 @@ static void visit(md_writer *w, cmark_node *node, int enter) {
   case CMARK_NODE_TEXT: literal(w, node, 0); break;
   case CMARK_NODE_SOFTBREAK:
   case CMARK_NODE_LINEBREAK:
-    if (w->links && w->r->link == LINK_SLACK) raw(w, " ");   /* a line break ends Slack's <url|text> */
+    if (w->links && w->r->link == LINK_SLACK)
+      raw(w, " "); /* a line break ends Slack's <url|text> */
     else raw(w, w->r->line_end), newline(w);
     break;
   case CMARK_NODE_CODE:
@@ -487,7 +553,8 @@ cJSON *nh_markdown_feishu(const char *md) {
   cJSON_AddItemToArray(fs.paras, fs.para);
   walk(&w, md);
   fs_flush(&fs);
-  if (cJSON_GetArraySize(fs.para) == 0) cJSON_DeleteItemFromArray(fs.paras, cJSON_GetArraySize(fs.paras) - 1);
+  if (cJSON_GetArraySize(fs.para) == 0)
+    cJSON_DeleteItemFromArray(fs.paras, cJSON_GetArraySize(fs.paras) - 1);
   free(fs.run.data);
   return fs.paras;
 }

@@ -30,63 +30,64 @@
 
 #define NH_DAY 86400.0
 
-#define NH_CLIENT_OPTIONS(X, P)                                                                  \
-  /* 0: send on the calling thread, no threads */                                               \
-  X(P, async, enabled, enabled, BOOL, 1, 0, 0, 0)                                                \
-  /* 0: one short-lived thread per message */                                                   \
-  X(P, async, use_pool, use_pool, BOOL, 1, 0, 0, 0)                                              \
-  /* threads started with the pool */                                                           \
-  X(P, async, workers, workers, INT, 4, 1, 256, 0)                                               \
-  /* the façade defaults these two to min(1, workers) and max(16, workers) */                   \
-  X(P, async, min_workers, min_workers, INT, 1, 0, 256, 0)                                       \
-  X(P, async, max_workers, max_workers, INT, 16, 1, 256, 0)                                      \
-  /* submission queue bound, in messages */                                                     \
-  X(P, async, buffer_size, buffer_size, SIZE, 1000, 1, 10000000, 0)                              \
-  /* seconds submit waits for room when the caller gives none; 0: fail at once */               \
-  X(P, async, timeout, queue_timeout, SEC, 0, 0, 3600, 0)                                        \
-  /* transfers in flight per worker */                                                          \
-  X(P, async, concurrency, concurrency, INT, 32, 1, 1024, 0)                                     \
-  /* seconds the exit handler gives a client left open */                                       \
-  X(P, async, close_timeout, close_timeout, SEC, 5, 0, 3600, 0)                                  \
-  /* seconds an idle worker above min_workers lives */                                          \
-  X(P, async, idle_timeout, idle_timeout, SEC, 30, 0, NH_DAY, 1)                                 \
-  /* seconds a backlog lasts before the pool grows */                                           \
-  X(P, async, grow_after, grow_after, SEC, 0.1, 0, 3600, 0)                                      \
-  /* seconds before a waiting low job goes first */                                             \
-  X(P, async, priority_aging, priority_aging, SEC, 2, 0, NH_DAY, 1)                              \
-  /* a whole HTTP transfer */                                                                   \
-  X(P, http, timeout, timeout_ms, MS, 10, 0, NH_DAY, 1)                                          \
-  X(P, http, connect_timeout, connect_timeout_ms, MS, 5, 0, NH_DAY, 1)                           \
-  X(P, http, verify_tls, verify_tls, BOOL, 1, 0, 0, 0)                                           \
-  /* NULL: the system's bundle */                                                               \
-  X(P, http, ca_file, ca_file, STR, NULL, 0, 0, 0)                                               \
-  /* NULL: libcurl's environment rules */                                                       \
-  X(P, http, proxy, proxy, STR, NULL, 0, 0, 0)                                                   \
-  X(P, http, user_agent, user_agent, HEADER, NH_USER_AGENT, 0, 0, 0)                            \
-  /* bytes of an answer read before giving up */                                                \
-  X(P, http, max_response, max_response, SIZE, 1048576, 1024, 1073741824, 0)                     \
-  /* 0: a 3xx is the answer; n: follow up to n (http/https only) */                             \
-  X(P, http, follow_redirects, follow_redirects, INT, 0, 0, 20, 0)                               \
-  /* NH_LOG_* recorded for the owner to drain */                                                \
-  X(P, logger, level, log_level, LEVEL, NH_LOG_WARN, 0, 0, 0)                                    \
-  /* log every failed job (warn; CLOSED: error) */                                              \
+#define NH_CLIENT_OPTIONS(X, P)                                                   \
+  /* 0: send on the calling thread, no threads */                                 \
+  X(P, async, enabled, enabled, BOOL, 1, 0, 0, 0)                                 \
+  /* 0: one short-lived thread per message */                                     \
+  X(P, async, use_pool, use_pool, BOOL, 1, 0, 0, 0)                               \
+  /* threads started with the pool */                                             \
+  X(P, async, workers, workers, INT, 4, 1, 256, 0)                                \
+  /* the façade defaults these two to min(1, workers) and max(16, workers) */    \
+  X(P, async, min_workers, min_workers, INT, 1, 0, 256, 0)                        \
+  X(P, async, max_workers, max_workers, INT, 16, 1, 256, 0)                       \
+  /* submission queue bound, in messages */                                       \
+  X(P, async, buffer_size, buffer_size, SIZE, 1000, 1, 10000000, 0)               \
+  /* seconds submit waits for room when the caller gives none; 0: fail at once */ \
+  X(P, async, timeout, queue_timeout, SEC, 0, 0, 3600, 0)                         \
+  /* transfers in flight per worker */                                            \
+  X(P, async, concurrency, concurrency, INT, 32, 1, 1024, 0)                      \
+  /* seconds the exit handler gives a client left open */                         \
+  X(P, async, close_timeout, close_timeout, SEC, 5, 0, 3600, 0)                   \
+  /* seconds an idle worker above min_workers lives */                            \
+  X(P, async, idle_timeout, idle_timeout, SEC, 30, 0, NH_DAY, 1)                  \
+  /* seconds a backlog lasts before the pool grows */                             \
+  X(P, async, grow_after, grow_after, SEC, 0.1, 0, 3600, 0)                       \
+  /* seconds before a waiting low job goes first */                               \
+  X(P, async, priority_aging, priority_aging, SEC, 2, 0, NH_DAY, 1)               \
+  /* a whole HTTP transfer */                                                     \
+  X(P, http, timeout, timeout_ms, MS, 10, 0, NH_DAY, 1)                           \
+  X(P, http, connect_timeout, connect_timeout_ms, MS, 5, 0, NH_DAY, 1)            \
+  X(P, http, verify_tls, verify_tls, BOOL, 1, 0, 0, 0)                            \
+  /* NULL: the system's bundle */                                                 \
+  X(P, http, ca_file, ca_file, STR, NULL, 0, 0, 0)                                \
+  /* NULL: libcurl's environment rules */                                         \
+  X(P, http, proxy, proxy, STR, NULL, 0, 0, 0)                                    \
+  X(P, http, user_agent, user_agent, HEADER, NH_USER_AGENT, 0, 0, 0)              \
+  /* bytes of an answer read before giving up */                                  \
+  X(P, http, max_response, max_response, SIZE, 1048576, 1024, 1073741824, 0)      \
+  /* 0: a 3xx is the answer; n: follow up to n (http/https only) */               \
+  X(P, http, follow_redirects, follow_redirects, INT, 0, 0, 20, 0)                \
+  /* NH_LOG_* recorded for the owner to drain */                                  \
+  X(P, logger, level, log_level, LEVEL, NH_LOG_WARN, 0, 0, 0)                     \
+  /* log every failed job (warn; CLOSED: error) */                                \
   X(P, logger, failures, log_failures, BOOL, 1, 0, 0, 0)
 
 /* The client's retry policy; a message's own retry overrides it field by field. */
-#define NH_RETRY_OPTIONS(X, P)                                                                   \
-  /* 1: no retry */                                                                             \
-  X(P, retry, max_attempts, max_attempts, INT, 3, 1, 100, 0)                                     \
-  X(P, retry, initial_delay, initial_delay, SEC, 0.5, 0, 3600, 0)                                \
-  X(P, retry, max_delay, max_delay, SEC, 30, 0, NH_DAY, 0)                                       \
-  X(P, retry, multiplier, multiplier, SEC, 2, 1, 100, 0)                                         \
-  /* seconds from submit after which no retry starts; 0: no limit */                            \
+#define NH_RETRY_OPTIONS(X, P)                                       \
+  /* 1: no retry */                                                  \
+  X(P, retry, max_attempts, max_attempts, INT, 3, 1, 100, 0)         \
+  X(P, retry, initial_delay, initial_delay, SEC, 0.5, 0, 3600, 0)    \
+  X(P, retry, max_delay, max_delay, SEC, 30, 0, NH_DAY, 0)           \
+  X(P, retry, multiplier, multiplier, SEC, 2, 1, 100, 0)             \
+  /* seconds from submit after which no retry starts; 0: no limit */ \
   X(P, retry, max_elapsed, max_elapsed, SEC, 0, 0, 7 * NH_DAY, 0)
 
 /* Every row, with its path from nh_options. */
 #define NH_OPTIONS(X) NH_CLIENT_OPTIONS(X, ) NH_RETRY_OPTIONS(X, retry.)
 
 /* NH_LOG_* in order, as logger.level names them. */
-#define NH_LOG_LEVEL_NAMES { "debug", "info", "warn", "error", "off", NULL }
+#define NH_LOG_LEVEL_NAMES \
+  { "debug", "info", "warn", "error", "off", NULL }
 
 /* The C type of each kind of row. */
 #define NH_OPT_CTYPE_BOOL int

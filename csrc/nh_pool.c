@@ -41,7 +41,7 @@ static void reap_list(nh_client *c, nh_worker **list, int all) {
 
 void nh_pool_reap(nh_client *c, int all) {
   reap_list(c, &c->direct, all);
-  reap_list(c, &c->retired, 1);             /* retired threads are on their way out */
+  reap_list(c, &c->retired, 1); /* retired threads are on their way out */
 }
 
 nh_code nh_pool_start_direct(nh_client *c, nh_job *job) {
@@ -110,7 +110,7 @@ static void cut_off(nh_client *c) {
   for (nh_worker *w = c->workers; w; w = w->next)
     if (w->multi) curl_multi_wakeup(w->multi);
   pthread_mutex_unlock(&c->queue.lock);
-  pthread_mutex_lock(&c->lock);              /* lock order: c->lock, then queue.lock */
+  pthread_mutex_lock(&c->lock); /* lock order: c->lock, then queue.lock */
   pthread_mutex_lock(&c->queue.lock);
   for (nh_worker *w = c->direct; w; w = w->next)
     if (w->multi) curl_multi_wakeup(w->multi);
@@ -142,9 +142,9 @@ static void join_workers(nh_client *c) {
 int nh_pool_close_begin(nh_client *c) {
   if (c->closed_flag || !c->ready) return 0;
   c->closed_flag = 1;
-  if (nh_fork_since(c->fork_generation)) return 0;     /* a forked copy has no threads */
+  if (nh_fork_since(c->fork_generation)) return 0; /* a forked copy has no threads */
   c->closed_before = __atomic_load_n(&c->closed, __ATOMIC_RELAXED);
-  __atomic_store_n(&c->closing, 1, __ATOMIC_RELEASE);   /* failures: log every one */
+  __atomic_store_n(&c->closing, 1, __ATOMIC_RELEASE); /* failures: log every one */
   pthread_mutex_lock(&c->queue.lock);
   c->queue.closing = 1;
   pthread_cond_broadcast(&c->queue.not_full);
@@ -162,4 +162,3 @@ size_t nh_pool_close_end(nh_client *c, double deadline) {
   join_workers(c);
   return (size_t)(__atomic_load_n(&c->closed, __ATOMIC_RELAXED) - c->closed_before);
 }
-

@@ -146,18 +146,16 @@ nh_job *nh_queue_pop_locked(nh_queue *q) {
   for (int p = NH_PRIORITY_URGENT; p >= NH_PRIORITY_LOW; p--) {
     nh_job *head = q->head[p];
     if (!head) continue;
-    if (!pick) pick = head;                       /* the highest class */
+    if (!pick) pick = head; /* the highest class */
     else if (now - head->enqueued_at > q->aging && head->enqueued_at < pick->enqueued_at)
-      pick = head;                                /* waited too long */
+      pick = head; /* waited too long */
   }
   nh_queue_remove_locked(q, pick);
   return pick;
 }
 
 /* The queued job whose deadline comes first, or NULL. */
-nh_job *nh_queue_first_deadline_locked(nh_queue *q) {
-  return q->heap_len ? q->heap[0] : NULL;
-}
+nh_job *nh_queue_first_deadline_locked(nh_queue *q) { return q->heap_len ? q->heap[0] : NULL; }
 
 static struct timespec deadline_after(double seconds) {
   struct timespec ts;
@@ -180,7 +178,7 @@ int nh_queue_timedwait(pthread_cond_t *cond, pthread_mutex_t *lock, double secon
 }
 
 nh_code nh_queue_wait_room_locked(nh_queue *q, size_t n, double timeout) {
-  double until = nh_now() + (timeout > 0 ? timeout : 0);   /* inf stays inf */
+  double until = nh_now() + (timeout > 0 ? timeout : 0); /* inf stays inf */
   for (;;) {
     if (q->closing) return NH_CLOSED;
     if (q->length + q->reserved + n <= q->capacity) return NH_OK;

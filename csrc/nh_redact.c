@@ -18,7 +18,7 @@
 static size_t match_at(const char *s, size_t n, char *const *secrets, size_t count) {
   size_t best = 0;
   for (size_t k = 0; k < count; k++) {
-    if (secrets[k][0] != *s) continue;        /* cheap: most bytes start no secret */
+    if (secrets[k][0] != *s) continue; /* cheap: most bytes start no secret */
     size_t len = strlen(secrets[k]);
     if (len > best && len >= NH_REDACT_MIN && len <= n && memcmp(s, secrets[k], len) == 0)
       best = len;
@@ -49,7 +49,7 @@ size_t nh_redact(char *s, size_t len, char *const *secrets, size_t count) {
     if (!hidden[r]) {
       s[w++] = s[r];
     } else if (r == 0 || !hidden[r - 1]) {
-      memcpy(s + w, MASK, sizeof MASK - 1);   /* w <= r: the run's own bytes */
+      memcpy(s + w, MASK, sizeof MASK - 1); /* w <= r: the run's own bytes */
       w += sizeof MASK - 1;
     }
   }

@@ -1,10 +1,9 @@
 /*
  * nh_slack.c: Slack incoming webhooks. The text is mrkdwn: the title in bold
  * on the first line, `&`, `<` and `>` escaped as Slack asks, markdown
- * rendered as mrkdwn (nh_markdown.c), html as plain text. platform_data.slack.blocks is sent as it is (the
- * text stays as the notification fallback). Success is HTTP 200 with the
- * body "ok"; errors are plain-text bodies (invalid_payload, no_text,
- * channel_not_found, ...) that reach the receipt.
+ * rendered as mrkdwn (nh_markdown.c), html as plain text. platform_data.slack.blocks is sent as it
+ * is (the text stays as the notification fallback). Success is HTTP 200 with the body "ok"; errors
+ * are plain-text bodies (invalid_payload, no_text, channel_not_found, ...) that reach the receipt.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,8 +40,8 @@ static size_t slack_limit(const nh_message *m, const nh_target *t) {
   return SLACK_MAX_TEXT;
 }
 
-static nh_code slack_build(const nh_message *m, const nh_target *t, nh_request *req,
-                           char *err, size_t errlen) {
+static nh_code slack_build(const nh_message *m, const nh_target *t, nh_request *req, char *err,
+                           size_t errlen) {
   int unused;
   char *text = slack_render(m, t, &unused);
   cJSON *root = cJSON_CreateObject(), *blocks = nh_platform_data(m, "slack", "blocks");
@@ -52,7 +51,8 @@ static nh_code slack_build(const nh_message *m, const nh_target *t, nh_request *
   cJSON_AddBoolToObject(root, "mrkdwn", 1);
   const char *keys[] = { "username", "icon_emoji", "icon_url", "channel" };
   for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
-    if (nh_opt_string(t, keys[i])) cJSON_AddStringToObject(root, keys[i], nh_opt_string(t, keys[i]));
+    if (nh_opt_string(t, keys[i]))
+      cJSON_AddStringToObject(root, keys[i], nh_opt_string(t, keys[i]));
   return nh_request_json(req, t, nh_strdup(t->url), root, err, errlen);
 }
 

@@ -26,17 +26,17 @@
 #define MAX_RCPT_ADDR 320 /* bytes of an address kept (RFC 5321 allows 256) */
 
 typedef struct nh_smtp_log {
-  char reply[REPLY_MAX];  /* the reply being read, or the last one */
-  int code;               /* its code; 0: none yet */
-  int complete;           /* its last line has come */
-  char fail[REPLY_MAX];   /* the last reply of 400 or more */
+  char reply[REPLY_MAX]; /* the reply being read, or the last one */
+  int code;              /* its code; 0: none yet */
+  int complete;          /* its last line has come */
+  char fail[REPLY_MAX];  /* the last reply of 400 or more */
   int fail_code;
-  char rcpt[MAX_RCPT_ADDR];  /* the RCPT waiting for its reply; "" when none */
-  int quit;               /* QUIT was sent: its 221 is no verdict */
+  char rcpt[MAX_RCPT_ADDR]; /* the RCPT waiting for its reply; "" when none */
+  int quit;                 /* QUIT was sent: its 221 is no verdict */
   int rcpts, refused, refused_5xx;
-  nh_buf rejected;        /* "address\n" per refused recipient */
-  nh_buf detail;          /* "address (reply), ..." */
-  char *const *secrets;   /* the target's: cut out of each line as it comes */
+  nh_buf rejected;      /* "address\n" per refused recipient */
+  nh_buf detail;        /* "address (reply), ..." */
+  char *const *secrets; /* the target's: cut out of each line as it comes */
   size_t n_secrets;
 } nh_smtp_log;
 
@@ -95,7 +95,7 @@ static void reply_text(nh_smtp_log *s, const char *data, size_t n) {
  * of a secret, or a changed one, that no longer matches. */
 static void reply_line(nh_smtp_log *s, const char *data, size_t n) {
   char *line = malloc(n + 1);
-  if (!line) return;                            /* a line not kept, never one unredacted */
+  if (!line) return; /* a line not kept, never one unredacted */
   memcpy(line, data, n);
   line[n] = '\0';
   reply_text(s, line, nh_redact(line, n, s->secrets, s->n_secrets));
@@ -105,7 +105,7 @@ static void reply_line(nh_smtp_log *s, const char *data, size_t n) {
 /* Only which recipient a RCPT names is kept from what is sent. */
 static void command_sent(nh_smtp_log *s, const char *data, size_t n) {
   s->rcpt[0] = '\0';
-  s->complete = 1;                                /* the next line starts a reply */
+  s->complete = 1; /* the next line starts a reply */
   s->quit = n >= 4 && strncasecmp(data, "QUIT", 4) == 0;
   if (n < 9 || strncasecmp(data, "RCPT TO:<", 9) != 0) return;
   const char *end = memchr(data + 9, '>', n - 9);
@@ -131,7 +131,7 @@ void nh_smtp_watch(nh_transfer *t, CURL *e) {
     t->smtp->complete = 1;
     curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, on_debug);
     curl_easy_setopt(e, CURLOPT_DEBUGDATA, t->smtp);
-    curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);      /* the callback only runs when verbose */
+    curl_easy_setopt(e, CURLOPT_VERBOSE, 1L); /* the callback only runs when verbose */
   }
   /* 7.69 to 8.1 spell it with three L; the number is the same. */
 #if LIBCURL_VERSION_NUM >= 0x080200
@@ -158,8 +158,9 @@ static void set_code(nh_result *r, int code) {
  * never retried (the others would get it twice). */
 static void record_partial(nh_smtp_log *s, nh_result *r) {
   r->partial = 1;
-  nh_result_set(r, NH_PLATFORM_REJECTED, "email: %d of %d recipients refused, the others got the message: %s",
-                s->refused, s->rcpts, s->detail.data ? s->detail.data : "");
+  nh_result_set(r, NH_PLATFORM_REJECTED,
+                "email: %d of %d recipients refused, the others got the message: %s", s->refused,
+                s->rcpts, s->detail.data ? s->detail.data : "");
   set_code(r, s->fail_code);
 }
 
@@ -184,8 +185,9 @@ static const char *starttls_hint(const nh_transfer *t, CURLcode rc, int fail_cod
   if (t->req.use_ssl != CURLUSESSL_NONE) return tls_mode_hint(t, rc, fail_code);
   if (!t->req.url || strncmp(t->req.url, "smtp:", 5) != 0) return tls_mode_hint(t, rc, fail_code);
   if (rc != CURLE_LOGIN_DENIED && fail_code != 530 && fail_code != 538) return "";
-  if (!t->req.username) return " (the server may require STARTTLS or a login: set tls = 'starttls'"
-                               " and username, password)";
+  if (!t->req.username)
+    return " (the server may require STARTTLS or a login: set tls = 'starttls'"
+           " and username, password)";
   return " (the server may require STARTTLS before login: set tls = 'starttls')";
 }
 

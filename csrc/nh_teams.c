@@ -73,8 +73,8 @@ static size_t teams_limit(const nh_message *m, const nh_target *t) {
   return TEAMS_MAX_BODY;
 }
 
-static nh_code teams_build(const nh_message *m, const nh_target *t, nh_request *req,
-                           char *err, size_t errlen) {
+static nh_code teams_build(const nh_message *m, const nh_target *t, nh_request *req, char *err,
+                           size_t errlen) {
   return nh_request_json(req, t, nh_strdup(t->url), envelope(m), err, errlen);
 }
 

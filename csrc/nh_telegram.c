@@ -48,9 +48,9 @@ static char *telegram_render(const nh_message *m, const nh_target *t, int *in_ch
   if (nh_format_is(m, "markdown")) {
     nh_buf_markdown(&b, m->body, mode == MODE_HTML ? NH_MD_TELEGRAM_HTML : NH_MD_TELEGRAM_V2);
   } else if (mode == MODE_HTML && nh_format_is(m, "html")) {
-    nh_buf_html_telegram(&b, m->body);        /* <p>, <h1>, <ul> ... Telegram refuses */
+    nh_buf_html_telegram(&b, m->body); /* <p>, <h1>, <ul> ... Telegram refuses */
   } else {
-    char *text = nh_body_text(m);             /* html shown as text in MarkdownV2 */
+    char *text = nh_body_text(m); /* html shown as text in MarkdownV2 */
     if (mode == MODE_HTML) nh_buf_escape_html(&b, text);
     else escape_v2(&b, text);
     free(text);
@@ -64,16 +64,18 @@ static size_t telegram_limit(const nh_message *m, const nh_target *t) {
   return TELEGRAM_MAX_TEXT;
 }
 
-static nh_code telegram_build(const nh_message *m, const nh_target *t, nh_request *req,
-                              char *err, size_t errlen) {
+static nh_code telegram_build(const nh_message *m, const nh_target *t, nh_request *req, char *err,
+                              size_t errlen) {
   int unused, mode = parse_mode(t);
   char *text = telegram_render(m, t, &unused);
   cJSON *root = cJSON_CreateObject(), *chat = nh_opt_item(t, "chat_id");
   cJSON_AddItemToObject(root, "chat_id", chat ? cJSON_Duplicate(chat, 0) : cJSON_CreateNull());
   cJSON_AddStringToObject(root, "text", text ? text : "");
   free(text);
-  if (mode != MODE_NONE) cJSON_AddStringToObject(root, "parse_mode", mode == MODE_HTML ? "HTML" : "MarkdownV2");
-  if (nh_opt_bool(t, "disable_notification", 0)) cJSON_AddTrueToObject(root, "disable_notification");
+  if (mode != MODE_NONE)
+    cJSON_AddStringToObject(root, "parse_mode", mode == MODE_HTML ? "HTML" : "MarkdownV2");
+  if (nh_opt_bool(t, "disable_notification", 0))
+    cJSON_AddTrueToObject(root, "disable_notification");
   return nh_request_json(req, t, nh_strdup(t->url), root, err, errlen);
 }
 

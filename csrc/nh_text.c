@@ -9,7 +9,7 @@
 
 #include "nh_internal.h"
 
-#define ELLIPSIS "\xe2\x80\xa6"   /* U+2026, put where a text was cut */
+#define ELLIPSIS "\xe2\x80\xa6" /* U+2026, put where a text was cut */
 
 /* ---- buffer ------------------------------------------------------------- */
 
@@ -88,9 +88,7 @@ int nh_buf_escape(nh_buf *b, const char *s, const char *special, const char *con
 
 static const char *const html_with[] = { "&amp;", "&lt;", "&gt;" };
 
-int nh_buf_escape_html(nh_buf *b, const char *s) {
-  return nh_buf_escape(b, s, "&<>", html_with);
-}
+int nh_buf_escape_html(nh_buf *b, const char *s) { return nh_buf_escape(b, s, "&<>", html_with); }
 
 /* ---- overflow ----------------------------------------------------------- */
 
@@ -115,11 +113,11 @@ typedef struct plan_ctx {
   const nh_message *m;
   const nh_target *t;
   size_t limit;
-  int in_chars;             /* the platform counts UTF-8 characters */
-  const char *suffix;       /* added to every candidate: "" or U+2026 */
-  size_t base;              /* units of the suffix alone, rendered (the title's share) */
-  double per_unit;          /* body bytes per rendered unit in the last part; 0: none yet */
-  nh_buf b;                 /* scratch: the candidate */
+  int in_chars;       /* the platform counts UTF-8 characters */
+  const char *suffix; /* added to every candidate: "" or U+2026 */
+  size_t base;        /* units of the suffix alone, rendered (the title's share) */
+  double per_unit;    /* body bytes per rendered unit in the last part; 0: none yet */
+  nh_buf b;           /* scratch: the candidate */
 } plan_ctx;
 
 static size_t rendered_units(const nh_platform *p, const nh_message *m, const nh_target *t,
@@ -175,9 +173,9 @@ static size_t guess(const plan_ctx *x, const char *s, const fit_range *r, size_t
   if (!r->have_hi && r->lo == 0 && x->per_unit > 0 && (double)room * x->per_unit < (double)r->cap)
     return (size_t)((double)room * x->per_unit);
   if (!r->have_hi && r->lo == 0) return nh_utf8_prefix(s, r->cap, room ? room : 1, x->in_chars);
-  double step = r->have_hi
-                    ? (double)room * (double)(r->hi - r->lo) / (double)(r->hi_u - r->lo_u)
-                    : (double)r->lo * (double)room / (double)(r->lo_u > x->base ? r->lo_u - x->base : 1);
+  double step =
+    r->have_hi ? (double)room * (double)(r->hi - r->lo) / (double)(r->hi_u - r->lo_u)
+               : (double)r->lo * (double)room / (double)(r->lo_u > x->base ? r->lo_u - x->base : 1);
   return step < (double)(r->cap - r->lo) ? r->lo + (size_t)step : r->cap;
 }
 
@@ -196,10 +194,10 @@ static size_t longest_fit(plan_ctx *x, const char *body, size_t n) {
   r.hi = r.cap + 1;
   for (int k = 0;; k++) {
     int bisect = k >= PLAN_GUESSES && k % 2;
-    size_t aim = r.have_hi ? x->limit - slack / 2 : x->limit;   /* under, once over */
+    size_t aim = r.have_hi ? x->limit - slack / 2 : x->limit; /* under, once over */
     size_t c = bisect ? r.lo + (r.hi - r.lo) / 2 : guess(x, body, &r, aim);
     c = cut_near(body, n, r.lo, r.hi, c);
-    if (c == 0) break;                        /* no character ends in (lo, hi) */
+    if (c == 0) break; /* no character ends in (lo, hi) */
     size_t u = probe(x, body, c);
     if (u > x->limit) {
       r.hi = c;
@@ -246,11 +244,11 @@ static void drop_parts(nh_target *t) {
 static nh_code split_parts(plan_ctx *x, nh_target *t, char *err, size_t errlen) {
   const char *body = x->m->body;
   size_t n = strlen(body), cap = 4;
-  t->parts = calloc(cap, sizeof *t->parts);   /* the job frees what is here */
+  t->parts = calloc(cap, sizeof *t->parts); /* the job frees what is here */
   if (!t->parts) return NH_NO_MEMORY;
   x->base = probe(x, "", 0);
   while (n > 0) {
-    if (x->m->stop && x->m->stop(x->m->stop_arg)) {   /* nobody wants it: the worker says why */
+    if (x->m->stop && x->m->stop(x->m->stop_arg)) { /* nobody wants it: the worker says why */
       drop_parts(t);
       return NH_CANCELLED;
     }

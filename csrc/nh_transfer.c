@@ -11,14 +11,14 @@
 
 #include "nh_internal.h"
 
-#define RESPONSE_KEPT 512   /* bytes of an answer a receipt keeps */
+#define RESPONSE_KEPT 512 /* bytes of an answer a receipt keeps */
 
 static size_t on_body(char *data, size_t size, size_t n, void *ud) {
   nh_transfer *t = ud;
   size_t len = size * n, limit = t->w->client->opt.max_response;
   if (t->len + len > limit) {
     t->too_big = 1;
-    return 0;                                 /* aborts with CURLE_WRITE_ERROR */
+    return 0; /* aborts with CURLE_WRITE_ERROR */
   }
   if (t->len + len + 1 > t->cap) {
     size_t cap = t->cap ? t->cap * 2 : 1024;
@@ -90,8 +90,7 @@ static nh_code map_curl_error(CURLcode rc) {
   case CURLE_SSL_ISSUER_ERROR:
   case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
   case CURLE_SSL_INVALIDCERTSTATUS:
-  case CURLE_USE_SSL_FAILED:
-    return NH_TLS;
+  case CURLE_USE_SSL_FAILED: return NH_TLS;
   default: return NH_NETWORK;
   }
 }
@@ -125,7 +124,7 @@ static int origin_of(const char *url, char *out, size_t len) {
 
 const char *nh_url_problem(const char *url) {
   CURLU *u = curl_url();
-  if (!u) return NULL;                        /* out of memory: let the send say so */
+  if (!u) return NULL; /* out of memory: let the send say so */
   CURLUcode rc = curl_url_set(u, CURLUPART_URL, url, 0);
   curl_url_cleanup(u);
   return rc == CURLUE_OK ? NULL : curl_url_strerror(rc);
@@ -169,14 +168,14 @@ int nh_transfer_follow(nh_transfer *t, CURLcode rc) {
   const char *location = wanted_redirect(t, rc);
   if (!location || t->hops >= t->w->client->opt.follow_redirects || !same_origin(t, location))
     return 0;
-  char *next = nh_strdup(location);           /* location lives in the handle */
+  char *next = nh_strdup(location); /* location lives in the handle */
   if (!next) return 0;
   CURL *e = t->easy;
   curl_multi_remove_handle(t->w->multi, e);
   t->len = 0;
   t->errbuf[0] = '\0';
   t->hops++;
-  curl_easy_setopt(e, CURLOPT_URL, next);     /* method, body and headers stay */
+  curl_easy_setopt(e, CURLOPT_URL, next); /* method, body and headers stay */
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, hop_limit(t));
   free(next);
   curl_multi_add_handle(t->w->multi, e);
@@ -188,8 +187,8 @@ int nh_transfer_follow(nh_transfer *t, CURLcode rc) {
 static void redirect_refused(nh_transfer *t, nh_result *r, const char *name) {
   const char *location = wanted_redirect(t, CURLE_OK);
   int too_many = t->hops >= t->w->client->opt.follow_redirects && same_origin(t, location);
-  nh_result_set(r, NH_HTTP_STATUS, "%s: HTTP %ld: redirect not followed (%s)", name,
-                r->http_status, too_many ? "too many redirects" : "to another origin");
+  nh_result_set(r, NH_HTTP_STATUS, "%s: HTTP %ld: redirect not followed (%s)", name, r->http_status,
+                too_many ? "too many redirects" : "to another origin");
 }
 
 void nh_transfer_record(nh_transfer *t, CURLcode rc) {
@@ -217,7 +216,7 @@ void nh_transfer_record(nh_transfer *t, CURLcode rc) {
     if (t->buf) t->len = nh_redact(t->buf, t->len, t->w->client->secrets, t->w->client->n_secrets);
     nh_answer a = { r->http_status, t->buf ? t->buf : "", t->len };
     nh_platform_get(target->platform)->classify(target, &a, r);
-    r->retry_after = nh_delay_clamp(r->retry_after, NH_MAX_DELAY);   /* a hostile hint */
+    r->retry_after = nh_delay_clamp(r->retry_after, NH_MAX_DELAY); /* a hostile hint */
     if (wanted_redirect(t, rc)) redirect_refused(t, r, nh_platform_name(target->platform));
     /* A platform may keep a cleaned copy (WeCom hides the caller's IP). */
     if (!r->response) {
@@ -275,7 +274,7 @@ static long transfer_limit(nh_client *c, const nh_job *job, int *cut) {
   long limit = c->opt.timeout_ms;
   *cut = 0;
   if (job->deadline <= 0) return limit;
-  double left = (job->deadline - nh_now()) * 1000.0;      /* compared before any cast */
+  double left = (job->deadline - nh_now()) * 1000.0; /* compared before any cast */
   if (!(left > 0)) return 0;
   if (left < (double)limit) {
     limit = (long)ceil(left);
@@ -303,7 +302,7 @@ nh_transfer *nh_transfer_start(nh_worker *w, nh_job *job, size_t i, size_t part)
   t->started = nh_now();
   nh_message msg = job->msg;
   if (target->n_parts) msg.body = target->parts[part];
-  msg.deadline = job->deadline;               /* e-mail reads attachments before it */
+  msg.deadline = job->deadline; /* e-mail reads attachments before it */
   nh_code rc = nh_platform_get(target->platform)->build(&msg, target, &t->req, err, sizeof err);
   if (rc == NH_OK && !(t->easy = get_easy(w))) rc = NH_NO_MEMORY;
   if (rc != NH_OK) {

@@ -60,9 +60,7 @@ double nh_wall_time(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-char *nh_strdup(const char *s) {
-  return s ? nh_strndup(s, strlen(s)) : NULL;
-}
+char *nh_strdup(const char *s) { return s ? nh_strndup(s, strlen(s)) : NULL; }
 
 char *nh_strndup(const char *s, size_t n) {
   char *p = malloc(n + 1);

@@ -55,7 +55,8 @@ int nh_client_waker_listen(nh_client *c, char *path, size_t len) {
   waker_close_listener(cq);
   const char *tmp = getenv("TMPDIR");
   char dir[96];
-  int n = snprintf(dir, sizeof dir, "%s/notifyhub-XXXXXX", tmp && *tmp && strlen(tmp) < 60 ? tmp : "/tmp");
+  int n = snprintf(dir, sizeof dir, "%s/notifyhub-XXXXXX",
+                   tmp && *tmp && strlen(tmp) < 60 ? tmp : "/tmp");
   if (n < 0 || (size_t)n >= sizeof dir || !mkdtemp(dir)) return -1;
   if (waker_bind(cq, dir) != 0) {
     rmdir(dir);

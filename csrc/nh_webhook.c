@@ -91,8 +91,9 @@ static int sign(const nh_message *m, const nh_target *t, nh_request *req) {
   char ts[32], mac[64];
   snprintf(ts, sizeof ts, "%lld", (long long)nh_wall_time());
   char *signed_text = nh_sprintf("%s.%s.%.*s", m->id, ts, (int)req->body_len, req->body);
-  int rc = signed_text ? nh_hmac_sha256_base64(key, keylen, signed_text, strlen(signed_text),
-                                               mac, sizeof mac) : -1;
+  int rc = signed_text
+             ? nh_hmac_sha256_base64(key, keylen, signed_text, strlen(signed_text), mac, sizeof mac)
+             : -1;
   free(signed_text);
   free(key);
   if (rc) return -1;
@@ -110,18 +111,18 @@ static int add_headers(nh_request *req, const nh_target *t) {
   return 0;
 }
 
-static nh_code webhook_build(const nh_message *m, const nh_target *t, nh_request *req,
-                             char *err, size_t errlen) {
+static nh_code webhook_build(const nh_message *m, const nh_target *t, nh_request *req, char *err,
+                             size_t errlen) {
   const char *ctype = nh_opt_string(t, "content_type");
   int bad_header = ctype && strpbrk(ctype, "\r\n");
   for (size_t i = 0; i < t->n_headers; i++) bad_header |= strpbrk(t->headers[i], "\r\n") != NULL;
-  if (strpbrk(m->id, "\r\n") || bad_header) {   /* webhook-id is a header too */
+  if (strpbrk(m->id, "\r\n") || bad_header) { /* webhook-id is a header too */
     snprintf(err, errlen, "webhook: CR or LF in a header value");
     return NH_INVALID_MESSAGE;
   }
   const char *tpl = nh_opt_string(t, "template");
   const char *type = nh_opt_string(t, "content_type");
-  int json = !type || strcasestr(type, "json") != NULL;   /* "Application/JSON" too */
+  int json = !type || strcasestr(type, "json") != NULL; /* "Application/JSON" too */
   req->url = nh_strdup(t->url);
   req->method = t->method;
   if (tpl) {
@@ -132,7 +133,8 @@ static nh_code webhook_build(const nh_message *m, const nh_target *t, nh_request
     if (rc != NH_OK) return rc;
   }
   if (!req->url || !req->body || add_headers(req, t) || (t->secret && sign(m, t, req))) {
-    snprintf(err, errlen, "webhook: could not build the request (out of memory, or a "
+    snprintf(err, errlen,
+             "webhook: could not build the request (out of memory, or a "
              "secret that is not whsec_ + base64)");
     return NH_INTERNAL;
   }

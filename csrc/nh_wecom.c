@@ -29,8 +29,8 @@ static size_t wecom_limit(const nh_message *m, const nh_target *t) {
   return nh_format_is(m, "markdown") ? WECOM_MAX_MARKDOWN : WECOM_MAX_TEXT;
 }
 
-static nh_code wecom_build(const nh_message *m, const nh_target *t, nh_request *req,
-                           char *err, size_t errlen) {
+static nh_code wecom_build(const nh_message *m, const nh_target *t, nh_request *req, char *err,
+                           size_t errlen) {
   int unused;
   char *text = wecom_render(m, t, &unused);
   int markdown = nh_format_is(m, "markdown");

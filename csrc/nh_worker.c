@@ -32,11 +32,11 @@ typedef struct timer {
 } timer;
 
 typedef struct worker_state {
-  nh_transfer *transfers;   /* in flight */
-  timer *timers;            /* a min-heap on `when` */
+  nh_transfer *transfers; /* in flight */
+  timer *timers;          /* a min-heap on `when` */
   int n_timers, cap_timers;
-  int took_own;             /* direct mode: own_job has been started */
-  uint64_t rng;             /* xorshift state for the backoff's jitter */
+  int took_own; /* direct mode: own_job has been started */
+  uint64_t rng; /* xorshift state for the backoff's jitter */
 } worker_state;
 
 /* ---- the job's class: in flight or waiting (for stats) ------------------ */
@@ -178,7 +178,7 @@ static void start_target(nh_worker *w, worker_state *ws, nh_job *job, size_t i, 
   t->next = ws->transfers;
   if (t->next) t->next->prev = t;
   ws->transfers = t;
-  __atomic_add_fetch(&w->active, 1, __ATOMIC_RELAXED);   /* the pool reads it to grow */
+  __atomic_add_fetch(&w->active, 1, __ATOMIC_RELAXED); /* the pool reads it to grow */
   job->active++;
   reclass(c, job, was);
 }
@@ -220,8 +220,8 @@ static int plan_late(nh_worker *w, nh_job *job, size_t i) {
   job->msg.stop = NULL;
   job->msg.stop_arg = NULL;
   if (rc == NH_OK) return 1;
-  if (rc == NH_CANCELLED) {                   /* plan_stop said so */
-    if (!client_aborting(w->client)) return 1;   /* start_target ends it: CANCELLED or TIMEOUT */
+  if (rc == NH_CANCELLED) {                    /* plan_stop said so */
+    if (!client_aborting(w->client)) return 1; /* start_target ends it: CANCELLED or TIMEOUT */
     end_target(w, job, i, NH_CLOSED, "client closed before the message was sent");
     return 0;
   }
@@ -366,7 +366,7 @@ static void apply_cancels(nh_worker *w, worker_state *ws) {
   /* Due now: start_target sees the flag and ends the target. */
   for (int k = 0; k < ws->n_timers; k++)
     if (nh_job_is_cancelled(ws->timers[k].job)) ws->timers[k].when = 0;
-  for (int k = ws->n_timers / 2; k >= 0 && ws->n_timers; k--) sift_down(ws, k);   /* re-heapify */
+  for (int k = ws->n_timers / 2; k >= 0 && ws->n_timers; k--) sift_down(ws, k); /* re-heapify */
   fire_timers(w, ws);
 }
 
@@ -448,7 +448,7 @@ static int idle_wait_locked(nh_worker *w, nh_queue *q) {
   if (q->wakes_pending > 0) q->wakes_pending--;
   if (rc == 0 || w->own_job || q->length > 0 || q->closing) return 0;
   if (wait < c->opt.idle_timeout || c->n_workers <= c->opt.min_workers) return 0;
-  c->n_workers--;                     /* now, so two idle workers cannot both leave */
+  c->n_workers--; /* now, so two idle workers cannot both leave */
   return 1;
 }
 
@@ -525,7 +525,7 @@ static void retire(nh_worker *w) {
   pthread_mutex_lock(&c->queue.lock);
   nh_worker **link = &c->workers;
   while (*link && *link != w) link = &(*link)->next;
-  if (*link) *link = w->next;        /* n_workers went down when it chose to */
+  if (*link) *link = w->next; /* n_workers went down when it chose to */
   pthread_mutex_unlock(&c->queue.lock);
   pthread_mutex_lock(&c->lock);
   w->next = c->retired;

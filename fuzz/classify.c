@@ -16,10 +16,10 @@
 
 static long status_of(unsigned v) {
   static const long common[] = { 200, 201, 202, 204, 301, 400, 401, 403, 404, 408, 413,
-                                 429, 500, 502, 503, 504, 0, 100, 299, 300, 199, 999 };
+                                 429, 500, 502, 503, 504, 0,   100, 299, 300, 199, 999 };
   if (v < 0xC000) return common[v % (sizeof common / sizeof *common)];
   if (v < 0xF000) return (long)(v % 1000);
-  return -(long)(v & 0xFFF);                 /* nonsense a broken stack could report */
+  return -(long)(v & 0xFFF); /* nonsense a broken stack could report */
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -57,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!r.success) FZ_CHECK(r.error && *r.error, "%s: failure without a text", p->name);
   if (r.success) FZ_CHECK(!r.error, "%s: success with a text", p->name);
   FZ_CHECK(r.retry_after == r.retry_after, "%s: retry_after is NaN", p->name);
-  if (r.response) {                         /* a kept copy is a C string */
+  if (r.response) { /* a kept copy is a C string */
     volatile size_t kept = strlen(r.response);
     (void)kept;
   }

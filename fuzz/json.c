@@ -21,7 +21,7 @@
 #include "fuzz_input.h"
 #include "lnh_binding.h"
 
-#define MAX_DEPTH 32   /* lnh_json.c's */
+#define MAX_DEPTH 32 /* lnh_json.c's */
 #define MAX_STACK 48
 
 static lua_State *L;
@@ -64,20 +64,17 @@ static void build(fuzz_input *in) {
     }
     case 4: lua_pushboolean(L, fz_bool(in)); break;
     case 5: lua_newtable(L); break;
-    case 6:                                    /* [t, k, v]: t[k] = v */
+    case 6: /* [t, k, v]: t[k] = v */
       if (top >= 3 && lua_istable(L, -3) && !lua_isnil(L, -2) &&
           !(lua_type(L, -2) == LUA_TNUMBER && isnan(lua_tonumber(L, -2))))
         lua_rawset(L, -3);
-      else if (top >= 1)
-        lua_pop(L, top >= 2 ? 2 : 1);
+      else if (top >= 1) lua_pop(L, top >= 2 ? 2 : 1);
       break;
-    case 7:                                    /* [t, v]: t[#t + 1] = v */
-      if (top >= 2 && lua_istable(L, -2))
-        lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
-      else if (top >= 1)
-        lua_pop(L, 1);
+    case 7: /* [t, v]: t[#t + 1] = v */
+      if (top >= 2 && lua_istable(L, -2)) lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+      else if (top >= 1) lua_pop(L, 1);
       break;
-    case 8:                                    /* [t]: t[k] = t, a cycle */
+    case 8: /* [t]: t[k] = t, a cycle */
       if (top >= 1 && lua_istable(L, -1)) {
         if (fz_bool(in)) lua_pushstring(L, "self");
         else lua_pushinteger(L, (lua_Integer)lua_rawlen(L, -1) + 1);
@@ -85,7 +82,7 @@ static void build(fuzz_input *in) {
         lua_rawset(L, -3);
       }
       break;
-    default:                                   /* [v]: { v } */
+    default: /* [v]: { v } */
       if (top >= 1) {
         lua_createtable(L, 1, 0);
         lua_insert(L, -2);
@@ -116,14 +113,13 @@ static int must_fail(int idx, int depth) {
     else if (lua_isinteger(L, -2) && lua_tointeger(L, -2) >= 1) {
       lua_Integer k = lua_tointeger(L, -2);
       if ((lua_Unsigned)k > max_int) max_int = (size_t)k;
-    } else
-      bad = 1;
+    } else bad = 1;
     if (!bad && must_fail(lua_gettop(L), depth + 1)) bad = 1;
     lua_pop(L, bad ? 2 : 1);
   }
   if (bad) return 1;
-  if (strings == count) return 0;                    /* an object (or {}) */
-  return !(strings == 0 && max_int == count);        /* an array: exactly 1..n */
+  if (strings == count) return 0;             /* an object (or {}) */
+  return !(strings == 0 && max_int == count); /* an array: exactly 1..n */
 }
 
 static int has_nul_key(int idx) {
@@ -178,7 +174,7 @@ static void same(int idx, const cJSON *j, const char *path) {
       while (lua_next(L, idx)) {
         count++;
         FZ_CHECK(lua_isinteger(L, -2) && lua_tointeger(L, -2) >= 1 &&
-                     (size_t)lua_tointeger(L, -2) <= n,
+                   (size_t)lua_tointeger(L, -2) <= n,
                  "%s: a table with the key %s became an array of %zu (the key is lost)", path,
                  luaL_tolstring(L, -2, NULL), n);
         char sub[64];
@@ -189,7 +185,7 @@ static void same(int idx, const cJSON *j, const char *path) {
       FZ_CHECK(count == n, "%s: %zu entries became an array of %zu", path, count, n);
     } else {
       FZ_CHECK(cJSON_IsObject(j), "%s: a table became type %d", path, j->type);
-      if (has_nul_key(idx)) break;           /* cJSON keys are C strings */
+      if (has_nul_key(idx)) break; /* cJSON keys are C strings */
       lua_pushnil(L);
       while (lua_next(L, idx)) {
         count++;

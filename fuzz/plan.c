@@ -95,8 +95,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FZ_CHECK(err[0], "%s: plan failed without a reason", p->name);
   } else if (t.n_parts == 0) {
     if (p->render)
-      FZ_CHECK(units_of(p, &m, &t, m.body) <= lim, "%s: left whole but over the limit %zu",
-               p->name, lim);
+      FZ_CHECK(units_of(p, &m, &t, m.body) <= lim, "%s: left whole but over the limit %zu", p->name,
+               lim);
   } else if (t.overflow == NH_OVERFLOW_SPLIT) {
     size_t off = 0;
     for (size_t i = 0; i < t.n_parts; i++) {
@@ -104,7 +104,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       FZ_CHECK(n > 0, "%s: part %zu is empty", p->name, i);
       FZ_CHECK(off + n <= blen && memcmp(m.body + off, t.parts[i], n) == 0,
                "%s: part %zu is not the next piece of the body", p->name, i);
-      if (i > 0)                               /* a stray continuation byte may start one */
+      if (i > 0) /* a stray continuation byte may start one */
         FZ_CHECK(!cont((unsigned char)t.parts[i][0]) || (unsigned char)m.body[off - 1] < 0x80,
                  "%s: part %zu of %zu starts inside a UTF-8 sequence (byte 0x%02x at offset %zu)",
                  p->name, i, t.n_parts, (unsigned char)t.parts[i][0], off);
@@ -124,10 +124,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FZ_CHECK(keep > 0 && keep <= blen && memcmp(t.parts[0], m.body, keep) == 0,
              "%s: the cut body is not a prefix of the body", p->name);
     FZ_CHECK(keep == blen || !cont((unsigned char)m.body[keep]) ||
-                 (unsigned char)m.body[keep - 1] < 0x80,
+               (unsigned char)m.body[keep - 1] < 0x80,
              "%s: the body is cut inside a UTF-8 sequence", p->name);
     size_t u = units_of(p, &m, &t, t.parts[0]);
-    FZ_CHECK(u <= lim, "%s: the cut body renders to %zu units, over the limit %zu", p->name, u, lim);
+    FZ_CHECK(u <= lim, "%s: the cut body renders to %zu units, over the limit %zu", p->name, u,
+             lim);
   }
 
   for (size_t i = 0; i < t.n_parts; i++) free(t.parts[i]);

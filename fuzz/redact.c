@@ -47,7 +47,8 @@ static const char *const check_lua =
   "  local path = rest:match('^[^?#]*')\n"
   "  rest = rest:sub(#path + 1)\n"
   "  local query, fragment = '', ''\n"
-  "  if rest:sub(1, 1) == '?' then query = rest:match('^%?([^#]*)'); rest = rest:sub(#query + 2) end\n"
+  "  if rest:sub(1, 1) == '?' then query = rest:match('^%?([^#]*)'); rest = rest:sub(#query + 2) "
+  "end\n"
   "  if rest:sub(1, 1) == '#' then fragment = rest:sub(2) end\n"
   "  local userinfo, host = authority:match('^(.*)@(.*)$')\n"
   "  host = host or authority\n"
@@ -83,7 +84,8 @@ static const char *const check_lua =
   "  local ok, t, why = pcall(target.parse, s)\n"
   "  if not ok then fail('target.parse raised: %s', tostring(t)) end\n"
   "  if t then\n"
-  "    if not PLATFORMS[t.platform] or t.value ~= s then fail('target.parse: %s', tostring(t.platform)) end\n"
+  "    if not PLATFORMS[t.platform] or t.value ~= s then fail('target.parse: %s', "
+  "tostring(t.platform)) end\n"
   "  elseif type(why) ~= 'string' then\n"
   "    fail('target.parse gave neither a target nor a reason')\n"
   "  end\n"
@@ -119,8 +121,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static const char *const prefixes[] = {
-    "", "https://", "http://", "https://user:pass@", "HTTPS://", "mailto:", "https://h/",
-    "https://hooks.slack.com/services/", "https://open.feishu.cn/open-apis/bot/v2/hook/",
+    "",
+    "https://",
+    "http://",
+    "https://user:pass@",
+    "HTTPS://",
+    "mailto:",
+    "https://h/",
+    "https://hooks.slack.com/services/",
+    "https://open.feishu.cn/open-apis/bot/v2/hook/",
     "https://h?token=",
   };
   if (size == 0) return 0;

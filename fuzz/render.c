@@ -25,18 +25,38 @@ static const char *const json_templates[] = {
 };
 
 static const char *const option_keys[] = {
-  "template", "content_type", "parse_mode", "chat_id", "mentions", "username", "icon_emoji",
-  "icon_url", "channel", "at_mobiles", "at_user_ids", "at_all", "mentioned_list",
-  "mentioned_mobile_list", "avatar_url", "wait", "disable_notification", "from", "to", "cc",
-  "bcc", "tls",
+  "template",
+  "content_type",
+  "parse_mode",
+  "chat_id",
+  "mentions",
+  "username",
+  "icon_emoji",
+  "icon_url",
+  "channel",
+  "at_mobiles",
+  "at_user_ids",
+  "at_all",
+  "mentioned_list",
+  "mentioned_mobile_list",
+  "avatar_url",
+  "wait",
+  "disable_notification",
+  "from",
+  "to",
+  "cc",
+  "bcc",
+  "tls",
 };
 
 static const char *const data_keys[] = {
-  "msg_type", "card", "image_key", "share_chat_id", "mentions", "blocks", "actionCard",
-  "embeds", "allowed_mentions", "attachments",
+  "msg_type", "card",       "image_key", "share_chat_id",    "mentions",
+  "blocks",   "actionCard", "embeds",    "allowed_mentions", "attachments",
 };
 
-static const char *const msg_types[] = { "text", "post", "interactive", "image", "share_chat", "x" };
+static const char *const msg_types[] = {
+  "text", "post", "interactive", "image", "share_chat", "x"
+};
 
 /* A fuzzed JSON value: a string, a list of strings, a bool, a number, or
  * whatever cJSON makes of the next bytes. */
@@ -65,7 +85,7 @@ static cJSON *fz_json(fuzz_input *in) {
     free(s);
     return v ? v : cJSON_CreateNull();
   }
-  default: {                                   /* an attachment list for e-mail */
+  default: { /* an attachment list for e-mail */
     cJSON *arr = cJSON_CreateArray();
     for (unsigned n = fz_u8(in) % 3; n > 0; n--) {
       cJSON *a = cJSON_CreateObject();
@@ -93,9 +113,11 @@ static int has_crlf(const char *s) { return s && strpbrk(s, "\r\n") != NULL; }
 /* The header block of an e-mail: every line is one of ours, or a folded
  * continuation (starts with a space). */
 static void check_mail_headers(const char *body) {
-  static const char *const ours[] = { "From: ", "To: ", "Cc: ", "Subject: ", "Date: ",
-                                      "Message-ID: ", "MIME-Version: ", "Content-Type: ",
-                                      "Content-Transfer-Encoding: " };
+  static const char *const ours[] = {
+    "From: ",         "To: ",           "Cc: ",
+    "Subject: ",      "Date: ",         "Message-ID: ",
+    "MIME-Version: ", "Content-Type: ", "Content-Transfer-Encoding: "
+  };
   const char *end = strstr(body, "\r\n\r\n");
   FZ_CHECK(end, "e-mail without a blank line after the headers");
   int mime = 0;
@@ -143,7 +165,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       t.secret = s;
     }
   }
-  if (flags & 8) {                             /* Feishu keywords; headers from the config */
+  if (flags & 8) { /* Feishu keywords; headers from the config */
     t.n_keywords = 1 + fz_u8(&in) % 2;
     t.keywords = calloc(t.n_keywords, sizeof *t.keywords);
     for (size_t i = 0; i < t.n_keywords; i++) t.keywords[i] = fz_str(&in, 20);
@@ -182,9 +204,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       const char *key = data_keys[fz_u8(&in) % (sizeof data_keys / sizeof *data_keys)];
       if (cJSON_GetObjectItemCaseSensitive(own, key)) continue;
       if (strcmp(key, "msg_type") == 0)
-        cJSON_AddStringToObject(own, key, msg_types[fz_u8(&in) % (sizeof msg_types / sizeof *msg_types)]);
-      else
-        cJSON_AddItemToObject(own, key, fz_json(&in));
+        cJSON_AddStringToObject(own, key,
+                                msg_types[fz_u8(&in) % (sizeof msg_types / sizeof *msg_types)]);
+      else cJSON_AddItemToObject(own, key, fz_json(&in));
     }
   }
   if (flags & 64) {

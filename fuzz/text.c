@@ -22,11 +22,12 @@
 #include "fuzz_input.h"
 #include "nh_internal.h"
 
-#define MODES (2 + NH_MD_FEISHU + 1 + 1)   /* the last: HTML for Telegram */
+#define MODES (2 + NH_MD_FEISHU + 1 + 1) /* the last: HTML for Telegram */
 
 static void check_bounded(const char *out, size_t n) {
   FZ_CHECK(out, "renderer gave NULL");
-  FZ_CHECK(strlen(out) <= 64 * n + 256, "output of %zu bytes for %zu bytes of input", strlen(out), n);
+  FZ_CHECK(strlen(out) <= 64 * n + 256, "output of %zu bytes for %zu bytes of input", strlen(out),
+           n);
 }
 
 /* <pre> keeps its own blank lines and spaces. */
@@ -39,14 +40,16 @@ static void check_plain(const char *out, int has_pre) {
 
 /* Telegram's HTML parse mode: known tags, nested; &lt; &gt; &amp; &quot; only. */
 static void check_telegram(const char *s) {
-  static const char *const tags[] = { "b", "strong", "i", "em", "u", "ins", "s", "strike", "del",
-                                      "code", "pre", "a", "blockquote", "tg-spoiler", NULL };
+  static const char *const tags[] = { "b",   "strong", "i",          "em",         "u",
+                                      "ins", "s",      "strike",     "del",        "code",
+                                      "pre", "a",      "blockquote", "tg-spoiler", NULL };
   const char *stack[64];
   int depth = 0;
   for (; *s; s++) {
     if (*s == '&') {
       FZ_CHECK(!strncmp(s, "&lt;", 4) || !strncmp(s, "&gt;", 4) || !strncmp(s, "&amp;", 5) ||
-               !strncmp(s, "&quot;", 6), "bare & in Telegram HTML: %.20s", s);
+                 !strncmp(s, "&quot;", 6),
+               "bare & in Telegram HTML: %.20s", s);
     } else if (*s == '<') {
       int closing = s[1] == '/';
       const char *name = s + 1 + closing;
@@ -60,7 +63,8 @@ static void check_telegram(const char *s) {
       } else {
         FZ_CHECK(depth < 64, "tags nested too deep");
         for (int k = 0; k < depth; k++)
-          FZ_CHECK((strcmp(*t, "blockquote") && strcmp(*t, "a")) || stack[k] != *t, "nested <%s>", *t);
+          FZ_CHECK((strcmp(*t, "blockquote") && strcmp(*t, "a")) || stack[k] != *t, "nested <%s>",
+                   *t);
         stack[depth++] = *t;
       }
       s = strchr(s, '>');

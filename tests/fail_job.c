@@ -154,7 +154,7 @@ static void direct(void) {
 
 /* ---- the queue's deadline heap cannot grow -------------------------------- */
 
-#define HELD 64                 /* the heap's first size: the 65th job grows it */
+#define HELD 64 /* the heap's first size: the 65th job grows it */
 
 static void queue(void) {
   nh_client *c = client_new(1, 0);

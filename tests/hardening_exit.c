@@ -97,7 +97,7 @@ static int cancel_race(const char *ok_url, int n) {
        * the race must see both answers. */
       for (int w = 0; w < 20000 && nh_job_state(jobs[i]) != NH_JOB_DONE; w++) pause_us(100);
     } else if (i % 10 != 1) {
-      pause_us((long)((seed >> 16) % 1500));    /* 0 to 1.5 ms: queued, in flight, finishing */
+      pause_us((long)((seed >> 16) % 1500)); /* 0 to 1.5 ms: queued, in flight, finishing */
     }
     said[i] = nh_client_cancel(c, jobs[i]);
   }
@@ -112,8 +112,9 @@ static int cancel_race(const char *ok_url, int n) {
   nh_stats s;
   nh_client_stats(c, &s);
   printf("cancel: %d jobs, %d cancels answered 1, %d disagree, %d delivered after 1, "
-         "stats cancelled %llu succeeded %llu\n", n, yes, disagree, delivered_after_yes,
-         (unsigned long long)s.cancelled, (unsigned long long)s.succeeded);
+         "stats cancelled %llu succeeded %llu\n",
+         n, yes, disagree, delivered_after_yes, (unsigned long long)s.cancelled,
+         (unsigned long long)s.succeeded);
   check(got == (size_t)n, "cancel: every job came back once");
   check(disagree == 0 && delivered_after_yes == 0, "cancel: 1 means the job ended CANCELLED");
   check(s.cancelled == (uint64_t)yes, "cancel: stats().cancelled = the cancels that answered 1");
@@ -158,7 +159,7 @@ static int delays(const char *ok_url, const char *dead_url) {
     }
   }
   for (int i = 0; i < N_GOOD * 2; i++) {
-    nh_job *job = job_to(i % 2 ? ok_url : dead_url, n);   /* valid: retries on a dead port */
+    nh_job *job = job_to(i % 2 ? ok_url : dead_url, n); /* valid: retries on a dead port */
     job->retry = (nh_retry){ 3, 0.02, 0.1, 2, 0 };
     jobs[n++] = job;
   }
@@ -204,7 +205,7 @@ static int exit_open(const char *ok_url, const char *hang_url) {
   }
   printf("exit with 8 jobs\n");
   fflush(stdout);
-  exit(0);                                     /* the client is never closed here */
+  exit(0); /* the client is never closed here */
 }
 
 int main(int argc, char **argv) {
@@ -216,7 +217,7 @@ int main(int argc, char **argv) {
     return exit_open(argv[2], argv[3]);
   } else {
     fprintf(stderr, "usage: hardening_exit cancel OK_URL [JOBS] | delays OK_URL DEAD_URL"
-            " | exit OK_URL HANG_URL\n");
+                    " | exit OK_URL HANG_URL\n");
     return 2;
   }
   return failures ? 1 : 0;

@@ -61,18 +61,18 @@ static const char *const mode_names[] = { "pool", "direct", "inline" };
 /* One per job made, by its tag (metadata.tag): registered before submit,
  * so that cancellers can reach a job while it is being submitted. */
 typedef struct slot {
-  nh_job *job;                  /* the caller's reference, until taken or detached */
+  nh_job *job; /* the caller's reference, until taken or detached */
   int accepted, detached, taken;
 } slot;
 
 typedef struct client_ctx {
   nh_client *c;
-  pthread_mutex_t owner;        /* the owner thread's calls, one at a time */
-  pthread_mutex_t reg;          /* slots, n_tags */
+  pthread_mutex_t owner; /* the owner thread's calls, one at a time */
+  pthread_mutex_t reg;   /* slots, n_tags */
   slot slots[MAX_JOBS];
   int n_tags;
   size_t accepted, refused, taken, detached, duplicates, strangers, bad_results;
-  int closed;                   /* under owner */
+  int closed; /* under owner */
   double close_after;
   double close_deadline;
 } client_ctx;
@@ -82,8 +82,8 @@ typedef struct run {
   int mode, shared, racy, round;
   int n_clients;
   client_ctx clients[PRODUCERS];
-  int producers_left;           /* atomic */
-  int stop_cancel, stop_take;   /* atomic */
+  int producers_left;         /* atomic */
+  int stop_cancel, stop_take; /* atomic */
 } run;
 
 typedef struct producer_arg {
@@ -199,8 +199,8 @@ static size_t take_some(client_ctx *cx) {
       fprintf(stderr, "stress: job %s: results disagree with code %s\n", job->msg.id,
               nh_code_name(job->code));
     }
-    nh_job_release(job);                      /* the core's reference */
-    nh_job_release(job);                      /* ours */
+    nh_job_release(job); /* the core's reference */
+    nh_job_release(job); /* ours */
   }
   return n;
 }
@@ -223,7 +223,7 @@ static void *producer(void *arg) {
       pthread_mutex_lock(&cx->reg);
       cx->slots[tag].accepted = 1;
       pthread_mutex_unlock(&cx->reg);
-      if (rand_r(&seed) % 8 == 0) {          /* a handle dropped at once */
+      if (rand_r(&seed) % 8 == 0) { /* a handle dropped at once */
         pthread_mutex_lock(&cx->reg);
         cx->slots[tag].job = NULL;
         cx->slots[tag].detached = 1;
@@ -261,7 +261,7 @@ static void *canceller(void *arg) {
       int span = rand_r(&seed) % 4 == 0 && n > 4 ? 4 : n;
       job = cx->slots[n - 1 - rand_r(&seed) % span].job;
     }
-    if (job) nh_client_cancel(cx->c, job);     /* our reference keeps it alive */
+    if (job) nh_client_cancel(cx->c, job); /* our reference keeps it alive */
     pthread_mutex_unlock(&cx->reg);
     usleep((useconds_t)(100 + rand_r(&seed) % 400));
   }
@@ -322,18 +322,18 @@ static int check_client(run *r, int k) {
       if (sl->job) {
         fprintf(stderr, "stress: job %s (state %d) never completed\n", sl->job->msg.id,
                 nh_job_state(sl->job));
-        sl->job = NULL;                       /* the core may still hold it: leave it */
+        sl->job = NULL; /* the core may still hold it: leave it */
       }
     }
   }
   uint64_t ended = s.succeeded + s.failed + s.cancelled + s.timed_out;
-#define EXPECT(cond)                                                              \
-  do {                                                                            \
-    if (!(cond)) {                                                                \
+#define EXPECT(cond)                                                                 \
+  do {                                                                               \
+    if (!(cond)) {                                                                   \
       fprintf(stderr, "stress: %s/%s client %d: expected %s\n", mode_names[r->mode], \
-              r->shared ? "shared" : "own", k, #cond);                            \
-      ok = 0;                                                                     \
-    }                                                                             \
+              r->shared ? "shared" : "own", k, #cond);                               \
+      ok = 0;                                                                        \
+    }                                                                                \
   } while (0)
   EXPECT(s.submitted == cx->accepted);
   EXPECT(ended == s.submitted);
@@ -362,7 +362,7 @@ static int check_client(run *r, int k) {
 }
 
 static int run_one(const char *base, int round, int mode, int shared) {
-  run *r = calloc(1, sizeof *r);           /* big: slots for every job */
+  run *r = calloc(1, sizeof *r); /* big: slots for every job */
   unsigned seed = base_seed + (unsigned)(round * 1000 + mode * 10 + shared);
   r->base = base;
   r->round = round;
@@ -406,7 +406,8 @@ static int run_one(const char *base, int round, int mode, int shared) {
     args[i] = (producer_arg){ r, i };
     pthread_create(&prod[i], NULL, producer, &args[i]);
   }
-  for (int i = 0; foreign_cancel && i < CANCELLERS; i++) pthread_create(&can[i], NULL, canceller, r);
+  for (int i = 0; foreign_cancel && i < CANCELLERS; i++)
+    pthread_create(&can[i], NULL, canceller, r);
   pthread_create(&tk, NULL, taker, r);
   pthread_create(&cl, NULL, closer, r);
   for (int i = 0; i < PRODUCERS; i++) pthread_join(prod[i], NULL);
