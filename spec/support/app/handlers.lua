@@ -147,6 +147,7 @@ end
 function M.stats()
   local s = nh.stats()
   s.latency = nil
+  s.pid = ngx.worker.pid()          -- bench/ngx.lua adds up the workers' counts
   ngx.say(cjson.encode(s))
 end
 
