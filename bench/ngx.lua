@@ -1,11 +1,15 @@
 -- bench/ngx.lua: notifyhub inside nginx (`make bench` runs it after
--- bench/run.lua). wrk against three endpoints of the app in spec/support/app/,
--- one nginx worker, each request queueing one notification to the loopback
+-- bench/run.lua). wrk against four endpoints of the app in spec/support/app/,
+-- two nginx workers, each request queueing one notification to the loopback
 -- sink (or not), printed side by side:
 --   /nothing   the same handler without a notification
 --   /one       notifyhub.ngx.send_async, one notification per request
+--   /one-cb    the same with an on_complete callback per message
 --   /cosocket  what users do without notifyhub: ngx.timer.at + a cosocket POST
 -- Goal (the ngx issue): /one at least 1.0x /cosocket, /one-cb at least 0.9x.
+-- Below the goal line: what was delivered during each run (a queue absorbs
+-- what notifyhub's threads do not deliver, and refuses with QUEUE_FULL once
+-- full), and CPU per request and per delivery of each part.
 package.path = "lua/?.lua;lua/?/init.lua;./?.lua;" .. package.path
 local app = require("spec.support.app")
 local server = require("spec.support.server")
