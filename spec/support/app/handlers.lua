@@ -6,6 +6,7 @@ local nh = require("notifyhub.ngx")
 local M = {}
 local standin
 local delivered = 0
+local refused = 0          -- send_async answered nil (QUEUE_FULL): /stats says so
 
 function M.configure(base, close_timeout)
   standin = base
@@ -43,7 +44,8 @@ end
 
 -- One notification per request, not waited for (the benchmark's endpoint).
 function M.one()
-  nh.send_async({ body = "one" , targets = { { platform = "webhook", value = standin .. "/sink" } } })
+  local h = nh.send_async({ body = "one" , targets = { { platform = "webhook", value = standin .. "/sink" } } })
+  if not h then refused = refused + 1 end
   ngx.say("ok")
 end
 
@@ -52,7 +54,7 @@ local function count_delivered() delivered = delivered + 1 end
 
 function M.one_cb()
   local h = nh.send_async({ body = "one", targets = { { platform = "webhook", value = standin .. "/sink" } } })
-  if h then h:on_complete(count_delivered) end
+  if h then h:on_complete(count_delivered) else refused = refused + 1 end
   ngx.say("ok")
 end
 
@@ -147,6 +149,8 @@ end
 function M.stats()
   local s = nh.stats()
   s.latency = nil
+  s.pid = ngx.worker.pid()          -- bench/ngx.lua adds up the workers' counts
+  s.refused = refused
   ngx.say(cjson.encode(s))
 end
 
