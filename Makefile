@@ -117,6 +117,12 @@ $(DRIVER): spec/support/core_driver.c $(BUILD)/core/libnhcore.a
 $(EXIT_TEST): tests/hardening_exit.c $(BUILD)/core/libnhcore.a
 	$(call program,CC_build)
 
+# tests/fail_job.c: jobs failing before any request (a thread or the queue
+# cannot get memory) end in one record each (spec/core_fail_spec.lua). Its
+# calloc/realloc stand in for glibc's, so it is not a sanitizer program.
+$(FAIL_TEST): tests/fail_job.c $(BUILD)/core/libnhcore.a
+	$(call program,CC_build)
+
 # The LuaRocks build (notifyhub-*.rockspec): LuaRocks passes CFLAGS and the
 # LUA_INCDIR of the Lua it builds for, then INST_LIBDIR / INST_LUADIR to
 # install. The core is compiled once (build/rock/core); the binding, for the
