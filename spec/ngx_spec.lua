@@ -176,6 +176,17 @@ describe("notifyhub.ngx", function()
     assert.falsy(log:find("poll failed", 1, true))
   end)
 
+  it("names send or send_async in an argument error, at the caller's line", function()
+    app.start()
+    local _, body = server.http("GET", app.url("/arg-errors"))
+    local got = cjson.decode(body)
+    for i, name in ipairs({ "send_async", "send" }) do
+      local line, err = got[i][1], got[i][2]
+      assert.matches("bad argument #1 to '" .. name .. "'", err, 1, true)
+      assert.matches(("handlers.lua:%d:"):format(line), err, 1, true)
+    end
+  end)
+
   -- Every id the app queued is in the error log once: delivered, or not.
   local function accounted(ids)
     local log = app.error_log()

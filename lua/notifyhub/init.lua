@@ -106,6 +106,9 @@ local function queue(self, msg, opts, fname, depth)
   return h
 end
 
+-- For notifyhub.ngx, whose send_async and send wrap it (not a public API).
+Client._queue = queue
+
 --- Queues a message and returns at once.
 -- @tparam table msg the message: `title`, `body`, `targets`, ... (README)
 -- @tparam[opt] table opts `timeout` (seconds for the whole delivery, else

@@ -329,21 +329,28 @@ function M.exit_worker()
   close_client(settings.close_timeout)
 end
 
+-- The body of send_async and send; fname and depth make an argument error
+-- name the user's call and point at the user's line.
+local function submit(msg, opts, fname, depth)
+  local c, err = M.client()
+  if not c then return nil, err, "CLOSED" end
+  local h, serr, code = c:_queue(msg, opts, fname, depth + 1)
+  if h and not state.pumping then start_pump() end
+  return h, serr, code
+end
+
 --- Queues a message; safe in every phase, log_by_lua* included.
 -- @return a handle, or nil, err, code
 function M.send_async(msg, opts)
-  local c, err = M.client()
-  if not c then return nil, err, "CLOSED" end
-  local h, serr, code = c:send_async(msg, opts)
-  if h and not state.pumping then start_pump() end
-  return h, serr, code
+  local h, err, code = submit(msg, opts, "send_async", 0)   -- not a tail call: see depth
+  return h, err, code
 end
 
 --- Sends a message and yields until it is finished (rewrite, access,
 -- content and timer phases).
 -- @return the receipt, or nil, err, code, receipt
 function M.send(msg, opts)
-  local h, err, code = M.send_async(msg, opts)
+  local h, err, code = submit(msg, opts, "send", 0)
   if not h then return nil, err, code end
   return h:wait()
 end

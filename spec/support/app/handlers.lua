@@ -136,6 +136,16 @@ function M.bad_tostring()
   ngx.say(cjson.encode({ id = h.id }))
 end
 
+-- The errors of send_async and send with a message of the wrong type, and
+-- the line of this file each call is on.
+function M.arg_errors()
+  local out = {}
+  local line = debug.getinfo(1, "l").currentline
+  out[#out + 1] = { line + 1, select(2, pcall(function() nh.send_async({ title = 5 }) end)) }
+  out[#out + 1] = { line + 2, select(2, pcall(function() nh.send(5) end)) }
+  ngx.say(cjson.encode(out))
+end
+
 -- configure() with one pump option from ?name=&value= (nan, inf, -inf or a
 -- number): the error it raises, or "ok".
 function M.bad_option()
