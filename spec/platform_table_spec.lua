@@ -13,12 +13,9 @@ local target = require("notifyhub.target")
 local server = require("spec.support.server")
 local smtp = require("spec.support.smtp")
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local shell = require("spec.support.shell")
+
+local function read(path) return assert(shell.read_file(path), path) end
 
 local function exists(path)
   local f = io.open(path, "rb")

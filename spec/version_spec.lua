@@ -8,12 +8,9 @@ local notifyhub = require("notifyhub")
 local core = require("notifyhub.core")
 local server = require("spec.support.server")
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local shell = require("spec.support.shell")
+
+local function read(path) return assert(shell.read_file(path), path) end
 
 local VERSION = read("csrc/nh_version.h"):match('#define NH_VERSION%s+"([^"]+)"')
 
