@@ -330,14 +330,18 @@ function M.build(msg, defaults, fname, opts, depth)
     local expected, got = check_timeout(msg.timeout)
     if expected then return invalid("timeout: %s expected, got %s", expected, got) end
   end
+  local retry
   if msg.retry then
     -- the same check as the client's retry section (config.check_retry); the
-    -- binding takes each field given over the client's retry
+    -- binding takes each field given over the client's retry. It gets the
+    -- fields the check saw (pairs), not a table whose __index answers more.
     err = config.check_retry(msg.retry)
     if err then return invalid("%s", err) end
+    retry = {}
+    for k, v in pairs(msg.retry) do retry[k] = v end
   end
   return {
-    timeout = msg.timeout, retry = msg.retry,
+    timeout = msg.timeout, retry = retry,
     id = msg.id, title = title, body = body, format = msg.format or "text",
     priority = priority, metadata = trees.metadata, platform_data = trees.platform_data,
     targets = targets, attachments = attachments,

@@ -1,0 +1,103 @@
+-- Issue 12 ("one source of truth") checked from outside: what config.check
+-- refuses, core.new refuses in the same words; what the façade checked is
+-- what the binding reads.
+
+local notifyhub = require("notifyhub")
+local core = require("notifyhub.core")
+local config = require("notifyhub.config")
+
+local NAN, INF = 0 / 0, math.huge
+local REFUSED = "http://127.0.0.1:9/never"   -- the discard port: connections are refused
+
+-- Values no row takes as they are: hostile numbers, numbers as strings,
+-- booleans, tables, control characters.
+local HOSTILE = { NAN, INF, -INF, 1e300, -1e300, 2 ^ 31, 2 ^ 53 + 2, -0.0, 0.5, -1, "4", "",
+  "loud", "a\r\nX-Injected: 1", "a\127", true, false, {} }
+
+local function shown(v)
+  if type(v) == "string" then return ("%q"):format(v) end
+  return tostring(v)
+end
+
+local function sorted_rows()
+  local paths = {}
+  for path in pairs(core.options) do paths[#paths + 1] = path end
+  table.sort(paths)
+  return paths
+end
+
+-- The error text after the prefix, or "accepted".
+local function refusal(prefix, fn, ...)
+  local ok, err = pcall(fn, ...)
+  if ok then
+    if type(err) == "userdata" then err:close(0) end
+    return "accepted"
+  end
+  return (tostring(err):gsub("^" .. prefix:gsub("%p", "%%%0"), ""))
+end
+
+-- Rows whose value config.lua checks further than its type (http.proxy: a
+-- URL libcurl takes): the binding checks the type and control characters,
+-- which would reach a request, and may word its refusal its own way.
+local REFINED = { ["http.proxy"] = true }
+
+describe("config.check and core.new", function()
+  for _, path in ipairs(sorted_rows()) do
+    it("refuse every bad value of " .. path .. " in the same words", function()
+      local section, key = path:match("^([^.]+)%.(.+)$")
+      for _, v in ipairs(HOSTILE) do
+        local cfg = { [section] = { [key] = v } }
+        local by_config = refusal("notifyhub config: ", config.check, cfg)
+        local by_core = refusal("notifyhub: ", core.new, cfg)
+        local what = path .. " = " .. shown(v)
+        if REFINED[path] and type(v) == "string" then
+          if v:find("%c") then assert.is_not.equal("accepted", by_core, what) end
+        elseif by_config ~= "accepted" then
+          assert.equal(by_config, by_core, what)
+        end
+      end
+    end)
+  end
+
+  it("refuse a proxy with a control character, which would reach the request", function()
+    for _, v in ipairs({ "http://p:3128\r\nX: 1", "p\0", "p\127" }) do
+      assert.truthy(refusal("notifyhub: ", core.new, { http = { proxy = v } }):find("^http%.proxy: "))
+    end
+  end)
+
+  it("name a key that is not a string alike", function()
+    for _, k in ipairs({ 1, 2.5, true }) do
+      local cfg = { async = { [k] = 1 } }
+      assert.equal(refusal("notifyhub config: ", config.check, cfg), refusal("notifyhub: ", core.new, cfg))
+    end
+  end)
+end)
+
+describe("a message's retry", function()
+  local c
+  setup(function()
+    c = assert(notifyhub.new({ webhook = { url = REFUSED }, logger = { failures = false },
+      retry = { max_attempts = 1, initial_delay = 0, max_delay = 0 } }))
+  end)
+  teardown(function() c:close(0) end)
+
+  -- A table whose fields come from __index: pairs() sees no key, so the
+  -- check sees none; the binding must not read fields the check never saw.
+  local function answering(fields)
+    return setmetatable({}, { __index = function(_, k) return fields[k] end })
+  end
+
+  it("is read as it was checked: no field the check never saw (a NaN from __index)", function()
+    local ok, h, err = pcall(c.send_async, c, { body = "x", retry = answering({ max_attempts = NAN }) })
+    assert.is_true(ok, tostring(h))
+    assert.is_truthy(h, err)
+    local receipt = select(4, h:wait(20))
+    assert.equal(1, receipt.results[1].attempts)
+  end)
+
+  it("is read as it was checked: no field the check never saw (a valid one from __index)", function()
+    local h = assert(c:send_async({ body = "x" }, { retry = answering({ max_attempts = 3 }) }))
+    local receipt = select(4, h:wait(20))
+    assert.equal(1, receipt.results[1].attempts)
+  end)
+end)
