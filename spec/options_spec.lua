@@ -19,6 +19,7 @@ local function num_text(v)
   if v ~= v then return "nan" end
   if v == INF then return "inf" end
   if v == -INF then return "-inf" end
+  if v == math.floor(v) and math.abs(v) < 2 ^ 63 then return ("%.0f"):format(v) end
   return ("%.14g"):format(v)
 end
 

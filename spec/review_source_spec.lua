@@ -101,3 +101,24 @@ describe("a message's retry", function()
     assert.equal(1, receipt.results[1].attempts)
   end)
 end)
+
+describe("a range error's numbers", function()
+  -- %.14g printed 2^53 + 2 as 9.007199254741e+15, the same as the range's
+  -- end: "from -9.007199254741e+15 to 9.007199254741e+15 expected, got
+  -- 9.007199254741e+15" reads as a value inside the range.
+  it("print a whole number below 2^63 in full, in config.check and in core.new", function()
+    local ok, err = pcall(config.check, { telegram = { token = "T", chat_id = 2 ^ 53 + 2 } })
+    assert.is_false(ok)
+    assert.equal("notifyhub config: telegram.chat_id: string or integer from -9007199254740992 to "
+      .. "9007199254740992 expected, got 9007199254740994", err)
+    assert.equal("async.buffer_size: integer from 1 to 10000000 expected, got 9007199254740994",
+      refusal("notifyhub: ", core.new, { async = { buffer_size = 2 ^ 53 + 2 } }))
+    assert.equal("http.max_response: integer from 1024 to 1073741824 expected, got 1152921504606846976",
+      refusal("notifyhub: ", core.new, { http = { max_response = 2 ^ 60 } }))
+    -- the rest as before
+    assert.equal("async.workers: integer from 1 to 256 expected, got 1e+300",
+      refusal("notifyhub: ", core.new, { async = { workers = 1e300 } }))
+    assert.equal("async.workers: integer from 1 to 256 expected, got 2.5",
+      refusal("notifyhub config: ", config.check, { async = { workers = 2.5 } }))
+  end)
+end)
