@@ -122,3 +122,39 @@ describe("a range error's numbers", function()
       refusal("notifyhub config: ", config.check, { async = { workers = 2.5 } }))
   end)
 end)
+
+describe("a platform's option keys", function()
+  -- The files that read a platform's options (nh_opt_string(t, "key"), ...):
+  -- its own, and for e-mail the attachment and SMTP parts it hands them to.
+  local READERS = { email = { "nh_email.c", "nh_attach.c", "nh_smtp.c" } }
+
+  local function read(path)
+    local f = assert(io.open(path, "rb"))
+    local s = f:read("*a")
+    f:close()
+    return s
+  end
+
+  -- The C that reads options: the platform's files without the descriptor's table.
+  local function reader_text(name)
+    local parts = {}
+    for _, file in ipairs(READERS[name] or { "nh_" .. name .. ".c" }) do
+      local text = read("csrc/" .. file)
+      parts[#parts + 1] = text:gsub("nh_platform_key%s+[%w_]+%[%]%s*=%s*%b{}", "")
+    end
+    return table.concat(parts, "\n")
+  end
+
+  -- target.lua hands each option key to the core (platform_table_spec); a key
+  -- the platform's C never names would be checked, sent and then dropped.
+  for _, d in ipairs(core.platforms) do
+    it("are each read by " .. d.name .. "'s C", function()
+      local text = reader_text(d.name)
+      for _, k in ipairs(d.keys) do
+        if k.option then
+          assert.truthy(text:find('"' .. k.name .. '"', 1, true), d.name .. "." .. k.name .. " is never read")
+        end
+      end
+    end)
+  end
+end)
