@@ -158,3 +158,15 @@ describe("a platform's option keys", function()
     end)
   end
 end)
+
+describe("the README", function()
+  it("lists notifyhub.platforms as core.platforms has them", function()
+    local f = assert(io.open("README.md", "rb"))
+    local readme = f:read("*a")
+    f:close()
+    local row = assert(readme:match("\n| `notifyhub%.platforms` | ([^\n]*)"), "no notifyhub.platforms row")
+    local names = {}
+    for _, d in ipairs(core.platforms) do names[#names + 1] = d.name end
+    assert.truthy(row:find(table.concat(names, ", "), 1, true), row)
+  end)
+end)
