@@ -170,3 +170,51 @@ describe("the README", function()
     assert.truthy(row:find(table.concat(names, ", "), 1, true), row)
   end)
 end)
+
+describe("the README's configuration tables", function()
+  local readme
+  setup(function()
+    local f = assert(io.open("README.md", "rb"))
+    readme = f:read("*a")
+    f:close()
+  end)
+
+  -- The defaults written as a rule, not a value.
+  local RULE = { ["async.min_workers"] = true, ["async.max_workers"] = true }
+
+  local function cell(v)
+    if type(v) == "string" then return ('"%s"'):format(v) end
+    if type(v) == "number" then return ("%.14g"):format(v) end
+    return tostring(v)
+  end
+
+  -- Adding an option is a row of nh_options.h "and a line in this README's tables".
+  it("have a row for every option, with the option's default", function()
+    for _, path in ipairs(sorted_rows()) do
+      local row = core.options[path]
+      local section, key = path:match("^([^.]+)%.(.+)$")
+      local tbl = readme:match("\n### `" .. section .. "`[^\n]*\n(.-)\n#")
+      assert.is_string(tbl, "README: no ### `" .. section .. "` section")
+      local default = tbl:match("\n| `" .. key .. "` | ([^|]*) |")
+      assert.is_string(default, "README: no row for " .. path)
+      if row.default ~= nil and not RULE[path] then
+        assert.truthy(default:find("`" .. cell(row.default) .. "`", 1, true), path .. ": " .. default)
+      end
+    end
+  end)
+
+  it("give every numeric option's range", function()
+    local ranges = assert(readme:match("\n#### Number ranges\n(.-)\n###"))
+    for _, path in ipairs(sorted_rows()) do
+      local t = core.options[path].type
+      if t == "integer" or t == "number" then
+        local section, key = path:match("^([^.]+)%.(.+)$")
+        local found = ranges:find("`" .. path .. "`", 1, true)
+        for line in ranges:gmatch("[^\n]+") do
+          found = found or (line:find("`" .. section .. ".", 1, true) and line:find("`" .. key .. "`", 1, true))
+        end
+        assert.truthy(found, "README, Number ranges: " .. path)
+      end
+    end
+  end)
+end)
