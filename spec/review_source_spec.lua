@@ -218,3 +218,22 @@ describe("the README's configuration tables", function()
     end
   end)
 end)
+
+describe("a wrong type in send_async's opts", function()
+  it("names argument #2 and opts.<key>, at the caller's line", function()
+    local c = assert(notifyhub.new({ webhook = { url = REFUSED }, async = { enabled = false } }))
+    local WANT = { retry = "table", timeout = "number", priority = "string", utf8 = "string" }
+    for key, v in pairs({ retry = "x", timeout = "5", priority = 1, utf8 = true }) do
+      local line = debug.getinfo(1, "l").currentline + 1
+      local ok, err = pcall(function() local h = c:send_async({ body = "x" }, { [key] = v }); return h end)
+      assert.is_false(ok)
+      assert.equal(("spec/review_source_spec.lua:%d: bad argument #2 to 'send_async' (opts.%s: %s "
+        .. "expected, got %s)"):format(line, key, WANT[key], type(v)), err)
+    end
+    -- the message's own fields stay argument #1
+    local ok, err = pcall(c.send_async, c, { body = "x", retry = "x" })
+    assert.is_false(ok)
+    assert.matches("bad argument #1 to 'send_async' (message.retry: table expected, got string)", err, 1, true)
+    c:close(0)
+  end)
+end)

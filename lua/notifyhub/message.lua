@@ -25,9 +25,9 @@ local FIELD_TYPES = {
   utf8 = "string",
 }
 
-local function type_error(fname, field, expected, got, depth)
-  error(("bad argument #1 to '%s' (%s: %s expected, got %s)")
-    :format(fname, field, expected, type(got)), 4 + depth)
+local function type_error(fname, field, expected, got, depth, arg)
+  error(("bad argument #%d to '%s' (%s: %s expected, got %s)")
+    :format(arg or 1, fname, field, expected, type(got)), 4 + depth)
 end
 
 local function invalid(fmt, ...)
@@ -228,6 +228,8 @@ function M.build(msg, defaults, fname, opts, depth)
       if not OPTION_KEYS[k] then
         return invalid("unknown option '%s' (timeout, retry, priority, utf8)", tostring(k))
       end
+      -- a wrong type names the argument it came in: #2, opts.<key>
+      if type(v) ~= FIELD_TYPES[k] then type_error(fname, "opts." .. k, FIELD_TYPES[k], v, depth, 2) end
       merged[k] = v
     end
     msg = merged
