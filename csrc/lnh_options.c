@@ -75,8 +75,16 @@ static void read_LEVEL(lua_State *L, const char *path, int *out) {
       return;
     }
   }
-  luaL_error(L, "notifyhub: %s: one of debug, info, warn, error, off expected, got %s", path,
-             luaL_typename(L, -1));
+  /* the names as config.lua lists them: "one of debug, info, ..." */
+  luaL_Buffer b;
+  const char *got = luaL_typename(L, -1);
+  luaL_buffinit(L, &b);
+  for (int i = 0; level_names[i]; i++) {
+    if (i) luaL_addstring(&b, ", ");
+    luaL_addstring(&b, level_names[i]);
+  }
+  luaL_pushresult(&b);
+  luaL_error(L, "notifyhub: %s: one of %s expected, got %s", path, lua_tostring(L, -1), got);
 }
 
 /* Pushes t[section][key] and answers 1; answers 0 (nothing pushed) when absent. */
