@@ -5,6 +5,7 @@
 local notifyhub = require("notifyhub")
 local core = require("notifyhub.core")
 local config = require("notifyhub.config")
+local shell = require("spec.support.shell")
 
 local NAN, INF = 0 / 0, math.huge
 local REFUSED = "http://127.0.0.1:9/never"   -- the discard port: connections are refused
@@ -19,12 +20,10 @@ local function shown(v)
   return tostring(v)
 end
 
-local function sorted_rows()
-  local paths = {}
-  for path in pairs(core.options) do paths[#paths + 1] = path end
-  table.sort(paths)
-  return paths
-end
+-- The rows of core.options, sorted (the specs' order).
+local PATHS = {}
+for path in pairs(core.options) do PATHS[#PATHS + 1] = path end
+table.sort(PATHS)
 
 -- The error text after the prefix, or "accepted".
 local function refusal(prefix, fn, ...)
@@ -42,7 +41,7 @@ end
 local REFINED = { ["http.proxy"] = true }
 
 describe("config.check and core.new", function()
-  for _, path in ipairs(sorted_rows()) do
+  for _, path in ipairs(PATHS) do
     it("refuse every bad value of " .. path .. " in the same words", function()
       local section, key = path:match("^([^.]+)%.(.+)$")
       for _, v in ipairs(HOSTILE) do
@@ -128,18 +127,11 @@ describe("a platform's option keys", function()
   -- its own, and for e-mail the attachment and SMTP parts it hands them to.
   local READERS = { email = { "nh_email.c", "nh_attach.c", "nh_smtp.c" } }
 
-  local function read(path)
-    local f = assert(io.open(path, "rb"))
-    local s = f:read("*a")
-    f:close()
-    return s
-  end
-
   -- The C that reads options: the platform's files without the descriptor's table.
   local function reader_text(name)
     local parts = {}
     for _, file in ipairs(READERS[name] or { "nh_" .. name .. ".c" }) do
-      local text = read("csrc/" .. file)
+      local text = shell.read_file("csrc/" .. file)
       parts[#parts + 1] = text:gsub("nh_platform_key%s+[%w_]+%[%]%s*=%s*%b{}", "")
     end
     return table.concat(parts, "\n")
@@ -161,9 +153,7 @@ end)
 
 describe("the README", function()
   it("lists notifyhub.platforms as core.platforms has them", function()
-    local f = assert(io.open("README.md", "rb"))
-    local readme = f:read("*a")
-    f:close()
+    local readme = shell.read_file("README.md")
     local row = assert(readme:match("\n| `notifyhub%.platforms` | ([^\n]*)"), "no notifyhub.platforms row")
     local names = {}
     for _, d in ipairs(core.platforms) do names[#names + 1] = d.name end
@@ -173,11 +163,7 @@ end)
 
 describe("the README's configuration tables", function()
   local readme
-  setup(function()
-    local f = assert(io.open("README.md", "rb"))
-    readme = f:read("*a")
-    f:close()
-  end)
+  setup(function() readme = shell.read_file("README.md") end)
 
   -- The defaults written as a rule, not a value.
   local RULE = { ["async.min_workers"] = true, ["async.max_workers"] = true }
@@ -190,7 +176,7 @@ describe("the README's configuration tables", function()
 
   -- Adding an option is a row of nh_options.h "and a line in this README's tables".
   it("have a row for every option, with the option's default", function()
-    for _, path in ipairs(sorted_rows()) do
+    for _, path in ipairs(PATHS) do
       local row = core.options[path]
       local section, key = path:match("^([^.]+)%.(.+)$")
       local tbl = readme:match("\n### `" .. section .. "`[^\n]*\n(.-)\n#")
@@ -205,7 +191,7 @@ describe("the README's configuration tables", function()
 
   it("give every numeric option's range", function()
     local ranges = assert(readme:match("\n#### Number ranges\n(.-)\n###"))
-    for _, path in ipairs(sorted_rows()) do
+    for _, path in ipairs(PATHS) do
       local t = core.options[path].type
       if t == "integer" or t == "number" then
         local section, key = path:match("^([^.]+)%.(.+)$")
