@@ -223,3 +223,65 @@ describe("a wrong type in send_async's opts", function()
     c:close(0)
   end)
 end)
+
+describe("retries of a TLS failure and a timeout", function()
+  -- platform_table_spec provokes network errors, 408, 429, 5xx, 404 and SMTP
+  -- 4xx/5xx replies; these two classes it leaves out: a certificate nobody
+  -- trusts (TLS) and a server that does not answer in time (TIMEOUT).
+  local faults = require("spec.support.faults")
+  local server = require("spec.support.server")
+  local f
+  setup(function()
+    f = faults.start()
+    server.start()
+  end)
+  teardown(function()
+    faults.stop()
+    server.stop()
+  end)
+
+  local SAMPLE = { string = "s3cr3t", hostname = "127.0.0.1", mailbox = "a@example.com" }
+
+  -- An instance of platform d whose requests go to url (http(s)) or, for
+  -- e-mail, to port with tls.
+  local function instance(d, url, port, tls)
+    local cfg = { rate_limit = false }
+    for _, k in ipairs(d.keys) do
+      if k.required then cfg[k.name] = SAMPLE[k.kind] end
+    end
+    if d.value == "address" then
+      cfg.host, cfg.port, cfg.tls, cfg.to = "127.0.0.1", port, tls, "b@example.com"
+    elseif d.value == "chat_id" then
+      cfg.api_url, cfg.chat_id = url, 42
+    else
+      cfg[config.platforms[d.name].value_key] = url
+    end
+    return cfg
+  end
+
+  local function attempt(d, cfg, timeout)
+    local c = notifyhub.new({ [d.name] = cfg, http = { timeout = timeout },
+      retry = { max_attempts = 2, initial_delay = 0.01, max_delay = 0.01 }, logger = { failures = false } })
+    local _, _, _, receipt = c:send({ title = "t", body = "b" })
+    c:close(0)
+    return assert(receipt and receipt.results[1])
+  end
+
+  for _, d in ipairs(core.platforms) do
+    it(d.name .. ": retries them exactly when its descriptor calls them transient", function()
+      local transient = {}
+      for _, class in ipairs(d.transient) do transient[class] = true end
+      local r = attempt(d, instance(d, f.tls_base .. "/ok", f.tls_port, "implicit"), 5)
+      assert.equal("TLS", r.code, r.error)
+      assert.equal(transient.tls and 2 or 1, r.attempts, "tls")
+      -- the stand-in answers after 2 s; an SMTP client waits for a greeting
+      -- the faults server's HTTP port never sends
+      local path = "/webhook/slow-" .. d.name
+      server.behave(path, { delay = 2 })
+      r = attempt(d, instance(d, server.url(path), f.port, "none"), 0.3)
+      server.behave(path, nil)
+      assert.equal("TIMEOUT", r.code, r.error)
+      assert.equal(transient.timeout and 2 or 1, r.attempts, "timeout")
+    end)
+  end
+end)
