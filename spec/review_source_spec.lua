@@ -285,3 +285,27 @@ describe("retries of a TLS failure and a timeout", function()
     end)
   end
 end)
+
+describe("notifyhub.ngx.configure", function()
+  local app = require("spec.support.app")
+  local server = require("spec.support.server")
+  setup(function()
+    server.start()
+    app.start()
+  end)
+  teardown(function()
+    app.stop()
+    server.stop()
+  end)
+
+  -- It copied cfg.async and cfg.logger with pairs() before config.check saw
+  -- them: a number there raised "bad argument #1 to 'for iterator'".
+  it("names a section that is not a table as notifyhub.new does", function()
+    for _, section in ipairs({ "async", "logger", "http" }) do
+      local _, body = server.http("GET", app.url("/bad-section?section=" .. section))
+      local ok, err = pcall(notifyhub.new, { webhook = { url = REFUSED }, [section] = 5 })
+      assert.is_false(ok)
+      assert.equal(err, (body:gsub("\n$", "")), section)
+    end
+  end)
+end)
