@@ -152,6 +152,18 @@ describe("a platform's option keys", function()
 end)
 
 describe("the README", function()
+  -- "a new version is NH_VERSION plus renaming the rockspec": and the
+  -- README's mentions of it, which this finds when they are left behind
+  it("names the version of csrc/nh_version.h wherever it names notifyhub's", function()
+    local readme = shell.read_file("README.md")
+    local n = 0
+    for v in readme:gmatch("notifyhub[ /%-](%d+%.%d+%.%d+)") do
+      assert.equal(core.version, v)
+      n = n + 1
+    end
+    assert.is_true(n >= 4, n)
+  end)
+
   it("lists notifyhub.platforms as core.platforms has them", function()
     local readme = shell.read_file("README.md")
     local row = assert(readme:match("\n| `notifyhub%.platforms` | ([^\n]*)"), "no notifyhub.platforms row")
