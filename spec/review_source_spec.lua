@@ -321,3 +321,29 @@ describe("notifyhub.ngx.configure", function()
     end
   end)
 end)
+
+describe("a target's override of a platform key", function()
+  it("is refused in the config's words, for every key of every platform", function()
+    local c = assert(notifyhub.new({ async = { enabled = false } }))
+    local compared = 0
+    for _, d in ipairs(core.platforms) do
+      for _, k in ipairs(d.keys) do
+        if not k.client then
+          for _, v in ipairs(HOSTILE) do
+            local ok, cfg_err = pcall(config.check, { [d.name] = { [k.name] = v } })
+            local want = not ok and cfg_err:match("^notifyhub config: " .. d.name .. "(%." .. k.name .. ": .*)$")
+            if want then
+              local h, err, code = c:send_async({ body = "x", targets = { { platform = d.name, [k.name] = v } } })
+              assert.is_nil(h, d.name .. "." .. k.name .. " = " .. shown(v))
+              assert.equal("INVALID_MESSAGE", code)
+              assert.equal("targets[1]: target" .. want, err)
+              compared = compared + 1
+            end
+          end
+        end
+      end
+    end
+    c:close(0)
+    assert.is_true(compared > 100, compared)
+  end)
+end)
