@@ -262,7 +262,7 @@ check: deps
 # checked-in .clang-format, and luacheck over lua/ and spec/ (.luacheckrc);
 # all three run, and any finding fails. make format rewrites the C in the
 # style of .clang-format.
-LINT_C = $(wildcard csrc/*.c csrc/*.h tests/*.c fuzz/*.c bench/*.c)
+LINT_C = $(wildcard csrc/*.c csrc/*.h tests/*.c fuzz/*.c bench/*.c spec/support/*.c)
 
 lint: deps
 	@$(MAKE) --no-print-directory -k lint-cppcheck lint-format lint-lua

@@ -57,7 +57,9 @@ static void read_HEADER(lua_State *L, const char *path, const char **out) {
   for (size_t i = 0; i < n; i++) { /* a tab is the one control character allowed */
     unsigned char ch = (unsigned char)s[i];
     if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
-      luaL_error(L, "notifyhub: %s: string without control characters (CR, LF, NUL, ...) expected",
+      luaL_error(L,
+                 "notifyhub: %s: string without control characters (CR, LF, NUL, ...) expected,"
+                 " got string",
                  path);
   }
   *out = s;
@@ -73,7 +75,16 @@ static void read_LEVEL(lua_State *L, const char *path, int *out) {
       return;
     }
   }
-  luaL_error(L, "notifyhub: %s: one of debug, info, warn, error, off expected", path);
+  /* the names as config.lua lists them: "one of debug, info, ..." */
+  luaL_Buffer b;
+  const char *got = luaL_typename(L, -1);
+  luaL_buffinit(L, &b);
+  for (int i = 0; level_names[i]; i++) {
+    if (i) luaL_addstring(&b, ", ");
+    luaL_addstring(&b, level_names[i]);
+  }
+  luaL_pushresult(&b);
+  luaL_error(L, "notifyhub: %s: one of %s expected, got %s", path, lua_tostring(L, -1), got);
 }
 
 /* Pushes t[section][key] and answers 1; answers 0 (nothing pushed) when absent. */
@@ -112,6 +123,16 @@ static int known(const char *section, const char *key) {
   return 0;
 }
 
+/* The key on top of the stack as config.check's tostring() names it (on a
+ * copy: lua_tostring on the key itself would confuse lua_next). */
+static const char *key_name(lua_State *L) {
+  int type = lua_type(L, -1);
+  if (type == LUA_TBOOLEAN) return lua_toboolean(L, -1) ? "true" : "false";
+  if (type != LUA_TSTRING && type != LUA_TNUMBER) return "?";
+  lua_pushvalue(L, -1);
+  return lua_tostring(L, -1);
+}
+
 /* A key no row has is a typo, not something to ignore. */
 static void check_keys(lua_State *L, int t, const char *section) {
   lua_getfield(L, t, section);
@@ -120,8 +141,7 @@ static void check_keys(lua_State *L, int t, const char *section) {
     while (lua_next(L, -2)) {
       lua_pop(L, 1);
       if (lua_type(L, -1) != LUA_TSTRING || !known(section, lua_tostring(L, -1)))
-        luaL_error(L, "notifyhub: %s.%s: unknown key", section,
-                   lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "?");
+        luaL_error(L, "notifyhub: %s.%s: unknown key", section, key_name(L));
     }
   }
   lua_pop(L, 1);

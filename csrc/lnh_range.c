@@ -40,6 +40,16 @@ static int in_range(const lnh_range *r, lua_Number v) {
   return !r->integer || floor(v) == v;
 }
 
+/* A number as config.lua's util.num_text writes it: a whole number below
+ * 2^63 in full (%.14g writes 2^53 + 2 as 9.007199254741e+15, like the
+ * range's end), anything else in %.14g; "nan" for a NaN. */
+static const char *num_text(char *buf, size_t len, double v) {
+  if (v != v) snprintf(buf, len, "nan");
+  else if (v == floor(v) && fabs(v) < 9223372036854775808.0) snprintf(buf, len, "%.0f", v);
+  else snprintf(buf, len, "%.14g", v);
+  return buf;
+}
+
 lua_Number lnh_check_range(lua_State *L, int idx, const char *path) {
   const lnh_range *r = find(path);
   if (!r) return luaL_error(L, "notifyhub: no range for '%s'", path);
@@ -48,13 +58,12 @@ lua_Number lnh_check_range(lua_State *L, int idx, const char *path) {
                       r->integer ? "integer" : "number", luaL_typename(L, idx));
   lua_Number v = lua_tonumber(L, idx);
   if (!in_range(r, v)) {
-    char got[32], why[256]; /* lua_pushfstring has no %g: formatted here */
-    if (v != v) snprintf(got, sizeof got, "nan");
-    else snprintf(got, sizeof got, "%.14g", (double)v);
+    char got[32], min[32], max[32], why[256]; /* lua_pushfstring has no %g */
     snprintf(why, sizeof why,
-             r->above ? "%s: %s > %.14g and <= %.14g expected, got %s"
-                      : "%s: %s from %.14g to %.14g expected, got %s",
-             path, r->integer ? "integer" : "number", r->min, r->max, got);
+             r->above ? "%s: %s > %s and <= %s expected, got %s"
+                      : "%s: %s from %s to %s expected, got %s",
+             path, r->integer ? "integer" : "number", num_text(min, sizeof min, r->min),
+             num_text(max, sizeof max, r->max), num_text(got, sizeof got, (double)v));
     return luaL_error(L, "notifyhub: %s", why);
   }
   return v;

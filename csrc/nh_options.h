@@ -17,7 +17,8 @@
  *   type         BOOL (int 0/1), INT (int), SIZE (size_t), SEC (double
  *                seconds), MS (seconds from the user, long milliseconds in
  *                the core, rounded up), STR (const char *, NULL: none),
- *                HEADER (a STR that goes into a header: no CR, LF or NUL),
+ *                HEADER (a STR that goes into a request: no control
+ *                character but a tab),
  *                LEVEL (NH_LOG_*, named by NH_LOG_LEVEL_NAMES)
  *   dflt         the default, in the user's unit (seconds, not ms)
  *   min, max     the range of a number in the user's unit; 0, 0 otherwise
@@ -60,8 +61,9 @@
   X(P, http, verify_tls, verify_tls, BOOL, 1, 0, 0, 0)                            \
   /* NULL: the system's bundle */                                                 \
   X(P, http, ca_file, ca_file, STR, NULL, 0, 0, 0)                                \
-  /* NULL: libcurl's environment rules */                                         \
-  X(P, http, proxy, proxy, STR, NULL, 0, 0, 0)                                    \
+  /* NULL: libcurl's environment rules; config.lua checks the URL, the binding    \
+   * at least refuses control characters (core.new called directly) */            \
+  X(P, http, proxy, proxy, HEADER, NULL, 0, 0, 0)                                 \
   X(P, http, user_agent, user_agent, HEADER, NH_USER_AGENT, 0, 0, 0)              \
   /* bytes of an answer read before giving up */                                  \
   X(P, http, max_response, max_response, SIZE, 1048576, 1024, 1073741824, 0)      \

@@ -24,7 +24,13 @@ static const char *const json_templates[] = {
   "{\"p\":\"{{priority}}\",\"f\":\"{{format}}\",\"b\":\"{{body}}{{body}}\",\"x\":\"{{nope}}\"}",
 };
 
-static const char *const option_keys[] = {
+/* Option keys, in the order the corpus's inputs pick them by (a byte % the
+ * count): these first, as they were when the seeds and findings were
+ * written; then every other option key of a platform's descriptor
+ * (all_option_keys), so that a new platform's options are fuzzed without
+ * an edit here. chat_id, to, cc and bcc are not descriptor options: the
+ * façade adds them to a target's options (target.lua's resolvers). */
+static const char *const corpus_keys[] = {
   "template",
   "content_type",
   "parse_mode",
@@ -48,6 +54,29 @@ static const char *const option_keys[] = {
   "bcc",
   "tls",
 };
+
+#define MAX_OPTION_KEYS 128
+
+static int listed(const char *const *keys, size_t n, const char *key) {
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(keys[i], key) == 0) return 1;
+  return 0;
+}
+
+/* corpus_keys, then the descriptors' other option keys. Keys set in the
+ * client's config only (attachments_dir) are left out: a fuzzed folder
+ * would have the target open files of the machine it runs on. */
+static size_t all_option_keys(const char **keys) {
+  size_t n = sizeof corpus_keys / sizeof *corpus_keys;
+  memcpy(keys, corpus_keys, sizeof corpus_keys);
+  for (int id = 0; id < NH_PLATFORM_COUNT; id++) {
+    for (const nh_platform_key *k = nh_platform_describe((nh_platform_id)id)->keys; k->name; k++) {
+      if (!(k->flags & NH_KEY_OPTION) || (k->flags & NH_KEY_CLIENT)) continue;
+      if (!listed(keys, n, k->name) && n < MAX_OPTION_KEYS) keys[n++] = k->name;
+    }
+  }
+  return n;
+}
 
 static const char *const data_keys[] = {
   "msg_type", "card",       "image_key", "share_chat_id",    "mentions",
@@ -136,6 +165,9 @@ static void check_mail_headers(const char *body) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  static const char *option_keys[MAX_OPTION_KEYS];
+  static size_t n_option_keys;
+  if (!n_option_keys) n_option_keys = all_option_keys(option_keys);
   fuzz_input in = { data, size };
   nh_platform_id id = (nh_platform_id)(fz_u8(&in) % NH_PLATFORM_COUNT);
   unsigned flags = fz_u16(&in);
@@ -178,7 +210,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (flags & 16) {
     t.options = cJSON_CreateObject();
     for (unsigned n = 1 + fz_u8(&in) % 6; n > 0; n--) {
-      const char *key = option_keys[fz_u8(&in) % (sizeof option_keys / sizeof *option_keys)];
+      const char *key = option_keys[fz_u8(&in) % n_option_keys];
       if (cJSON_GetObjectItemCaseSensitive(t.options, key)) continue;
       if (strcmp(key, "template") == 0 && fz_bool(&in)) {
         our_template = (int)(fz_u8(&in) % 2);

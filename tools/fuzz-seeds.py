@@ -95,6 +95,8 @@ CLASSIFY = {
 
 # ---- render: see fuzz/render.c for the order of the fields
 
+# corpus_keys of fuzz/render.c, in its order (a seed names a key by its index);
+# the fuzzer adds the descriptors' other option keys after them by itself.
 OPTION_KEYS = ["template", "content_type", "parse_mode", "chat_id", "mentions", "username",
                "icon_emoji", "icon_url", "channel", "at_mobiles", "at_user_ids", "at_all",
                "mentioned_list", "mentioned_mobile_list", "avatar_url", "wait",

@@ -25,7 +25,9 @@ local M = {
 for _, name in ipairs(core.codes) do M.codes[name] = name end
 for i, p in ipairs(core.platforms) do M.platforms[i] = p.name end
 
-local LEVELS = { debug = 1, info = 2, warn = 3, error = 4, off = 5 }
+-- logger.level's names in order (the row of nh_options.h): debug = 1 ... off = 5
+local LEVELS = {}
+for i, name in ipairs(core.options["logger.level"].values) do LEVELS[name] = i end
 
 local Client = {}
 Client.__index = Client

@@ -25,9 +25,9 @@ local FIELD_TYPES = {
   utf8 = "string",
 }
 
-local function type_error(fname, field, expected, got, depth)
-  error(("bad argument #1 to '%s' (%s: %s expected, got %s)")
-    :format(fname, field, expected, type(got)), 4 + depth)
+local function type_error(fname, field, expected, got, depth, arg)
+  error(("bad argument #%d to '%s' (%s: %s expected, got %s)")
+    :format(arg or 1, fname, field, expected, type(got)), 4 + depth)
 end
 
 local function invalid(fmt, ...)
@@ -228,6 +228,8 @@ function M.build(msg, defaults, fname, opts, depth)
       if not OPTION_KEYS[k] then
         return invalid("unknown option '%s' (timeout, retry, priority, utf8)", tostring(k))
       end
+      -- a wrong type names the argument it came in: #2, opts.<key>
+      if type(v) ~= FIELD_TYPES[k] then type_error(fname, "opts." .. k, FIELD_TYPES[k], v, depth, 2) end
       merged[k] = v
     end
     msg = merged
@@ -330,14 +332,18 @@ function M.build(msg, defaults, fname, opts, depth)
     local expected, got = check_timeout(msg.timeout)
     if expected then return invalid("timeout: %s expected, got %s", expected, got) end
   end
+  local retry
   if msg.retry then
     -- the same check as the client's retry section (config.check_retry); the
-    -- binding takes each field given over the client's retry
+    -- binding takes each field given over the client's retry. It gets the
+    -- fields the check saw (pairs), not a table whose __index answers more.
     err = config.check_retry(msg.retry)
     if err then return invalid("%s", err) end
+    retry = {}
+    for k, v in pairs(msg.retry) do retry[k] = v end
   end
   return {
-    timeout = msg.timeout, retry = msg.retry,
+    timeout = msg.timeout, retry = retry,
     id = msg.id, title = title, body = body, format = msg.format or "text",
     priority = priority, metadata = trees.metadata, platform_data = trees.platform_data,
     targets = targets, attachments = attachments,

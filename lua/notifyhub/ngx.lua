@@ -65,6 +65,11 @@ function M.configure(cfg, opts)
   if type(cfg) ~= "table" then
     error(("bad argument #1 to 'configure' (table expected, got %s)"):format(type(cfg)), 2)
   end
+  -- a section that is not a table is named by config.check, as
+  -- notifyhub.new names it, before it is copied
+  for _, section in ipairs({ "async", "logger" }) do
+    if cfg[section] ~= nil and type(cfg[section]) ~= "table" then notifyhub.config.check(cfg) end
+  end
   local copy = {}
   for k, v in pairs(cfg) do copy[k] = v end
   copy.async = {}

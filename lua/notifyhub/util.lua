@@ -11,6 +11,8 @@ function M.num_text(v)
   if v ~= v then return "nan" end
   if v == math.huge then return "inf" end
   if v == -math.huge then return "-inf" end
+  -- a whole number in full: %.14g writes 2^53 + 2 as 9.007199254741e+15
+  if v == math.floor(v) and math.abs(v) < 2 ^ 63 then return ("%.0f"):format(v) end
   return ("%.14g"):format(v)
 end
 

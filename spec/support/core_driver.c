@@ -41,7 +41,8 @@ static void plan_one(nh_client *c, const char *url, size_t n, int overflow, cons
   printf("%s: submit=%s", name, nh_code_name(rc));
   while (rc == NH_OK && !done && nh_client_wait(c, 10.0)) nh_client_take(c, &done, 1);
   if (done)
-    printf(" result=%s parts=%zu", done->results[0].success ? "OK" : nh_code_name(done->results[0].code),
+    printf(" result=%s parts=%zu",
+           done->results[0].success ? "OK" : nh_code_name(done->results[0].code),
            done->msg.targets[0].n_parts);
   printf("\n");
   if (done) nh_job_release(done);
@@ -87,7 +88,7 @@ int main(int argc, char **argv) {
       nh_job_release(job);
       continue;
     }
-    nh_job_release(job);                    /* our reference; the core keeps its own */
+    nh_job_release(job); /* our reference; the core keeps its own */
   }
   while (taken < count && nh_client_wait(c, 10.0)) {
     nh_job *done[64];

@@ -156,6 +156,14 @@ function M.bad_option()
   ngx.say(ok and "ok" or err)
 end
 
+-- configure() with ?section= (async, http, logger, ...) set to a number: the
+-- error it raises, or "ok".
+function M.bad_section()
+  local ok, err = pcall(nh.configure, { webhook = { url = standin .. "/webhook/app" },
+    [ngx.var.arg_section] = 5 })
+  ngx.say(ok and "ok" or err)
+end
+
 function M.stats()
   local s = nh.stats()
   s.latency = nil

@@ -302,6 +302,16 @@ local function json_value(v)
   return cjson.encode(v)
 end
 
+-- A bot's keyword rule (Feishu, DingTalk): true when keywords is not a non-empty list or
+-- text holds one of them.
+local function has_keyword(text, keywords)
+  if type(keywords) ~= "table" or #keywords == 0 then return true end
+  for _, kw in ipairs(keywords) do
+    if type(kw) == "string" and text:find(kw, 1, true) then return true end
+  end
+  return false
+end
+
 -- what the stand-ins use
 M.requests, M.bots, M.behave, M.platforms = requests, bots, behave, platforms
 M.read_body = read_body
@@ -324,5 +334,6 @@ M.utf8_len = utf8_len
 M.header = header
 M.is_json_ctype = is_json_ctype
 M.json_value = json_value
+M.has_keyword = has_keyword
 
 return M

@@ -71,16 +71,15 @@ function M.reset()
   return send_json(200, '{"ok":true}')
 end
 
--- /_control/bot/<token>:
---   POST (or PUT) with a JSON object body: store the opts of that bot;
---   GET: the stored opts ({} when none); DELETE: forget them.
-function M.control_bot()
-  local token = ngx.var.uri:match("^/_control/bot/(.*)$") or ""
+-- GET, DELETE, POST/PUT of the opts stored under key in dict: GET answers them ({} when
+-- none), DELETE forgets them, POST/PUT stores a JSON object body (check(opts): nil when
+-- fine, else why it is refused).
+local function stored_opts(dict, key, check)
   local method = ngx.req.get_method()
   if method == "GET" then
-    return send_json(200, bots:get(token) or "{}")
+    return send_json(200, dict:get(key) or "{}")
   elseif method == "DELETE" then
-    bots:delete(token)
+    dict:delete(key)
     return send_json(200, '{"ok":true}')
   elseif method == "POST" or method == "PUT" then
     local body = read_body()
@@ -88,13 +87,22 @@ function M.control_bot()
     if type(opts) ~= "table" then
       return send_json(400, '{"ok":false,"error":"body must be a JSON object"}')
     end
-    local ok, err = bots:safe_set(token, body)
+    local bad = check and check(opts)
+    if bad then return send_json(400, cjson.encode({ ok = false, error = bad })) end
+    local ok, err = dict:safe_set(key, body)
     if not ok then
       return send_json(500, cjson.encode({ ok = false, error = err }))
     end
     return send_json(200, '{"ok":true}')
   end
   return send_json(405, '{"ok":false,"error":"method not allowed"}')
+end
+
+-- /_control/bot/<token>:
+--   POST (or PUT) with a JSON object body: store the opts of that bot;
+--   GET: the stored opts ({} when none); DELETE: forget them.
+function M.control_bot()
+  return stored_opts(bots, ngx.var.uri:match("^/_control/bot/(.*)$") or "")
 end
 
 -- POST /_control/behave with {"prefix": "/path", "opts": {...}}: store forced behaviour for
@@ -150,12 +158,6 @@ local function control_behave()
   return send_json(200, '{"ok":true}')
 end
 
--- Checks the opts of a platform config (the stand-in's check_opts); nil when fine, else the
--- reason.
-local function check_platform_opts(kind, opts)
-  return require("stub." .. kind).check_opts(opts)
-end
-
 -- /_control/behave (above); /_control/dingtalk/<token>, /_control/signed/<name>:
 --   POST (or PUT) with a JSON object body: store the opts; GET: the stored opts ({} when
 --   none); DELETE: forget them.
@@ -165,28 +167,7 @@ function M.control()
   if kind ~= "dingtalk" and kind ~= "signed" then
     return send_json(404, '{"ok":false,"error":"no such control endpoint"}')
   end
-  local key = kind .. ":" .. name
-  local method = ngx.req.get_method()
-  if method == "GET" then
-    return send_json(200, platforms:get(key) or "{}")
-  elseif method == "DELETE" then
-    platforms:delete(key)
-    return send_json(200, '{"ok":true}')
-  elseif method == "POST" or method == "PUT" then
-    local body = read_body()
-    local opts = cjson.decode(body)
-    if type(opts) ~= "table" then
-      return send_json(400, '{"ok":false,"error":"body must be a JSON object"}')
-    end
-    local bad = check_platform_opts(kind, opts)
-    if bad then return send_json(400, cjson.encode({ ok = false, error = bad })) end
-    local ok, err = platforms:safe_set(key, body)
-    if not ok then
-      return send_json(500, cjson.encode({ ok = false, error = err }))
-    end
-    return send_json(200, '{"ok":true}')
-  end
-  return send_json(405, '{"ok":false,"error":"method not allowed"}')
+  return stored_opts(platforms, kind .. ":" .. name, require("stub." .. kind).check_opts)
 end
 
 return M

@@ -98,15 +98,8 @@ function M.dingtalk()
     return dingtalk_answer(40035, "missing msgtype")
   end
 
-  if type(opts.keywords) == "table" and #opts.keywords > 0 then
-    local text = dingtalk_text(msg)
-    local found = false
-    for _, kw in ipairs(opts.keywords) do
-      if type(kw) == "string" and text:find(kw, 1, true) then found = true break end
-    end
-    if not found then
-      return dingtalk_answer(310000, "keywords not in content, " .. DINGTALK_MORE)
-    end
+  if not common.has_keyword(dingtalk_text(msg), opts.keywords) then
+    return dingtalk_answer(310000, "keywords not in content, " .. DINGTALK_MORE)
   end
   return dingtalk_answer(0, "ok")
 end

@@ -98,13 +98,8 @@ local function feishu_check(opts, body)
     end
   end
 
-  if type(opts.keywords) == "table" and #opts.keywords > 0 then
-    local text = message_text(msg)
-    local found = false
-    for _, kw in ipairs(opts.keywords) do
-      if type(kw) == "string" and text:find(kw, 1, true) then found = true break end
-    end
-    if not found then return 19024, FEISHU_MESSAGES[19024] end
+  if not common.has_keyword(message_text(msg), opts.keywords) then
+    return 19024, FEISHU_MESSAGES[19024]
   end
 
   return 0, "success"
