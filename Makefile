@@ -13,7 +13,7 @@ CFLAGS   ?= -O2 -g
 WARN      = -Wall -Wextra -Wshadow -Wno-unused-parameter
 BASEFLAGS = -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -pthread $(WARN)
 CJSON_INC = -I/usr/include/cjson
-LIBS      = -lcurl -lcjson -lcmark -lcrypto -lm -pthread
+LIBS      = -lcurl -lcjson -lcmark -lcrypto -lsqlite3 -lm -pthread
 
 LUA54_INC  ?= -I/usr/include/lua5.4
 LUAJIT_INC ?= -I/usr/include/luajit-2.1

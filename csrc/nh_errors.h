@@ -23,7 +23,10 @@
   X(RATE_LIMITED, "rate limited")                                   \
   X(NO_MEMORY, "out of memory")                                     \
   X(INTERNAL, "internal error")                                    \
-  X(INVALID_ARGUMENT, "invalid argument")
+  X(INVALID_ARGUMENT, "invalid argument")                           \
+  X(SPOOL_BUSY, "spool locked by another process")                  \
+  X(SPOOL_FULL, "no room in the spool's file system")              \
+  X(HANDED_OVER, "handed back to the spool")
 
 typedef enum nh_code {
 #define NH_X_ENUM(name, text) NH_##name,
