@@ -103,8 +103,15 @@ $(eval $(call lua_module,$(BUILD),luajit,CC_build,LUAJIT_INC))
 
 EXIT_TEST = $(BUILD)/hardening_exit
 FAIL_TEST = $(BUILD)/fail_job
+SPOOL_TEST = $(BUILD)/spool_store
 
-build: $(MOD54) $(MODJIT) $(DRIVER) $(EXIT_TEST) $(FAIL_TEST)
+build: $(MOD54) $(MODJIT) $(DRIVER) $(EXIT_TEST) $(FAIL_TEST) $(SPOOL_TEST)
+
+# tests/spool_store.c: the spool (csrc/nh_spool*.c) against real files and
+# processes: open errors, takeover, SPOOL_BUSY, SPOOL_FULL, shared rate
+# windows (spec/spool_spec.lua runs it; asan-core runs it too).
+$(SPOOL_TEST): tests/spool_store.c $(BUILD)/core/libnhcore.a
+	$(call program,CC_build)
 
 # The core alone, with no Lua header or library: a C program that drives it
 # (spec/core_spec.lua runs it, and checks that the core library neither

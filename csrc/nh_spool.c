@@ -47,8 +47,7 @@ static const char *const schema_sql =
     "INSERT INTO counts VALUES ('open', 0);"
     "CREATE TABLE rate (key TEXT NOT NULL, t REAL NOT NULL);"
     "CREATE INDEX rate_key ON rate (key, t);"
-    "PRAGMA application_id = 1313165392;"
-    "PRAGMA user_version = 1;";
+    "PRAGMA user_version = 1;";   /* application_id: make_schema, from APP_ID */
 
 static const char *const sql[NH_SQL_COUNT] = {
   [NH_SQL_OPEN_COUNT] = "SELECT n FROM counts WHERE k = 'open'",
@@ -262,7 +261,11 @@ static nh_code make_schema(nh_spool *sp, char *err, size_t errlen) {
   nh_code code = nh_spool_begin(sp, err, errlen);
   if (code != NH_OK) return code;
   int app = 0, rc = pragma_int(sp, "PRAGMA application_id", &app);   /* another process's? */
-  if (rc == SQLITE_OK && app != APP_ID) rc = exec(sp, schema_sql);
+  if (rc == SQLITE_OK && app != APP_ID) {
+    char mark[64];
+    snprintf(mark, sizeof mark, "PRAGMA application_id = %d", APP_ID);
+    if ((rc = exec(sp, schema_sql)) == SQLITE_OK) rc = exec(sp, mark);
+  }
   if (rc != SQLITE_OK) code = nh_spool_error(sp, rc, "creating its tables", err, errlen);
   return nh_spool_end(sp, code, err, errlen);
 }
