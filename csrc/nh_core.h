@@ -445,10 +445,10 @@ void nh_spool_summary_free(nh_spool_summary *st);
 nh_code nh_spool_failed(nh_spool *sp, size_t limit, nh_spool_failure **out, size_t *n, char *err,
                         size_t errlen);
 void nh_spool_failures_free(nh_spool_failure *f, size_t n);
-/* Queues the failed records with this id again (due now, attempt 0);
+/* Queues the failed records with this id again (due now, attempt 0;
+ * max_queued does not apply: it is what an operator asked for);
  * *n: how many. */
-nh_code nh_spool_retry(nh_spool *sp, const char *id, double now, size_t *n, char *err,
-                       size_t errlen);
+nh_code nh_spool_retry(nh_spool *sp, const char *id, size_t *n, char *err, size_t errlen);
 nh_code nh_spool_purge_failed(nh_spool *sp, size_t *n, char *err, size_t errlen);
 
 /* Jobs as records (nh_spool_job.c). [job] item_from_job fills it from a

@@ -163,8 +163,8 @@ static nh_code change(nh_spool *sp, const char *text, const char *id, double now
   return code;
 }
 
-nh_code nh_spool_retry(nh_spool *sp, const char *id, double now, size_t *n, char *err,
-                       size_t errlen) {
+nh_code nh_spool_retry(nh_spool *sp, const char *id, size_t *n, char *err, size_t errlen) {
+  double now = nh_wall_time();
   return change(sp,
                 "UPDATE jobs SET state = 0, due = ?2, attempt = 0, failed_at = NULL,"
                 " receipt = NULL WHERE state = 2 AND id = ?1",
