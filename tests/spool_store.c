@@ -615,9 +615,11 @@ static void mode_rate(const char *dir) {
       rate_child(path, fds[1]);
     }
   close(fds[1]);
-  double t[4096];
+  static double t[1 << 16];
   size_t n = 0;
-  while (n < 4096 && read(fds[0], &t[n], sizeof t[n]) == sizeof t[n]) n++;
+  double x;
+  while (read(fds[0], &x, sizeof x) == sizeof x)   /* to the end: no child blocks on the pipe */
+    if (n < sizeof t / sizeof t[0]) t[n++] = x;
   int ok = 1, st;
   for (int c = 0; c < RATE_PROCS; c++) ok &= waitpid(pids[c], &st, 0) > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
   qsort(t, n, sizeof *t, cmp_double);
