@@ -298,10 +298,15 @@ test-luajit: build
 demo: deps build
 	@sh tools/demo.sh
 
-bench: deps build $(BUILD)/curl_multi
+bench: deps build $(BUILD)/curl_multi $(BUILD)/spool_bench
 	@lua5.4 bench/run.lua
 	@lua5.4 bench/ngx.lua
 	@lua5.4 bench/split.lua
+	@mkdir -p $(BUILD)/bench-spool && $(BUILD)/spool_bench $(BUILD)/bench-spool && rm -rf $(BUILD)/bench-spool
+
+# bench/spool.c: the spool's cost per record on this disk (about 15 s).
+$(BUILD)/spool_bench: bench/spool.c $(BUILD)/core/libnhcore.a
+	$(call program,CC_build)
 
 # libcurl alone, the benchmark's reference for what libcurl reaches here.
 $(BUILD)/curl_multi: bench/curl_multi.c
