@@ -99,8 +99,8 @@ int main(int argc, char **argv) {
   nh_job *job = sample_job();
   nh_spool_item one;
   nh_spool_item_from_job(&one, job, 0, 0);
-  printf("spool (SQLite %s, WAL) in %s: a record of %zu bytes\n", sqlite3_libversion(),
-         dir, one.len);
+  printf("spool (SQLite %s, WAL) in %s: a record of %zu bytes\n", sqlite3_libversion(), dir,
+         one.len);
   const char *syncs[] = { "normal", "full" };
   const size_t batches[] = { 1, 64, 1024 };
   for (int s = 0; s < 2; s++) {

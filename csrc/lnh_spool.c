@@ -13,11 +13,11 @@
 #include "lnh_binding.h"
 
 #define LNH_SPOOL_MT "notifyhub.spool"
-#define INSPECT_TIMEOUT 5.0   /* seconds a call waits for another process's lock */
+#define INSPECT_TIMEOUT 5.0 /* seconds a call waits for another process's lock */
 #define MAX_DEPTH 32
 
 typedef struct lnh_spool {
-  nh_spool *sp;             /* NULL: closed */
+  nh_spool *sp; /* NULL: closed */
 } lnh_spool;
 
 static nh_spool *check_open(lua_State *L, int idx) {
@@ -159,31 +159,32 @@ static int lnh_spool_tostring(lua_State *L) {
  * does not create a spool: a missing file is an error. */
 static int lnh_spool_open(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
-  lnh_spool *u = lua_newuserdata(L, sizeof *u);   /* closed until the spool opens */
+  lnh_spool *u = lua_newuserdata(L, sizeof *u); /* closed until the spool opens */
   u->sp = NULL;
   luaL_getmetatable(L, LNH_SPOOL_MT);
   lua_setmetatable(L, -2);
   char err[512];
   struct stat st;
   if (stat(path, &st) != 0) {
-    snprintf(err, sizeof err, "spool %s: %s", path, errno == ENOENT ? "does not exist" : strerror(errno));
+    snprintf(err, sizeof err, "spool %s: %s", path,
+             errno == ENOENT ? "does not exist" : strerror(errno));
     return lnh_fail(L, NH_INVALID_CONFIG, err);
   }
   nh_spool_options o;
   nh_spool_options_default(&o);
   o.path = path;
   nh_code code;
-  if (!(u->sp = nh_spool_open(&o, INSPECT_TIMEOUT, &code, err, sizeof err))) return lnh_fail(L, code, err);
+  if (!(u->sp = nh_spool_open(&o, INSPECT_TIMEOUT, &code, err, sizeof err)))
+    return lnh_fail(L, code, err);
   return 1;
 }
 
 void lnh_spool_open_module(lua_State *L) {
-  static const luaL_Reg methods[] = { { "stats", lnh_spool_stats },
-                                      { "failed", lnh_spool_failed },
-                                      { "retry", lnh_spool_retry },
-                                      { "purge_failed", lnh_spool_purge_failed },
-                                      { "close", lnh_spool_close },
-                                      { NULL, NULL } };
+  static const luaL_Reg methods[] = {
+    { "stats", lnh_spool_stats }, { "failed", lnh_spool_failed },
+    { "retry", lnh_spool_retry }, { "purge_failed", lnh_spool_purge_failed },
+    { "close", lnh_spool_close }, { NULL, NULL }
+  };
   static const luaL_Reg meta[] = { { "__gc", lnh_spool_close },
                                    { "__close", lnh_spool_close },
                                    { "__tostring", lnh_spool_tostring },

@@ -30,24 +30,24 @@
 
 #include "nh_internal.h"
 
-#define APP_ID 0x4E485350   /* "NHSP" */
+#define APP_ID 0x4E485350 /* "NHSP" */
 #define SCHEMA 1
 
 static const char *const schema_sql =
-    "CREATE TABLE jobs (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL,"
-    " state INTEGER NOT NULL, owner TEXT, lease REAL, due REAL NOT NULL,"
-    " priority INTEGER NOT NULL, attempt INTEGER NOT NULL, created REAL NOT NULL,"
-    " labels TEXT NOT NULL, record BLOB NOT NULL, failed_at REAL, receipt TEXT);"
-    "CREATE INDEX jobs_queue ON jobs (priority DESC, due, seq) WHERE state = 0;"
-    "CREATE INDEX jobs_owner ON jobs (owner) WHERE state = 1;"
-    "CREATE INDEX jobs_failed ON jobs (failed_at, seq) WHERE state = 2;"
-    "CREATE TABLE owners (id TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL,"
-    " start INTEGER NOT NULL, lease REAL NOT NULL);"
-    "CREATE TABLE counts (k TEXT PRIMARY KEY, n INTEGER NOT NULL);"
-    "INSERT INTO counts VALUES ('open', 0);"
-    "CREATE TABLE rate (key TEXT NOT NULL, t REAL NOT NULL);"
-    "CREATE INDEX rate_key ON rate (key, t);"
-    "PRAGMA user_version = 1;";   /* application_id: make_schema, from APP_ID */
+  "CREATE TABLE jobs (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL,"
+  " state INTEGER NOT NULL, owner TEXT, lease REAL, due REAL NOT NULL,"
+  " priority INTEGER NOT NULL, attempt INTEGER NOT NULL, created REAL NOT NULL,"
+  " labels TEXT NOT NULL, record BLOB NOT NULL, failed_at REAL, receipt TEXT);"
+  "CREATE INDEX jobs_queue ON jobs (priority DESC, due, seq) WHERE state = 0;"
+  "CREATE INDEX jobs_owner ON jobs (owner) WHERE state = 1;"
+  "CREATE INDEX jobs_failed ON jobs (failed_at, seq) WHERE state = 2;"
+  "CREATE TABLE owners (id TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL,"
+  " start INTEGER NOT NULL, lease REAL NOT NULL);"
+  "CREATE TABLE counts (k TEXT PRIMARY KEY, n INTEGER NOT NULL);"
+  "INSERT INTO counts VALUES ('open', 0);"
+  "CREATE TABLE rate (key TEXT NOT NULL, t REAL NOT NULL);"
+  "CREATE INDEX rate_key ON rate (key, t);"
+  "PRAGMA user_version = 1;"; /* application_id: make_schema, from APP_ID */
 
 static const char *const sql[NH_SQL_COUNT] = {
   [NH_SQL_OPEN_COUNT] = "SELECT n FROM counts WHERE k = 'open'",
@@ -57,8 +57,9 @@ static const char *const sql[NH_SQL_COUNT] = {
   [NH_SQL_DUE] = "SELECT seq, id, attempt, due, record FROM jobs WHERE state = 0 AND due <= ?1"
                  " ORDER BY priority DESC, due, seq LIMIT ?2",
   [NH_SQL_MARK_TAKEN] = "UPDATE jobs SET state = 1, owner = ?2, lease = ?3 WHERE seq = ?1",
-  [NH_SQL_OWNER_UPSERT] = "INSERT INTO owners (id, host, pid, start, lease) VALUES (?1, ?2, ?3, ?4, ?5)"
-                          " ON CONFLICT (id) DO UPDATE SET lease = excluded.lease",
+  [NH_SQL_OWNER_UPSERT] =
+    "INSERT INTO owners (id, host, pid, start, lease) VALUES (?1, ?2, ?3, ?4, ?5)"
+    " ON CONFLICT (id) DO UPDATE SET lease = excluded.lease",
   [NH_SQL_OWNERS] = "SELECT id, host, pid, start, lease FROM owners WHERE id <> ?1",
   [NH_SQL_OWNER_DROP] = "DELETE FROM owners WHERE id = ?1",
   [NH_SQL_RECLAIM] = "UPDATE jobs SET state = 0, owner = NULL, lease = NULL"
@@ -122,8 +123,7 @@ sqlite3_stmt *nh_spool_stmt(nh_spool *sp, nh_spool_sql which) {
 
 int nh_spool_run(sqlite3_stmt *st) {
   int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-  }
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {}
   sqlite3_reset(st);
   return rc;
 }
@@ -133,7 +133,7 @@ static int full_errno(int e) {
 #ifdef EDQUOT
          || e == EDQUOT
 #endif
-      ;
+    ;
 }
 
 nh_code nh_spool_error(nh_spool *sp, int rc, const char *what, char *err, size_t errlen) {
@@ -141,10 +141,12 @@ nh_code nh_spool_error(nh_spool *sp, int rc, const char *what, char *err, size_t
   if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED)
     return fail(err, errlen, NH_SPOOL_BUSY, sp->path,
                 "%s: locked by another process for more than %.3g s", what, sp->timeout);
-  if (primary == SQLITE_FULL || (primary == SQLITE_IOERR && full_errno(sqlite3_system_errno(sp->db))))
+  if (primary == SQLITE_FULL ||
+      (primary == SQLITE_IOERR && full_errno(sqlite3_system_errno(sp->db))))
     return fail(err, errlen, NH_SPOOL_FULL, sp->path,
                 "%s: no room to write (disk full or file size limit); nothing was recorded", what);
-  if (primary == SQLITE_NOMEM) return fail(err, errlen, NH_NO_MEMORY, sp->path, "%s: out of memory", what);
+  if (primary == SQLITE_NOMEM)
+    return fail(err, errlen, NH_NO_MEMORY, sp->path, "%s: out of memory", what);
   int e = sqlite3_system_errno(sp->db);
   return fail(err, errlen, NH_INTERNAL, sp->path, "%s: %s%s%s", what, sqlite3_errstr(rc),
               e ? ": " : "", e ? strerror(e) : "");
@@ -191,9 +193,11 @@ static nh_code check_options(const nh_spool_options *o, char *err, size_t errlen
   if (!o->sync || (strcmp(o->sync, "normal") != 0 && strcmp(o->sync, "full") != 0))
     return fail(err, errlen, NH_INVALID_CONFIG, p, "spool.sync: \"normal\" or \"full\" expected");
   if (!(o->lease > 0 && o->lease <= NH_DAY))
-    return fail(err, errlen, NH_INVALID_CONFIG, p, "spool.lease: seconds > 0 and <= 86400 expected");
+    return fail(err, errlen, NH_INVALID_CONFIG, p,
+                "spool.lease: seconds > 0 and <= 86400 expected");
   if (!(o->keep_failed >= 0 && o->keep_failed <= 365 * NH_DAY))
-    return fail(err, errlen, NH_INVALID_CONFIG, p, "spool.keep_failed: seconds from 0 to 31536000 expected");
+    return fail(err, errlen, NH_INVALID_CONFIG, p,
+                "spool.keep_failed: seconds from 0 to 31536000 expected");
   if (o->max_queued < 1 || o->max_queued > 1000000000)
     return fail(err, errlen, NH_INVALID_CONFIG, p, "spool.max_queued: 1 to 1000000000 expected");
   return NH_OK;
@@ -209,14 +213,16 @@ static nh_code check_file(const char *path, char *err, size_t errlen) {
     return NH_OK;
   }
   if (errno == ENOENT)
-    return fail(err, errlen, NH_INVALID_CONFIG, path, "cannot be created: its directory does not exist");
+    return fail(err, errlen, NH_INVALID_CONFIG, path,
+                "cannot be created: its directory does not exist");
   if (errno != EEXIST)
     return fail(err, errlen, NH_INVALID_CONFIG, path, "cannot be created: %s", strerror(errno));
   struct stat st;
   if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
     return fail(err, errlen, NH_INVALID_CONFIG, path, "is not a regular file");
   fd = open(path, O_RDWR | O_CLOEXEC);
-  if (fd < 0) return fail(err, errlen, NH_INVALID_CONFIG, path, "cannot be written: %s", strerror(errno));
+  if (fd < 0)
+    return fail(err, errlen, NH_INVALID_CONFIG, path, "cannot be written: %s", strerror(errno));
   char head[16];
   ssize_t got = read(fd, head, sizeof head);
   close(fd);
@@ -242,7 +248,8 @@ static int whose(nh_spool *sp, nh_code *code, char *err, size_t errlen) {
       (rc = pragma_int(sp, "PRAGMA user_version", &version)) != SQLITE_OK ||
       (rc = pragma_int(sp, "SELECT count(*) FROM sqlite_master", &tables)) != SQLITE_OK) {
     if ((rc & 0xff) == SQLITE_NOTADB)
-      *code = fail(err, errlen, NH_INVALID_CONFIG, sp->path, "is not a spool (not an SQLite database)");
+      *code =
+        fail(err, errlen, NH_INVALID_CONFIG, sp->path, "is not a spool (not an SQLite database)");
     else *code = nh_spool_error(sp, rc, "reading its header", err, errlen);
     return -1;
   }
@@ -260,7 +267,7 @@ static int whose(nh_spool *sp, nh_code *code, char *err, size_t errlen) {
 static nh_code make_schema(nh_spool *sp, char *err, size_t errlen) {
   nh_code code = nh_spool_begin(sp, err, errlen);
   if (code != NH_OK) return code;
-  int app = 0, rc = pragma_int(sp, "PRAGMA application_id", &app);   /* another process's? */
+  int app = 0, rc = pragma_int(sp, "PRAGMA application_id", &app); /* another process's? */
   if (rc == SQLITE_OK && app != APP_ID) {
     char mark[64];
     snprintf(mark, sizeof mark, "PRAGMA application_id = %d", APP_ID);
@@ -276,7 +283,8 @@ static nh_code set_modes(nh_spool *sp, char *err, size_t errlen) {
   if (rc == SQLITE_OK) {
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
-      rc = strcmp((const char *)sqlite3_column_text(st, 0), "wal") == 0 ? SQLITE_OK : SQLITE_CANTOPEN;
+      rc =
+        strcmp((const char *)sqlite3_column_text(st, 0), "wal") == 0 ? SQLITE_OK : SQLITE_CANTOPEN;
     sqlite3_finalize(st);
   }
   if (rc == SQLITE_CANTOPEN)
@@ -287,7 +295,7 @@ static nh_code set_modes(nh_spool *sp, char *err, size_t errlen) {
 
 static void spool_free(nh_spool *sp) {
   if (!sp) return;
-  if (!nh_fork_since(sp->fork_generation)) {   /* a child leaves the parent's connection be */
+  if (!nh_fork_since(sp->fork_generation)) { /* a child leaves the parent's connection be */
     for (int i = 0; i < NH_SQL_COUNT; i++) sqlite3_finalize(sp->stmt[i]);
     sqlite3_close_v2(sp->db);
     pthread_mutex_destroy(&sp->lock);
@@ -299,7 +307,8 @@ static void spool_free(nh_spool *sp) {
 static nh_code connect_db(nh_spool *sp, int full, char *err, size_t errlen) {
   int rc = sqlite3_open_v2(sp->path, &sp->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
   if (rc != SQLITE_OK)
-    return fail(err, errlen, NH_INVALID_CONFIG, sp->path, "cannot be opened: %s", sqlite3_errstr(rc));
+    return fail(err, errlen, NH_INVALID_CONFIG, sp->path, "cannot be opened: %s",
+                sqlite3_errstr(rc));
   sqlite3_extended_result_codes(sp->db, 1);
   sqlite3_busy_timeout(sp->db, (int)ceil(sp->timeout * 1000.0));
   if (sqlite3_db_readonly(sp->db, "main") == 1)

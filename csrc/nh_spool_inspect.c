@@ -13,8 +13,8 @@
 #include "nh_internal.h"
 
 static const char *const stats_sql =
-    "SELECT d.value, j.state, count(*) FROM jobs j, json_each(j.labels) d"
-    " GROUP BY d.value, j.state ORDER BY d.value";
+  "SELECT d.value, j.state, count(*) FROM jobs j, json_each(j.labels) d"
+  " GROUP BY d.value, j.state ORDER BY d.value";
 
 static size_t *state_slot(size_t *q, size_t *t, size_t *f, int state) {
   return state == 0 ? q : state == 1 ? t : f;
@@ -22,7 +22,7 @@ static size_t *state_slot(size_t *q, size_t *t, size_t *f, int state) {
 
 static nh_spool_dest *dest_for(nh_spool_summary *st, const char *label) {
   if (st->n_dests && strcmp(st->dests[st->n_dests - 1].label, label) == 0)
-    return &st->dests[st->n_dests - 1];   /* the query groups by label */
+    return &st->dests[st->n_dests - 1]; /* the query groups by label */
   nh_spool_dest *d = realloc(st->dests, (st->n_dests + 1) * sizeof *d);
   if (!d) return NULL;
   st->dests = d;
@@ -35,11 +35,12 @@ static nh_spool_dest *dest_for(nh_spool_summary *st, const char *label) {
 
 static int read_states(nh_spool *sp, nh_spool_summary *st) {
   sqlite3_stmt *q;
-  int rc = sqlite3_prepare_v2(sp->db, "SELECT state, count(*) FROM jobs GROUP BY state", -1, &q, NULL);
+  int rc =
+    sqlite3_prepare_v2(sp->db, "SELECT state, count(*) FROM jobs GROUP BY state", -1, &q, NULL);
   if (rc != SQLITE_OK) return rc;
   while ((rc = sqlite3_step(q)) == SQLITE_ROW)
     *state_slot(&st->queued, &st->taken, &st->failed, sqlite3_column_int(q, 0)) =
-        (size_t)sqlite3_column_int64(q, 1);
+      (size_t)sqlite3_column_int64(q, 1);
   sqlite3_finalize(q);
   return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
@@ -56,7 +57,7 @@ static int read_dests(nh_spool *sp, nh_spool_summary *st) {
       break;
     }
     *state_slot(&d->queued, &d->taken, &d->failed, sqlite3_column_int(q, 1)) =
-        (size_t)sqlite3_column_int64(q, 2);
+      (size_t)sqlite3_column_int64(q, 2);
   }
   sqlite3_finalize(q);
   return rc == SQLITE_DONE ? SQLITE_OK : rc;
@@ -152,8 +153,10 @@ static nh_code change(nh_spool *sp, const char *text, const char *id, double now
     if (rc == SQLITE_DONE) *n = (size_t)sqlite3_changes(sp->db);
     if (rc == SQLITE_DONE && open_sign && *n) {
       char add[96];
-      snprintf(add, sizeof add, "UPDATE counts SET n = n + %d * %zu WHERE k = 'open'", open_sign, *n);
-      rc = sqlite3_exec(sp->db, add, NULL, NULL, NULL) == SQLITE_OK ? SQLITE_DONE : sqlite3_errcode(sp->db);
+      snprintf(add, sizeof add, "UPDATE counts SET n = n + %d * %zu WHERE k = 'open'", open_sign,
+               *n);
+      rc = sqlite3_exec(sp->db, add, NULL, NULL, NULL) == SQLITE_OK ? SQLITE_DONE
+                                                                    : sqlite3_errcode(sp->db);
     }
     if (rc != SQLITE_DONE) code = nh_spool_error(sp, rc, what, err, errlen);
     code = nh_spool_end(sp, code, err, errlen);

@@ -102,12 +102,14 @@ static cJSON *encode_job(const nh_job *job) {
   add_json(o, "metadata", m->metadata);
   add_json(o, "platform_data", m->platform_data);
   double now = nh_now(), wall = nh_wall_time();
-  cJSON_AddNumberToObject(o, "submitted_at", job->submitted_at > 0 ? wall - (now - job->submitted_at) : wall);
+  cJSON_AddNumberToObject(o, "submitted_at",
+                          job->submitted_at > 0 ? wall - (now - job->submitted_at) : wall);
   cJSON_AddNumberToObject(o, "timeout", job->timeout);
   cJSON_AddNumberToObject(o, "deadline", job->deadline > 0 ? wall + (job->deadline - now) : 0);
   encode_retry(o, &job->retry);
   cJSON *ts = cJSON_AddArrayToObject(o, "targets");
-  for (size_t i = 0; ts && i < m->n_targets; i++) cJSON_AddItemToArray(ts, encode_target(&m->targets[i]));
+  for (size_t i = 0; ts && i < m->n_targets; i++)
+    cJSON_AddItemToArray(ts, encode_target(&m->targets[i]));
   cJSON *as = m->n_attachments ? cJSON_AddArrayToObject(o, "attachments") : NULL;
   for (size_t i = 0; as && i < m->n_attachments; i++)
     cJSON_AddItemToArray(as, encode_attachment(&m->attachments[i]));
@@ -203,7 +205,8 @@ static int decode_rate(const cJSON *o, nh_target *t) {
   cJSON_ArrayForEach(r, a) {
     if (t->n_rate >= NH_MAX_RATE_RULES || cJSON_GetArraySize(r) != 2) return -1;
     const cJSON *c = cJSON_GetArrayItem(r, 0), *p = cJSON_GetArrayItem(r, 1);
-    if (!cJSON_IsNumber(c) || !cJSON_IsNumber(p) || !(c->valuedouble >= 1 && c->valuedouble <= 1e6) ||
+    if (!cJSON_IsNumber(c) || !cJSON_IsNumber(p) ||
+        !(c->valuedouble >= 1 && c->valuedouble <= 1e6) ||
         !(p->valuedouble > 0 && p->valuedouble <= 1e6))
       return -1;
     t->rate[t->n_rate].count = (int)c->valuedouble;
@@ -218,8 +221,9 @@ static int decode_target(cJSON *o, nh_target *t) {
   if (id < 0) return -1;
   t->platform = (nh_platform_id)id;
   double overflow = get_num(o, "overflow", NH_OVERFLOW_TRUNCATE);
-  t->overflow = overflow == NH_OVERFLOW_SPLIT || overflow == NH_OVERFLOW_ERROR ? (int)overflow
-                                                                              : NH_OVERFLOW_TRUNCATE;
+  t->overflow = overflow == NH_OVERFLOW_SPLIT || overflow == NH_OVERFLOW_ERROR
+                  ? (int)overflow
+                  : NH_OVERFLOW_TRUNCATE;
   t->planned = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "planned"));
   if (dup_str(o, "url", &t->url) || dup_str(o, "label", &t->label) ||
       dup_str(o, "secret", &t->secret) || dup_str(o, "method", &t->method) ||
@@ -255,8 +259,8 @@ static int decode_attachments(const cJSON *o, nh_message *m) {
 static void decode_retry(const cJSON *o, nh_retry *r) {
   const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, "retry");
 #define RETRY_FIELD(P, section, key, field, type, dflt, min, max, above) \
-  r->field = (NH_OPT_CTYPE_##type)(dflt);                               \
-  if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(x, #key)))        \
+  r->field = (NH_OPT_CTYPE_##type)(dflt);                                \
+  if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(x, #key)))         \
     r->field = (NH_OPT_CTYPE_##type)get_num(x, #key, dflt);
   NH_RETRY_OPTIONS(RETRY_FIELD, )
 #undef RETRY_FIELD
@@ -289,7 +293,8 @@ nh_job *nh_spool_job_decode(const char *data, size_t len, char *err, size_t errl
   int n = cJSON_IsArray(ts) ? cJSON_GetArraySize(ts) : 0;
   nh_job *job = n > 0 && get_num(o, "v", 0) == RECORD_VERSION ? nh_job_new((size_t)n) : NULL;
   int bad = !job || decode_message(o, job);
-  for (int i = 0; !bad && i < n; i++) bad = decode_target(cJSON_GetArrayItem(ts, i), &job->msg.targets[i]);
+  for (int i = 0; !bad && i < n; i++)
+    bad = decode_target(cJSON_GetArrayItem(ts, i), &job->msg.targets[i]);
   cJSON_Delete(o);
   if (!bad) return job;
   if (job) nh_job_release(job);
@@ -324,7 +329,8 @@ static cJSON *receipt_result(const nh_target *t, const nh_result *r) {
   if (r->has_platform_code) cJSON_AddNumberToObject(o, "platform_code", (double)r->platform_code);
   cJSON_AddNumberToObject(o, "attempts", r->attempts);
   cJSON_AddNumberToObject(o, "duration_ms", r->duration_ms);
-  if (r->response) add_redacted(o, "response", r->response, strnlen(r->response, r->response_len), t);
+  if (r->response)
+    add_redacted(o, "response", r->response, strnlen(r->response, r->response_len), t);
   return o;
 }
 

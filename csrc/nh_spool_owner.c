@@ -46,7 +46,7 @@ int nh_spool_pid_dead(long pid, unsigned long long start) {
   if (pid <= 0) return 0;
   if (kill((pid_t)pid, 0) != 0 && errno == ESRCH) return 1;
   unsigned long long now = start_time(pid);
-  return now != 0 && start != 0 && now != start;   /* unreadable: alive, the lease decides */
+  return now != 0 && start != 0 && now != start; /* unreadable: alive, the lease decides */
 }
 
 static void read_line(const char *path, char *out, size_t len) {
@@ -142,5 +142,7 @@ nh_code nh_spool_reclaim(nh_spool *sp, double now, char *err, size_t errlen) {
   int rc = find_gone(sp, now, &g);
   for (size_t i = 0; rc == SQLITE_OK && i < g.n; i++) rc = drop_owner(sp, g.ids[i]);
   gone_free(&g);
-  return rc == SQLITE_OK ? NH_OK : nh_spool_error(sp, rc, "taking over a dead holder's records", err, errlen);
+  return rc == SQLITE_OK
+           ? NH_OK
+           : nh_spool_error(sp, rc, "taking over a dead holder's records", err, errlen);
 }

@@ -58,8 +58,7 @@ static int put_groups(nh_spool *sp, nh_spool_item *items, size_t n, double now) 
   sqlite3_int64 open, added = 0;
   int rc = open_count(sp, &open);
   for (size_t i = 0, end; rc == SQLITE_OK && i < n; i = end) {
-    for (end = i + 1; end < n && items[end].group == items[i].group; end++) {
-    }
+    for (end = i + 1; end < n && items[end].group == items[i].group; end++) {}
     if ((size_t)(open + added) + (end - i) > sp->opt.max_queued) {
       for (size_t k = i; k < end; k++) items[k].code = NH_QUEUE_FULL;
       continue;
@@ -93,8 +92,7 @@ nh_code nh_spool_put(nh_spool *sp, nh_spool_item *items, size_t n, char *err, si
 out:
   if (code != NH_OK)
     for (size_t i = 0; i < n; i++) items[i].code = code, items[i].seq = 0;
-  else
-    code = refused(sp, items, n, err, errlen);
+  else code = refused(sp, items, n, err, errlen);
   return code;
 }
 
@@ -154,8 +152,8 @@ static nh_code purge_old(nh_spool *sp, double now, char *err, size_t errlen) {
   return rc == SQLITE_DONE ? NH_OK : nh_spool_error(sp, rc, "purging old failures", err, errlen);
 }
 
-nh_code nh_spool_take(nh_spool *sp, double now, size_t max, nh_spool_rec *out, size_t *n,
-                      char *err, size_t errlen) {
+nh_code nh_spool_take(nh_spool *sp, double now, size_t max, nh_spool_rec *out, size_t *n, char *err,
+                      size_t errlen) {
   *n = 0;
   nh_code code = nh_spool_enter(sp, err, errlen);
   if (code != NH_OK) return code;
@@ -233,7 +231,8 @@ static void set_held(int *held, size_t changed) {
 nh_code nh_spool_done(nh_spool *sp, int64_t seq, int *held, char *err, size_t errlen) {
   finish_arg a = { .seq = seq, .attempt = -1 };
   size_t changed;
-  nh_code code = owner_step(sp, NH_SQL_DONE, bind_done, &a, -1, "finishing a message", &changed, err, errlen);
+  nh_code code =
+    owner_step(sp, NH_SQL_DONE, bind_done, &a, -1, "finishing a message", &changed, err, errlen);
   set_held(held, changed);
   return code;
 }
@@ -242,16 +241,18 @@ nh_code nh_spool_fail(nh_spool *sp, int64_t seq, const char *receipt, double now
                       char *err, size_t errlen) {
   finish_arg a = { .seq = seq, .now = now, .receipt = receipt ? receipt : "{}" };
   size_t changed;
-  nh_code code = owner_step(sp, NH_SQL_FAIL, bind_done, &a, -1, "keeping a failed message", &changed, err, errlen);
+  nh_code code = owner_step(sp, NH_SQL_FAIL, bind_done, &a, -1, "keeping a failed message",
+                            &changed, err, errlen);
   set_held(held, changed);
   return code;
 }
 
-nh_code nh_spool_requeue(nh_spool *sp, int64_t seq, double due, int attempt, int *held,
-                         char *err, size_t errlen) {
+nh_code nh_spool_requeue(nh_spool *sp, int64_t seq, double due, int attempt, int *held, char *err,
+                         size_t errlen) {
   finish_arg a = { .seq = seq, .due = due, .attempt = attempt < 0 ? 0 : attempt };
   size_t changed;
-  nh_code code = owner_step(sp, NH_SQL_REQUEUE, bind_done, &a, 0, "queueing a message again", &changed, err, errlen);
+  nh_code code = owner_step(sp, NH_SQL_REQUEUE, bind_done, &a, 0, "queueing a message again",
+                            &changed, err, errlen);
   set_held(held, changed);
   return code;
 }
@@ -263,8 +264,10 @@ static int bind_owner(nh_spool *sp, sqlite3_stmt *st, const void *arg) {
 }
 
 nh_code nh_spool_release(nh_spool *sp, size_t *n, char *err, size_t errlen) {
-  nh_code code = owner_step(sp, NH_SQL_RELEASE, bind_owner, NULL, 0, "handing messages back", n, err, errlen);
-  if (code == NH_OK) owner_step(sp, NH_SQL_OWNER_DROP, bind_owner, NULL, 0, "leaving", NULL, NULL, 0);
+  nh_code code =
+    owner_step(sp, NH_SQL_RELEASE, bind_owner, NULL, 0, "handing messages back", n, err, errlen);
+  if (code == NH_OK)
+    owner_step(sp, NH_SQL_OWNER_DROP, bind_owner, NULL, 0, "leaving", NULL, NULL, 0);
   return code;
 }
 

@@ -15,10 +15,11 @@
 
 #include "nh_internal.h"
 
-#define MARGIN 0.02   /* seconds added to every window, as nh_limit.c */
+#define MARGIN 0.02 /* seconds added to every window, as nh_limit.c */
 
 /* Seconds until rule r allows a send at now (0: now). */
-static int rule_wait(nh_spool *sp, const char *key, const nh_rate_rule *r, double now, double *wait) {
+static int rule_wait(nh_spool *sp, const char *key, const nh_rate_rule *r, double now,
+                     double *wait) {
   sqlite3_stmt *st = nh_spool_stmt(sp, NH_SQL_RATE_NTH);
   if (!st) return sqlite3_errcode(sp->db);
   sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);

@@ -173,7 +173,9 @@ static void check_unwritable(const char *dir) {
   pid_t pid = fork();
   if (pid == 0) {
     if (setgid(65534) != 0 || setuid(65534) != 0) _exit(3);
-    _exit(open_fails(path, "open", "cannot be written", "an unwritable file is refused, naming it") ? 0 : 1);
+    _exit(open_fails(path, "open", "cannot be written", "an unwritable file is refused, naming it")
+            ? 0
+            : 1);
   }
   int st;
   waitpid(pid, &st, 0);
@@ -183,18 +185,21 @@ static void check_unwritable(const char *dir) {
 static void mode_open(const char *dir) {
   char path[512], wal[600];
   path_in(path, sizeof path, dir, "missing/spool.db");
-  open_fails(path, "open", "directory does not exist", "a missing directory is refused, naming the path");
+  open_fails(path, "open", "directory does not exist",
+             "a missing directory is refused, naming the path");
   path_in(path, sizeof path, dir, "random.db");
   unsigned char junk[4096];
   for (size_t i = 0; i < sizeof junk; i++) junk[i] = (unsigned char)(rand() & 0xff);
   write_file(path, junk, sizeof junk);
-  open_fails(path, "open", "is not a spool (not an SQLite database)", "a file of random bytes is refused");
+  open_fails(path, "open", "is not a spool (not an SQLite database)",
+             "a file of random bytes is refused");
   memcpy(junk, "SQLite format 3", 16);
   write_file(path, junk, sizeof junk);
   open_fails(path, "open", "is not a spool", "random bytes behind SQLite's header are refused");
   path_in(path, sizeof path, dir, "other.db");
   raw_sql(path, "CREATE TABLE accounts (name TEXT, password TEXT)");
-  open_fails(path, "open", "an SQLite database of something else", "another SQLite database is refused");
+  open_fails(path, "open", "an SQLite database of something else",
+             "another SQLite database is refused");
   path_in(path, sizeof path, dir, "newer.db");
   nh_spool_close(open_at(path, 30, 1, NULL));
   raw_sql(path, "PRAGMA user_version = 99");
@@ -205,10 +210,12 @@ static void mode_open(const char *dir) {
   umask(022);
   nh_spool *sp = open_at(path, 30, 1, NULL);
   struct stat st;
-  check(sp && stat(path, &st) == 0 && (st.st_mode & 0777) == 0600, "open", "a new spool file has mode 0600");
+  check(sp && stat(path, &st) == 0 && (st.st_mode & 0777) == 0600, "open",
+        "a new spool file has mode 0600");
   put_n(sp, "m", 3, NH_PRIORITY_NORMAL, 0);
   snprintf(wal, sizeof wal, "%s-wal", path);
-  check(stat(wal, &st) == 0 && (st.st_mode & 0777) == 0600, "open", "its -wal file has mode 0600 too");
+  check(stat(wal, &st) == 0 && (st.st_mode & 0777) == 0600, "open",
+        "its -wal file has mode 0600 too");
   nh_spool_close(sp);
   sp = open_at(path, 30, 1, NULL);
   check(sp && count_state(sp, 0) == 3, "open", "reopened, it holds what was put");
@@ -218,7 +225,8 @@ static void mode_open(const char *dir) {
   o.sync = "fast";
   nh_code code;
   nh_spool *bad = nh_spool_open(&o, 1, &code, err, sizeof err);
-  check(!bad && code == NH_INVALID_CONFIG && strstr(err, "spool.sync"), "open", "sync other than normal/full is refused");
+  check(!bad && code == NH_INVALID_CONFIG && strstr(err, "spool.sync"), "open",
+        "sync other than normal/full is refused");
   nh_spool_close(sp);
 }
 
@@ -231,20 +239,21 @@ static void check_roundtrip(nh_spool *sp) {
   nh_job *job = n == 1 ? nh_spool_job_decode(r[0].data, r[0].len, err, sizeof err) : NULL;
   const nh_target *t = job ? &job->msg.targets[0] : NULL;
   check(job && strcmp(job->msg.id, "rt-0") == 0 && strcmp(job->msg.title, "disk full") == 0 &&
-            t->platform == NH_PLATFORM_WEBHOOK && strstr(t->url, URL_SECRET) &&
-            strcmp(t->secret, SIGN_SECRET) == 0 && t->n_headers == 1 && t->n_secrets == 2 &&
-            t->n_rate == 1 && t->rate[0].count == 5 && job->retry.max_attempts == 3 &&
-            cJSON_GetObjectItem(job->msg.metadata, "team"),
+          t->platform == NH_PLATFORM_WEBHOOK && strstr(t->url, URL_SECRET) &&
+          strcmp(t->secret, SIGN_SECRET) == 0 && t->n_headers == 1 && t->n_secrets == 2 &&
+          t->n_rate == 1 && t->rate[0].count == 5 && job->retry.max_attempts == 3 &&
+          cJSON_GetObjectItem(job->msg.metadata, "team"),
         "queue", "a record decodes into the job it was made from (URL, secret, headers, retry)");
   if (job) {
-    nh_result_set(&job->results[0], NH_HTTP_STATUS, "HTTP 500 from https://hooks.example/%s", URL_SECRET);
+    nh_result_set(&job->results[0], NH_HTTP_STATUS, "HTTP 500 from https://hooks.example/%s",
+                  URL_SECRET);
     job->results[0].response = nh_strdup("{\"echo\":\"" SIGN_SECRET "\"}");
     job->results[0].response_len = strlen(job->results[0].response);
     job->results[0].attempts = 3;
     job->code = NH_HTTP_STATUS;
     char *receipt = nh_spool_receipt(job);
     check(receipt && !strstr(receipt, URL_SECRET) && !strstr(receipt, SIGN_SECRET) &&
-              strstr(receipt, "HTTP_STATUS"),
+            strstr(receipt, "HTTP_STATUS"),
           "queue", "a receipt holds no secret");
     int held = 0;
     nh_spool_fail(sp, r[0].seq, receipt, nh_wall_time(), &held, err, sizeof err);
@@ -253,7 +262,8 @@ static void check_roundtrip(nh_spool *sp) {
     nh_job_release(job);
   }
   free_recs(r, n);
-  check(!nh_spool_job_decode("{\"v\":1}", 7, err, sizeof err) && !nh_spool_job_decode("xx", 2, err, sizeof err),
+  check(!nh_spool_job_decode("{\"v\":1}", 7, err, sizeof err) &&
+          !nh_spool_job_decode("xx", 2, err, sizeof err),
         "queue", "a record that is no job decodes to nothing");
 }
 
@@ -263,8 +273,8 @@ static void check_order(nh_spool *sp) {
   put_n(sp, "urgent", 1, NH_PRIORITY_URGENT, 0);
   put_n(sp, "later", 1, NH_PRIORITY_URGENT, nh_wall_time() + 3600);
   size_t n = take_all(sp, r, 8);
-  check(n == 3 && strcmp(r[0].id, "urgent-0") == 0 && strcmp(r[1].id, "low-0") == 0,
-        "queue", "take: the highest priority first, nothing before its due time");
+  check(n == 3 && strcmp(r[0].id, "urgent-0") == 0 && strcmp(r[1].id, "low-0") == 0, "queue",
+        "take: the highest priority first, nothing before its due time");
   int held = 0;
   nh_spool_done(sp, r[0].seq, &held, err, sizeof err);
   check(held && count_state(sp, 1) == 2, "queue", "done deletes the record");
@@ -279,7 +289,8 @@ static void check_order(nh_spool *sp) {
   nh_spool_release(sp, &released, err, sizeof err);
   nh_spool_rec back[4];
   size_t k = take_all(sp, back, 4);
-  check(released == 2 && k == 2 && back[0].seq == r[1].seq && back[0].attempt == 2 && strcmp(back[0].id, "low-0") == 0,
+  check(released == 2 && k == 2 && back[0].seq == r[1].seq && back[0].attempt == 2 &&
+          strcmp(back[0].id, "low-0") == 0,
         "queue", "release queues everything held again: same id, same attempt");
   nh_spool_done(sp, r[0].seq, &held, err, sizeof err);
   check(!held, "queue", "finishing a record no longer held changes nothing");
@@ -311,7 +322,7 @@ static void check_bound(const char *dir) {
   nh_job_release(job);
   code = nh_spool_put(sp, items, 3, err, sizeof err);
   check(code == NH_OK && items[0].code == NH_OK && items[1].code == NH_QUEUE_FULL &&
-            items[2].code == NH_QUEUE_FULL && count_state(sp, 0) == 9,
+          items[2].code == NH_QUEUE_FULL && count_state(sp, 0) == 9,
         "queue", "groups sharing one transaction: the one that fits goes in, the other is refused");
   for (int i = 0; i < 3; i++) nh_spool_item_free(&items[i]);
   nh_spool_close(sp);
@@ -335,7 +346,7 @@ static void race_child(const char *path, int fd, int go) {
   nh_spool *sp = open_at(path, 30, 10, NULL);
   nh_spool_rec r[7];
   char x;
-  if (read(go, &x, 1) != 1) _exit(4);      /* both start together */
+  if (read(go, &x, 1) != 1) _exit(4); /* both start together */
   for (;;) {
     size_t n = 0;
     if (nh_spool_take(sp, nh_wall_time(), 7, r, &n, err, sizeof err) != NH_OK) _exit(2);
@@ -344,7 +355,7 @@ static void race_child(const char *path, int fd, int go) {
       if (write(fd, &r[i].seq, sizeof r[i].seq) != sizeof r[i].seq) _exit(3);
       nh_spool_rec_free(&r[i]);
     }
-    usleep(200);                            /* a worker's work: the other gets the lock too */
+    usleep(200); /* a worker's work: the other gets the lock too */
   }
   nh_spool_close(sp);
   _exit(0);
@@ -381,7 +392,8 @@ static void mode_race(const char *dir) {
     close(fds[c][0]);
   }
   int ok = 1, st;
-  for (int c = 0; c < 2; c++) ok &= waitpid(pids[c], &st, 0) == pids[c] && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+  for (int c = 0; c < 2; c++)
+    ok &= waitpid(pids[c], &st, 0) == pids[c] && WIFEXITED(st) && WEXITSTATUS(st) == 0;
   printf("  taken: %zu and %zu\n", got[0], got[1]);
   check(ok && got[0] + got[1] == RACE_N && twice == 0 && out_of_range == 0, "race",
         "two processes taking at once took every record exactly once");
@@ -398,7 +410,7 @@ static void mode_kill(const char *dir) {
   if (pipe(ready) != 0) exit(2);
   pid_t pid = fork();
   if (pid == 0) {
-    nh_spool *sp = open_at(path, 30, 5, NULL);   /* a lease of 30 s: only death frees them */
+    nh_spool *sp = open_at(path, 30, 5, NULL); /* a lease of 30 s: only death frees them */
     put_n(sp, "k", 100, NH_PRIORITY_NORMAL, 0);
     nh_spool_rec r[10];
     size_t n = take_all(sp, r, 10);
@@ -427,11 +439,13 @@ static void mode_kill(const char *dir) {
   char text[1024];
   snprintf(text, sizeof text,
            "INSERT INTO owners VALUES ('ghost', '%s', %ld, 1, %f);"
-           "UPDATE jobs SET state = 1, owner = 'ghost', lease = %f WHERE seq IN (SELECT seq FROM jobs LIMIT 5);",
+           "UPDATE jobs SET state = 1, owner = 'ghost', lease = %f WHERE seq IN (SELECT seq FROM "
+           "jobs LIMIT 5);",
            sp->host, (long)getpid(), nh_wall_time() + 3600, nh_wall_time() + 3600);
   raw_sql(path, text);
   after = take_all(sp, r, 128);
-  check(after == 100, "kill", "a holder whose pid now belongs to a process started at another time is dead");
+  check(after == 100, "kill",
+        "a holder whose pid now belongs to a process started at another time is dead");
   free_recs(r, after);
   nh_spool_close(sp);
 }
@@ -476,7 +490,7 @@ static void mode_busy(const char *dir) {
     sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (write(ready[1], "x", 1) != 1) _exit(2);
     sleep(3);
-    _exit(0);   /* the lock goes with the process */
+    _exit(0); /* the lock goes with the process */
   }
   char x;
   if (read(ready[0], &x, 1) != 1) exit(2);
@@ -484,8 +498,11 @@ static void mode_busy(const char *dir) {
   nh_code code = put_n(sp, "b2", 5, NH_PRIORITY_NORMAL, 0);
   double took = nh_now() - t0;
   printf("  put waited %.3f s\n", took);
-  check(code == NH_SPOOL_BUSY && took >= 0.4 && took < 2.5 && strstr(err, path) && strstr(err, "locked"),
-        "busy", "a lock held past the timeout (0.5 s): SPOOL_BUSY, naming the path, after about the timeout");
+  check(
+    code == NH_SPOOL_BUSY && took >= 0.4 && took < 2.5 && strstr(err, path) &&
+      strstr(err, "locked"),
+    "busy",
+    "a lock held past the timeout (0.5 s): SPOOL_BUSY, naming the path, after about the timeout");
   size_t n = 0;
   nh_spool_rec r[4];
   code = nh_spool_take(sp, nh_wall_time(), 4, r, &n, err, sizeof err);
@@ -533,15 +550,17 @@ static void full_child(const char *path) {
   lim = old;
   lim.rlim_cur = (rlim_t)biggest + 256 * 1024;
   setrlimit(RLIMIT_FSIZE, &lim);
-  nh_code code = put_big(sp, 40);                     /* 2.5 MB in one transaction */
+  nh_code code = put_big(sp, 40); /* 2.5 MB in one transaction */
   check(code == NH_SPOOL_FULL && strstr(err, path) && strstr(err, "no room"), "full",
         "past the file-size limit: SPOOL_FULL, naming the path");
   check(count_state(sp, 0) == 3, "full", "nothing of the refused batch was recorded");
   code = put_big(sp, 40);
-  check(code == NH_SPOOL_FULL && count_state(sp, 0) == 3, "full", "again: refused, nothing half-recorded");
+  check(code == NH_SPOOL_FULL && count_state(sp, 0) == 3, "full",
+        "again: refused, nothing half-recorded");
   setrlimit(RLIMIT_FSIZE, &old);
   code = put_big(sp, 40);
-  check(code == NH_OK && count_state(sp, 0) == 43, "full", "once there is room the spool works again");
+  check(code == NH_OK && count_state(sp, 0) == 43, "full",
+        "once there is room the spool works again");
   nh_spool_rec r[64];
   size_t n = take_all(sp, r, 64);
   check(n == 43, "full", "and everything recorded can be taken");
@@ -576,7 +595,8 @@ static void rate_child(const char *path, int fd) {
   double end = nh_wall_time() + RATE_SECONDS;
   while (nh_wall_time() < end) {
     double now = nh_wall_time(), wait = 0;
-    if (nh_spool_rate_take(sp, "bot-1", rate_rules, 2, now, &wait, err, sizeof err) != NH_OK) _exit(2);
+    if (nh_spool_rate_take(sp, "bot-1", rate_rules, 2, now, &wait, err, sizeof err) != NH_OK)
+      _exit(2);
     if (wait == 0) {
       if (write(fd, &now, sizeof now) != sizeof now) _exit(3);
     } else {
@@ -618,15 +638,17 @@ static void mode_rate(const char *dir) {
   static double t[1 << 16];
   size_t n = 0;
   double x;
-  while (read(fds[0], &x, sizeof x) == sizeof x)   /* to the end: no child blocks on the pipe */
+  while (read(fds[0], &x, sizeof x) == sizeof x) /* to the end: no child blocks on the pipe */
     if (n < sizeof t / sizeof t[0]) t[n++] = x;
   int ok = 1, st;
-  for (int c = 0; c < RATE_PROCS; c++) ok &= waitpid(pids[c], &st, 0) > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+  for (int c = 0; c < RATE_PROCS; c++)
+    ok &= waitpid(pids[c], &st, 0) > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
   qsort(t, n, sizeof *t, cmp_double);
   int in1 = most_in_window(t, n, 1.0), in2 = most_in_window(t, n, 2.0);
   printf("  %zu sends in %.0f s from %d processes; at most %d in 1 s, %d in 2 s\n", n, RATE_SECONDS,
          RATE_PROCS, in1, in2);
-  check(ok && in1 <= 5 && in2 <= 8, "rate", "4 processes together: never more than 5 in 1 s nor 8 in 2 s");
+  check(ok && in1 <= 5 && in2 <= 8, "rate",
+        "4 processes together: never more than 5 in 1 s nor 8 in 2 s");
   check(n >= 8, "rate", "and the window lets sends through");
 }
 
@@ -641,16 +663,17 @@ static void mode_inspect(const char *path) {
     snprintf(id, sizeof id, "msg-%d", i);
     nh_job *job = make_job(id, labels[i % 2]);
     nh_spool_item_from_job(&items[i], job, 0, 0);
-    items[i].due = i;                          /* taken in this order */
+    items[i].due = i; /* taken in this order */
     nh_job_release(job);
   }
   nh_spool_put(sp, items, 6, err, sizeof err);
   for (int i = 0; i < 6; i++) nh_spool_item_free(&items[i]);
   nh_spool_rec r[4];
   size_t n = take_all(sp, r, 4);
-  for (size_t i = 0; i < n && i < 3; i++) {   /* msg-0..2 fail, msg-3 stays taken */
+  for (size_t i = 0; i < n && i < 3; i++) { /* msg-0..2 fail, msg-3 stays taken */
     nh_job *job = nh_spool_job_decode(r[i].data, r[i].len, err, sizeof err);
-    nh_result_set(&job->results[0], NH_HTTP_STATUS, "HTTP 500 at https://hooks.example/%s", URL_SECRET);
+    nh_result_set(&job->results[0], NH_HTTP_STATUS, "HTTP 500 at https://hooks.example/%s",
+                  URL_SECRET);
     job->code = NH_HTTP_STATUS;
     char *receipt = nh_spool_receipt(job);
     nh_spool_fail(sp, r[i].seq, receipt, 1000.0 + (double)i, NULL, err, sizeof err);
@@ -658,13 +681,15 @@ static void mode_inspect(const char *path) {
     nh_job_release(job);
   }
   free_recs(r, n);
-  nh_spool_close(sp);   /* not released: msg-3 stays taken by this (dead) process */
+  nh_spool_close(sp); /* not released: msg-3 stays taken by this (dead) process */
   printf("PASS inspect: left %s\n", path);
 }
 
 int main(int argc, char **argv) {
   if (argc < 3) {
-    fprintf(stderr, "usage: %s open|queue|race|kill|foreign|busy|full|rate|all DIR | inspect FILE\n", argv[0]);
+    fprintf(stderr,
+            "usage: %s open|queue|race|kill|foreign|busy|full|rate|all DIR | inspect FILE\n",
+            argv[0]);
     return 2;
   }
   const char *mode = argv[1], *dir = argv[2];
