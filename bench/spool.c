@@ -2,7 +2,8 @@
  * spool.c: what recording messages in the spool costs on this machine's
  * disk (csrc/nh_spool*.c): put-many in batches of 1, 64 and 1024 records
  * (one transaction each), with sync "normal" and "full"; then taking 64
- * at a time and finishing each delivered one (a transaction per done).
+ * at a time and finishing them as delivered, one transaction per record
+ * (nh_spool_done) or one for the 64 (nh_spool_finish).
  * A record is a real one: a webhook message with one target, serialised
  * by nh_spool_item_from_job (about 700 bytes).
  *
@@ -70,18 +71,22 @@ static size_t put_case(nh_spool *sp, const nh_spool_item *one, size_t batch, dou
   return done;
 }
 
-/* Takes 64 at a time and finishes each (delivered), for about CASE_SECONDS. */
-static size_t take_case(nh_spool *sp, double *seconds) {
+/* Takes 64 at a time and finishes them (delivered), each in its own
+ * transaction or all 64 in one (nh_spool_finish), for about CASE_SECONDS. */
+static size_t take_case(nh_spool *sp, int batched, double *seconds) {
   nh_spool_rec r[64];
+  nh_spool_end e[64];
   char err[512];
   size_t done = 0, n = 1;
   double t0 = nh_now();
   while (n > 0 && nh_now() - t0 < CASE_SECONDS) {
     if (nh_spool_take(sp, nh_wall_time(), 64, r, &n, err, sizeof err) != NH_OK) break;
     for (size_t i = 0; i < n; i++) {
-      nh_spool_done(sp, r[i].seq, NULL, err, sizeof err);
+      e[i] = (nh_spool_end){ .seq = r[i].seq, .how = NH_SPOOL_DELIVERED };
+      if (!batched) nh_spool_done(sp, r[i].seq, NULL, err, sizeof err);
       nh_spool_rec_free(&r[i]);
     }
+    if (batched) nh_spool_finish(sp, e, n, nh_wall_time(), err, sizeof err);
     done += n;
   }
   *seconds = nh_now() - t0;
@@ -114,8 +119,10 @@ int main(int argc, char **argv) {
       report(what, syncs[s], n, secs);
     }
     double secs;
-    size_t n = take_case(sp, &secs);
-    report("take 64 + done each", syncs[s], n, secs);
+    size_t n = take_case(sp, 0, &secs);
+    report("take 64, done one by one", syncs[s], n, secs);
+    n = take_case(sp, 1, &secs);
+    report("take 64, finish 64 at once", syncs[s], n, secs);
     nh_spool_close(sp);
   }
   nh_spool_item_free(&one);

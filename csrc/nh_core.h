@@ -428,6 +428,20 @@ nh_code nh_spool_fail(nh_spool *sp, int64_t seq, const char *receipt, double now
                       char *err, size_t errlen);
 nh_code nh_spool_requeue(nh_spool *sp, int64_t seq, double due, int attempt, int *held,
                          char *err, size_t errlen);
+/* The same for many records in one transaction (a worker finishing what
+ * it delivered since the last call): each end says how; held (out) is 0
+ * for a record no longer this owner's. */
+enum { NH_SPOOL_DELIVERED, NH_SPOOL_FAILED, NH_SPOOL_AGAIN };
+typedef struct nh_spool_end {
+  int64_t seq;
+  int how;                  /* NH_SPOOL_DELIVERED, _FAILED (receipt), _AGAIN (due, attempt) */
+  const char *receipt;
+  double due;
+  int attempt;
+  int held;                 /* out */
+} nh_spool_end;
+nh_code nh_spool_finish(nh_spool *sp, nh_spool_end *ends, size_t n, double now, char *err,
+                        size_t errlen);
 /* close(): everything this owner holds is queued again (same id, same
  * attempt); the owner leaves the owners table. *n: how many. */
 nh_code nh_spool_release(nh_spool *sp, size_t *n, char *err, size_t errlen);

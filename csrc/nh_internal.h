@@ -496,7 +496,7 @@ nh_code nh_spool_error(nh_spool *sp, int rc, const char *what, char *err, size_t
  * of that transaction: COMMIT when code is NH_OK, else ROLLBACK; returns
  * the transaction's code. */
 nh_code nh_spool_begin(nh_spool *sp, char *err, size_t errlen);
-nh_code nh_spool_end(nh_spool *sp, nh_code code, char *err, size_t errlen);
+nh_code nh_spool_commit(nh_spool *sp, nh_code code, char *err, size_t errlen);
 /* Runs a prepared statement to its end; SQLITE_DONE or the error's rc. */
 int nh_spool_run(struct sqlite3_stmt *st);
 

@@ -162,7 +162,7 @@ nh_code nh_spool_begin(nh_spool *sp, char *err, size_t errlen) {
   return rc == SQLITE_OK ? NH_OK : nh_spool_error(sp, rc, "begin", err, errlen);
 }
 
-nh_code nh_spool_end(nh_spool *sp, nh_code code, char *err, size_t errlen) {
+nh_code nh_spool_commit(nh_spool *sp, nh_code code, char *err, size_t errlen) {
   if (code == NH_OK) {
     int rc = exec(sp, "COMMIT");
     if (rc == SQLITE_OK) return NH_OK;
@@ -274,7 +274,7 @@ static nh_code make_schema(nh_spool *sp, char *err, size_t errlen) {
     if ((rc = exec(sp, schema_sql)) == SQLITE_OK) rc = exec(sp, mark);
   }
   if (rc != SQLITE_OK) code = nh_spool_error(sp, rc, "creating its tables", err, errlen);
-  return nh_spool_end(sp, code, err, errlen);
+  return nh_spool_commit(sp, code, err, errlen);
 }
 
 static nh_code set_modes(nh_spool *sp, char *err, size_t errlen) {

@@ -159,7 +159,7 @@ static nh_code change(nh_spool *sp, const char *text, const char *id, double now
                                                                     : sqlite3_errcode(sp->db);
     }
     if (rc != SQLITE_DONE) code = nh_spool_error(sp, rc, what, err, errlen);
-    code = nh_spool_end(sp, code, err, errlen);
+    code = nh_spool_commit(sp, code, err, errlen);
     if (code != NH_OK) *n = 0;
   }
   nh_spool_leave(sp);

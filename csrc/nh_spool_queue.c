@@ -86,7 +86,7 @@ nh_code nh_spool_put(nh_spool *sp, nh_spool_item *items, size_t n, char *err, si
   if ((code = nh_spool_begin(sp, err, errlen)) == NH_OK) {
     int rc = put_groups(sp, items, n, nh_wall_time());
     if (rc != SQLITE_OK) code = nh_spool_error(sp, rc, "recording messages", err, errlen);
-    code = nh_spool_end(sp, code, err, errlen);
+    code = nh_spool_commit(sp, code, err, errlen);
   }
   nh_spool_leave(sp);
 out:
@@ -164,7 +164,7 @@ nh_code nh_spool_take(nh_spool *sp, double now, size_t max, nh_spool_rec *out, s
       int rc = take_due(sp, now, max, out, n);
       if (rc != SQLITE_OK) code = nh_spool_error(sp, rc, "taking messages", err, errlen);
     }
-    code = nh_spool_end(sp, code, err, errlen);
+    code = nh_spool_commit(sp, code, err, errlen);
   }
   nh_spool_leave(sp);
   if (code != NH_OK) {
@@ -196,65 +196,77 @@ static nh_code owner_step(nh_spool *sp, nh_spool_sql which, bind_fn bind, const 
       rc = open_add(sp, open_delta * (sqlite3_int64)*changed);
     }
     if (rc != SQLITE_OK && rc != SQLITE_DONE) code = nh_spool_error(sp, rc, what, err, errlen);
-    code = nh_spool_end(sp, code, err, errlen);
+    code = nh_spool_commit(sp, code, err, errlen);
     if (code != NH_OK) *changed = 0;
   }
   nh_spool_leave(sp);
   return code;
 }
 
-typedef struct finish_arg {
-  int64_t seq;
-  double now, due;
-  int attempt;
-  const char *receipt;
-} finish_arg;
-
-static int bind_done(nh_spool *sp, sqlite3_stmt *st, const void *arg) {
-  const finish_arg *a = arg;
-  sqlite3_bind_int64(st, 1, a->seq);
+/* One end: the row changes only while this owner holds it. */
+static int finish_one(nh_spool *sp, nh_spool_end *e, double now, sqlite3_int64 *open) {
+  nh_spool_sql which = e->how == NH_SPOOL_DELIVERED ? NH_SQL_DONE
+                       : e->how == NH_SPOOL_FAILED  ? NH_SQL_FAIL
+                                                    : NH_SQL_REQUEUE;
+  sqlite3_stmt *st = nh_spool_stmt(sp, which);
+  if (!st) return sqlite3_errcode(sp->db);
+  sqlite3_bind_int64(st, 1, e->seq);
   sqlite3_bind_text(st, 2, sp->owner, -1, SQLITE_STATIC);
-  if (a->receipt) {
-    sqlite3_bind_double(st, 3, a->now);
-    sqlite3_bind_text(st, 4, a->receipt, -1, SQLITE_STATIC);
-  } else if (a->attempt >= 0) {
-    sqlite3_bind_double(st, 3, a->due);
-    sqlite3_bind_int(st, 4, a->attempt);
+  if (which == NH_SQL_FAIL) {
+    sqlite3_bind_double(st, 3, now);
+    sqlite3_bind_text(st, 4, e->receipt ? e->receipt : "{}", -1, SQLITE_STATIC);
+  } else if (which == NH_SQL_REQUEUE) {
+    sqlite3_bind_double(st, 3, e->due);
+    sqlite3_bind_int(st, 4, e->attempt < 0 ? 0 : e->attempt);
   }
+  int rc = nh_spool_run(st);
+  if (rc != SQLITE_DONE) return rc;
+  e->held = sqlite3_changes(sp->db) > 0;
+  if (e->held && which != NH_SQL_REQUEUE) (*open)--;
   return SQLITE_OK;
 }
 
-static void set_held(int *held, size_t changed) {
-  if (held) *held = changed > 0;
+nh_code nh_spool_finish(nh_spool *sp, nh_spool_end *ends, size_t n, double now, char *err,
+                        size_t errlen) {
+  for (size_t i = 0; i < n; i++) ends[i].held = 0;
+  nh_code code = nh_spool_enter(sp, err, errlen);
+  if (code != NH_OK) return code;
+  if ((code = nh_spool_begin(sp, err, errlen)) == NH_OK) {
+    sqlite3_int64 open = 0;
+    int rc = SQLITE_OK;
+    for (size_t i = 0; rc == SQLITE_OK && i < n; i++) rc = finish_one(sp, &ends[i], now, &open);
+    if (rc == SQLITE_OK) rc = open_add(sp, open);
+    if (rc != SQLITE_OK) code = nh_spool_error(sp, rc, "finishing messages", err, errlen);
+    code = nh_spool_commit(sp, code, err, errlen);
+  }
+  nh_spool_leave(sp);
+  if (code != NH_OK)
+    for (size_t i = 0; i < n; i++) ends[i].held = 0;
+  return code;
+}
+
+static nh_code finish1(nh_spool *sp, nh_spool_end *e, double now, int *held, char *err,
+                       size_t errlen) {
+  nh_code code = nh_spool_finish(sp, e, 1, now, err, errlen);
+  if (held) *held = e->held;
+  return code;
 }
 
 nh_code nh_spool_done(nh_spool *sp, int64_t seq, int *held, char *err, size_t errlen) {
-  finish_arg a = { .seq = seq, .attempt = -1 };
-  size_t changed;
-  nh_code code =
-    owner_step(sp, NH_SQL_DONE, bind_done, &a, -1, "finishing a message", &changed, err, errlen);
-  set_held(held, changed);
-  return code;
+  nh_spool_end e = { .seq = seq, .how = NH_SPOOL_DELIVERED };
+  return finish1(sp, &e, 0, held, err, errlen);
 }
 
 nh_code nh_spool_fail(nh_spool *sp, int64_t seq, const char *receipt, double now, int *held,
                       char *err, size_t errlen) {
-  finish_arg a = { .seq = seq, .now = now, .receipt = receipt ? receipt : "{}" };
-  size_t changed;
-  nh_code code = owner_step(sp, NH_SQL_FAIL, bind_done, &a, -1, "keeping a failed message",
-                            &changed, err, errlen);
-  set_held(held, changed);
-  return code;
+  nh_spool_end e = { .seq = seq, .how = NH_SPOOL_FAILED, .receipt = receipt };
+  return finish1(sp, &e, now, held, err, errlen);
 }
 
 nh_code nh_spool_requeue(nh_spool *sp, int64_t seq, double due, int attempt, int *held, char *err,
                          size_t errlen) {
-  finish_arg a = { .seq = seq, .due = due, .attempt = attempt < 0 ? 0 : attempt };
-  size_t changed;
-  nh_code code = owner_step(sp, NH_SQL_REQUEUE, bind_done, &a, 0, "queueing a message again",
-                            &changed, err, errlen);
-  set_held(held, changed);
-  return code;
+  nh_spool_end e = { .seq = seq, .how = NH_SPOOL_AGAIN, .due = due, .attempt = attempt };
+  return finish1(sp, &e, 0, held, err, errlen);
 }
 
 static int bind_owner(nh_spool *sp, sqlite3_stmt *st, const void *arg) {
@@ -285,7 +297,7 @@ nh_code nh_spool_renew(nh_spool *sp, double now, size_t *held, char *err, size_t
       if (rc == SQLITE_DONE) n = (size_t)sqlite3_changes(sp->db);
       else code = nh_spool_error(sp, rc, "renewing the lease", err, errlen);
     }
-    code = nh_spool_end(sp, code, err, errlen);
+    code = nh_spool_commit(sp, code, err, errlen);
   }
   nh_spool_leave(sp);
   if (held) *held = code == NH_OK ? n : 0;

@@ -73,7 +73,7 @@ nh_code nh_spool_rate_take(nh_spool *sp, const char *key, const nh_rate_rule *ru
   if ((code = nh_spool_begin(sp, err, errlen)) == NH_OK) {
     int rc = decide(sp, key, rules, n_rules, now, wait);
     if (rc != SQLITE_OK) code = nh_spool_error(sp, rc, "counting a send", err, errlen);
-    code = nh_spool_end(sp, code, err, errlen);
+    code = nh_spool_commit(sp, code, err, errlen);
   }
   nh_spool_leave(sp);
   if (code != NH_OK) *wait = 0;

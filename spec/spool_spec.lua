@@ -184,7 +184,7 @@ describe("notifyhub.spool.open", function()
     assert.is_nil(v)
     assert.equal("CLOSED", code)
     assert.truthy(err)
-    v, err, code = sp:retry("msg-0")
+    v, _, code = sp:retry("msg-0")
     assert.same({ nil, "CLOSED" }, { v, code })
   end)
 

@@ -300,6 +300,29 @@ static void check_order(nh_spool *sp) {
   free_recs(back, k);
 }
 
+static void check_finish_many(nh_spool *sp) {
+  nh_spool_rec r[8];
+  size_t before_failed = count_state(sp, 2), before_queued = count_state(sp, 0);
+  put_n(sp, "fm", 4, NH_PRIORITY_NORMAL, 0);
+  size_t n = take_all(sp, r, 8);
+  nh_spool_end e[5] = {
+    { .seq = r[0].seq, .how = NH_SPOOL_DELIVERED },
+    { .seq = r[1].seq, .how = NH_SPOOL_DELIVERED },
+    { .seq = r[2].seq, .how = NH_SPOOL_FAILED, .receipt = "{\"status\":\"failed\"}" },
+    { .seq = r[3].seq, .how = NH_SPOOL_AGAIN, .due = 0, .attempt = 1 },
+    { .seq = 999999, .how = NH_SPOOL_DELIVERED },
+  };
+  nh_code code = nh_spool_finish(sp, e, 5, nh_wall_time(), err, sizeof err);
+  check(n == 4 && code == NH_OK && e[0].held && e[1].held && e[2].held && e[3].held && !e[4].held,
+        "queue", "finish: many ends in one transaction, each says whether it was held");
+  check(count_state(sp, 0) == before_queued + 1 && count_state(sp, 1) == 0 &&
+          count_state(sp, 2) == before_failed + 1,
+        "queue", "finish: delivered ones leave, a failed one stays, one is queued again");
+  size_t m = take_all(sp, r + 4, 4);
+  if (m == 1) nh_spool_done(sp, r[4].seq, NULL, err, sizeof err);
+  free_recs(r, n + m);
+}
+
 static void check_bound(const char *dir) {
   char path[512];
   path_in(path, sizeof path, dir, "bound.db");
@@ -328,13 +351,35 @@ static void check_bound(const char *dir) {
   nh_spool_close(sp);
 }
 
+/* counts.open, which max_queued reads, against the rows themselves. */
+static int open_count_agrees(const char *path) {
+  sqlite3 *db;
+  sqlite3_stmt *st;
+  int ok = 0;
+  sqlite3_open(path, &db);
+  if (sqlite3_prepare_v2(db,
+                         "SELECT (SELECT n FROM counts WHERE k = 'open') ="
+                         " (SELECT count(*) FROM jobs WHERE state < 2)",
+                         -1, &st, NULL) == SQLITE_OK) {
+    ok = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 1;
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(db);
+  return ok;
+}
+
 static void mode_queue(const char *dir) {
   char path[512];
   path_in(path, sizeof path, dir, "queue.db");
   nh_spool *sp = open_at(path, 30, 1, NULL);
   check_roundtrip(sp);
   check_order(sp);
+  check_finish_many(sp);
   check_bound(dir);
+  size_t n = 0;
+  nh_spool_retry(sp, "rt-0", &n, err, sizeof err);
+  check(n == 1 && count_state(sp, 0) >= 1, "queue", "retry queues a failed record again");
+  check(open_count_agrees(path), "queue", "the count max_queued reads agrees with the rows");
   nh_spool_close(sp);
 }
 
