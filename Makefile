@@ -107,6 +107,12 @@ SPOOL_TEST = $(BUILD)/spool_store
 
 build: $(MOD54) $(MODJIT) $(DRIVER) $(EXIT_TEST) $(FAIL_TEST) $(SPOOL_TEST)
 
+# tests/fail_job.c: jobs failing before any request (a thread or the queue
+# cannot get memory) end in one record each (spec/core_fail_spec.lua). Its
+# rule was lost in the merge of h-build: make build stopped here.
+$(FAIL_TEST): tests/fail_job.c $(BUILD)/core/libnhcore.a
+	$(call program,CC_build)
+
 # tests/spool_store.c: the spool (csrc/nh_spool*.c) against real files and
 # processes: open errors, takeover, SPOOL_BUSY, SPOOL_FULL, shared rate
 # windows (spec/spool_spec.lua runs it; asan-core runs it too).
