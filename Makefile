@@ -28,7 +28,7 @@ MODJIT = $(BUILD)/luajit/notifyhub/core.so
 DRIVER = $(BUILD)/core_driver
 
 .PHONY: all build deps test test-lua5.4 test-luajit demo bench clean rock rock-install asan lint tsan \
-        asan-core fuzz fuzz-build valgrind check test-clang format lint-cppcheck lint-format lint-lua FORCE
+        asan-core asan-spool fuzz fuzz-build valgrind check test-clang format lint-cppcheck lint-format lint-lua FORCE
 
 all: build
 
@@ -210,13 +210,22 @@ tsan: deps $(addprefix $(BUILD)/tsan/,$(CORE_TESTS))
 	   && $(BUILD)/tsan/hardening_exit delays {base}/sink http://127.0.0.1:1/x'
 
 # make asan-core: the same programs under AddressSanitizer and UBSan (a job
-# ended twice shows as a use after free), leaks included.
-asan-core: deps $(addprefix $(ASAN_DIR)/,$(CORE_TESTS))
+# ended twice shows as a use after free), leaks included; then
+# tests/spool_store.c (no server: files and processes) in a fresh folder.
+asan-core: deps $(addprefix $(ASAN_DIR)/,$(CORE_TESTS)) $(ASAN_DIR)/spool_store
 	ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  timeout 600 lua5.4 tools/with-server.lua sh -c \
 	  '$(BUILD)/asan/cancel_expire {base} 20 && $(BUILD)/asan/stress_core {base} $(STRESS_ROUNDS) $(STRESS_FLAGS) \
 	   && $(BUILD)/asan/hardening_exit cancel {base}/sink 2000 \
 	   && $(BUILD)/asan/hardening_exit delays {base}/sink http://127.0.0.1:1/x'
+	$(MAKE) --no-print-directory asan-spool
+
+asan-spool: $(ASAN_DIR)/spool_store
+	d=$$(mktemp -d) && ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  timeout 300 $(ASAN_DIR)/spool_store all $$d; s=$$?; rm -rf $$d; exit $$s
+
+$(ASAN_DIR)/spool_store: tests/spool_store.c $(ASAN_DIR)/core/libnhcore.a
+	$(call program,CC_asan)
 
 # libFuzzer targets (fuzz/*.c; seeds and past findings in fuzz/corpus/<target>/),
 # each run for FUZZ_SECONDS; a crash's input lands in build/fuzz/artifacts/.

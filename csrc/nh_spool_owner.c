@@ -38,7 +38,7 @@ static unsigned long long start_time(long pid) {
   char *p = strrchr(buf, ')');
   if (!p) return 0;
   p++;
-  for (int field = 2; field < 22 && p; field++) p = strchr(p + 1, ' ');
+  for (int field = 3; field < 22 && p; field++) p = strchr(p + 1, ' '); /* p: before field 22 */
   return p ? strtoull(p + 1, NULL, 10) : 0;
 }
 

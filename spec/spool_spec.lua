@@ -63,6 +63,8 @@ describe("the spool store, from C", function()
       "a live holder keeps what it took (10 of 100)",
       "killed with SIGKILL, its 10 records are taken over at once (all 100 recorded)",
       "a holder whose pid now belongs to a process started at another time is dead",
+      "a holder's row holds its process start time (/proc/<pid>/stat field 22)",
+      "a live holder is not dead, whatever its size",
     })
   end)
 

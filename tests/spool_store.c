@@ -439,7 +439,7 @@ static void mode_race(const char *dir) {
   int ok = 1, st;
   for (int c = 0; c < 2; c++)
     ok &= waitpid(pids[c], &st, 0) == pids[c] && WIFEXITED(st) && WEXITSTATUS(st) == 0;
-  printf("  taken: %zu and %zu\n", got[0], got[1]);
+  printf("  taken: %zu and %zu (twice: %zu, unknown: %zu)\n", got[0], got[1], twice, out_of_range);
   check(ok && got[0] + got[1] == RACE_N && twice == 0 && out_of_range == 0, "race",
         "two processes taking at once took every record exactly once");
   check(got[0] > 0 && got[1] > 0, "race", "both processes took some");
@@ -492,6 +492,55 @@ static void mode_kill(const char *dir) {
   check(after == 100, "kill",
         "a holder whose pid now belongs to a process started at another time is dead");
   free_recs(r, after);
+  nh_spool_close(sp);
+}
+
+/* Field 22 of /proc/self/stat (starttime), read here independently of
+ * nh_spool_owner.c: the fields after the command name's last ')'. */
+static unsigned long long own_start_time(void) {
+  char buf[1024];
+  FILE *f = fopen("/proc/self/stat", "r");
+  size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+  if (f) fclose(f);
+  buf[n] = '\0';
+  char *p = strrchr(buf, ')');
+  unsigned long long v = 0;
+  /* fields 3..21 skipped, then 22 */
+  if (p &&
+      sscanf(p + 1,
+             " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+             &v) != 1)
+    v = 0;
+  return v;
+}
+
+/* A holder that is alive keeps its records however its memory changes:
+ * the start time in its row is the process's, and it stays the same. */
+static void check_start_time(const char *dir) {
+  char path[512];
+  path_in(path, sizeof path, dir, "start.db");
+  nh_spool *sp = open_at(path, 30, 5, NULL);
+  nh_spool_rec r[2];
+  put_n(sp, "s", 1, NH_PRIORITY_NORMAL, 0);
+  size_t n = take_all(sp, r, 2);
+  free_recs(r, n);
+  sqlite3 *db;
+  sqlite3_stmt *st;
+  unsigned long long stored = 0;
+  sqlite3_open(path, &db);
+  if (sqlite3_prepare_v2(db, "SELECT start FROM owners", -1, &st, NULL) == SQLITE_OK) {
+    if (sqlite3_step(st) == SQLITE_ROW) stored = (unsigned long long)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(db);
+  printf("  start time: stored %llu, /proc/self/stat field 22: %llu\n", stored, own_start_time());
+  check(n == 1 && stored != 0 && stored == own_start_time(), "kill",
+        "a holder's row holds its process start time (/proc/<pid>/stat field 22)");
+  void *grow = malloc(64 << 20); /* the process's size changes, its start time does not */
+  memset(grow, 1, 64 << 20);
+  check(!nh_spool_pid_dead((long)getpid(), stored), "kill",
+        "a live holder is not dead, whatever its size");
+  free(grow);
   nh_spool_close(sp);
 }
 
@@ -742,7 +791,7 @@ int main(int argc, char **argv) {
   if (all || strcmp(mode, "open") == 0) mode_open(dir);
   if (all || strcmp(mode, "queue") == 0) mode_queue(dir);
   if (all || strcmp(mode, "race") == 0) mode_race(dir);
-  if (all || strcmp(mode, "kill") == 0) mode_kill(dir);
+  if (all || strcmp(mode, "kill") == 0) mode_kill(dir), check_start_time(dir);
   if (all || strcmp(mode, "foreign") == 0) mode_foreign(dir);
   if (all || strcmp(mode, "busy") == 0) mode_busy(dir);
   if (all || strcmp(mode, "full") == 0) mode_full(dir);
