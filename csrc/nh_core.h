@@ -364,6 +364,9 @@ typedef struct nh_spool_item {
   size_t len;
   int group;                /* consecutive items of one group are all
                                recorded or all refused (QUEUE_FULL) */
+  int take;                 /* 1: recorded as taken by this handle's owner
+                               (it delivers it from memory; others only
+                               after it died or its lease ran out) */
   /* out */
   int64_t seq;              /* the record's number once recorded */
   nh_code code;             /* NH_OK: recorded */

@@ -52,8 +52,8 @@ static const char *const schema_sql =
 static const char *const sql[NH_SQL_COUNT] = {
   [NH_SQL_OPEN_COUNT] = "SELECT n FROM counts WHERE k = 'open'",
   [NH_SQL_OPEN_ADD] = "UPDATE counts SET n = n + ?1 WHERE k = 'open'",
-  [NH_SQL_INSERT] = "INSERT INTO jobs (id, state, due, priority, attempt, created, labels, record)"
-                    " VALUES (?1, 0, ?2, ?3, ?4, ?5, ?6, ?7)",
+  [NH_SQL_INSERT] = "INSERT INTO jobs (id, state, due, priority, attempt, created, labels, record,"
+                    " owner, lease) VALUES (?1, ?8, ?2, ?3, ?4, ?5, ?6, ?7, ?9, ?10)",
   [NH_SQL_DUE] = "SELECT seq, id, attempt, due, record FROM jobs WHERE state = 0 AND due <= ?1"
                  " ORDER BY priority DESC, due, seq LIMIT ?2",
   [NH_SQL_MARK_TAKEN] = "UPDATE jobs SET state = 1, owner = ?2, lease = ?3 WHERE seq = ?1",

@@ -46,6 +46,11 @@ static int insert(nh_spool *sp, nh_spool_item *it, double now) {
   sqlite3_bind_double(st, 5, now);
   sqlite3_bind_text(st, 6, it->labels ? it->labels : "[]", -1, SQLITE_STATIC);
   sqlite3_bind_blob64(st, 7, it->data ? it->data : "", it->data ? it->len : 0, SQLITE_STATIC);
+  sqlite3_bind_int(st, 8, it->take ? 1 : 0);
+  if (it->take) { /* recorded as held by this owner: its process delivers it from memory */
+    sqlite3_bind_text(st, 9, sp->owner, -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 10, now + sp->opt.lease);
+  }
   int rc = nh_spool_run(st);
   if (rc != SQLITE_DONE) return rc;
   it->seq = sqlite3_last_insert_rowid(sp->db);
@@ -56,7 +61,10 @@ static int insert(nh_spool *sp, nh_spool_item *it, double now) {
 /* The items of each group go in while they fit under max_queued. */
 static int put_groups(nh_spool *sp, nh_spool_item *items, size_t n, double now) {
   sqlite3_int64 open, added = 0;
-  int rc = open_count(sp, &open);
+  int rc = open_count(sp, &open), takes = 0;
+  for (size_t i = 0; i < n; i++) takes |= items[i].take;
+  if (rc == SQLITE_OK && takes && nh_spool_register(sp, now, NULL, 0) != NH_OK)
+    rc = sqlite3_errcode(sp->db);
   for (size_t i = 0, end; rc == SQLITE_OK && i < n; i = end) {
     for (end = i + 1; end < n && items[end].group == items[i].group; end++) {}
     if ((size_t)(open + added) + (end - i) > sp->opt.max_queued) {

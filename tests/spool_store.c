@@ -323,6 +323,36 @@ static void check_finish_many(nh_spool *sp) {
   free_recs(r, n + m);
 }
 
+/* Put as held: this owner delivers them; nobody else takes them while it lives. */
+static void check_put_taken(const char *path, nh_spool *sp) {
+  nh_spool_item items[3];
+  nh_job *job = make_job("held", "x");
+  for (int i = 0; i < 3; i++) {
+    nh_spool_item_from_job(&items[i], job, 0, 0);
+    items[i].take = 1;
+  }
+  nh_job_release(job);
+  size_t taken_before = count_state(sp, 1);
+  nh_code code = nh_spool_put(sp, items, 3, err, sizeof err);
+  nh_spool *other = open_at(path, 30, 5, NULL);
+  nh_spool_rec r[64];
+  size_t n = take_all(other, r, 64);
+  int none_held = 1;
+  for (size_t i = 0; i < n; i++) none_held &= strcmp(r[i].id, "held") != 0;
+  nh_spool_release(other, NULL, err, sizeof err);
+  free_recs(r, n);
+  nh_spool_close(other);
+  check(code == NH_OK && count_state(sp, 1) == taken_before + 3 && none_held, "queue",
+        "put as taken: held by this owner at once, another holder does not get them");
+  nh_spool_end e[3];
+  for (int i = 0; i < 3; i++)
+    e[i] = (nh_spool_end){ .seq = items[i].seq, .how = NH_SPOOL_DELIVERED };
+  code = nh_spool_finish(sp, e, 3, nh_wall_time(), err, sizeof err);
+  check(code == NH_OK && e[0].held && e[1].held && e[2].held && count_state(sp, 1) == taken_before,
+        "queue", "and this owner finishes them by seq");
+  for (int i = 0; i < 3; i++) nh_spool_item_free(&items[i]);
+}
+
 static void check_bound(const char *dir) {
   char path[512];
   path_in(path, sizeof path, dir, "bound.db");
@@ -375,6 +405,7 @@ static void mode_queue(const char *dir) {
   check_roundtrip(sp);
   check_order(sp);
   check_finish_many(sp);
+  check_put_taken(path, sp);
   check_bound(dir);
   size_t n = 0;
   nh_spool_retry(sp, "rt-0", &n, err, sizeof err);
