@@ -140,11 +140,12 @@ nh_code nh_spool_error(nh_spool *sp, int rc, const char *what, char *err, size_t
   int primary = rc & 0xff;
   if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED)
     return fail(err, errlen, NH_SPOOL_BUSY, sp->path,
-                "%s: locked by another process for more than %.3g s", what, sp->timeout);
+                "locked by another process for more than %.3g s (%s)", sp->timeout, what);
   if (primary == SQLITE_FULL ||
       (primary == SQLITE_IOERR && full_errno(sqlite3_system_errno(sp->db))))
-    return fail(err, errlen, NH_SPOOL_FULL, sp->path,
-                "%s: no room to write (disk full or file size limit); nothing was recorded", what);
+    return fail(
+      err, errlen, NH_SPOOL_FULL, sp->path,
+      "no room to write (disk full or file size limit) while %s; nothing of it was recorded", what);
   if (primary == SQLITE_NOMEM)
     return fail(err, errlen, NH_NO_MEMORY, sp->path, "%s: out of memory", what);
   int e = sqlite3_system_errno(sp->db);
@@ -159,14 +160,15 @@ static int exec(nh_spool *sp, const char *text) {
 
 nh_code nh_spool_begin(nh_spool *sp, char *err, size_t errlen) {
   int rc = exec(sp, "BEGIN IMMEDIATE");
-  return rc == SQLITE_OK ? NH_OK : nh_spool_error(sp, rc, "begin", err, errlen);
+  return rc == SQLITE_OK ? NH_OK
+                         : nh_spool_error(sp, rc, "waiting for the write lock", err, errlen);
 }
 
 nh_code nh_spool_commit(nh_spool *sp, nh_code code, char *err, size_t errlen) {
   if (code == NH_OK) {
     int rc = exec(sp, "COMMIT");
     if (rc == SQLITE_OK) return NH_OK;
-    code = nh_spool_error(sp, rc, "commit", err, errlen);
+    code = nh_spool_error(sp, rc, "committing", err, errlen);
   }
   /* A failed write may have rolled back already (SQLITE_FULL does). */
   if (!sqlite3_get_autocommit(sp->db)) exec(sp, "ROLLBACK");

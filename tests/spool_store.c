@@ -622,7 +622,7 @@ static void mode_busy(const char *dir) {
   double t0 = nh_now();
   nh_code code = put_n(sp, "b2", 5, NH_PRIORITY_NORMAL, 0);
   double took = nh_now() - t0;
-  printf("  put waited %.3f s\n", took);
+  printf("  put waited %.3f s: %s\n", took, err);
   check(
     code == NH_SPOOL_BUSY && took >= 0.4 && took < 2.5 && strstr(err, path) &&
       strstr(err, "locked"),
@@ -676,6 +676,7 @@ static void full_child(const char *path) {
   lim.rlim_cur = (rlim_t)biggest + 256 * 1024;
   setrlimit(RLIMIT_FSIZE, &lim);
   nh_code code = put_big(sp, 40); /* 2.5 MB in one transaction */
+  printf("  %s\n", err);
   check(code == NH_SPOOL_FULL && strstr(err, path) && strstr(err, "no room"), "full",
         "past the file-size limit: SPOOL_FULL, naming the path");
   check(count_state(sp, 0) == 3, "full", "nothing of the refused batch was recorded");
