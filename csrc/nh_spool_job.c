@@ -256,15 +256,17 @@ static int decode_attachments(const cJSON *o, nh_message *m) {
   return 0;
 }
 
+/* Each field within its row's range (nh_options.h) before the cast: a
+ * record's 1e300 or NaN is the default, never an int out of range. */
 static void decode_retry(const cJSON *o, nh_retry *r) {
   const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, "retry");
+  double v;
 #define RETRY_FIELD(P, section, key, field, type, dflt, min, max, above) \
-  r->field = (NH_OPT_CTYPE_##type)(dflt);                                \
-  if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(x, #key)))         \
-    r->field = (NH_OPT_CTYPE_##type)get_num(x, #key, dflt);
+  v = get_num(x, #key, dflt);                                            \
+  if (!(v >= (min) && v <= (max))) v = (dflt);                           \
+  r->field = (NH_OPT_CTYPE_##type)v;
   NH_RETRY_OPTIONS(RETRY_FIELD, )
 #undef RETRY_FIELD
-  if (!(r->max_attempts >= 1 && r->max_attempts <= 100)) r->max_attempts = 1;
   nh_retry_sanitize(r);
 }
 

@@ -353,6 +353,61 @@ static void check_put_taken(const char *path, nh_spool *sp) {
   for (int i = 0; i < 3; i++) nh_spool_item_free(&items[i]);
 }
 
+/* Failed records stay keep_failed seconds, then the next take purges them. */
+static void check_keep_failed(const char *dir) {
+  char path[512];
+  path_in(path, sizeof path, dir, "keep.db");
+  nh_spool_options o;
+  nh_spool_options_default(&o);
+  o.path = path;
+  o.keep_failed = 1;
+  nh_code code;
+  nh_spool *sp = nh_spool_open(&o, 1, &code, err, sizeof err);
+  nh_spool_rec r[2];
+  put_n(sp, "kf", 1, NH_PRIORITY_NORMAL, 0);
+  size_t n = take_all(sp, r, 2);
+  if (n == 1) nh_spool_fail(sp, r[0].seq, "{}", nh_wall_time(), NULL, err, sizeof err);
+  free_recs(r, n);
+  n = take_all(sp, r, 2);
+  size_t kept = count_state(sp, 2);
+  usleep(1200000);
+  size_t m = take_all(sp, r + n, 2);
+  check(n == 0 && m == 0 && kept == 1 && count_state(sp, 2) == 0, "queue",
+        "a failure is kept keep_failed seconds (1 s here), then purged");
+  nh_spool_close(sp);
+}
+
+/* Records that are not jobs decode to nothing, without a crash. */
+static void check_bad_records(void) {
+  const char *bad[] = {
+    "{\"v\":1,\"id\":\"a\",\"targets\":{}}",
+    "{\"v\":1,\"id\":\"a\",\"targets\":[{\"platform\":\"nope\"}]}",
+    "{\"v\":1,\"id\":\"a\",\"targets\":[{\"platform\":\"webhook\",\"headers\":[1]}]}",
+    "{\"v\":1,\"id\":\"a\",\"targets\":[{\"platform\":\"webhook\",\"rate\":[[1e300,1]]}]}",
+    "{\"v\":1,\"id\":\"a b\",\"targets\":[{\"platform\":\"webhook\"}]}",
+    "{\"v\":1,\"id\":\"a\",\"metadata\":[1],\"targets\":[{\"platform\":\"webhook\"}]}",
+    "{\"v\":1,\"id\":\"a\",\"attachments\":[{\"content\":\"!!\"}],\"targets\":[{\"platform\":"
+    "\"webhook\"}]}",
+    "{\"v\":2,\"id\":\"a\",\"targets\":[{\"platform\":\"webhook\"}]}",
+    "[]",
+  };
+  int none = 1;
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    nh_job *job = nh_spool_job_decode(bad[i], strlen(bad[i]), err, sizeof err);
+    if (job) printf("  decoded: %s\n", bad[i]);
+    none &= job == NULL;
+    nh_job_release(job);
+  }
+  const char *good = "{\"v\":1,\"id\":\"a\",\"priority\":1e300,\"timeout\":-5,"
+                     "\"retry\":{\"max_attempts\":1e300,\"initial_delay\":-1},"
+                     "\"targets\":[{\"platform\":\"webhook\",\"url\":\"https://x/\"}]}";
+  nh_job *job = nh_spool_job_decode(good, strlen(good), err, sizeof err);
+  check(none && job && job->msg.priority == NH_PRIORITY_NORMAL && job->timeout == 0 &&
+          job->retry.max_attempts == 3 && job->retry.initial_delay == 0.5,
+        "queue", "records that are not jobs decode to nothing; out-of-range numbers are clamped");
+  nh_job_release(job);
+}
+
 static void check_bound(const char *dir) {
   char path[512];
   path_in(path, sizeof path, dir, "bound.db");
@@ -406,6 +461,8 @@ static void mode_queue(const char *dir) {
   check_order(sp);
   check_finish_many(sp);
   check_put_taken(path, sp);
+  check_bad_records();
+  check_keep_failed(dir);
   check_bound(dir);
   size_t n = 0;
   nh_spool_retry(sp, "rt-0", &n, err, sizeof err);
