@@ -5,7 +5,30 @@
  * before anything was written); a failure rolls all of it back.
  *
  * counts.open (queued + taken rows) changes with every row that enters or
- * leaves those states: put (+), done and fail (-), retry (+).
+ * leaves those states: put (+), finish delivered or failed (-), retry (+).
+ *
+ * Group commit (how phase 2 wires this into submit; the functions here
+ * take the batches, the thread that makes them comes with the wiring):
+ *   - submit, on the caller's thread: plan the job, nh_spool_item_from_job
+ *     (the JSON, a few microseconds), item.take = 1 (this process delivers
+ *     it from memory), one group per call (send_async_batch: all or none);
+ *     append the items to the client's writer list under its lock, wake
+ *     the writer, wait on the call's slot until the writer fills in codes
+ *     and seqs, at most until the call's deadline (async.timeout).
+ *   - the writer thread, one per client: takes everything waiting (up to
+ *     a cap, e.g. 4096 items), sets the busy timeout to the nearest
+ *     deadline among them (nh_spool_set_timeout), one nh_spool_put, fills
+ *     every slot, broadcasts. Submits that arrive while it commits form the
+ *     next batch: under load the batches grow by themselves, with no timer
+ *     delay when idle. A caller whose items are still waiting when its
+ *     deadline passes takes them back (SPOOL_BUSY); once they are in the
+ *     transaction it waits for its end (bounded by the busy timeout set
+ *     from its own deadline, plus the commit).
+ *   - the same writer batches the workers' ends (nh_spool_finish: one
+ *     transaction for everything finished since the last), renews the
+ *     lease every lease/3 (nh_spool_renew), and, when the memory queue has
+ *     room, takes what others left (nh_spool_take: released, requeued,
+ *     dead holders'), decoded by nh_spool_job_decode into detached jobs.
  */
 #include <stdlib.h>
 #include <string.h>
