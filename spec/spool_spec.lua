@@ -56,6 +56,7 @@ describe("the spool store, from C", function()
       "records that are not jobs decode to nothing; out-of-range numbers are clamped",
       "a failure is kept keep_failed seconds (1 s here), then purged",
       "the count max_queued reads agrees with the rows",
+      "in a child of fork() a handle answers CLOSED; the parent's goes on",
     })
   end)
 

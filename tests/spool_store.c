@@ -453,6 +453,24 @@ static int open_count_agrees(const char *path) {
   return ok;
 }
 
+/* A handle opened before fork() does nothing in the child (NH_CLOSED), and
+ * freeing it there leaves the parent's connection alone. */
+static void check_fork(nh_spool *sp) {
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid == 0) {
+    nh_code code = put_n(sp, "child", 1, NH_PRIORITY_NORMAL, 0);
+    int ok = code == NH_CLOSED && strstr(err, "fork");
+    nh_spool_close(sp);
+    _exit(ok ? 0 : 1);
+  }
+  int st;
+  waitpid(pid, &st, 0);
+  check(WIFEXITED(st) && WEXITSTATUS(st) == 0 &&
+          put_n(sp, "parent", 1, NH_PRIORITY_NORMAL, 0) == NH_OK,
+        "queue", "in a child of fork() a handle answers CLOSED; the parent's goes on");
+}
+
 static void mode_queue(const char *dir) {
   char path[512];
   path_in(path, sizeof path, dir, "queue.db");
@@ -461,6 +479,7 @@ static void mode_queue(const char *dir) {
   check_order(sp);
   check_finish_many(sp);
   check_put_taken(path, sp);
+  check_fork(sp);
   check_bad_records();
   check_keep_failed(dir);
   check_bound(dir);
