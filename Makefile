@@ -13,7 +13,7 @@ CFLAGS   ?= -O2 -g
 WARN      = -Wall -Wextra -Wshadow -Wno-unused-parameter
 BASEFLAGS = -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -pthread $(WARN)
 CJSON_INC = -I/usr/include/cjson
-LIBS      = -lcurl -lcjson -lcmark -lcrypto -lm -pthread
+LIBS      = -lcurl -lcjson -lcmark -lcrypto -lsqlite3 -lm -pthread
 
 LUA54_INC  ?= -I/usr/include/lua5.4
 LUAJIT_INC ?= -I/usr/include/luajit-2.1
@@ -28,7 +28,7 @@ MODJIT = $(BUILD)/luajit/notifyhub/core.so
 DRIVER = $(BUILD)/core_driver
 
 .PHONY: all build deps test test-lua5.4 test-luajit demo bench clean rock rock-install asan lint tsan \
-        asan-core fuzz fuzz-build valgrind check test-clang format lint-cppcheck lint-format lint-lua FORCE
+        asan-core asan-spool fuzz fuzz-build valgrind check test-clang format lint-cppcheck lint-format lint-lua FORCE
 
 all: build
 
@@ -103,8 +103,15 @@ $(eval $(call lua_module,$(BUILD),luajit,CC_build,LUAJIT_INC))
 
 EXIT_TEST = $(BUILD)/hardening_exit
 FAIL_TEST = $(BUILD)/fail_job
+SPOOL_TEST = $(BUILD)/spool_store
 
-build: $(MOD54) $(MODJIT) $(DRIVER) $(EXIT_TEST) $(FAIL_TEST)
+build: $(MOD54) $(MODJIT) $(DRIVER) $(EXIT_TEST) $(FAIL_TEST) $(SPOOL_TEST)
+
+# tests/spool_store.c: the spool (csrc/nh_spool*.c) against real files and
+# processes: open errors, takeover, SPOOL_BUSY, SPOOL_FULL, shared rate
+# windows (spec/spool_spec.lua runs it; asan-core runs it too).
+$(SPOOL_TEST): tests/spool_store.c $(BUILD)/core/libnhcore.a
+	$(call program,CC_build)
 
 # The core alone, with no Lua header or library: a C program that drives it
 # (spec/core_spec.lua runs it, and checks that the core library neither
@@ -203,13 +210,22 @@ tsan: deps $(addprefix $(BUILD)/tsan/,$(CORE_TESTS))
 	   && $(BUILD)/tsan/hardening_exit delays {base}/sink http://127.0.0.1:1/x'
 
 # make asan-core: the same programs under AddressSanitizer and UBSan (a job
-# ended twice shows as a use after free), leaks included.
-asan-core: deps $(addprefix $(ASAN_DIR)/,$(CORE_TESTS))
+# ended twice shows as a use after free), leaks included; then
+# tests/spool_store.c (no server: files and processes) in a fresh folder.
+asan-core: deps $(addprefix $(ASAN_DIR)/,$(CORE_TESTS)) $(ASAN_DIR)/spool_store
 	ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  timeout 600 lua5.4 tools/with-server.lua sh -c \
 	  '$(BUILD)/asan/cancel_expire {base} 20 && $(BUILD)/asan/stress_core {base} $(STRESS_ROUNDS) $(STRESS_FLAGS) \
 	   && $(BUILD)/asan/hardening_exit cancel {base}/sink 2000 \
 	   && $(BUILD)/asan/hardening_exit delays {base}/sink http://127.0.0.1:1/x'
+	$(MAKE) --no-print-directory asan-spool
+
+asan-spool: $(ASAN_DIR)/spool_store
+	d=$$(mktemp -d) && ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  timeout 300 $(ASAN_DIR)/spool_store all $$d; s=$$?; rm -rf $$d; exit $$s
+
+$(ASAN_DIR)/spool_store: tests/spool_store.c $(ASAN_DIR)/core/libnhcore.a
+	$(call program,CC_asan)
 
 # libFuzzer targets (fuzz/*.c; seeds and past findings in fuzz/corpus/<target>/),
 # each run for FUZZ_SECONDS; a crash's input lands in build/fuzz/artifacts/.
@@ -297,10 +313,15 @@ test-luajit: build
 demo: deps build
 	@sh tools/demo.sh
 
-bench: deps build $(BUILD)/curl_multi
+bench: deps build $(BUILD)/curl_multi $(BUILD)/spool_bench
 	@lua5.4 bench/run.lua
 	@lua5.4 bench/ngx.lua
 	@lua5.4 bench/split.lua
+	@mkdir -p $(BUILD)/bench-spool && $(BUILD)/spool_bench $(BUILD)/bench-spool && rm -rf $(BUILD)/bench-spool
+
+# bench/spool.c: the spool's cost per record on this disk (about 15 s).
+$(BUILD)/spool_bench: bench/spool.c $(BUILD)/core/libnhcore.a
+	$(call program,CC_build)
 
 # libcurl alone, the benchmark's reference for what libcurl reaches here.
 $(BUILD)/curl_multi: bench/curl_multi.c

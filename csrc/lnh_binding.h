@@ -30,6 +30,9 @@ nh_job *lnh_job_of(lua_State *L, int idx); /* NULL once released */
 /* lnh_client.c */
 void lnh_client_open(lua_State *L);
 
+/* lnh_spool.c: core.spool_open, the spool inspector */
+void lnh_spool_open_module(lua_State *L);
+
 /* lnh_range.c: the number at idx, or a raised error naming path and its
  * range (nh_options.h, lnh_range.h). */
 lua_Number lnh_check_range(lua_State *L, int idx, const char *path);

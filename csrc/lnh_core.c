@@ -173,6 +173,7 @@ LNH_EXPORT int luaopen_notifyhub_core(lua_State *L) {
   lnh_job_open(L);
   lua_newtable(L);
   lnh_client_open(L);
+  lnh_spool_open_module(L);
   push_names(L);
   push_platforms(L);
   lnh_range_push(L);

@@ -326,4 +326,156 @@ void nh_client_free(nh_client *c);
 /* [any] A fresh message id: unique across threads and processes. */
 void nh_client_new_id(nh_client *c, char *buf, size_t len);
 
+/* ---- the spool (nh_spool*.c): a durable queue in an SQLite file --------
+ *
+ * Phase 1 of issue 13: the store alone; the client does not use it yet.
+ * Every process (and every client) on one file shares its queue: put
+ * records, take due ones with a lease, renew, finish (delivered: deleted;
+ * failed: kept with its receipt for keep_failed seconds), release (close
+ * hands back). A holder known dead on this host (its pid is gone, or
+ * belongs to a process started at another time) loses what it took to
+ * whoever takes next; a holder elsewhere when its lease ran out.
+ *
+ * Every call is [any] (one mutex per nh_spool; SQLite's own locks between
+ * processes), never in a child of fork() (it answers NH_CLOSED there: open
+ * the spool again). Times are wall-clock seconds (nh_wall_time()), since
+ * they are compared across processes. Errors fill err with "spool PATH:
+ * why" (never a record's content) and return a code: NH_SPOOL_BUSY (the
+ * file stayed locked past the timeout), NH_SPOOL_FULL (no room: SQLITE_FULL,
+ * ENOSPC, EFBIG; nothing of the call was recorded), NH_INVALID_CONFIG (open:
+ * not a spool, cannot create or write), NH_QUEUE_FULL (max_queued),
+ * NH_NO_MEMORY, NH_CLOSED (forked), NH_INTERNAL. */
+
+typedef struct nh_spool_options {
+  NH_SPOOL_OPTIONS(NH_OPT_MEMBER, )
+} nh_spool_options;
+
+typedef struct nh_spool nh_spool;
+
+/* One message to record (nh_spool_item_from_job fills one). */
+typedef struct nh_spool_item {
+  const char *id;
+  int priority;       /* NH_PRIORITY_*: higher is taken first */
+  double due;         /* not taken before (wall seconds) */
+  int attempt;        /* attempts made so far */
+  const char *labels; /* JSON array of the targets' labels (redacted) */
+  const char *data;   /* the serialised job (holds secrets) */
+  size_t len;
+  int group; /* consecutive items of one group are all
+                recorded or all refused (QUEUE_FULL) */
+  int take;  /* 1: recorded as taken by this handle's owner
+                (it delivers it from memory; others only
+                after it died or its lease ran out) */
+  /* out */
+  int64_t seq;  /* the record's number once recorded */
+  nh_code code; /* NH_OK: recorded */
+} nh_spool_item;
+
+/* One record taken. */
+typedef struct nh_spool_rec {
+  int64_t seq;
+  char *id;
+  int attempt;
+  double due;
+  char *data; /* the serialised job (nh_spool_job_decode) */
+  size_t len;
+} nh_spool_rec;
+
+typedef struct nh_spool_dest {
+  char *label;
+  size_t queued, taken, failed;
+} nh_spool_dest;
+
+typedef struct nh_spool_stats {
+  size_t queued, taken, failed;
+  nh_spool_dest *dests;
+  size_t n_dests;
+} nh_spool_summary;
+
+typedef struct nh_spool_failure {
+  char *id;
+  char *receipt; /* JSON, redacted */
+  double failed_at;
+} nh_spool_failure;
+
+/* [pure] The defaults of the rows of NH_SPOOL_OPTIONS. */
+void nh_spool_options_default(nh_spool_options *o);
+/* Opens (creating it, mode 0600, when missing) the spool at o->path.
+ * timeout: seconds a call waits for another process's lock (SPOOL_BUSY
+ * past it). NULL with *code and err on failure. */
+nh_spool *nh_spool_open(const nh_spool_options *o, double timeout, nh_code *code, char *err,
+                        size_t errlen);
+void nh_spool_close(nh_spool *sp); /* NULL is fine; not a release */
+void nh_spool_set_timeout(nh_spool *sp, double timeout);
+const char *nh_spool_owner(const nh_spool *sp); /* this handle's owner id */
+/* Records items in one transaction (groups refused past max_queued get
+ * code QUEUE_FULL, the rest NH_OK). On any other failure nothing is
+ * recorded, every item has the returned code. */
+nh_code nh_spool_put(nh_spool *sp, nh_spool_item *items, size_t n, char *err, size_t errlen);
+/* Takes up to max due records for this handle's owner (highest priority,
+ * then earliest due first), after taking over those of dead or expired
+ * holders; *n says how many. Free each with nh_spool_rec_free. */
+nh_code nh_spool_take(nh_spool *sp, double now, size_t max, nh_spool_rec *out, size_t *n, char *err,
+                      size_t errlen);
+void nh_spool_rec_free(nh_spool_rec *r);
+/* Extends the lease of everything this owner holds to now + lease; *held
+ * (may be NULL) says how many records that is. */
+nh_code nh_spool_renew(nh_spool *sp, double now, size_t *held, char *err, size_t errlen);
+/* Ends a record this owner holds: delivered (deleted), failed (kept with
+ * receipt, a redacted JSON text), or back in the queue, due at `due` with
+ * `attempt`. *held (may be NULL) is 0 when the record was no longer this
+ * owner's (taken over after its lease ran out): nothing changed then. */
+nh_code nh_spool_done(nh_spool *sp, int64_t seq, int *held, char *err, size_t errlen);
+nh_code nh_spool_fail(nh_spool *sp, int64_t seq, const char *receipt, double now, int *held,
+                      char *err, size_t errlen);
+nh_code nh_spool_requeue(nh_spool *sp, int64_t seq, double due, int attempt, int *held, char *err,
+                         size_t errlen);
+/* The same for many records in one transaction (a worker finishing what
+ * it delivered since the last call): each end says how; held (out) is 0
+ * for a record no longer this owner's. */
+enum { NH_SPOOL_DELIVERED, NH_SPOOL_FAILED, NH_SPOOL_AGAIN };
+typedef struct nh_spool_end {
+  int64_t seq;
+  int how; /* NH_SPOOL_DELIVERED, _FAILED (receipt), _AGAIN (due, attempt) */
+  const char *receipt;
+  double due;
+  int attempt;
+  int held; /* out */
+} nh_spool_end;
+nh_code nh_spool_finish(nh_spool *sp, nh_spool_end *ends, size_t n, double now, char *err,
+                        size_t errlen);
+/* close(): everything this owner holds is queued again (same id, same
+ * attempt); the owner leaves the owners table. *n: how many. */
+nh_code nh_spool_release(nh_spool *sp, size_t *n, char *err, size_t errlen);
+/* Rate windows shared by every process on the spool, with nh_limit.c's
+ * rules (at most rules[i].count sends in any rules[i].per seconds): either
+ * records a send at `now` (*wait = 0) or records nothing and says how many
+ * seconds to wait. */
+nh_code nh_spool_rate_take(nh_spool *sp, const char *key, const nh_rate_rule *rules, int n_rules,
+                           double now, double *wait, char *err, size_t errlen);
+
+/* The inspector's calls. */
+nh_code nh_spool_stats(nh_spool *sp, nh_spool_summary *st, char *err, size_t errlen);
+void nh_spool_summary_free(nh_spool_summary *st);
+/* Failed records, oldest first, at most limit. */
+nh_code nh_spool_failed(nh_spool *sp, size_t limit, nh_spool_failure **out, size_t *n, char *err,
+                        size_t errlen);
+void nh_spool_failures_free(nh_spool_failure *f, size_t n);
+/* Queues the failed records with this id again (due now, attempt 0;
+ * max_queued does not apply: it is what an operator asked for);
+ * *n: how many. */
+nh_code nh_spool_retry(nh_spool *sp, const char *id, size_t *n, char *err, size_t errlen);
+nh_code nh_spool_purge_failed(nh_spool *sp, size_t *n, char *err, size_t errlen);
+
+/* Jobs as records (nh_spool_job.c). [job] item_from_job fills it from a
+ * planned job (id, priority, labels, the serialised job: message, targets
+ * with everything delivery needs, secrets included, retry policy,
+ * deadline as wall time); free with nh_spool_item_free. [pure] decode
+ * makes a new job from a record (NULL with err when it cannot).
+ * receipt: the job's receipt as JSON, every text redacted. */
+int nh_spool_item_from_job(nh_spool_item *it, const nh_job *job, double due, int attempt);
+void nh_spool_item_free(nh_spool_item *it);
+nh_job *nh_spool_job_decode(const char *data, size_t len, char *err, size_t errlen);
+char *nh_spool_receipt(const nh_job *job);
+
 #endif

@@ -8,22 +8,25 @@
 #ifndef NH_ERRORS_H
 #define NH_ERRORS_H
 
-#define NH_ERRORS(X)                               \
-  X(OK, "ok")                                      \
-  X(INVALID_MESSAGE, "invalid message")            \
-  X(INVALID_CONFIG, "invalid configuration")       \
-  X(QUEUE_FULL, "queue full")                      \
-  X(CLOSED, "client closed")                       \
-  X(TIMEOUT, "timed out")                          \
-  X(CANCELLED, "cancelled")                        \
-  X(NETWORK, "network error")                      \
-  X(TLS, "TLS error")                              \
-  X(HTTP_STATUS, "unexpected HTTP status")         \
-  X(PLATFORM_REJECTED, "rejected by the platform") \
-  X(RATE_LIMITED, "rate limited")                  \
-  X(NO_MEMORY, "out of memory")                    \
-  X(INTERNAL, "internal error")                    \
-  X(INVALID_ARGUMENT, "invalid argument")
+#define NH_ERRORS(X)                                  \
+  X(OK, "ok")                                         \
+  X(INVALID_MESSAGE, "invalid message")               \
+  X(INVALID_CONFIG, "invalid configuration")          \
+  X(QUEUE_FULL, "queue full")                         \
+  X(CLOSED, "client closed")                          \
+  X(TIMEOUT, "timed out")                             \
+  X(CANCELLED, "cancelled")                           \
+  X(NETWORK, "network error")                         \
+  X(TLS, "TLS error")                                 \
+  X(HTTP_STATUS, "unexpected HTTP status")            \
+  X(PLATFORM_REJECTED, "rejected by the platform")    \
+  X(RATE_LIMITED, "rate limited")                     \
+  X(NO_MEMORY, "out of memory")                       \
+  X(INTERNAL, "internal error")                       \
+  X(INVALID_ARGUMENT, "invalid argument")             \
+  X(SPOOL_BUSY, "spool locked by another process")    \
+  X(SPOOL_FULL, "no room in the spool's file system") \
+  X(HANDED_OVER, "handed back to the spool")
 
 typedef enum nh_code {
 #define NH_X_ENUM(name, text) NH_##name,

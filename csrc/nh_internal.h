@@ -456,4 +456,70 @@ void nh_finish_fail(nh_client *c, nh_job *job, nh_code code, const char *text);
 /* The exit handler: names on stderr the failed records nobody read. */
 void nh_finish_report_unread(nh_client *c);
 
+/* ---- the spool's parts (nh_spool*.c) ------------------------------------- */
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+/* The statements the spool prepares once (nh_spool.c holds their SQL). */
+typedef enum nh_spool_sql {
+  NH_SQL_OPEN_COUNT,
+  NH_SQL_OPEN_ADD,
+  NH_SQL_INSERT,
+  NH_SQL_DUE,
+  NH_SQL_MARK_TAKEN,
+  NH_SQL_OWNER_UPSERT,
+  NH_SQL_OWNERS,
+  NH_SQL_OWNER_DROP,
+  NH_SQL_RECLAIM,
+  NH_SQL_RENEW,
+  NH_SQL_DONE,
+  NH_SQL_FAIL,
+  NH_SQL_REQUEUE,
+  NH_SQL_RELEASE,
+  NH_SQL_PURGE_OLD,
+  NH_SQL_RATE_NTH,
+  NH_SQL_RATE_ADD,
+  NH_SQL_RATE_PRUNE,
+  NH_SQL_COUNT
+} nh_spool_sql;
+
+struct nh_spool {
+  pthread_mutex_t lock; /* one call at a time on db */
+  struct sqlite3 *db;
+  char *path;
+  nh_spool_options opt; /* opt.path, opt.sync: NULL (see path) */
+  double timeout;
+  unsigned fork_generation;
+  char host[192]; /* machine-id (or hostname) + pid namespace */
+  long pid;
+  unsigned long long start; /* /proc/self/stat field 22 */
+  char owner[96];
+  struct sqlite3_stmt *stmt[NH_SQL_COUNT];
+};
+
+/* nh_spool.c. Each public call runs between enter (locks; NH_CLOSED in a
+ * forked child) and leave. */
+nh_code nh_spool_enter(nh_spool *sp, char *err, size_t errlen);
+void nh_spool_leave(nh_spool *sp);
+/* The prepared statement (reset, bindings cleared); NULL when it cannot be. */
+struct sqlite3_stmt *nh_spool_stmt(nh_spool *sp, nh_spool_sql which);
+/* A failed SQLite call rc while doing `what`, as a code and words in err. */
+nh_code nh_spool_error(nh_spool *sp, int rc, const char *what, char *err, size_t errlen);
+/* BEGIN IMMEDIATE (the write lock, waiting up to the timeout) and the end
+ * of that transaction: COMMIT when code is NH_OK, else ROLLBACK; returns
+ * the transaction's code. */
+nh_code nh_spool_begin(nh_spool *sp, char *err, size_t errlen);
+nh_code nh_spool_commit(nh_spool *sp, nh_code code, char *err, size_t errlen);
+/* Runs a prepared statement to its end; SQLITE_DONE or the error's rc. */
+int nh_spool_run(struct sqlite3_stmt *st);
+
+/* nh_spool_owner.c: this process's host id, pid and start time; whether a
+ * holder on this host is dead; taking over what dead or expired holders
+ * held (inside a write transaction). */
+void nh_spool_identity(nh_spool *sp);
+int nh_spool_pid_dead(long pid, unsigned long long start);
+nh_code nh_spool_reclaim(nh_spool *sp, double now, char *err, size_t errlen);
+nh_code nh_spool_register(nh_spool *sp, double now, char *err, size_t errlen);
+
 #endif

@@ -84,6 +84,23 @@
   /* seconds from submit after which no retry starts; 0: no limit */ \
   X(P, retry, max_elapsed, max_elapsed, SEC, 0, 0, 7 * NH_DAY, 0)
 
+/* The spool (issue 13, nh_spool*.c): struct nh_spool_options. Not in
+ * NH_OPTIONS yet: the client does not read these keys before the spool is
+ * wired into submit and the workers, so notifyhub.new still refuses them
+ * as unknown. Wiring: add NH_SPOOL_OPTIONS(X, spool.) to NH_OPTIONS and an
+ * nh_spool_options spool member to nh_options. */
+#define NH_SPOOL_OPTIONS(X, P)                                                    \
+  /* the SQLite file; NULL: no spool (memory only) */                             \
+  X(P, spool, path, path, STR, NULL, 0, 0, 0)                                     \
+  /* "normal" (synchronous=NORMAL: safe from kill -9) or "full" (+ power loss) */ \
+  X(P, spool, sync, sync, STR, "normal", 0, 0, 0)                                 \
+  /* seconds a holder on another host keeps what it took without renewing */      \
+  X(P, spool, lease, lease, SEC, 30, 0, NH_DAY, 1)                                \
+  /* seconds a failed message stays for inspection */                             \
+  X(P, spool, keep_failed, keep_failed, SEC, 604800, 0, 365 * NH_DAY, 0)          \
+  /* messages queued or taken, at most (QUEUE_FULL past it) */                    \
+  X(P, spool, max_queued, max_queued, SIZE, 1000000, 1, 1000000000, 0)
+
 /* Every row, with its path from nh_options. */
 #define NH_OPTIONS(X) NH_CLIENT_OPTIONS(X, ) NH_RETRY_OPTIONS(X, retry.)
 

@@ -29,6 +29,8 @@ need libcjson-dev has_file /usr/include/cjson/cJSON.h
 need libssl-dev has_file /usr/include/openssl/hmac.h
 # cmark, the CommonMark reference library: markdown for e-mail and every chat platform.
 need libcmark-dev has_file /usr/include/cmark.h
+# SQLite: the spool (csrc/nh_spool*.c), one file shared by every process on a host.
+need libsqlite3-dev has_file /usr/include/sqlite3.h
 need nginx has_cmd /usr/sbin/nginx
 need libnginx-mod-http-lua has_file /usr/lib/nginx/modules/ngx_http_lua_module.so
 need lua-cjson has_lua_mod lua5.4 cjson

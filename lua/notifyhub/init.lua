@@ -21,6 +21,7 @@ local M = {
   platforms = {},     -- the platforms' names (core.platforms: their descriptors)
   curl_version = core.curl_version,
   now = core.now,     -- monotonic seconds
+  spool = require("notifyhub.spool"),   -- the spool inspector (issue 13)
 }
 for _, name in ipairs(core.codes) do M.codes[name] = name end
 for i, p in ipairs(core.platforms) do M.platforms[i] = p.name end

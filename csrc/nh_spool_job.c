@@ -1,0 +1,356 @@
+/*
+ * nh_spool_job.c: a job as a spool record and back (JSON through cJSON),
+ * and a finished job's receipt as the JSON the spool keeps of a failure.
+ *
+ * The record holds everything a worker in another process needs to
+ * deliver: the message (id, title, body, format, priority, metadata,
+ * platform_data, attachments: bytes as base64, or a path), the retry
+ * policy, the deadline as wall-clock seconds, and every target fully
+ * resolved: platform, the real URL, secret, headers, keywords, options,
+ * rate rules, overflow, the planned parts and the secrets to redact. It
+ * holds secrets, so it is never read back out of the file but to deliver.
+ * The receipt holds labels and redacted texts only.
+ */
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nh_internal.h"
+
+#define RECORD_VERSION 1
+
+/* ---- encoding ---------------------------------------------------------------- */
+
+static void add_str(cJSON *o, const char *k, const char *v) {
+  if (v) cJSON_AddStringToObject(o, k, v);
+}
+
+static void add_strs(cJSON *o, const char *k, char *const *v, size_t n) {
+  if (!v || !n) return;
+  cJSON *a = cJSON_AddArrayToObject(o, k);
+  for (size_t i = 0; a && i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateString(v[i] ? v[i] : ""));
+}
+
+static void add_json(cJSON *o, const char *k, const cJSON *v) {
+  if (v) cJSON_AddItemToObject(o, k, cJSON_Duplicate(v, 1));
+}
+
+static cJSON *encode_target(const nh_target *t) {
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return NULL;
+  add_str(o, "platform", nh_platform_name(t->platform));
+  add_str(o, "url", t->url);
+  add_str(o, "label", t->label);
+  add_str(o, "secret", t->secret);
+  add_str(o, "method", t->method);
+  add_strs(o, "headers", t->headers, t->n_headers);
+  add_strs(o, "keywords", t->keywords, t->n_keywords);
+  add_json(o, "options", t->options);
+  add_str(o, "rate_key", t->rate_key);
+  cJSON *rate = cJSON_AddArrayToObject(o, "rate");
+  for (int i = 0; rate && i < t->n_rate; i++) {
+    cJSON *r = cJSON_CreateArray();
+    cJSON_AddItemToArray(r, cJSON_CreateNumber(t->rate[i].count));
+    cJSON_AddItemToArray(r, cJSON_CreateNumber(t->rate[i].per));
+    cJSON_AddItemToArray(rate, r);
+  }
+  cJSON_AddNumberToObject(o, "overflow", t->overflow);
+  add_strs(o, "parts", t->parts, t->n_parts);
+  add_strs(o, "secrets", t->secrets, t->n_secrets);
+  cJSON_AddBoolToObject(o, "planned", t->planned);
+  return o;
+}
+
+static char *base64(const char *p, size_t n) {
+  char *out = malloc(4 * ((n + 2) / 3) + 1);
+  if (out) EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)p, (int)n);
+  return out;
+}
+
+static cJSON *encode_attachment(const nh_attachment *a) {
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return NULL;
+  add_str(o, "filename", a->filename);
+  add_str(o, "content_type", a->content_type);
+  add_str(o, "path", a->path);
+  if (a->content) {
+    char *b = base64(a->content, a->content_len);
+    add_str(o, "content", b);
+    free(b);
+  }
+  return o;
+}
+
+static void encode_retry(cJSON *o, const nh_retry *r) {
+  cJSON *x = cJSON_AddObjectToObject(o, "retry");
+#define RETRY_FIELD(P, section, key, field, type, dflt, min, max, above) \
+  cJSON_AddNumberToObject(x, #key, (double)r->field);
+  if (x) NH_RETRY_OPTIONS(RETRY_FIELD, )
+#undef RETRY_FIELD
+}
+
+static cJSON *encode_job(const nh_job *job) {
+  const nh_message *m = &job->msg;
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return NULL;
+  cJSON_AddNumberToObject(o, "v", RECORD_VERSION);
+  add_str(o, "id", m->id);
+  add_str(o, "title", m->title);
+  add_str(o, "body", m->body);
+  add_str(o, "format", m->format);
+  cJSON_AddNumberToObject(o, "priority", m->priority);
+  add_json(o, "metadata", m->metadata);
+  add_json(o, "platform_data", m->platform_data);
+  double now = nh_now(), wall = nh_wall_time();
+  cJSON_AddNumberToObject(o, "submitted_at",
+                          job->submitted_at > 0 ? wall - (now - job->submitted_at) : wall);
+  cJSON_AddNumberToObject(o, "timeout", job->timeout);
+  cJSON_AddNumberToObject(o, "deadline", job->deadline > 0 ? wall + (job->deadline - now) : 0);
+  encode_retry(o, &job->retry);
+  cJSON *ts = cJSON_AddArrayToObject(o, "targets");
+  for (size_t i = 0; ts && i < m->n_targets; i++)
+    cJSON_AddItemToArray(ts, encode_target(&m->targets[i]));
+  cJSON *as = m->n_attachments ? cJSON_AddArrayToObject(o, "attachments") : NULL;
+  for (size_t i = 0; as && i < m->n_attachments; i++)
+    cJSON_AddItemToArray(as, encode_attachment(&m->attachments[i]));
+  return o;
+}
+
+/* The distinct labels of the job's targets, as a JSON array. */
+static char *encode_labels(const nh_job *job) {
+  cJSON *a = cJSON_CreateArray();
+  for (size_t i = 0; a && i < job->msg.n_targets; i++) {
+    const char *l = job->msg.targets[i].label ? job->msg.targets[i].label : "";
+    int seen = 0;
+    for (size_t k = 0; k < i && !seen; k++)
+      seen = strcmp(l, job->msg.targets[k].label ? job->msg.targets[k].label : "") == 0;
+    if (!seen) cJSON_AddItemToArray(a, cJSON_CreateString(l));
+  }
+  char *s = a ? cJSON_PrintUnformatted(a) : NULL;
+  cJSON_Delete(a);
+  return s;
+}
+
+void nh_spool_item_free(nh_spool_item *it) {
+  if (!it) return;
+  free((void *)it->id);
+  free((void *)it->labels);
+  free((void *)it->data);
+  memset(it, 0, sizeof *it);
+}
+
+int nh_spool_item_from_job(nh_spool_item *it, const nh_job *job, double due, int attempt) {
+  memset(it, 0, sizeof *it);
+  cJSON *o = encode_job(job);
+  char *data = o ? cJSON_PrintUnformatted(o) : NULL;
+  cJSON_Delete(o);
+  it->id = nh_strdup(job->msg.id);
+  it->labels = encode_labels(job);
+  it->data = data;
+  it->len = data ? strlen(data) : 0;
+  it->priority = job->msg.priority;
+  it->due = due;
+  it->attempt = attempt;
+  if (!it->data || !it->labels || (job->msg.id && !it->id)) {
+    nh_spool_item_free(it);
+    return -1;
+  }
+  return 0;
+}
+
+/* ---- decoding ---------------------------------------------------------------- */
+
+static const char *get_str(const cJSON *o, const char *k) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+  return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static double get_num(const cJSON *o, const char *k, double dflt) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+  return cJSON_IsNumber(v) ? v->valuedouble : dflt;
+}
+
+/* 0, or -1 (out of memory, or not an array of strings). */
+static int get_strs(const cJSON *o, const char *k, char ***out, size_t *n) {
+  const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, k), *v;
+  if (!a) return 0;
+  if (!cJSON_IsArray(a)) return -1;
+  size_t count = (size_t)cJSON_GetArraySize(a);
+  if (!count) return 0;
+  if (!(*out = calloc(count, sizeof **out))) return -1;
+  cJSON_ArrayForEach(v, a) {
+    if (!cJSON_IsString(v) || !((*out)[*n] = nh_strdup(v->valuestring))) return -1;
+    (*n)++;
+  }
+  return 0;
+}
+
+static int dup_str(const cJSON *o, const char *k, char **out) {
+  const char *s = get_str(o, k);
+  return s && !(*out = nh_strdup(s)) ? -1 : 0;
+}
+
+static int take_json(cJSON *o, const char *k, cJSON **out) {
+  cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(o, k);
+  if (v && !cJSON_IsObject(v)) {
+    cJSON_Delete(v);
+    return -1;
+  }
+  *out = v;
+  return 0;
+}
+
+static int decode_rate(const cJSON *o, nh_target *t) {
+  const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "rate"), *r;
+  cJSON_ArrayForEach(r, a) {
+    if (t->n_rate >= NH_MAX_RATE_RULES || cJSON_GetArraySize(r) != 2) return -1;
+    const cJSON *c = cJSON_GetArrayItem(r, 0), *p = cJSON_GetArrayItem(r, 1);
+    if (!cJSON_IsNumber(c) || !cJSON_IsNumber(p) ||
+        !(c->valuedouble >= 1 && c->valuedouble <= 1e6) ||
+        !(p->valuedouble > 0 && p->valuedouble <= 1e6))
+      return -1;
+    t->rate[t->n_rate].count = (int)c->valuedouble;
+    t->rate[t->n_rate++].per = p->valuedouble;
+  }
+  return 0;
+}
+
+static int decode_target(cJSON *o, nh_target *t) {
+  const char *platform = get_str(o, "platform");
+  int id = platform ? nh_platform_from_name(platform) : -1;
+  if (id < 0) return -1;
+  t->platform = (nh_platform_id)id;
+  double overflow = get_num(o, "overflow", NH_OVERFLOW_TRUNCATE);
+  t->overflow = overflow == NH_OVERFLOW_SPLIT || overflow == NH_OVERFLOW_ERROR
+                  ? (int)overflow
+                  : NH_OVERFLOW_TRUNCATE;
+  t->planned = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "planned"));
+  if (dup_str(o, "url", &t->url) || dup_str(o, "label", &t->label) ||
+      dup_str(o, "secret", &t->secret) || dup_str(o, "method", &t->method) ||
+      dup_str(o, "rate_key", &t->rate_key) || take_json(o, "options", &t->options) ||
+      get_strs(o, "headers", &t->headers, &t->n_headers) ||
+      get_strs(o, "keywords", &t->keywords, &t->n_keywords) ||
+      get_strs(o, "parts", &t->parts, &t->n_parts) ||
+      get_strs(o, "secrets", &t->secrets, &t->n_secrets) || decode_rate(o, t))
+    return -1;
+  return 0;
+}
+
+static int decode_attachment(const cJSON *o, nh_attachment *a) {
+  if (dup_str(o, "filename", &a->filename) || dup_str(o, "content_type", &a->content_type) ||
+      dup_str(o, "path", &a->path))
+    return -1;
+  const char *b = get_str(o, "content");
+  if (b && !(a->content = (char *)nh_base64_decode(b, &a->content_len))) return -1;
+  return a->content || a->path ? 0 : -1;
+}
+
+static int decode_attachments(const cJSON *o, nh_message *m) {
+  const cJSON *as = cJSON_GetObjectItemCaseSensitive(o, "attachments"), *a;
+  size_t n = as ? (size_t)cJSON_GetArraySize(as) : 0;
+  if (!n) return 0;
+  if (!(m->attachments = calloc(n, sizeof *m->attachments))) return -1;
+  cJSON_ArrayForEach(a, as) {
+    if (decode_attachment(a, &m->attachments[m->n_attachments++])) return -1;
+  }
+  return 0;
+}
+
+/* Each field within its row's range (nh_options.h) before the cast: a
+ * record's 1e300 or NaN is the default, never an int out of range. */
+static void decode_retry(const cJSON *o, nh_retry *r) {
+  const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, "retry");
+  double v;
+#define RETRY_FIELD(P, section, key, field, type, dflt, min, max, above) \
+  v = get_num(x, #key, dflt);                                            \
+  if (!(v >= (min) && v <= (max))) v = (dflt);                           \
+  r->field = (NH_OPT_CTYPE_##type)v;
+  NH_RETRY_OPTIONS(RETRY_FIELD, )
+#undef RETRY_FIELD
+  nh_retry_sanitize(r);
+}
+
+static int decode_message(cJSON *o, nh_job *job) {
+  nh_message *m = &job->msg;
+  double p = get_num(o, "priority", NH_PRIORITY_NORMAL);
+  m->priority = p >= NH_PRIORITY_LOW && p <= NH_PRIORITY_URGENT ? (int)p : NH_PRIORITY_NORMAL;
+  if (dup_str(o, "id", &m->id) || dup_str(o, "title", &m->title) || dup_str(o, "body", &m->body) ||
+      dup_str(o, "format", &m->format) || take_json(o, "metadata", &m->metadata) ||
+      take_json(o, "platform_data", &m->platform_data) || decode_attachments(o, m))
+    return -1;
+  if (!m->id || !nh_message_id_ok(m->id)) return -1;
+  decode_retry(o, &job->retry);
+  double now = nh_now(), wall = nh_wall_time(), t = get_num(o, "timeout", 0);
+  double deadline = get_num(o, "deadline", 0), submitted = get_num(o, "submitted_at", wall);
+  job->timeout = t > 0 && t <= 7 * NH_DAY ? t : 0;
+  job->deadline = deadline > 0 ? now + (deadline - wall) : 0;
+  m->deadline = job->deadline;
+  job->submitted_at = now - (wall - submitted);
+  return 0;
+}
+
+nh_job *nh_spool_job_decode(const char *data, size_t len, char *err, size_t errlen) {
+  cJSON *o = cJSON_ParseWithLength(data, len);
+  const cJSON *ts = cJSON_GetObjectItemCaseSensitive(o, "targets");
+  int n = cJSON_IsArray(ts) ? cJSON_GetArraySize(ts) : 0;
+  nh_job *job = n > 0 && get_num(o, "v", 0) == RECORD_VERSION ? nh_job_new((size_t)n) : NULL;
+  int bad = !job || decode_message(o, job);
+  for (int i = 0; !bad && i < n; i++)
+    bad = decode_target(cJSON_GetArrayItem(ts, i), &job->msg.targets[i]);
+  cJSON_Delete(o);
+  if (!bad) return job;
+  if (job) nh_job_release(job);
+  if (err && errlen) snprintf(err, errlen, "a spool record that is not a job of this notifyhub");
+  return NULL;
+}
+
+/* ---- the receipt of a failure ----------------------------------------------- */
+
+/* s (may be NULL) with the target's secrets cut out, into o[k]. */
+static void add_redacted(cJSON *o, const char *k, const char *s, size_t len, const nh_target *t) {
+  if (!s) return;
+  char *copy = nh_strndup(s, len);
+  if (!copy) return;
+  nh_redact_string(copy, t);
+  cJSON_AddStringToObject(o, k, copy);
+  free(copy);
+}
+
+static cJSON *receipt_result(const nh_target *t, const nh_result *r) {
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return NULL;
+  add_str(o, "platform", nh_platform_name(t->platform));
+  add_str(o, "target", t->label);
+  cJSON_AddBoolToObject(o, "success", r->success);
+  if (!r->success) {
+    const char *e = r->error ? r->error : nh_code_text(r->code);
+    add_redacted(o, "error", e, strlen(e), t);
+    add_str(o, "code", nh_code_name(r->code));
+  }
+  if (r->http_status) cJSON_AddNumberToObject(o, "http_status", (double)r->http_status);
+  if (r->has_platform_code) cJSON_AddNumberToObject(o, "platform_code", (double)r->platform_code);
+  cJSON_AddNumberToObject(o, "attempts", r->attempts);
+  cJSON_AddNumberToObject(o, "duration_ms", r->duration_ms);
+  if (r->response)
+    add_redacted(o, "response", r->response, strnlen(r->response, r->response_len), t);
+  return o;
+}
+
+char *nh_spool_receipt(const nh_job *job) {
+  const nh_message *m = &job->msg;
+  cJSON *o = cJSON_CreateObject(), *rs = cJSON_AddArrayToObject(o, "results");
+  size_t ok = 0;
+  for (size_t i = 0; rs && i < m->n_targets; i++) {
+    cJSON_AddItemToArray(rs, receipt_result(&m->targets[i], &job->results[i]));
+    ok += job->results[i].success != 0;
+  }
+  add_str(o, "message_id", m->id);
+  add_str(o, "status", ok == m->n_targets && ok ? "success" : ok ? "partial" : "failed");
+  cJSON_AddNumberToObject(o, "total", (double)m->n_targets);
+  cJSON_AddNumberToObject(o, "successful", (double)ok);
+  cJSON_AddNumberToObject(o, "failed", (double)(m->n_targets - ok));
+  if (job->code != NH_OK) add_str(o, "code", nh_code_name(job->code));
+  char *s = cJSON_PrintUnformatted(o);
+  cJSON_Delete(o);
+  return s;
+}

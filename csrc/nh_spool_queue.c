@@ -1,0 +1,336 @@
+/*
+ * nh_spool_queue.c: the spool's queue calls. Each call is one transaction
+ * (BEGIN IMMEDIATE: the write lock first, so two processes never decide
+ * on the same rows, and a lock held too long is SPOOL_BUSY at the start,
+ * before anything was written); a failure rolls all of it back.
+ *
+ * counts.open (queued + taken rows) changes with every row that enters or
+ * leaves those states: put (+), finish delivered or failed (-), retry (+).
+ *
+ * Group commit (how phase 2 wires this into submit; the functions here
+ * take the batches, the thread that makes them comes with the wiring):
+ *   - submit, on the caller's thread: plan the job, nh_spool_item_from_job
+ *     (the JSON, a few microseconds), item.take = 1 (this process delivers
+ *     it from memory), one group per call (send_async_batch: all or none);
+ *     append the items to the client's writer list under its lock, wake
+ *     the writer, wait on the call's slot until the writer fills in codes
+ *     and seqs, at most until the call's deadline (async.timeout).
+ *   - the writer thread, one per client: takes everything waiting (up to
+ *     a cap, e.g. 4096 items), sets the busy timeout to the nearest
+ *     deadline among them (nh_spool_set_timeout), one nh_spool_put, fills
+ *     every slot, broadcasts. Submits that arrive while it commits form the
+ *     next batch: under load the batches grow by themselves, with no timer
+ *     delay when idle. A caller whose items are still waiting when its
+ *     deadline passes takes them back (SPOOL_BUSY); once they are in the
+ *     transaction it waits for its end (bounded by the busy timeout set
+ *     from its own deadline, plus the commit).
+ *   - the same writer batches the workers' ends (nh_spool_finish: one
+ *     transaction for everything finished since the last), renews the
+ *     lease every lease/3 (nh_spool_renew), and, when the memory queue has
+ *     room, takes what others left (nh_spool_take: released, requeued,
+ *     dead holders'), decoded by nh_spool_job_decode into detached jobs.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "nh_internal.h"
+
+#define ERRC(what) nh_spool_error(sp, sqlite3_errcode(sp->db), what, err, errlen)
+
+static int open_count(nh_spool *sp, sqlite3_int64 *n) {
+  sqlite3_stmt *st = nh_spool_stmt(sp, NH_SQL_OPEN_COUNT);
+  if (!st) return sqlite3_errcode(sp->db);
+  int rc = sqlite3_step(st);
+  *n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+  sqlite3_reset(st);
+  return rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
+static int open_add(nh_spool *sp, sqlite3_int64 d) {
+  if (d == 0) return SQLITE_OK;
+  sqlite3_stmt *st = nh_spool_stmt(sp, NH_SQL_OPEN_ADD);
+  if (!st) return sqlite3_errcode(sp->db);
+  sqlite3_bind_int64(st, 1, d);
+  int rc = nh_spool_run(st);
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* ---- put ------------------------------------------------------------------ */
+
+static int insert(nh_spool *sp, nh_spool_item *it, double now) {
+  sqlite3_stmt *st = nh_spool_stmt(sp, NH_SQL_INSERT);
+  if (!st) return sqlite3_errcode(sp->db);
+  sqlite3_bind_text(st, 1, it->id ? it->id : "", -1, SQLITE_STATIC);
+  sqlite3_bind_double(st, 2, it->due);
+  sqlite3_bind_int(st, 3, it->priority);
+  sqlite3_bind_int(st, 4, it->attempt);
+  sqlite3_bind_double(st, 5, now);
+  sqlite3_bind_text(st, 6, it->labels ? it->labels : "[]", -1, SQLITE_STATIC);
+  sqlite3_bind_blob64(st, 7, it->data ? it->data : "", it->data ? it->len : 0, SQLITE_STATIC);
+  sqlite3_bind_int(st, 8, it->take ? 1 : 0);
+  if (it->take) { /* recorded as held by this owner: its process delivers it from memory */
+    sqlite3_bind_text(st, 9, sp->owner, -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 10, now + sp->opt.lease);
+  }
+  int rc = nh_spool_run(st);
+  if (rc != SQLITE_DONE) return rc;
+  it->seq = sqlite3_last_insert_rowid(sp->db);
+  it->code = NH_OK;
+  return SQLITE_OK;
+}
+
+/* The items of each group go in while they fit under max_queued. */
+static int put_groups(nh_spool *sp, nh_spool_item *items, size_t n, double now) {
+  sqlite3_int64 open, added = 0;
+  int rc = open_count(sp, &open), takes = 0;
+  for (size_t i = 0; i < n; i++) takes |= items[i].take;
+  if (rc == SQLITE_OK && takes && nh_spool_register(sp, now, NULL, 0) != NH_OK)
+    rc = sqlite3_errcode(sp->db);
+  for (size_t i = 0, end; rc == SQLITE_OK && i < n; i = end) {
+    for (end = i + 1; end < n && items[end].group == items[i].group; end++) {}
+    if ((size_t)(open + added) + (end - i) > sp->opt.max_queued) {
+      for (size_t k = i; k < end; k++) items[k].code = NH_QUEUE_FULL;
+      continue;
+    }
+    for (size_t k = i; rc == SQLITE_OK && k < end; k++) rc = insert(sp, &items[k], now);
+    added += (sqlite3_int64)(end - i);
+  }
+  return rc == SQLITE_OK ? open_add(sp, added) : rc;
+}
+
+/* QUEUE_FULL when no item went in and some group was refused. */
+static nh_code refused(nh_spool *sp, const nh_spool_item *items, size_t n, char *err,
+                       size_t errlen) {
+  size_t in = 0, out = 0;
+  for (size_t i = 0; i < n; i++) items[i].code == NH_OK ? in++ : out++;
+  if (out && err && errlen)
+    snprintf(err, errlen, "spool %s: holds spool.max_queued = %zu messages", sp->path,
+             sp->opt.max_queued);
+  return out && !in ? NH_QUEUE_FULL : NH_OK;
+}
+
+nh_code nh_spool_put(nh_spool *sp, nh_spool_item *items, size_t n, char *err, size_t errlen) {
+  nh_code code = nh_spool_enter(sp, err, errlen);
+  if (code != NH_OK) goto out;
+  if ((code = nh_spool_begin(sp, err, errlen)) == NH_OK) {
+    int rc = put_groups(sp, items, n, nh_wall_time());
+    if (rc != SQLITE_OK) code = nh_spool_error(sp, rc, "recording messages", err, errlen);
+    code = nh_spool_commit(sp, code, err, errlen);
+  }
+  nh_spool_leave(sp);
+out:
+  if (code != NH_OK)
+    for (size_t i = 0; i < n; i++) items[i].code = code, items[i].seq = 0;
+  else code = refused(sp, items, n, err, errlen);
+  return code;
+}
+
+/* ---- take ----------------------------------------------------------------- */
+
+void nh_spool_rec_free(nh_spool_rec *r) {
+  if (!r) return;
+  free(r->id);
+  free(r->data);
+  memset(r, 0, sizeof *r);
+}
+
+static int copy_rec(sqlite3_stmt *st, nh_spool_rec *r) {
+  memset(r, 0, sizeof *r);
+  r->seq = sqlite3_column_int64(st, 0);
+  r->id = nh_strdup((const char *)sqlite3_column_text(st, 1));
+  r->attempt = sqlite3_column_int(st, 2);
+  r->due = sqlite3_column_double(st, 3);
+  r->len = (size_t)sqlite3_column_bytes(st, 4);
+  r->data = malloc(r->len + 1);
+  if (!r->id || !r->data) return SQLITE_NOMEM;
+  if (r->len) memcpy(r->data, sqlite3_column_blob(st, 4), r->len);
+  r->data[r->len] = '\0';
+  return SQLITE_OK;
+}
+
+/* Reads the due rows first and marks them after: a statement does not
+ * change the rows it is walking. */
+static int take_due(nh_spool *sp, double now, size_t max, nh_spool_rec *out, size_t *n) {
+  sqlite3_stmt *st = nh_spool_stmt(sp, NH_SQL_DUE);
+  if (!st) return sqlite3_errcode(sp->db);
+  sqlite3_bind_double(st, 1, now);
+  sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
+  int rc = SQLITE_DONE;
+  while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    rc = copy_rec(st, &out[*n]);
+    (*n)++;
+    if (rc != SQLITE_OK) break;
+  }
+  sqlite3_reset(st);
+  if (rc != SQLITE_DONE && rc != SQLITE_OK && rc != SQLITE_ROW) return rc;
+  for (size_t i = 0; i < *n; i++) {
+    if (!(st = nh_spool_stmt(sp, NH_SQL_MARK_TAKEN))) return sqlite3_errcode(sp->db);
+    sqlite3_bind_int64(st, 1, out[i].seq);
+    sqlite3_bind_text(st, 2, sp->owner, -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 3, now + sp->opt.lease);
+    if ((rc = nh_spool_run(st)) != SQLITE_DONE) return rc;
+  }
+  return SQLITE_OK;
+}
+
+static nh_code purge_old(nh_spool *sp, double now, char *err, size_t errlen) {
+  sqlite3_stmt *st = nh_spool_stmt(sp, NH_SQL_PURGE_OLD);
+  if (!st) return ERRC("purging old failures");
+  sqlite3_bind_double(st, 1, now - sp->opt.keep_failed);
+  int rc = nh_spool_run(st);
+  return rc == SQLITE_DONE ? NH_OK : nh_spool_error(sp, rc, "purging old failures", err, errlen);
+}
+
+nh_code nh_spool_take(nh_spool *sp, double now, size_t max, nh_spool_rec *out, size_t *n, char *err,
+                      size_t errlen) {
+  *n = 0;
+  nh_code code = nh_spool_enter(sp, err, errlen);
+  if (code != NH_OK) return code;
+  if ((code = nh_spool_begin(sp, err, errlen)) == NH_OK) {
+    if ((code = nh_spool_reclaim(sp, now, err, errlen)) == NH_OK &&
+        (code = purge_old(sp, now, err, errlen)) == NH_OK &&
+        (code = nh_spool_register(sp, now, err, errlen)) == NH_OK && max > 0) {
+      int rc = take_due(sp, now, max, out, n);
+      if (rc != SQLITE_OK) code = nh_spool_error(sp, rc, "taking messages", err, errlen);
+    }
+    code = nh_spool_commit(sp, code, err, errlen);
+  }
+  nh_spool_leave(sp);
+  if (code != NH_OK) {
+    for (size_t i = 0; i < *n; i++) nh_spool_rec_free(&out[i]);
+    *n = 0;
+  }
+  return code;
+}
+
+/* ---- what a holder does with what it holds ---------------------------------- */
+
+/* One statement on this owner's rows in its own transaction; *changed: rows. */
+typedef int (*bind_fn)(nh_spool *sp, sqlite3_stmt *st, const void *arg);
+
+static nh_code owner_step(nh_spool *sp, nh_spool_sql which, bind_fn bind, const void *arg,
+                          int open_delta, const char *what, size_t *changed, char *err,
+                          size_t errlen) {
+  size_t dummy;
+  if (!changed) changed = &dummy;
+  *changed = 0;
+  nh_code code = nh_spool_enter(sp, err, errlen);
+  if (code != NH_OK) return code;
+  if ((code = nh_spool_begin(sp, err, errlen)) == NH_OK) {
+    sqlite3_stmt *st = nh_spool_stmt(sp, which);
+    int rc = st ? bind(sp, st, arg) : sqlite3_errcode(sp->db);
+    if (rc == SQLITE_OK) rc = nh_spool_run(st);
+    if (rc == SQLITE_DONE) {
+      *changed = (size_t)sqlite3_changes(sp->db);
+      rc = open_add(sp, open_delta * (sqlite3_int64)*changed);
+    }
+    if (rc != SQLITE_OK && rc != SQLITE_DONE) code = nh_spool_error(sp, rc, what, err, errlen);
+    code = nh_spool_commit(sp, code, err, errlen);
+    if (code != NH_OK) *changed = 0;
+  }
+  nh_spool_leave(sp);
+  return code;
+}
+
+/* One end: the row changes only while this owner holds it. */
+static int finish_one(nh_spool *sp, nh_spool_end *e, double now, sqlite3_int64 *open) {
+  nh_spool_sql which = e->how == NH_SPOOL_DELIVERED ? NH_SQL_DONE
+                       : e->how == NH_SPOOL_FAILED  ? NH_SQL_FAIL
+                                                    : NH_SQL_REQUEUE;
+  sqlite3_stmt *st = nh_spool_stmt(sp, which);
+  if (!st) return sqlite3_errcode(sp->db);
+  sqlite3_bind_int64(st, 1, e->seq);
+  sqlite3_bind_text(st, 2, sp->owner, -1, SQLITE_STATIC);
+  if (which == NH_SQL_FAIL) {
+    sqlite3_bind_double(st, 3, now);
+    sqlite3_bind_text(st, 4, e->receipt ? e->receipt : "{}", -1, SQLITE_STATIC);
+  } else if (which == NH_SQL_REQUEUE) {
+    sqlite3_bind_double(st, 3, e->due);
+    sqlite3_bind_int(st, 4, e->attempt < 0 ? 0 : e->attempt);
+  }
+  int rc = nh_spool_run(st);
+  if (rc != SQLITE_DONE) return rc;
+  e->held = sqlite3_changes(sp->db) > 0;
+  if (e->held && which != NH_SQL_REQUEUE) (*open)--;
+  return SQLITE_OK;
+}
+
+nh_code nh_spool_finish(nh_spool *sp, nh_spool_end *ends, size_t n, double now, char *err,
+                        size_t errlen) {
+  for (size_t i = 0; i < n; i++) ends[i].held = 0;
+  nh_code code = nh_spool_enter(sp, err, errlen);
+  if (code != NH_OK) return code;
+  if ((code = nh_spool_begin(sp, err, errlen)) == NH_OK) {
+    sqlite3_int64 open = 0;
+    int rc = SQLITE_OK;
+    for (size_t i = 0; rc == SQLITE_OK && i < n; i++) rc = finish_one(sp, &ends[i], now, &open);
+    if (rc == SQLITE_OK) rc = open_add(sp, open);
+    if (rc != SQLITE_OK) code = nh_spool_error(sp, rc, "finishing messages", err, errlen);
+    code = nh_spool_commit(sp, code, err, errlen);
+  }
+  nh_spool_leave(sp);
+  if (code != NH_OK)
+    for (size_t i = 0; i < n; i++) ends[i].held = 0;
+  return code;
+}
+
+static nh_code finish1(nh_spool *sp, nh_spool_end *e, double now, int *held, char *err,
+                       size_t errlen) {
+  nh_code code = nh_spool_finish(sp, e, 1, now, err, errlen);
+  if (held) *held = e->held;
+  return code;
+}
+
+nh_code nh_spool_done(nh_spool *sp, int64_t seq, int *held, char *err, size_t errlen) {
+  nh_spool_end e = { .seq = seq, .how = NH_SPOOL_DELIVERED };
+  return finish1(sp, &e, 0, held, err, errlen);
+}
+
+nh_code nh_spool_fail(nh_spool *sp, int64_t seq, const char *receipt, double now, int *held,
+                      char *err, size_t errlen) {
+  nh_spool_end e = { .seq = seq, .how = NH_SPOOL_FAILED, .receipt = receipt };
+  return finish1(sp, &e, now, held, err, errlen);
+}
+
+nh_code nh_spool_requeue(nh_spool *sp, int64_t seq, double due, int attempt, int *held, char *err,
+                         size_t errlen) {
+  nh_spool_end e = { .seq = seq, .how = NH_SPOOL_AGAIN, .due = due, .attempt = attempt };
+  return finish1(sp, &e, 0, held, err, errlen);
+}
+
+static int bind_owner(nh_spool *sp, sqlite3_stmt *st, const void *arg) {
+  sqlite3_bind_text(st, 1, sp->owner, -1, SQLITE_STATIC);
+  if (arg) sqlite3_bind_double(st, 2, *(const double *)arg + sp->opt.lease);
+  return SQLITE_OK;
+}
+
+nh_code nh_spool_release(nh_spool *sp, size_t *n, char *err, size_t errlen) {
+  nh_code code =
+    owner_step(sp, NH_SQL_RELEASE, bind_owner, NULL, 0, "handing messages back", n, err, errlen);
+  if (code == NH_OK)
+    owner_step(sp, NH_SQL_OWNER_DROP, bind_owner, NULL, 0, "leaving", NULL, NULL, 0);
+  return code;
+}
+
+nh_code nh_spool_renew(nh_spool *sp, double now, size_t *held, char *err, size_t errlen) {
+  nh_code code = nh_spool_enter(sp, err, errlen);
+  if (code != NH_OK) return code;
+  size_t n = 0;
+  if ((code = nh_spool_begin(sp, err, errlen)) == NH_OK) {
+    code = nh_spool_register(sp, now, err, errlen);
+    sqlite3_stmt *st = code == NH_OK ? nh_spool_stmt(sp, NH_SQL_RENEW) : NULL;
+    if (code == NH_OK && !st) code = ERRC("renewing the lease");
+    if (st) {
+      bind_owner(sp, st, &now);
+      int rc = nh_spool_run(st);
+      if (rc == SQLITE_DONE) n = (size_t)sqlite3_changes(sp->db);
+      else code = nh_spool_error(sp, rc, "renewing the lease", err, errlen);
+    }
+    code = nh_spool_commit(sp, code, err, errlen);
+  }
+  nh_spool_leave(sp);
+  if (held) *held = code == NH_OK ? n : 0;
+  return code;
+}

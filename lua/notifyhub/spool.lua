@@ -1,0 +1,38 @@
+--- notifyhub.spool: the inspector of a spool file (issue 13).
+--
+-- A spool is the SQLite file where clients keep what they accepted and have
+-- not delivered, and the failed messages for `spool.keep_failed` seconds.
+-- `open(path)` shows what it holds and retries or purges the failed ones.
+-- Nothing read back out of the file shows a secret: destination labels and
+-- receipts are stored redacted, the records themselves are never read here.
+-- @module notifyhub.spool
+
+local core = require("notifyhub.core")
+
+local M = {}
+
+--- Opens the spool at path for inspection (it is not created when missing).
+-- @tparam string path the spool file
+-- @return the inspector, or nil, message, code (`INVALID_CONFIG`: missing,
+--   not a spool, not writable; `SPOOL_BUSY`: locked by another process
+--   for more than 5 seconds)
+-- @raise when path is not a string
+--
+-- The inspector's methods (each returns nil, message, code on failure;
+-- `CLOSED` once closed):
+--
+-- - `:stats()` -> `{ queued = n, taken = n, failed = n,
+--   destinations = { [label] = { queued = n, taken = n, failed = n } } }`
+-- - `:failed([limit])` -> `{ { id =, receipt = {...}, failed_at = }, ... }`,
+--   oldest first (failed_at: Unix seconds)
+-- - `:retry(id)` -> true when it queued that failed message again
+-- - `:purge_failed()` -> how many failed messages it removed
+-- - `:close()` (also on collection and `<close>`); safe to call twice
+function M.open(path)
+  if type(path) ~= "string" then
+    error(("bad argument #1 to 'open' (string expected, got %s)"):format(type(path)), 2)
+  end
+  return core.spool_open(path)
+end
+
+return M
