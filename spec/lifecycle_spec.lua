@@ -47,13 +47,19 @@ describe("life cycle", function()
     local function fire_and_forget()
       for i = 1, 50 do c:send_async({ body = tostring(i) }) end
     end
-    fire_and_forget()
+    -- In a coroutine: once it is dead and collected, no stale stack slot of
+    -- the interpreter can keep the last handle alive (the full suite saw 49
+    -- of 50 dropped, once on each interpreter).
+    local t0 = notifyhub.now()
+    coroutine.wrap(fire_and_forget)()
     collectgarbage()
     collectgarbage()                        -- the handles are gone, their jobs in flight
+    local gone = notifyhub.now() - t0
     assert.is_true(c:wait_all(5))
     local s = c:stats()
     assert.equal(50, s.succeeded)
-    assert.equal(50, s.dropped)
+    assert.equal(50, s.dropped, ("sent and collected in %.3f s, all done after %.3f s"):format(gone,
+      notifyhub.now() - t0))
     assert.equal(0, s.completed_unread)
     c:close()
   end)
