@@ -347,3 +347,53 @@ db.execute("ROLLBACK")
     assert.equal(0, st.queued + st.taken + st.failed)
   end)
 end)
+
+describe("spool: a full file system", function()
+  local dir
+  setup(function() server.start() end)
+  teardown(function() server.stop() end)
+  before_each(function() dir = tmpdir(); server.clear() end)
+  after_each(function() shell.execute("rm -rf " .. shell.q(dir)) end)
+
+  it("past a file-size limit refuses with SPOOL_FULL, records nothing half, and works again", function()
+    local path = dir .. "/full.db"
+    local script = child.script(([[
+      io.stdout:setvbuf("line")
+      local notifyhub = require("notifyhub")
+      local spool = require("notifyhub.spool")
+      local c = assert(notifyhub.new({ spool = { path = %q }, webhook = { url = %q, secret = %q } }))
+      local body, accepted, code = string.rep("z", 4000), 0, nil
+      for i = 1, 2000 do
+        local h, err, why = c:send_async({ id = "full-" .. i, body = body })
+        if not h then code = why; print("REFUSED " .. tostring(why) .. " " .. tostring(err)); break end
+        accepted = accepted + 1
+      end
+      print("ACCEPTED " .. accepted)
+      assert(c:wait_all(30))
+      local sp = assert(spool.open(%q))
+      local st = sp:stats()
+      print("LEFT " .. (st.queued + st.taken + st.failed))
+      sp:close()
+      -- delivered records left the file: there is room again
+      local h, err = c:send_async({ id = "again", body = "small" })
+      print(h and "AGAIN ok" or ("AGAIN " .. tostring(err)))
+      if h then h:wait(10) end
+      c:close()
+    ]]):format(path, server.signed("full", { secret = SECRET }), SECRET, path), INTERPRETER)
+    -- dash's ulimit -f counts 512-byte blocks: 1 MiB; SIGXFSZ ignored, so writes fail with EFBIG
+    local p = assert(io.popen(("sh -c %s 2>&1"):format(shell.q(("trap '' XFSZ; ulimit -f 2048; exec %s%s %s")
+      :format(child.preload(), INTERPRETER, shell.q(script))))))
+    local out = p:read("*a")
+    p:close()
+    os.remove(script)
+    assert.matches("REFUSED SPOOL_FULL", out)
+    local accepted = tonumber(out:match("ACCEPTED (%d+)"))
+    assert.is_true(accepted > 10, out)
+    assert.matches("LEFT 0", out)
+    assert.matches("AGAIN ok", out)
+    local count = arrivals("/signed/full")
+    for i = 1, accepted do assert.truthy(count["full-" .. i], "full-" .. i .. " was accepted, not delivered") end
+    assert.is_nil(count["full-" .. (accepted + 1)])   -- refused: not recorded, not sent
+    assert.truthy(count["again"])
+  end)
+end)
