@@ -451,6 +451,9 @@ typedef struct nh_spool_end {
 } nh_spool_end;
 nh_code nh_spool_finish(nh_spool *sp, nh_spool_end *ends, size_t n, double now, char *err,
                         size_t errlen);
+/* nh_spool_finish(ends) and nh_spool_put(items) in one transaction. */
+nh_code nh_spool_put_finish(nh_spool *sp, nh_spool_item *items, size_t n, nh_spool_end *ends,
+                            size_t m, char *err, size_t errlen);
 /* close(): everything this owner holds is queued again (same id, same
  * attempt); the owner leaves the owners table. *n: how many. */
 nh_code nh_spool_release(nh_spool *sp, size_t *n, char *err, size_t errlen);

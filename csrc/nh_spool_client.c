@@ -119,8 +119,9 @@ static void set_wait(nh_client *c, double seconds) {
   nh_spool_set_timeout(c->spool, seconds > 0 ? seconds : 0);
 }
 
-/* One transaction for every slot of the batch; each group is one slot. */
-static void write_batch(nh_client *c, spool_slot *batch) {
+/* One transaction for every slot of the batch (each group is one slot)
+ * and the m ends given (NULL: none); the transaction's code. */
+static nh_code write_batch(nh_client *c, spool_slot *batch, nh_spool_end *ends, size_t m) {
   size_t total = 0, k = 0;
   double first = INFINITY;
   for (spool_slot *s = batch; s; s = s->next) {
@@ -138,7 +139,7 @@ static void write_batch(nh_client *c, spool_slot *batch) {
         items[k++].group = group;
       }
     set_wait(c, first - nh_now());
-    code = nh_spool_put(c->spool, items, total, err, sizeof err);
+    code = nh_spool_put_finish(c->spool, items, total, ends, m, err, sizeof err);
   }
   k = 0;
   for (spool_slot *s = batch; s; s = s->next) {
@@ -150,8 +151,8 @@ static void write_batch(nh_client *c, spool_slot *batch) {
     if (s->code != NH_OK)
       snprintf(s->err, sizeof s->err, "%s", err[0] ? err : nh_code_text(s->code));
   }
-  (void)code;
   free(items);
+  return code;
 }
 
 /* Ends in one transaction; 0 when they are written (or given up), else
@@ -269,8 +270,15 @@ static void *writer_main(void *arg) {
     int stopping = w->stop;
     double stop_by = w->stop_deadline;
     pthread_mutex_unlock(&w->lock);
-    if (batch) write_batch(c, batch);
-    int keep = n_ends && write_ends(c, ends, n_ends, stopping, stop_by) != 0;
+    /* With submits waiting, the ends ride in their transaction; should it
+     * fail, the ends alone are tried next. */
+    int with = batch && n_ends && !stopping;
+    int keep = 0;
+    if (batch && write_batch(c, batch, with ? ends : NULL, with ? n_ends : 0) == NH_OK && with) {
+      ends_free(ends, n_ends);
+      n_ends = 0;
+    }
+    if (n_ends) keep = write_ends(c, ends, n_ends, stopping, stop_by) != 0;
     now = nh_now();
     if (!stopping && now >= next_renew) {
       renew(c);
@@ -333,6 +341,7 @@ static void await_slot(nh_spool_writer *w, spool_slot *slot, const char *path) {
 
 nh_code nh_spool_client_record(nh_client *c, nh_job **jobs, size_t n, double wait, char *err,
                                size_t errlen) {
+  if (n == 0) return NH_OK;
   nh_spool_item *items = calloc(n, sizeof *items);
   double wall = nh_wall_time();
   size_t made = 0;
