@@ -3,17 +3,21 @@
  *
  * Accepted = recorded. A submit records its jobs before it accepts them:
  * the caller's thread serialises them (nh_spool_item_from_job, recorded as
- * taken by this client: it delivers them from memory), hands them to the
- * client's writer thread and waits for the commit, at most until its
- * deadline (async.timeout, at least NH_SPOOL_MIN_WAIT): past it, items the
- * writer has not begun to write are taken back (SPOOL_BUSY, nothing
- * recorded); once in a transaction, the caller waits for its end, which
- * SQLite's busy timeout (set from the nearest deadline) bounds.
+ * taken by this client: it delivers them from memory). When the writer
+ * is idle the caller commits them itself, with the ends waiting, in one
+ * transaction (no hand-off: two context switches were most of the cost);
+ * else it hands them to the writer thread and waits for the commit, at
+ * most until its deadline (async.timeout, at least NH_SPOOL_MIN_WAIT):
+ * past it, items the writer has not begun to write are taken back
+ * (SPOOL_BUSY, nothing recorded); once in a transaction, the caller waits
+ * for its end, which SQLite's busy timeout (set from the nearest
+ * deadline) bounds.
  *
  * The writer, one thread per client: everything submitted while it
  * committed goes in the next transaction (group commit: batches grow with
  * the load, no timer when idle); the ends of finished jobs (delivered:
- * deleted; failed: kept with the receipt) go in one nh_spool_finish; every
+ * deleted; failed: kept with the receipt; gathered ENDS_DELAY) go in one
+ * transaction, with the next submits' when there are any; every
  * lease/3 it renews the lease; every TAKE_EVERY seconds, when the queue
  * has room, it takes due records others left (released, a dead process's)
  * and queues them as detached jobs. close() stops it, then hands back what
@@ -33,6 +37,8 @@
 #define TAKE_MAX 256      /* records taken at once */
 #define TAKE_EVERY 0.5    /* seconds between looks for records others left */
 #define STORE_WAIT 1.0    /* busy timeout of the writer's own calls */
+#define ENDS_DELAY 0.01   /* seconds ends wait to be written together */
+#define ENDS_MANY 256     /* ends written at once without waiting */
 
 enum { SLOT_WAITING, SLOT_WRITING, SLOT_DONE };
 
@@ -54,6 +60,8 @@ struct nh_spool_writer {
   spool_slot *head, **tail;
   nh_spool_end *ends; /* finished jobs; each receipt is owned */
   size_t n_ends, cap_ends;
+  double ends_since; /* nh_now() when the first pending end came */
+  int busy;          /* a round is being written (by the writer or a caller) */
   int stop;
   double stop_deadline;
   pthread_t thread;
@@ -77,6 +85,7 @@ static int ends_push_locked(nh_spool_writer *w, const nh_spool_end *e) {
     w->ends = more;
     w->cap_ends = cap;
   }
+  if (w->n_ends == 0) w->ends_since = nh_now();
   w->ends[w->n_ends++] = *e;
   return 0;
 }
@@ -85,7 +94,7 @@ static void queue_end(nh_client *c, nh_spool_end *e) {
   nh_spool_writer *w = c->writer;
   pthread_mutex_lock(&w->lock);
   int kept = !w->stop && ends_push_locked(w, e) == 0;
-  if (kept) pthread_cond_signal(&w->wake);
+  if (kept && (w->n_ends == 1 || w->n_ends == ENDS_MANY)) pthread_cond_signal(&w->wake);
   pthread_mutex_unlock(&w->lock);
   if (!kept) free((void *)e->receipt);
 }
@@ -257,11 +266,18 @@ static void *writer_main(void *arg) {
   pthread_mutex_lock(&w->lock);
   for (;;) {
     double now = nh_now(), next = next_renew < next_take ? next_renew : next_take;
-    if (!w->head && !w->n_ends && (w->stop || now < next)) {
-      if (w->stop) break;
-      nh_queue_timedwait(&w->wake, &w->lock, next - now);
+    /* Ends wait a little to share a transaction (they are not anyone's
+     * wait); a caller writing its own round (busy) is let finish. */
+    double ends_at = w->n_ends == 0                      ? INFINITY
+                     : w->stop || w->n_ends >= ENDS_MANY ? now
+                                                         : w->ends_since + ENDS_DELAY;
+    if (ends_at < next) next = ends_at;
+    if (w->busy || (!w->head && (w->stop ? !w->n_ends : now < next))) {
+      if (w->stop && !w->busy && !w->head && !w->n_ends) break;
+      nh_queue_timedwait(&w->wake, &w->lock, w->busy ? STORE_WAIT : next - now);
       continue;
     }
+    w->busy = 1;
     spool_slot *batch = grab_slots_locked(w);
     nh_spool_end *ends = w->ends;
     size_t n_ends = w->n_ends;
@@ -293,6 +309,7 @@ static void *writer_main(void *arg) {
       after = s->next; /* once DONE, the slot's owner may leave */
       s->state = SLOT_DONE;
     }
+    w->busy = 0;
     if (batch) pthread_cond_broadcast(&w->filled);
   }
   pthread_mutex_unlock(&w->lock);
@@ -315,11 +332,39 @@ static void items_free(nh_spool_item *items, size_t n) {
 }
 
 /* Waits for the writer to end the slot, or takes it back at its deadline. */
+/* w->lock held, the writer idle: the caller writes its own slot, with the
+ * pending ends, in one transaction (no hand-off to the writer thread:
+ * the owner submits one call at a time, so there is nobody to group
+ * with); the writer meanwhile waits (busy). */
+static void write_own_locked(nh_spool_writer *w, spool_slot *slot) {
+  nh_spool_end *ends = w->ends;
+  size_t m = w->n_ends;
+  w->ends = NULL;
+  w->n_ends = w->cap_ends = 0;
+  w->busy = 1;
+  slot->state = SLOT_WRITING;
+  pthread_mutex_unlock(&w->lock);
+  int keep = write_batch(w->c, slot, ends, m) != NH_OK && m;
+  if (!keep) ends_free(ends, m);
+  pthread_mutex_lock(&w->lock);
+  for (size_t i = 0; keep && i < m; i++)
+    if (ends_push_locked(w, &ends[i]) != 0) free((void *)ends[i].receipt);
+  if (keep) free(ends);
+  slot->state = SLOT_DONE;
+  w->busy = 0;
+  if (w->head || w->n_ends) pthread_cond_signal(&w->wake);
+}
+
 static void await_slot(nh_spool_writer *w, spool_slot *slot, const char *path) {
   pthread_mutex_lock(&w->lock);
   if (w->stop) {
     slot->code = NH_CLOSED;
     snprintf(slot->err, sizeof slot->err, "the client is closed");
+    pthread_mutex_unlock(&w->lock);
+    return;
+  }
+  if (!w->busy && !w->head) {
+    write_own_locked(w, slot);
     pthread_mutex_unlock(&w->lock);
     return;
   }
