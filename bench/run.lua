@@ -87,7 +87,16 @@ local CASES = {
                    poll_every = 1000 },
   cb_w2_poll   = { kind = "tput", label = "2 x 32", pattern = "callbacks + poll/1000",
                    async = { workers = 2, max_workers = 2 }, in_flight = 2 * 32, poll_every = 1000 },
+
+  -- The spool (issue 13): ff_default with spool.path (a fresh file each run) and its sync.
+  ff_spool     = { kind = "tput", label = "4 x 32, spool sync = normal", pattern = "fire & forget",
+                   async = { max_workers = 4 }, in_flight = 4 * 32, callbacks = false,
+                   spool = "normal" },
+  ff_spool_full = { kind = "tput", label = "4 x 32, spool sync = full", pattern = "fire & forget",
+                   async = { max_workers = 4 }, in_flight = 4 * 32, callbacks = false,
+                   spool = "full" },
 }
+local SPOOL_ORDER = { "ff_default", "ff_spool", "ff_spool_full" }
 local SEED_ORDER = { "pool_c1", "pool_default", "pool_elastic", "direct" }
 local TPUT_ORDER = { "ff_default", "ff_w2", "ff_w2_c64", "ff_w1_c128",
                      "cb_default", "cb_poll", "cb_w2_poll" }
@@ -168,10 +177,12 @@ local function run_case(name, base)
 
   local async = { buffer_size = 100000, timeout = 0 }
   for k, v in pairs(case.async) do async[k] = v end
+  local spool_path = case.spool and (os.tmpname() .. ".spool.db")
   local c = assert(notifyhub.new({
     webhook = { url = url },
     async = async,
     http = { timeout = 10 },
+    spool = spool_path and { path = spool_path, sync = case.spool } or nil,
   }))
 
   -- Callbacks as a user would attach them; they also count what really finished.
@@ -208,6 +219,10 @@ local function run_case(name, base)
 
   local s = c:stats()
   c:close(5)
+  if spool_path then
+    for _, suffix in ipairs({ "", "-wal", "-shm" }) do os.remove(spool_path .. suffix) end
+    os.remove((spool_path:gsub("%.spool%.db$", "")))
+  end
   if not callbacks then ok_count, err_count = s.succeeded, s.failed end
   local fields = {
     ("case=%s"):format(name),
@@ -485,6 +500,51 @@ local function throughput_table(base)
       GOAL_RATIO, _VERSION, best.ratio >= GOAL_RATIO and "MET" or "NOT MET"))
 end
 
+-- 3. The spool: the same fire-and-forget run with and without spool.path; wall from the
+-- first send_async until every message is delivered, and the caller's time per send_async.
+local function spool_table(base)
+  print()
+  print(("3. Spool (issue 13): %s messages to /sink, fire & forget, 4 x 32, best of %d runs")
+    :format(fmt_thousands(TPUT_MESSAGES), TPUT_REPEATS))
+  print()
+  local rows, plain = {}, nil
+  for _, name in ipairs(SPOOL_ORDER) do
+    local case, pick = CASES[name], nil
+    for i = 1, TPUT_REPEATS do
+      local r = spawn(name, base)
+      if r and not check_run(case.label .. ", " .. case.pattern, i, r) then r.unclean = true end
+      if r and r.ok > 0 then
+        r.mps = r.ok / r.wall
+        if not pick or r.mps > pick.mps then pick = r end
+      end
+    end
+    if not pick then
+      rows[#rows + 1] = { name == "ff_default" and "none" or case.spool, "FAILED", "-", "-", "-", "-" }
+    else
+      plain = plain or (name == "ff_default" and pick) or nil
+      rows[#rows + 1] = {
+        name == "ff_default" and "none" or case.spool,
+        fmt_thousands(pick.sent) .. (pick.cut == "yes" and " (cut)" or ""),
+        ("%.2f s"):format(pick.wall),
+        fmt_thousands(pick.mps) .. (pick.unclean and " (!)" or ""),
+        plain and ("%.2f"):format(pick.mps / plain.mps) or "-",
+        ("%.1f"):format(pick.submit / pick.sent * 1e6),
+      }
+    end
+  end
+  print_table({ "spool", "messages", "wall", "msg/s", "/no spool", "us per send_async" }, rows,
+    "lrrrrr")
+  print()
+  print("   wall: first send_async .. every message delivered (wait_all); us per send_async: the")
+  print("   caller's time in the send loop per message (with a spool: until it is committed);")
+  print(("   goal: sync = normal >= 0.5 x no spool: %s"):format(
+    (function()
+      local normal = rows[2] and tonumber((rows[2][5] or ""):match("^[%d.]+$"))
+      if not normal then return "no figure" end
+      return normal >= 0.5 and "MET" or "NOT MET"
+    end)()))
+end
+
 local function main()
   local server = require("spec.support.server")
   local started = system.monotime()
@@ -495,6 +555,7 @@ local function main()
     print("Server: " .. base .. " (nginx, " .. NGINX_WORKERS .. " worker process)")
     seed_table(base)
     throughput_table(base)
+    spool_table(base)
   end)
   server.stop()
   if #notes > 0 then

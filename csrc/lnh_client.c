@@ -50,8 +50,9 @@ static int lnh_client_new(lua_State *L) {
   lua_setmetatable(L, -2);
   lua_newtable(L);
   lnh_setuservalue(L, -2);
-  u->c = nh_client_new(&o, err, sizeof err);
-  if (!u->c) return lnh_fail(L, NH_INTERNAL, err);
+  nh_code code;
+  u->c = nh_client_open(&o, &code, err, sizeof err);
+  if (!u->c) return lnh_fail(L, code, err);
   return 1;
 }
 
@@ -216,6 +217,7 @@ static int lnh_client_stats(lua_State *L) {
   FIELD(retried);
   FIELD(cancelled);
   FIELD(timed_out);
+  FIELD(handed_over);
   FIELD(waiting);
   FIELD(queued);
   FIELD(in_flight);

@@ -168,6 +168,13 @@ static uint64_t random_prefix(void) {
 }
 
 nh_client *nh_client_new(const nh_options *opt, char *err, size_t errlen) {
+  return nh_client_open(opt, NULL, err, errlen);
+}
+
+nh_client *nh_client_open(const nh_options *opt, nh_code *code, char *err, size_t errlen) {
+  nh_code dummy;
+  if (!code) code = &dummy;
+  *code = NH_INTERNAL;
   pthread_once(&curl_once, init_curl);
   if (curl_init_rc != CURLE_OK) {
     snprintf(err, errlen, "curl_global_init failed: %s", curl_easy_strerror(curl_init_rc));
@@ -208,6 +215,12 @@ nh_client *nh_client_new(const nh_options *opt, char *err, size_t errlen) {
   }
   c->ready = 1;
   live_add(c);
+  if (opt->spool.path && (*code = nh_spool_client_open(c, opt, err, errlen)) != NH_OK) {
+    nh_client_free(c);
+    return NULL;
+  }
+  c->opt.spool.path = c->opt.spool.sync = NULL; /* the caller's strings */
+  *code = NH_INTERNAL;
   int want = opt->enabled && opt->use_pool ? opt->workers : 0;
   for (int i = 0; i < want; i++) {
     if (nh_pool_start_worker(c) != 0) {
@@ -253,15 +266,33 @@ static void count_submitted(nh_client *c, nh_job *job) {
 /* NaN, negative and infinite timeouts mean none. */
 static int has_deadline(const nh_job *job) { return job->timeout > 0 && !isinf(job->timeout); }
 
-/* Stamps a job accepted now. */
-static void accept_job(nh_client *c, nh_job *job) {
-  job->seq = ++c->next_seq;
+/* Its times, from now (before a spool records them). */
+static void stamp_job(nh_job *job) {
   job->submitted_at = job->enqueued_at = nh_now();
   /* Delays the core can run. */
   if (!has_deadline(job)) job->timeout = 0;
   job->deadline = job->timeout > 0 ? job->submitted_at + job->timeout : 0;
   nh_retry_sanitize(&job->retry);
+}
+
+/* Stamps a job accepted now (a spool's job was stamped when recorded). */
+static void accept_job(nh_client *c, nh_job *job) {
+  job->seq = ++c->next_seq;
+  if (!job->spool_seq) stamp_job(job);
   count_submitted(c, job);
+}
+
+/* With a spool, accepted means recorded: the jobs are stamped and recorded
+ * first; refused, they are left as they came. */
+static nh_code record(nh_client *c, nh_job **jobs, size_t n, double wait, char *err,
+                      size_t errlen) {
+  for (size_t i = 0; i < n; i++) {
+    jobs[i]->spool_seq = 0;
+    stamp_job(jobs[i]);
+  }
+  nh_code rc = nh_spool_client_record(c, jobs, n, wait, err, errlen);
+  for (size_t i = 0; rc != NH_OK && i < n; i++) jobs[i]->submitted_at = jobs[i]->deadline = 0;
+  return rc;
 }
 
 static nh_code refuse(nh_client *c, nh_code rc, size_t n, char *err, size_t errlen) {
@@ -336,6 +367,8 @@ nh_code nh_client_submit_many(nh_client *c, nh_job **jobs, size_t n, double queu
   maybe_purge(c);
   if (!c->opt.enabled) {
     if (c->queue.closing) return refuse(c, NH_CLOSED, n, err, errlen);
+    nh_code rc = c->spool ? record(c, jobs, n, queue_timeout, err, errlen) : NH_OK;
+    if (rc != NH_OK) return rc;
     for (size_t i = 0; i < n; i++) accept_job(c, jobs[i]);
     for (size_t i = 0; i < n; i++) nh_worker_run_inline(c, jobs[i]);
     return NH_OK;
@@ -347,6 +380,18 @@ nh_code nh_client_submit_many(nh_client *c, nh_job **jobs, size_t n, double queu
   if (rc != NH_OK) {
     pthread_mutex_unlock(&c->queue.lock);
     return refuse(c, rc, n, err, errlen);
+  }
+  if (c->spool) { /* the room stays reserved while the writer records them */
+    c->queue.reserved += n;
+    pthread_mutex_unlock(&c->queue.lock);
+    rc = record(c, jobs, n, queue_timeout, err, errlen);
+    pthread_mutex_lock(&c->queue.lock);
+    c->queue.reserved -= n;
+    if (rc != NH_OK) {
+      pthread_cond_signal(&c->queue.not_full);
+      pthread_mutex_unlock(&c->queue.lock);
+      return rc;
+    }
   }
   for (size_t i = 0; i < n; i++) {
     accept_job(c, jobs[i]);
@@ -437,6 +482,7 @@ void nh_client_stats(nh_client *c, nh_stats *s) {
   s->waiting = __atomic_load_n(&c->waiting, __ATOMIC_RELAXED);
   s->threads_created = __atomic_load_n(&c->threads_created, __ATOMIC_RELAXED);
   s->rate_destinations = nh_limits_count(c->limits);
+  s->handed_over = __atomic_load_n(&c->handed_over, __ATOMIC_RELAXED);
   pthread_mutex_lock(&c->queue.lock);
   s->queued = c->queue.length;
   s->workers = c->n_workers;

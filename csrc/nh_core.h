@@ -69,12 +69,18 @@ typedef struct nh_rate_rule {
 
 #define NH_MAX_RATE_RULES 3
 
+/* The spool's options (spool.path, ...): the rows of NH_SPOOL_OPTIONS. */
+typedef struct nh_spool_options {
+  NH_SPOOL_OPTIONS(NH_OPT_MEMBER, )
+} nh_spool_options;
+
 /* The client's options: the rows of nh_options.h, each commented there. */
 typedef struct nh_options {
   NH_CLIENT_OPTIONS(NH_OPT_MEMBER, )
-  nh_retry retry;      /* the default of a message that gives none */
-  int failures_stderr; /* not a user key: no log handler, so a failure the
-                          full log buffer cannot keep goes to stderr */
+  nh_retry retry;         /* the default of a message that gives none */
+  nh_spool_options spool; /* spool.path NULL: no spool (memory only) */
+  int failures_stderr;    /* not a user key: no log handler, so a failure the
+                             full log buffer cannot keep goes to stderr */
 } nh_options;
 
 /* One destination of a message, fully resolved by the caller. */
@@ -151,7 +157,8 @@ typedef struct nh_message {
 } nh_message;
 
 struct nh_job {
-  uint64_t seq; /* the client's number for this job, from 1 */
+  uint64_t seq;      /* the client's number for this job, from 1 */
+  int64_t spool_seq; /* its record in the client's spool; 0: none */
   nh_message msg;
   nh_result *results;  /* one per target, filled by the worker */
   nh_code code;        /* NH_OK, or why the job as a whole ended */
@@ -182,6 +189,7 @@ typedef struct nh_stats {
   uint64_t threads_created;
   uint64_t log_dropped;
   size_t rate_destinations; /* destinations the rate limits track (idle ones go lazily) */
+  uint64_t handed_over;     /* ended HANDED_OVER: close() gave them back to the spool */
 } nh_stats;
 
 typedef struct nh_log_record {
@@ -269,6 +277,9 @@ void nh_options_default(nh_options *opt);
 const nh_options *nh_client_options(const nh_client *c);
 /* [any]: the calling thread becomes the client's owner. */
 nh_client *nh_client_new(const nh_options *opt, char *err, size_t errlen);
+/* [any] The same; *code (may be NULL) says why it failed: INVALID_CONFIG,
+ * SPOOL_BUSY, SPOOL_FULL for spool.path (err names the path), else INTERNAL. */
+nh_client *nh_client_open(const nh_options *opt, nh_code *code, char *err, size_t errlen);
 /* [owner] On NH_OK the client owns the job and holds a second reference
  * for the caller; on failure the caller keeps the job and err says why
  * (NH_NO_MEMORY: the queue had no memory for it; nothing was accepted). A
@@ -328,7 +339,7 @@ void nh_client_new_id(nh_client *c, char *buf, size_t len);
 
 /* ---- the spool (nh_spool*.c): a durable queue in an SQLite file --------
  *
- * Phase 1 of issue 13: the store alone; the client does not use it yet.
+ * Issue 13: the store; a client with spool.path uses it (nh_spool_client.c).
  * Every process (and every client) on one file shares its queue: put
  * records, take due ones with a lease, renew, finish (delivered: deleted;
  * failed: kept with its receipt for keep_failed seconds), release (close
@@ -345,10 +356,6 @@ void nh_client_new_id(nh_client *c, char *buf, size_t len);
  * ENOSPC, EFBIG; nothing of the call was recorded), NH_INVALID_CONFIG (open:
  * not a spool, cannot create or write), NH_QUEUE_FULL (max_queued),
  * NH_NO_MEMORY, NH_CLOSED (forked), NH_INTERNAL. */
-
-typedef struct nh_spool_options {
-  NH_SPOOL_OPTIONS(NH_OPT_MEMBER, )
-} nh_spool_options;
 
 typedef struct nh_spool nh_spool;
 
@@ -444,6 +451,9 @@ typedef struct nh_spool_end {
 } nh_spool_end;
 nh_code nh_spool_finish(nh_spool *sp, nh_spool_end *ends, size_t n, double now, char *err,
                         size_t errlen);
+/* nh_spool_finish(ends) and nh_spool_put(items) in one transaction. */
+nh_code nh_spool_put_finish(nh_spool *sp, nh_spool_item *items, size_t n, nh_spool_end *ends,
+                            size_t m, char *err, size_t errlen);
 /* close(): everything this owner holds is queued again (same id, same
  * attempt); the owner leaves the owners table. *n: how many. */
 nh_code nh_spool_release(nh_spool *sp, size_t *n, char *err, size_t errlen);

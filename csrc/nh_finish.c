@@ -41,7 +41,8 @@ static nh_code end_code(const nh_job *job) {
 void nh_finish_report_unread(nh_client *c) {
   pthread_mutex_lock(&c->done.lock);
   for (nh_job *job = c->done.head; job; job = job->next)
-    if (!nh_job_succeeded(job) && job->code != NH_CANCELLED && !job->failure_logged)
+    if (!nh_job_succeeded(job) && job->code != NH_CANCELLED && job->code != NH_HANDED_OVER &&
+        !job->failure_logged)
       report_undelivered(job, end_code(job));
   pthread_mutex_unlock(&c->done.lock);
 }
@@ -55,6 +56,7 @@ static void count_finished(nh_client *c, nh_job *job) {
                                                 : &c->failed;
   __atomic_add_fetch(counter, 1, __ATOMIC_RELAXED);
   if (job->code == NH_CLOSED) __atomic_add_fetch(&c->closed, 1, __ATOMIC_RELAXED);
+  if (job->code == NH_HANDED_OVER) __atomic_add_fetch(&c->handed_over, 1, __ATOMIC_RELAXED);
   if (__atomic_load_n(&job->state, __ATOMIC_ACQUIRE) == NH_JOB_SENDING)
     __atomic_sub_fetch(&c->in_flight, 1, __ATOMIC_RELAXED);
 }
@@ -64,7 +66,8 @@ static void count_finished(nh_client *c, nh_job *job) {
  * At exit nobody drains the buffer: a job nobody will read goes to stderr. */
 static void log_failure(nh_client *c, nh_job *job, int detached) {
   const nh_result *bad = first_failure(job);
-  if (!bad || job->code == NH_CANCELLED) return; /* the caller asked for it */
+  /* cancelled: the caller asked for it; handed over: not lost */
+  if (!bad || job->code == NH_CANCELLED || job->code == NH_HANDED_OVER) return;
   if (__atomic_load_n(&c->at_exit, __ATOMIC_ACQUIRE)) {
     if (detached) report_undelivered(job, end_code(job));
     return;
@@ -84,8 +87,18 @@ static void log_failure(nh_client *c, nh_job *job, int detached) {
   }
 }
 
+/* A spooled job cut off by close() is not lost: its record goes back to
+ * the spool (nh_spool_client_close), so it ends HANDED_OVER, not CLOSED. */
+static void hand_over(nh_job *job) {
+  if (!job->spool_seq || job->code != NH_CLOSED) return;
+  job->code = NH_HANDED_OVER;
+  for (size_t i = 0; i < job->msg.n_targets; i++)
+    if (job->results[i].code == NH_CLOSED) job->results[i].code = NH_HANDED_OVER;
+}
+
 void nh_finish_job(nh_client *c, nh_job *job) {
   if (!nh_job_seal(job)) nh_job_end_cancelled(job, (size_t)-1); /* cancel() said true */
+  hand_over(job);
   for (size_t i = 0; i < job->msg.n_targets; i++) {
     nh_result *r = &job->results[i];
     nh_redact_result(r, &job->msg.targets[i]);
@@ -93,6 +106,7 @@ void nh_finish_job(nh_client *c, nh_job *job) {
     if (r->response)
       r->response_len = nh_redact(r->response, r->response_len, c->secrets, c->n_secrets);
   }
+  if (job->spool_seq) nh_spool_client_end(c, job);
   count_finished(c, job);
   int detached = __atomic_load_n(&job->detached, __ATOMIC_ACQUIRE);
   log_failure(c, job, detached);

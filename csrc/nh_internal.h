@@ -410,17 +410,20 @@ struct nh_client {
   uint64_t retried, cancelled, timed_out;
   size_t waiting; /* atomic: taken jobs with only timers */
   uint64_t latency[NH_PLATFORM_COUNT][NH_LATENCY_BUCKETS];
-  size_t in_flight;            /* taken by a worker, not done */
-  size_t outstanding;          /* under done.lock: not yet completed */
-  int closed_flag;             /* close() has run */
-  int ready;                   /* locks and queues exist */
-  unsigned fork_generation;    /* nh_fork_generation at creation */
-  unsigned long detaches_seen; /* nh_job_detaches() at the last purge */
-  uint64_t closed_before;      /* c->closed when close() began */
-  int closing;                 /* atomic: close() began */
-  int at_exit;                 /* atomic: the exit handler closes it */
-  int exit_open;               /* the exit handler's: it was left open */
-  nh_client *live_next;        /* the process's live clients */
+  size_t in_flight;               /* taken by a worker, not done */
+  size_t outstanding;             /* under done.lock: not yet completed */
+  int closed_flag;                /* close() has run */
+  int ready;                      /* locks and queues exist */
+  unsigned fork_generation;       /* nh_fork_generation at creation */
+  unsigned long detaches_seen;    /* nh_job_detaches() at the last purge */
+  uint64_t closed_before;         /* c->closed when close() began */
+  int closing;                    /* atomic: close() began */
+  int at_exit;                    /* atomic: the exit handler closes it */
+  int exit_open;                  /* the exit handler's: it was left open */
+  nh_client *live_next;           /* the process's live clients */
+  nh_spool *spool;                /* spool.path's store, or NULL (memory only) */
+  struct nh_spool_writer *writer; /* its writer thread (nh_spool_client.c) */
+  uint64_t handed_over;           /* atomic: ended HANDED_OVER */
 };
 
 /* ---- the pool (nh_pool.c): the owner thread's calls ---------------------- */
@@ -440,6 +443,30 @@ size_t nh_pool_close_end(nh_client *c, double deadline);
 /* Owner thread: joins direct-mode threads that returned (all: every one)
  * and retired ones. */
 void nh_pool_reap(nh_client *c, int all);
+
+/* ---- the client's spool (nh_spool_client.c) ------------------------------ */
+
+/* Seconds a submit waits for the spool: async.timeout, at least
+ * NH_SPOOL_MIN_WAIT (a commit takes time even when nobody holds the lock). */
+#define NH_SPOOL_MIN_WAIT 1.0
+static inline double nh_spool_client_wait(double queue_timeout) {
+  return queue_timeout > NH_SPOOL_MIN_WAIT ? queue_timeout : NH_SPOOL_MIN_WAIT;
+}
+typedef struct nh_spool_writer nh_spool_writer;
+/* nh_client_new: opens spool.path into c->spool and starts its writer. */
+nh_code nh_spool_client_open(nh_client *c, const nh_options *opt, char *err, size_t errlen);
+/* close (after the workers were joined): hands back what this client holds,
+ * closes the spool; never waits for the store past deadline (nh_now()). */
+size_t nh_spool_client_close(nh_client *c, double deadline);
+/* Owner thread (submit): records the jobs (stamped, planned) as one group,
+ * through the writer, waiting at most nh_spool_client_wait(wait) for its
+ * turn; sets each job's spool_seq on NH_OK. Nothing is recorded otherwise. */
+nh_code nh_spool_client_record(nh_client *c, nh_job **jobs, size_t n, double wait, char *err,
+                               size_t errlen);
+/* Any thread (nh_finish_job): the job's record ends with the job (delivered
+ * or cancelled: deleted; failed: kept with its receipt; HANDED_OVER: stays
+ * held until close() releases it). */
+void nh_spool_client_end(nh_client *c, nh_job *job);
 
 /* ---- how jobs end (nh_finish.c) ------------------------------------------ */
 

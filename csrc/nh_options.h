@@ -84,11 +84,8 @@
   /* seconds from submit after which no retry starts; 0: no limit */ \
   X(P, retry, max_elapsed, max_elapsed, SEC, 0, 0, 7 * NH_DAY, 0)
 
-/* The spool (issue 13, nh_spool*.c): struct nh_spool_options. Not in
- * NH_OPTIONS yet: the client does not read these keys before the spool is
- * wired into submit and the workers, so notifyhub.new still refuses them
- * as unknown. Wiring: add NH_SPOOL_OPTIONS(X, spool.) to NH_OPTIONS and an
- * nh_spool_options spool member to nh_options. */
+/* The spool (issue 13, nh_spool*.c): struct nh_spool_options, the spool
+ * member of nh_options; config.lua checks that sync is "normal" or "full". */
 #define NH_SPOOL_OPTIONS(X, P)                                                    \
   /* the SQLite file; NULL: no spool (memory only) */                             \
   X(P, spool, path, path, STR, NULL, 0, 0, 0)                                     \
@@ -102,7 +99,7 @@
   X(P, spool, max_queued, max_queued, SIZE, 1000000, 1, 1000000000, 0)
 
 /* Every row, with its path from nh_options. */
-#define NH_OPTIONS(X) NH_CLIENT_OPTIONS(X, ) NH_RETRY_OPTIONS(X, retry.)
+#define NH_OPTIONS(X) NH_CLIENT_OPTIONS(X, ) NH_RETRY_OPTIONS(X, retry.) NH_SPOOL_OPTIONS(X, spool.)
 
 /* NH_LOG_* in order, as logger.level names them. */
 #define NH_LOG_LEVEL_NAMES \

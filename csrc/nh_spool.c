@@ -141,7 +141,10 @@ nh_code nh_spool_error(nh_spool *sp, int rc, const char *what, char *err, size_t
   if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED)
     return fail(err, errlen, NH_SPOOL_BUSY, sp->path,
                 "locked by another process for more than %.3g s (%s)", sp->timeout, what);
-  if (primary == SQLITE_FULL ||
+  /* A write refused for want of room often comes back as IOERR_WRITE with
+   * the errno already gone (SQLite reads it later): a failed write is no room. */
+  int ext = sqlite3_extended_errcode(sp->db);
+  if (primary == SQLITE_FULL || ext == SQLITE_IOERR_WRITE ||
       (primary == SQLITE_IOERR && full_errno(sqlite3_system_errno(sp->db))))
     return fail(
       err, errlen, NH_SPOOL_FULL, sp->path,
@@ -172,6 +175,11 @@ nh_code nh_spool_commit(nh_spool *sp, nh_code code, char *err, size_t errlen) {
   }
   /* A failed write may have rolled back already (SQLITE_FULL does). */
   if (!sqlite3_get_autocommit(sp->db)) exec(sp, "ROLLBACK");
+  /* A WAL that hit a file-size limit or a full disk only shrinks by a
+   * checkpoint: without one, no later write would fit even once there is
+   * room again (best effort; the next failure tries again). */
+  if (code == NH_SPOOL_FULL)
+    sqlite3_wal_checkpoint_v2(sp->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
   return code;
 }
 

@@ -276,6 +276,35 @@ nh_code nh_spool_finish(nh_spool *sp, nh_spool_end *ends, size_t n, double now, 
   return code;
 }
 
+/* A writer's round in one transaction (one commit instead of two): the
+ * ends, then the items as nh_spool_put records them. On failure nothing
+ * of either was written: items get the code, ends held = 0. */
+nh_code nh_spool_put_finish(nh_spool *sp, nh_spool_item *items, size_t n, nh_spool_end *ends,
+                            size_t m, char *err, size_t errlen) {
+  for (size_t i = 0; i < m; i++) ends[i].held = 0;
+  nh_code code = nh_spool_enter(sp, err, errlen);
+  if (code != NH_OK) goto out;
+  if ((code = nh_spool_begin(sp, err, errlen)) == NH_OK) {
+    double now = nh_wall_time();
+    sqlite3_int64 open = 0;
+    int rc = SQLITE_OK;
+    for (size_t i = 0; rc == SQLITE_OK && i < m; i++) rc = finish_one(sp, &ends[i], now, &open);
+    if (rc == SQLITE_OK) rc = open_add(sp, open);
+    if (rc == SQLITE_OK) rc = put_groups(sp, items, n, now);
+    if (rc != SQLITE_OK) code = nh_spool_error(sp, rc, "recording messages", err, errlen);
+    code = nh_spool_commit(sp, code, err, errlen);
+  }
+  nh_spool_leave(sp);
+out:
+  if (code != NH_OK) {
+    for (size_t i = 0; i < n; i++) items[i].code = code, items[i].seq = 0;
+    for (size_t i = 0; i < m; i++) ends[i].held = 0;
+  } else {
+    code = refused(sp, items, n, err, errlen);
+  }
+  return code;
+}
+
 static nh_code finish1(nh_spool *sp, nh_spool_end *e, double now, int *held, char *err,
                        size_t errlen) {
   nh_code code = nh_spool_finish(sp, e, 1, now, err, errlen);

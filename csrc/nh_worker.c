@@ -145,6 +145,25 @@ static void wait_for(nh_worker *w, worker_state *ws, nh_job *job, size_t i, size
   reclass(w->client, job, was);
 }
 
+/* Seconds target t must wait for its destination's rate limit (0: it may
+ * go now, and the send is counted). With a spool, the windows are the
+ * spool's, shared by every process on it, under a hash of the destination
+ * (its URL may hold a token); a store error asks again a little later. */
+static double rate_wait(nh_worker *w, const nh_job *job, const nh_target *t, double now) {
+  nh_client *c = w->client;
+  if (!c->spool || t->n_rate == 0) return nh_limits_reserve(c->limits, t, now);
+  const char *dest = t->rate_key ? t->rate_key : t->url;
+  char key[64], err[256];
+  double wait = 0;
+  if (nh_hmac_sha256_base64("notifyhub rate", 14, dest, strlen(dest), key, sizeof key) != 0 ||
+      nh_spool_rate_take(c->spool, key, t->rate, t->n_rate, nh_wall_time(), &wait, err,
+                         sizeof err) != NH_OK) {
+    nh_log(&c->log, NH_LOG_DEBUG, w->id, job->msg.id, "rate limit: %s; asking again in 0.1 s", err);
+    return 0.1;
+  }
+  return wait;
+}
+
 /* Sends part `part` of target i when nothing holds it back: a cancel, the
  * deadline, or the destination's rate limit (then it waits in a timer). */
 static void start_target(nh_worker *w, worker_state *ws, nh_job *job, size_t i, size_t part) {
@@ -158,7 +177,7 @@ static void start_target(nh_worker *w, worker_state *ws, nh_job *job, size_t i, 
     end_target(w, job, i, NH_TIMEOUT, "the message's deadline passed");
     return;
   }
-  double wait = nh_limits_reserve(c->limits, &job->msg.targets[i], now);
+  double wait = rate_wait(w, job, &job->msg.targets[i], now);
   if (wait > 0) {
     nh_log(&c->log, NH_LOG_DEBUG, w->id, job->msg.id, "rate limit: waiting %.3f s", wait);
     wait_for(w, ws, job, i, part, now + wait);

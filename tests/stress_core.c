@@ -92,6 +92,7 @@ typedef struct producer_arg {
 } producer_arg;
 
 static int racy_submit, inline_cancel = 1, no_cancel;
+static const char *spool_dir; /* --spool DIR: every client on a spool there */
 static unsigned base_seed = 1;
 
 static double now(void) {
@@ -390,6 +391,11 @@ static int run_one(const char *base, int round, int mode, int shared) {
     client_ctx *cx = &r->clients[k];
     pthread_mutex_init(&cx->owner, NULL);
     pthread_mutex_init(&cx->reg, NULL);
+    char path[4096];
+    if (spool_dir) { /* a fresh spool per client: the writer thread in the same races */
+      snprintf(path, sizeof path, "%s/stress-%d-%d-%d-%d.db", spool_dir, round, mode, shared, k);
+      o.spool.path = path;
+    }
     cx->c = nh_client_new(&o, err, sizeof err);
     if (!cx->c) {
       fprintf(stderr, "nh_client_new: %s\n", err);
@@ -432,7 +438,7 @@ static int run_one(const char *base, int round, int mode, int shared) {
 int main(int argc, char **argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: stress_core BASE_URL [ROUNDS] [--racy-submit] [--no-inline-cancel] "
-                    "[--no-cancel] [--seed N]\n");
+                    "[--no-cancel] [--seed N] [--spool DIR]\n");
     return 2;
   }
   int rounds = 2;
@@ -441,6 +447,7 @@ int main(int argc, char **argv) {
     else if (strcmp(argv[i], "--no-inline-cancel") == 0) inline_cancel = 0;
     else if (strcmp(argv[i], "--no-cancel") == 0) no_cancel = 1;
     else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) base_seed = (unsigned)atoi(argv[++i]);
+    else if (strcmp(argv[i], "--spool") == 0 && i + 1 < argc) spool_dir = argv[++i];
     else rounds = atoi(argv[i]);
   }
   int passed = 0, failed = 0;

@@ -255,7 +255,14 @@ local RULES = {
 }
 
 -- Rows whose value needs more than its type's check.
-local REFINED = { ["http.proxy"] = proxy_url }
+local REFINED = {
+  ["http.proxy"] = proxy_url,
+  ["spool.sync"] = one_of("normal", "full"),
+  ["spool.path"] = function(v)
+    if type(v) ~= "string" then return "string" end
+    if v == "" or v:find("%z") then return "a file name", "an empty name or one with a NUL byte" end
+  end,
+}
 
 --- Keys of the general sections that stay in Lua (the core never sees them):
 -- their checkers; their default is nil.

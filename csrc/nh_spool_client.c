@@ -1,0 +1,471 @@
+/*
+ * nh_spool_client.c: the client's spool (spool.path, issue 13).
+ *
+ * Accepted = recorded. A submit records its jobs before it accepts them:
+ * the caller's thread serialises them (nh_spool_item_from_job, recorded as
+ * taken by this client: it delivers them from memory). When the writer
+ * is idle the caller commits them itself, with the ends waiting, in one
+ * transaction (no hand-off: two context switches were most of the cost);
+ * else it hands them to the writer thread and waits for the commit, at
+ * most until its deadline (async.timeout, at least NH_SPOOL_MIN_WAIT):
+ * past it, items the writer has not begun to write are taken back
+ * (SPOOL_BUSY, nothing recorded); once in a transaction, the caller waits
+ * for its end, which SQLite's busy timeout (set from the nearest
+ * deadline) bounds.
+ *
+ * The writer, one thread per client: everything submitted while it
+ * committed goes in the next transaction (group commit: batches grow with
+ * the load, no timer when idle); the ends of finished jobs (delivered:
+ * deleted; failed: kept with the receipt; gathered ENDS_DELAY) go in one
+ * transaction, with the next submits' when there are any; every
+ * lease/3 it renews the lease; every TAKE_EVERY seconds, when the queue
+ * has room, it takes due records others left (released, a dead process's)
+ * and queues them as detached jobs. close() stops it, then hands back what
+ * the client still holds (nh_spool_release).
+ *
+ * Locks: the writer's lock is a leaf (nothing else is taken under it), so
+ * nh_finish_job may queue an end while holding the queue's lock.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nh_internal.h"
+
+#define WRITER_BATCH 4096 /* items per transaction, at most (one call's are never split) */
+#define TAKE_MAX 256      /* records taken at once */
+#define TAKE_EVERY 0.5    /* seconds between looks for records others left */
+#define STORE_WAIT 1.0    /* busy timeout of the writer's own calls */
+#define ENDS_DELAY 0.01   /* seconds ends wait to be written together */
+#define ENDS_MANY 256     /* ends written at once without waiting */
+
+enum { SLOT_WAITING, SLOT_WRITING, SLOT_DONE };
+
+/* One submit's items, on the caller's stack while it waits. */
+typedef struct spool_slot {
+  nh_spool_item *items;
+  size_t n;
+  double deadline; /* nh_now() */
+  int state;       /* SLOT_*, under the writer's lock */
+  nh_code code;
+  char err[256];
+  struct spool_slot *next;
+} spool_slot;
+
+struct nh_spool_writer {
+  pthread_mutex_t lock;
+  pthread_cond_t wake;   /* the writer sleeps here */
+  pthread_cond_t filled; /* submitters wait here */
+  spool_slot *head, **tail;
+  nh_spool_end *ends; /* finished jobs; each receipt is owned */
+  size_t n_ends, cap_ends;
+  double ends_since; /* nh_now() when the first pending end came */
+  int busy;          /* a round is being written (by the writer or a caller) */
+  int stop;
+  double stop_deadline;
+  pthread_t thread;
+  nh_client *c;
+};
+
+/* ---- ends ---------------------------------------------------------------- */
+
+static void ends_free(nh_spool_end *ends, size_t n) {
+  for (size_t i = 0; i < n; i++) free((void *)ends[i].receipt);
+  free(ends);
+}
+
+/* w->lock held; 0, or -1 without memory (the end is dropped: the record
+ * stays held, and is delivered again after this process). */
+static int ends_push_locked(nh_spool_writer *w, const nh_spool_end *e) {
+  if (w->n_ends == w->cap_ends) {
+    size_t cap = w->cap_ends ? 2 * w->cap_ends : 64;
+    nh_spool_end *more = realloc(w->ends, cap * sizeof *more);
+    if (!more) return -1;
+    w->ends = more;
+    w->cap_ends = cap;
+  }
+  if (w->n_ends == 0) w->ends_since = nh_now();
+  w->ends[w->n_ends++] = *e;
+  return 0;
+}
+
+static void queue_end(nh_client *c, nh_spool_end *e) {
+  nh_spool_writer *w = c->writer;
+  pthread_mutex_lock(&w->lock);
+  int kept = !w->stop && ends_push_locked(w, e) == 0;
+  if (kept && (w->n_ends == 1 || w->n_ends == ENDS_MANY)) pthread_cond_signal(&w->wake);
+  pthread_mutex_unlock(&w->lock);
+  if (!kept) free((void *)e->receipt);
+}
+
+void nh_spool_client_end(nh_client *c, nh_job *job) {
+  if (!c->writer || !job->spool_seq || job->code == NH_HANDED_OVER) return;
+  nh_spool_end e = { .seq = job->spool_seq, .how = NH_SPOOL_DELIVERED };
+  /* Cancelled: the caller asked for it, nothing to keep. */
+  if (!nh_job_succeeded(job) && job->code != NH_CANCELLED) {
+    e.how = NH_SPOOL_FAILED;
+    e.receipt = nh_spool_receipt(job);
+  }
+  queue_end(c, &e);
+}
+
+/* A record that does not decode: kept failed, with a receipt that says so. */
+static void fail_record(nh_client *c, const nh_spool_rec *r, const char *why) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "message_id", r->id ? r->id : "");
+  cJSON_AddStringToObject(o, "status", "failed");
+  cJSON_AddStringToObject(o, "code", nh_code_name(NH_INTERNAL));
+  cJSON_AddStringToObject(o, "error", why);
+  nh_spool_end e = { .seq = r->seq, .how = NH_SPOOL_FAILED, .receipt = cJSON_PrintUnformatted(o) };
+  cJSON_Delete(o);
+  queue_end(c, &e);
+}
+
+/* ---- the writer's work ----------------------------------------------------- */
+
+static void set_wait(nh_client *c, double seconds) {
+  nh_spool_set_timeout(c->spool, seconds > 0 ? seconds : 0);
+}
+
+/* One transaction for every slot of the batch (each group is one slot)
+ * and the m ends given (NULL: none); the transaction's code. */
+static nh_code write_batch(nh_client *c, spool_slot *batch, nh_spool_end *ends, size_t m) {
+  size_t total = 0, k = 0;
+  double first = INFINITY;
+  for (spool_slot *s = batch; s; s = s->next) {
+    total += s->n;
+    if (s->deadline < first) first = s->deadline;
+  }
+  nh_spool_item *items = malloc(total * sizeof *items);
+  char err[256] = "";
+  nh_code code = NH_NO_MEMORY;
+  if (items) {
+    int group = 0;
+    for (spool_slot *s = batch; s; s = s->next, group++)
+      for (size_t i = 0; i < s->n; i++) {
+        items[k] = s->items[i];
+        items[k++].group = group;
+      }
+    set_wait(c, first - nh_now());
+    code = nh_spool_put_finish(c->spool, items, total, ends, m, err, sizeof err);
+  }
+  k = 0;
+  for (spool_slot *s = batch; s; s = s->next) {
+    s->code = items ? NH_OK : NH_NO_MEMORY;
+    for (size_t i = 0; items && i < s->n; i++, k++) {
+      s->items[i].seq = items[k].seq;
+      if (items[k].code != NH_OK) s->code = items[k].code;
+    }
+    if (s->code != NH_OK)
+      snprintf(s->err, sizeof s->err, "%s", err[0] ? err : nh_code_text(s->code));
+  }
+  free(items);
+  return code;
+}
+
+/* Ends in one transaction; 0 when they are written (or given up), else
+ * the writer keeps them for its next round. */
+static int write_ends(nh_client *c, nh_spool_end *ends, size_t n, int stopping, double stop_by) {
+  char err[256];
+  set_wait(c, stopping ? stop_by - nh_now() : STORE_WAIT);
+  nh_code code = nh_spool_finish(c->spool, ends, n, nh_wall_time(), err, sizeof err);
+  if (code == NH_OK || stopping) {
+    if (code != NH_OK)
+      nh_log(&c->log, NH_LOG_WARN, 0, NULL,
+             "%s (%zu finished messages stay held: they may be sent again)", err, n);
+    ends_free(ends, n);
+    return 0;
+  }
+  nh_log(&c->log, NH_LOG_DEBUG, 0, NULL, "%s (will try again)", err);
+  return -1;
+}
+
+/* Queues a record taken from the spool as a detached job (nobody reads
+ * its completion); its own deadline is checked by the queue's sweep. */
+static void adopt(nh_client *c, nh_spool_rec *r) {
+  char err[256];
+  nh_job *job = nh_spool_job_decode(r->data, r->len, err, sizeof err);
+  if (!job) {
+    fail_record(c, r, err);
+    return;
+  }
+  job->spool_seq = r->seq;
+  job->enqueued_at = nh_now();
+  nh_job_detach(job);
+  __atomic_store_n(&job->state, NH_JOB_QUEUED, __ATOMIC_RELEASE);
+  __atomic_add_fetch(&c->submitted, 1, __ATOMIC_RELAXED);
+  pthread_mutex_lock(&c->done.lock);
+  c->outstanding++;
+  pthread_mutex_unlock(&c->done.lock);
+  pthread_mutex_lock(&c->queue.lock);
+  int refused = c->queue.closing || nh_queue_reserve_locked(&c->queue, job->deadline > 0) != 0 ||
+                nh_queue_append_locked(&c->queue, job) != 0;
+  if (!refused) {
+    nh_log(&c->log, NH_LOG_DEBUG, 0, job->msg.id, "message taken over from the spool");
+    nh_pool_wake_locked(c);
+    nh_worker_grow_locked(c);
+  }
+  pthread_mutex_unlock(&c->queue.lock);
+  /* Closing: CLOSED becomes HANDED_OVER (release gives it back). */
+  if (refused) nh_finish_fail(c, job, NH_CLOSED, "client closed before the message was sent");
+}
+
+/* Takes what the queue has room for; 1 when it took all it asked for. */
+static int take_some(nh_client *c) {
+  if (!c->opt.enabled || !c->opt.use_pool) return 0;
+  pthread_mutex_lock(&c->queue.lock);
+  size_t used = c->queue.length + c->queue.reserved, cap = c->queue.capacity;
+  size_t room = c->queue.closing || used >= cap ? 0 : cap - used;
+  pthread_mutex_unlock(&c->queue.lock);
+  if (room > TAKE_MAX) room = TAKE_MAX;
+  if (room == 0) return 0;
+  nh_spool_rec recs[TAKE_MAX];
+  size_t n = 0;
+  char err[256];
+  set_wait(c, STORE_WAIT);
+  if (nh_spool_take(c->spool, nh_wall_time(), room, recs, &n, err, sizeof err) != NH_OK) {
+    nh_log(&c->log, NH_LOG_DEBUG, 0, NULL, "%s", err);
+    return 0;
+  }
+  for (size_t i = 0; i < n; i++) {
+    adopt(c, &recs[i]);
+    nh_spool_rec_free(&recs[i]);
+  }
+  return n == room;
+}
+
+static void renew(nh_client *c) {
+  char err[256];
+  set_wait(c, STORE_WAIT);
+  if (nh_spool_renew(c->spool, nh_wall_time(), NULL, err, sizeof err) != NH_OK)
+    nh_log(&c->log, NH_LOG_WARN, 0, NULL, "%s", err);
+}
+
+/* w->lock held: the waiting slots, up to WRITER_BATCH items, now writing. */
+static spool_slot *grab_slots_locked(nh_spool_writer *w) {
+  spool_slot *batch = NULL, **tail = &batch;
+  size_t items = 0;
+  while (w->head && (items == 0 || items + w->head->n <= WRITER_BATCH)) {
+    spool_slot *s = w->head;
+    w->head = s->next;
+    if (!w->head) w->tail = &w->head;
+    s->state = SLOT_WRITING;
+    s->next = NULL;
+    *tail = s;
+    tail = &s->next;
+    items += s->n;
+  }
+  return batch;
+}
+
+static void *writer_main(void *arg) {
+  nh_spool_writer *w = arg;
+  nh_client *c = w->c;
+  double lease = c->spool->opt.lease, next_renew = nh_now() + lease / 3, next_take = nh_now();
+  pthread_mutex_lock(&w->lock);
+  for (;;) {
+    double now = nh_now(), next = next_renew < next_take ? next_renew : next_take;
+    /* Ends wait a little to share a transaction (they are not anyone's
+     * wait); a caller writing its own round (busy) is let finish. */
+    double ends_at = w->n_ends == 0                      ? INFINITY
+                     : w->stop || w->n_ends >= ENDS_MANY ? now
+                                                         : w->ends_since + ENDS_DELAY;
+    if (ends_at < next) next = ends_at;
+    if (w->busy || (!w->head && (w->stop ? !w->n_ends : now < next))) {
+      if (w->stop && !w->busy && !w->head && !w->n_ends) break;
+      nh_queue_timedwait(&w->wake, &w->lock, w->busy ? STORE_WAIT : next - now);
+      continue;
+    }
+    w->busy = 1;
+    spool_slot *batch = grab_slots_locked(w);
+    nh_spool_end *ends = w->ends;
+    size_t n_ends = w->n_ends;
+    w->ends = NULL;
+    w->n_ends = w->cap_ends = 0;
+    int stopping = w->stop;
+    double stop_by = w->stop_deadline;
+    pthread_mutex_unlock(&w->lock);
+    /* With submits waiting, the ends ride in their transaction; should it
+     * fail, the ends alone are tried next. */
+    int with = batch && n_ends && !stopping;
+    int keep = 0;
+    if (batch && write_batch(c, batch, with ? ends : NULL, with ? n_ends : 0) == NH_OK && with) {
+      ends_free(ends, n_ends);
+      n_ends = 0;
+    }
+    if (n_ends) keep = write_ends(c, ends, n_ends, stopping, stop_by) != 0;
+    now = nh_now();
+    if (!stopping && now >= next_renew) {
+      renew(c);
+      next_renew = now + lease / 3;
+    }
+    if (!stopping && now >= next_take) next_take = now + (take_some(c) ? 0 : TAKE_EVERY);
+    pthread_mutex_lock(&w->lock);
+    for (size_t i = 0; keep && i < n_ends; i++)
+      if (ends_push_locked(w, &ends[i]) != 0) free((void *)ends[i].receipt);
+    if (keep) free(ends);
+    for (spool_slot *s = batch, *after; s; s = after) {
+      after = s->next; /* once DONE, the slot's owner may leave */
+      s->state = SLOT_DONE;
+    }
+    w->busy = 0;
+    if (batch) pthread_cond_broadcast(&w->filled);
+  }
+  pthread_mutex_unlock(&w->lock);
+  return NULL;
+}
+
+/* ---- the client's calls ------------------------------------------------------ */
+
+static void unlink_slot_locked(nh_spool_writer *w, spool_slot *slot) {
+  spool_slot **link = &w->head;
+  while (*link && *link != slot) link = &(*link)->next;
+  if (!*link) return;
+  *link = slot->next;
+  if (w->tail == &slot->next) w->tail = link;
+}
+
+static void items_free(nh_spool_item *items, size_t n) {
+  for (size_t i = 0; i < n; i++) nh_spool_item_free(&items[i]);
+  free(items);
+}
+
+/* Waits for the writer to end the slot, or takes it back at its deadline. */
+/* w->lock held, the writer idle: the caller writes its own slot, with the
+ * pending ends, in one transaction (no hand-off to the writer thread:
+ * the owner submits one call at a time, so there is nobody to group
+ * with); the writer meanwhile waits (busy). */
+static void write_own_locked(nh_spool_writer *w, spool_slot *slot) {
+  nh_spool_end *ends = w->ends;
+  size_t m = w->n_ends;
+  w->ends = NULL;
+  w->n_ends = w->cap_ends = 0;
+  w->busy = 1;
+  slot->state = SLOT_WRITING;
+  pthread_mutex_unlock(&w->lock);
+  int keep = write_batch(w->c, slot, ends, m) != NH_OK && m;
+  if (!keep) ends_free(ends, m);
+  pthread_mutex_lock(&w->lock);
+  for (size_t i = 0; keep && i < m; i++)
+    if (ends_push_locked(w, &ends[i]) != 0) free((void *)ends[i].receipt);
+  if (keep) free(ends);
+  slot->state = SLOT_DONE;
+  w->busy = 0;
+  if (w->head || w->n_ends) pthread_cond_signal(&w->wake);
+}
+
+static void await_slot(nh_spool_writer *w, spool_slot *slot, const char *path) {
+  pthread_mutex_lock(&w->lock);
+  if (w->stop) {
+    slot->code = NH_CLOSED;
+    snprintf(slot->err, sizeof slot->err, "the client is closed");
+    pthread_mutex_unlock(&w->lock);
+    return;
+  }
+  if (!w->busy && !w->head) {
+    write_own_locked(w, slot);
+    pthread_mutex_unlock(&w->lock);
+    return;
+  }
+  *w->tail = slot;
+  w->tail = &slot->next;
+  pthread_cond_signal(&w->wake);
+  while (slot->state != SLOT_DONE) {
+    double left = slot->deadline - nh_now();
+    if (slot->state == SLOT_WAITING && left <= 0) {
+      unlink_slot_locked(w, slot);
+      slot->code = NH_SPOOL_BUSY;
+      snprintf(slot->err, sizeof slot->err, "spool %s: not recorded in time (async.timeout)", path);
+      break;
+    }
+    nh_queue_timedwait(&w->filled, &w->lock, slot->state == SLOT_WAITING ? left : 0.5);
+  }
+  pthread_mutex_unlock(&w->lock);
+}
+
+nh_code nh_spool_client_record(nh_client *c, nh_job **jobs, size_t n, double wait, char *err,
+                               size_t errlen) {
+  if (n == 0) return NH_OK;
+  nh_spool_item *items = calloc(n, sizeof *items);
+  double wall = nh_wall_time();
+  size_t made = 0;
+  while (items && made < n && nh_spool_item_from_job(&items[made], jobs[made], wall, 0) == 0)
+    items[made++].take = 1;
+  if (made < n) {
+    if (items) items_free(items, n);
+    snprintf(err, errlen, "out of memory recording the message%s", n > 1 ? "s" : "");
+    return NH_NO_MEMORY;
+  }
+  spool_slot slot = { .items = items, .n = n, .deadline = nh_now() + nh_spool_client_wait(wait) };
+  await_slot(c->writer, &slot, c->spool->path);
+  for (size_t i = 0; slot.code == NH_OK && i < n; i++) jobs[i]->spool_seq = items[i].seq;
+  if (slot.code != NH_OK) snprintf(err, errlen, "%s", slot.err);
+  items_free(items, n);
+  return slot.code;
+}
+
+static void writer_free(nh_spool_writer *w) {
+  if (!w) return;
+  ends_free(w->ends, w->n_ends);
+  pthread_cond_destroy(&w->wake);
+  pthread_cond_destroy(&w->filled);
+  pthread_mutex_destroy(&w->lock);
+  free(w);
+}
+
+static nh_spool_writer *writer_start(nh_client *c) {
+  nh_spool_writer *w = calloc(1, sizeof *w);
+  if (!w) return NULL;
+  w->c = c;
+  w->tail = &w->head;
+  pthread_mutex_init(&w->lock, NULL);
+  pthread_condattr_t attr;
+  pthread_condattr_init(&attr);
+  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+  pthread_cond_init(&w->wake, &attr);
+  pthread_cond_init(&w->filled, &attr);
+  pthread_condattr_destroy(&attr);
+  c->writer = w;
+  if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+    c->writer = NULL;
+    writer_free(w);
+    return NULL;
+  }
+  return w;
+}
+
+nh_code nh_spool_client_open(nh_client *c, const nh_options *opt, char *err, size_t errlen) {
+  nh_code code;
+  c->spool =
+    nh_spool_open(&opt->spool, nh_spool_client_wait(opt->queue_timeout), &code, err, errlen);
+  if (!c->spool) return code;
+  if (!writer_start(c)) {
+    snprintf(err, errlen, "spool %s: could not start its writer thread", c->spool->path);
+    return NH_INTERNAL;
+  }
+  return NH_OK;
+}
+
+size_t nh_spool_client_close(nh_client *c, double deadline) {
+  nh_spool_writer *w = c->writer;
+  if (w) {
+    pthread_mutex_lock(&w->lock);
+    w->stop = 1;
+    w->stop_deadline = deadline;
+    pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->lock);
+    pthread_join(w->thread, NULL);
+    c->writer = NULL;
+    writer_free(w);
+  }
+  size_t n = 0;
+  char err[256];
+  set_wait(c, deadline - nh_now());
+  if (nh_spool_release(c->spool, &n, err, sizeof err) != NH_OK)
+    nh_log(&c->log, NH_LOG_WARN, 0, NULL,
+           "%s (what this client held goes to another client after its lease)", err);
+  nh_spool_close(c->spool);
+  c->spool = NULL;
+  return n;
+}
