@@ -147,6 +147,16 @@ static void check_keys(lua_State *L, int t, const char *section) {
   lua_pop(L, 1);
 }
 
+/* spool.path and spool.sync have more rules than their row's type: the
+ * same as config.lua's REFINED checks, in the same words. */
+static void check_spool(lua_State *L, const nh_options *o) {
+  if (o->spool.path && !*o->spool.path)
+    luaL_error(L, "notifyhub: spool.path: a file name expected, got an empty name");
+  const char *s = o->spool.sync;
+  if (s && strcmp(s, "normal") != 0 && strcmp(s, "full") != 0)
+    luaL_error(L, "notifyhub: spool.sync: one of normal, full expected, got string");
+}
+
 /* Rows come grouped by section: each section's keys are checked once. */
 #define READ_OPTION(P, section, key, field, type, dflt, min, max, above) \
   if (strcmp(last, #section) != 0) check_keys(L, t, last = #section);    \
@@ -156,6 +166,7 @@ void lnh_options_check(lua_State *L, int t, nh_options *o) {
   const char *last = "";
   t = lnh_absindex(L, t);
   NH_OPTIONS(READ_OPTION)
+  check_spool(L, o);
   /* logger.handler lives in Lua: without one, failures the log buffer
    * cannot keep go to stderr. */
   if (get_option(L, t, "logger", "handler")) lua_pop(L, 1);

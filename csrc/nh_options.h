@@ -85,10 +85,12 @@
   X(P, retry, max_elapsed, max_elapsed, SEC, 0, 0, 7 * NH_DAY, 0)
 
 /* The spool (issue 13, nh_spool*.c): struct nh_spool_options, the spool
- * member of nh_options; config.lua checks that sync is "normal" or "full". */
+ * member of nh_options. path: no control character (type HEADER) and not
+ * empty; sync: "normal" or "full" (lnh_options.c's check_spool and
+ * config.lua's REFINED say so in the same words). */
 #define NH_SPOOL_OPTIONS(X, P)                                                    \
   /* the SQLite file; NULL: no spool (memory only) */                             \
-  X(P, spool, path, path, STR, NULL, 0, 0, 0)                                     \
+  X(P, spool, path, path, HEADER, NULL, 0, 0, 0)                                  \
   /* "normal" (synchronous=NORMAL: safe from kill -9) or "full" (+ power loss) */ \
   X(P, spool, sync, sync, STR, "normal", 0, 0, 0)                                 \
   /* seconds a holder on another host keeps what it took without renewing */      \

@@ -257,10 +257,14 @@ local RULES = {
 -- Rows whose value needs more than its type's check.
 local REFINED = {
   ["http.proxy"] = proxy_url,
-  ["spool.sync"] = one_of("normal", "full"),
-  ["spool.path"] = function(v)
+  ["spool.sync"] = function(v)
     if type(v) ~= "string" then return "string" end
-    if v == "" or v:find("%z") then return "a file name", "an empty name or one with a NUL byte" end
+    if v ~= "normal" and v ~= "full" then return "one of normal, full" end
+  end,
+  ["spool.path"] = function(v)
+    local expected, got = header_value(v)     -- a string without control characters
+    if expected then return expected, got end
+    if v == "" then return "a file name", "an empty name" end
   end,
 }
 
