@@ -77,6 +77,15 @@ static void flush_logs(nh_client *c) {
 /* The process exits (exit(), os.exit() without closing the Lua state) with
  * clients left open: their messages get close_timeout, all clients at once,
  * then every thread is joined. No Lua runs here, so no callback either. */
+/* The pool's close, then the spool's: what the workers did not finish is
+ * handed back (never waiting for the store past deadline). How many
+ * messages close() cut off (neither delivered nor handed over). */
+static size_t close_end(nh_client *c, double deadline) {
+  size_t cut = nh_pool_close_end(c, deadline);
+  if (c->spool) nh_spool_client_close(c, deadline);
+  return cut;
+}
+
 static void at_exit(void) {
   pthread_mutex_lock(&live_lock);
   double start = nh_now();
@@ -88,7 +97,7 @@ static void at_exit(void) {
   }
   for (nh_client *c = live_clients; c; c = c->live_next) {
     if (!c->exit_open) continue;
-    nh_pool_close_end(c, start + c->opt.close_timeout);
+    close_end(c, start + c->opt.close_timeout);
     flush_logs(c);
     nh_finish_report_unread(c);
   }
@@ -512,7 +521,7 @@ void nh_client_latency(nh_client *c, nh_platform_id p, nh_latency *out) {
 
 size_t nh_client_close(nh_client *c, double timeout) {
   if (!nh_pool_close_begin(c)) return 0;
-  return nh_pool_close_end(c, nh_now() + (timeout > 0 ? timeout : 0));
+  return close_end(c, nh_now() + (timeout > 0 ? timeout : 0));
 }
 
 int nh_client_closed(nh_client *c) { return c->closed_flag; }

@@ -463,10 +463,50 @@ size_t nh_spool_client_close(nh_client *c, double deadline);
  * turn; sets each job's spool_seq on NH_OK. Nothing is recorded otherwise. */
 nh_code nh_spool_client_record(nh_client *c, nh_job **jobs, size_t n, double wait, char *err,
                                size_t errlen);
+/* The writer of a client on a spool (nh_spool_client.c) and the calls its
+ * submitters wait in; nh_spool_ends.c queues the ends of finished jobs. */
+enum { NH_SLOT_WAITING, NH_SLOT_WRITING, NH_SLOT_DONE };
+#define NH_SPOOL_ENDS_MANY 256 /* ends written at once without waiting */
+
+/* One submit's items, on the caller's stack while it waits. */
+typedef struct nh_spool_slot {
+  nh_spool_item *items;
+  size_t n;
+  double deadline; /* nh_now() */
+  int state;       /* SLOT_*, under the writer's lock */
+  nh_code code;
+  char err[256];
+  struct nh_spool_slot *next;
+} nh_spool_slot;
+
+struct nh_spool_writer {
+  pthread_mutex_t lock;
+  pthread_cond_t wake;   /* the writer sleeps here */
+  pthread_cond_t filled; /* submitters wait here */
+  nh_spool_slot *head, **tail;
+  nh_spool_end *ends; /* finished jobs; each receipt is owned */
+  size_t n_ends, cap_ends;
+  double ends_since; /* nh_now() when the first pending end came */
+  int busy;          /* a round is being written (by the writer or a caller) */
+  int stop;
+  double stop_deadline;
+  pthread_t thread;
+  nh_client *c;
+};
+
+/* ---- ends of spooled jobs (nh_spool_ends.c) ------------------------------ */
+
 /* Any thread (nh_finish_job): the job's record ends with the job (delivered
  * or cancelled: deleted; failed: kept with its receipt; HANDED_OVER: stays
  * held until close() releases it). */
 void nh_spool_client_end(nh_client *c, nh_job *job);
+/* Any thread: queues e for the writer (it owns e->receipt from here). */
+void nh_spool_ends_queue(nh_client *c, nh_spool_end *e);
+/* w->lock held: appends e (0), or -1 without memory (the end is dropped:
+ * the record stays held, and is delivered again after this process). */
+int nh_spool_ends_push_locked(nh_spool_writer *w, const nh_spool_end *e);
+/* Frees n ends and their receipts. */
+void nh_spool_ends_free(nh_spool_end *ends, size_t n);
 
 /* ---- how jobs end (nh_finish.c) ------------------------------------------ */
 
@@ -533,6 +573,11 @@ void nh_spool_leave(nh_spool *sp);
 struct sqlite3_stmt *nh_spool_stmt(nh_spool *sp, nh_spool_sql which);
 /* A failed SQLite call rc while doing `what`, as a code and words in err. */
 nh_code nh_spool_error(nh_spool *sp, int rc, const char *what, char *err, size_t errlen);
+/* "spool <path>: <why>" into err (printf-style why); returns code. */
+nh_code nh_spool_refuse(char *err, size_t errlen, nh_code code, const char *path, const char *fmt,
+                        ...);
+/* SQL text without results (pragmas, BEGIN, COMMIT); SQLite's code. */
+int nh_spool_exec(nh_spool *sp, const char *text);
 /* BEGIN IMMEDIATE (the write lock, waiting up to the timeout) and the end
  * of that transaction: COMMIT when code is NH_OK, else ROLLBACK; returns
  * the transaction's code. */

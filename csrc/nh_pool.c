@@ -160,6 +160,5 @@ size_t nh_pool_close_end(nh_client *c, double deadline) {
   pthread_mutex_unlock(&c->done.lock);
   if (left > 0) cut_off(c);
   join_workers(c);
-  if (c->spool) nh_spool_client_close(c, deadline);
   return (size_t)(__atomic_load_n(&c->closed, __ATOMIC_RELAXED) - c->closed_before);
 }

@@ -38,77 +38,6 @@
 #define TAKE_EVERY 0.5    /* seconds between looks for records others left */
 #define STORE_WAIT 1.0    /* busy timeout of the writer's own calls */
 #define ENDS_DELAY 0.01   /* seconds ends wait to be written together */
-#define ENDS_MANY 256     /* ends written at once without waiting */
-
-enum { SLOT_WAITING, SLOT_WRITING, SLOT_DONE };
-
-/* One submit's items, on the caller's stack while it waits. */
-typedef struct spool_slot {
-  nh_spool_item *items;
-  size_t n;
-  double deadline; /* nh_now() */
-  int state;       /* SLOT_*, under the writer's lock */
-  nh_code code;
-  char err[256];
-  struct spool_slot *next;
-} spool_slot;
-
-struct nh_spool_writer {
-  pthread_mutex_t lock;
-  pthread_cond_t wake;   /* the writer sleeps here */
-  pthread_cond_t filled; /* submitters wait here */
-  spool_slot *head, **tail;
-  nh_spool_end *ends; /* finished jobs; each receipt is owned */
-  size_t n_ends, cap_ends;
-  double ends_since; /* nh_now() when the first pending end came */
-  int busy;          /* a round is being written (by the writer or a caller) */
-  int stop;
-  double stop_deadline;
-  pthread_t thread;
-  nh_client *c;
-};
-
-/* ---- ends ---------------------------------------------------------------- */
-
-static void ends_free(nh_spool_end *ends, size_t n) {
-  for (size_t i = 0; i < n; i++) free((void *)ends[i].receipt);
-  free(ends);
-}
-
-/* w->lock held; 0, or -1 without memory (the end is dropped: the record
- * stays held, and is delivered again after this process). */
-static int ends_push_locked(nh_spool_writer *w, const nh_spool_end *e) {
-  if (w->n_ends == w->cap_ends) {
-    size_t cap = w->cap_ends ? 2 * w->cap_ends : 64;
-    nh_spool_end *more = realloc(w->ends, cap * sizeof *more);
-    if (!more) return -1;
-    w->ends = more;
-    w->cap_ends = cap;
-  }
-  if (w->n_ends == 0) w->ends_since = nh_now();
-  w->ends[w->n_ends++] = *e;
-  return 0;
-}
-
-static void queue_end(nh_client *c, nh_spool_end *e) {
-  nh_spool_writer *w = c->writer;
-  pthread_mutex_lock(&w->lock);
-  int kept = !w->stop && ends_push_locked(w, e) == 0;
-  if (kept && (w->n_ends == 1 || w->n_ends == ENDS_MANY)) pthread_cond_signal(&w->wake);
-  pthread_mutex_unlock(&w->lock);
-  if (!kept) free((void *)e->receipt);
-}
-
-void nh_spool_client_end(nh_client *c, nh_job *job) {
-  if (!c->writer || !job->spool_seq || job->code == NH_HANDED_OVER) return;
-  nh_spool_end e = { .seq = job->spool_seq, .how = NH_SPOOL_DELIVERED };
-  /* Cancelled: the caller asked for it, nothing to keep. */
-  if (!nh_job_succeeded(job) && job->code != NH_CANCELLED) {
-    e.how = NH_SPOOL_FAILED;
-    e.receipt = nh_spool_receipt(job);
-  }
-  queue_end(c, &e);
-}
 
 /* A record that does not decode: kept failed, with a receipt that says so. */
 static void fail_record(nh_client *c, const nh_spool_rec *r, const char *why) {
@@ -119,7 +48,7 @@ static void fail_record(nh_client *c, const nh_spool_rec *r, const char *why) {
   cJSON_AddStringToObject(o, "error", why);
   nh_spool_end e = { .seq = r->seq, .how = NH_SPOOL_FAILED, .receipt = cJSON_PrintUnformatted(o) };
   cJSON_Delete(o);
-  queue_end(c, &e);
+  nh_spool_ends_queue(c, &e);
 }
 
 /* ---- the writer's work ----------------------------------------------------- */
@@ -130,10 +59,10 @@ static void set_wait(nh_client *c, double seconds) {
 
 /* One transaction for every slot of the batch (each group is one slot)
  * and the m ends given (NULL: none); the transaction's code. */
-static nh_code write_batch(nh_client *c, spool_slot *batch, nh_spool_end *ends, size_t m) {
+static nh_code write_batch(nh_client *c, nh_spool_slot *batch, nh_spool_end *ends, size_t m) {
   size_t total = 0, k = 0;
   double first = INFINITY;
-  for (spool_slot *s = batch; s; s = s->next) {
+  for (nh_spool_slot *s = batch; s; s = s->next) {
     total += s->n;
     if (s->deadline < first) first = s->deadline;
   }
@@ -142,7 +71,7 @@ static nh_code write_batch(nh_client *c, spool_slot *batch, nh_spool_end *ends, 
   nh_code code = NH_NO_MEMORY;
   if (items) {
     int group = 0;
-    for (spool_slot *s = batch; s; s = s->next, group++)
+    for (nh_spool_slot *s = batch; s; s = s->next, group++)
       for (size_t i = 0; i < s->n; i++) {
         items[k] = s->items[i];
         items[k++].group = group;
@@ -151,7 +80,7 @@ static nh_code write_batch(nh_client *c, spool_slot *batch, nh_spool_end *ends, 
     code = nh_spool_put_finish(c->spool, items, total, ends, m, err, sizeof err);
   }
   k = 0;
-  for (spool_slot *s = batch; s; s = s->next) {
+  for (nh_spool_slot *s = batch; s; s = s->next) {
     s->code = items ? NH_OK : NH_NO_MEMORY;
     for (size_t i = 0; items && i < s->n; i++, k++) {
       s->items[i].seq = items[k].seq;
@@ -174,7 +103,7 @@ static int write_ends(nh_client *c, nh_spool_end *ends, size_t n, int stopping, 
     if (code != NH_OK)
       nh_log(&c->log, NH_LOG_WARN, 0, NULL,
              "%s (%zu finished messages stay held: they may be sent again)", err, n);
-    ends_free(ends, n);
+    nh_spool_ends_free(ends, n);
     return 0;
   }
   nh_log(&c->log, NH_LOG_DEBUG, 0, NULL, "%s (will try again)", err);
@@ -243,14 +172,14 @@ static void renew(nh_client *c) {
 }
 
 /* w->lock held: the waiting slots, up to WRITER_BATCH items, now writing. */
-static spool_slot *grab_slots_locked(nh_spool_writer *w) {
-  spool_slot *batch = NULL, **tail = &batch;
+static nh_spool_slot *grab_slots_locked(nh_spool_writer *w) {
+  nh_spool_slot *batch = NULL, **tail = &batch;
   size_t items = 0;
   while (w->head && (items == 0 || items + w->head->n <= WRITER_BATCH)) {
-    spool_slot *s = w->head;
+    nh_spool_slot *s = w->head;
     w->head = s->next;
     if (!w->head) w->tail = &w->head;
-    s->state = SLOT_WRITING;
+    s->state = NH_SLOT_WRITING;
     s->next = NULL;
     *tail = s;
     tail = &s->next;
@@ -268,9 +197,9 @@ static void *writer_main(void *arg) {
     double now = nh_now(), next = next_renew < next_take ? next_renew : next_take;
     /* Ends wait a little to share a transaction (they are not anyone's
      * wait); a caller writing its own round (busy) is let finish. */
-    double ends_at = w->n_ends == 0                      ? INFINITY
-                     : w->stop || w->n_ends >= ENDS_MANY ? now
-                                                         : w->ends_since + ENDS_DELAY;
+    double ends_at = w->n_ends == 0                               ? INFINITY
+                     : w->stop || w->n_ends >= NH_SPOOL_ENDS_MANY ? now
+                                                                  : w->ends_since + ENDS_DELAY;
     if (ends_at < next) next = ends_at;
     if (w->busy || (!w->head && (w->stop ? !w->n_ends : now < next))) {
       if (w->stop && !w->busy && !w->head && !w->n_ends) break;
@@ -278,7 +207,7 @@ static void *writer_main(void *arg) {
       continue;
     }
     w->busy = 1;
-    spool_slot *batch = grab_slots_locked(w);
+    nh_spool_slot *batch = grab_slots_locked(w);
     nh_spool_end *ends = w->ends;
     size_t n_ends = w->n_ends;
     w->ends = NULL;
@@ -291,7 +220,7 @@ static void *writer_main(void *arg) {
     int with = batch && n_ends && !stopping;
     int keep = 0;
     if (batch && write_batch(c, batch, with ? ends : NULL, with ? n_ends : 0) == NH_OK && with) {
-      ends_free(ends, n_ends);
+      nh_spool_ends_free(ends, n_ends);
       n_ends = 0;
     }
     if (n_ends) keep = write_ends(c, ends, n_ends, stopping, stop_by) != 0;
@@ -303,11 +232,11 @@ static void *writer_main(void *arg) {
     if (!stopping && now >= next_take) next_take = now + (take_some(c) ? 0 : TAKE_EVERY);
     pthread_mutex_lock(&w->lock);
     for (size_t i = 0; keep && i < n_ends; i++)
-      if (ends_push_locked(w, &ends[i]) != 0) free((void *)ends[i].receipt);
+      if (nh_spool_ends_push_locked(w, &ends[i]) != 0) free((void *)ends[i].receipt);
     if (keep) free(ends);
-    for (spool_slot *s = batch, *after; s; s = after) {
+    for (nh_spool_slot *s = batch, *after; s; s = after) {
       after = s->next; /* once DONE, the slot's owner may leave */
-      s->state = SLOT_DONE;
+      s->state = NH_SLOT_DONE;
     }
     w->busy = 0;
     if (batch) pthread_cond_broadcast(&w->filled);
@@ -318,8 +247,8 @@ static void *writer_main(void *arg) {
 
 /* ---- the client's calls ------------------------------------------------------ */
 
-static void unlink_slot_locked(nh_spool_writer *w, spool_slot *slot) {
-  spool_slot **link = &w->head;
+static void unlink_slot_locked(nh_spool_writer *w, nh_spool_slot *slot) {
+  nh_spool_slot **link = &w->head;
   while (*link && *link != slot) link = &(*link)->next;
   if (!*link) return;
   *link = slot->next;
@@ -336,26 +265,26 @@ static void items_free(nh_spool_item *items, size_t n) {
  * pending ends, in one transaction (no hand-off to the writer thread:
  * the owner submits one call at a time, so there is nobody to group
  * with); the writer meanwhile waits (busy). */
-static void write_own_locked(nh_spool_writer *w, spool_slot *slot) {
+static void write_own_locked(nh_spool_writer *w, nh_spool_slot *slot) {
   nh_spool_end *ends = w->ends;
   size_t m = w->n_ends;
   w->ends = NULL;
   w->n_ends = w->cap_ends = 0;
   w->busy = 1;
-  slot->state = SLOT_WRITING;
+  slot->state = NH_SLOT_WRITING;
   pthread_mutex_unlock(&w->lock);
   int keep = write_batch(w->c, slot, ends, m) != NH_OK && m;
-  if (!keep) ends_free(ends, m);
+  if (!keep) nh_spool_ends_free(ends, m);
   pthread_mutex_lock(&w->lock);
   for (size_t i = 0; keep && i < m; i++)
-    if (ends_push_locked(w, &ends[i]) != 0) free((void *)ends[i].receipt);
+    if (nh_spool_ends_push_locked(w, &ends[i]) != 0) free((void *)ends[i].receipt);
   if (keep) free(ends);
-  slot->state = SLOT_DONE;
+  slot->state = NH_SLOT_DONE;
   w->busy = 0;
   if (w->head || w->n_ends) pthread_cond_signal(&w->wake);
 }
 
-static void await_slot(nh_spool_writer *w, spool_slot *slot, const char *path) {
+static void await_slot(nh_spool_writer *w, nh_spool_slot *slot, const char *path) {
   pthread_mutex_lock(&w->lock);
   if (w->stop) {
     slot->code = NH_CLOSED;
@@ -371,15 +300,15 @@ static void await_slot(nh_spool_writer *w, spool_slot *slot, const char *path) {
   *w->tail = slot;
   w->tail = &slot->next;
   pthread_cond_signal(&w->wake);
-  while (slot->state != SLOT_DONE) {
+  while (slot->state != NH_SLOT_DONE) {
     double left = slot->deadline - nh_now();
-    if (slot->state == SLOT_WAITING && left <= 0) {
+    if (slot->state == NH_SLOT_WAITING && left <= 0) {
       unlink_slot_locked(w, slot);
       slot->code = NH_SPOOL_BUSY;
       snprintf(slot->err, sizeof slot->err, "spool %s: not recorded in time (async.timeout)", path);
       break;
     }
-    nh_queue_timedwait(&w->filled, &w->lock, slot->state == SLOT_WAITING ? left : 0.5);
+    nh_queue_timedwait(&w->filled, &w->lock, slot->state == NH_SLOT_WAITING ? left : 0.5);
   }
   pthread_mutex_unlock(&w->lock);
 }
@@ -397,7 +326,9 @@ nh_code nh_spool_client_record(nh_client *c, nh_job **jobs, size_t n, double wai
     snprintf(err, errlen, "out of memory recording the message%s", n > 1 ? "s" : "");
     return NH_NO_MEMORY;
   }
-  spool_slot slot = { .items = items, .n = n, .deadline = nh_now() + nh_spool_client_wait(wait) };
+  nh_spool_slot slot = { .items = items,
+                         .n = n,
+                         .deadline = nh_now() + nh_spool_client_wait(wait) };
   await_slot(c->writer, &slot, c->spool->path);
   for (size_t i = 0; slot.code == NH_OK && i < n; i++) jobs[i]->spool_seq = items[i].seq;
   if (slot.code != NH_OK) snprintf(err, errlen, "%s", slot.err);
@@ -407,7 +338,7 @@ nh_code nh_spool_client_record(nh_client *c, nh_job **jobs, size_t n, double wai
 
 static void writer_free(nh_spool_writer *w) {
   if (!w) return;
-  ends_free(w->ends, w->n_ends);
+  nh_spool_ends_free(w->ends, w->n_ends);
   pthread_cond_destroy(&w->wake);
   pthread_cond_destroy(&w->filled);
   pthread_mutex_destroy(&w->lock);

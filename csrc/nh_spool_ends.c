@@ -1,0 +1,51 @@
+/*
+ * nh_spool_ends.c: how a finished job's record ends in the spool. The job's
+ * end (delivered or cancelled: deleted; failed: kept with its receipt) is
+ * queued for the client's writer thread (nh_spool_client.c), which writes
+ * the ends in batches. Called by nh_finish_job, from any thread: it sits
+ * below the pool and the workers and calls nothing above it (the writer's
+ * lock is a leaf).
+ */
+#include <stdlib.h>
+
+#include "nh_internal.h"
+
+void nh_spool_ends_free(nh_spool_end *ends, size_t n) {
+  for (size_t i = 0; i < n; i++) free((void *)ends[i].receipt);
+  free(ends);
+}
+
+/* w->lock held; 0, or -1 without memory (the end is dropped: the record
+ * stays held, and is delivered again after this process). */
+int nh_spool_ends_push_locked(nh_spool_writer *w, const nh_spool_end *e) {
+  if (w->n_ends == w->cap_ends) {
+    size_t cap = w->cap_ends ? 2 * w->cap_ends : 64;
+    nh_spool_end *more = realloc(w->ends, cap * sizeof *more);
+    if (!more) return -1;
+    w->ends = more;
+    w->cap_ends = cap;
+  }
+  if (w->n_ends == 0) w->ends_since = nh_now();
+  w->ends[w->n_ends++] = *e;
+  return 0;
+}
+
+void nh_spool_ends_queue(nh_client *c, nh_spool_end *e) {
+  nh_spool_writer *w = c->writer;
+  pthread_mutex_lock(&w->lock);
+  int kept = !w->stop && nh_spool_ends_push_locked(w, e) == 0;
+  if (kept && (w->n_ends == 1 || w->n_ends == NH_SPOOL_ENDS_MANY)) pthread_cond_signal(&w->wake);
+  pthread_mutex_unlock(&w->lock);
+  if (!kept) free((void *)e->receipt);
+}
+
+void nh_spool_client_end(nh_client *c, nh_job *job) {
+  if (!c->writer || !job->spool_seq || job->code == NH_HANDED_OVER) return;
+  nh_spool_end e = { .seq = job->spool_seq, .how = NH_SPOOL_DELIVERED };
+  /* Cancelled: the caller asked for it, nothing to keep. */
+  if (!nh_job_succeeded(job) && job->code != NH_CANCELLED) {
+    e.how = NH_SPOOL_FAILED;
+    e.receipt = nh_spool_receipt(job);
+  }
+  nh_spool_ends_queue(c, &e);
+}
