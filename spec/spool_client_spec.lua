@@ -387,8 +387,9 @@ describe("spool: a full file system", function()
       if h then h:wait(10) end
       c:close()
     ]]):format(path, server.signed("full", { secret = SECRET }), SECRET, path), INTERPRETER)
-    -- dash's ulimit -f counts 512-byte blocks: 1 MiB; SIGXFSZ ignored, so writes fail with EFBIG
-    local p = assert(io.popen(("sh -c %s 2>&1"):format(shell.q(("trap '' XFSZ; ulimit -f 2048; exec %s%s %s")
+    -- dash's ulimit -f counts 512-byte blocks: 1 MiB; SIGXFSZ ignored, so writes fail with EFBIG;
+    -- `exec env`: under make asan the command starts with LD_PRELOAD=..., which exec alone refuses
+    local p = assert(io.popen(("sh -c %s 2>&1"):format(shell.q(("trap '' XFSZ; ulimit -f 2048; exec env %s%s %s")
       :format(child.preload(), INTERPRETER, shell.q(script))))))
     local out = p:read("*a")
     p:close()
