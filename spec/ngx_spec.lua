@@ -131,7 +131,9 @@ describe("notifyhub.ngx", function()
       end
     end
     assert.equal(200, answered, text:sub(1, 300))
-    for _, p in ipairs(pings) do assert.is_true(p < 0.05, "/ping took " .. p) end
+    -- A spinning wait held the worker for good (/ping never answered);
+    -- 0.25 s leaves room for a busy machine and still catches any spin.
+    for _, p in ipairs(pings) do assert.is_true(p < 0.25, "/ping took " .. p) end
   end)
 
   it("wakes a waiting request as soon as its message finishes, on an idle worker", function()
