@@ -12,6 +12,19 @@
 #define LNH_CLIENT_MT "notifyhub.client"
 #define LNH_JOB_MT "notifyhub.job"
 
+/* A userdata type's metatable (liolib.c's createmeta): the metamethods in
+ * meta, the methods in their own table behind __index. Leaves the stack
+ * as it was. */
+static inline void lnh_new_class(lua_State *L, const char *name, const luaL_Reg *meta,
+                                 const luaL_Reg *methods) {
+  luaL_newmetatable(L, name);
+  luaL_setfuncs(L, meta, 0);
+  lua_newtable(L);
+  luaL_setfuncs(L, methods, 0);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+}
+
 /* The value at idx as a new cJSON tree, or NULL with err filled. */
 cJSON *lnh_to_json(lua_State *L, int idx, char *err, size_t errlen);
 

@@ -346,11 +346,7 @@ void lnh_client_open(lua_State *L) {
   static const luaL_Reg meta[] = { { "__gc", lnh_client_gc },
                                    { "__tostring", lnh_client_tostring },
                                    { NULL, NULL } };
-  luaL_newmetatable(L, LNH_CLIENT_MT);
-  luaL_setfuncs(L, meta, 0);
-  luaL_newlib(L, methods);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
+  lnh_new_class(L, LNH_CLIENT_MT, meta, methods);
   lua_pushcfunction(L, lnh_client_new);
   lua_setfield(L, -2, "new");
 }

@@ -157,9 +157,5 @@ void lnh_job_open(lua_State *L) {
   static const luaL_Reg meta[] = { { "__gc", lnh_job_gc },
                                    { "__tostring", lnh_job_tostring },
                                    { NULL, NULL } };
-  luaL_newmetatable(L, LNH_JOB_MT);
-  luaL_setfuncs(L, meta, 0);
-  luaL_newlib(L, methods);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
+  lnh_new_class(L, LNH_JOB_MT, meta, methods);
 }

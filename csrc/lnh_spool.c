@@ -189,11 +189,7 @@ void lnh_spool_open_module(lua_State *L) {
                                    { "__close", lnh_spool_close },
                                    { "__tostring", lnh_spool_tostring },
                                    { NULL, NULL } };
-  luaL_newmetatable(L, LNH_SPOOL_MT);
-  luaL_setfuncs(L, meta, 0);
-  luaL_newlib(L, methods);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
+  lnh_new_class(L, LNH_SPOOL_MT, meta, methods);
   lua_pushcfunction(L, lnh_spool_open);
   lua_setfield(L, -2, "spool_open");
 }
