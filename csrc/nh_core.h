@@ -237,7 +237,7 @@ int nh_job_succeeded(const nh_job *job); /* every target succeeded */
 #define NH_REDACT_MIN 4
 size_t nh_redact(char *s, size_t len, char *const *secrets, size_t count);
 void nh_redact_string(char *s, const nh_target *t);
-void nh_redact_result(nh_result *r, const nh_target *t);
+void nh_redact_result(nh_result *r, const nh_target *t, char *const *more, size_t n_more);
 /* The user info of a proxy URL in the forms it may come back in (user,
  * password, "user:password" decoded and as written, its base64 as in
  * Proxy-Authorization: Basic); NULL with *n = 0 when it has none. Free

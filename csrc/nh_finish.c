@@ -10,7 +10,6 @@
  * parts (jobs, redaction, the log buffer, the completion queue).
  */
 #include <stdio.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "nh_internal.h"
@@ -99,13 +98,8 @@ static void hand_over(nh_job *job) {
 void nh_finish_job(nh_client *c, nh_job *job) {
   if (!nh_job_seal(job)) nh_job_end_cancelled(job, (size_t)-1); /* cancel() said true */
   hand_over(job);
-  for (size_t i = 0; i < job->msg.n_targets; i++) {
-    nh_result *r = &job->results[i];
-    nh_redact_result(r, &job->msg.targets[i]);
-    if (r->error) nh_redact(r->error, strlen(r->error), c->secrets, c->n_secrets);
-    if (r->response)
-      r->response_len = nh_redact(r->response, r->response_len, c->secrets, c->n_secrets);
-  }
+  for (size_t i = 0; i < job->msg.n_targets; i++)
+    nh_redact_result(&job->results[i], &job->msg.targets[i], c->secrets, c->n_secrets);
   if (job->spool_seq) nh_spool_client_end(c, job);
   count_finished(c, job);
   int detached = __atomic_load_n(&job->detached, __ATOMIC_ACQUIRE);

@@ -62,11 +62,14 @@ void nh_redact_string(char *s, const nh_target *t) {
   if (s) nh_redact(s, strlen(s), t->secrets, t->n_secrets);
 }
 
-/* A finished target's texts, before anyone outside the core reads them. */
-void nh_redact_result(nh_result *r, const nh_target *t) {
+/* A finished target's texts, before anyone outside the core reads them:
+ * without the target's secrets, nor the client's (`more`: the proxy's). */
+void nh_redact_result(nh_result *r, const nh_target *t, char *const *more, size_t n_more) {
   nh_redact_string(r->error, t);
-  if (r->response)
-    r->response_len = nh_redact(r->response, r->response_len, t->secrets, t->n_secrets);
+  if (r->error && n_more) nh_redact(r->error, strlen(r->error), more, n_more);
+  if (!r->response) return;
+  r->response_len = nh_redact(r->response, r->response_len, t->secrets, t->n_secrets);
+  r->response_len = nh_redact(r->response, r->response_len, more, n_more);
 }
 
 static void add(char **list, size_t *n, char *s) {
