@@ -132,6 +132,8 @@ describe("messages", function()
     refused({ body = "x", targets = { { platform = "pager" } } }, "unknown platform 'pager'")
     refused({ body = "x", format = "rtf" }, "format 'rtf' is not one of")
     refused({ body = "x", priority = "asap" }, "priority 'asap' is not one of")
+    refused({ body = "x", type = "error" }, "type 'error' is not one of info, success, warning, failure")
+    refused({ body = "x", type = "\255" }, "type: invalid UTF%-8 at byte 1")
   end)
 
   it("refuses a non-http(s) URL without echoing it", function()

@@ -13,6 +13,8 @@ local M = {}
 
 local FORMATS = { text = true, markdown = true, html = true }
 local PRIORITIES = { low = 0, normal = 1, high = 2, urgent = 3 }
+-- NH_TYPE_* in csrc/nh_core.h: what the message reports (colour, severity)
+local TYPES = { info = 0, success = 1, warning = 2, failure = 3 }
 local MAX_ID_LEN = 128                  -- NH_MAX_ID_LEN in csrc/nh_core.h
 local MAX_DEPTH = 32                    -- MAX_DEPTH in csrc/lnh_json.c
 local UTF8_MODES = { strict = true, replace = true }
@@ -20,7 +22,7 @@ local check_timeout = config.ranged("message.timeout")
 
 local FIELD_TYPES = {
   id = "string", title = "string", body = "string", format = "string",
-  priority = "string", targets = "table", variables = "table",
+  priority = "string", type = "string", targets = "table", variables = "table",
   metadata = "table", platform_data = "table", timeout = "number", retry = "table",
   utf8 = "string",
 }
@@ -245,7 +247,7 @@ function M.build(msg, defaults, fname, opts, depth)
     if type(v) ~= want then type_error(fname, "message." .. k, want, v, depth) end
   end
   -- the keyword fields are ASCII words: bad bytes are named, not echoed
-  for _, field in ipairs({ "id", "format", "priority", "utf8" }) do
+  for _, field in ipairs({ "id", "format", "priority", "type", "utf8" }) do
     local at = msg[field] and util.utf8_invalid(msg[field])
     if at then return invalid("%s: invalid UTF-8 at byte %d", field, at) end
   end
@@ -263,6 +265,10 @@ function M.build(msg, defaults, fname, opts, depth)
   local priority = PRIORITIES[msg.priority or "normal"]
   if not priority then
     return invalid("priority '%s' is not one of low, normal, high, urgent", msg.priority)
+  end
+  local kind = TYPES[msg.type or "info"]
+  if not kind then
+    return invalid("type '%s' is not one of info, success, warning, failure", msg.type)
   end
   local utf8 = msg.utf8 or "strict"
   if not UTF8_MODES[utf8] then return invalid("utf8 '%s' is not one of strict, replace", utf8) end
@@ -345,7 +351,7 @@ function M.build(msg, defaults, fname, opts, depth)
   return {
     timeout = msg.timeout, retry = retry,
     id = msg.id, title = title, body = body, format = msg.format or "text",
-    priority = priority, metadata = trees.metadata, platform_data = trees.platform_data,
+    priority = priority, type = kind, metadata = trees.metadata, platform_data = trees.platform_data,
     targets = targets, attachments = attachments,
   }
 end
