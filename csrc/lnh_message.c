@@ -3,7 +3,7 @@
  * Lua façade, into a new job. The job is owned by a token userdata from the
  * first allocation on, so an error raised half-way frees it with the token.
  *
- * Table shape: { id, title, body, format, priority = 0..3, type = 0..3, metadata,
+ * Table shape: { id, title, body, format, priority = 0..3, type = 0..4, metadata,
  * platform_data, targets = { { platform, url, label, secret, method,
  * headers = { "Name: value" }, keywords = { ... }, options = { ... },
  * secrets = { values cut out of every text about the target },
@@ -211,9 +211,9 @@ nh_job *lnh_check_message(lua_State *L, int idx, nh_client *c, nh_code *code, ch
   m->priority = (int)priority;
   lua_pop(L, 1);
   lua_getfield(L, idx, "type");
-  lua_Number type = luaL_optnumber(L, -1, NH_TYPE_INFO);
-  if (!(type >= NH_TYPE_INFO && type <= NH_TYPE_FAILURE))
-    luaL_error(L, "notifyhub: message type: 0 to 3 expected");
+  lua_Number type = luaL_optnumber(L, -1, NH_TYPE_NONE);
+  if (!(type >= NH_TYPE_NONE && type <= NH_TYPE_FAILURE))
+    luaL_error(L, "notifyhub: message type: 0 to 4 expected");
   m->type = (int)type;
   lua_pop(L, 1);
   lua_getfield(L, idx, "timeout");

@@ -45,8 +45,9 @@ enum { NH_LOG_DEBUG, NH_LOG_INFO, NH_LOG_WARN, NH_LOG_ERROR, NH_LOG_OFF };
 
 enum { NH_PRIORITY_LOW, NH_PRIORITY_NORMAL, NH_PRIORITY_HIGH, NH_PRIORITY_URGENT };
 /* What a message reports (message.type), for the platforms that show it:
- * a colour, a priority, a severity. */
-enum { NH_TYPE_INFO, NH_TYPE_SUCCESS, NH_TYPE_WARNING, NH_TYPE_FAILURE };
+ * a colour, a priority, a severity. NONE: not given (each platform's plain
+ * look, as before types existed). */
+enum { NH_TYPE_NONE, NH_TYPE_INFO, NH_TYPE_SUCCESS, NH_TYPE_WARNING, NH_TYPE_FAILURE };
 
 /* What to do with a message over a platform's size limit. */
 enum { NH_OVERFLOW_TRUNCATE, NH_OVERFLOW_SPLIT, NH_OVERFLOW_ERROR };
@@ -146,7 +147,7 @@ typedef struct nh_message {
   char *body;   /* NULL when absent */
   char *format; /* "text", "markdown", "html" */
   int priority;
-  int type; /* NH_TYPE_*: info when not given */
+  int type;             /* NH_TYPE_*; NH_TYPE_NONE when not given */
   cJSON *metadata;      /* NULL or an object, owned by the job */
   cJSON *platform_data; /* NULL or an object, owned by the job */
   nh_target *targets;

@@ -4,7 +4,9 @@
  * target's options, `embeds` and `allowed_mentions` from
  * platform_data.discord. The option wait = true adds ?wait=true, and Discord
  * then answers 200 with the message instead of 204. A 429 carries
- * retry_after (seconds) in its JSON body.
+ * retry_after (seconds) in its JSON body. A message with a type
+ * (message.type) and no embeds of its own goes as one embed in the type's
+ * colour: the title as the embed's title, the body as its description.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,11 +34,24 @@ static size_t discord_limit(const nh_message *m, const nh_target *t) {
 
 static nh_code discord_build(const nh_message *m, const nh_target *t, nh_request *req, char *err,
                              size_t errlen) {
+  /* Apprise's colours: #3AA3E3, #3AA337, #CACF29, #A32037 */
+  static const int colour[4] = { 0x3AA3E3, 0x3AA337, 0xCACF29, 0xA32037 };
   int unused;
-  char *content = discord_render(m, t, &unused);
   cJSON *root = cJSON_CreateObject();
-  cJSON_AddStringToObject(root, "content", content ? content : "");
-  free(content);
+  if (m->type != NH_TYPE_NONE && !nh_platform_data(m, "discord", "embeds")) {
+    cJSON *list = cJSON_CreateArray(), *embed = cJSON_CreateObject();
+    char *body = nh_body_text(m);
+    if (m->title) cJSON_AddStringToObject(embed, "title", m->title);
+    if (body && *body) cJSON_AddStringToObject(embed, "description", body);
+    free(body);
+    cJSON_AddNumberToObject(embed, "color", colour[m->type - NH_TYPE_INFO]);
+    cJSON_AddItemToArray(list, embed);
+    cJSON_AddItemToObject(root, "embeds", list);
+  } else {
+    char *content = discord_render(m, t, &unused);
+    cJSON_AddStringToObject(root, "content", content ? content : "");
+    free(content);
+  }
   const char *opts[] = { "username", "avatar_url" };
   for (int i = 0; i < 2; i++)
     if (nh_opt_string(t, opts[i]))

@@ -5,6 +5,9 @@
  * nh_markdown.c: bold and italic as text styles, links as `a` tags), interactive (the card sits at
  * the top level under `card`), image (by image_key) and share_chat. Mentions come from the target's
  * `mentions` option or platform_data.feishu.mentions ("all" or open ids).
+ * A message with a type (message.type) and no card of its own becomes a card
+ * whose header has the type's colour (info blue, success green, warning
+ * orange, failure red) and the title (else the type's word).
  * Requests are signed when the bot has a secret (timestamp in seconds and
  * base64(HMAC-SHA256(key = timestamp "\n" secret, message = "")) in the body,
  * fresh for every attempt), and one of the bot's keywords is put in front of
@@ -35,6 +38,7 @@ static const char *msg_type(const nh_message *m) {
   if (nh_platform_data(m, "feishu", "card")) return "interactive";
   if (nh_platform_data(m, "feishu", "image_key")) return "image";
   if (nh_platform_data(m, "feishu", "share_chat_id")) return "share_chat";
+  if (m->type != NH_TYPE_NONE) return "interactive";
   return m->title || nh_format_is(m, "markdown") ? "post" : "text";
 }
 
@@ -119,6 +123,51 @@ static cJSON *post_content(const nh_message *m, const nh_target *t, const char *
   return content;
 }
 
+static cJSON *tagged_text(const char *tag, const char *content) {
+  cJSON *el = cJSON_CreateObject();
+  cJSON_AddStringToObject(el, "tag", tag);
+  cJSON_AddStringToObject(el, "content", content ? content : "");
+  return el;
+}
+
+/* The card for a typed message: header in the type's colour, the body as
+ * the card's markdown element (format markdown) or plain text, mentions. */
+static cJSON *typed_card(const nh_message *m, const nh_target *t, const char *prefix) {
+  static const char *const colour[4] = { "blue", "green", "orange", "red" };
+  const char *title = m->title ? m->title : nh_type_word(m, 1);
+  char *head = nh_sprintf("%s%s%s", prefix ? prefix : "", prefix ? " " : "", title);
+  cJSON *card = cJSON_CreateObject(), *header = cJSON_CreateObject();
+  cJSON *elements = cJSON_CreateArray(), *config = cJSON_CreateObject(), *who;
+  cJSON_AddBoolToObject(config, "wide_screen_mode", 1);
+  cJSON_AddItemToObject(card, "config", config);
+  cJSON_AddStringToObject(header, "template", nh_type_pick(m, colour));
+  cJSON_AddItemToObject(header, "title", tagged_text("plain_text", head));
+  free(head);
+  cJSON_AddItemToObject(card, "header", header);
+  char *body = m->body && *m->body ? nh_body_text(m) : NULL;
+  if (body && nh_format_is(m, "markdown")) {
+    cJSON_AddItemToArray(elements, tagged_text("markdown", body));
+  } else if (body) {
+    cJSON *div = cJSON_CreateObject();
+    cJSON_AddStringToObject(div, "tag", "div");
+    cJSON_AddItemToObject(div, "text", tagged_text("plain_text", body));
+    cJSON_AddItemToArray(elements, div);
+  }
+  free(body);
+  nh_buf at = { 0 };
+  cJSON_ArrayForEach(who, mentions(m, t)) {
+    if (!cJSON_IsString(who)) continue;
+    nh_buf_puts(&at, at.len ? " <at id=" : "<at id=");
+    nh_buf_puts(&at, who->valuestring);
+    nh_buf_puts(&at, "></at>");
+  }
+  char *line = nh_buf_take(&at);
+  if (line) cJSON_AddItemToArray(elements, tagged_text("markdown", line));
+  free(line);
+  cJSON_AddItemToObject(card, "elements", elements);
+  return card;
+}
+
 static cJSON *single(const char *key, cJSON *value) {
   cJSON *content = cJSON_CreateObject();
   cJSON_AddItemToObject(content, key, cJSON_Duplicate(value, 1));
@@ -140,6 +189,9 @@ static cJSON *message_json(const nh_message *m, const nh_target *t, char *err, s
     content = single("share_chat_id", nh_platform_data(m, "feishu", "share_chat_id"));
   else if (strcmp(type, "interactive") == 0 && nh_platform_data(m, "feishu", "card")) {
     cJSON_AddItemToObject(root, "card", cJSON_Duplicate(nh_platform_data(m, "feishu", "card"), 1));
+    return root;
+  } else if (strcmp(type, "interactive") == 0 && m->type != NH_TYPE_NONE) {
+    cJSON_AddItemToObject(root, "card", typed_card(m, t, prefix));
     return root;
   } else {
     cJSON_Delete(root);

@@ -546,3 +546,14 @@ char *nh_title_body(const nh_message *m, const char *sep) {
 int nh_format_is(const nh_message *m, const char *format) {
   return m->format && strcmp(m->format, format) == 0;
 }
+
+const char *nh_type_pick(const nh_message *m, const char *const by_type[4]) {
+  return m->type >= NH_TYPE_INFO && m->type <= NH_TYPE_FAILURE ? by_type[m->type - NH_TYPE_INFO]
+                                                               : NULL;
+}
+
+const char *nh_type_word(const nh_message *m, int capital) {
+  static const char *const words[4] = { "info", "success", "warning", "failure" };
+  static const char *const titles[4] = { "Info", "Success", "Warning", "Failure" };
+  return nh_type_pick(m, capital ? titles : words);
+}

@@ -101,6 +101,12 @@ char *nh_body_text(const nh_message *m);
 /* "title\nbody", or whichever of the two there is (nh_html_text.c). */
 char *nh_title_body(const nh_message *m, const char *sep);
 int nh_format_is(const nh_message *m, const char *format);
+/* message.type's word ("info" ... "failure"), its capitalised title
+ * ("Info" ... "Failure"), or NULL for NH_TYPE_NONE (nh_html_text.c). */
+const char *nh_type_word(const nh_message *m, int capital);
+/* One of four strings by message.type (info, success, warning, failure),
+ * NULL for NH_TYPE_NONE: the per-platform colour tables. */
+const char *nh_type_pick(const nh_message *m, const char *const by_type[4]);
 
 /* Platform options and message data (nh_platform.c). */
 const char *nh_opt_string(const nh_target *t, const char *key);

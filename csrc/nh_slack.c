@@ -2,8 +2,11 @@
  * nh_slack.c: Slack incoming webhooks. The text is mrkdwn: the title in bold
  * on the first line, `&`, `<` and `>` escaped as Slack asks, markdown
  * rendered as mrkdwn (nh_markdown.c), html as plain text. platform_data.slack.blocks is sent as it
- * is (the text stays as the notification fallback). Success is HTTP 200 with the body "ok"; errors
- * are plain-text bodies (invalid_payload, no_text, channel_not_found, ...) that reach the receipt.
+ * is (the text stays as the notification fallback). A message with a type
+ * (message.type) and no blocks goes as one legacy attachment in the type's
+ * colour (Apprise's colours), its text the same mrkdwn. Success is HTTP 200 with the body "ok";
+ * errors are plain-text bodies (invalid_payload, no_text, channel_not_found, ...) that reach the
+ * receipt.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,8 +47,20 @@ static nh_code slack_build(const nh_message *m, const nh_target *t, nh_request *
                            size_t errlen) {
   int unused;
   char *text = slack_render(m, t, &unused);
+  static const char *const colour[4] = { "#3AA3E3", "#3AA337", "#CACF29", "#A32037" };
   cJSON *root = cJSON_CreateObject(), *blocks = nh_platform_data(m, "slack", "blocks");
-  cJSON_AddStringToObject(root, "text", text ? text : "");
+  if (!blocks && m->type != NH_TYPE_NONE) {
+    cJSON *list = cJSON_CreateArray(), *att = cJSON_CreateObject(), *in = cJSON_CreateArray();
+    cJSON_AddStringToObject(att, "color", nh_type_pick(m, colour));
+    cJSON_AddStringToObject(att, "fallback", text ? text : "");
+    cJSON_AddStringToObject(att, "text", text ? text : "");
+    cJSON_AddItemToArray(in, cJSON_CreateString("text"));
+    cJSON_AddItemToObject(att, "mrkdwn_in", in);
+    cJSON_AddItemToArray(list, att);
+    cJSON_AddItemToObject(root, "attachments", list);
+  } else {
+    cJSON_AddStringToObject(root, "text", text ? text : "");
+  }
   free(text);
   if (blocks) cJSON_AddItemToObject(root, "blocks", cJSON_Duplicate(blocks, 1));
   cJSON_AddBoolToObject(root, "mrkdwn", 1);

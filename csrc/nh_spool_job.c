@@ -275,8 +275,8 @@ static int decode_message(cJSON *o, nh_job *job) {
   nh_message *m = &job->msg;
   double p = get_num(o, "priority", NH_PRIORITY_NORMAL);
   m->priority = p >= NH_PRIORITY_LOW && p <= NH_PRIORITY_URGENT ? (int)p : NH_PRIORITY_NORMAL;
-  double ty = get_num(o, "type", NH_TYPE_INFO);
-  m->type = ty >= NH_TYPE_INFO && ty <= NH_TYPE_FAILURE ? (int)ty : NH_TYPE_INFO;
+  double ty = get_num(o, "type", NH_TYPE_NONE);
+  m->type = ty >= NH_TYPE_NONE && ty <= NH_TYPE_FAILURE ? (int)ty : NH_TYPE_NONE;
   if (dup_str(o, "id", &m->id) || dup_str(o, "title", &m->title) || dup_str(o, "body", &m->body) ||
       dup_str(o, "format", &m->format) || take_json(o, "metadata", &m->metadata) ||
       take_json(o, "platform_data", &m->platform_data) || decode_attachments(o, m))

@@ -3,6 +3,8 @@
  * whose URL carries its credential in sig=. The message becomes an Adaptive
  * Card (the title as a bold TextBlock, the body as a wrapped TextBlock, or
  * platform_data.teams.card as it is) inside the `attachments` envelope.
+ * A message with a type (message.type) has its blocks in a Container of the
+ * type's style (accent, good, warning, attention) and its title in that colour.
  * 200 or 202 is success (202 only says the flow was triggered).
  */
 #include <stdio.h>
@@ -12,7 +14,10 @@
 
 #define TEAMS_MAX_BODY (28 * 1024)
 
-static cJSON *text_block(const char *text, int title) {
+static const char *const type_style[4] = { "accent", "good", "warning", "attention" };
+static const char *const type_colour[4] = { "Accent", "Good", "Warning", "Attention" };
+
+static cJSON *text_block(const nh_message *m, const char *text, int title) {
   cJSON *block = cJSON_CreateObject();
   cJSON_AddStringToObject(block, "type", "TextBlock");
   cJSON_AddStringToObject(block, "text", text);
@@ -20,6 +25,8 @@ static cJSON *text_block(const char *text, int title) {
   if (title) {
     cJSON_AddStringToObject(block, "weight", "Bolder");
     cJSON_AddStringToObject(block, "size", "Medium");
+    if (m->type != NH_TYPE_NONE)
+      cJSON_AddStringToObject(block, "color", nh_type_pick(m, type_colour));
   }
   return block;
 }
@@ -39,10 +46,18 @@ static cJSON *card(const nh_message *m) {
   cJSON_AddStringToObject(c, "$schema", "http://adaptivecards.io/schemas/adaptive-card.json");
   cJSON_AddStringToObject(c, "type", "AdaptiveCard");
   cJSON_AddStringToObject(c, "version", "1.4");
-  if (m->title) cJSON_AddItemToArray(body, text_block(m->title, 1));
+  if (m->title) cJSON_AddItemToArray(body, text_block(m, m->title, 1));
   char *text = m->body && *m->body ? body_text(m) : NULL;
-  if (text && *text) cJSON_AddItemToArray(body, text_block(text, 0));
+  if (text && *text) cJSON_AddItemToArray(body, text_block(m, text, 0));
   free(text);
+  if (m->type != NH_TYPE_NONE) {
+    cJSON *box = cJSON_CreateObject(), *outer = cJSON_CreateArray();
+    cJSON_AddStringToObject(box, "type", "Container");
+    cJSON_AddStringToObject(box, "style", nh_type_pick(m, type_style));
+    cJSON_AddItemToObject(box, "items", body);
+    cJSON_AddItemToArray(outer, box);
+    body = outer;
+  }
   cJSON_AddItemToObject(c, "body", body);
   return c;
 }

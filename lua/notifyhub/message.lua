@@ -14,7 +14,7 @@ local M = {}
 local FORMATS = { text = true, markdown = true, html = true }
 local PRIORITIES = { low = 0, normal = 1, high = 2, urgent = 3 }
 -- NH_TYPE_* in csrc/nh_core.h: what the message reports (colour, severity)
-local TYPES = { info = 0, success = 1, warning = 2, failure = 3 }
+local TYPES = { info = 1, success = 2, warning = 3, failure = 4 }
 local MAX_ID_LEN = 128                  -- NH_MAX_ID_LEN in csrc/nh_core.h
 local MAX_DEPTH = 32                    -- MAX_DEPTH in csrc/lnh_json.c
 local UTF8_MODES = { strict = true, replace = true }
@@ -266,7 +266,7 @@ function M.build(msg, defaults, fname, opts, depth)
   if not priority then
     return invalid("priority '%s' is not one of low, normal, high, urgent", msg.priority)
   end
-  local kind = TYPES[msg.type or "info"]
+  local kind = msg.type == nil and 0 or TYPES[msg.type]
   if not kind then
     return invalid("type '%s' is not one of info, success, warning, failure", msg.type)
   end
