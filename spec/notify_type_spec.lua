@@ -59,7 +59,8 @@ describe("message.type", function()
 
     it("leaves a card of the message's own alone, and untyped messages as text", function()
       local card = { elements = { { tag = "div", text = { tag = "plain_text", content = "mine" } } } }
-      send(notifyhub.config.feishu(hook("own")), { type = "failure", body = "x", platform_data = { feishu = { card = card } } })
+      send(notifyhub.config.feishu(hook("own")),
+        { type = "failure", body = "x", platform_data = { feishu = { card = card } } })
       assert.same(card, only("/open-apis/bot/v2/hook/own").card)
       send(notifyhub.config.feishu(hook("plain")), { body = "x" })
       assert.equal("text", only("/open-apis/bot/v2/hook/plain").msg_type)
