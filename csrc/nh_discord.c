@@ -16,10 +16,18 @@
 
 #define DISCORD_MAX_CONTENT 2000
 
+/* Markdown in Discord's dialect (nh_markdown.c), html as plain text. */
+static char *discord_body(const nh_message *m) {
+  if (!nh_format_is(m, "markdown")) return nh_body_text(m);
+  nh_buf b = { 0 };
+  nh_buf_markdown(&b, m->body, NH_MD_DISCORD);
+  return nh_buf_take(&b);
+}
+
 static char *discord_render(const nh_message *m, const nh_target *t, int *in_chars) {
   (void)t;
   *in_chars = 1;
-  char *body = nh_body_text(m); /* markdown is Discord's own: as it is */
+  char *body = discord_body(m);
   if (!body || !m->title) return body;
   char *text = nh_sprintf("**%s**%s%s", m->title, *body ? "\n" : "", body);
   free(body);
@@ -40,7 +48,7 @@ static nh_code discord_build(const nh_message *m, const nh_target *t, nh_request
   cJSON *root = cJSON_CreateObject();
   if (m->type != NH_TYPE_NONE && !nh_platform_data(m, "discord", "embeds")) {
     cJSON *list = cJSON_CreateArray(), *embed = cJSON_CreateObject();
-    char *body = nh_body_text(m);
+    char *body = discord_body(m);
     if (m->title) cJSON_AddStringToObject(embed, "title", m->title);
     if (body && *body) cJSON_AddStringToObject(embed, "description", body);
     free(body);

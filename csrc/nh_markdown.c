@@ -32,7 +32,7 @@ typedef struct md_rules {
   const char *bullet;
   const char *ordered; /* printf format of an ordered item's number */
   const char *hr;
-  int hashes;        /* headings as "## text" (else in bold) */
+  int hashes;        /* headings as "## text" up to this many (else in bold) */
   int raw_html;      /* HTML in the markdown passed as it is (else shown as text) */
   const char *image; /* put before an image's link ("!" where images show) */
   const char
@@ -108,6 +108,11 @@ static void esc_v2(nh_buf *b, const char *s, size_t n) {
 static void esc_v2_code(nh_buf *b, const char *s, size_t n) { esc_backslash(b, s, n, "`\\"); }
 static void esc_v2_url(nh_buf *b, const char *s, size_t n) { esc_backslash(b, s, n, ")\\"); }
 
+/* Discord: its markup characters shown as themselves. */
+static void esc_discord(nh_buf *b, const char *s, size_t n) {
+  esc_backslash(b, s, n, "\\*_~`|[]>#");
+}
+
 /* A URL inside markdown's (...): no space or parenthesis to end it early. */
 static void esc_md_url(nh_buf *b, const char *s, size_t n) {
   esc_set(b, s, n, " ()", (const char *const[]){ "%20", "%28", "%29" });
@@ -163,7 +168,7 @@ static const md_rules rules[] = {
                        .bullet = "- ",
                        .ordered = "%d. ",
                        .hr = "---",
-                       .hashes = 1,
+                       .hashes = 6,
                        .raw_html = 1,
                        .image = "!",
                        .line_end = "  ",
@@ -179,7 +184,7 @@ static const md_rules rules[] = {
                     .bullet = "- ",
                     .ordered = "%d. ",
                     .hr = "---",
-                    .hashes = 1,
+                    .hashes = 6,
                     .raw_html = 1,
                     .link = LINK_MD,
                     .text = esc_none,
@@ -198,6 +203,21 @@ static const md_rules rules[] = {
                     .text = esc_none,
                     .code_text = esc_none,
                     .url = esc_md_url },
+  /* Discord: CommonMark's __bold__ is underline there, so marks are
+   * rewritten; headings past ### and images have no form of their own. */
+  [NH_MD_DISCORD] = { .strong = { "**", "**" },
+                      .emph = { "*", "*" },
+                      .code = { "`", "`" },
+                      .pre = PRE_FENCE,
+                      .quote = "> ",
+                      .bullet = "- ",
+                      .ordered = "%d. ",
+                      .hr = RULE,
+                      .hashes = 3,
+                      .link = LINK_MD,
+                      .text = esc_discord,
+                      .code_text = esc_none,
+                      .url = esc_md_url },
   /* Feishu: styles and links are the elements' own (md_feishu), no marks. */
   [NH_MD_FEISHU] = { .pre = PRE_NONE,
                      .quote = "> ",
@@ -477,8 +497,8 @@ static void quote(md_writer *w, int enter) {
 }
 
 static void heading(md_writer *w, cmark_node *node, int enter) {
-  if (w->r->hashes) {
-    int level = cmark_node_get_heading_level(node);
+  int level = cmark_node_get_heading_level(node);
+  if (w->r->hashes && level <= w->r->hashes) {
     if (enter) raw(w, &"######"[6 - (level < 1 ? 1 : level > 6 ? 6 : level)]), raw(w, " ");
   } else {
     bold(w, enter);

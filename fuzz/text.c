@@ -22,7 +22,7 @@
 #include "fuzz_input.h"
 #include "nh_internal.h"
 
-#define MODES (2 + NH_MD_FEISHU + 1 + 1) /* the last: HTML for Telegram */
+#define MODES (2 + NH_MD_STYLES + 1) /* the last: HTML for Telegram */
 
 static void check_bounded(const char *out, size_t n) {
   FZ_CHECK(out, "renderer gave NULL");

@@ -164,10 +164,16 @@ describe("markdown (cmark) and html as text", function()
   end)
 
   describe("discord", function()
-    it("passes markdown through and sends html as text", function()
+    it("renders markdown in Discord's dialect and sends html as text", function()
       local c = notifyhub.new({ discord = { webhook_url = server.url("/api/webhooks/1/t") } })
       assert(c:send({ body = MD, format = "markdown" }))
-      assert.equal(MD, last("/api/webhooks/").content)
+      assert.equal(MD, last("/api/webhooks/").content)    -- CommonMark that Discord reads the same
+      -- __bold__ is underline on Discord, #### is not a heading there, a text
+      -- that looks like markup stays text, images are links
+      assert(c:send({ body = "__b__ _i_ a\\_b\\_c ~x~ \\# no\n#### H4\n\n![img](http://i/x.png)",
+        format = "markdown" }))
+      assert.equal("**b** *i* a\\_b\\_c \\~x\\~ \\# no\n\n**H4**\n\n[img](http://i/x.png)",
+        last("/api/webhooks/").content)
       assert(c:send({ title = "T", body = HTML, format = "html" }))
       assert.equal("**T**\n" .. HTML_TEXT, last("/api/webhooks/").content)
       c:close()
