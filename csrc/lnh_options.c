@@ -157,6 +157,27 @@ static void check_spool(lua_State *L, const nh_options *o) {
     luaL_error(L, "notifyhub: spool.sync: one of normal, full expected, got string");
 }
 
+static int given(lua_State *L, int t, const char *section, const char *key) {
+  if (!get_option(L, t, section, key)) return 0;
+  lua_pop(L, 1);
+  return 1;
+}
+
+/* min_workers <= workers <= max_workers, the bounds that were not given
+ * following workers: config.lua's rule, in its words. */
+static void check_workers(lua_State *L, int t, nh_options *o) {
+  nh_options d;
+  nh_options_default(&d);
+  if (!given(L, t, "async", "min_workers"))
+    o->min_workers = d.min_workers < o->workers ? d.min_workers : o->workers;
+  if (!given(L, t, "async", "max_workers"))
+    o->max_workers = d.max_workers > o->workers ? d.max_workers : o->workers;
+  if (o->min_workers > o->workers || o->workers > o->max_workers)
+    luaL_error(
+      L, "notifyhub config: async: min_workers (%d) <= workers (%d) <= max_workers (%d) expected",
+      o->min_workers, o->workers, o->max_workers);
+}
+
 /* Rows come grouped by section: each section's keys are checked once. */
 #define READ_OPTION(P, section, key, field, type, dflt, min, max, above) \
   if (strcmp(last, #section) != 0) check_keys(L, t, last = #section);    \
@@ -167,6 +188,7 @@ void lnh_options_check(lua_State *L, int t, nh_options *o) {
   t = lnh_absindex(L, t);
   NH_OPTIONS(READ_OPTION)
   check_spool(L, o);
+  check_workers(L, t, o);
   /* logger.handler lives in Lua: without one, failures the log buffer
    * cannot keep go to stderr. */
   if (get_option(L, t, "logger", "handler")) lua_pop(L, 1);

@@ -120,6 +120,21 @@ describe("core.options: one table of the client's options (item 1)", function()
     end
   end)
 
+  it("core.new keeps min_workers <= workers <= max_workers as config.check does, in its words", function()
+    for _, async in ipairs({ { workers = 2, min_workers = 3 }, { workers = 5, max_workers = 4 },
+        { min_workers = 9, workers = 8, max_workers = 16 } }) do
+      local ok_lua, lua_err = pcall(config.check, { async = async })
+      local ok_c, c_err = pcall(core.new, { async = async })
+      assert.is_false(ok_lua)
+      assert.is_false(ok_c)
+      assert.equal(lua_err, c_err)
+    end
+    local c = assert(core.new({ async = { workers = 40 } }))   -- the bounds not given follow workers
+    local s = c:stats()
+    c:close(0)
+    assert.same({ 1, 40, 40 }, { s.min_workers, s.workers, s.max_workers })
+  end)
+
   it("the core's own defaults are the rows' (core.new with no options)", function()
     local ud = assert(core.new({}))
     local s = ud:stats()
