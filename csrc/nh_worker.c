@@ -431,7 +431,9 @@ static void after_transfer(nh_worker *w, worker_state *ws, nh_transfer *t) {
       r->error = why;
     }
   }
+  int more = job->targets_left > 1; /* the job outlives target_done */
   target_done(w, job, i);
+  if (more) park(w, ws, job); /* the targets left may all wait long */
 }
 
 static void collect_done(nh_worker *w, worker_state *ws) {
