@@ -448,7 +448,8 @@ nh_code nh_spool_requeue(nh_spool *sp, int64_t seq, double due, int attempt, int
  * for a record no longer this owner's. */
 /* Two more kinds change a held record without ending it: _TARGET writes
  * one target's progress (target, kind: NH_SPOOL_TARGET_*, receipt: the
- * redacted result, or the waiting target's attempts, part and due time);
+ * redacted result, or the waiting target's attempts, part and due time;
+ * also while this owner has it parked);
  * _PARK queues it again due at `due` (attempt: the most attempts of a
  * target) while it stays this owner's to take back (nh_spool_unpark). */
 enum { NH_SPOOL_DELIVERED, NH_SPOOL_FAILED, NH_SPOOL_AGAIN, NH_SPOOL_TARGET, NH_SPOOL_PARK };

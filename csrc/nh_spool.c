@@ -48,7 +48,7 @@ static const char *const sql[NH_SQL_COUNT] = {
   [NH_SQL_RATE_PRUNE] = "DELETE FROM rate WHERE key = ?1 AND t < ?2",
   [NH_SQL_PROGRESS_PUT] =
     "INSERT OR REPLACE INTO progress (seq, target, kind, result) SELECT ?1, ?3, ?4, ?5"
-    " WHERE EXISTS (SELECT 1 FROM jobs WHERE seq = ?1 AND owner = ?2 AND state = 1)",
+    " WHERE EXISTS (SELECT 1 FROM jobs WHERE seq = ?1 AND owner = ?2 AND state < 2)",
   [NH_SQL_PROGRESS_GET] = "SELECT target, kind, result FROM progress WHERE seq = ?1",
   [NH_SQL_PARK] = "UPDATE jobs SET state = 0, lease = NULL, due = ?3, attempt = ?4"
                   " WHERE seq = ?1 AND owner = ?2 AND state = 1",

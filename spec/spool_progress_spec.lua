@@ -191,6 +191,7 @@ describe("spool: a long retry wait is written back", function()
     assert.equal(0, c:close(0.2))
     assert.equal("HANDED_OVER", code)
 
+    -- the record carries its own retry policy: this client's max_attempts does not apply
     local c2 = assert(notifyhub.new({ spool = { path = path }, retry = { max_attempts = 5 } }))
     assert.is_true((drained(path, 30)))
     c2:close()
@@ -204,6 +205,30 @@ describe("spool: a long retry wait is written back", function()
     assert.equal(1, #failed)
     assert.equal(2, failed[1].receipt.results[1].attempts)
     assert.equal("RATE_LIMITED", failed[1].receipt.results[1].code)
+  end)
+
+  it("one target delivered, the other waiting: after close() the next client sends only the waiting one", function()
+    local path = dir .. "/mixed.db"
+    local list = targets("now", "wait")
+    server.behave("/signed/wait", { status = 429, headers = { ["Retry-After"] = "3" }, times = 1 })
+    local c = assert(notifyhub.new({ spool = { path = path }, retry = { max_attempts = 2 } }))
+    assert(c:send_async({ id = "mixed-1", body = "mixed-1", targets = list }))
+    assert.is_true(select(2, server.wait_for(1, "/signed/wait", 10)))
+    assert.is_true(select(2, server.wait_for(1, "/signed/now", 10)))
+    system.sleep(0.5)
+    assert.equal(0, c:close(0.2))
+
+    local c2 = assert(notifyhub.new({ spool = { path = path } }))
+    assert.is_true((drained(path, 30)))
+    c2:close()
+    assert.equal(1, #hits("/signed/now", "mixed-1"))
+    local reqs = hits("/signed/wait", "mixed-1")
+    assert.equal(2, #reqs)
+    assert.is_true(reqs[2].time - reqs[1].time >= 2.9)
+    local sp = assert(spool.open(path))
+    local st = sp:stats()
+    sp:close()
+    assert.equal(0, st.queued + st.taken + st.failed)   -- delivered to both in the end
   end)
 
   it("the waiting process takes its record back when due; another client on the spool does not send it", function()
