@@ -184,6 +184,10 @@ struct nh_job {
   int heap_index;      /* in the queue's deadline heap; -1: not there */
   int in_queue;        /* under queue.lock: in the submission queue now */
   double enqueued_at;
+
+  /* a spooled job taken over (nh_spool_job_resume) or waiting in the spool */
+  struct nh_resume *resume; /* per target, what a takeover resumes; NULL: none */
+  int parked;               /* worker-private: 1 its record waits in the spool, 2 lost it */
 };
 
 typedef struct nh_stats {
@@ -391,6 +395,8 @@ typedef struct nh_spool_rec {
   double due;
   char *data; /* the serialised job (nh_spool_job_decode) */
   size_t len;
+  char *progress; /* its targets' progress: a JSON array of [target, kind,
+                     result] (nh_spool_job_resume); NULL: none */
 } nh_spool_rec;
 
 typedef struct nh_spool_dest {
@@ -445,20 +451,31 @@ nh_code nh_spool_requeue(nh_spool *sp, int64_t seq, double due, int attempt, int
 /* The same for many records in one transaction (a worker finishing what
  * it delivered since the last call): each end says how; held (out) is 0
  * for a record no longer this owner's. */
-enum { NH_SPOOL_DELIVERED, NH_SPOOL_FAILED, NH_SPOOL_AGAIN };
+/* Two more kinds change a held record without ending it: _TARGET writes
+ * one target's progress (target, kind: NH_SPOOL_TARGET_*, receipt: the
+ * redacted result, or the waiting target's attempts, part and due time;
+ * also while this owner has it parked);
+ * _PARK queues it again due at `due` (attempt: the most attempts of a
+ * target) while it stays this owner's to take back (nh_spool_unpark). */
+enum { NH_SPOOL_DELIVERED, NH_SPOOL_FAILED, NH_SPOOL_AGAIN, NH_SPOOL_TARGET, NH_SPOOL_PARK };
+enum { NH_SPOOL_TARGET_FAILED, NH_SPOOL_TARGET_DELIVERED, NH_SPOOL_TARGET_WAITING };
 typedef struct nh_spool_end {
   int64_t seq;
-  int how; /* NH_SPOOL_DELIVERED, _FAILED (receipt), _AGAIN (due, attempt) */
+  int how; /* NH_SPOOL_DELIVERED, _FAILED (receipt), _AGAIN (due, attempt), _TARGET, _PARK */
   const char *receipt;
   double due;
   int attempt;
-  int held; /* out */
+  int target, kind; /* NH_SPOOL_TARGET */
+  int held;         /* out */
 } nh_spool_end;
 nh_code nh_spool_finish(nh_spool *sp, nh_spool_end *ends, size_t n, double now, char *err,
                         size_t errlen);
 /* nh_spool_finish(ends) and nh_spool_put(items) in one transaction. */
 nh_code nh_spool_put_finish(nh_spool *sp, nh_spool_item *items, size_t n, nh_spool_end *ends,
                             size_t m, char *err, size_t errlen);
+/* A record this owner parked (NH_SPOOL_PARK) is taken back: *held is 0
+ * when another owner took it meanwhile (or it is gone). */
+nh_code nh_spool_unpark(nh_spool *sp, int64_t seq, double now, int *held, char *err, size_t errlen);
 /* close(): everything this owner holds is queued again (same id, same
  * attempt); the owner leaves the owners table. *n: how many. */
 nh_code nh_spool_release(nh_spool *sp, size_t *n, char *err, size_t errlen);
@@ -492,5 +509,19 @@ int nh_spool_item_from_job(nh_spool_item *it, const nh_job *job, double due, int
 void nh_spool_item_free(nh_spool_item *it);
 nh_job *nh_spool_job_decode(const char *data, size_t len, char *err, size_t errlen);
 char *nh_spool_receipt(const nh_job *job);
+/* Per-target progress (nh_spool_job.c). [job] target_result: target i's
+ * result as redacted JSON (a receipt's entry); target_waiting: its attempts
+ * so far, the part it is at and the wall time its next attempt is due.
+ * resume: a decoded job takes a record's progress (nh_spool_rec.progress):
+ * ended targets get their results, waiting ones their attempts and due
+ * time (job->resume); 0, or -1 without memory. */
+typedef struct nh_resume {
+  int waiting; /* the target resumes at `at`, part `part` */
+  double at;   /* nh_now() based */
+  size_t part;
+} nh_resume;
+char *nh_spool_target_result(const nh_job *job, size_t i);
+char *nh_spool_target_waiting(const nh_job *job, size_t i, size_t part, double due_wall);
+int nh_spool_job_resume(nh_job *job, const char *progress);
 
 #endif

@@ -515,6 +515,12 @@ void nh_spool_ends_queue(nh_client *c, nh_spool_end *e);
 int nh_spool_ends_push_locked(nh_spool_writer *w, const nh_spool_end *e);
 /* Frees n ends and their receipts. */
 void nh_spool_ends_free(nh_spool_end *ends, size_t n);
+/* A worker: target i of the job ended for good while others go on; its
+ * result is written down (through the writer) for a takeover. */
+void nh_spool_client_target_end(nh_client *c, nh_job *job, size_t i);
+/* A worker: writes ends (waiting targets, then the park) now, in one
+ * transaction; 0 when the last one (the park) held. */
+int nh_spool_client_park(nh_client *c, nh_spool_end *ends, size_t n, char *err, size_t errlen);
 
 /* ---- how jobs end (nh_finish.c) ------------------------------------------ */
 
@@ -556,6 +562,10 @@ typedef enum nh_spool_sql {
   NH_SQL_RATE_NTH,
   NH_SQL_RATE_ADD,
   NH_SQL_RATE_PRUNE,
+  NH_SQL_PROGRESS_PUT,
+  NH_SQL_PROGRESS_GET,
+  NH_SQL_PARK,
+  NH_SQL_UNPARK,
   NH_SQL_COUNT
 } nh_spool_sql;
 

@@ -73,6 +73,7 @@ static void free_job(nh_job *job) {
   free_attachments(m);
   free(m->targets);
   free(job->results);
+  free(job->resume);
   free(m->id);
   free(m->title);
   free(m->body);

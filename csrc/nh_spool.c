@@ -46,6 +46,14 @@ static const char *const sql[NH_SQL_COUNT] = {
   [NH_SQL_RATE_NTH] = "SELECT t FROM rate WHERE key = ?1 ORDER BY t DESC LIMIT 1 OFFSET ?2",
   [NH_SQL_RATE_ADD] = "INSERT INTO rate (key, t) VALUES (?1, ?2)",
   [NH_SQL_RATE_PRUNE] = "DELETE FROM rate WHERE key = ?1 AND t < ?2",
+  [NH_SQL_PROGRESS_PUT] =
+    "INSERT OR REPLACE INTO progress (seq, target, kind, result) SELECT ?1, ?3, ?4, ?5"
+    " WHERE EXISTS (SELECT 1 FROM jobs WHERE seq = ?1 AND owner = ?2 AND state < 2)",
+  [NH_SQL_PROGRESS_GET] = "SELECT target, kind, result FROM progress WHERE seq = ?1",
+  [NH_SQL_PARK] = "UPDATE jobs SET state = 0, lease = NULL, due = ?3, attempt = ?4"
+                  " WHERE seq = ?1 AND owner = ?2 AND state = 1",
+  [NH_SQL_UNPARK] = "UPDATE jobs SET state = 1, lease = ?3 WHERE seq = ?1 AND owner = ?2"
+                    " AND state = 0",
 };
 
 #define DEFAULT(P, section, key, field, type, dflt, min, max, above) o->field = (dflt);

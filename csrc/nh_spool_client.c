@@ -120,6 +120,9 @@ static void adopt(nh_client *c, nh_spool_rec *r) {
     return;
   }
   job->spool_seq = r->seq;
+  /* Targets that ended before keep their results, waiting ones their
+   * attempts (without memory, some are sent again: at least once). */
+  if (r->progress) nh_spool_job_resume(job, r->progress);
   job->enqueued_at = nh_now();
   nh_job_detach(job);
   __atomic_store_n(&job->state, NH_JOB_QUEUED, __ATOMIC_RELEASE);

@@ -49,3 +49,27 @@ void nh_spool_client_end(nh_client *c, nh_job *job) {
   }
   nh_spool_ends_queue(c, &e);
 }
+
+/* A target that ended for good (delivered, or failed: not cut off by
+ * close() or a cancel, not out of memory) while others of its message go
+ * on: written down, so a takeover sends only the others. A message of one
+ * target needs none: its end is the message's. */
+void nh_spool_client_target_end(nh_client *c, nh_job *job, size_t i) {
+  if (!c->writer || !job->spool_seq || job->msg.n_targets < 2) return;
+  nh_result *r = &job->results[i];
+  if (!r->success && (r->code == NH_CLOSED || r->code == NH_HANDED_OVER ||
+                      r->code == NH_CANCELLED || r->code == NH_NO_MEMORY || r->code == NH_OK))
+    return;
+  nh_redact_result(r, &job->msg.targets[i], c->secrets, c->n_secrets);
+  nh_spool_end e = { .seq = job->spool_seq,
+                     .how = NH_SPOOL_TARGET,
+                     .target = (int)i,
+                     .kind = r->success ? NH_SPOOL_TARGET_DELIVERED : NH_SPOOL_TARGET_FAILED,
+                     .receipt = nh_spool_target_result(job, i) };
+  if (e.receipt) nh_spool_ends_queue(c, &e);
+}
+
+int nh_spool_client_park(nh_client *c, nh_spool_end *ends, size_t n, char *err, size_t errlen) {
+  if (nh_spool_finish(c->spool, ends, n, nh_wall_time(), err, errlen) != NH_OK) return -1;
+  return n && ends[n - 1].held ? 0 : -1;
+}

@@ -11,6 +11,7 @@
  * holds secrets, so it is never read back out of the file but to deliver.
  * The receipt holds labels and redacted texts only.
  */
+#include <math.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -356,4 +357,89 @@ char *nh_spool_receipt(const nh_job *job) {
   char *s = cJSON_PrintUnformatted(o);
   cJSON_Delete(o);
   return s;
+}
+
+/* ---- per-target progress ------------------------------------------------------ */
+
+char *nh_spool_target_result(const nh_job *job, size_t i) {
+  cJSON *o = receipt_result(&job->msg.targets[i], &job->results[i]);
+  char *s = o ? cJSON_PrintUnformatted(o) : NULL;
+  cJSON_Delete(o);
+  return s;
+}
+
+char *nh_spool_target_waiting(const nh_job *job, size_t i, size_t part, double due_wall) {
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return NULL;
+  cJSON_AddNumberToObject(o, "attempts", job->results[i].attempts);
+  cJSON_AddNumberToObject(o, "part", (double)part);
+  cJSON_AddNumberToObject(o, "due", due_wall);
+  char *s = cJSON_PrintUnformatted(o);
+  cJSON_Delete(o);
+  return s;
+}
+
+static nh_code code_named(const char *name) {
+  for (int c = 0; name && c < NH_CODE_COUNT; c++)
+    if (strcmp(nh_code_name((nh_code)c), name) == 0) return (nh_code)c;
+  return NH_INTERNAL;
+}
+
+/* A number from a record, within [0, max] (NaN, negatives, 1e300: 0). */
+static double get_count(const cJSON *o, const char *k, double max) {
+  double v = get_num(o, k, 0);
+  return v >= 0 && v <= max ? v : 0;
+}
+
+/* An ended target as it ended in the process that wrote it. */
+static int resume_ended(const cJSON *o, nh_result *r) {
+  r->success = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "success"));
+  r->code = r->success ? NH_OK : code_named(get_str(o, "code"));
+  if (!r->success && r->code == NH_OK) r->code = NH_INTERNAL;
+  r->attempts = (int)get_count(o, "attempts", 1e6);
+  r->http_status = (long)get_count(o, "http_status", 999);
+  const cJSON *pc = cJSON_GetObjectItemCaseSensitive(o, "platform_code");
+  if (cJSON_IsNumber(pc) && fabs(pc->valuedouble) < 1e15) {
+    r->has_platform_code = 1;
+    r->platform_code = (long)pc->valuedouble;
+  }
+  r->duration_ms = get_count(o, "duration_ms", 1e12);
+  if (dup_str(o, "error", &r->error) || dup_str(o, "response", &r->response)) return -1;
+  if (!r->success && !r->error && !(r->error = nh_strdup(nh_code_text(r->code)))) return -1;
+  r->response_len = r->response ? strlen(r->response) : 0;
+  return 0;
+}
+
+int nh_spool_job_resume(nh_job *job, const char *progress) {
+  cJSON *a = progress ? cJSON_Parse(progress) : NULL, *e;
+  size_t n = job->msg.n_targets;
+  int rc = 0;
+  double now = nh_now(), wall = nh_wall_time();
+  cJSON_ArrayForEach(e, a) {
+    const cJSON *t = cJSON_GetArrayItem(e, 0), *k = cJSON_GetArrayItem(e, 1);
+    const cJSON *o = cJSON_GetArrayItem(e, 2);
+    if (!cJSON_IsNumber(t) || !(t->valuedouble >= 0 && t->valuedouble < (double)n) ||
+        !cJSON_IsNumber(k) || !cJSON_IsObject(o))
+      continue; /* not ours: the target is sent again */
+    size_t i = (size_t)t->valuedouble;
+    nh_result *r = &job->results[i];
+    if (r->success || r->code != NH_OK || r->error) continue;
+    if (k->valuedouble != NH_SPOOL_TARGET_WAITING) {
+      if ((rc = resume_ended(o, r)) != 0) break;
+      continue;
+    }
+    if (!job->resume && !(job->resume = calloc(n, sizeof *job->resume))) {
+      rc = -1;
+      break;
+    }
+    size_t parts = job->msg.targets[i].n_parts;
+    double part = get_count(o, "part", 1e9), due = get_num(o, "due", wall);
+    r->attempts = (int)get_count(o, "attempts", 1e6);
+    job->resume[i].waiting = 1;
+    job->resume[i].part = parts && part < (double)parts ? (size_t)part : 0;
+    r->parts_sent = (int)job->resume[i].part;
+    job->resume[i].at = now + nh_delay_clamp(due - wall, NH_MAX_DELAY);
+  }
+  cJSON_Delete(a);
+  return rc;
 }

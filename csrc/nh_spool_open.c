@@ -3,7 +3,8 @@
  * it is not a spool), the schema, WAL and the sync level, closing. The
  * statements and transactions are nh_spool.c's.
  *
- * Schema 1 (PRAGMA application_id 'NHSP', user_version 1):
+ * Schema 2 (PRAGMA application_id 'NHSP', user_version 2; a schema 1 file
+ * is upgraded in place when opened: schema 2 adds `progress`):
  *   jobs    one row per message accepted and not delivered: seq (never
  *           reused), id, state (0 queued, 1 taken, 2 failed), owner and
  *           lease (taken), due, priority, attempt, created, labels (a JSON
@@ -13,6 +14,13 @@
  *           lease.
  *   counts  'open': the rows queued or taken, for max_queued without a scan.
  *   rate    send times per destination key, for the shared rate windows.
+ *   progress  per target of a message with targets left: seq, target (its
+ *           index), kind (0 failed, 1 delivered, 2 waiting for a retry) and
+ *           result (JSON: the redacted result, or the attempts made, the
+ *           part and the wall time the next attempt is due). A takeover
+ *           sends only the targets not ended. Triggers drop a message's
+ *           rows with it, and its failed or waiting rows when it fails (so
+ *           :retry() resends only the targets not delivered).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,7 +36,7 @@
 #include "nh_internal.h"
 
 #define APP_ID 0x4E485350 /* "NHSP" */
-#define SCHEMA 1
+#define SCHEMA 2
 
 static const char *const schema_sql =
   "CREATE TABLE jobs (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL,"
@@ -43,8 +51,17 @@ static const char *const schema_sql =
   "CREATE TABLE counts (k TEXT PRIMARY KEY, n INTEGER NOT NULL);"
   "INSERT INTO counts VALUES ('open', 0);"
   "CREATE TABLE rate (key TEXT NOT NULL, t REAL NOT NULL);"
-  "CREATE INDEX rate_key ON rate (key, t);"
-  "PRAGMA user_version = 1;"; /* application_id: make_schema, from APP_ID */
+  "CREATE INDEX rate_key ON rate (key, t);"; /* application_id: make_schema, from APP_ID */
+
+/* Schema 1 -> 2 (a new file gets both). */
+static const char *const progress_sql =
+  "CREATE TABLE progress (seq INTEGER NOT NULL, target INTEGER NOT NULL, kind INTEGER NOT NULL,"
+  " result TEXT NOT NULL, PRIMARY KEY (seq, target)) WITHOUT ROWID;"
+  "CREATE TRIGGER progress_gone AFTER DELETE ON jobs BEGIN"
+  " DELETE FROM progress WHERE seq = old.seq; END;"
+  "CREATE TRIGGER progress_failed AFTER UPDATE OF state ON jobs WHEN new.state = 2 BEGIN"
+  " DELETE FROM progress WHERE seq = new.seq AND kind <> 1; END;"
+  "PRAGMA user_version = 2;";
 
 /* ---- opening ------------------------------------------------------------- */
 
@@ -108,7 +125,8 @@ static int pragma_int(nh_spool *sp, const char *text, int *out) {
   return rc;
 }
 
-/* 1: ours; 0: empty, to be made ours; -1: something else (err filled). */
+/* 1: ours; 2: ours, schema 1 (to be upgraded); 0: empty, to be made ours;
+ * -1: something else (err filled). */
 static int whose(nh_spool *sp, nh_code *code, char *err, size_t errlen) {
   int app = 0, version = 0, tables = 0, rc;
   if ((rc = pragma_int(sp, "PRAGMA application_id", &app)) != SQLITE_OK ||
@@ -121,6 +139,7 @@ static int whose(nh_spool *sp, nh_code *code, char *err, size_t errlen) {
     return -1;
   }
   if (app == APP_ID && version == SCHEMA) return 1;
+  if (app == APP_ID && version == 1) return 2;
   if (app == APP_ID)
     *code =
       nh_spool_refuse(err, errlen, NH_INVALID_CONFIG, sp->path,
@@ -135,12 +154,14 @@ static int whose(nh_spool *sp, nh_code *code, char *err, size_t errlen) {
 static nh_code make_schema(nh_spool *sp, char *err, size_t errlen) {
   nh_code code = nh_spool_begin(sp, err, errlen);
   if (code != NH_OK) return code;
-  int app = 0, rc = pragma_int(sp, "PRAGMA application_id", &app); /* another process's? */
-  if (rc == SQLITE_OK && app != APP_ID) {
+  int app = 0, version = 0, rc = pragma_int(sp, "PRAGMA application_id", &app);
+  if (rc == SQLITE_OK && app != APP_ID) { /* not made by another process meanwhile */
     char mark[64];
     snprintf(mark, sizeof mark, "PRAGMA application_id = %d", APP_ID);
     if ((rc = nh_spool_exec(sp, schema_sql)) == SQLITE_OK) rc = nh_spool_exec(sp, mark);
   }
+  if (rc == SQLITE_OK) rc = pragma_int(sp, "PRAGMA user_version", &version);
+  if (rc == SQLITE_OK && version < SCHEMA) rc = nh_spool_exec(sp, progress_sql);
   if (rc != SQLITE_OK) code = nh_spool_error(sp, rc, "creating its tables", err, errlen);
   return nh_spool_commit(sp, code, err, errlen);
 }
@@ -186,7 +207,7 @@ static nh_code connect_db(nh_spool *sp, int full, char *err, size_t errlen) {
   int mine = whose(sp, &code, err, errlen);
   if (mine < 0) return code;
   if ((code = set_modes(sp, err, errlen)) != NH_OK) return code;
-  if (mine == 0 && (code = make_schema(sp, err, errlen)) != NH_OK) return code;
+  if (mine != 1 && (code = make_schema(sp, err, errlen)) != NH_OK) return code;
   rc = nh_spool_exec(sp, full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
   return rc == SQLITE_OK ? NH_OK : nh_spool_error(sp, rc, "setting spool.sync", err, errlen);
 }

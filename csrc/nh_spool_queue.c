@@ -133,6 +133,7 @@ void nh_spool_rec_free(nh_spool_rec *r) {
   if (!r) return;
   free(r->id);
   free(r->data);
+  free(r->progress);
   memset(r, 0, sizeof *r);
 }
 
@@ -148,6 +149,33 @@ static int copy_rec(sqlite3_stmt *st, nh_spool_rec *r) {
   if (r->len) memcpy(r->data, sqlite3_column_blob(st, 4), r->len);
   r->data[r->len] = '\0';
   return SQLITE_OK;
+}
+
+/* The record's progress rows as [[target, kind, result], ...], or NULL
+ * (none, or a row that is not JSON: those targets are sent again). */
+static int read_progress(nh_spool *sp, nh_spool_rec *r) {
+  sqlite3_stmt *st = nh_spool_stmt(sp, NH_SQL_PROGRESS_GET);
+  if (!st) return sqlite3_errcode(sp->db);
+  sqlite3_bind_int64(st, 1, r->seq);
+  cJSON *a = NULL;
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    cJSON *res = cJSON_Parse((const char *)sqlite3_column_text(st, 2)), *e = cJSON_CreateArray();
+    if (!a) a = cJSON_CreateArray();
+    if (!e || !a || !res) {
+      cJSON_Delete(res);
+      cJSON_Delete(e);
+      continue;
+    }
+    cJSON_AddItemToArray(e, cJSON_CreateNumber(sqlite3_column_int(st, 0)));
+    cJSON_AddItemToArray(e, cJSON_CreateNumber(sqlite3_column_int(st, 1)));
+    cJSON_AddItemToArray(e, res);
+    cJSON_AddItemToArray(a, e);
+  }
+  sqlite3_reset(st);
+  if (a) r->progress = cJSON_PrintUnformatted(a);
+  cJSON_Delete(a);
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
 /* Reads the due rows first and marks them after: a statement does not
@@ -171,6 +199,7 @@ static int take_due(nh_spool *sp, double now, size_t max, nh_spool_rec *out, siz
     sqlite3_bind_text(st, 2, sp->owner, -1, SQLITE_STATIC);
     sqlite3_bind_double(st, 3, now + sp->opt.lease);
     if ((rc = nh_spool_run(st)) != SQLITE_DONE) return rc;
+    if ((rc = read_progress(sp, &out[i])) != SQLITE_OK) return rc;
   }
   return SQLITE_OK;
 }
@@ -234,11 +263,19 @@ static nh_code owner_step(nh_spool *sp, nh_spool_sql which, bind_fn bind, const 
   return code;
 }
 
+static nh_spool_sql end_sql(int how) {
+  switch (how) {
+  case NH_SPOOL_DELIVERED: return NH_SQL_DONE;
+  case NH_SPOOL_FAILED: return NH_SQL_FAIL;
+  case NH_SPOOL_TARGET: return NH_SQL_PROGRESS_PUT;
+  case NH_SPOOL_PARK: return NH_SQL_PARK;
+  default: return NH_SQL_REQUEUE;
+  }
+}
+
 /* One end: the row changes only while this owner holds it. */
 static int finish_one(nh_spool *sp, nh_spool_end *e, double now, sqlite3_int64 *open) {
-  nh_spool_sql which = e->how == NH_SPOOL_DELIVERED ? NH_SQL_DONE
-                       : e->how == NH_SPOOL_FAILED  ? NH_SQL_FAIL
-                                                    : NH_SQL_REQUEUE;
+  nh_spool_sql which = end_sql(e->how);
   sqlite3_stmt *st = nh_spool_stmt(sp, which);
   if (!st) return sqlite3_errcode(sp->db);
   sqlite3_bind_int64(st, 1, e->seq);
@@ -246,14 +283,18 @@ static int finish_one(nh_spool *sp, nh_spool_end *e, double now, sqlite3_int64 *
   if (which == NH_SQL_FAIL) {
     sqlite3_bind_double(st, 3, now);
     sqlite3_bind_text(st, 4, e->receipt ? e->receipt : "{}", -1, SQLITE_STATIC);
-  } else if (which == NH_SQL_REQUEUE) {
+  } else if (which == NH_SQL_REQUEUE || which == NH_SQL_PARK) {
     sqlite3_bind_double(st, 3, e->due);
     sqlite3_bind_int(st, 4, e->attempt < 0 ? 0 : e->attempt);
+  } else if (which == NH_SQL_PROGRESS_PUT) {
+    sqlite3_bind_int(st, 3, e->target);
+    sqlite3_bind_int(st, 4, e->kind);
+    sqlite3_bind_text(st, 5, e->receipt ? e->receipt : "{}", -1, SQLITE_STATIC);
   }
   int rc = nh_spool_run(st);
   if (rc != SQLITE_DONE) return rc;
   e->held = sqlite3_changes(sp->db) > 0;
-  if (e->held && which != NH_SQL_REQUEUE) (*open)--;
+  if (e->held && (which == NH_SQL_DONE || which == NH_SQL_FAIL)) (*open)--;
   return SQLITE_OK;
 }
 
@@ -327,6 +368,29 @@ nh_code nh_spool_requeue(nh_spool *sp, int64_t seq, double due, int attempt, int
                          size_t errlen) {
   nh_spool_end e = { .seq = seq, .how = NH_SPOOL_AGAIN, .due = due, .attempt = attempt };
   return finish1(sp, &e, 0, held, err, errlen);
+}
+
+nh_code nh_spool_unpark(nh_spool *sp, int64_t seq, double now, int *held, char *err,
+                        size_t errlen) {
+  *held = 0;
+  nh_code code = nh_spool_enter(sp, err, errlen);
+  if (code != NH_OK) return code;
+  if ((code = nh_spool_begin(sp, err, errlen)) == NH_OK) {
+    sqlite3_stmt *st = nh_spool_stmt(sp, NH_SQL_UNPARK);
+    int rc = st ? SQLITE_OK : sqlite3_errcode(sp->db);
+    if (st) {
+      sqlite3_bind_int64(st, 1, seq);
+      sqlite3_bind_text(st, 2, sp->owner, -1, SQLITE_STATIC);
+      sqlite3_bind_double(st, 3, now + sp->opt.lease);
+      if ((rc = nh_spool_run(st)) == SQLITE_DONE) *held = sqlite3_changes(sp->db) > 0;
+    }
+    if (rc != SQLITE_OK && rc != SQLITE_DONE)
+      code = nh_spool_error(sp, rc, "taking a waiting message back", err, errlen);
+    code = nh_spool_commit(sp, code, err, errlen);
+    if (code != NH_OK) *held = 0;
+  }
+  nh_spool_leave(sp);
+  return code;
 }
 
 static int bind_owner(nh_spool *sp, sqlite3_stmt *st, const void *arg) {

@@ -24,6 +24,11 @@
 #include "nh_internal.h"
 
 #define POLL_MAX_MS 1000
+/* A retry due at least PARK_AFTER seconds away gives the message's record
+ * back to the spool (park); others on the spool take it PARK_GRACE
+ * seconds after it is due, this worker at its due time. */
+#define PARK_AFTER 2.0
+#define PARK_GRACE 1.0
 
 typedef struct timer {
   double when;
@@ -107,7 +112,10 @@ static void record_latency(nh_client *c, nh_job *job, size_t i) {
  * makes it CANCELLED, even when this target's request went through. */
 static void target_done(nh_worker *w, nh_job *job, size_t i) {
   if (i < job->msg.n_targets) record_latency(w->client, job, i);
-  if (--job->targets_left > 0) return;
+  if (--job->targets_left > 0) {
+    if (i < job->msg.n_targets) nh_spool_client_target_end(w->client, job, i);
+    return;
+  }
   if (!nh_job_seal(job)) nh_job_end_cancelled(job, i);
   nh_log(&w->client->log, NH_LOG_DEBUG, w->id, job->msg.id, "message finished: %s (%s)",
          nh_job_succeeded(job) ? "delivered" : "failed", nh_code_name(job->code));
@@ -164,10 +172,32 @@ static double rate_wait(nh_worker *w, const nh_job *job, const nh_target *t, dou
   return wait;
 }
 
+/* A parked job's record is taken back before anything more happens to
+ * it (a send, a cancel, an end). 0 when another client on the spool took
+ * it meanwhile: target i ends HANDED_OVER (that client delivers it). A
+ * store error sends anyway (at least once: the other may send it too). */
+static int unpark(nh_worker *w, nh_job *job, size_t i) {
+  nh_client *c = w->client;
+  int held = 0;
+  char err[256];
+  if (job->parked == 1) {
+    if (nh_spool_unpark(c->spool, job->spool_seq, nh_wall_time(), &held, err, sizeof err) !=
+        NH_OK) {
+      nh_log(&c->log, NH_LOG_WARN, w->id, job->msg.id, "%s (sending it anyway)", err);
+      held = 1;
+    }
+    job->parked = held ? 0 : 2;
+  }
+  if (!job->parked) return 1;
+  end_target(w, job, i, NH_HANDED_OVER, "taken over by another client on the spool");
+  return 0;
+}
+
 /* Sends part `part` of target i when nothing holds it back: a cancel, the
  * deadline, or the destination's rate limit (then it waits in a timer). */
 static void start_target(nh_worker *w, worker_state *ws, nh_job *job, size_t i, size_t part) {
   nh_client *c = w->client;
+  if (job->parked && !unpark(w, job, i)) return;
   double now = nh_now();
   if (nh_job_is_cancelled(job)) {
     end_target(w, job, i, NH_CANCELLED, "cancelled");
@@ -255,8 +285,17 @@ static void start_job(nh_worker *w, worker_state *ws, nh_job *job) {
   nh_log(&w->client->log, NH_LOG_DEBUG, w->id, job->msg.id, "worker %d picked message", w->id);
   /* +1 so that a target failing at once cannot finish the job early. */
   job->targets_left = job->msg.n_targets + 1;
-  for (size_t i = 0; i < job->msg.n_targets; i++)
-    if (plan_late(w, job, i)) start_target(w, ws, job, i, 0);
+  for (size_t i = 0; i < job->msg.n_targets; i++) {
+    const nh_result *r = &job->results[i];
+    if (r->success || r->code != NH_OK) { /* ended in the process that took it before */
+      job->targets_left--;
+      continue;
+    }
+    if (!plan_late(w, job, i)) continue;
+    if (job->resume && job->resume[i].waiting) /* a retry due then, with its attempts so far */
+      wait_for(w, ws, job, i, job->resume[i].part, job->resume[i].at);
+    else start_target(w, ws, job, i, 0);
+  }
   target_done(w, job, (size_t)-1);
 }
 
@@ -277,6 +316,50 @@ static double backoff(worker_state *ws, const nh_retry *p, const nh_result *r) {
   return nh_delay_clamp(cap * random_unit(ws), p->max_delay);
 }
 
+/* Every target of a spooled job left waits at least PARK_AFTER (a long
+ * backoff, a Retry-After): its record goes back to the spool with each
+ * waiting target's attempts, part and due time, so that a close() or a
+ * crash keeps them and another client can take it once due; this worker
+ * keeps its timers and takes the record back when one fires (unpark). */
+static void park(nh_worker *w, worker_state *ws, nh_job *job) {
+  nh_client *c = w->client;
+  if (!c->spool || !job->spool_seq || job->parked || job->active > 0) return;
+  double now = nh_now(), wall = nh_wall_time(), first = INFINITY;
+  size_t n = 0;
+  for (int k = 0; k < ws->n_timers; k++) {
+    if (ws->timers[k].job != job) continue;
+    if (ws->timers[k].when - now < PARK_AFTER) return;
+    if (ws->timers[k].when < first) first = ws->timers[k].when;
+    n++;
+  }
+  nh_spool_end *ends = n ? calloc(n + 1, sizeof *ends) : NULL;
+  if (!ends) return;
+  int most = 0;
+  size_t m = 0;
+  for (int k = 0; k < ws->n_timers; k++) {
+    const timer *t = &ws->timers[k];
+    if (t->job != job) continue;
+    if (job->results[t->index].attempts > most) most = job->results[t->index].attempts;
+    ends[m++] = (nh_spool_end){ .seq = job->spool_seq,
+                                .how = NH_SPOOL_TARGET,
+                                .target = (int)t->index,
+                                .kind = NH_SPOOL_TARGET_WAITING,
+                                .receipt = nh_spool_target_waiting(job, t->index, t->part,
+                                                                   wall + (t->when - now)) };
+  }
+  ends[n] = (nh_spool_end){ .seq = job->spool_seq,
+                            .how = NH_SPOOL_PARK,
+                            .due = wall + (first - now) + PARK_GRACE,
+                            .attempt = most };
+  char err[256];
+  if (nh_spool_client_park(c, ends, n + 1, err, sizeof err) == 0) {
+    job->parked = 1;
+    nh_log(&c->log, NH_LOG_DEBUG, w->id, job->msg.id,
+           "waiting %.3f s: its record goes back to the spool meanwhile", first - now);
+  }
+  nh_spool_ends_free(ends, n + 1);
+}
+
 /* Schedules another attempt of a failed part; 0 when none is due. */
 static int maybe_retry(nh_worker *w, worker_state *ws, nh_job *job, size_t i, size_t part) {
   const nh_result *r = &job->results[i];
@@ -292,6 +375,7 @@ static int maybe_retry(nh_worker *w, worker_state *ws, nh_job *job, size_t i, si
                  "attempt %d of %s failed (%s): retrying in %.3f s", r->attempts,
                  nh_platform_name(job->msg.targets[i].platform), nh_code_name(r->code), delay);
   wait_for(w, ws, job, i, part, now + delay);
+  if (delay >= PARK_AFTER) park(w, ws, job);
   return 1;
 }
 
@@ -347,7 +431,9 @@ static void after_transfer(nh_worker *w, worker_state *ws, nh_transfer *t) {
       r->error = why;
     }
   }
+  int more = job->targets_left > 1; /* the job outlives target_done */
   target_done(w, job, i);
+  if (more) park(w, ws, job); /* the targets left may all wait long */
 }
 
 static void collect_done(nh_worker *w, worker_state *ws) {

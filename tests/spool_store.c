@@ -5,7 +5,8 @@
  *
  *   spool_store open DIR      open errors, 0600, reopening, schema checks
  *   spool_store queue DIR     put/take/renew/done/fail/requeue/release, order,
- *                             max_queued, job records and receipts
+ *                             max_queued, job records and receipts, per-target
+ *                             progress, park and unpark
  *   spool_store race DIR      two processes taking at once never take one record twice
  *   spool_store kill DIR      a holder killed with SIGKILL loses its records at once
  *   spool_store foreign DIR   a holder on another host loses them when its lease ends
@@ -141,6 +142,19 @@ static int raw_sql(const char *path, const char *text) {
   return rc;
 }
 
+/* count(*) of a query on the file, through a connection of its own; -1 on error. */
+static long raw_count(const char *path, const char *query) {
+  sqlite3 *db;
+  sqlite3_stmt *st = NULL;
+  long n = -1;
+  if (sqlite3_open(path, &db) == SQLITE_OK &&
+      sqlite3_prepare_v2(db, query, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+    n = (long)sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return n;
+}
+
 /* ---- open ------------------------------------------------------------------ */
 
 static int open_fails(const char *path, const char *mode, const char *why, const char *what) {
@@ -204,6 +218,15 @@ static void mode_open(const char *dir) {
   nh_spool_close(open_at(path, 30, 1, NULL));
   raw_sql(path, "PRAGMA user_version = 99");
   open_fails(path, "open", "schema 99", "a spool of a newer schema is refused");
+  path_in(path, sizeof path, dir, "schema1.db");
+  nh_spool_close(open_at(path, 30, 1, NULL));
+  raw_sql(path, "DROP TRIGGER progress_gone; DROP TRIGGER progress_failed; DROP TABLE progress;"
+                " PRAGMA user_version = 1");
+  nh_spool *old = open_at(path, 30, 1, NULL);
+  check(old && raw_count(path, "PRAGMA user_version") == 2 &&
+          raw_count(path, "SELECT count(*) FROM progress") == 0,
+        "open", "a schema 1 spool is upgraded to schema 2 when opened");
+  nh_spool_close(old);
   check_unwritable(dir);
 
   path_in(path, sizeof path, dir, "new.db");
@@ -321,6 +344,106 @@ static void check_finish_many(nh_spool *sp) {
   size_t m = take_all(sp, r + 4, 4);
   if (m == 1) nh_spool_done(sp, r[4].seq, NULL, err, sizeof err);
   free_recs(r, n + m);
+}
+
+static nh_code end1(nh_spool *sp, nh_spool_end e, int *held) {
+  nh_code code = nh_spool_finish(sp, &e, 1, nh_wall_time(), err, sizeof err);
+  if (held) *held = e.held;
+  return code;
+}
+
+/* Per-target progress goes with the record to whoever takes it; a parked
+ * record waits for its due time, its owner takes it back unless another
+ * took it; the triggers keep progress rows only as long as they mean
+ * something (delivered targets of a failed message stay for retry). */
+static void check_progress(const char *dir) {
+  char path[512];
+  path_in(path, sizeof path, dir, "progress.db");
+  nh_spool *sp = open_at(path, 30, 1, NULL), *other = open_at(path, 30, 1, NULL);
+  nh_spool_rec r[2];
+  put_n(sp, "pg", 1, NH_PRIORITY_NORMAL, 0);
+  size_t n = take_all(sp, r, 2);
+  int64_t seq = n == 1 ? r[0].seq : 0;
+  check(n == 1 && !r[0].progress, "queue", "progress: a fresh record has none");
+  free_recs(r, n);
+  int held[4] = { 0 };
+  double now = nh_wall_time();
+  end1(sp,
+       (nh_spool_end){ .seq = seq,
+                       .how = NH_SPOOL_TARGET,
+                       .target = 0,
+                       .kind = NH_SPOOL_TARGET_DELIVERED,
+                       .receipt = "{\"success\":true,\"attempts\":1}" },
+       &held[0]);
+  end1(sp,
+       (nh_spool_end){ .seq = seq,
+                       .how = NH_SPOOL_TARGET,
+                       .target = 1,
+                       .kind = NH_SPOOL_TARGET_WAITING,
+                       .receipt = "{\"attempts\":2,\"part\":0}" },
+       &held[1]);
+  end1(sp, (nh_spool_end){ .seq = seq, .how = NH_SPOOL_PARK, .due = now + 100, .attempt = 2 },
+       &held[2]);
+  end1(other,
+       (nh_spool_end){ .seq = seq,
+                       .how = NH_SPOOL_TARGET,
+                       .target = 3,
+                       .kind = NH_SPOOL_TARGET_DELIVERED,
+                       .receipt = "{}" },
+       &held[3]);
+  check(held[0] && held[1] && held[2] && !held[3], "queue",
+        "progress: the holder writes targets and parks; another owner writes nothing");
+  check(count_state(sp, 0) == 1 && take_all(other, r, 2) == 0, "queue",
+        "progress: a parked record is queued, not taken before it is due");
+  int back = 0;
+  nh_spool_unpark(sp, seq, nh_wall_time(), &back, err, sizeof err);
+  check(back && count_state(sp, 1) == 1, "queue", "progress: its owner takes a parked record back");
+  end1(sp, (nh_spool_end){ .seq = seq, .how = NH_SPOOL_PARK, .due = now - 1, .attempt = 2 }, NULL);
+  n = take_all(other, r, 2);
+  check(n == 1 && r[0].seq == seq && r[0].attempt == 2 && r[0].progress &&
+          strstr(r[0].progress, "[0,1,{\"success\":true,\"attempts\":1}]") &&
+          strstr(r[0].progress, "[1,2,{\"attempts\":2,\"part\":0}]"),
+        "queue", "progress: another owner takes a parked record once due, with its progress");
+  free_recs(r, n);
+  nh_spool_unpark(sp, seq, nh_wall_time(), &back, err, sizeof err);
+  check(!back, "queue", "progress: once another took it, its first owner cannot take it back");
+  end1(other, (nh_spool_end){ .seq = seq, .how = NH_SPOOL_FAILED, .receipt = "{}" }, NULL);
+  check(raw_count(path, "SELECT count(*) FROM progress") == 1, "queue",
+        "progress: a failed message keeps only its delivered targets' rows");
+  size_t again = 0;
+  nh_spool_retry(sp, "pg-0", &again, err, sizeof err);
+  n = take_all(sp, r, 2);
+  check(again == 1 && n == 1 && r[0].progress && !strstr(r[0].progress, "[1,"), "queue",
+        "progress: retry() sends it again with the delivered target's row only");
+  free_recs(r, n);
+  nh_spool_done(sp, seq, NULL, err, sizeof err);
+  check(raw_count(path, "SELECT count(*) FROM progress") == 0, "queue",
+        "progress: a delivered message leaves no rows");
+  nh_spool_close(other);
+  nh_spool_close(sp);
+}
+
+/* A record's progress read back by a job of 2 targets: hostile numbers
+ * become harmless ones, unknown targets are ignored. */
+static void check_resume(void) {
+  nh_job *job = nh_job_new(2);
+  const char *p = "[[0,1,{\"success\":false,\"code\":\"HTTP_STATUS\",\"error\":\"HTTP 404\","
+                  "\"attempts\":1e300,\"http_status\":-5}],"
+                  "[1,2,{\"attempts\":2,\"part\":1e300,\"due\":-1e308}],"
+                  "[\"x\",1,{}],[7,1,{}],[1e300,1,{}],7]";
+  int rc = nh_spool_job_resume(job, p);
+  check(rc == 0 && !job->results[0].success && job->results[0].code == NH_HTTP_STATUS &&
+          job->results[0].attempts == 0 && job->results[0].http_status == 0 &&
+          job->results[0].error && strcmp(job->results[0].error, "HTTP 404") == 0,
+        "queue", "resume: an ended target gets its result, numbers out of range are 0");
+  check(job->resume && job->resume[1].waiting && job->resume[1].part == 0 &&
+          job->results[1].attempts == 2 && job->resume[1].at <= nh_now() + 1,
+        "queue", "resume: a waiting target gets its attempts, a sane part and due time");
+  nh_job_release(job);
+  job = nh_job_new(1);
+  check(nh_spool_job_resume(job, "not json") == 0 && !job->resume && job->results[0].code == NH_OK,
+        "queue", "resume: progress that is not JSON leaves the job as it was");
+  nh_job_release(job);
 }
 
 /* Put as held: this owner delivers them; nobody else takes them while it lives. */
@@ -478,6 +601,8 @@ static void mode_queue(const char *dir) {
   check_roundtrip(sp);
   check_order(sp);
   check_finish_many(sp);
+  check_progress(dir);
+  check_resume();
   check_put_taken(path, sp);
   check_fork(sp);
   check_bad_records();
