@@ -20,7 +20,13 @@
   X(DISCORD, discord)   \
   X(TELEGRAM, telegram) \
   X(TEAMS, teams)       \
-  X(EMAIL, email)
+  X(EMAIL, email)       \
+  X(MATRIX, matrix)     \
+  X(PAGERDUTY, pagerduty) \
+  X(OPSGENIE, opsgenie) \
+  X(BARK, bark)         \
+  X(SERVERCHAN, serverchan) \
+  X(PUSHPLUS, pushplus)
 
 typedef enum nh_platform_id {
 #define NH_X_ENUM(id, name) NH_PLATFORM_##id,
