@@ -49,8 +49,10 @@ static nh_code bark_build(const nh_message *m, const nh_target *t, nh_request *r
   const char *opts[] = { "group", "sound", "icon", "click_url" };
   const char *fields[] = { "group", "sound", "icon", "url" };
   for (int i = 0; i < 4; i++)
-    if (nh_opt_string(t, opts[i])) cJSON_AddStringToObject(root, fields[i], nh_opt_string(t, opts[i]));
-  char *id = t->n_parts > 1 ? nh_sprintf("%s-%d", m->id, nh_part_index(m, t) + 1) : nh_strdup(m->id);
+    if (nh_opt_string(t, opts[i]))
+      cJSON_AddStringToObject(root, fields[i], nh_opt_string(t, opts[i]));
+  char *id =
+    t->n_parts > 1 ? nh_sprintf("%s-%d", m->id, nh_part_index(m, t) + 1) : nh_strdup(m->id);
   if (id) cJSON_AddStringToObject(root, "id", id);
   free(id);
   nh_json_merge(root, cJSON_GetObjectItemCaseSensitive(m->platform_data, "bark"));

@@ -21,9 +21,7 @@
 #define MATRIX_MAX_TEXT 60000
 
 /* The plain-text body. */
-static char *matrix_plain(const nh_message *m) {
-  return nh_title_body(m, "\n");
-}
+static char *matrix_plain(const nh_message *m) { return nh_title_body(m, "\n"); }
 
 /* formatted_body, or NULL when plain text says it all. */
 static char *matrix_html(const nh_message *m) {
@@ -69,13 +67,15 @@ static size_t matrix_limit(const nh_message *m, const nh_target *t) {
 /* <homeserver>/_matrix/client/v3/rooms/<room>/send/m.room.message/<txnId> */
 static char *matrix_url(const nh_message *m, const nh_target *t) {
   const char *room = nh_opt_string(t, "room_id");
-  char *txn = t->n_parts > 1 ? nh_sprintf("%s-%d", m->id, nh_part_index(m, t) + 1) : nh_strdup(m->id);
+  char *txn =
+    t->n_parts > 1 ? nh_sprintf("%s-%d", m->id, nh_part_index(m, t) + 1) : nh_strdup(m->id);
   char *room_enc = nh_url_encode(room ? room : ""), *txn_enc = txn ? nh_url_encode(txn) : NULL;
   size_t len = strlen(t->url);
   while (len > 0 && t->url[len - 1] == '/') len--;
-  char *url = room_enc && txn_enc ? nh_sprintf("%.*s/_matrix/client/v3/rooms/%s/send/m.room.message/%s",
-                                               (int)len, t->url, room_enc, txn_enc)
-                                  : NULL;
+  char *url = room_enc && txn_enc
+                ? nh_sprintf("%.*s/_matrix/client/v3/rooms/%s/send/m.room.message/%s", (int)len,
+                             t->url, room_enc, txn_enc)
+                : NULL;
   free(txn);
   free(room_enc);
   free(txn_enc);
@@ -134,7 +134,7 @@ static void matrix_classify(const nh_target *t, const nh_answer *a, nh_result *r
 static const nh_platform_key matrix_keys[] = {
   { "access_token", "string", NH_KEY_REQUIRED | NH_KEY_SECRET | NH_KEY_OPTION, NULL, NULL },
   { "homeserver", "http_url", NH_KEY_REQUIRED | NH_KEY_VALUE, NULL, NULL },
-  { "room_id", "text", NH_KEY_REQUIRED | NH_KEY_OPTION, NULL, NULL },
+  { "room_id", "string", NH_KEY_REQUIRED | NH_KEY_OPTION, NULL, NULL }, /* in the path, encoded */
   { "msgtype", "choice", NH_KEY_OPTION, "m.text,m.notice", NULL },
   { "overflow", "choice", 0, "truncate,split,error", NULL },
   { NULL, NULL, 0, NULL, NULL },

@@ -75,8 +75,10 @@ static nh_code opsgenie_build(const nh_message *m, const nh_target *t, nh_reques
   if (cJSON_IsArray(tags)) cJSON_AddItemToObject(root, "tags", cJSON_Duplicate(tags, 1));
   const char *opts[] = { "source", "entity" };
   for (int i = 0; i < 2; i++)
-    if (nh_opt_string(t, opts[i])) cJSON_AddStringToObject(root, opts[i], nh_opt_string(t, opts[i]));
-  if (cJSON_IsObject(m->metadata)) cJSON_AddItemToObject(root, "details", opsgenie_details(m->metadata));
+    if (nh_opt_string(t, opts[i]))
+      cJSON_AddStringToObject(root, opts[i], nh_opt_string(t, opts[i]));
+  if (cJSON_IsObject(m->metadata))
+    cJSON_AddItemToObject(root, "details", opsgenie_details(m->metadata));
   nh_json_merge(root, cJSON_GetObjectItemCaseSensitive(m->platform_data, "opsgenie"));
   nh_code rc = nh_request_json(req, t, nh_strdup(t->url), root, err, errlen);
   if (rc != NH_OK) return rc;

@@ -50,7 +50,8 @@ static cJSON *pagerduty_payload(const nh_message *m, const nh_target *t) {
   cJSON_AddStringToObject(payload, "severity", pagerduty_severity(m));
   const char *opts[] = { "component", "group", "class" };
   for (int i = 0; i < 3; i++)
-    if (nh_opt_string(t, opts[i])) cJSON_AddStringToObject(payload, opts[i], nh_opt_string(t, opts[i]));
+    if (nh_opt_string(t, opts[i]))
+      cJSON_AddStringToObject(payload, opts[i], nh_opt_string(t, opts[i]));
   if (m->metadata)
     cJSON_AddItemToObject(payload, "custom_details", cJSON_Duplicate(m->metadata, 1));
   nh_json_merge(payload, nh_platform_data(m, "pagerduty", "payload"));

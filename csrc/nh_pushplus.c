@@ -29,11 +29,13 @@ static nh_code pushplus_build(const nh_message *m, const nh_target *t, nh_reques
   const char *token = nh_opt_string(t, "token");
   cJSON_AddStringToObject(root, "token", token ? token : "");
   if (m->title) cJSON_AddStringToObject(root, "title", m->title);
-  cJSON_AddStringToObject(root, "content", m->body && *m->body ? m->body : (m->title ? m->title : ""));
+  cJSON_AddStringToObject(root, "content",
+                          m->body && *m->body ? m->body : (m->title ? m->title : ""));
   cJSON_AddStringToObject(root, "template", pushplus_template(m));
   const char *opts[] = { "topic", "channel" };
   for (int i = 0; i < 2; i++)
-    if (nh_opt_string(t, opts[i])) cJSON_AddStringToObject(root, opts[i], nh_opt_string(t, opts[i]));
+    if (nh_opt_string(t, opts[i]))
+      cJSON_AddStringToObject(root, opts[i], nh_opt_string(t, opts[i]));
   nh_json_merge(root, cJSON_GetObjectItemCaseSensitive(m->platform_data, "pushplus"));
   return nh_request_json(req, t, nh_strdup(t->url), root, err, errlen);
 }
@@ -53,7 +55,8 @@ static void pushplus_classify(const nh_target *t, const nh_answer *a, nh_result 
     return;
   }
   nh_code rc = r->code;
-  if (rc == NH_OK) rc = has && value == PUSHPLUS_TOO_FREQUENT ? NH_RATE_LIMITED : NH_PLATFORM_REJECTED;
+  if (rc == NH_OK)
+    rc = has && value == PUSHPLUS_TOO_FREQUENT ? NH_RATE_LIMITED : NH_PLATFORM_REJECTED;
   nh_result_set(r, rc, "pushplus: %s%.200s", has ? "" : "HTTP error, ",
                 cJSON_IsString(msg) ? msg->valuestring : "no message");
   if (has) {

@@ -35,8 +35,7 @@ static char *serverchan_url(const nh_target *t, const char *key) {
   size_t len = strlen(t->url);
   while (len > 0 && t->url[len - 1] == '/') len--;
   size_t digits = strncmp(key, "sctp", 4) == 0 ? strspn(key + 4, "0123456789") : 0;
-  if (!digits || key[4 + digits] != 't')
-    return nh_sprintf("%.*s/%s.send", (int)len, t->url, key);
+  if (!digits || key[4 + digits] != 't') return nh_sprintf("%.*s/%s.send", (int)len, t->url, key);
   if (strcmp(t->url, SERVERCHAN_DEFAULT_URL) == 0)
     return nh_sprintf("https://%.*s.push.ft07.com/send/%s.send", (int)digits, key + 4, key);
   return nh_sprintf("%.*s/send/%s.send", (int)len, t->url, key);
@@ -53,7 +52,8 @@ static nh_code serverchan_build(const nh_message *m, const nh_target *t, nh_requ
   if (desp && *desp) cJSON_AddStringToObject(root, "desp", desp);
   free(title);
   free(desp);
-  if (nh_opt_string(t, "channel")) cJSON_AddStringToObject(root, "channel", nh_opt_string(t, "channel"));
+  if (nh_opt_string(t, "channel"))
+    cJSON_AddStringToObject(root, "channel", nh_opt_string(t, "channel"));
   if (nh_opt_bool(t, "noip", 0)) cJSON_AddNumberToObject(root, "noip", 1);
   char *path_key = nh_url_encode(key ? key : ""); /* a key is letters and digits; be sure */
   char *url = path_key ? serverchan_url(t, path_key) : NULL;
