@@ -145,6 +145,10 @@ void nh_json_merge(cJSON *dst, const cJSON *src);
 char *nh_text_line(const char *s, size_t max_chars);
 /* Which part of a split message m->body is (0 when not split). */
 int nh_part_index(const nh_message *m, const nh_target *t);
+/* Adds "Authorization: <scheme> <key>"; NH_INVALID_MESSAGE (naming the key,
+ * never its value) when key holds a control character. */
+nh_code nh_request_auth(nh_request *req, const char *scheme, const char *key, const char *name,
+                        char *err, size_t errlen);
 
 /* ---- e-mail attachments (nh_attach.c) ------------------------------------ */
 

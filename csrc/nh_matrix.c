@@ -98,16 +98,8 @@ static nh_code matrix_build(const nh_message *m, const nh_target *t, nh_request 
   nh_code rc = nh_request_json(req, t, matrix_url(m, t), root, err, errlen);
   if (rc != NH_OK) return rc;
   req->method = "PUT";
-  const char *token = nh_opt_string(t, "access_token");
-  char *line = nh_sprintf("Authorization: Bearer %s", token ? token : "");
-  struct curl_slist *l = line ? curl_slist_append(req->headers, line) : NULL;
-  free(line);
-  if (!l) {
-    snprintf(err, errlen, "out of memory while building the request");
-    return NH_NO_MEMORY;
-  }
-  req->headers = l;
-  return NH_OK;
+  return nh_request_auth(req, "Bearer", nh_opt_string(t, "access_token"), "access_token", err,
+                         errlen);
 }
 
 static void matrix_classify(const nh_target *t, const nh_answer *a, nh_result *r) {
@@ -132,7 +124,7 @@ static void matrix_classify(const nh_target *t, const nh_answer *a, nh_result *r
 
 /* The config section (config.lua checks each key by its kind). */
 static const nh_platform_key matrix_keys[] = {
-  { "access_token", "string", NH_KEY_REQUIRED | NH_KEY_SECRET | NH_KEY_OPTION, NULL, NULL },
+  { "access_token", "header_value", NH_KEY_REQUIRED | NH_KEY_SECRET | NH_KEY_OPTION, NULL, NULL },
   { "homeserver", "http_url", NH_KEY_REQUIRED | NH_KEY_VALUE, NULL, NULL },
   { "room_id", "string", NH_KEY_REQUIRED | NH_KEY_OPTION, NULL, NULL }, /* in the path, encoded */
   { "msgtype", "choice", NH_KEY_OPTION, "m.text,m.notice", NULL },

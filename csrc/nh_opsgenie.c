@@ -82,16 +82,7 @@ static nh_code opsgenie_build(const nh_message *m, const nh_target *t, nh_reques
   nh_json_merge(root, cJSON_GetObjectItemCaseSensitive(m->platform_data, "opsgenie"));
   nh_code rc = nh_request_json(req, t, nh_strdup(t->url), root, err, errlen);
   if (rc != NH_OK) return rc;
-  const char *key = nh_opt_string(t, "api_key");
-  char *line = nh_sprintf("Authorization: GenieKey %s", key ? key : "");
-  struct curl_slist *l = line ? curl_slist_append(req->headers, line) : NULL;
-  free(line);
-  if (!l) {
-    snprintf(err, errlen, "out of memory while building the request");
-    return NH_NO_MEMORY;
-  }
-  req->headers = l;
-  return NH_OK;
+  return nh_request_auth(req, "GenieKey", nh_opt_string(t, "api_key"), "api_key", err, errlen);
 }
 
 static void opsgenie_classify(const nh_target *t, const nh_answer *a, nh_result *r) {
@@ -112,7 +103,7 @@ static void opsgenie_classify(const nh_target *t, const nh_answer *a, nh_result 
 
 /* The config section (config.lua checks each key by its kind). */
 static const nh_platform_key opsgenie_keys[] = {
-  { "api_key", "string", NH_KEY_REQUIRED | NH_KEY_SECRET | NH_KEY_OPTION, NULL, NULL },
+  { "api_key", "header_value", NH_KEY_REQUIRED | NH_KEY_SECRET | NH_KEY_OPTION, NULL, NULL },
   { "url", "http_url", NH_KEY_VALUE, NULL, "https://api.opsgenie.com/v2/alerts" },
   { "tags", "strings", NH_KEY_OPTION, NULL, NULL },
   { "source", "text", NH_KEY_OPTION, NULL, NULL },

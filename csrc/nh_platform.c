@@ -176,3 +176,22 @@ int nh_part_index(const nh_message *m, const nh_target *t) {
     if (t->parts[i] == m->body) return (int)i;
   return 0;
 }
+
+nh_code nh_request_auth(nh_request *req, const char *scheme, const char *key, const char *name,
+                        char *err, size_t errlen) {
+  /* a CR or LF in a configured key would start another header */
+  for (const char *s = key ? key : ""; *s; s++) {
+    if ((unsigned char)*s < 0x20 || *s == 0x7f) {
+      snprintf(err, errlen, "%s holds a control character", name);
+      return NH_INVALID_MESSAGE;
+    }
+  }
+  char *line = nh_sprintf("Authorization: %s %s", scheme, key ? key : "");
+  if (!line || add_header(req, line)) {
+    free(line);
+    snprintf(err, errlen, "out of memory while building the request");
+    return NH_NO_MEMORY;
+  }
+  free(line);
+  return NH_OK;
+}

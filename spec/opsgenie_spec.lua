@@ -120,6 +120,17 @@ describe("opsgenie", function()
     c:close()
   end)
 
+  it("refuses a key with CR or LF when the client is made, naming the key only", function()
+    local ok, err = pcall(notifyhub.new, { opsgenie = { api_key = "k\r\nX-Injected: 1" } })
+    assert.is_false(ok)
+    assert.equal("notifyhub config: opsgenie.api_key: string without control characters (CR, LF, NUL, ...)"
+      .. " expected, got string", err)
+    ok, err = pcall(notifyhub.new, { matrix = { homeserver = "https://m.example", room_id = "!r:m.example",
+      access_token = "t\nX: 1" } })
+    assert.is_false(ok)
+    assert.matches("matrix.access_token: string without control characters", err, 1, true)
+  end)
+
   it("sends to Opsgenie's US endpoint by default; another URL gets no key of the instance", function()
     local cfg = notifyhub.config.check({ opsgenie = { api_key = KEY } })
     assert.equal("https://api.opsgenie.com/v2/alerts", cfg.platforms.opsgenie.instances.default.url)
