@@ -145,6 +145,18 @@ void nh_classify_http(const nh_answer *a, nh_result *r);
 /* DingTalk and WeCom: HTTP 200 with {"errcode","errmsg"}; too_fast is the
  * code that means rate limited. */
 void nh_classify_errcode(const char *name, long too_fast, const nh_answer *a, nh_result *r);
+/* Every key of the object src replaces dst's (a copy; platform_data over a
+ * built body). */
+void nh_json_merge(cJSON *dst, const cJSON *src);
+/* The first line of s, at most max_chars characters (cut ones end with an
+ * ellipsis); malloc'd. */
+char *nh_text_line(const char *s, size_t max_chars);
+/* Which part of a split message m->body is (0 when not split). */
+int nh_part_index(const nh_message *m, const nh_target *t);
+/* Adds "Authorization: <scheme> <key>"; NH_INVALID_MESSAGE (naming the key,
+ * never its value) when key holds a control character. */
+nh_code nh_request_auth(nh_request *req, const char *scheme, const char *key, const char *name,
+                        char *err, size_t errlen);
 
 /* ---- e-mail attachments (nh_attach.c) ------------------------------------ */
 

@@ -152,3 +152,46 @@ cJSON *nh_platform_data(const nh_message *m, const char *platform, const char *k
   cJSON *own = cJSON_GetObjectItemCaseSensitive(m->platform_data, platform);
   return cJSON_GetObjectItemCaseSensitive(own, key);
 }
+
+/* ---- helpers of the issue-14 platforms ----------------------------------- */
+
+void nh_json_merge(cJSON *dst, const cJSON *src) {
+  if (!cJSON_IsObject(dst) || !cJSON_IsObject(src)) return;
+  for (const cJSON *item = src->child; item; item = item->next) {
+    if (!item->string) continue;
+    cJSON_DeleteItemFromObjectCaseSensitive(dst, item->string);
+    cJSON_AddItemToObject(dst, item->string, cJSON_Duplicate(item, 1));
+  }
+}
+
+char *nh_text_line(const char *s, size_t max_chars) {
+  size_t n = strcspn(s ? s : "", "\r\n");
+  if (!s || nh_utf8_chars(s, n) <= max_chars) return nh_strndup(s ? s : "", n);
+  size_t keep = nh_utf8_prefix(s, n, max_chars ? max_chars - 1 : 0, 1);
+  return nh_sprintf("%.*s\xe2\x80\xa6", (int)keep, s); /* ends with U+2026 */
+}
+
+int nh_part_index(const nh_message *m, const nh_target *t) {
+  for (size_t i = 0; i < t->n_parts; i++)
+    if (t->parts[i] == m->body) return (int)i;
+  return 0;
+}
+
+nh_code nh_request_auth(nh_request *req, const char *scheme, const char *key, const char *name,
+                        char *err, size_t errlen) {
+  /* a CR or LF in a configured key would start another header */
+  for (const char *s = key ? key : ""; *s; s++) {
+    if ((unsigned char)*s < 0x20 || *s == 0x7f) {
+      snprintf(err, errlen, "%s holds a control character", name);
+      return NH_INVALID_MESSAGE;
+    }
+  }
+  char *line = nh_sprintf("Authorization: %s %s", scheme, key ? key : "");
+  if (!line || add_header(req, line)) {
+    free(line);
+    snprintf(err, errlen, "out of memory while building the request");
+    return NH_NO_MEMORY;
+  }
+  free(line);
+  return NH_OK;
+}

@@ -11,16 +11,22 @@
 #ifndef NH_PLATFORMS_H
 #define NH_PLATFORMS_H
 
-#define NH_PLATFORMS(X) \
-  X(FEISHU, feishu)     \
-  X(WEBHOOK, webhook)   \
-  X(SLACK, slack)       \
-  X(DINGTALK, dingtalk) \
-  X(WECOM, wecom)       \
-  X(DISCORD, discord)   \
-  X(TELEGRAM, telegram) \
-  X(TEAMS, teams)       \
-  X(EMAIL, email)
+#define NH_PLATFORMS(X)     \
+  X(FEISHU, feishu)         \
+  X(WEBHOOK, webhook)       \
+  X(SLACK, slack)           \
+  X(DINGTALK, dingtalk)     \
+  X(WECOM, wecom)           \
+  X(DISCORD, discord)       \
+  X(TELEGRAM, telegram)     \
+  X(TEAMS, teams)           \
+  X(EMAIL, email)           \
+  X(MATRIX, matrix)         \
+  X(PAGERDUTY, pagerduty)   \
+  X(OPSGENIE, opsgenie)     \
+  X(BARK, bark)             \
+  X(SERVERCHAN, serverchan) \
+  X(PUSHPLUS, pushplus)
 
 typedef enum nh_platform_id {
 #define NH_X_ENUM(id, name) NH_PLATFORM_##id,

@@ -306,6 +306,12 @@ describe("UTF-8 (item 13)", function()
       webhook = function() return { url = server.url("/webhook/u8") } end,
       email = function() return { host = s.host, port = s.port, tls = "none",
         from = "a@example.com", to = "b@example.com" } end,
+      matrix = function() return { homeserver = server.base(), access_token = "u8", room_id = "!u8:e.org" } end,
+      pagerduty = function() return { url = server.url("/v2/enqueue"), routing_key = string.rep("k", 32) } end,
+      opsgenie = function() return { url = server.url("/v2/alerts"), api_key = "u8" } end,
+      bark = function() return { url = server.url("/push"), device_key = "u8" } end,
+      serverchan = function() return { url = server.base(), sendkey = "SCTu8" } end,
+      pushplus = function() return { url = server.url("/send"), token = "u8" } end,
     }
 
     it("covers every platform the core has", function()

@@ -91,6 +91,26 @@ CLASSIFY = {
                            'Request: can\'t parse entities"}', 1 | 4),
     "teams-202": answer("teams", 202, ""),
     "email-250": answer("email", 200, ""),
+    "matrix-ok": answer("matrix", 200, '{"event_id":"$YUwRidLecu:example.com"}'),
+    "matrix-429": answer("matrix", 429, '{"errcode":"M_LIMIT_EXCEEDED","error":"Too many requests",'
+                         '"retry_after_ms":2000}'),
+    "matrix-403": answer("matrix", 403, '{"errcode":"M_FORBIDDEN","error":"You are not in this room."}'),
+    "pagerduty-202": answer("pagerduty", 202, '{"status":"success","message":"Event processed",'
+                            '"dedup_key":"srv01/HTTP"}'),
+    "pagerduty-400": answer("pagerduty", 400, '{"status":"invalid event","message":"Event object is '
+                            'invalid","errors":["Length of \'routing_key\' is incorrect"]}'),
+    "opsgenie-202": answer("opsgenie", 202, '{"result":"Request will be processed","took":0.302,'
+                           '"requestId":"43a29c5c-3dbf-4fa4-9c26-f4f71023e120"}'),
+    "opsgenie-401": answer("opsgenie", 401, '{"message":"Could not authenticate","took":0.001,'
+                           '"requestId":"r"}'),
+    "bark-ok": answer("bark", 200, '{"code":200,"message":"success","timestamp":1700000000}'),
+    "bark-400": answer("bark", 400, '{"code":400,"message":"failed to get device token: failed to '
+                       'get [x] device token from database","timestamp":1700000000}'),
+    "serverchan-ok": answer("serverchan", 200, '{"code":0,"message":"","data":{"pushid":"1","readkey":'
+                            '"rk","error":"SUCCESS","errno":0}}'),
+    "serverchan-bad": answer("serverchan", 200, '{"code":40001,"message":"bad pushtoken","data":null}'),
+    "pushplus-ok": answer("pushplus", 200, '{"code":200,"msg":"请求成功","data":"075074e3c17e449e9a0cb79cc6f3fc83"}'),
+    "pushplus-900": answer("pushplus", 200, '{"code":900,"msg":"用户账号使用受限","data":null}'),
 }
 
 # ---- render: see fuzz/render.c for the order of the fields

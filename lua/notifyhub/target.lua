@@ -156,7 +156,17 @@ function resolvers.url(platform, cfg, value)
   end
   local why = util.url_problem(url)
   if why then return nil, "value is not an http(s) URL: " .. why end
-  return { url = url, label = util.redact_url(url), secret = cfg.secret }
+  -- A service with one URL for everyone (PagerDuty, Bark, ...) tells its
+  -- users apart by a secret key sent with the request: the rate limits count
+  -- per URL and key.
+  local keys = {}
+  for _, key in ipairs(config.platforms[platform].descriptor.keys) do
+    if key.secret and key.option and type(cfg[key.name]) == "string" then
+      keys[#keys + 1] = cfg[key.name]
+    end
+  end
+  return { url = url, label = util.redact_url(url), secret = cfg.secret,
+    rate_key = #keys > 0 and (url .. "#" .. table.concat(keys, "#")) or nil }
 end
 
 function resolvers.chat_id(platform, cfg, value)
@@ -263,6 +273,12 @@ local function secrets_of(platform, cfg, rec)
   end
   values[#values + 1] = cfg.secret
   values[#values + 1] = cfg.password
+  if config.platforms[platform].value == "url" then
+    -- keys the request carries outside the URL (a routing key, a device key)
+    for _, k in ipairs(platform_info(platform).secrets) do
+      if type(cfg[k]) == "string" then values[#values + 1] = cfg[k] end
+    end
+  end
   if config.platforms[platform].value == "address" and cfg.password then
     -- what AUTH sends, which a server may echo in its refusal
     local user, pw = cfg.username or "", cfg.password

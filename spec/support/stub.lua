@@ -13,8 +13,9 @@
 --     check (HMAC-SHA256 through OpenSSL's libcrypto via FFI), keywords, and forced answers
 --     configured per token in the "bots" shared dict;
 --   * plays a generic webhook receiver (/webhook/...) driven by query args;
---   * plays Slack, DingTalk, WeCom, Discord, Telegram, Teams (Workflows) and a Standard Webhooks
---     receiver (spec/support/stub/<name>.lua; configs in the "platforms" shared dict);
+--   * plays Slack, DingTalk, WeCom, Discord, Telegram, Teams (Workflows), Matrix, PagerDuty,
+--     Opsgenie, Bark, ServerChan, PushPlus and a Standard Webhooks receiver
+--     (spec/support/stub/<name>.lua; configs in the "platforms" shared dict);
 --   * applies forced behaviour set per path prefix (server.behave, "behave" shared dict) in
 --     every recording stand-in, before its own checks;
 --   * answers /sink/... after an optional delay without recording;
@@ -25,7 +26,8 @@ local M = { hmac_sha256 = require("stub.common").hmac_sha256 }
 
 -- Each file's handlers (its M.<name> functions) become this module's.
 for _, file in ipairs({ "feishu", "webhook", "slack", "dingtalk", "wecom", "discord", "telegram",
-    "teams", "signed", "control" }) do
+    "teams", "signed", "control", "matrix", "pagerduty", "opsgenie", "bark", "serverchan",
+    "pushplus" }) do
   for name, fn in pairs(require("stub." .. file)) do
     if type(fn) == "function" and name ~= "check_opts" then
       assert(M[name] == nil, "stub: two stand-ins define " .. name)
