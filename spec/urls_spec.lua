@@ -131,7 +131,7 @@ describe("Apprise URLs", function()
     before_each(function() server.clear() end)
 
     local function send(target, msg)
-      local c = notifyhub.new({ retry = { max_attempts = 1 } })
+      local c = notifyhub.new({ retry = { max_attempts = 1 }, logger = { failures = false } })
       msg = msg or { title = "Deploy", body = "api is live" }
       msg.targets = { target }
       local receipt, err, code, r2 = c:send(msg)
@@ -243,7 +243,7 @@ describe("Apprise URLs", function()
     before_each(function() smtp.clear() end)
 
     local function send(u)
-      local c = notifyhub.new({ http = { ca_file = s.ca_file }, retry = { max_attempts = 1 } })
+      local c = notifyhub.new({ http = { ca_file = s.ca_file }, retry = { max_attempts = 1 }, logger = { failures = false } })
       local receipt, err, code = c:send({ title = "t", body = "b", targets = { u } })
       c:close()
       return receipt, err, code
