@@ -243,6 +243,69 @@ describe("Apprise URLs", function()
     end)
   end)
 
+  describe("notifyhub.new{ urls = ... }", function()
+    setup(function() server.start() end)
+    teardown(function() server.stop() end)
+    before_each(function() server.clear() end)
+
+    it("makes an instance per destination, named url<i> (url<i>-<j>) or by name", function()
+      local cfg = notifyhub.config.check({ urls = {
+        ("json://127.0.0.1:%d/webhook/a"):format(server.port()),
+        { url = "tgram://123456:ABC/1/2", tags = "ops" },
+        { url = "slack://T1/B2/c3", name = "alerts", tag = { "dev" } },
+      } })
+      assert.same({ "url1" }, (function() local n = {} for k in pairs(cfg.platforms.webhook.instances) do
+        n[#n + 1] = k end return n end)())
+      assert.equal("apprise", cfg.platforms.webhook.instances.url1.payload)
+      assert.equal("1", cfg.platforms.telegram.instances["url2-1"].chat_id)
+      assert.equal("2", cfg.platforms.telegram.instances["url2-2"].chat_id)
+      assert.equal("ops", cfg.platforms.telegram.instances["url2-2"].tags)
+      assert.equal("https://hooks.slack.com/services/T1/B2/c3", cfg.platforms.slack.instances.alerts.webhook_url)
+      assert.equal("alerts", cfg.platforms.slack.default)
+      assert.is_true(cfg.routing)
+    end)
+
+    it("sends a message without targets to every untagged URL, and a target may name one", function()
+      local base = ("json://127.0.0.1:%d/webhook/"):format(server.port())
+      local c = notifyhub.new({ urls = { base .. "one", base .. "two", { url = base .. "ops", tags = { "ops" } } },
+        webhook = { mine = { url = server.url("/webhook/mine") } } })
+      local receipt = assert(c:send({ body = "x" }))
+      assert.equal(3, receipt.total)
+      assert.equal(3, #server.requests("/webhook/"))
+      server.clear()
+      assert(c:send({ body = "x", targets = { notifyhub.target.webhook("url2") } }))
+      assert.equal("/webhook/two", server.requests("/webhook/")[1].path)
+      c:close()
+    end)
+
+    it("names the entry and never the URL in its errors", function()
+      local cases = {
+        { { "foo://SECRET1" }, "notifyhub config: urls%[1%]: unknown URL scheme 'foo'" },
+        { { "slack://x", "slack://SECRET2" }, "notifyhub config: urls%[1%]: slack:// URL: three tokens" },
+        { { { url = "slack://A/B/SECRET3", tags = 5 } }, "notifyhub config: urls%[1%]%.tags: tag name" },
+        { { { url = "slack://A/B/SECRET4", nmae = "x" } }, "notifyhub config: urls%[1%]%.nmae: unknown key" },
+        { { { url = "slack://A/B/SECRET5", name = "a b" } }, "notifyhub config: urls%[1%]%.name: instance name" },
+        { { "slack://A/B/SECRET6", { url = "slack://A/B/SECRET7", name = "url1" } },
+          "urls%[2%]: slack already has an instance named 'url1'" },
+        { { "mailtos://u:SECRET8@example.com?from=bad" }, nil },
+        { "nope", "urls%[1%]: 'nope' is neither an e%-mail address nor" },
+        { { "https://hooks.slack.com/services/A/B/SECRET9", "ftp://SECRET10" },
+          "urls%[2%]: unknown URL scheme 'ftp'" },
+        { { x = 1 }, "notifyhub config: urls: array of URLs expected" },
+        { { 5 }, "notifyhub config: urls%[1%]: URL string or table" },
+      }
+      for _, case in ipairs(cases) do
+        local ok, err = pcall(notifyhub.new, { urls = case[1] })
+        if case[2] then
+          assert.is_false(ok)
+          assert.matches(case[2], err)
+        end
+        if not ok then assert.is_nil(tostring(err):find("SECRET", 1, true), err) end
+        if ok then err:close() end
+      end
+    end)
+  end)
+
   describe("mailto:// and mailtos://", function()
     local s
     local PW = "mail-PW-secret-5"
@@ -251,7 +314,8 @@ describe("Apprise URLs", function()
     before_each(function() smtp.clear() end)
 
     local function send(u)
-      local c = notifyhub.new({ http = { ca_file = s.ca_file }, retry = { max_attempts = 1 }, logger = { failures = false } })
+      local c = notifyhub.new({ http = { ca_file = s.ca_file }, retry = { max_attempts = 1 },
+        logger = { failures = false } })
       local receipt, err, code = c:send({ title = "t", body = "b", targets = { u } })
       c:close()
       return receipt, err, code
