@@ -578,6 +578,16 @@ function M.check(cfg)
   return out
 end
 
+--- Reads a config file: YAML in Apprise's format (`urls:` with tags) plus
+-- notifyhub's own sections, or a `.lua` file returning a config table (see
+-- notifyhub.config_file).
+-- @tparam string path the file
+-- @return the config table for `notifyhub.new`, or nil, err, "INVALID_CONFIG"
+--   where err is "path:line: key: what is wrong"
+function M.load(path)
+  return require("notifyhub.config_file").load(path)
+end
+
 --- The configuration of a client for one Feishu/Lark bot.
 -- @tparam string webhook_url the bot's webhook URL
 -- @tparam[opt] table opts `secret`, `keywords`, and any other top-level
