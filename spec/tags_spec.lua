@@ -125,6 +125,14 @@ describe("tags", function()
     c:close()
   end)
 
+  it("says so when the client has no destination at all", function()
+    local c = notifyhub.new({ urls = {} })
+    local _, err, code = c:send_async({ body = "x", tags = "ops" })
+    assert.equal("INVALID_MESSAGE", code)
+    assert.equal("the client has no destinations configured (urls or platform sections)", err)
+    c:close()
+  end)
+
   it("checks an instance's tags in the config", function()
     assert.has_error(function() notifyhub.new({ webhook = { url = hook("x"), tags = 5 } }) end)
     assert.has_error(function() notifyhub.new({ webhook = { url = hook("x"), tags = { "a;b" } } }) end,

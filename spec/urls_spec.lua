@@ -164,6 +164,38 @@ describe("Apprise URLs", function()
       assert.is_nil(cjson.encode(receipt):find("wrong-PW-9", 1, true))
     end)
 
+    it("keeps a URL's secrets out of logs, receipts, stats and the spool inspector", function()
+      local dir = io.popen("mktemp -d /tmp/nh-urls-XXXXXX"):read("l")
+      local path = dir .. "/s.db"
+      local logs = {}
+      local c = assert(notifyhub.new({ spool = { path = path }, retry = { max_attempts = 2, initial_delay = 0 },
+        logger = { level = "debug", handler = function(level, text, fields)
+          logs[#logs + 1] = level .. " " .. text .. " " .. cjson.encode(fields)
+        end },
+        urls = {
+          ("json://jim:PWjson-1@127.0.0.1:%d/webhook/s?-status=500&+X-Key=HDRsecret-2"):format(server.port()),
+          "discord://99/DISCtoken-3", "tgram://123:TGtoken-4/42", "slack://T9/B9/SLACKtoken5",
+          "dingtalk://DINGsecret6@DINGtoken7", "wecombot://WECOMkey-8", "feishu://FEItoken-9?secret=FEIsec10",
+          "workflows://127.0.0.1/wf/WFsig-11",
+        } }))
+      local _, err, code, receipt = c:send({ id = "sec-1", body = "x" })
+      assert.equal("partial", receipt.status)          -- the json:// stand-in answers 500
+      local st = c:stats()
+      c:close()
+      local sp = assert(notifyhub.spool.open(path))
+      local failed = assert(sp:failed())
+      assert.equal(1, #failed)
+      local seen = table.concat({ tostring(err), tostring(code), cjson.encode(receipt), table.concat(logs, "\n"),
+        cjson.encode(st), cjson.encode((assert(sp:stats()))), cjson.encode(failed) }, "\n")
+      sp:close()
+      os.execute("rm -rf " .. dir)
+      assert.truthy(#logs > 0)
+      for _, secret in ipairs({ "PWjson-1", "HDRsecret-2", "DISCtoken-3", "TGtoken-4", "SLACKtoken5",
+          "DINGsecret6", "DINGtoken7", "WECOMkey-8", "FEItoken-9", "FEIsec10", "WFsig-11" }) do
+        assert.is_nil(seen:find(secret, 1, true), secret)
+      end
+    end)
+
     it("json:// with ?method=put and an empty title", function()
       assert(send(("json://127.0.0.1:%d/webhook/put?method=put"):format(server.port()), { body = "b" }))
       local req, body = last("/webhook/put")

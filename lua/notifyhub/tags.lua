@@ -98,12 +98,14 @@ end
 -- @tparam table platforms the checked config's platforms
 -- @tparam[opt] table expr from M.expression; nil: the message gave no tags
 function M.select(platforms, expr)
-  local out = {}
+  local out, seen = {}, 0
   for platform, section in pairs(platforms) do
     for name, cfg in pairs(section.instances) do
+      seen = seen + 1
       if matches(expr, M.set(cfg.tags)) then out[#out + 1] = { platform, name } end
     end
   end
+  if seen == 0 then return nil, "the client has no destinations configured (urls or platform sections)" end
   table.sort(out, function(a, b)
     if a[1] ~= b[1] then return a[1] < b[1] end
     return a[2] < b[2]
