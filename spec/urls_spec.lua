@@ -236,6 +236,15 @@ describe("Apprise URLs", function()
       assert.is_nil(cjson.encode(receipt):find("TGsecret", 1, true))
     end)
 
+    it("a target URL naming several destinations is a delivery to each", function()
+      local receipt = assert(send("tgram://123456:TGx/41/42"))
+      assert.equal(2, receipt.total)
+      local chats = {}
+      for _, r in ipairs(server.requests("/bot")) do chats[#chats + 1] = cjson.decode(r.body).chat_id end
+      table.sort(chats)
+      assert.same({ "41", "42" }, chats)
+    end)
+
     it("dingtalk:// signs with the secret and mentions the phone", function()
       server.dingtalk("dtok", { secret = "SECdd11" })
       local receipt = assert(send("dingtalk://SECdd11@dtok/13800138000"))
