@@ -44,6 +44,24 @@ function M.lua_env()
   }
 end
 
+-- A config file computes a table: it gets M.MAX_STEPS VM instructions (a
+-- loop that never ends is an error, not a hang). LuaJIT's compiled code
+-- skips hooks, so the chunk runs interpreted.
+M.MAX_STEPS = 100000000
+
+local function run_bounded(fn)
+  if jit then jit.off(fn, true) end
+  local co = coroutine.create(fn)
+  local steps, per = 0, 100000
+  debug.sethook(co, function()
+    steps = steps + per
+    if steps >= M.MAX_STEPS then error(("runs more than %d instructions"):format(M.MAX_STEPS), 2) end
+  end, "", per)
+  local ok, cfg = coroutine.resume(co)
+  if ok and coroutine.status(co) ~= "dead" then return false, "the file yielded" end
+  return ok, cfg
+end
+
 local function load_lua(path, text)
   if text:byte(1) == 27 then return failure(path, nil, "a precompiled chunk, not Lua source") end
   local env = M.lua_env()
@@ -55,7 +73,7 @@ local function load_lua(path, text)
     fn, err = load(text, "@" .. path, "t", env)
   end
   if not fn then return nil, err, "INVALID_CONFIG" end
-  local ok, cfg = pcall(fn)
+  local ok, cfg = run_bounded(fn)
   if not ok then return nil, tostring(cfg), "INVALID_CONFIG" end
   if type(cfg) ~= "table" then
     return failure(path, nil, ("the file must return a config table, it returned %s"):format(type(cfg)))
