@@ -115,6 +115,20 @@ describe("config files", function()
       end
     end)
 
+    it("takes a file of nested aliases (a billion laughs) in bounded time", function()
+      local lines, prev = { 'l0: &l0 ["x","x","x","x","x","x","x","x","x"]' }, "l0"
+      for i = 1, 9 do
+        lines[#lines + 1] = ("l%d: &l%d [%s]"):format(i, i, ("*" .. prev .. ","):rep(9):sub(1, -2))
+        prev = "l" .. i
+      end
+      local t0 = os.clock()
+      local cfg, err, code = notifyhub.config.load(file(".yaml", table.concat(lines, "\n") .. "\n"))
+      assert.is_nil(cfg)
+      assert.equal("INVALID_CONFIG", code)
+      assert.matches(":%d+: l%d: unknown key$", err)
+      assert.is_true(os.clock() - t0 < 5)
+    end)
+
     it("names the line of a YAML syntax error", function()
       local path = file(".yaml", "urls:\n  - a\n bad: [1,\n")
       local cfg, err, code = notifyhub.config.load(path)

@@ -150,11 +150,14 @@ end
 
 local null
 
--- lyaml's null as nil inside mappings; in sequences it stays (an error later).
-local function denull(v)
-  if type(v) ~= "table" or v == null then return v end
+-- lyaml's null as nil inside mappings; in sequences it stays (an error
+-- later). Each table once: YAML aliases share tables (a "billion laughs"
+-- file is a small graph, which a plain walk would take exponential time on).
+local function denull(v, seen)
+  if type(v) ~= "table" or v == null or seen[v] then return v end
+  seen[v] = true
   for k, x in pairs(v) do
-    if x == null and type(k) ~= "number" then v[k] = nil else v[k] = denull(x) end
+    if x == null and type(k) ~= "number" then v[k] = nil else v[k] = denull(x, seen) end
   end
   return v
 end
@@ -270,7 +273,7 @@ local function load_yaml(path, text)
   end
   local okd, doc = pcall(lyaml.load, text)
   if not okd then return failure(path, nil, "YAML: " .. tostring(doc)) end
-  local cfg, origin, why = from_yaml(denull(doc))
+  local cfg, origin, why = from_yaml(denull(doc, {}))
   if not cfg then
     local where = type(origin) == "table" and origin or { path = origin, shown = origin }
     return failure(path, lines[where.path], (where.shown ~= "" and where.shown .. ": " or "") .. why)
