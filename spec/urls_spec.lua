@@ -112,6 +112,25 @@ describe("Apprise URLs", function()
       end
     end)
 
+    it("never raises on random URLs of every scheme", function()
+      local schemes = {}
+      for k in pairs(url.schemes) do schemes[#schemes + 1] = k end
+      table.sort(schemes)
+      local alphabet = "abcXYZ019:@/?&=#%+-_.,;<> \"'~![]%2%40%3A"
+      math.randomseed(14)
+      for _ = 1, 20000 do
+        local t = { schemes[math.random(#schemes)], "://" }
+        for _ = 1, math.random(0, 40) do
+          local k = math.random(#alphabet)
+          t[#t + 1] = alphabet:sub(k, k)
+        end
+        local s = table.concat(t)
+        local ok, r, why = pcall(url.parse, s)
+        assert(ok, s .. ": " .. tostring(r))
+        assert(r or type(why) == "string", s)
+      end
+    end)
+
     it("raises on a target that is not a string", function()
       assert.has_error(function() parse(nil) end, "bad argument #1 to 'parse' (string expected, got nil)")
     end)
