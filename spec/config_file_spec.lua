@@ -138,6 +138,33 @@ describe("config files", function()
     end)
   end)
 
+  describe("Apprise's text format", function()
+    it("reads a URL a line and tags=URL, with comments", function()
+      local path = file(".conf", table.concat({
+        "# notifications", "; also a comment", "", json .. "plain",
+        "ops, db = " .. json .. "ops", "  dev=" .. json .. "dev  ", "",
+      }, "\n"))
+      local cfg = assert(notifyhub.config.load(path))
+      assert.same({ json .. "plain", { url = json .. "ops", tags = "ops, db" }, { url = json .. "dev", tags = "dev" } },
+        cfg.urls)
+      local c = notifyhub.new(cfg)
+      assert(c:send({ body = "x", tags = "db" }))
+      assert.same({ "ops" }, reached())
+      c:close()
+    end)
+
+    it("names the line of a line that is neither, and of a bad URL", function()
+      local path = file("", "slack://T1/B2/c3\nnot a url\n")
+      local _, err, code = notifyhub.config.load(path)
+      assert.equal("INVALID_CONFIG", code)
+      assert.equal(path .. ":2: a URL or tags=URL expected (Apprise's text format)", err)
+      path = file(".txt", "# x\n\nslack://T1/B2/c3\ntgram://SECRET-TG/1\n")
+      _, err = notifyhub.config.load(path)
+      assert.equal(1, err:find(path .. ":4: urls[2]: tgram:// URL: a bot token", 1, true), err)
+      assert.is_nil(err:find("SECRET", 1, true))
+    end)
+  end)
+
   describe("Lua", function()
     it("reads a file returning a config table, with os.getenv", function()
       local path = file(".lua", ([[

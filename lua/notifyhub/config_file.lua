@@ -1,6 +1,6 @@
 --- Config files: `notifyhub.config.load(path)` reads a YAML file (Apprise's
--- format: `urls:` with tags, plus notifyhub's own sections) or a Lua file
--- returning a config table, checks it, and returns the config table for
+-- format: `urls:` with tags, plus notifyhub's own sections), Apprise's TEXT
+-- format (a URL a line, or tags=URL) or a Lua file returning a config table, checks it, and returns the config table for
 -- `notifyhub.new`. Errors name the file, the line and the key, never a
 -- value (URLs and passwords live there).
 -- @module notifyhub.config_file
@@ -282,6 +282,45 @@ local function load_yaml(path, text)
 end
 
 -- ---------------------------------------------------------------------------
+-- Apprise's TEXT format: one URL a line, or "tag1, tag2=URL"; # and ;
+-- start comments.
+-- ---------------------------------------------------------------------------
+
+local URL_LINE = "^([%w_%-%.:@/,%s]-)%s*=%s*(%a[%w+.-]*://.*)$"
+
+local function meaningful(line)
+  return line:match("^%s*$") == nil and line:match("^%s*[#;]") == nil
+end
+
+--- True when the file's first meaningful line is a URL or tags=URL.
+local function is_text(text)
+  for line in (text .. "\n"):gmatch("([^\n]*)\n") do
+    if meaningful(line) then
+      local l = line:gsub("^%s+", ""):gsub("%s+$", "")
+      return l:match("^%a[%w+.-]*://") ~= nil or l:match(URL_LINE) ~= nil
+    end
+  end
+  return false
+end
+
+local function load_text(path, text)
+  local urls, origin, lines, n = {}, {}, {}, 0
+  for line in (text .. "\n"):gmatch("([^\n]*)\n") do
+    n = n + 1
+    line = line:gsub("\r$", ""):gsub("^%s+", ""):gsub("%s+$", "")
+    if meaningful(line) then
+      local tags, url = line:match(URL_LINE)
+      if line:match("^%a[%w+.-]*://") then tags, url = nil, line end
+      if not url then return failure(path, n, "a URL or tags=URL expected (Apprise's text format)") end
+      urls[#urls + 1] = tags and tags ~= "" and { url = url, tags = tags } or url
+      origin[#urls] = { path = "line" .. n, shown = ("urls[%d]"):format(#urls) }
+      lines["line" .. n] = n
+    end
+  end
+  return { urls = urls }, nil, nil, lines, origin
+end
+
+-- ---------------------------------------------------------------------------
 
 --- The file's line of a config.check error's key path, and the path as the
 -- file spells it.
@@ -303,8 +342,9 @@ local function locate(keypath, lines, origin, text, lua)
   return nil, shown
 end
 
---- Reads a config file: YAML (`.yaml`, `.yml`, or anything but `.lua`) or
--- Lua (`.lua`).
+--- Reads a config file: Lua (`.lua`), Apprise's TEXT format (a file whose
+-- first line that is not blank or a comment is a URL or tags=URL), else
+-- YAML.
 -- @tparam string path the file
 -- @return the config table for `notifyhub.new`, or nil, err, "INVALID_CONFIG"
 --   (err: "path:line: key: what is wrong")
@@ -318,6 +358,8 @@ function M.load(path)
   local cfg, lerr, code, lines, origin
   if lua then
     cfg, lerr, code = load_lua(path, text)
+  elseif is_text(text) then
+    cfg, lerr, code, lines, origin = load_text(path, text)
   else
     cfg, lerr, code, lines, origin = load_yaml(path, text)
   end
