@@ -5,7 +5,7 @@
  * line), alias (the message id: Opsgenie keeps one open alert per alias, so
  * a message sent again does not open another), description (the body, at
  * most 15,000 characters), priority (P1..P5 from message.type and
- * priority), tags, source, entity, details (metadata as strings)}, any
+ * priority), tags (the alert_tags option), source, entity, details (metadata as strings)}, any
  * field of platform_data.opsgenie replacing ours. Answers: 202 {"result",
  * "took","requestId"} (accepted: Opsgenie creates the alert afterwards);
  * errors {"message","took","requestId"} with 400, 401, 402, 403, 404, 422;
@@ -71,7 +71,7 @@ static nh_code opsgenie_build(const nh_message *m, const nh_target *t, nh_reques
   free(message);
   free(body);
   cJSON_AddStringToObject(root, "priority", opsgenie_priority(m));
-  cJSON *tags = nh_opt_item(t, "tags");
+  cJSON *tags = nh_opt_item(t, "alert_tags");
   if (cJSON_IsArray(tags)) cJSON_AddItemToObject(root, "tags", cJSON_Duplicate(tags, 1));
   const char *opts[] = { "source", "entity" };
   for (int i = 0; i < 2; i++)
@@ -105,7 +105,7 @@ static void opsgenie_classify(const nh_target *t, const nh_answer *a, nh_result 
 static const nh_platform_key opsgenie_keys[] = {
   { "api_key", "header_value", NH_KEY_REQUIRED | NH_KEY_SECRET | NH_KEY_OPTION, NULL, NULL },
   { "url", "http_url", NH_KEY_VALUE, NULL, "https://api.opsgenie.com/v2/alerts" },
-  { "tags", "strings", NH_KEY_OPTION, NULL, NULL },
+  { "alert_tags", "strings", NH_KEY_OPTION, NULL, NULL },
   { "source", "text", NH_KEY_OPTION, NULL, NULL },
   { "entity", "text", NH_KEY_OPTION, NULL, NULL },
   { "overflow", "choice", 0, "truncate,error", NULL },

@@ -29,7 +29,7 @@ describe("opsgenie", function()
   before_each(function() server.clear() end)
 
   it("creates an alert with GenieKey auth and the message id as alias; 202 is accepted", function()
-    local c = client({ tags = { "ops", "db" }, source = "notifyhub-test", entity = "db1" })
+    local c = client({ alert_tags = { "ops", "db" }, source = "notifyhub-test", entity = "db1" })
     local receipt = assert(c:send({ id = "disk-7", title = "Disk full", body = "/var at 99%",
       type = "failure", metadata = { host = "db1", n = 3 } }))
     local req, alert = last()
