@@ -1,6 +1,7 @@
---- Config files: `notifyhub.config.load(path)` reads a YAML file (Apprise's
--- format: `urls:` with tags, plus notifyhub's own sections), Apprise's TEXT
--- format (a URL a line, or tags=URL) or a Lua file returning a config table, checks it, and returns the config table for
+--- Config files: `notifyhub.config.load(path)` reads a YAML file
+-- (Apprise's format: `urls:` with tags, plus notifyhub's own sections),
+-- Apprise's TEXT format (a URL a line, or tags=URL) or a Lua file
+-- returning a config table, checks it, and returns the config table for
 -- `notifyhub.new`. Errors name the file, the line and the key, never a
 -- value (URLs and passwords live there).
 -- @module notifyhub.config_file
