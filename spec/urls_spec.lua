@@ -131,6 +131,15 @@ describe("Apprise URLs", function()
       end
     end)
 
+    it("shows an Apprise URL redacted: the scheme, and the host where it is no token", function()
+      assert.equal(url, notifyhub.url)
+      assert.equal("slack://***", url.redact("slack://T1/B2/SECRET"))
+      assert.equal("tgram://***", url.redact("tgram://1:SECRET/2"))
+      assert.equal("json://h.example:8080/***", url.redact("json://u:SECRET@h.example:8080/p?+X=SECRET"))
+      assert.equal("mailtos://example.com/***", url.redact("mailtos://u:SECRET@example.com"))
+      assert.equal("***", url.redact("not a url SECRET"))
+    end)
+
     it("raises on a target that is not a string", function()
       assert.has_error(function() parse(nil) end, "bad argument #1 to 'parse' (string expected, got nil)")
     end)
