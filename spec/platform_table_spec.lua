@@ -42,7 +42,7 @@ local SAMPLE = {
   http_url = "http://127.0.0.1:1/hook/sample", method = "PUT", headers = { ["X-Sample"] = "1" },
   webhook_secret = "whsec_c2VjcmV0", header_value = "application/json", chat_id = 42,
   hostname = "127.0.0.1", port = 2525, mailbox = "a@example.com", addresses = "b@example.com",
-  attachment_bytes = 1024,
+  attachment_bytes = 1024, fields = { extra = "1" },
 }
 
 local function sample(key)
@@ -128,9 +128,9 @@ describe("each platform of core.platforms", function()
 
   for _, d in ipairs(core.platforms) do
     describe(d.name, function()
-      it("has a config section with exactly the descriptor's keys (and rate_limit)", function()
+      it("has a config section with exactly the descriptor's keys (and rate_limit, tags)", function()
         local spec = assert(config.platforms[d.name])
-        local want, got = set_of(key_names(d), { "rate_limit" }), {}
+        local want, got = set_of(key_names(d), { "rate_limit", "tags" }), {}
         for k in pairs(spec.keys) do got[k] = true end
         assert.same(want, got)
         assert.equal(d.value, spec.value)
