@@ -31,7 +31,6 @@ static cJSON *message_json(const nh_message *m) {
   return root;
 }
 
-static const char *const type_names[] = { "info", "success", "warning", "failure" };
 
 /* Apprise's payload fields (json://...?:name=value): a field of the body
  * named name is renamed to value (removed when value is empty); any other
@@ -60,7 +59,8 @@ static cJSON *apprise_json(const nh_message *m, const nh_target *t) {
   cJSON_AddStringToObject(root, "title", m->title ? m->title : "");
   cJSON_AddStringToObject(root, "message", m->body ? m->body : "");
   cJSON_AddItemToObject(root, "attachments", cJSON_CreateArray());
-  cJSON_AddStringToObject(root, "type", type_names[m->type & 3]);
+  const char *type = nh_type_word(m, 0);
+  cJSON_AddStringToObject(root, "type", type ? type : "info"); /* Apprise's default */
   apply_fields(root, nh_opt_item(t, "fields"));
   return root;
 }

@@ -1,6 +1,7 @@
---- Config files: `notifyhub.config.load(path)` reads a YAML file (Apprise's
--- format: `urls:` with tags, plus notifyhub's own sections), Apprise's TEXT
--- format (a URL a line, or tags=URL) or a Lua file returning a config table, checks it, and returns the config table for
+--- Config files: `notifyhub.config.load(path)` reads a YAML file
+-- (Apprise's format: `urls:` with tags, plus notifyhub's own sections),
+-- Apprise's TEXT format (a URL a line, or tags=URL) or a Lua file
+-- returning a config table, checks it, and returns the config table for
 -- `notifyhub.new`. Errors name the file, the line and the key, never a
 -- value (URLs and passwords live there).
 -- @module notifyhub.config_file
@@ -352,6 +353,8 @@ function M.load(path)
   if type(path) ~= "string" then
     error(("bad argument #1 to 'load' (string expected, got %s)"):format(type(path)), 2)
   end
+  -- fopen would stop at a NUL byte and open another file than the one named
+  if path:find("\0", 1, true) then return nil, "config file: a path with a NUL byte", "INVALID_CONFIG" end
   local text, err = read(path)
   if not text then return nil, err, "INVALID_CONFIG" end
   local lua = path:match("%.lua$") ~= nil
