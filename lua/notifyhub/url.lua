@@ -28,6 +28,12 @@ M.bases = {
   feishu = "https://open.feishu.cn",
   msteams = "https://{team}.webhook.office.com",
   workflows = "https://{host}",
+  pagerduty = "https://events.pagerduty.com",
+  pagerduty_eu = "https://events.eu.pagerduty.com",
+  opsgenie = "https://api.opsgenie.com",
+  opsgenie_eu = "https://api.eu.opsgenie.com",
+  schan = "https://sctapi.ftqq.com",
+  pushplus = "https://www.pushplus.plus",
 }
 
 local function decode(s)
@@ -335,6 +341,211 @@ local function mail(secure)
   end }
 end
 S.mailto, S.mailtos = mail(false), mail(true)
+
+-- ---------------------------------------------------------------------------
+-- The new platforms (issue 14): Apprise's forms of Matrix, PagerDuty,
+-- Opsgenie, Bark, ServerChan and PushPlus. A part of an Apprise URL that the
+-- platform cannot send is an error saying so, unless Apprise itself treats
+-- it as decoration (an image, a badge): those are ignored.
+-- ---------------------------------------------------------------------------
+
+-- A query value, nil when absent or empty (Apprise skips empty ones).
+local function opt(u, key)
+  local v = u.query[key]
+  if v == nil or v == "" then return nil end
+  return v
+end
+
+-- "host[:port]" of a URL that names its own server, or nil and why.
+local function server(u)
+  if not token_ok(u.host, "^[%w%.%-]+$") and not token_ok(u.host, "^%[[%x:%.]+%]$") then
+    return nil, "a host name expected"
+  end
+  if u.port and (u.port < 1 or u.port > 65535) then return nil, "a port of 1 to 65535 expected" end
+  return u.host .. (u.port and ":" .. u.port or "")
+end
+
+-- ?region=us (the default) or eu: the base of that region, or nil.
+local function region(u, scheme)
+  local r = (opt(u, "region") or "us"):lower()
+  if r == "us" then return base(scheme) end
+  if r == "eu" then return base(scheme .. "_eu") end
+end
+
+-- matrix://AccessToken@host[:port]/!room... (http) and matrixs:// (https):
+-- the client-server API, one target per room. Apprise's other forms need
+-- calls notifyhub does not make (a /login, a room alias join) or another
+-- API (the t2bot and slack webhook modes).
+local MSGTYPES = { text = "m.text", notice = "m.notice" }
+local MATRIX_MODES = { matrix = true, slack = true, t2bot = true }
+
+local function matrix_token(u)
+  local token, user = u.password, u.user
+  if opt(u, "token") then token = opt(u, "token")
+  elseif not token and user then token, user = user, nil end   -- token@host
+  if user then
+    return nil, "a user:password login is not supported (notifyhub does not call /login): give an access"
+      .. " token (matrixs://AccessToken@host/!RoomID:server, or ?token=)"
+  end
+  if not token_ok(token, "^[%w%p]+$") then return nil, "an access token expected" end
+  return token
+end
+
+local function matrix_rooms(u)
+  local rooms = list(u.path, u.query.to)
+  if #rooms == 0 then return nil, "no room: give room ids (/!RoomID:server or ?to=)" end
+  for i, room in ipairs(rooms) do
+    if not room:match("^![%w%p]+$") then
+      return nil, ("room %d: a room id (!RoomID:server) expected: aliases (#name) and users (@name) need"
+        .. " a join notifyhub does not make"):format(i)
+    end
+  end
+  return rooms
+end
+
+local function matrix(secure)
+  local scheme = secure and "matrixs" or "matrix"
+  return { platform = "matrix", form = scheme .. "://AccessToken@host[:port]/!RoomID:server[/!RoomID...]",
+    parse = function(u)
+    local mode = opt(u, "mode") and u.query.mode:lower()
+    if not mode and not u.password and #u.path == 0 and not opt(u, "to") then
+      return nil, "a t2bot webhook (matrix://WebhookToken) is not supported: give an access token and a"
+        .. " room (matrixs://AccessToken@host/!RoomID:server)"
+    end
+    if mode and mode ~= "off" then
+      if not MATRIX_MODES[mode] then return nil, "mode: one of off, matrix, slack, t2bot expected" end
+      return nil, ("the webhook mode ?mode=%s is not supported: notifyhub uses the client-server API"
+        .. " (matrixs://AccessToken@host/!RoomID:server)"):format(mode)
+    end
+    local token, why = matrix_token(u)
+    if not token then return nil, why end
+    local host, herr = server(u)
+    if not host then return nil, herr end
+    local mt = opt(u, "msgtype") and u.query.msgtype:lower()
+    if mt and not MSGTYPES[mt] then return nil, "msgtype: text or notice expected" end
+    local version = opt(u, "version") or opt(u, "v")
+    if version and version ~= "2" and version ~= "3" then
+      return nil, "version: 2 or 3 expected (notifyhub always speaks v3)"
+    end
+    local rooms, rerr = matrix_rooms(u)
+    if not rooms then return nil, rerr end
+    local out = {}
+    for i, room in ipairs(rooms) do
+      out[i] = { platform = "matrix", value = (secure and "https://" or "http://") .. host, access_token = token,
+        room_id = room, msgtype = mt and MSGTYPES[mt] }
+    end
+    return out
+  end }
+end
+S.matrix, S.matrixs = matrix(false), matrix(true)
+
+-- pagerduty://IntegrationKey@ApiKey[/Source[/Component]]: an Events API v2
+-- event. The API key is Apprise's (it sends it as a header the Events API
+-- ignores): required, as Apprise does, and never sent.
+S.pagerduty = { platform = "pagerduty", form = "pagerduty://IntegrationKey@ApiKey[/Source[/Component]][?region=eu]" }
+function S.pagerduty.parse(u)
+  local routing = opt(u, "integrationkey") or u.user
+  if not token_ok(routing, "^[%w_%-]+$") then
+    return nil, "an integration (routing) key expected (letters, digits, _ and -)"
+  end
+  if not (opt(u, "apikey") or u.host ~= "") then return nil, "an API key expected" end
+  local url = region(u, "pagerduty")
+  if not url then return nil, "region: us or eu expected" end
+  if opt(u, "severity") then
+    return nil, "severity: notifyhub sets it from the message's type (failure: error, warning: warning,"
+      .. " else info; urgent priority: critical), not per URL"
+  end
+  if opt(u, "click") then return nil, "click (a link on the event) is not supported" end
+  if next(u.headers) then
+    return nil, "custom details (?+name=value) are not supported: give them as the message's metadata"
+  end
+  return { { platform = "pagerduty", value = url .. "/v2/enqueue", routing_key = routing,
+    source = opt(u, "source") or u.path[1], component = opt(u, "component") or u.path[2],
+    group = opt(u, "group"), class = opt(u, "class") } }
+end
+
+-- opsgenie://ApiKey: an alert through the key's integration (no responders).
+S.opsgenie = { platform = "opsgenie", form = "opsgenie://ApiKey[?region=eu&entity=name&tags=a,b]" }
+function S.opsgenie.parse(u)
+  local key = opt(u, "apikey") or u.host
+  if not token_ok(key, "^[%w_%-]+$") then return nil, "an API key expected (letters, digits, _ and -)" end
+  local url = region(u, "opsgenie")
+  if not url then return nil, "region: us or eu expected" end
+  if #u.path > 0 or opt(u, "to") then
+    return nil, "responders (@user, #team, *schedule, ^escalation) are not supported: the alert goes where"
+      .. " the API key's integration routes it"
+  end
+  if opt(u, "priority") then
+    return nil, "priority: notifyhub sets P1..P5 from the message's type and priority, not per URL"
+  end
+  if opt(u, "alias") then return nil, "alias: notifyhub uses the message id (a message sent again is one alert)" end
+  if next(u.headers) then
+    return nil, "details (?+name=value) are not supported: give them as the message's metadata"
+  end
+  local tags = list(opt(u, "tags"))
+  return { { platform = "opsgenie", value = url .. "/v2/alerts", api_key = key, entity = opt(u, "entity"),
+    alert_tags = #tags > 0 and tags or nil } }
+end
+
+-- bark://[user:password@]host[:port]/DeviceKey[/DeviceKey...] (http) and
+-- barks:// (https): the server's /push, one target per device. ?badge=,
+-- ?category= (unused by Bark) and ?image= (Apprise's icon) are decoration.
+local BARK_SOUNDS = { "alarm", "anticipate", "bell", "birdsong", "bloom", "calypso", "chime", "choo", "descent",
+  "electronic", "fanfare", "glass", "gotosleep", "healthnotification", "horn", "ladder", "mailsent", "minuet",
+  "multiwayinvitation", "newmail", "newsflash", "noir", "paymentsuccess", "shake", "sherwoodforest", "silence",
+  "spell", "suspense", "telegraph", "tiptoes", "typewriters", "update" }
+
+-- Apprise's lookup: the first sound whose name starts with the value; an
+-- unknown one is dropped.
+local function bark_sound(v)
+  if not v then return nil end
+  v = v:lower()
+  for _, s in ipairs(BARK_SOUNDS) do
+    if (s .. ".caf"):sub(1, #v) == v then return s .. ".caf" end
+  end
+end
+
+local function bark(secure)
+  local scheme = secure and "barks" or "bark"
+  return { platform = "bark", form = scheme .. "://[user:password@]host[:port]/DeviceKey[/DeviceKey...]",
+    parse = function(u)
+    local host, why = server(u)
+    if not host then return nil, why end
+    local keys = list(u.path, u.query.to)
+    if #keys == 0 then return nil, "a device key expected" end
+    if opt(u, "level") then
+      return nil, "level: notifyhub sets it from the message's type and priority (passive, active,"
+        .. " timeSensitive, critical), not per URL"
+    end
+    local auth = u.user and u.authority:match("^(.*)@")   -- as written (percent-encoded)
+    local url = ("%s://%s%s/push"):format(secure and "https" or "http", auth and auth .. "@" or "", host)
+    local out = {}
+    for i, key in ipairs(keys) do
+      if not token_ok(key, "^[%w_%-]+$") then return nil, "a device key of letters, digits, _ and - expected" end
+      out[i] = { platform = "bark", value = url, device_key = key, sound = bark_sound(opt(u, "sound")),
+        group = opt(u, "group"), click_url = opt(u, "click") }
+    end
+    return out
+  end }
+end
+S.bark, S.barks = bark(false), bark(true)
+
+-- schan://SendKey: ServerChan (a Server酱³ key sctp<uid>t... goes to its own host).
+S.schan = { platform = "serverchan", form = "schan://SendKey" }
+function S.schan.parse(u)
+  if not token_ok(u.host, "^%w+$") then return nil, "a SendKey (letters and digits) expected" end
+  return { { platform = "serverchan", value = base("schan"), sendkey = u.host } }
+end
+
+-- pushplus://Token
+S.pushplus = { platform = "pushplus", form = "pushplus://Token" }
+function S.pushplus.parse(u)
+  local token = opt(u, "token") or u.host
+  if not token_ok(token, "^[%w_%-]+$") or #token < 32 or #token > 64 then
+    return nil, "a token of 32 to 64 letters, digits, _ and - expected"
+  end
+  return { { platform = "pushplus", value = base("pushplus") .. "/send", token = token } }
+end
 
 --- The targets an Apprise-style URL names, or nil and why (never the URL).
 function M.parse(url)

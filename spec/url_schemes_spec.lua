@@ -1,0 +1,242 @@
+-- Apprise URL schemes of the twelve new platforms (issue 14, item 2): what
+-- notifyhub.target.parse makes of Apprise's documented forms, the errors for
+-- forms notifyhub cannot send (never echoing a secret), and one delivery per
+-- scheme through notifyhub.new{ urls = ... } to its loopback stand-in.
+
+local notifyhub = require("notifyhub")
+local url = require("notifyhub.url")
+local server = require("spec.support.server")
+local cjson = require("cjson")
+
+local parse, parse_all = notifyhub.target.parse, notifyhub.target.parse_all
+
+-- A 32-character key (PagerDuty routing keys and PushPlus tokens have 32).
+local function key32(prefix) return prefix .. ("0"):rep(32 - #prefix) end
+
+-- Each bad URL is refused with "<scheme>:// URL: ...", the why matching,
+-- and no "SECRET" in it.
+local function refuses(cases)
+  for _, case in ipairs(cases) do
+    local t, why = parse(case[1])
+    assert.is_nil(t, case[1])
+    assert.is_string(why, case[1])
+    assert.is_nil(why:find("SECRET", 1, true), why)
+    assert.matches("^%a+:// URL: ", why)
+    assert.matches(case[2], why, 1, false, case[1])
+  end
+end
+
+describe("Apprise URLs of the new platforms", function()
+  describe("matrix:// and matrixs://", function()
+    it("reads token@host/!room as the client-server API with that access token", function()
+      assert.same({ platform = "matrix", value = "https://matrix.example.org", access_token = "syt_tok1",
+        room_id = "!abc:example.org" }, parse("matrixs://syt_tok1@matrix.example.org/!abc:example.org"))
+      assert.same({ platform = "matrix", value = "http://hs.example:8008", access_token = "tok2",
+        room_id = "!abc:example.org", msgtype = "m.notice" },
+        parse("matrix://hs.example:8008/%21abc%3Aexample.org?token=tok2&msgtype=notice&version=3&image=no"))
+      local all = assert(parse_all("matrixs://tok@hs.example/!a:x.org/!b:x.org?to=!c:x.org"))
+      assert.same({ "!a:x.org", "!b:x.org", "!c:x.org" }, { all[1].room_id, all[2].room_id, all[3].room_id })
+    end)
+
+    it("refuses logins, webhook modes, aliases and a missing room with what to give instead", function()
+      refuses({
+        { "matrixs://bob:SECRETpw1@hs.example/!a:x.org", "user:password login.*access token" },
+        { "matrixs://bob@hs.example/!a:x.org?token=SECRETpw2", "user:password login" },
+        { "matrix://SECRETt2bot3", "t2bot.*not supported" },
+        { "matrixs://SECRETtok4@hs.example", "t2bot.*not supported" },
+        { "matrixs://SECRETtok5@hs.example/!a:x.org?mode=slack", "mode=slack.*not supported" },
+        { "matrixs://SECRETtok6@hs.example/%23room:x.org", "room 1: a room id" },
+        { "matrixs://SECRETtok7@hs.example/!a:x.org/@user:x.org", "room 2: a room id" },
+        { "matrixs://SECRETtok8@hs.example/!a:x.org?msgtype=SECRETx", "msgtype: text or notice" },
+        { "matrixs://SECRETtok9@hs.example/!a:x.org?v=9", "version: 2 or 3" },
+        { "matrixs://SECRETtok10@bad_host!/!a:x.org", "a host name" },
+      })
+    end)
+  end)
+
+  describe("pagerduty://", function()
+    it("reads IntegrationKey@ApiKey[/Source[/Component]] as an Events API v2 target", function()
+      assert.same({ platform = "pagerduty", value = "https://events.pagerduty.com/v2/enqueue",
+        routing_key = "intkey1" }, parse("pagerduty://intkey1@apikey1"))
+      assert.same({ platform = "pagerduty", value = "https://events.eu.pagerduty.com/v2/enqueue",
+        routing_key = "intkey1", source = "web01", component = "disk", group = "prod", class = "ping" },
+        parse("pagerduty://intkey1@apikey1/web01/disk?region=eu&group=prod&class=ping&image=no"))
+      assert.same({ platform = "pagerduty", value = "https://events.pagerduty.com/v2/enqueue",
+        routing_key = "int2", source = "s", component = "c" },
+        parse("pagerduty://ignored@apikey?integrationkey=int2&apikey=k2&source=s&component=c&region=US"))
+    end)
+
+    it("refuses what the Events API target cannot carry", function()
+      refuses({
+        { "pagerduty://SECRETapi1", "an integration %(routing%) key" },
+        { "pagerduty://SECRETint2@", "an API key" },
+        { "pagerduty://SECRETint3@SECRETapi3?region=mars", "region: us or eu" },
+        { "pagerduty://SECRETint4@SECRETapi4?severity=critical", "severity: notifyhub sets it from the message" },
+        { "pagerduty://SECRETint5@SECRETapi5?click=https://x.example", "click" },
+        { "pagerduty://SECRETint6@SECRETapi6?+host=SECRETdetail", "custom details" },
+      })
+    end)
+  end)
+
+  describe("opsgenie://", function()
+    it("reads ApiKey with region, entity and the alert's tags", function()
+      assert.same({ platform = "opsgenie", value = "https://api.opsgenie.com/v2/alerts", api_key = "gk-1" },
+        parse("opsgenie://gk-1"))
+      assert.same({ platform = "opsgenie", value = "https://api.eu.opsgenie.com/v2/alerts", api_key = "gk-2",
+        entity = "web", alert_tags = { "db", "prod" } },
+        parse("opsgenie://ignored?apikey=gk-2&region=eu&entity=web&tags=db,prod&batch=yes"))
+    end)
+
+    it("refuses responders, a forced priority, an alias and details", function()
+      refuses({
+        { "opsgenie://SECRETk1/@user", "responders" },
+        { "opsgenie://SECRETk2?to=%23team", "responders" },
+        { "opsgenie://SECRETk3?priority=high", "priority: notifyhub sets P1%.%.P5" },
+        { "opsgenie://SECRETk4?alias=SECRETa", "alias" },
+        { "opsgenie://SECRETk5?+k=SECRETv", "details" },
+        { "opsgenie://SECRETk6?region=xx", "region: us or eu" },
+        { "opsgenie://", "an API key" },
+      })
+    end)
+  end)
+
+  describe("bark:// and barks://", function()
+    it("reads host/DeviceKey[/DeviceKey...] as the server's /push, one target per device", function()
+      assert.same({ platform = "bark", value = "http://bark.example/push", device_key = "dev1" },
+        parse("bark://bark.example/dev1"))
+      assert.same({ platform = "bark", value = "https://u:p%40ss@bark.example:8443/push", device_key = "dev1",
+        sound = "bell.caf", group = "ops", click_url = "https://x.example/a" },
+        parse("barks://u:p%40ss@bark.example:8443/dev1?sound=bell&group=ops&click=https%3A%2F%2Fx.example%2Fa"
+          .. "&badge=3&category=c&image=no"))
+      local all = assert(parse_all("bark://h.example/d1/d2?to=d3"))
+      assert.same({ "d1", "d2", "d3" }, { all[1].device_key, all[2].device_key, all[3].device_key })
+      -- an unknown sound is dropped, as Apprise does
+      assert.is_nil(parse("bark://h.example/d1?sound=nosuch").sound)
+    end)
+
+    it("refuses a missing device key and a forced level", function()
+      refuses({
+        { "bark://h.example", "a device key" },
+        { "bark://h.example/SECRETd1?level=critical", "level: notifyhub sets it from the message" },
+        { "barks://u:SECRETpw@/SECRETd2", "a host name" },
+        { "bark://h.example/SECRET%20d3", "a device key of letters" },
+      })
+    end)
+  end)
+
+  describe("schan:// and pushplus://", function()
+    it("reads schan://SendKey and pushplus://Token", function()
+      assert.same({ platform = "serverchan", value = "https://sctapi.ftqq.com", sendkey = "SCTabc123" },
+        parse("schan://SCTabc123/"))
+      local tok = key32("pp")
+      assert.same({ platform = "pushplus", value = "https://www.pushplus.plus/send", token = tok },
+        parse("pushplus://" .. tok))
+      assert.same({ platform = "pushplus", value = "https://www.pushplus.plus/send", token = tok },
+        parse("pushplus://x?token=" .. tok))
+    end)
+
+    it("refuses malformed keys", function()
+      refuses({
+        { "schan://", "a SendKey" },
+        { "schan://SECRET_k-1", "a SendKey" },
+        { "pushplus://SECRETshort", "a token of 32 to 64" },
+      })
+    end)
+  end)
+
+  describe("delivery through notifyhub.new{ urls = ... }", function()
+    local saved = {}
+
+    setup(function()
+      server.start()
+      for k, v in pairs(url.bases) do saved[k] = v end
+      for k in pairs(url.bases) do url.bases[k] = server.url("") end
+    end)
+    teardown(function()
+      for k, v in pairs(saved) do url.bases[k] = v end
+      server.stop()
+    end)
+    before_each(function() server.clear() end)
+
+    -- Sends one message to the one URL; the receipt (or nil, err, code, receipt).
+    local function deliver(u, msg)
+      local c = notifyhub.new({ urls = { u }, retry = { max_attempts = 1 }, logger = { failures = false } })
+      local receipt, err, code, r2 = c:send(msg or { title = "Deploy", body = "api is live" })
+      c:close()
+      return receipt, err, code, r2
+    end
+
+    local function last(prefix)
+      local reqs = server.requests(prefix)
+      local req = reqs[#reqs]
+      assert(req, "no request under " .. prefix)
+      return req, cjson.decode(req.body)
+    end
+
+    local function hides(receipt, ...)
+      local text = cjson.encode(receipt)
+      for _, secret in ipairs({ ... }) do assert.is_nil(text:find(secret, 1, true), secret) end
+    end
+
+    it("matrix:// PUTs the event with the access token", function()
+      local receipt = assert(deliver(("matrix://tokMX1@127.0.0.1:%d/!room1:example.org?msgtype=notice")
+        :format(server.port())))
+      local req, body = last("/_matrix/")
+      assert.equal("PUT", req.method)
+      assert.matches("^/_matrix/client/v3/rooms/%%21room1%%3Aexample.org/send/m.room.message/", req.path)
+      assert.equal("Bearer tokMX1", req.headers.authorization)
+      assert.equal("m.notice", body.msgtype)
+      assert.matches("api is live", body.body)
+      hides(receipt, "tokMX1")
+    end)
+
+    it("pagerduty:// enqueues an event with the routing key, source and component", function()
+      local routing = key32("PDint")
+      local receipt = assert(deliver(("pagerduty://%s@PDapikey9/web01/disk?group=prod"):format(routing)))
+      local _, body = last("/v2/enqueue")
+      assert.equal(routing, body.routing_key)
+      assert.equal("trigger", body.event_action)
+      assert.equal("web01", body.payload.source)
+      assert.equal("disk", body.payload.component)
+      assert.equal("prod", body.payload.group)
+      hides(receipt, routing, "PDapikey9")
+    end)
+
+    it("opsgenie:// creates an alert with the GenieKey, entity and tags", function()
+      local receipt = assert(deliver("opsgenie://OGkey-77?entity=web&tags=db,prod"))
+      local req, body = last("/v2/alerts")
+      assert.equal("GenieKey OGkey-77", req.headers.authorization)
+      assert.equal("web", body.entity)
+      assert.same({ "db", "prod" }, body.tags)
+      hides(receipt, "OGkey-77")
+    end)
+
+    it("bark:// pushes to the server's /push with Basic auth, the sound and the group", function()
+      local receipt = assert(deliver(("bark://bu:BKpw-3@127.0.0.1:%d/BKdev-1?sound=bell&group=ops")
+        :format(server.port())))
+      local req, body = last("/push")
+      assert.equal("Basic " .. require("notifyhub.util").base64("bu:BKpw-3"), req.headers.authorization)
+      assert.equal("BKdev-1", body.device_key)
+      assert.equal("bell.caf", body.sound)
+      assert.equal("ops", body.group)
+      hides(receipt, "BKdev-1", "BKpw-3")
+    end)
+
+    it("schan:// posts to <SendKey>.send", function()
+      local receipt = assert(deliver("schan://SCTschanKey5"))
+      local req, body = last("/SCT")
+      assert.equal("/SCTschanKey5.send", req.path)
+      assert.equal("Deploy", body.title)
+      hides(receipt, "SCTschanKey5")
+    end)
+
+    it("pushplus:// posts the token and the content", function()
+      local tok = key32("PPtok")
+      local receipt = assert(deliver("pushplus://" .. tok))
+      local _, body = last("/send")
+      assert.equal(tok, body.token)
+      assert.equal("api is live", body.content)
+      hides(receipt, tok)
+    end)
+  end)
+end)
