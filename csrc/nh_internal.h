@@ -83,7 +83,10 @@ typedef enum nh_md_style {
   NH_MD_DINGTALK,      /* DingTalk's markdown subset */
   NH_MD_WECOM,         /* WeCom's: bold, links, code, quotes, headings */
   NH_MD_TEAMS,         /* Adaptive Card TextBlock: bold, italic, lists, links */
-  NH_MD_FEISHU         /* post elements (nh_markdown_feishu) */
+  NH_MD_FEISHU,        /* post elements (nh_markdown_feishu) */
+  NH_MD_PUSHOVER,      /* Pushover's html=1: <b> <i> <a href>, the rest as text */
+  NH_MD_ROCKETCHAT,    /* Rocket.Chat: *bold* _italic_ `code` ``` [t](url) */
+  NH_MD_GCHAT          /* Google Chat text: *bold* _italic_ `code` ``` <url|text> */
 } nh_md_style;
 int nh_buf_markdown(nh_buf *b, const char *md, nh_md_style style);
 /* Feishu post paragraphs: arrays of text (style bold/italic) and a elements. */

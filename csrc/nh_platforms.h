@@ -20,7 +20,13 @@
   X(DISCORD, discord)   \
   X(TELEGRAM, telegram) \
   X(TEAMS, teams)       \
-  X(EMAIL, email)
+  X(EMAIL, email)       \
+  X(NTFY, ntfy)         \
+  X(GOTIFY, gotify)     \
+  X(PUSHOVER, pushover) \
+  X(MATTERMOST, mattermost) \
+  X(ROCKETCHAT, rocketchat) \
+  X(GOOGLECHAT, googlechat)
 
 typedef enum nh_platform_id {
 #define NH_X_ENUM(id, name) NH_PLATFORM_##id,

@@ -263,6 +263,10 @@ local function secrets_of(platform, cfg, rec)
   end
   values[#values + 1] = cfg.secret
   values[#values + 1] = cfg.password
+  -- the descriptor's secret keys (an access token, a user key) sent as options
+  for _, k in ipairs(platform_info(platform).secrets) do
+    if type(cfg[k]) == "string" then values[#values + 1] = cfg[k] end
+  end
   if config.platforms[platform].value == "address" and cfg.password then
     -- what AUTH sends, which a server may echo in its refusal
     local user, pw = cfg.username or "", cfg.password

@@ -25,7 +25,8 @@ local M = { hmac_sha256 = require("stub.common").hmac_sha256 }
 
 -- Each file's handlers (its M.<name> functions) become this module's.
 for _, file in ipairs({ "feishu", "webhook", "slack", "dingtalk", "wecom", "discord", "telegram",
-    "teams", "signed", "control" }) do
+    "teams", "signed", "control", "ntfy", "gotify", "pushover", "mattermost", "rocketchat",
+    "googlechat" }) do
   for name, fn in pairs(require("stub." .. file)) do
     if type(fn) == "function" and name ~= "check_opts" then
       assert(M[name] == nil, "stub: two stand-ins define " .. name)
