@@ -1,5 +1,5 @@
 -- spec/support/stub/mattermost.lua -- Mattermost incoming webhook: POST
--- /mattermost/hooks/<key> (the server's base URL is .../mattermost)
+-- /mm/hooks/<key> (the server's base URL is .../mm)
 -- (a stand-in of the loopback test server: spec/support/stub.lua, nginx.conf).
 --
 -- Built from Mattermost's docs (developers.mattermost.com/integrate/webhooks/incoming) and
@@ -25,7 +25,7 @@ end
 
 function M.mattermost()
   local body = begin()
-  local key = ngx.var.uri:match("^/mattermost/hooks/([^/]+)$")
+  local key = ngx.var.uri:match("^/mm/hooks/([^/]+)$")
   if key == "disabled00000000000000000a" then
     return app_error(501, "web.incoming_webhook.disabled.app_error",
       "Incoming webhooks have been disabled by the system admin.")

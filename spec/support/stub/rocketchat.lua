@@ -1,5 +1,5 @@
 -- spec/support/stub/rocketchat.lua -- Rocket.Chat incoming webhook: POST
--- /rocketchat/hooks/<integrationId>/<token> (the server's base URL is .../rocketchat)
+-- /rc/hooks/<integrationId>/<token> (the server's base URL is .../rc)
 -- (a stand-in of the loopback test server: spec/support/stub.lua, nginx.conf).
 --
 -- Built from Rocket.Chat's integration docs and its server's answers: JSON {text, alias,
@@ -32,7 +32,7 @@ end
 
 function M.rocketchat()
   local body = begin()
-  local id, token = ngx.var.uri:match("^/rocketchat/hooks/([^/]+)/([^/]+)$")
+  local id, token = ngx.var.uri:match("^/rc/hooks/([^/]+)/([^/]+)$")
   if not id or id == "unknown" or token == "invalid" then
     return fail(404, "Invalid integration id or token provided.")
   end
