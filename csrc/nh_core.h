@@ -146,7 +146,7 @@ typedef struct nh_message {
   char *body;   /* NULL when absent */
   char *format; /* "text", "markdown", "html" */
   int priority;
-  int type; /* NH_TYPE_*: info when not given */
+  int type;             /* NH_TYPE_*: info when not given */
   cJSON *metadata;      /* NULL or an object, owned by the job */
   cJSON *platform_data; /* NULL or an object, owned by the job */
   nh_target *targets;

@@ -62,8 +62,8 @@ static char *googlechat_url(const nh_target *t) {
   return url;
 }
 
-static nh_code googlechat_build(const nh_message *m, const nh_target *t, nh_request *req,
-                                char *err, size_t errlen) {
+static nh_code googlechat_build(const nh_message *m, const nh_target *t, nh_request *req, char *err,
+                                size_t errlen) {
   int unused;
   char *text = googlechat_render(m, t, &unused);
   cJSON *root = cJSON_CreateObject();

@@ -50,7 +50,8 @@ static nh_code gotify_build(const nh_message *m, const nh_target *t, nh_request 
   cJSON_AddItemToObject(root, "extras", gotify_extras(m, t));
   size_t n = strlen(t->url);
   while (n && t->url[n - 1] == '/') n--;
-  nh_code rc = nh_request_json(req, t, nh_sprintf("%.*s/message", (int)n, t->url), root, err, errlen);
+  nh_code rc =
+    nh_request_json(req, t, nh_sprintf("%.*s/message", (int)n, t->url), root, err, errlen);
   const char *token = nh_opt_string(t, "token");
   char *line = rc == NH_OK && token ? nh_sprintf("X-Gotify-Key: %s", token) : NULL;
   struct curl_slist *l = line ? curl_slist_append(req->headers, line) : NULL;

@@ -47,8 +47,8 @@ static void add_attachment(cJSON *root, const nh_message *m, const char *text) {
   cJSON_AddItemToArray(cJSON_AddArrayToObject(root, "attachments"), att);
 }
 
-static nh_code mattermost_build(const nh_message *m, const nh_target *t, nh_request *req,
-                                char *err, size_t errlen) {
+static nh_code mattermost_build(const nh_message *m, const nh_target *t, nh_request *req, char *err,
+                                size_t errlen) {
   int unused;
   char *text = mattermost_render(m, t, &unused);
   cJSON *root = cJSON_CreateObject();

@@ -84,7 +84,8 @@ static char *ntfy_url(const nh_message *m, const nh_target *t) {
   if (nh_format_is(m, "markdown")) query_add(&q, "markdown", "yes");
   query_add(&q, "click", nh_opt_string(t, "click"));
   query_add(&q, "icon", nh_opt_string(t, "icon"));
-  char *url = q.failed ? NULL : nh_sprintf("%s%s%s", t->url, strchr(t->url, '?') ? "&" : "?", q.data);
+  char *url =
+    q.failed ? NULL : nh_sprintf("%s%s%s", t->url, strchr(t->url, '?') ? "&" : "?", q.data);
   free(q.data);
   return url;
 }

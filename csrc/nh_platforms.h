@@ -11,19 +11,19 @@
 #ifndef NH_PLATFORMS_H
 #define NH_PLATFORMS_H
 
-#define NH_PLATFORMS(X) \
-  X(FEISHU, feishu)     \
-  X(WEBHOOK, webhook)   \
-  X(SLACK, slack)       \
-  X(DINGTALK, dingtalk) \
-  X(WECOM, wecom)       \
-  X(DISCORD, discord)   \
-  X(TELEGRAM, telegram) \
-  X(TEAMS, teams)       \
-  X(EMAIL, email)       \
-  X(NTFY, ntfy)         \
-  X(GOTIFY, gotify)     \
-  X(PUSHOVER, pushover) \
+#define NH_PLATFORMS(X)     \
+  X(FEISHU, feishu)         \
+  X(WEBHOOK, webhook)       \
+  X(SLACK, slack)           \
+  X(DINGTALK, dingtalk)     \
+  X(WECOM, wecom)           \
+  X(DISCORD, discord)       \
+  X(TELEGRAM, telegram)     \
+  X(TEAMS, teams)           \
+  X(EMAIL, email)           \
+  X(NTFY, ntfy)             \
+  X(GOTIFY, gotify)         \
+  X(PUSHOVER, pushover)     \
   X(MATTERMOST, mattermost) \
   X(ROCKETCHAT, rocketchat) \
   X(GOOGLECHAT, googlechat)

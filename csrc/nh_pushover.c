@@ -90,8 +90,7 @@ static nh_code pushover_build(const nh_message *m, const nh_target *t, nh_reques
                               size_t errlen) {
   req->url = nh_strdup(t->url);
   req->body = pushover_form(m, t);
-  struct curl_slist *l =
-    curl_slist_append(NULL, "Content-Type: application/x-www-form-urlencoded");
+  struct curl_slist *l = curl_slist_append(NULL, "Content-Type: application/x-www-form-urlencoded");
   struct curl_slist *l2 = l ? curl_slist_append(l, "Expect:") : NULL;
   req->headers = l2 ? l2 : l;
   if (!req->url || !req->body || !l2) {

@@ -49,8 +49,8 @@ static size_t rocketchat_limit(const nh_message *m, const nh_target *t) {
   return ROCKETCHAT_MAX_TEXT;
 }
 
-static nh_code rocketchat_build(const nh_message *m, const nh_target *t, nh_request *req,
-                                char *err, size_t errlen) {
+static nh_code rocketchat_build(const nh_message *m, const nh_target *t, nh_request *req, char *err,
+                                size_t errlen) {
   int unused;
   char *text = rocketchat_render(m, t, &unused);
   cJSON *root = cJSON_CreateObject();

@@ -294,11 +294,11 @@ REDACT = {
 # ---- text: the renderer (0 html as text, 1 e-mail HTML, 2 + nh_md_style), then the text
 
 TEXT_MODES = ["html", "email", "slack", "telegram", "telegram-v2", "dingtalk", "wecom", "teams",
-              "feishu", "html-telegram"]
+              "feishu", "html-telegram", "pushover", "rocketchat", "gchat"]
 MD_SAMPLE = ("# Release 2.0\n\nSome **bold**, *italic* and `x < y` & [notes](https://e.example/n?a=1&b=2)."
              "\n\n- one\n- two\n  1. nested\n\n> quoted\n> > deeper\n\n```lua\nprint(1 < 2)\n```\n\n---\n"
              "<b>raw</b> [js](javascript:alert(1)) ![img](data:image/png;base64,AA) <https://auto.example>")
-TEXT = {"md-" + name: u8(i) + MD_SAMPLE.encode() for i, name in enumerate(TEXT_MODES) if 1 <= i <= 8}
+TEXT = {"md-" + name: u8(i) + MD_SAMPLE.encode() for i, name in enumerate(TEXT_MODES) if 1 <= i <= 8 or i >= 10}
 TEXT.update({
     "html-mixed": u8(0) + b'<html><head><title>T</title></head><body><h1>Hi &amp; <a href="https://x/?a=1&amp;b=2">'
                   b'link</a></h1><ul><li>a<ol><li>b</ol></ul><pre>\n x\n\n y</pre><script>var p = "<p>";</script>'
