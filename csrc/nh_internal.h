@@ -123,6 +123,8 @@ nh_failure nh_failure_class(const nh_result *r);
  * failure in r worth another attempt. */
 int nh_platform_transient(nh_platform_id id, const nh_result *r);
 void nh_request_free(nh_request *req);
+/* Adds one "Name: value" line (NULL: out of memory, -1); the caller has refused CR and LF. */
+int nh_request_add_header(nh_request *req, const char *line);
 /* Adds "Content-Type: application/json" and the target's own headers. */
 int nh_request_json_headers(nh_request *req, const nh_target *t);
 /* Serialises and frees root into req->body. */

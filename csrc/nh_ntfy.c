@@ -90,17 +90,11 @@ static char *ntfy_url(const nh_message *m, const nh_target *t) {
   return url;
 }
 
-static int add_header(nh_request *req, const char *line) {
-  struct curl_slist *l = line ? curl_slist_append(req->headers, line) : NULL;
-  if (l) req->headers = l;
-  return l ? 0 : -1;
-}
-
 static int ntfy_headers(nh_request *req, const nh_target *t) {
   const char *token = nh_opt_string(t, "token");
   char *auth = token ? nh_sprintf("Authorization: Bearer %s", token) : NULL;
-  int rc = add_header(req, "Content-Type: text/plain; charset=utf-8") ||
-           add_header(req, "Expect:") || (token && add_header(req, auth));
+  int rc = nh_request_add_header(req, "Content-Type: text/plain; charset=utf-8") ||
+           nh_request_add_header(req, "Expect:") || (token && nh_request_add_header(req, auth));
   free(auth);
   return rc;
 }
@@ -108,6 +102,11 @@ static int ntfy_headers(nh_request *req, const nh_target *t) {
 static nh_code ntfy_build(const nh_message *m, const nh_target *t, nh_request *req, char *err,
                           size_t errlen) {
   int unused;
+  const char *token = nh_opt_string(t, "token");
+  if (token && strpbrk(token, "\r\n")) { /* the façade refuses it; a C caller may not */
+    snprintf(err, errlen, "ntfy: CR or LF in the token");
+    return NH_INVALID_MESSAGE;
+  }
   req->body = ntfy_render(m, t, &unused);
   req->url = ntfy_url(m, t);
   if (!req->body || !req->url || ntfy_headers(req, t)) {
