@@ -13,8 +13,10 @@
 --     check (HMAC-SHA256 through OpenSSL's libcrypto via FFI), keywords, and forced answers
 --     configured per token in the "bots" shared dict;
 --   * plays a generic webhook receiver (/webhook/...) driven by query args;
---   * plays Slack, DingTalk, WeCom, Discord, Telegram, Teams (Workflows) and a Standard Webhooks
---     receiver (spec/support/stub/<name>.lua; configs in the "platforms" shared dict);
+--   * plays Slack, DingTalk, WeCom, Discord, Telegram, Teams (Workflows), ntfy (/ntfy/), Gotify
+--     (/gotify/), Pushover (/1/messages.json), Mattermost (/mm/hooks/), Rocket.Chat
+--     (/rc/hooks/), Google Chat (/v1/spaces/) and a Standard Webhooks receiver
+--     (spec/support/stub/<name>.lua; configs in the "platforms" shared dict);
 --   * applies forced behaviour set per path prefix (server.behave, "behave" shared dict) in
 --     every recording stand-in, before its own checks;
 --   * answers /sink/... after an optional delay without recording;
