@@ -5,7 +5,8 @@
  * title in bold (*title*), markdown as *bold*, _italic_, `code`, ``` blocks
  * and <url|text> links, html as plain text; a success, warning or failure
  * message starts with an emoji (info: nothing). thread_key replies in that
- * thread (threadKey, falling back to a new thread). Success is 2xx with the
+ * thread (threadKey, falling back to a new thread). The message id goes as
+ * requestId, which makes a resend idempotent. Success is 2xx with the
  * message ({"name":"spaces/.../messages/...",...}); errors are
  * {"error":{"code","message","status"}}; 429 RESOURCE_EXHAUSTED past one
  * message per second per space. Text: at most 4096 characters.
@@ -50,15 +51,30 @@ static size_t googlechat_limit(const nh_message *m, const nh_target *t) {
   return GOOGLECHAT_MAX_TEXT;
 }
 
-static char *googlechat_url(const nh_target *t) {
+/* The message id as Chat's requestId: a resend (a retry, the spool after a
+ * crash) returns the message made the first time instead of a second one.
+ * A split message's parts after the first get "-2", "-3", ... */
+static char *request_id(const nh_message *m, const nh_target *t) {
+  size_t part = 0;
+  while (part < t->n_parts && t->parts[part] != m->body) part++;
+  if (part == t->n_parts || part == 0) return nh_url_encode(m->id ? m->id : "");
+  char *id = nh_sprintf("%s-%zu", m->id ? m->id : "", part + 1);
+  char *enc = id ? nh_url_encode(id) : NULL;
+  free(id);
+  return enc;
+}
+
+static char *googlechat_url(const nh_message *m, const nh_target *t) {
   const char *thread = nh_opt_string(t, "thread_key");
-  if (!thread) return nh_strdup(t->url);
-  char *enc = nh_url_encode(thread);
-  char *url = enc ? nh_sprintf("%s%sthreadKey=%s&messageReplyOption="
-                               "REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD",
-                               t->url, strchr(t->url, '?') ? "&" : "?", enc)
-                  : NULL;
-  free(enc);
+  char *req = request_id(m, t), *key = thread ? nh_url_encode(thread) : NULL;
+  const char *sep = strchr(t->url, '?') ? "&" : "?";
+  char *url = !req || (thread && !key) ? NULL
+              : key ? nh_sprintf("%s%srequestId=%s&threadKey=%s&messageReplyOption="
+                                 "REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD",
+                                 t->url, sep, req, key)
+                    : nh_sprintf("%s%srequestId=%s", t->url, sep, req);
+  free(req);
+  free(key);
   return url;
 }
 
@@ -69,7 +85,7 @@ static nh_code googlechat_build(const nh_message *m, const nh_target *t, nh_requ
   cJSON *root = cJSON_CreateObject();
   cJSON_AddStringToObject(root, "text", text ? text : "");
   free(text);
-  return nh_request_json(req, t, googlechat_url(t), root, err, errlen);
+  return nh_request_json(req, t, googlechat_url(m, t), root, err, errlen);
 }
 
 static void googlechat_classify(const nh_target *t, const nh_answer *a, nh_result *r) {

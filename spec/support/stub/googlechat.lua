@@ -7,7 +7,8 @@
 -- second per space, past it 429 RESOURCE_EXHAUSTED; errors are Google's
 -- {"error":{"code","message","status"}}. 200 with the message {name, sender, text, thread,
 -- space, createTime}. A missing key is 403 PERMISSION_DENIED; the token "invalid" 401
--- UNAUTHENTICATED.
+-- UNAUTHENTICATED. requestId (spaces.messages.create's query parameter): a request ID the
+-- space has seen returns the message made with it instead of a new one.
 
 local cjson = require("cjson.safe")
 local common = require("stub.common")
@@ -56,6 +57,9 @@ function M.googlechat()
   if utf8_len(text) > MAX_TEXT then
     return fail(400, "INVALID_ARGUMENT", "Invalid message: text exceeds 4096 characters.")
   end
+  local request = unescape(q.requestId)
+  local seen = request and common.platforms:get(("googlechat:req:%s:%s"):format(space, request))
+  if seen then return send_json(200, seen) end
   if too_soon(space) then
     return fail(429, "RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota).")
   end
@@ -67,7 +71,9 @@ function M.googlechat()
     thread = { name = ("spaces/%s/threads/%s"):format(space, ngx.md5(thread):sub(1, 11)) },
     createTime = os.date("!%Y-%m-%dT%H:%M:%S.000000Z"),
   }
-  return send_json(200, cjson.encode(out))
+  local json = cjson.encode(out)
+  if request then common.platforms:set(("googlechat:req:%s:%s"):format(space, request), json) end
+  return send_json(200, json)
 end
 
 return M
