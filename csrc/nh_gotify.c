@@ -54,9 +54,10 @@ static nh_code gotify_build(const nh_message *m, const nh_target *t, nh_request 
   }
   char *body = nh_body_text(m);
   cJSON *root = cJSON_CreateObject();
-  if (m->title) cJSON_AddStringToObject(root, "title", m->title);
-  /* Gotify refuses an empty message: a title alone is the message too */
-  cJSON_AddStringToObject(root, "message", body && *body ? body : m->title ? m->title : "");
+  /* Gotify refuses an empty message: a title alone becomes the message */
+  int has_body = body && *body;
+  if (m->title && has_body) cJSON_AddStringToObject(root, "title", m->title);
+  cJSON_AddStringToObject(root, "message", has_body ? body : m->title ? m->title : "");
   free(body);
   cJSON_AddNumberToObject(root, "priority", gotify_priority(m));
   cJSON_AddItemToObject(root, "extras", gotify_extras(m, t));

@@ -70,10 +70,13 @@ static char *pushover_form(const nh_message *m, const nh_target *t) {
   nh_buf f = { 0 };
   form_str(&f, "token", nh_opt_string(t, "token"));
   form_str(&f, "user", nh_opt_string(t, "user"));
-  /* Pushover refuses an empty message: a title alone is the message too */
-  form_str(&f, "message", text && *text ? text : m->title ? m->title : "");
+  /* Pushover refuses an empty message: a title alone becomes the message */
+  int has_text = text && *text;
+  const char *msg = has_text ? text : m->title ? m->title : ""; /* a title: cut to the limit */
+  form_add(&f, "message", msg,
+           has_text ? strlen(msg) : nh_utf8_prefix(msg, strlen(msg), PUSHOVER_MAX_MESSAGE, 1));
   free(text);
-  if (m->title)
+  if (m->title && has_text)
     form_add(&f, "title", m->title,
              nh_utf8_prefix(m->title, strlen(m->title), PUSHOVER_MAX_TITLE, 1));
   snprintf(num, sizeof num, "%d", prio);

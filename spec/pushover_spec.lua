@@ -77,6 +77,16 @@ describe("pushover", function()
     c:close()
   end)
 
+  it("sends a title alone as the message (Pushover requires one)", function()
+    local c = client()
+    assert(c:send({ title = "only a title" }))
+    local _, f = last()
+    assert.same({ "only a title" }, { f.message, f.title })
+    assert(c:send({ title = string.rep("t", 1500) }))   -- within 1024 characters, as a message
+    assert.equal(string.rep("t", 1024), select(2, last()).message)
+    c:close()
+  end)
+
   it("keeps the message within 1024 characters and the title within 250", function()
     local c = client()
     local title, body = string.rep("t", 300), string.rep("ü", 1500)
