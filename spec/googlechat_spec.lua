@@ -149,6 +149,11 @@ describe("googlechat", function()
     c:close()
   end)
 
+  it("takes a bare chat.googleapis.com webhook URL as a Google Chat target", function()
+    local url = "https://chat.googleapis.com/v1/spaces/AAAA/messages?key=k&token=t"
+    assert.same({ platform = "googlechat", value = url }, require("notifyhub.target").parse(url))
+  end)
+
   it("keeps the key and token out of labels, errors, receipts and logs", function()
     server.behave("/v1/", { status = 400,
       body = '{"error":{"code":400,"message":"{{echo}}","status":"INVALID_ARGUMENT"}}' })

@@ -174,6 +174,18 @@ describe("ntfy", function()
     assert.is_nil(all:find("SecretTopic-4471", 1, true), all)
   end)
 
+  it("takes a bare ntfy.sh URL as an ntfy target, without the instance's token", function()
+    local target = require("notifyhub.target")
+    assert.same({ platform = "ntfy", value = "https://ntfy.sh/alerts" },
+      target.parse("https://ntfy.sh/alerts"))
+    local cfg = notifyhub.config.check({ ntfy = { url = topic("alerts"), token = "tk_goodtoken" } })
+    local home = assert(target.resolve(cfg.platforms, { platform = "ntfy" }))
+    assert.equal("tk_goodtoken", home.options.token)
+    local there = assert(target.resolve(cfg.platforms, "https://ntfy.sh/elsewhere"))
+    assert.equal("ntfy", there.platform)
+    assert.is_nil(there.options and there.options.token)   -- the token stays with its server
+  end)
+
   it("has ntfy's visitor limit as its default rate limit", function()
     assert.same({ per_minute = 12 }, notifyhub.config.rate_limits.ntfy)
   end)

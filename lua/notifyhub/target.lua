@@ -24,6 +24,8 @@ local URL_PLATFORMS = {
   { "^https://discordapp%.com/api/webhooks/", "discord" },
   { "^https://[%w%.%-]+%.logic%.azure%.com[:%d]*/workflows/", "teams" },
   { "^https://[%w%.%-]+%.powerplatform%.com[:%d]*/", "teams" },
+  { "^https://ntfy%.sh/", "ntfy" },
+  { "^https://chat%.googleapis%.com/v1/spaces/", "googlechat" },
 }
 
 -- Keys of a platform's section that this file reads itself: the rest go to
