@@ -85,6 +85,9 @@ typedef enum nh_md_style {
   NH_MD_TEAMS,         /* Adaptive Card TextBlock: bold, italic, lists, links */
   NH_MD_FEISHU,        /* post elements (nh_markdown_feishu) */
   NH_MD_DISCORD,       /* Discord's: **bold** *italic* # to ### headings, [text](url) */
+  NH_MD_PUSHOVER,      /* Pushover's html=1: <b> <i> <a href>, the rest as text */
+  NH_MD_ROCKETCHAT,    /* Rocket.Chat: *bold* _italic_ `code` ``` [t](url) */
+  NH_MD_GCHAT,         /* Google Chat text: *bold* _italic_ `code` ``` <url|text> */
   NH_MD_STYLES         /* how many there are */
 } nh_md_style;
 int nh_buf_markdown(nh_buf *b, const char *md, nh_md_style style);
@@ -128,6 +131,8 @@ nh_failure nh_failure_class(const nh_result *r);
  * failure in r worth another attempt. */
 int nh_platform_transient(nh_platform_id id, const nh_result *r);
 void nh_request_free(nh_request *req);
+/* Adds one "Name: value" line (NULL: out of memory, -1); the caller has refused CR and LF. */
+int nh_request_add_header(nh_request *req, const char *line);
 /* Adds "Content-Type: application/json" and the target's own headers. */
 int nh_request_json_headers(nh_request *req, const nh_target *t);
 /* Serialises and frees root into req->body. */

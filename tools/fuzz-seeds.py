@@ -314,7 +314,8 @@ REDACT = {
 # ---- text: the renderer (0 html as text, 1 e-mail HTML, 2 + nh_md_style), then the text
 
 TEXT_MODES = ["html", "email", "slack", "telegram", "telegram-v2", "dingtalk", "wecom", "teams",
-              "feishu", "discord", "html-telegram"]  # fuzz/text.c's modes, in order
+              "feishu", "discord", "pushover", "rocketchat", "gchat",
+              "html-telegram"]  # fuzz/text.c's modes, in order
 MD_SAMPLE = ("# Release 2.0\n\nSome **bold**, *italic* and `x < y` & [notes](https://e.example/n?a=1&b=2)."
              "\n\n- one\n- two\n  1. nested\n\n> quoted\n> > deeper\n\n```lua\nprint(1 < 2)\n```\n\n---\n"
              "<b>raw</b> [js](javascript:alert(1)) ![img](data:image/png;base64,AA) <https://auto.example>")
