@@ -144,6 +144,151 @@ describe("Apprise URLs of the new platforms", function()
     end)
   end)
 
+  describe("ntfy:// and ntfys://", function()
+    it("reads a topic on ntfy.sh, or host/topic on a server of one's own, one target per topic", function()
+      assert.same({ platform = "ntfy", value = "https://ntfy.sh/alerts" }, parse("ntfy://alerts"))
+      assert.same({ platform = "ntfy", value = "https://ntfy.example.com/alerts" },
+        parse("ntfys://ntfy.example.com/alerts"))
+      assert.same({ platform = "ntfy", value = "http://phil:my%40pw@ntfy.example.com:8080/alerts",
+        message_tags = { "ci", "prod" }, click = "https://x.example/a", icon = "https://x.example/i.png" },
+        parse("ntfy://phil:my%40pw@ntfy.example.com:8080/alerts?tags=ci,prod&click=https%3A%2F%2Fx.example%2Fa"
+          .. "&avatar_url=https%3A%2F%2Fx.example%2Fi.png&priority=default&image=yes"))
+      assert.same({ platform = "ntfy", value = "https://ntfy.example.com/alerts", token = "tk_abc" },
+        parse("ntfys://tk_abc@ntfy.example.com/alerts"))
+      assert.same({ platform = "ntfy", value = "https://ntfy.example.com/alerts", token = "tk_q",
+        message_tags = { "x" } }, parse("ntfys://bob:pw@ntfy.example.com/alerts?token=tk_q&xtags=x"))
+      assert.is_nil(parse("ntfy://alerts?image=no&avatar_url=https%3A%2F%2Fi.example").icon)
+      assert.same({ platform = "ntfy", value = "https://ntfy.example.com/alerts", token = "tk_pw" },
+        parse("ntfys://bob:tk_pw@ntfy.example.com/alerts?auth=token"))
+      local all = assert(parse_all("ntfy://alerts/builds?mode=cloud"))
+      assert.same({ "https://ntfy.sh/alerts", "https://ntfy.sh/builds" }, { all[1].value, all[2].value })
+      -- ntfy.sh's cloud mode sends no credentials, as Apprise does
+      assert.same({ platform = "ntfy", value = "https://ntfy.sh/alerts" }, parse("ntfys://tk_x@alerts"))
+    end)
+
+    it("refuses a forced priority, attachments, delays, e-mail forwards and actions", function()
+      refuses({
+        { "ntfys://SECRETtk1@ntfy.example.com/alerts?priority=max", "priority: notifyhub sets it from the message" },
+        { "ntfy://alerts?attach=https%3A%2F%2FSECRETa", "attach" },
+        { "ntfy://alerts?delay=10m", "delay" },
+        { "ntfy://alerts?email=SECRET@x.example", "email" },
+        { "ntfy://alerts?actions=view", "actions" },
+        { "ntfy://alerts?mode=SECRETm", "mode: cloud or private" },
+        { "ntfys://h.example/alerts?auth=SECRETx", "auth: basic or token" },
+        { "ntfys://h.example/alerts?auth=token", "auth=token: no token" },
+        { "ntfys://SECRETu:SECRETp@h.example/bad%20topic", "topic 1: 1 to 64 letters" },
+        { "ntfy://", "a topic" },
+      })
+    end)
+  end)
+
+  describe("gotify:// and gotifys://", function()
+    it("reads host[:port][/path]/token, the last path segment being the application token", function()
+      assert.same({ platform = "gotify", value = "http://gotify.example", token = "AppTok1" },
+        parse("gotify://gotify.example/AppTok1"))
+      assert.same({ platform = "gotify", value = "https://gotify.example:8443/sub/dir", token = "AppTok2" },
+        parse("gotifys://gotify.example:8443/sub/dir/AppTok2?priority=normal"))
+    end)
+
+    it("refuses a missing token and a forced priority", function()
+      refuses({
+        { "gotify://gotify.example", "an application token" },
+        { "gotify://gotify.example/SECRETtok?priority=high", "priority: notifyhub sets it from the message" },
+        { "gotify://bad_host!/SECRETtok", "a host name" },
+      })
+    end)
+  end)
+
+  describe("pover://", function()
+    it("reads UserKey@Token[/Device...][/#Group...]: the devices in one delivery, one per group", function()
+      assert.same({ platform = "pushover", value = "https://api.pushover.net/1/messages.json", user = "ukey1",
+        token = "atok1" }, parse("pover://ukey1@atok1"))
+      local all = assert(parse_all("pover://ukey1@atok1/phone/tablet/%23grp1?to=%23grp2&sound=Siren"
+        .. "&url=https%3A%2F%2Fx.example&url_title=X&priority=normal&interval=60&expire=600"))
+      assert.same({
+        { platform = "pushover", value = "https://api.pushover.net/1/messages.json", user = "ukey1", token = "atok1",
+          device = "phone,tablet", sound = "siren", url = "https://x.example" },
+        { platform = "pushover", value = "https://api.pushover.net/1/messages.json", user = "grp1", token = "atok1",
+          sound = "siren", url = "https://x.example" },
+        { platform = "pushover", value = "https://api.pushover.net/1/messages.json", user = "grp2", token = "atok1",
+          sound = "siren", url = "https://x.example" },
+      }, all)
+    end)
+
+    it("refuses missing keys, a forced priority, encryption and a malformed device", function()
+      refuses({
+        { "pover://SECRETtok", "a user key" },
+        { "pover://SECRETuser@", "an application token" },
+        { "pover://SECRETu@SECRETt?priority=emergency", "priority: notifyhub sets it from the message" },
+        { "pover://SECRETu@SECRETt?key=SECRETk", "end%-to%-end encryption" },
+        { "pover://SECRETu@SECRETt/bad%20device", "target 1: a device" },
+      })
+    end)
+  end)
+
+  describe("mmost:// and mmosts://", function()
+    it("reads [botname@]host[:port][/path]/token as <host>/<path>/hooks/<token>, one target per channel", function()
+      assert.same({ platform = "mattermost", value = "http://mm.example.com/hooks/mmtoken1" },
+        parse("mmost://mm.example.com/mmtoken1"))
+      local all = assert(parse_all("mmosts://bot@mm.example.com:8443/sub/path/mmtoken2?channel=%23ops,dev"
+        .. "&to=qa&image=no"))
+      assert.equal(3, #all)
+      for i, ch in ipairs({ "qa", "ops", "dev" }) do
+        assert.same({ platform = "mattermost", value = "https://mm.example.com:8443/sub/path/hooks/mmtoken2",
+          username = "bot", channel = ch }, all[i])
+      end
+    end)
+
+    it("refuses a missing token", function()
+      refuses({
+        { "mmost://mm.example.com", "a webhook token" },
+        { "mmost://bad_host!/SECRETtok", "a host name" },
+      })
+    end)
+  end)
+
+  describe("rocket:// and rockets://", function()
+    it("reads the webhook form TokenA/TokenB@host, one target per channel, user or room", function()
+      assert.same({ platform = "rocketchat", value = "http://rc.example.com/hooks/tokA/tokB" },
+        parse("rocket://tokA/tokB@rc.example.com"))
+      local all = assert(parse_all("rockets://user:tokA%2FtokB@rc.example.com:8443/%23general/@bob/ROOM1"))
+      assert.same({ "@bob", "#general", "ROOM1" }, { all[1].channel, all[2].channel, all[3].channel })
+      assert.equal("https://rc.example.com:8443/hooks/tokA/tokB", all[1].value)
+      local one = assert(parse_all("rockets://user:tokA/tokB@rc.example.com/#ops?avatar=no"))
+      assert.same({ { platform = "rocketchat", value = "https://rc.example.com/hooks/tokA/tokB", channel = "#ops" } },
+        one)
+      assert.equal("http://rc.example.com/hooks/w1/w2", parse("rocket://rc.example.com?webhook=w1/w2").value)
+    end)
+
+    it("refuses the login forms and malformed targets", function()
+      refuses({
+        { "rocket://bob:SECRETpw@rc.example.com/%23general", "login.*not supported.*webhook" },
+        { "rocket://tokA/SECRETb@rc.example.com?mode=basic", "login.*not supported" },
+        { "rocket://rc.example.com", "login.*not supported" },
+        { "rocket://tokA/SECRETb@rc.example.com/bad%20room", "target 1: #channel, @user or a room id" },
+      })
+    end)
+  end)
+
+  describe("gchat://", function()
+    it("reads Workspace/Key/Token[/ThreadKey] as the space's webhook", function()
+      assert.same({ platform = "googlechat",
+        value = "https://chat.googleapis.com/v1/spaces/AAAA1/messages?key=KEY-1&token=TOK%3D" },
+        parse("gchat://AAAA1/KEY-1/TOK%3D"))
+      assert.same({ platform = "googlechat",
+        value = "https://chat.googleapis.com/v1/spaces/W/messages?key=K&token=T", thread_key = "th1" },
+        parse("gchat://W/K/T/th1"))
+      assert.equal("th2", parse("gchat://x/y/z?workspace=W&key=K&token=T&threadKey=th2").thread_key)
+    end)
+
+    it("refuses a missing part", function()
+      refuses({
+        { "gchat://SECRETw/SECRETk", "a workspace, a webhook key and a webhook token" },
+        { "gchat://", "a workspace, a webhook key and a webhook token" },
+      })
+    end)
+  end)
+
   describe("delivery through notifyhub.new{ urls = ... }", function()
     local saved = {}
 
@@ -237,6 +382,65 @@ describe("Apprise URLs of the new platforms", function()
       assert.equal(tok, body.token)
       assert.equal("api is live", body.content)
       hides(receipt, tok)
+    end)
+
+    it("ntfy:// posts to the topic with ntfy's tags", function()
+      url.bases.ntfy = server.url("/ntfy")
+      local receipt = assert(deliver("ntfy://alerts?tags=ci"))
+      local req = server.requests("/ntfy/")[1]
+      assert.equal("/ntfy/alerts", req.path)
+      assert.equal("api is live", req.body)
+      assert.matches("tags=ci", req.args)
+      assert.is_table(receipt)
+    end)
+
+    it("gotify:// posts to <host>/<path>/message with the application token", function()
+      local receipt = assert(deliver(("gotify://127.0.0.1:%d/gotify/AgoTok-1"):format(server.port())))
+      local req, body = last("/gotify/")
+      assert.equal("/gotify/message", req.path)
+      assert.equal("AgoTok-1", req.headers["x-gotify-key"])
+      assert.equal("api is live", body.message)
+      hides(receipt, "AgoTok-1")
+    end)
+
+    it("pover:// posts the form with the user key, the token and the device", function()
+      local user, token = ("u"):rep(26) .. "PVu1", ("a"):rep(26) .. "PVt1"
+      local receipt = assert(deliver(("pover://%s@%s/phone?sound=siren"):format(user, token)))
+      local req = server.requests("/1/messages.json")[1]
+      local form = {}
+      for k, v in req.body:gmatch("([^&=]+)=([^&]*)") do form[k] = v end
+      assert.equal(user, form.user)
+      assert.equal(token, form.token)
+      assert.equal("phone", form.device)
+      assert.equal("siren", form.sound)
+      hides(receipt, user, token)
+    end)
+
+    it("mmost:// posts to <path>/hooks/<token> with the bot name and the channel", function()
+      local key = ("m"):rep(22) .. "mm42"
+      local receipt = assert(deliver(("mmost://ci@127.0.0.1:%d/mm/%s?channel=ops"):format(server.port(), key)))
+      local req, body = last("/mm/hooks/")
+      assert.equal("/mm/hooks/" .. key, req.path)
+      assert.equal("ci", body.username)
+      assert.equal("ops", body.channel)
+      hides(receipt, key)
+    end)
+
+    it("rocket:// posts to /hooks/<TokenA>/<TokenB> with the channel", function()
+      local receipt = assert(deliver(("rocket://rcid1/RCtok77@127.0.0.1:%d/%%23general"):format(server.port())))
+      local req, body = last("/hooks/")
+      assert.equal("/hooks/rcid1/RCtok77", req.path)
+      assert.equal("#general", body.channel)
+      hides(receipt, "RCtok77")
+    end)
+
+    it("gchat:// posts to the space with its key and token", function()
+      local receipt = assert(deliver("gchat://SPACE1/GCkey-5/GCtok-6"))
+      local req, body = last("/v1/spaces/")
+      assert.equal("/v1/spaces/SPACE1/messages", req.path)
+      assert.matches("key=GCkey%-5", req.args)
+      assert.matches("api is live", body.text)
+      hides(receipt, "GCkey-5", "GCtok-6")
     end)
   end)
 end)

@@ -34,6 +34,9 @@ M.bases = {
   opsgenie_eu = "https://api.eu.opsgenie.com",
   schan = "https://sctapi.ftqq.com",
   pushplus = "https://www.pushplus.plus",
+  ntfy = "https://ntfy.sh",
+  pover = "https://api.pushover.net",
+  gchat = "https://chat.googleapis.com",
 }
 
 local function decode(s)
@@ -365,6 +368,13 @@ local function server(u)
   return u.host .. (u.port and ":" .. u.port or "")
 end
 
+-- "user[:password]" for an http(s) URL's Basic auth, each part
+-- percent-encoded again (libcurl refuses raw specials there), or nil.
+local function userinfo(u)
+  if not u.user then return nil end
+  return encode(u.user) .. (u.password and ":" .. encode(u.password) or "")
+end
+
 -- ?region=us (the default) or eu: the base of that region, or nil.
 local function region(u, scheme)
   local r = (opt(u, "region") or "us"):lower()
@@ -517,7 +527,7 @@ local function bark(secure)
       return nil, "level: notifyhub sets it from the message's type and priority (passive, active,"
         .. " timeSensitive, critical), not per URL"
     end
-    local auth = u.user and u.authority:match("^(.*)@")   -- as written (percent-encoded)
+    local auth = userinfo(u)
     local url = ("%s://%s%s/push"):format(secure and "https" or "http", auth and auth .. "@" or "", host)
     local out = {}
     for i, key in ipairs(keys) do
@@ -545,6 +555,247 @@ function S.pushplus.parse(u)
     return nil, "a token of 32 to 64 letters, digits, _ and - expected"
   end
   return { { platform = "pushplus", value = base("pushplus") .. "/send", token = token } }
+end
+
+-- ---------------------------------------------------------------------------
+-- ntfy, Gotify, Pushover, Mattermost, Rocket.Chat and Google Chat.
+-- ---------------------------------------------------------------------------
+
+-- Apprise reads ?priority= by prefix, in its own order, an unknown value
+-- being its default. These services take the priority from the message in
+-- notifyhub, so only Apprise's default ("normal", which its url() always
+-- writes) is accepted. Each entry is a prefix, "=" marking the default.
+local function priority_default(u, order)
+  local v = opt(u, "priority")
+  if not v then return true end
+  v = v:lower()
+  for _, entry in ipairs(order) do
+    local prefix, default = entry:match("^(.-)(=?)$")
+    if v:sub(1, #prefix) == prefix then return default == "=" end
+  end
+  return true
+end
+
+local PRIORITY_WHY = "priority: notifyhub sets it from the message's priority and type, not per URL"
+  .. " (only Apprise's default, normal, is accepted)"
+
+-- ntfy://topic (ntfy.sh), ntfy://host[:port]/topic... and ntfys://: one
+-- target per topic. Apprise's cloud mode (a bare topic, or ?mode=cloud)
+-- sends no credentials; on a server of one's own user:password@ is Basic
+-- auth and a token (tk_...@, ?token=, ?auth=token) goes as Bearer.
+local NTFY_PRIORITIES = { "l", "mo", "n=", "h", "e", "mi", "ma", "d=", "1", "2", "3=", "4", "5" }
+
+local function ntfy_topics(u)
+  local topics = list(u.path, u.query.to)
+  local mode = opt(u, "mode") and u.query.mode:lower()
+  if not mode then mode = (server(u) and #topics > 0) and "private" or "cloud" end
+  if mode ~= "cloud" and mode ~= "private" then return nil, "mode: cloud or private expected" end
+  if mode == "cloud" and u.host ~= "" and not u.host:lower():find("ntfy.sh", 1, true) then
+    table.insert(topics, 1, u.host)
+  end
+  if #topics == 0 then return nil, "a topic expected" end
+  for i, topic in ipairs(topics) do
+    if not topic:match("^[%w_%-]+$") or #topic > 64 then
+      return nil, ("topic %d: 1 to 64 letters, digits, _ and - expected"):format(i)
+    end
+  end
+  return topics, mode
+end
+
+-- Apprise's choice of Basic or token auth: the userinfo to keep in the URL
+-- and the token, or nil and why.
+local function ntfy_auth(u)
+  local token, auth = opt(u, "token"), opt(u, "auth") and u.query.auth:lower()
+  if token and not auth then auth = "token" end
+  if not auth and u.user and not u.password then auth = u.user:match("^tk_") and "token" or "basic" end
+  auth = auth or "basic"
+  if auth ~= "basic" and auth ~= "token" then return nil, nil, "auth: basic or token expected" end
+  if auth == "basic" then return userinfo(u) end
+  token = token or (u.password or u.user)
+  if not token_ok(token, "^[%w%p]+$") then return nil, nil, "auth=token: no token given (tk_...@host or ?token=)" end
+  return nil, token
+end
+
+local function ntfy(secure)
+  local scheme = secure and "ntfys" or "ntfy"
+  return { platform = "ntfy", form = scheme .. "://[user:password@|token@]host[:port]/Topic[/Topic...], or "
+    .. scheme .. "://Topic (ntfy.sh)", parse = function(u)
+    if not priority_default(u, NTFY_PRIORITIES) then return nil, PRIORITY_WHY end
+    for _, k in ipairs({ "attach", "delay", "email", "actions" }) do
+      if opt(u, k) then return nil, ("?%s= is not supported by notifyhub's ntfy target"):format(k) end
+    end
+    local topics, mode = ntfy_topics(u)
+    if not topics then return nil, mode end
+    local base_url, token = base("ntfy"), nil
+    if mode == "private" then
+      local host, why = server(u)
+      if not host then return nil, why end
+      local auth, t, aerr = ntfy_auth(u)
+      if aerr then return nil, aerr end
+      token = t
+      base_url = ("%s://%s%s"):format(secure and "https" or "http", auth and auth .. "@" or "", host)
+    end
+    local tags = list(opt(u, "xtags") or opt(u, "tags"))
+    local out = {}
+    for i, topic in ipairs(topics) do
+      out[i] = { platform = "ntfy", value = base_url .. "/" .. encode(topic), token = token,
+        message_tags = #tags > 0 and tags or nil, click = opt(u, "click"),
+        icon = bool(u.query.image, true) and opt(u, "avatar_url") or nil }
+    end
+    return out
+  end }
+end
+S.ntfy, S.ntfys = ntfy(false), ntfy(true)
+
+-- gotify://host[:port][/path]/Token and gotifys:// (https): the last path
+-- segment is the application token, the rest the server's path.
+local GOTIFY_PRIORITIES = { "l", "m", "n=", "h", "e", "10", "0", "1", "2", "3", "4", "5=", "6=", "7=", "8", "9" }
+
+local function gotify(secure)
+  local scheme = secure and "gotifys" or "gotify"
+  return { platform = "gotify", form = scheme .. "://host[:port][/path]/Token", parse = function(u)
+    local host, why = server(u)
+    if not host then return nil, why end
+    local token = u.path[#u.path]
+    if not token_ok(token, "^[%w%p]+$") then return nil, "an application token expected" end
+    if not priority_default(u, GOTIFY_PRIORITIES) then return nil, PRIORITY_WHY end
+    local path = {}
+    for i = 1, #u.path - 1 do path[i] = "/" .. encode(u.path[i]) end
+    return { { platform = "gotify", value = ("%s://%s%s"):format(secure and "https" or "http", host,
+      table.concat(path)), token = token } }
+  end }
+end
+S.gotify, S.gotifys = gotify(false), gotify(true)
+
+-- pover://UserKey@Token[/Device...][/#Group...]: the devices go in one
+-- delivery (Pushover's comma-separated device), each group key in its own.
+-- ?url_title= (the link's caption) is decoration; ?interval= and ?expire=
+-- only shape an emergency priority, which notifyhub takes from the message.
+local PUSHOVER_PRIORITIES = { "l", "m", "n=", "h", "e", "-2", "-1", "0=", "1", "2" }
+
+local function pover_targets(u)
+  local devices, groups = {}, {}
+  for i, t in ipairs(list(u.path, u.query.to)) do
+    local group = t:match("^#(%w+)$")
+    if group then groups[#groups + 1] = group
+    elseif t:match("^[%w_%-]+$") and #t <= 25 then devices[#devices + 1] = t
+    else return nil, ("target %d: a device (1 to 25 letters, digits, _ and -) or a #group key expected"):format(i) end
+  end
+  return devices, groups
+end
+
+S.pover = { platform = "pushover", form = "pover://UserKey@Token[/Device...][/#GroupKey...]" }
+function S.pover.parse(u)
+  if not token_ok(u.user, "^%w+$") then return nil, "a user key expected (letters and digits)" end
+  if not token_ok(u.host, "^%w+$") then return nil, "an application token expected (letters and digits)" end
+  if not priority_default(u, PUSHOVER_PRIORITIES) then return nil, PRIORITY_WHY end
+  if opt(u, "key") and bool(u.query.e2ee, true) then
+    return nil, "end-to-end encryption (?key=) is not supported: notifyhub would send the text in the clear"
+  end
+  local devices, groups = pover_targets(u)
+  if not devices then return nil, groups end
+  local function one(user, device)
+    return { platform = "pushover", value = base("pover") .. "/1/messages.json", user = user, token = u.host,
+      device = device, sound = opt(u, "sound") and u.query.sound:lower(), url = opt(u, "url") }
+  end
+  local out = {}
+  if #devices > 0 or #groups == 0 then out[1] = one(u.user, #devices > 0 and table.concat(devices, ",") or nil) end
+  for _, g in ipairs(groups) do out[#out + 1] = one(g) end
+  return out
+end
+
+-- mmost://[botname@]host[:port][/path]/Token and mmosts:// (https): the
+-- incoming webhook <host>/<path>/hooks/<Token>, one target per channel.
+-- ?image= (Apprise's icon) is decoration.
+local function mmost(secure)
+  local scheme = secure and "mmosts" or "mmost"
+  return { platform = "mattermost", form = scheme .. "://[botname@]host[:port][/path]/Token", parse = function(u)
+    local host, why = server(u)
+    if not host then return nil, why end
+    local token = u.path[#u.path]
+    if not token_ok(token, "^[%w_%-]+$") then return nil, "a webhook token expected (letters, digits, _ and -)" end
+    local path = {}
+    for i = 1, #u.path - 1 do path[i] = "/" .. encode(u.path[i]) end
+    local url = ("%s://%s%s/hooks/%s"):format(secure and "https" or "http", host, table.concat(path), token)
+    local channels = list(opt(u, "to") or "", opt(u, "channel") or "", opt(u, "channels") or "")
+    local function one(channel)
+      return { platform = "mattermost", value = url, username = u.user, channel = channel and channel:gsub("^#+", "") }
+    end
+    if #channels == 0 then return { one(nil) } end
+    local out = {}
+    for i, ch in ipairs(channels) do out[i] = one(ch) end
+    return out
+  end }
+end
+S.mmost, S.mmosts = mmost(false), mmost(true)
+
+-- rocket://[user:]TokenA/TokenB@host[:port][/#channel|@user|RoomID...] and
+-- rockets:// (https): the incoming webhook <host>/hooks/TokenA/TokenB, one
+-- target per channel, user or room. The webhook's '/' ends the authority
+-- as split() reads it, so its second half and the host come in the path.
+-- ?avatar= (Apprise's icon) is decoration.
+local function rocket_webhook(u)
+  local first = u.path[1] and u.path[1]:match("^([^@]*)@")
+  if not u.authority:find("@", 1, true) and first then
+    local a = decode(u.authority)
+    local targets = {}
+    for i = 2, #u.path do targets[#targets + 1] = u.path[i] end
+    return (a:match(":(.*)$") or a) .. "/" .. first, u.path[1]:match("^[^@]*@(.*)$"), targets
+  end
+  return u.password or u.user, u.hostport, u.path
+end
+
+local function rocket_targets(list_)
+  local users, channels, rooms = {}, {}, {}
+  for i, t in ipairs(list_) do
+    if t:match("^#[%w_%-]+$") then channels[#channels + 1] = t
+    elseif t:match("^@[%w%._%-]+$") then users[#users + 1] = t
+    elseif t:match("^%w+$") then rooms[#rooms + 1] = t
+    else return nil, ("target %d: #channel, @user or a room id expected"):format(i) end
+  end
+  for _, v in ipairs(channels) do users[#users + 1] = v end   -- Apprise's order
+  for _, v in ipairs(rooms) do users[#users + 1] = v end
+  return users
+end
+
+local function rocket(secure)
+  local scheme = secure and "rockets" or "rocket"
+  return { platform = "rocketchat", form = scheme .. "://TokenA/TokenB@host[:port][/#channel|@user|RoomID...]",
+    parse = function(u)
+    local login = "user/password and API token logins are not supported (notifyhub does not log in):"
+      .. " give the incoming webhook (" .. scheme .. "://TokenA/TokenB@host)"
+    local webhook, hostport, path = rocket_webhook(u)
+    webhook = opt(u, "webhook") or webhook
+    local mode = opt(u, "mode") and u.query.mode:lower()
+    if mode and mode ~= "webhook" and mode ~= "basic" and mode ~= "token" then
+      return nil, "mode: webhook, basic or token expected"
+    end
+    if (mode and mode ~= "webhook") or not (webhook and webhook:match("^%w+/%w+$")) then return nil, login end
+    local host, port = hostport:match("^(.-):(%d+)$")
+    local h, why = server({ host = decode(host or hostport), port = port and tonumber(port) })
+    if not h then return nil, why end
+    local targets, terr = rocket_targets(list(path, u.query.to))
+    if not targets then return nil, terr end
+    local url = ("%s://%s/hooks/%s"):format(secure and "https" or "http", h, webhook)
+    if #targets == 0 then return { { platform = "rocketchat", value = url } } end
+    local out = {}
+    for i, t in ipairs(targets) do out[i] = { platform = "rocketchat", value = url, channel = t } end
+    return out
+  end }
+end
+S.rocket, S.rockets = rocket(false), rocket(true)
+
+-- gchat://Workspace/Key/Token[/ThreadKey]: the space's incoming webhook.
+S.gchat = { platform = "googlechat", form = "gchat://Workspace/Key/Token[/ThreadKey]" }
+function S.gchat.parse(u)
+  local workspace = opt(u, "workspace") or u.host
+  local key, token = opt(u, "key") or u.path[1], opt(u, "token") or u.path[2]
+  local thread = opt(u, "thread") or opt(u, "threadkey") or u.path[3]
+  if not (token_ok(workspace, "^[%w%p]+$") and token_ok(key, "^[%w%p]+$") and token_ok(token, "^[%w%p]+$")) then
+    return nil, "a workspace, a webhook key and a webhook token expected"
+  end
+  return { { platform = "googlechat", value = ("%s/v1/spaces/%s/messages?key=%s&token=%s"):format(base("gchat"),
+    encode(workspace), encode(key), encode(token)), thread_key = thread } }
 end
 
 --- The targets an Apprise-style URL names, or nil and why (never the URL).
