@@ -84,7 +84,7 @@ describe("Apprise URLs of the new platforms", function()
         parse("opsgenie://gk-1"))
       assert.same({ platform = "opsgenie", value = "https://api.eu.opsgenie.com/v2/alerts", api_key = "gk-2",
         entity = "web", alert_tags = { "db", "prod" } },
-        parse("opsgenie://ignored?apikey=gk-2&region=eu&entity=web&tags=db,prod&batch=yes"))
+        parse("opsgenie://ignored?apikey=gk-2&region=eu&entity=web&tags=db,prod&batch=yes&priority=normal"))
     end)
 
     it("refuses responders, a forced priority, an alias and details", function()
@@ -92,6 +92,7 @@ describe("Apprise URLs of the new platforms", function()
         { "opsgenie://SECRETk1/@user", "responders" },
         { "opsgenie://SECRETk2?to=%23team", "responders" },
         { "opsgenie://SECRETk3?priority=high", "priority: notifyhub sets P1%.%.P5" },
+        { "opsgenie://SECRETk3?priority=p5", "priority: notifyhub sets P1%.%.P5" },
         { "opsgenie://SECRETk4?alias=SECRETa", "alias" },
         { "opsgenie://SECRETk5?+k=SECRETv", "details" },
         { "opsgenie://SECRETk6?region=xx", "region: us or eu" },

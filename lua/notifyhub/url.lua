@@ -382,6 +382,24 @@ local function region(u, scheme)
   if r == "eu" then return base(scheme .. "_eu") end
 end
 
+-- Apprise reads ?priority= by prefix, in its own order, an unknown value
+-- being its default. These services take the priority from the message in
+-- notifyhub, so only Apprise's default ("normal", which its url() always
+-- writes) is accepted. Each entry is a prefix, "=" marking the default.
+local function priority_default(u, order)
+  local v = opt(u, "priority")
+  if not v then return true end
+  v = v:lower()
+  for _, entry in ipairs(order) do
+    local prefix, default = entry:match("^(.-)(=?)$")
+    if v:sub(1, #prefix) == prefix then return default == "=" end
+  end
+  return true
+end
+
+local PRIORITY_WHY = "priority: notifyhub sets it from the message's priority and type, not per URL"
+  .. " (only Apprise's default, normal, is accepted)"
+
 -- matrix://AccessToken@host[:port]/!room... (http) and matrixs:// (https):
 -- the client-server API, one target per room. Apprise's other forms need
 -- calls notifyhub does not make (a /login, a room alias join) or another
@@ -475,6 +493,8 @@ function S.pagerduty.parse(u)
 end
 
 -- opsgenie://ApiKey: an alert through the key's integration (no responders).
+-- ?batch= (how Apprise groups responders) has nothing to act on.
+local OPSGENIE_PRIORITIES = { "l", "m", "n=", "h", "e", "1", "2", "3=", "4", "5", "p1", "p2", "p3=", "p4", "p5" }
 S.opsgenie = { platform = "opsgenie", form = "opsgenie://ApiKey[?region=eu&entity=name&tags=a,b]" }
 function S.opsgenie.parse(u)
   local key = opt(u, "apikey") or u.host
@@ -485,8 +505,9 @@ function S.opsgenie.parse(u)
     return nil, "responders (@user, #team, *schedule, ^escalation) are not supported: the alert goes where"
       .. " the API key's integration routes it"
   end
-  if opt(u, "priority") then
-    return nil, "priority: notifyhub sets P1..P5 from the message's type and priority, not per URL"
+  if not priority_default(u, OPSGENIE_PRIORITIES) then
+    return nil, "priority: notifyhub sets P1..P5 from the message's type and priority, not per URL (only"
+      .. " Apprise's default, normal, is accepted)"
   end
   if opt(u, "alias") then return nil, "alias: notifyhub uses the message id (a message sent again is one alert)" end
   if next(u.headers) then
@@ -560,24 +581,6 @@ end
 -- ---------------------------------------------------------------------------
 -- ntfy, Gotify, Pushover, Mattermost, Rocket.Chat and Google Chat.
 -- ---------------------------------------------------------------------------
-
--- Apprise reads ?priority= by prefix, in its own order, an unknown value
--- being its default. These services take the priority from the message in
--- notifyhub, so only Apprise's default ("normal", which its url() always
--- writes) is accepted. Each entry is a prefix, "=" marking the default.
-local function priority_default(u, order)
-  local v = opt(u, "priority")
-  if not v then return true end
-  v = v:lower()
-  for _, entry in ipairs(order) do
-    local prefix, default = entry:match("^(.-)(=?)$")
-    if v:sub(1, #prefix) == prefix then return default == "=" end
-  end
-  return true
-end
-
-local PRIORITY_WHY = "priority: notifyhub sets it from the message's priority and type, not per URL"
-  .. " (only Apprise's default, normal, is accepted)"
 
 -- ntfy://topic (ntfy.sh), ntfy://host[:port]/topic... and ntfys://: one
 -- target per topic. Apprise's cloud mode (a bare topic, or ?mode=cloud)
