@@ -385,6 +385,58 @@ describe("Apprise URLs of the new platforms", function()
       hides(receipt, tok)
     end)
 
+    it("keeps every URL's secrets out of errors, receipts and logs when the services echo the request", function()
+      url.bases.ntfy = server.url("/ntfy")
+      local echo = {
+        ["/_matrix/"] = { status = 400, body = '{"errcode":"M_UNKNOWN","error":"{{echo}}"}' },
+        ["/v2/enqueue"] = { status = 400, body = '{"status":"invalid event","message":"{{echo}}"}' },
+        ["/v2/alerts"] = { status = 422, body = '{"message":"{{echo}}"}' },
+        ["/push"] = { status = 400, body = '{"code":400,"message":"{{echo}}"}' },
+        ["/SCT"] = { status = 200, body = '{"code":40001,"message":"{{echo}}"}' },
+        ["/send"] = { status = 200, body = '{"code":903,"msg":"{{echo}}"}' },
+        ["/ntfy/"] = { status = 400, body = '{"code":40000,"http":400,"error":"{{echo}}"}' },
+        ["/gotify/"] = { status = 400, body = '{"error":"{{echo}}","errorCode":400}' },
+        ["/1/"] = { status = 400, body = '{"status":0,"errors":["{{echo}}"]}' },
+        ["/mm/"] = { status = 400, body = '{"id":"x","message":"{{echo}}"}' },
+        ["/hooks/"] = { status = 400, body = '{"success":false,"error":"{{echo}}"}' },
+        ["/v1/"] = { status = 400, body = '{"error":{"code":400,"message":"{{echo}}"}}' },
+      }
+      for prefix, answer in pairs(echo) do server.behave(prefix, answer) end
+      local port = server.port()
+      local secrets = { "MXtok-91", key32("PDrk92"), "PDapi-93", "OGkey-94", "BKpw-95", "BKdev-96", "SCTsk97",
+        key32("PPtk98"), "NTtopic99", "AGOtok-100", ("u"):rep(24) .. "PVu101", ("a"):rep(24) .. "PVt102",
+        ("m"):rep(22) .. "mm03", "RCtok104", "GCkey-105", "GCtok-106" }
+      local urls = {
+        ("matrix://%s@127.0.0.1:%d/!r:example.org"):format(secrets[1], port),
+        ("pagerduty://%s@%s"):format(secrets[2], secrets[3]),
+        "opsgenie://" .. secrets[4],
+        ("bark://bu:%s@127.0.0.1:%d/%s"):format(secrets[5], port, secrets[6]),
+        "schan://" .. secrets[7],
+        "pushplus://" .. secrets[8],
+        "ntfy://" .. secrets[9],
+        ("gotify://127.0.0.1:%d/gotify/%s"):format(port, secrets[10]),
+        ("pover://%s@%s"):format(secrets[11], secrets[12]),
+        ("mmost://127.0.0.1:%d/mm/%s"):format(port, secrets[13]),
+        ("rocket://rcid/%s@127.0.0.1:%d"):format(secrets[14], port),
+        ("gchat://SPACE/%s/%s"):format(secrets[15], secrets[16]),
+      }
+      local logs = {}
+      local function handler(level, text, fields)
+        logs[#logs + 1] = level .. " " .. text .. " " .. cjson.encode(fields)
+      end
+      local c = notifyhub.new({ urls = urls, retry = { max_attempts = 1 }, logger = { level = "debug", handler = handler } })
+      local _, err, code, receipt = c:send({ title = "Deploy", body = "api is live" })
+      c:close()
+      assert.equal(#urls, receipt.failed)
+      local seen = table.concat({ tostring(err), tostring(code), cjson.encode(receipt), table.concat(logs, "\n") },
+        "\n")
+      -- the answers echoed the requests, their secrets cut
+      assert.matches("authorization: Bearer %*%*%*", seen)
+      assert.matches("authorization: GenieKey %*%*%*", seen)
+      assert.matches("token=%*%*%*&user=%*%*%*", seen)
+      for _, secret in ipairs(secrets) do assert.is_nil(seen:find(secret, 1, true), secret) end
+    end)
+
     it("ntfy:// posts to the topic with ntfy's tags", function()
       url.bases.ntfy = server.url("/ntfy")
       local receipt = assert(deliver("ntfy://alerts?tags=ci"))
