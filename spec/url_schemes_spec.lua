@@ -424,7 +424,8 @@ describe("Apprise URLs of the new platforms", function()
       local function handler(level, text, fields)
         logs[#logs + 1] = level .. " " .. text .. " " .. cjson.encode(fields)
       end
-      local c = notifyhub.new({ urls = urls, retry = { max_attempts = 1 }, logger = { level = "debug", handler = handler } })
+      local c = notifyhub.new({ urls = urls, retry = { max_attempts = 1 },
+        logger = { level = "debug", handler = handler } })
       local _, err, code, receipt = c:send({ title = "Deploy", body = "api is live" })
       c:close()
       assert.equal(#urls, receipt.failed)
