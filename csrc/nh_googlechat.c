@@ -23,6 +23,10 @@
 static const char *const type_mark[] = { NULL, "\xe2\x9c\x85 ", "\xe2\x9a\xa0\xef\xb8\x8f ",
                                          "\xf0\x9f\x9a\xa8 " };
 
+/* Chat has no escape for its <users/all> mentions and <url|text> links: a
+ * zero-width space after each < of the text keeps them from forming. */
+static const char *const lt[] = { NH_GCHAT_LT };
+
 static char *googlechat_render(const nh_message *m, const nh_target *t, int *in_chars) {
   (void)t;
   *in_chars = 1;
@@ -31,14 +35,14 @@ static char *googlechat_render(const nh_message *m, const nh_target *t, int *in_
   if (mark) nh_buf_puts(&b, mark);
   if (m->title) {
     nh_buf_puts(&b, "*");
-    nh_buf_puts(&b, m->title);
+    nh_buf_escape(&b, m->title, "<", lt);
     nh_buf_puts(&b, m->body && *m->body ? "*\n" : "*");
   }
   if (nh_format_is(m, "markdown")) {
     nh_buf_markdown(&b, m->body, NH_MD_GCHAT);
   } else {
     char *text = nh_body_text(m);
-    if (text) nh_buf_puts(&b, text);
+    if (text) nh_buf_escape(&b, text, "<", lt);
     else b.failed = 1;
     free(text);
   }

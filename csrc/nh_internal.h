@@ -91,6 +91,8 @@ typedef enum nh_md_style {
   NH_MD_STYLES         /* how many there are */
 } nh_md_style;
 int nh_buf_markdown(nh_buf *b, const char *md, nh_md_style style);
+/* Google Chat's < in text: followed by a zero-width space (U+200B). */
+#define NH_GCHAT_LT "<\xe2\x80\x8b"
 /* Feishu post paragraphs: arrays of text (style bold/italic) and a elements. */
 cJSON *nh_markdown_feishu(const char *md);
 /* E-mail: cmark's HTML (safe: no raw HTML, no javascript: links); malloc'd. */

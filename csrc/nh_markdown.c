@@ -94,7 +94,13 @@ static void esc_slack_url(nh_buf *b, const char *s, size_t n) {
   esc_set(b, s, n, "&<>|", (const char *const[]){ "&amp;", "&lt;", "&gt;", "%7C" });
 }
 
-/* Google Chat: text as written; in a <url|text> link's URL | and > would end it. */
+/* Google Chat: a zero-width space after every < of the text, so that text
+ * never makes a <users/all> mention or a <url|text> link (Chat has no
+ * escape); in a link's URL | and > would end it. */
+static void esc_gchat(nh_buf *b, const char *s, size_t n) {
+  esc_set(b, s, n, "<", (const char *const[]){ NH_GCHAT_LT });
+}
+
 static void esc_gchat_url(nh_buf *b, const char *s, size_t n) {
   esc_set(b, s, n, "|> ", (const char *const[]){ "%7C", "%3E", "%20" });
 }
@@ -268,7 +274,7 @@ static const md_rules rules[] = {
                     .ordered = "%d. ",
                     .hr = RULE,
                     .link = LINK_SLACK,
-                    .text = esc_none,
+                    .text = esc_gchat,
                     .code_text = esc_none,
                     .url = esc_gchat_url },
 };

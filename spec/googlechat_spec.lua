@@ -53,6 +53,19 @@ describe("googlechat", function()
     c:close()
   end)
 
+  it("shows Chat's <...> syntax in the text as text: no @all mention, no link that lies", function()
+    local c = client()
+    assert(c:send({ title = "<users/all>", body = "disk full <users/all> see <https://evil.example|docs>" }))
+    local text, zw = select(2, last()).text, "\226\128\139"   -- U+200B, zero width
+    assert.equal(("*<%susers/all>*\ndisk full <%susers/all> see <%shttps://evil.example|docs>")
+      :format(zw, zw, zw), text)
+    c:close()
+    c = client()
+    assert(c:send({ body = "a <users/all> and [docs](https://ok.example)", format = "markdown" }))
+    assert.equal(("a <%susers/all> and <https://ok.example|docs>"):format(zw), select(2, last()).text)
+    c:close()
+  end)
+
   it("puts an emoji in front of a success, warning or failure", function()
     local c = client()
     local want = { info = "*T*\nb", success = "✅ *T*\nb", warning = "⚠️ *T*\nb", failure = "🚨 *T*\nb" }
