@@ -290,6 +290,18 @@ describe("Apprise URLs of the new platforms", function()
     end)
   end)
 
+  it("names every scheme of url.schemes in the README's Apprise URLs table", function()
+    local f = assert(io.open("README.md"))
+    local readme = f:read("a")
+    f:close()
+    local section = readme:match("\n### Apprise URLs\n(.-)\n### ")
+    assert.is_string(section)
+    for name, entry in pairs(url.schemes) do
+      assert.truthy(section:find("`" .. name .. "://", 1, true), name)
+      assert.truthy(section:find("| `" .. entry.platform .. "` |", 1, true), entry.platform)
+    end
+  end)
+
   describe("delivery through notifyhub.new{ urls = ... }", function()
     local saved = {}
 
