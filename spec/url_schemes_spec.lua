@@ -450,6 +450,34 @@ describe("Apprise URLs of the new platforms", function()
       for _, secret in ipairs(secrets) do assert.is_nil(seen:find(secret, 1, true), secret) end
     end)
 
+    it("reads the new schemes from an Apprise YAML file: tags route, an entry's options are URL arguments", function()
+      local path = os.tmpname() .. ".yaml"
+      local f = assert(io.open(path, "w"))
+      f:write(table.concat({
+        "urls:",
+        "  - opsgenie://OGyaml-1:",
+        "      - tag: ops",
+        "        region: eu",
+        "        entity: web",
+        "  - pagerduty://" .. key32("PDyaml") .. "@apikey:",
+        "      - tag: oncall",
+        "",
+      }, "\n"))
+      f:close()
+      local cfg, err = notifyhub.config.load(path)
+      os.remove(path)
+      assert(cfg, err)
+      local c = notifyhub.new(cfg)
+      assert(c:send({ body = "disk full", tags = { "ops" } }))
+      assert.equal(0, #server.requests("/v2/enqueue"))
+      local req, body = last("/v2/alerts")
+      assert.equal("GenieKey OGyaml-1", req.headers.authorization)
+      assert.equal("web", body.entity)
+      assert(c:send({ body = "disk full", tags = { "oncall" } }))
+      assert.equal(1, #server.requests("/v2/enqueue"))
+      c:close()
+    end)
+
     it("ntfy:// posts to the topic with ntfy's tags", function()
       url.bases.ntfy = server.url("/ntfy")
       local receipt = assert(deliver("ntfy://alerts?tags=ci"))
