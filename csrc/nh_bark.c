@@ -17,7 +17,10 @@
 
 #define BARK_MAX_TEXT 3500
 
-static const char *bark_level(const nh_message *m) {
+/* The target's level (an Apprise URL's ?level=), else from message.type and
+ * priority. */
+static const char *bark_level(const nh_message *m, const nh_target *t) {
+  if (nh_opt_string(t, "level")) return nh_opt_string(t, "level");
   if (m->priority == NH_PRIORITY_URGENT) return "critical";
   if (m->type == NH_TYPE_WARNING || m->type == NH_TYPE_FAILURE) return "timeSensitive";
   return m->priority == NH_PRIORITY_LOW ? "passive" : "active";
@@ -45,7 +48,7 @@ static nh_code bark_build(const nh_message *m, const nh_target *t, nh_request *r
   char *body = nh_body_text(m); /* html as plain text, markdown as written */
   cJSON_AddStringToObject(root, "body", body ? body : "");
   free(body);
-  cJSON_AddStringToObject(root, "level", bark_level(m));
+  cJSON_AddStringToObject(root, "level", bark_level(m, t));
   const char *opts[] = { "group", "sound", "icon", "click_url" };
   const char *fields[] = { "group", "sound", "icon", "url" };
   for (int i = 0; i < 4; i++)
@@ -89,6 +92,7 @@ static const nh_platform_key bark_keys[] = {
   { "sound", "text", NH_KEY_OPTION, NULL, NULL },
   { "icon", "text", NH_KEY_OPTION, NULL, NULL },
   { "click_url", "text", NH_KEY_OPTION, NULL, NULL },
+  { "level", "choice", NH_KEY_OPTION, "active,timeSensitive,passive,critical", NULL },
   { "overflow", "choice", 0, "truncate,split,error", NULL },
   { NULL, NULL, 0, NULL, NULL },
 };

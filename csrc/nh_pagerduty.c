@@ -17,8 +17,10 @@
 
 #define PAGERDUTY_MAX_SUMMARY 1024
 
-/* message.type as PagerDuty's severity; an urgent message is critical. */
-static const char *pagerduty_severity(const nh_message *m) {
+/* The target's severity (an Apprise URL's ?severity=), else message.type as
+ * PagerDuty's severity; an urgent message is critical. */
+static const char *pagerduty_severity(const nh_message *m, const nh_target *t) {
+  if (nh_opt_string(t, "severity")) return nh_opt_string(t, "severity");
   if (m->priority == NH_PRIORITY_URGENT) return "critical";
   switch (m->type) {
   case NH_TYPE_FAILURE: return "error";
@@ -47,7 +49,7 @@ static cJSON *pagerduty_payload(const nh_message *m, const nh_target *t) {
   free(summary);
   const char *source = nh_opt_string(t, "source");
   cJSON_AddStringToObject(payload, "source", source ? source : "notifyhub");
-  cJSON_AddStringToObject(payload, "severity", pagerduty_severity(m));
+  cJSON_AddStringToObject(payload, "severity", pagerduty_severity(m, t));
   const char *opts[] = { "component", "group", "class" };
   for (int i = 0; i < 3; i++)
     if (nh_opt_string(t, opts[i]))
@@ -108,6 +110,7 @@ static const nh_platform_key pagerduty_keys[] = {
   { "component", "text", NH_KEY_OPTION, NULL, NULL },
   { "group", "text", NH_KEY_OPTION, NULL, NULL },
   { "class", "text", NH_KEY_OPTION, NULL, NULL },
+  { "severity", "choice", NH_KEY_OPTION, "critical,error,warning,info", NULL },
   { "overflow", "choice", 0, "truncate,error", NULL },
   { NULL, NULL, 0, NULL, NULL },
 };

@@ -64,14 +64,17 @@ describe("Apprise URLs of the new platforms", function()
       assert.same({ platform = "pagerduty", value = "https://events.pagerduty.com/v2/enqueue",
         routing_key = "int2", source = "s", component = "c" },
         parse("pagerduty://ignored@apikey?integrationkey=int2&apikey=k2&source=s&component=c&region=US"))
+      -- ?severity= as Apprise reads it: a prefix of a severity's name
+      assert.equal("critical", parse("pagerduty://i@a?severity=crit").severity)
+      assert.equal("warning", parse("pagerduty://i@a?severity=Warning").severity)
     end)
 
-    it("refuses what the Events API target cannot carry", function()
+    it("refuses what the Events API target cannot carry, and an unknown severity", function()
       refuses({
         { "pagerduty://SECRETapi1", "an integration %(routing%) key" },
         { "pagerduty://SECRETint2@", "an API key" },
         { "pagerduty://SECRETint3@SECRETapi3?region=mars", "region: us or eu" },
-        { "pagerduty://SECRETint4@SECRETapi4?severity=critical", "severity: notifyhub sets it from the message" },
+        { "pagerduty://SECRETint4@SECRETapi4?severity=SECRETsev", "severity: info, warning, error or critical" },
         { "pagerduty://SECRETint5@SECRETapi5?click=https://x.example", "click" },
         { "pagerduty://SECRETint6@SECRETapi6?+host=SECRETdetail", "custom details" },
       })
@@ -111,14 +114,17 @@ describe("Apprise URLs of the new platforms", function()
           .. "&badge=3&category=c&image=no"))
       local all = assert(parse_all("bark://h.example/d1/d2?to=d3"))
       assert.same({ "d1", "d2", "d3" }, { all[1].device_key, all[2].device_key, all[3].device_key })
-      -- an unknown sound is dropped, as Apprise does
+      -- an unknown sound or level is dropped, as Apprise does; a level by its first letter
       assert.is_nil(parse("bark://h.example/d1?sound=nosuch").sound)
+      assert.is_nil(parse("bark://h.example/d1?level=loud").level)
+      assert.equal("timeSensitive", parse("bark://h.example/d1?level=t").level)
+      assert.equal("passive", parse("bark://h.example/d1?level=passive").level)
+      assert.equal("critical", parse("bark://h.example/d1?level=critical").level)
     end)
 
-    it("refuses a missing device key and a forced level", function()
+    it("refuses a missing host or device key", function()
       refuses({
         { "bark://h.example", "a device key" },
-        { "bark://h.example/SECRETd1?level=critical", "level: notifyhub sets it from the message" },
         { "barks://u:SECRETpw@/SECRETd2", "a host name" },
         { "bark://h.example/SECRET%20d3", "a device key of letters" },
       })
@@ -350,8 +356,10 @@ describe("Apprise URLs of the new platforms", function()
 
     it("pagerduty:// enqueues an event with the routing key, source and component", function()
       local routing = key32("PDint")
-      local receipt = assert(deliver(("pagerduty://%s@PDapikey9/web01/disk?group=prod"):format(routing)))
+      local receipt = assert(deliver(("pagerduty://%s@PDapikey9/web01/disk?group=prod&severity=critical")
+        :format(routing)))
       local _, body = last("/v2/enqueue")
+      assert.equal("critical", body.payload.severity)   -- the URL's, over the message's type
       assert.equal(routing, body.routing_key)
       assert.equal("trigger", body.event_action)
       assert.equal("web01", body.payload.source)
@@ -370,9 +378,10 @@ describe("Apprise URLs of the new platforms", function()
     end)
 
     it("bark:// pushes to the server's /push with Basic auth, the sound and the group", function()
-      local receipt = assert(deliver(("bark://bu:BKpw-3@127.0.0.1:%d/BKdev-1?sound=bell&group=ops")
+      local receipt = assert(deliver(("bark://bu:BKpw-3@127.0.0.1:%d/BKdev-1?sound=bell&group=ops&level=passive")
         :format(server.port())))
       local req, body = last("/push")
+      assert.equal("passive", body.level)
       assert.equal("Basic " .. require("notifyhub.util").base64("bu:BKpw-3"), req.headers.authorization)
       assert.equal("BKdev-1", body.device_key)
       assert.equal("bell.caf", body.sound)

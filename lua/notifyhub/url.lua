@@ -470,6 +470,7 @@ S.matrix, S.matrixs = matrix(false), matrix(true)
 -- pagerduty://IntegrationKey@ApiKey[/Source[/Component]]: an Events API v2
 -- event. The API key is Apprise's (it sends it as a header the Events API
 -- ignores): required, as Apprise does, and never sent.
+local PD_SEVERITIES = { info = true, warning = true, error = true, critical = true }
 S.pagerduty = { platform = "pagerduty", form = "pagerduty://IntegrationKey@ApiKey[/Source[/Component]][?region=eu]" }
 function S.pagerduty.parse(u)
   local routing = opt(u, "integrationkey") or u.user
@@ -479,9 +480,13 @@ function S.pagerduty.parse(u)
   if not (opt(u, "apikey") or u.host ~= "") then return nil, "an API key expected" end
   local url = region(u, "pagerduty")
   if not url then return nil, "region: us or eu expected" end
-  if opt(u, "severity") then
-    return nil, "severity: notifyhub sets it from the message's type (failure: error, warning: warning,"
-      .. " else info; urgent priority: critical), not per URL"
+  local severity = opt(u, "severity")
+  if severity then   -- Apprise: the first severity whose name starts with the value
+    severity = severity:lower()
+    for _, s in ipairs({ "info", "warning", "critical", "error" }) do
+      if s:sub(1, #severity) == severity then severity = s break end
+    end
+    if not PD_SEVERITIES[severity] then return nil, "severity: info, warning, error or critical expected" end
   end
   if opt(u, "click") then return nil, "click (a link on the event) is not supported" end
   if next(u.headers) then
@@ -489,7 +494,7 @@ function S.pagerduty.parse(u)
   end
   return { { platform = "pagerduty", value = url .. "/v2/enqueue", routing_key = routing,
     source = opt(u, "source") or u.path[1], component = opt(u, "component") or u.path[2],
-    group = opt(u, "group"), class = opt(u, "class") } }
+    group = opt(u, "group"), class = opt(u, "class"), severity = severity } }
 end
 
 -- opsgenie://ApiKey: an alert through the key's integration (no responders).
@@ -526,6 +531,9 @@ local BARK_SOUNDS = { "alarm", "anticipate", "bell", "birdsong", "bloom", "calyp
   "multiwayinvitation", "newmail", "newsflash", "noir", "paymentsuccess", "shake", "sherwoodforest", "silence",
   "spell", "suspense", "telegraph", "tiptoes", "typewriters", "update" }
 
+-- Apprise's ?level=: by its first letter; an unknown one is dropped.
+local BARK_LEVELS = { a = "active", t = "timeSensitive", p = "passive", c = "critical" }
+
 -- Apprise's lookup: the first sound whose name starts with the value; an
 -- unknown one is dropped.
 local function bark_sound(v)
@@ -544,17 +552,13 @@ local function bark(secure)
     if not host then return nil, why end
     local keys = list(u.path, u.query.to)
     if #keys == 0 then return nil, "a device key expected" end
-    if opt(u, "level") then
-      return nil, "level: notifyhub sets it from the message's type and priority (passive, active,"
-        .. " timeSensitive, critical), not per URL"
-    end
     local auth = userinfo(u)
     local url = ("%s://%s%s/push"):format(secure and "https" or "http", auth and auth .. "@" or "", host)
     local out = {}
     for i, key in ipairs(keys) do
       if not token_ok(key, "^[%w_%-]+$") then return nil, "a device key of letters, digits, _ and - expected" end
       out[i] = { platform = "bark", value = url, device_key = key, sound = bark_sound(opt(u, "sound")),
-        group = opt(u, "group"), click_url = opt(u, "click") }
+        group = opt(u, "group"), click_url = opt(u, "click"), level = BARK_LEVELS[(opt(u, "level") or ""):sub(1, 1)] }
     end
     return out
   end }
