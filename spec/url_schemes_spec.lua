@@ -88,9 +88,12 @@ describe("Apprise URLs of the new platforms", function()
       assert.same({ platform = "opsgenie", value = "https://api.eu.opsgenie.com/v2/alerts", api_key = "gk-2",
         entity = "web", alert_tags = { "db", "prod" } },
         parse("opsgenie://ignored?apikey=gk-2&region=eu&entity=web&tags=db,prod&batch=yes&priority=normal"))
+      -- newer Apprise: user@ (the request's owner) is decoration; action=new is what notifyhub does
+      assert.same({ platform = "opsgenie", value = "https://api.opsgenie.com/v2/alerts", api_key = "gk-3" },
+        parse("opsgenie://ops-bot@gk-3?action=new"))
     end)
 
-    it("refuses responders, a forced priority, an alias and details", function()
+    it("refuses responders, a forced priority, an alias, details and actions other than new", function()
       refuses({
         { "opsgenie://SECRETk1/@user", "responders" },
         { "opsgenie://SECRETk2?to=%23team", "responders" },
@@ -99,6 +102,10 @@ describe("Apprise URLs of the new platforms", function()
         { "opsgenie://SECRETk4?alias=SECRETa", "alias" },
         { "opsgenie://SECRETk5?+k=SECRETv", "details" },
         { "opsgenie://SECRETk6?region=xx", "region: us or eu" },
+        { "opsgenie://SECRETk7?action=close", "action=close: notifyhub creates an alert for every message" },
+        { "opsgenie://SECRETk8?action=map", "action=map: notifyhub creates an alert for every message" },
+        { "opsgenie://SECRETk9?action=SECRETa", "action: one of new, map, close, delete, acknowledge, note" },
+        { "opsgenie://SECRETk10?:info=note", "action mappings" },
         { "opsgenie://", "an API key" },
       })
     end)

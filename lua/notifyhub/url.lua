@@ -497,9 +497,30 @@ function S.pagerduty.parse(u)
     group = opt(u, "group"), class = opt(u, "class"), severity = severity } }
 end
 
--- opsgenie://ApiKey: an alert through the key's integration (no responders).
--- ?batch= (how Apprise groups responders) has nothing to act on.
+-- opsgenie://[user@]ApiKey: an alert through the key's integration (no
+-- responders). ?batch= (how Apprise groups responders) has nothing to act
+-- on; user@ (newer Apprise: the request's owner shown in the log) is
+-- decoration.
 local OPSGENIE_PRIORITIES = { "l", "m", "n=", "h", "e", "1", "2", "3=", "4", "5", "p1", "p2", "p3=", "p4", "p5" }
+-- Newer Apprise's ?action= (default map: close the alerts it opened on
+-- info and success) needs the alert ids of earlier messages, which notifyhub
+-- does not keep: only new (an alert per message) is accepted. Nil or why.
+local OPSGENIE_ACTIONS = { "map", "new", "close", "delete", "acknowledge", "note" }
+
+local function opsgenie_action(u)
+  if next(u.fields) then return "action mappings (?:type=action) are not supported: every message is an alert" end
+  local action = opt(u, "action")
+  if not action then return nil end
+  for _, a in ipairs(OPSGENIE_ACTIONS) do
+    if a:sub(1, #action) == action:lower() then
+      if a == "new" then return nil end
+      return ("action=%s: notifyhub creates an alert for every message (action=new); it keeps no alert ids"
+        .. " to close, acknowledge, delete or annotate"):format(a)
+    end
+  end
+  return "action: one of new, map, close, delete, acknowledge, note expected"
+end
+
 S.opsgenie = { platform = "opsgenie", form = "opsgenie://ApiKey[?region=eu&entity=name&tags=a,b]" }
 function S.opsgenie.parse(u)
   local key = opt(u, "apikey") or u.host
@@ -515,6 +536,8 @@ function S.opsgenie.parse(u)
       .. " Apprise's default, normal, is accepted)"
   end
   if opt(u, "alias") then return nil, "alias: notifyhub uses the message id (a message sent again is one alert)" end
+  local why = opsgenie_action(u)
+  if why then return nil, why end
   if next(u.headers) then
     return nil, "details (?+name=value) are not supported: give them as the message's metadata"
   end
