@@ -303,6 +303,19 @@ describe("Apprise URLs of the new platforms", function()
     end)
   end)
 
+  it("takes Apprise's ?overflow=truncate|split where the platform can split", function()
+    local splits = { "matrixs://t@hs.example/!a:x.org", "bark://h.example/d1", "schan://SCTk1", "ntfy://alerts",
+      "pover://u1@t1", "mmost://h.example/tok1", "rocket://a/b@h.example", "gchat://w/k/t" }
+    for _, u in ipairs(splits) do
+      assert.equal("split", parse(u .. "?overflow=split").overflow, u)
+      assert.equal("truncate", parse(u .. "?overflow=Truncate").overflow, u)
+    end
+    -- PagerDuty and Opsgenie cut (their default) and cannot split; PushPlus and Gotify send as is
+    for _, u in ipairs({ "pagerduty://i@a", "opsgenie://k", "pushplus://" .. key32("p"), "gotify://h.example/Atok" }) do
+      assert.is_nil(parse(u .. "?overflow=split").overflow, u)
+    end
+  end)
+
   it("names every scheme of url.schemes in the README's Apprise URLs table", function()
     local f = assert(io.open("README.md"))
     local readme = f:read("a")

@@ -433,7 +433,8 @@ end
 
 local function matrix(secure)
   local scheme = secure and "matrixs" or "matrix"
-  return { platform = "matrix", form = scheme .. "://AccessToken@host[:port]/!RoomID:server[/!RoomID...]",
+  return { platform = "matrix", overflow = true,
+    form = scheme .. "://AccessToken@host[:port]/!RoomID:server[/!RoomID...]",
     parse = function(u)
     local mode = opt(u, "mode") and u.query.mode:lower()
     if not mode and not u.password and #u.path == 0 and not opt(u, "to") then
@@ -569,7 +570,8 @@ end
 
 local function bark(secure)
   local scheme = secure and "barks" or "bark"
-  return { platform = "bark", form = scheme .. "://[user:password@]host[:port]/DeviceKey[/DeviceKey...]",
+  return { platform = "bark", overflow = true,
+    form = scheme .. "://[user:password@]host[:port]/DeviceKey[/DeviceKey...]",
     parse = function(u)
     local host, why = server(u)
     if not host then return nil, why end
@@ -589,7 +591,7 @@ end
 S.bark, S.barks = bark(false), bark(true)
 
 -- schan://SendKey: ServerChan (a Server酱³ key sctp<uid>t... goes to its own host).
-S.schan = { platform = "serverchan", form = "schan://SendKey" }
+S.schan = { platform = "serverchan", overflow = true, form = "schan://SendKey" }
 function S.schan.parse(u)
   if not token_ok(u.host, "^%w+$") then return nil, "a SendKey (letters and digits) expected" end
   return { { platform = "serverchan", value = base("schan"), sendkey = u.host } }
@@ -648,7 +650,8 @@ end
 
 local function ntfy(secure)
   local scheme = secure and "ntfys" or "ntfy"
-  return { platform = "ntfy", form = scheme .. "://[user:password@|token@]host[:port]/Topic[/Topic...], or "
+  return { platform = "ntfy", overflow = true,
+    form = scheme .. "://[user:password@|token@]host[:port]/Topic[/Topic...], or "
     .. scheme .. "://Topic (ntfy.sh)", parse = function(u)
     if not priority_default(u, NTFY_PRIORITIES) then return nil, PRIORITY_WHY end
     for _, k in ipairs({ "attach", "delay", "email", "actions" }) do
@@ -714,7 +717,7 @@ local function pover_targets(u)
   return devices, groups
 end
 
-S.pover = { platform = "pushover", form = "pover://UserKey@Token[/Device...][/#GroupKey...]" }
+S.pover = { platform = "pushover", overflow = true, form = "pover://UserKey@Token[/Device...][/#GroupKey...]" }
 function S.pover.parse(u)
   if not token_ok(u.user, "^%w+$") then return nil, "a user key expected (letters and digits)" end
   if not token_ok(u.host, "^%w+$") then return nil, "an application token expected (letters and digits)" end
@@ -739,7 +742,8 @@ end
 -- ?image= (Apprise's icon) is decoration.
 local function mmost(secure)
   local scheme = secure and "mmosts" or "mmost"
-  return { platform = "mattermost", form = scheme .. "://[botname@]host[:port][/path]/Token", parse = function(u)
+  return { platform = "mattermost", overflow = true, form = scheme .. "://[botname@]host[:port][/path]/Token",
+    parse = function(u)
     local host, why = server(u)
     if not host then return nil, why end
     local token = u.path[#u.path]
@@ -790,7 +794,8 @@ end
 
 local function rocket(secure)
   local scheme = secure and "rockets" or "rocket"
-  return { platform = "rocketchat", form = scheme .. "://TokenA/TokenB@host[:port][/#channel|@user|RoomID...]",
+  return { platform = "rocketchat", overflow = true,
+    form = scheme .. "://TokenA/TokenB@host[:port][/#channel|@user|RoomID...]",
     parse = function(u)
     local login = "user/password and API token logins are not supported (notifyhub does not log in):"
       .. " give the incoming webhook (" .. scheme .. "://TokenA/TokenB@host)"
@@ -816,7 +821,7 @@ end
 S.rocket, S.rockets = rocket(false), rocket(true)
 
 -- gchat://Workspace/Key/Token[/ThreadKey]: the space's incoming webhook.
-S.gchat = { platform = "googlechat", form = "gchat://Workspace/Key/Token[/ThreadKey]" }
+S.gchat = { platform = "googlechat", overflow = true, form = "gchat://Workspace/Key/Token[/ThreadKey]" }
 function S.gchat.parse(u)
   local workspace = opt(u, "workspace") or u.host
   local key, token = opt(u, "key") or u.path[1], opt(u, "token") or u.path[2]
