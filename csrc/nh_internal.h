@@ -85,9 +85,14 @@ typedef enum nh_md_style {
   NH_MD_TEAMS,         /* Adaptive Card TextBlock: bold, italic, lists, links */
   NH_MD_FEISHU,        /* post elements (nh_markdown_feishu) */
   NH_MD_DISCORD,       /* Discord's: **bold** *italic* # to ### headings, [text](url) */
+  NH_MD_PUSHOVER,      /* Pushover's html=1: <b> <i> <a href>, the rest as text */
+  NH_MD_ROCKETCHAT,    /* Rocket.Chat: *bold* _italic_ `code` ``` [t](url) */
+  NH_MD_GCHAT,         /* Google Chat text: *bold* _italic_ `code` ``` <url|text> */
   NH_MD_STYLES         /* how many there are */
 } nh_md_style;
 int nh_buf_markdown(nh_buf *b, const char *md, nh_md_style style);
+/* Google Chat's < in text: followed by a zero-width space (U+200B). */
+#define NH_GCHAT_LT "<\xe2\x80\x8b"
 /* Feishu post paragraphs: arrays of text (style bold/italic) and a elements. */
 cJSON *nh_markdown_feishu(const char *md);
 /* E-mail: cmark's HTML (safe: no raw HTML, no javascript: links); malloc'd. */
@@ -109,6 +114,9 @@ const char *nh_type_word(const nh_message *m, int capital);
 /* One of four strings by message.type (info, success, warning, failure),
  * NULL for NH_TYPE_NONE: the per-platform colour tables. */
 const char *nh_type_pick(const nh_message *m, const char *const by_type[4]);
+/* message.type as 0 (info, also when not given) to 3 (failure): an index
+ * into a platform's table of four. */
+int nh_type_index(const nh_message *m);
 
 /* Platform options and message data (nh_platform.c). */
 const char *nh_opt_string(const nh_target *t, const char *key);
@@ -128,6 +136,8 @@ nh_failure nh_failure_class(const nh_result *r);
  * failure in r worth another attempt. */
 int nh_platform_transient(nh_platform_id id, const nh_result *r);
 void nh_request_free(nh_request *req);
+/* Adds one "Name: value" line (NULL: out of memory, -1); the caller has refused CR and LF. */
+int nh_request_add_header(nh_request *req, const char *line);
 /* Adds "Content-Type: application/json" and the target's own headers. */
 int nh_request_json_headers(nh_request *req, const nh_target *t);
 /* Serialises and frees root into req->body. */

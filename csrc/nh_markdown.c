@@ -3,7 +3,8 @@
  * E-mail gets cmark's own HTML (safe: raw HTML and javascript: links are
  * left out). The chat platforms get one walk over cmark's node tree with
  * each platform's markup rules (a md_rules row): Slack mrkdwn, Telegram
- * HTML and MarkdownV2, the DingTalk, WeCom and Teams markdown subsets, and
+ * HTML and MarkdownV2, the DingTalk, WeCom and Teams markdown subsets,
+ * Pushover's few HTML tags, Rocket.Chat's and Google Chat's markup, and
  * Feishu post elements. A line the author wrote stays a line everywhere.
  */
 #include <cmark.h>
@@ -91,6 +92,17 @@ static void esc_slack(nh_buf *b, const char *s, size_t n) {
 
 static void esc_slack_url(nh_buf *b, const char *s, size_t n) {
   esc_set(b, s, n, "&<>|", (const char *const[]){ "&amp;", "&lt;", "&gt;", "%7C" });
+}
+
+/* Google Chat: a zero-width space after every < of the text, so that text
+ * never makes a <users/all> mention or a <url|text> link (Chat has no
+ * escape); in a link's URL | and > would end it. */
+static void esc_gchat(nh_buf *b, const char *s, size_t n) {
+  esc_set(b, s, n, "<", (const char *const[]){ NH_GCHAT_LT });
+}
+
+static void esc_gchat_url(nh_buf *b, const char *s, size_t n) {
+  esc_set(b, s, n, "|> ", (const char *const[]){ "%7C", "%3E", "%20" });
 }
 
 static void esc_backslash(nh_buf *b, const char *s, size_t n, const char *set) {
@@ -228,6 +240,43 @@ static const md_rules rules[] = {
                      .text = esc_none,
                      .code_text = esc_none,
                      .url = esc_none },
+  /* Pushover html=1 knows <b>, <i>, <u>, <font color> and <a href> only. */
+  [NH_MD_PUSHOVER] = { .strong = { "<b>", "</b>" },
+                       .emph = { "<i>", "</i>" },
+                       .pre = PRE_NONE,
+                       .quote = "&gt; ",
+                       .bullet = BULLET,
+                       .ordered = "%d. ",
+                       .hr = RULE,
+                       .link = LINK_HTML,
+                       .text = esc_html,
+                       .code_text = esc_html,
+                       .url = esc_html },
+  [NH_MD_ROCKETCHAT] = { .strong = { "*", "*" },
+                         .emph = { "_", "_" },
+                         .code = { "`", "`" },
+                         .pre = PRE_FENCE,
+                         .quote = "> ",
+                         .bullet = "- ",
+                         .ordered = "%d. ",
+                         .hr = RULE,
+                         .link = LINK_MD,
+                         .text = esc_none,
+                         .code_text = esc_none,
+                         .url = esc_md_url },
+  /* Google Chat's own markup is Slack's without its entities. */
+  [NH_MD_GCHAT] = { .strong = { "*", "*" },
+                    .emph = { "_", "_" },
+                    .code = { "`", "`" },
+                    .pre = PRE_FENCE,
+                    .quote = "> ",
+                    .bullet = BULLET,
+                    .ordered = "%d. ",
+                    .hr = RULE,
+                    .link = LINK_SLACK,
+                    .text = esc_gchat,
+                    .code_text = esc_none,
+                    .url = esc_gchat_url },
 };
 
 /* ---- the Feishu sink -------------------------------------------------- */

@@ -81,6 +81,10 @@ static int add_header(nh_request *req, const char *line) {
   return 0;
 }
 
+int nh_request_add_header(nh_request *req, const char *line) {
+  return line ? add_header(req, line) : -1;
+}
+
 int nh_request_json_headers(nh_request *req, const nh_target *t) {
   /* "Expect:" stops libcurl from waiting for 100-continue on larger bodies. */
   if (add_header(req, "Content-Type: application/json; charset=utf-8") ||

@@ -26,7 +26,13 @@
   X(OPSGENIE, opsgenie)     \
   X(BARK, bark)             \
   X(SERVERCHAN, serverchan) \
-  X(PUSHPLUS, pushplus)
+  X(PUSHPLUS, pushplus)     \
+  X(NTFY, ntfy)             \
+  X(GOTIFY, gotify)         \
+  X(PUSHOVER, pushover)     \
+  X(MATTERMOST, mattermost) \
+  X(ROCKETCHAT, rocketchat) \
+  X(GOOGLECHAT, googlechat)
 
 typedef enum nh_platform_id {
 #define NH_X_ENUM(id, name) NH_PLATFORM_##id,

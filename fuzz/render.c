@@ -139,6 +139,13 @@ static char *strip_crlf(char *s) {
 
 static int has_crlf(const char *s) { return s && strpbrk(s, "\r\n") != NULL; }
 
+/* The request says its body is JSON (ntfy sends text, Pushover a form). */
+static int says_json(const nh_request *req) {
+  for (const struct curl_slist *h = req->headers; h; h = h->next)
+    if (strncasecmp(h->data, "Content-Type:", 13) == 0) return strstr(h->data, "json") != NULL;
+  return 1;
+}
+
 /* The header block of an e-mail: every line is one of ours, or a folded
  * continuation (starts with a space). */
 static void check_mail_headers(const char *body) {
@@ -273,7 +280,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (struct curl_slist *h = req.headers; h; h = h->next)
       FZ_CHECK(!has_crlf(h->data), "%s: CR or LF in the header line \"%s\"", p->name, h->data);
     const char *type = nh_opt_string(&t, "content_type");
-    int json = !type || strstr(type, "json");
+    int json = (!type || strstr(type, "json")) && says_json(&req);
     int templated = id == NH_PLATFORM_WEBHOOK && nh_opt_string(&t, "template");
     if (id == NH_PLATFORM_EMAIL) {
       check_mail_headers(req.body);

@@ -259,6 +259,10 @@ describe("secret values", function()
     matrix = "MATRIX-TOKEN-8833", pagerduty = "PAGERDUTY-ROUTING-KEY-8834-abcde",
     opsgenie = "OPSGENIE-KEY-8835", bark = "BARK-DEVICE-8836", serverchan = "SCT-SENDKEY-8837",
     pushplus = "PUSHPLUS-TOKEN-8838",
+    ntfy_topic = "NtfyTopic-8850", ntfy_token = "tk_NTFY-TOKEN-8851", gotify = "AGOTIFY-TOKEN-8852",
+    pushover_token = "aPushoverToken8853aaaaaaaaaaaa", pushover_user = "uPushoverUser8854uuuuuuuuuuuuu",
+    mattermost = "mmkey8855aaaaaaaaaaaaaaaaa", rocketchat = "RC-TOKEN-8856",
+    gchat_key = "GC-KEY-8857", gchat_token = "GC-TOKEN-8858",
   }
   -- Each stand-in answers with an error that echoes the request (URI, headers, body).
   local ECHO = {
@@ -276,6 +280,12 @@ describe("secret values", function()
     ["/push"] = { status = 400, body = '{"code":400,"message":"{{echo}}"}' },
     ["/SCT"] = { status = 200, body = '{"code":40001,"message":"{{echo}}"}' },
     ["/send"] = { status = 200, body = '{"code":903,"msg":"{{echo}}"}' },
+    ["/ntfy/"] = { status = 400, body = '{"code":40000,"http":400,"error":"{{echo}}"}' },
+    ["/gotify/"] = { status = 400, body = '{"error":"{{echo}}","errorCode":400}' },
+    ["/1/"] = { status = 400, body = '{"status":0,"errors":["{{echo}}"]}' },
+    ["/mm/"] = { status = 400, body = '{"id":"x","message":"{{echo}}"}' },
+    ["/rc/"] = { status = 400, body = '{"success":false,"error":"{{echo}}"}' },
+    ["/v1/"] = { status = 400, body = '{"error":{"code":400,"message":"{{echo}}"}}' },
   }
 
   local function run(echo)
@@ -307,6 +317,13 @@ describe("secret values", function()
       bark = { url = server.url("/push"), device_key = T.bark },
       serverchan = { url = server.url(""), sendkey = T.serverchan },
       pushplus = { url = server.url("/send"), token = T.pushplus },
+      ntfy = { url = server.url("/ntfy/" .. T.ntfy_topic), token = T.ntfy_token },
+      gotify = { url = server.url("/gotify"), token = T.gotify },
+      pushover = { token = T.pushover_token, user = T.pushover_user, api_url = server.url("/1/messages.json") },
+      mattermost = { webhook_url = server.url("/mm/hooks/" .. T.mattermost) },
+      rocketchat = { webhook_url = server.url("/rc/hooks/rc1/" .. T.rocketchat) },
+      googlechat = { webhook_url = server.url("/v1/spaces/S/messages?key=" .. T.gchat_key
+        .. "&token=" .. T.gchat_token) },
     })
     local targets = {}
     -- every platform of core.platforms: one configured above for each
@@ -325,7 +342,7 @@ describe("secret values", function()
 
   it("never leave the core when every service echoes the request into its error", function()
     local text, receipt = run(true)
-    assert.equal(#notifyhub.platforms - 1, receipt.failed, text)   -- all but e-mail
+    assert.equal(#notifyhub.platforms - 1, receipt.failed, text)   -- e-mail: no echo
     assert_absent(text, T)
     -- The echo did reach the receipt (redacted): the path shows around the mask.
     assert.matches("webhook\\*/%*%*%*\\*/end", text)

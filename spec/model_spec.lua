@@ -189,6 +189,10 @@ describe("secrets", function()
     matrix = "MATRIX-TOKEN-7793", pagerduty = "PAGERDUTY-ROUTING-KEY-7794-abcde",
     opsgenie = "OPSGENIE-KEY-7795", bark = "BARK-DEVICE-7796", serverchan = "SCT-SENDKEY-7797",
     pushplus = "PUSHPLUS-TOKEN-7798",
+    ntfy_topic = "NtfyTopic-7793", ntfy_token = "tk_NTFY-7794", gotify = "AGOTIFY-7795",
+    pushover_token = "aPushoverToken7796aaaaaaaaaaaa", pushover_user = "uPushoverUser7797uuuuuuuuuuuuu",
+    mattermost = "mmkey7798aaaaaaaaaaaaaaaaa", rocketchat = "RC-TOKEN-7799",
+    gchat_key = "GC-KEY-7800", gchat_token = "GC-TOKEN-7801",
   }
 
   setup(function() server.start() end)
@@ -225,6 +229,14 @@ describe("secrets", function()
       bark = { url = server.url("/push"), device_key = (fail and "unknown-" or "") .. TOKENS.bark },
       serverchan = { url = server.url(""), sendkey = (fail and "x" or "") .. TOKENS.serverchan },
       pushplus = { url = server.url("/send"), token = fail and "limited" or TOKENS.pushplus },
+      ntfy = { url = server.url("/ntfy/" .. TOKENS.ntfy_topic), token = TOKENS.ntfy_token },
+      gotify = { url = server.url("/gotify"), token = TOKENS.gotify },
+      pushover = { token = TOKENS.pushover_token, user = TOKENS.pushover_user,
+        api_url = server.url("/1/messages.json") },
+      mattermost = { webhook_url = server.url("/mm/hooks/" .. TOKENS.mattermost) },
+      rocketchat = { webhook_url = server.url("/rc/hooks/rc1/" .. TOKENS.rocketchat) },
+      googlechat = { webhook_url = server.url("/v1/spaces/S/messages?key=" .. TOKENS.gchat_key
+        .. "&token=" .. TOKENS.gchat_token) },
     })
     local seen = {}
     local targets = {}

@@ -258,7 +258,7 @@ describe("retries of a TLS failure and a timeout", function()
   end)
 
   local SAMPLE = { string = "s3cr3t", hostname = "127.0.0.1", mailbox = "a@example.com",
-    header_value = "s3cr3t" }
+    text = "s3cr3t", header_value = "s3cr3t" }
 
   -- An instance of platform d whose requests go to url (http(s)) or, for
   -- e-mail, to port with tls.

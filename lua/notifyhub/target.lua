@@ -25,6 +25,8 @@ local URL_PLATFORMS = {
   { "^https://discordapp%.com/api/webhooks/", "discord" },
   { "^https://[%w%.%-]+%.logic%.azure%.com[:%d]*/workflows/", "teams" },
   { "^https://[%w%.%-]+%.powerplatform%.com[:%d]*/", "teams" },
+  { "^https://ntfy%.sh/", "ntfy" },
+  { "^https://chat%.googleapis%.com/v1/spaces/", "googlechat" },
 }
 
 -- Keys of a platform's section that this file reads itself: the rest go to
@@ -305,11 +307,9 @@ local function secrets_of(platform, cfg, rec)
   end
   values[#values + 1] = cfg.secret
   values[#values + 1] = cfg.password
-  if config.platforms[platform].value == "url" then
-    -- keys the request carries outside the URL (a routing key, a device key)
-    for _, k in ipairs(platform_info(platform).secrets) do
-      if type(cfg[k]) == "string" then values[#values + 1] = cfg[k] end
-    end
+  -- the descriptor's secret keys (an access token, a user key) sent as options
+  for _, k in ipairs(platform_info(platform).secrets) do
+    if type(cfg[k]) == "string" then values[#values + 1] = cfg[k] end
   end
   if config.platforms[platform].value == "address" and cfg.password then
     -- what AUTH sends, which a server may echo in its refusal

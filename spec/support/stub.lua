@@ -14,7 +14,9 @@
 --     configured per token in the "bots" shared dict;
 --   * plays a generic webhook receiver (/webhook/...) driven by query args;
 --   * plays Slack, DingTalk, WeCom, Discord, Telegram, Teams (Workflows), Matrix, PagerDuty,
---     Opsgenie, Bark, ServerChan, PushPlus and a Standard Webhooks receiver
+--     Opsgenie, Bark, ServerChan, PushPlus, ntfy (/ntfy/), Gotify (/gotify/), Pushover
+--     (/1/messages.json), Mattermost (/mm/hooks/), Rocket.Chat (/rc/hooks/), Google Chat
+--     (/v1/spaces/) and a Standard Webhooks receiver
 --     (spec/support/stub/<name>.lua; configs in the "platforms" shared dict);
 --   * applies forced behaviour set per path prefix (server.behave, "behave" shared dict) in
 --     every recording stand-in, before its own checks;
@@ -27,7 +29,7 @@ local M = { hmac_sha256 = require("stub.common").hmac_sha256 }
 -- Each file's handlers (its M.<name> functions) become this module's.
 for _, file in ipairs({ "feishu", "webhook", "slack", "dingtalk", "wecom", "discord", "telegram",
     "teams", "signed", "control", "matrix", "pagerduty", "opsgenie", "bark", "serverchan",
-    "pushplus" }) do
+    "pushplus", "ntfy", "gotify", "pushover", "mattermost", "rocketchat", "googlechat" }) do
   for name, fn in pairs(require("stub." .. file)) do
     if type(fn) == "function" and name ~= "check_opts" then
       assert(M[name] == nil, "stub: two stand-ins define " .. name)
