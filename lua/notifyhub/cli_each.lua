@@ -101,8 +101,8 @@ function M.run(opts, urls, env)
   local function finish(receipt, n)
     s.done = s.done + 1
     if receipt.status == "success" then s.delivered = s.delivered + 1 else s.failed = s.failed + 1 end
+    out:progress(s.done, s.failed)   -- first: a failure's note redraws the bar
     out:receipt(receipt, n)
-    out:progress(s.done, s.failed)
   end
   local queue, first, sent = {}, 1, 0
   for n, text in ipairs(lines) do

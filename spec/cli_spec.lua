@@ -1,0 +1,357 @@
+-- The `notifyhub` command as a user runs it: bin/notifyhub in a subprocess
+-- under the interpreter that runs this spec, stdout and stderr captured
+-- apart, the exit status, against the loopback stand-ins; the progress bar
+-- under a pseudo-terminal (util-linux `script`).
+
+local cjson = require("cjson")
+local server = require("spec.support.server")
+local shell = require("spec.support.shell")
+local q = shell.q
+
+local LUA = rawget(_G, "jit") and "luajit" or "lua5.4"
+local TMP = shell.trim(shell.capture("mktemp -d"))
+
+-- Runs bin/notifyhub with args (a list, each quoted) and opts.env (name ->
+-- value; NOTIFYHUB_URLS and NOTIFYHUB_CONFIG are unset otherwise),
+-- opts.stdin (text; else /dev/null). Returns status, stdout, stderr.
+local function run(args, opts)
+  opts = opts or {}
+  local words = {}
+  for i, a in ipairs(args) do words[i] = q(a) end
+  local env = { "env -u NOTIFYHUB_URLS -u NOTIFYHUB_CONFIG" }
+  for k, v in pairs(opts.env or {}) do env[#env + 1] = k .. "=" .. q(v) end
+  local input = "/dev/null"
+  if opts.stdin then
+    input = TMP .. "/stdin"
+    shell.write_file(input, opts.stdin)
+  end
+  local cmd = ("%s %s bin/notifyhub %s <%s >%s/out 2>%s/err; echo $?"):format(
+    table.concat(env, " "), opts.interpreter or LUA, table.concat(words, " "), input, TMP, TMP)
+  local status = tonumber(shell.trim(shell.capture(cmd)))
+  return status, shell.read_file(TMP .. "/out"), shell.read_file(TMP .. "/err")
+end
+
+local function lines(s)
+  local out = {}
+  for l in s:gmatch("[^\n]+") do out[#out + 1] = l end
+  return out
+end
+
+-- Every stdout line is JSON: the decoded objects.
+local function json_lines(s)
+  local out = {}
+  for i, l in ipairs(lines(s)) do
+    local ok, v = pcall(cjson.decode, l)
+    assert(ok and type(v) == "table", "stdout line " .. i .. " is not a JSON object: " .. l)
+    out[i] = v
+  end
+  return out
+end
+
+local function write(name, text)
+  local path = TMP .. "/" .. name
+  shell.write_file(path, text)
+  return path
+end
+
+describe("notifyhub command", function()
+  local hook
+  setup(function()
+    server.start()
+    hook = function(name) return server.url("/webhook/" .. name) end
+  end)
+  teardown(function()
+    server.stop()
+    os.execute("rm -rf " .. q(TMP))
+  end)
+  before_each(function() server.clear() end)
+
+  describe("usage", function()
+    it("--version and --help answer on stdout with status 0", function()
+      local status, out, err = run({ "--version" })
+      assert.equal(0, status, err)
+      local version = require("notifyhub")._VERSION
+      assert.equal(version, out:match("^(notifyhub [%d.]+)"))
+      status, out = run({ "--help" })
+      assert.equal(0, status)
+      assert.truthy(out:find("notifyhub send", 1, true))
+      status, out = run({ "send", "-h" })
+      assert.equal(0, status)
+      assert.truthy(out:find("--each", 1, true))
+    end)
+
+    it("runs from the checkout through its #! line (lua5.4)", function()
+      local out = shell.capture("env -u NOTIFYHUB_URLS bin/notifyhub --version 2>&1; echo \"rc=$?\"")
+      assert.truthy(out:find("rc=0", 1, true), out)
+      assert.truthy(out:find("Lua 5.4", 1, true), out)
+    end)
+
+    it("no arguments, an unknown command or option: status 2, the reason on stderr, stdout empty", function()
+      for _, args in ipairs({ {}, { "sned" }, { "send", "--bogus", "-b", "x", hook("a") },
+          { "check", "--title", "x", hook("a") }, { "platforms", "--tag", "x" },
+          { "send", "-b" }, { "send", "--json=yes", "-b", "x", hook("a") } }) do
+        local status, out, err = run(args)
+        assert.equal(2, status, table.concat(args, " "))
+        assert.equal("", out, table.concat(args, " "))
+        assert.truthy(err:find("notifyhub", 1, true), err)
+      end
+      local _, _, err = run({ "send", "--bogus", "-b", "x", hook("a") })
+      assert.truthy(err:find("unknown option '--bogus'", 1, true), err)
+      _, _, err = run({ "sned" })
+      assert.truthy(err:find("unknown command 'sned'", 1, true), err)
+      assert.equal(0, server.count("/webhook/"))
+    end)
+
+    it("no destination at all is status 2", function()
+      local status, out, err = run({ "send", "-b", "hello" })
+      assert.equal(2, status)
+      assert.equal("", out)
+      assert.truthy(err:find("no destination", 1, true), err)
+      status = run({ "send", "-b", "hello" }, { env = { NOTIFYHUB_URLS = " , " } })
+      assert.equal(2, status)
+    end)
+
+    it("an unknown scheme is status 2 and the URL is not echoed", function()
+      local status, out, err = run({ "send", "-b", "x", "ftp://user:pw@host/s3cretTOKEN" })
+      assert.equal(2, status)
+      assert.equal("", out)
+      assert.truthy(err:find("ftp", 1, true), err)
+      assert.falsy(err:find("s3cretTOKEN", 1, true), err)
+      assert.falsy(err:find("pw@", 1, true), err)
+    end)
+
+    it("refuses a --timeout, --format or --type outside its range with status 2", function()
+      for _, t in ipairs({ "nan", "inf", "-1", "0", "1e300", "2147483648", "abc", "" }) do
+        local status, _, err = run({ "send", "-b", "x", "--timeout", t, hook("t") })
+        assert.equal(2, status, t)
+        assert.truthy(err:find("--timeout: seconds from 0.001 to 86400 expected", 1, true), err)
+      end
+      local status, _, err = run({ "send", "-b", "x", "--format", "rtf", hook("t") })
+      assert.equal(2, status)
+      assert.truthy(err:find("text, markdown or html expected, got 'rtf'", 1, true), err)
+      status, _, err = run({ "send", "-b", "x", "--type", "panic", hook("t") })
+      assert.equal(2, status)
+      assert.truthy(err:find("info, success, warning or failure expected", 1, true), err)
+      assert.equal(0, server.count("/webhook/"))
+    end)
+
+    it("a missing --attach file is status 2", function()
+      local status, out, err = run({ "send", "-b", "x", "--attach", TMP .. "/nope.csv", hook("a") })
+      assert.equal(2, status)
+      assert.equal("", out)
+      assert.truthy(err:find("nope.csv", 1, true), err)
+    end)
+
+    it("nothing to send (no title, no body, empty stdin) is status 2", function()
+      local status, _, err = run({ "send", hook("a") }, { stdin = "" })
+      assert.equal(2, status)
+      assert.truthy(err:find("nothing to send", 1, true), err)
+    end)
+  end)
+
+  describe("send", function()
+    it("delivers title and body: status 0, nothing on stdout", function()
+      local status, out, err = run({ "send", "-t", "Deploy", "-b", "api 1.4.2 is live", hook("ok") })
+      assert.equal(0, status, err)
+      assert.equal("", out)
+      local reqs = server.requests("/webhook/ok")
+      assert.equal(1, #reqs)
+      local body = cjson.decode(reqs[1].body)
+      assert.equal("Deploy", body.title)
+      assert.equal("api 1.4.2 is live", body.body)
+    end)
+
+    it("reads the body from stdin (one final line end dropped)", function()
+      local status, _, err = run({ "send", "--to", hook("stdin") }, { stdin = "line one\nline two\n" })
+      assert.equal(0, status, err)
+      local body = cjson.decode(server.requests("/webhook/stdin")[1].body)
+      assert.equal("line one\nline two", body.body)
+    end)
+
+    it("takes Apprise's spellings and URLs as arguments, send implied", function()
+      local status, _, err = run({ "-t", "T", "-b", "**hi**", "-i", "markdown", "-n", "warning",
+        hook("apprise") })
+      assert.equal(0, status, err)
+      local body = cjson.decode(server.requests("/webhook/apprise")[1].body)
+      assert.equal("markdown", body.format)
+      assert.equal("**hi**", body.body)
+    end)
+
+    it("a failed delivery is status 1 with the failure on stderr, the token hidden", function()
+      local url = hook("s3cretTOKEN42") .. "?status=400"
+      local status, out, err = run({ "send", "-b", "x", url })
+      assert.equal(1, status)
+      assert.equal("", out)
+      assert.truthy(err:find("failed: webhook", 1, true), err)
+      assert.truthy(err:find("HTTP_STATUS", 1, true), err)
+      assert.falsy(err:find("s3cretTOKEN42", 1, true), err)
+    end)
+
+    it("--json: stdout is one JSON receipt per message and nothing else", function()
+      local status, out, err = run({ "send", "--json", "-b", "x", hook("j1"), hook("j2tok3n") .. "?status=500" })
+      assert.equal(1, status, err)
+      local receipts = json_lines(out)
+      assert.equal(1, #receipts)
+      local r = receipts[1]
+      assert.equal("partial", r.status)
+      assert.equal(2, r.total)
+      assert.equal(1, r.successful)
+      assert.equal(2, #r.results)
+      assert.falsy(out:find("j2tok3n", 1, true), out)
+      status, out = run({ "send", "--json", "-b", "x", hook("j3") })
+      assert.equal(0, status)
+      assert.equal("success", json_lines(out)[1].status)
+    end)
+
+    it("--timeout bounds the whole delivery", function()
+      local t0 = require("notifyhub").now()
+      local status, out = run({ "send", "--json", "--timeout", "0.5", "-b", "x", hook("slow") .. "?delay=5" })
+      assert.equal(1, status)
+      assert.equal("TIMEOUT", json_lines(out)[1].results[1].code)
+      assert.is_true(require("notifyhub").now() - t0 < 4)
+    end)
+
+    it("--dry-run shows destinations and payload, secrets hidden, and sends nothing", function()
+      local url = hook("dryT0KEN99") .. "?key=hush"
+      local status, out, err = run({ "send", "--dry-run", "-t", "Title", "-b", "the body", url })
+      assert.equal(0, status, err)
+      assert.truthy(out:find("would send to 1 destination", 1, true), out)
+      assert.truthy(out:find("webhook", 1, true), out)
+      assert.truthy(out:find("8 bytes: the body", 1, true), out)
+      assert.falsy(out:find("dryT0KEN99", 1, true), out)
+      assert.falsy(out:find("hush", 1, true), out)
+      status, out = run({ "send", "-d", "--json", "-b", "the body", url })
+      assert.equal(0, status)
+      local plan = json_lines(out)[1]
+      assert.is_true(plan.dry_run)
+      assert.equal(8, plan.body_bytes)
+      assert.equal("webhook", plan.destinations[1].platform)
+      assert.falsy(out:find("hush", 1, true), out)
+      assert.equal(0, server.count("/webhook/"))
+    end)
+
+    it("--dry-run lists attachments with their size", function()
+      local path = write("report.csv", "a,b\n1,2\n")
+      local status, out, err = run({ "send", "--dry-run", "-b", "x", "-a", path, hook("att") })
+      assert.equal(0, status, err)
+      assert.truthy(out:find("report.csv (8 bytes", 1, true), out)
+    end)
+
+    it("NOTIFYHUB_URLS: URLs separated by spaces and commas; the command line wins", function()
+      local env = { NOTIFYHUB_URLS = hook("e1") .. ", " .. hook("e2") .. "," .. hook("e3") .. " " .. hook("e4") }
+      local status, _, err = run({ "send", "-b", "x" }, { env = env })
+      assert.equal(0, status, err)
+      for i = 1, 4 do assert.equal(1, server.count("/webhook/e" .. i)) end
+      server.clear()
+      status = run({ "send", "-b", "x", hook("cli") }, { env = env })
+      assert.equal(0, status)
+      assert.equal(1, server.count("/webhook/cli"))
+      assert.equal(0, server.count("/webhook/e"))
+    end)
+  end)
+
+  describe("send --each", function()
+    it("sends one message per line; a bad line is reported with its number and the others go", function()
+      local file = write("batch.jsonl", table.concat({
+        '{"title":"one","body":"first"}',
+        '{"body": "second",}',
+        '',
+        '{"body":"third","to":"' .. hook("other") .. '"}',
+        '["not", "an", "object"]',
+        '{"body":"fifth","type":"success"}',
+      }, "\n") .. "\n")
+      local status, out, err = run({ "send", "--each", file, "--json", hook("each") })
+      assert.equal(1, status, err)
+      local receipts = json_lines(out)
+      assert.equal(5, #receipts)
+      local by_line = {}
+      for _, r in ipairs(receipts) do by_line[r.line] = r end
+      assert.equal("success", by_line[1].status)
+      assert.equal("failed", by_line[2].status)
+      assert.equal("INVALID_MESSAGE", by_line[2].code)
+      assert.equal("success", by_line[4].status)
+      assert.equal("failed", by_line[5].status)
+      assert.equal("success", by_line[6].status)
+      assert.truthy(err:find("line 2: failed: not JSON", 1, true), err)
+      assert.truthy(err:find("line 5: failed: a JSON object expected", 1, true), err)
+      assert.truthy(err:find("5 message(s): 3 delivered, 2 failed (2 bad line(s))", 1, true), err)
+      assert.equal(2, server.count("/webhook/each"))
+      assert.equal(1, server.count("/webhook/other"))
+    end)
+
+    it("all delivered is status 0, with the summary on stderr; stdin with '-'", function()
+      local status, out, err = run({ "send", "--each", "-", hook("stdin-each") },
+        { stdin = '{"body":"a"}\n{"body":"b"}\n{"title":"c"}\n' })
+      assert.equal(0, status, err)
+      assert.equal("", out)
+      assert.truthy(err:find("3 message(s): 3 delivered, 0 failed", 1, true), err)
+      assert.equal(3, server.count("/webhook/stdin-each"))
+      assert.falsy(err:find("\27[K", 1, true), "no progress bar when stderr is not a terminal")
+    end)
+
+    it("a line refused by the library (unknown field) fails alone", function()
+      local file = write("typo.jsonl", '{"tittle":"x","body":"y"}\n{"body":"z"}\n')
+      local status, _, err = run({ "send", "--each", file, hook("typo") })
+      assert.equal(1, status)
+      assert.truthy(err:find("line 1: failed:", 1, true), err)
+      assert.truthy(err:find("tittle", 1, true), err)
+      assert.equal(1, server.count("/webhook/typo"))
+    end)
+
+    it("draws a progress bar on a terminal", function()
+      if not shell.execute("command -v script >/dev/null 2>&1") then
+        pending("util-linux script is not installed")
+        return
+      end
+      local file = write("bar.jsonl", ('{"body":"x"}\n'):rep(12))
+      local cmd = ("env -u NOTIFYHUB_URLS %s bin/notifyhub send --each %s %s"):format(LUA, q(file), q(hook("bar")))
+      local out = shell.capture("script -qec " .. q(cmd) .. " /dev/null </dev/null")
+      assert.truthy(out:find("\r\27[K[", 1, true), out)
+      assert.truthy(out:find("] 12/12", 1, true), out)
+      assert.truthy(out:find("12 delivered", 1, true), out)
+      assert.equal(12, server.count("/webhook/bar"))
+    end)
+
+    it("--dry-run previews every line and sends nothing", function()
+      local file = write("dry.jsonl", '{"body":"a"}\n{"body":"b","to":"ftp://x/y"}\n')
+      local status, out = run({ "send", "--each", file, "--dry-run", hook("dry") })
+      assert.equal(1, status)
+      assert.truthy(out:find("line 1:", 1, true), out)
+      assert.equal(0, server.count("/webhook/"))
+    end)
+
+    it("an --each file that cannot be read is status 2", function()
+      local status, _, err = run({ "send", "--each", TMP .. "/missing.jsonl", hook("x") })
+      assert.equal(2, status)
+      assert.truthy(err:find("missing.jsonl", 1, true), err)
+    end)
+  end)
+
+  describe("check and platforms", function()
+    it("check validates the destinations, shows them redacted and sends nothing", function()
+      local status, out, err = run({ "check", hook("chkT0KEN") })
+      assert.equal(0, status, err)
+      assert.truthy(out:find("ok  webhook", 1, true), out)
+      assert.falsy(out:find("chkT0KEN", 1, true), out)
+      status, out = run({ "check", "--json" }, { env = { NOTIFYHUB_URLS = hook("c1") .. " " .. hook("c2") } })
+      assert.equal(0, status)
+      assert.equal(2, #json_lines(out))
+      status = run({ "check", "gopher://x/y" })
+      assert.equal(2, status)
+      status = run({ "check" })
+      assert.equal(2, status)
+      assert.equal(0, server.count("/webhook/"))
+    end)
+
+    it("platforms lists every platform the library knows", function()
+      local status, out = run({ "platforms" })
+      assert.equal(0, status)
+      for _, name in ipairs(require("notifyhub").platforms) do
+        assert.truthy(out:find(name, 1, true), name)
+      end
+      status, out = run({ "platforms", "--json" })
+      assert.equal(0, status)
+      assert.equal(#require("notifyhub").platforms, #json_lines(out))
+    end)
+  end)
+end)
