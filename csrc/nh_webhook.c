@@ -7,6 +7,8 @@
  * attempt), webhook-timestamp (fresh per attempt) and
  * webhook-signature: v1,base64(HMAC-SHA256(key, id "." timestamp "." body)),
  * where a "whsec_" secret's key is the base64-decoded rest.
+ * payload = "apprise" sends Apprise's JSON notification instead (json://):
+ * {"version":"1.0","title","message","attachments":[],"type"}.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +27,20 @@ static cJSON *message_json(const nh_message *m) {
   cJSON_AddStringToObject(root, "format", m->format ? m->format : "text");
   cJSON_AddStringToObject(root, "priority", priority_names[m->priority & 3]);
   if (m->metadata) cJSON_AddItemToObject(root, "metadata", cJSON_Duplicate(m->metadata, 1));
+  return root;
+}
+
+static const char *const type_names[] = { "info", "success", "warning", "failure" };
+
+/* Apprise's json:// body, so that receivers written for Apprise read it. */
+static cJSON *apprise_json(const nh_message *m) {
+  cJSON *root = cJSON_CreateObject();
+  if (!root) return NULL;
+  cJSON_AddStringToObject(root, "version", "1.0");
+  cJSON_AddStringToObject(root, "title", m->title ? m->title : "");
+  cJSON_AddStringToObject(root, "message", m->body ? m->body : "");
+  cJSON_AddItemToObject(root, "attachments", cJSON_CreateArray());
+  cJSON_AddStringToObject(root, "type", type_names[m->type & 3]);
   return root;
 }
 
@@ -129,7 +145,9 @@ static nh_code webhook_build(const nh_message *m, const nh_target *t, nh_request
     req->body = render_template(m, tpl, json);
     req->body_len = req->body ? strlen(req->body) : 0;
   } else {
-    nh_code rc = nh_request_set_json(req, message_json(m), err, errlen);
+    const char *payload = nh_opt_string(t, "payload");
+    int apprise = payload && strcmp(payload, "apprise") == 0;
+    nh_code rc = nh_request_set_json(req, apprise ? apprise_json(m) : message_json(m), err, errlen);
     if (rc != NH_OK) return rc;
   }
   if (!req->url || !req->body || add_headers(req, t) || (t->secret && sign(m, t, req))) {
@@ -154,6 +172,7 @@ static const nh_platform_key webhook_keys[] = {
   { "secret", "webhook_secret", NH_KEY_SECRET, NULL, NULL },
   { "template", "text", NH_KEY_OPTION, NULL, NULL },
   { "content_type", "header_value", NH_KEY_OPTION, NULL, NULL },
+  { "payload", "choice", NH_KEY_OPTION, "notifyhub,apprise", "notifyhub" },
   { NULL, NULL, 0, NULL, NULL },
 };
 

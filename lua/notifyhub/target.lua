@@ -10,6 +10,7 @@
 
 local config = require("notifyhub.config")
 local util = require("notifyhub.util")
+local url = require("notifyhub.url")
 
 local M = {}
 
@@ -70,14 +71,45 @@ local function platform_info(platform)
   return info
 end
 
---- The table form of a bare string target, or nil and why.
+--- Every target a string names, or nil and why: an http(s) URL or an
+-- e-mail address names one, an Apprise-style URL (`slack://`, `tgram://`,
+-- ..., see notifyhub.url) one or more (a `tgram://` URL per chat).
+function M.parse_all(s)
+  if type(s) ~= "string" then
+    error(("bad argument #1 to 'parse_all' (string expected, got %s)"):format(type(s)), 2)
+  end
+  local scheme = (util.scheme_of(s) or ""):lower()
+  if s:find("://", 1, true) and scheme ~= "http" and scheme ~= "https" and scheme ~= "" then
+    return url.parse(s)
+  end
+  local t, err = M.parse(s)
+  if not t then return nil, err end
+  return { t }
+end
+
+--- The table form of a string target, or nil and why: an e-mail address,
+-- an http(s) URL (a platform's own webhook URL, else a generic webhook) or
+-- an Apprise-style URL (see notifyhub.url) that names one destination.
 function M.parse(s)
+  if type(s) ~= "string" then
+    error(("bad argument #1 to 'parse' (string expected, got %s)"):format(type(s)), 2)
+  end
   -- a URL first: "https://user:pass@host/x" has an '@' too, and is no address
   if util.is_http_url(s) then
     for _, rule in ipairs(URL_PLATFORMS) do
       if s:match(rule[1]) then return { platform = rule[2], value = s } end
     end
     return { platform = "webhook", value = s }
+  end
+  local scheme = (util.scheme_of(s) or ""):lower()
+  if s:find("://", 1, true) and scheme ~= "http" and scheme ~= "https" and scheme ~= "" then
+    local list, err = url.parse(s)
+    if not list then return nil, err end
+    if #list > 1 then
+      return nil, ("%s:// URL names %d destinations: use notifyhub.target.parse_all, or one per URL")
+        :format(scheme, #list)
+    end
+    return list[1]
   end
   if util.is_email(s) and not s:find("://", 1, true) then return { platform = "email", value = s } end
   local shown = util.scheme_of(s) and (util.scheme_of(s) .. ":...") or (#s > 20 and s:sub(1, 20) .. "..." or s)
@@ -349,7 +381,8 @@ function M.resolve_uncached(platforms, t)
     local why = keep_secrets_home(platform, instance_cfg, overrides, cfg, t.value)
     if why then return nil, why end
   end
-  if not base and t.value == nil then
+  -- an e-mail target may give its recipients as `to` (mailto:// does)
+  if not base and t.value == nil and not (spec.value == "address" and t.to ~= nil) then
     return nil, ("%s is not configured and the target has no value"):format(platform)
   end
   if not base and cfg[spec.required] == nil and spec.value ~= "url" and spec.value ~= "address" then

@@ -17,10 +17,18 @@ local M = {}
 --   body=<text>       answer body (default {"ok":true})
 --   ctype=<type>      Content-Type of the answer (default application/json)
 --   retry_after=<v>   add a Retry-After header
+--   auth=<user:pass>  answer 401 unless the request has Basic auth with these credentials
 function M.webhook()
   begin()
 
   local args = ngx.req.get_uri_args(0)
+  local auth = first(args.auth)
+  if type(auth) == "string" and ngx.var.http_authorization ~= "Basic " .. ngx.encode_base64(auth) then
+    ngx.status = 401
+    ngx.header["WWW-Authenticate"] = 'Basic realm="stand-in"'
+    ngx.print('{"error":"unauthorized"}')
+    return ngx.exit(ngx.HTTP_OK)
+  end
   local delay = tonumber(first(args.delay))
   if delay and delay > 0 then ngx.sleep(delay) end
 

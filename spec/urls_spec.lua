@@ -1,0 +1,276 @@
+-- Apprise-style URLs (issue 14, item 2): notifyhub.target.parse of every
+-- scheme, a message sent through each URL reaching its loopback stand-in,
+-- json:// with Apprise's JSON fields, Basic auth and extra headers, and
+-- secrets kept out of errors and receipts.
+
+local notifyhub = require("notifyhub")
+local url = require("notifyhub.url")
+local server = require("spec.support.server")
+local smtp = require("spec.support.smtp")
+local cjson = require("cjson")
+
+local parse = notifyhub.target.parse
+
+-- The last request under prefix, and its body decoded when it is JSON.
+local function last(prefix)
+  local reqs = server.requests(prefix)
+  local req = reqs[#reqs]
+  local ok, body = pcall(cjson.decode, req and req.body or "")
+  return req, ok and body or nil
+end
+
+local function b64(s)
+  return (require("notifyhub.util").base64(s))
+end
+
+describe("Apprise URLs", function()
+  describe("target.parse", function()
+    it("reads slack:// as an incoming webhook, the user as the bot name", function()
+      assert.same({ platform = "slack", value = "https://hooks.slack.com/services/T1/B2/c3d4" },
+        parse("slack://T1/B2/c3d4"))
+      assert.same({ platform = "slack", value = "https://hooks.slack.com/services/T1/B2/c3d4",
+        username = "bot", channel = "#ops" }, parse("slack://bot@T1/B2/c3d4/%23ops"))
+      local all = assert(notifyhub.target.parse_all("slack://T1/B2/c3d4/#ops/#dev"))
+      assert.equal(2, #all)
+      assert.equal("#dev", all[2].channel)
+    end)
+
+    it("reads discord://, dingtalk://, wecombot://, lark:// and feishu://", function()
+      assert.same({ platform = "discord", value = "https://discord.com/api/webhooks/123/tok-EN",
+        username = "ci", avatar_url = "https://x.example/a.png" },
+        parse("discord://ci@123/tok-EN?avatar_url=https%3A%2F%2Fx.example%2Fa.png"))
+      assert.same({ platform = "dingtalk", value = "https://oapi.dingtalk.com/robot/send?access_token=tok1",
+        secret = "SEC99", at_mobiles = { "13800138000" } }, parse("dingtalk://SEC99@tok1/13800138000"))
+      assert.same({ platform = "wecom", value = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k-1" },
+        parse("wecombot://k-1"))
+      assert.same({ platform = "feishu", value = "https://open.larksuite.com/open-apis/bot/v2/hook/t-1" },
+        parse("lark://t-1"))
+      assert.same({ platform = "feishu", value = "https://open.feishu.cn/open-apis/bot/v2/hook/t-1",
+        secret = "s3" }, parse("feishu://t-1?secret=s3"))
+    end)
+
+    it("reads tgram:// with one target per chat", function()
+      assert.same({ platform = "telegram", value = "-1001", token = "123456:ABC-def",
+        api_url = "https://api.telegram.org", disable_notification = true },
+        parse("tgram://123456:ABC-def/-1001?silent=yes"))
+      local all = assert(notifyhub.target.parse_all("tgram://123456:ABC/42/@news"))
+      assert.same({ "42", "@news" }, { all[1].value, all[2].value })
+      local t, err = parse("tgram://123456:ABC/42/43")
+      assert.is_nil(t)
+      assert.matches("2 destinations", err)
+    end)
+
+    it("reads msteams:// (connector) and workflows:// (Power Automate) as teams", function()
+      assert.same({ platform = "teams",
+        value = "https://acme.webhook.office.com/webhookb2/a1@b2/IncomingWebhook/c3/d-4/V2x" },
+        parse("msteams://acme/a1@b2/c3/d-4/V2x"))
+      assert.same({ platform = "teams", value = "https://outlook.office.com/webhook/a1@b2/IncomingWebhook/c3/d4" },
+        parse("msteams://a1@b2/c3/d4"))
+      assert.same({ platform = "teams", value = "https://prod-1.logic.azure.com:443/workflows/wf1/triggers/"
+        .. "manual/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=s-1" },
+        parse("workflows://prod-1.logic.azure.com:443/wf1/s-1"))
+    end)
+
+    it("reads json:// and jsons:// as the webhook with Apprise's body", function()
+      assert.same({ platform = "webhook", value = "http://u:p%40ss@h.example:8080/a/b?x=1", method = "PUT",
+        headers = { ["X-Token"] = "v 1" }, payload = "apprise" },
+        parse("json://u:p%40ss@h.example:8080/a/b?method=put&+X-Token=v%201&-x=1"))
+      assert.same({ platform = "webhook", value = "https://h.example/", method = "POST", payload = "apprise" },
+        parse("jsons://h.example"))
+    end)
+
+    it("reads mailto:// as plain SMTP and mailtos:// as TLS, with Apprise's defaults", function()
+      assert.same({ platform = "email", host = "example.com", port = 25, tls = "none",
+        from = "bob@example.com", to = { "bob@example.com" }, username = "bob", password = "pw" },
+        parse("mailto://bob:pw@example.com"))
+      assert.same({ platform = "email", host = "mx.example.com", port = 587, tls = "starttls",
+        from = "bob@example.com", to = { "a@x.example", "b@x.example" }, username = "bob", password = "pw",
+        cc = { "c@x.example" } },
+        parse("mailtos://bob:pw@example.com/a@x.example?smtp=mx.example.com&to=b@x.example&cc=c@x.example"))
+      assert.same({ platform = "email", host = "example.com", port = 465, tls = "implicit",
+        from = '"Ops" <ops@example.com>', to = { "ops@example.com" } },
+        parse("mailtos://example.com?mode=ssl&from=Ops%20%3Cops@example.com%3E"))
+      -- a well-known provider: its server, port and TLS, the login is the address
+      assert.same({ platform = "email", host = "smtp.gmail.com", port = 587, tls = "starttls",
+        from = "me@gmail.com", to = { "me@gmail.com" }, username = "me@gmail.com", password = "app" },
+        parse("mailto://me:app@gmail.com"))
+    end)
+
+    it("names an unknown scheme and a malformed URL without echoing it", function()
+      local t, err = parse("foo://secret-token-123/x")
+      assert.is_nil(t)
+      assert.matches("unknown URL scheme 'foo'", err)
+      assert.matches("slack://", err)
+      for _, bad in ipairs({ "slack://only-one-token-SECRETA", "tgram://SECRETB/42", "discord://x/SECRETC",
+          "json://SECRETD:pw@/x", "mailto://SECRETE:pw@bad_host!", "slack://xoxb-SECRETF/#c",
+          "mailtos://u:SECRETG@example.com?mode=weird", "dingtalk://SECRETH@tok/12" }) do
+        local r, why = parse(bad)
+        assert.is_nil(r, bad)
+        assert.is_nil(why:find("SECRET", 1, true), why)
+        assert.matches("^%a+:// URL: ", why)
+      end
+    end)
+
+    it("raises on a target that is not a string", function()
+      assert.has_error(function() parse(nil) end, "bad argument #1 to 'parse' (string expected, got nil)")
+    end)
+  end)
+
+  describe("delivery", function()
+    local saved = {}
+
+    setup(function()
+      server.start()
+      for k, v in pairs(url.bases) do saved[k] = v end
+      for k in pairs(url.bases) do url.bases[k] = server.url("") end
+    end)
+    teardown(function()
+      for k, v in pairs(saved) do url.bases[k] = v end
+      server.stop()
+    end)
+    before_each(function() server.clear() end)
+
+    local function send(target, msg)
+      local c = notifyhub.new({ retry = { max_attempts = 1 }, logger = { failures = false } })
+      msg = msg or { title = "Deploy", body = "api is live" }
+      msg.targets = { target }
+      local receipt, err, code, r2 = c:send(msg)
+      c:close()
+      return receipt, err, code, r2
+    end
+
+    it("json:// posts Apprise's fields with Basic auth and the extra header", function()
+      local port = server.port()
+      local receipt = assert(send(("json://alice:pa%%3Ass@127.0.0.1:%d/webhook/apprise?+X-Team=ops&-auth="
+        .. "alice:pa%%3Ass"):format(port), { title = "Disk", body = "/var is full", type = "warning" }))
+      local req, body = last("/webhook/apprise")
+      assert.equal("POST", req.method)
+      assert.equal("Basic " .. b64("alice:pa:ss"), req.headers.authorization)
+      assert.equal("ops", req.headers["x-team"])
+      assert.matches("^application/json", req.headers["content-type"])
+      assert.same({ version = "1.0", title = "Disk", message = "/var is full", type = "warning",
+        attachments = {} }, body)
+      assert.is_nil(cjson.encode(receipt):find("pa:ss", 1, true))
+      assert.is_nil(cjson.encode(receipt):find("pa%3Ass", 1, true))
+    end)
+
+    it("json:// without the right credentials fails with the stand-in's 401, no password shown", function()
+      local _, err, code, receipt = send(("json://alice:wrong-PW-9@127.0.0.1:%d/webhook/apprise?-auth=alice:pw")
+        :format(server.port()))
+      assert.equal("HTTP_STATUS", code)
+      assert.equal(401, receipt.results[1].http_status)
+      assert.is_nil(err:find("wrong-PW-9", 1, true))
+      assert.is_nil(cjson.encode(receipt):find("wrong-PW-9", 1, true))
+    end)
+
+    it("json:// with ?method=put and an empty title", function()
+      assert(send(("json://127.0.0.1:%d/webhook/put?method=put"):format(server.port()), { body = "b" }))
+      local req, body = last("/webhook/put")
+      assert.equal("PUT", req.method)
+      assert.same({ version = "1.0", title = "", message = "b", type = "info", attachments = {} }, body)
+    end)
+
+    it("slack:// reaches the Slack stand-in", function()
+      local receipt = assert(send("slack://ci@T000/B000/okurl1"))
+      local req, body = last("/services/")
+      assert.equal("/services/T000/B000/okurl1", req.path)
+      assert.equal("*Deploy*\napi is live", body.text)
+      assert.equal("ci", body.username)
+      assert.is_nil(receipt.results[1].target:find("okurl1", 1, true))
+    end)
+
+    it("discord:// reaches the Discord stand-in", function()
+      local receipt = assert(send("discord://ci@123/tokDISC"))
+      local req, body = last("/api/webhooks/")
+      assert.equal("/api/webhooks/123/tokDISC", req.path)
+      assert.equal("**Deploy**\napi is live", body.content)
+      assert.equal("ci", body.username)
+      assert.is_nil(receipt.results[1].target:find("tokDISC", 1, true))
+    end)
+
+    it("tgram:// reaches the Telegram stand-in", function()
+      local receipt = assert(send("tgram://123456:TGsecret-x/42"))
+      local req, body = last("/bot")
+      assert.equal("/bot123456:TGsecret-x/sendMessage", req.path)
+      assert.equal("42", body.chat_id)
+      assert.is_nil(cjson.encode(receipt):find("TGsecret", 1, true))
+    end)
+
+    it("dingtalk:// signs with the secret and mentions the phone", function()
+      server.dingtalk("dtok", { secret = "SECdd11" })
+      local receipt = assert(send("dingtalk://SECdd11@dtok/13800138000"))
+      local req, body = last("/robot/send")
+      assert.matches("sign=", req.args)
+      assert.same({ "13800138000" }, body.at.atMobiles)
+      assert.is_nil(cjson.encode(receipt):find("SECdd11", 1, true))
+      assert.is_nil(cjson.encode(receipt):find("dtok", 1, true))
+    end)
+
+    it("wecombot:// reaches the WeCom stand-in", function()
+      local receipt = assert(send("wecombot://wkey-77"))
+      local req, body = last("/cgi-bin/")
+      assert.matches("key=wkey%-77", req.args)
+      assert.equal("text", body.msgtype)
+      assert.is_nil(cjson.encode(receipt):find("wkey-77", 1, true))
+    end)
+
+    it("lark:// and feishu:// reach the Feishu stand-in", function()
+      server.bot("larktok1")
+      server.bot("feitok2", { secret = "fs-secret" })
+      assert(send("lark://larktok1"))
+      assert.equal("/open-apis/bot/v2/hook/larktok1", last("/open-apis/").path)
+      local receipt = assert(send("feishu://feitok2?secret=fs-secret"))
+      local _, body = last("/open-apis/")
+      assert.is_string(body.sign)
+      assert.is_nil(cjson.encode(receipt):find("fs-secret", 1, true))
+    end)
+
+    it("workflows:// reaches the Teams stand-in", function()
+      local receipt = assert(send("workflows://teams.example/wfid/SIGwf1"))
+      local req, body = last("/workflows/")
+      assert.equal("/workflows/wfid/triggers/manual/paths/invoke", req.path)
+      assert.matches("sig=SIGwf1", req.args)
+      assert.equal("message", body.type)
+      assert.is_nil(cjson.encode(receipt):find("SIGwf1", 1, true))
+    end)
+  end)
+
+  describe("mailto:// and mailtos://", function()
+    local s
+    local PW = "mail-PW-secret-5"
+    setup(function() s = smtp.start({ user = "mailer", password = PW }) end)
+    teardown(function() smtp.stop() end)
+    before_each(function() smtp.clear() end)
+
+    local function send(u)
+      local c = notifyhub.new({ http = { ca_file = s.ca_file }, retry = { max_attempts = 1 }, logger = { failures = false } })
+      local receipt, err, code = c:send({ title = "t", body = "b", targets = { u } })
+      c:close()
+      return receipt, err, code
+    end
+
+    it("mailtos:// logs in over STARTTLS and sends to ?to=", function()
+      local receipt = assert(send(("mailtos://mailer:%s@example.com:%d?smtp=%s&to=ops@example.com")
+        :format(PW, s.port, s.host)))
+      local m = smtp.wait_for(1, 5)[1]
+      assert.is_true(m.tls)
+      assert.equal("mailer", m.auth_user)
+      assert.equal("mailer@example.com", m.mail_from)
+      assert.same({ "ops@example.com" }, m.rcpt_tos)
+      assert.is_nil(cjson.encode(receipt):find(PW, 1, true))
+    end)
+
+    it("mailtos://?mode=ssl uses implicit TLS", function()
+      assert(send(("mailtos://mailer:%s@example.com:%d?smtp=%s&mode=ssl"):format(PW, s.tls_port, s.host)))
+      local m = smtp.wait_for(1, 5)[1]
+      assert.is_true(m.tls)
+      assert.same({ "mailer@example.com" }, m.rcpt_tos)
+    end)
+
+    it("a refused login shows no password", function()
+      local _, err = send(("mailtos://mailer:WRONG-pw-77@example.com:%d?smtp=%s"):format(s.port, s.host))
+      assert.is_string(err)
+      assert.is_nil(err:find("WRONG-pw-77", 1, true))
+    end)
+  end)
+end)
