@@ -237,6 +237,24 @@ describe("notifyhub command", function()
       assert.truthy(out:find("report.csv (8 bytes", 1, true), out)
     end)
 
+    it("takes Apprise URLs: json:// posts Apprise's fields with Basic auth, the password never shown", function()
+      local port = server.port()
+      local url = ("json://robot:pa55w0rd@127.0.0.1:%d/webhook/apprise-json"):format(port)
+      local status, out, err = run({ "send", "--json", "-v", "-t", "T", "-b", "B", "-n", "failure", url })
+      assert.equal(0, status, err)
+      assert.equal("success", json_lines(out)[1].status)
+      local req = server.requests("/webhook/apprise-json")[1]
+      local body = cjson.decode(req.body)
+      assert.equal("B", body.message)
+      assert.equal("T", body.title)
+      assert.equal("failure", body.type)
+      assert.truthy(req.headers.authorization:find("^Basic "))
+      for _, text in ipairs({ out, err }) do assert.falsy(text:find("pa55w0rd", 1, true), text) end
+      status, out = run({ "send", "--dry-run", "-b", "x", url })
+      assert.equal(0, status)
+      assert.falsy(out:find("pa55w0rd", 1, true), out)
+    end)
+
     it("NOTIFYHUB_URLS: URLs separated by spaces and commas; the command line wins", function()
       local env = { NOTIFYHUB_URLS = hook("e1") .. ", " .. hook("e2") .. "," .. hook("e3") .. " " .. hook("e4") }
       local status, _, err = run({ "send", "-b", "x" }, { env = env })
@@ -336,6 +354,11 @@ describe("notifyhub command", function()
       status, out = run({ "check", "--json" }, { env = { NOTIFYHUB_URLS = hook("c1") .. " " .. hook("c2") } })
       assert.equal(0, status)
       assert.equal(2, #json_lines(out))
+      -- a tgram:// URL with two chats is two destinations; tokens hidden
+      status, out = run({ "check", "tgram://123456:AAbbCCtok/111/222", "slack://TA1/TB2/TC3secret" })
+      assert.equal(0, status)
+      assert.equal(4, #lines(out))
+      for _, secret in ipairs({ "AAbbCCtok", "TC3secret" }) do assert.falsy(out:find(secret, 1, true), out) end
       status = run({ "check", "gopher://x/y" })
       assert.equal(2, status)
       status = run({ "check" })
@@ -348,6 +371,9 @@ describe("notifyhub command", function()
       assert.equal(0, status)
       for _, name in ipairs(require("notifyhub").platforms) do
         assert.truthy(out:find(name, 1, true), name)
+      end
+      for scheme in pairs(require("notifyhub.url").schemes) do
+        assert.truthy(out:find(" " .. scheme .. "://", 1, true), scheme)
       end
       status, out = run({ "platforms", "--json" })
       assert.equal(0, status)

@@ -181,9 +181,9 @@ end
 local function parsed_urls(dest)
   local out = {}
   for i, u in ipairs(dest.urls) do
-    local t, why = notifyhub.target.parse(u)
-    if not t then usage_error("destination %d: %s", i, why) end
-    out[i] = t
+    local list, why = notifyhub.target.parse_all(u)
+    if not list then usage_error("destination %d: %s", i, why) end
+    for _, t in ipairs(list) do out[#out + 1] = t end
   end
   return out
 end
@@ -351,11 +351,18 @@ end
 local function cmd_platforms(args, env)
   local opts = M.parse("platforms", args)
   if opts.help then env.stdout:write(USAGE); return 0 end
+  local schemes = {}   -- platform -> { "slack://", ... }
+  for scheme, entry in pairs(require("notifyhub.url").schemes) do
+    schemes[entry.platform] = schemes[entry.platform] or {}
+    table.insert(schemes[entry.platform], scheme .. "://")
+  end
   for _, name in ipairs(notifyhub.platforms) do
+    local list = schemes[name] or {}
+    table.sort(list)
     if opts.json then
-      env.stdout:write(json.encode({ platform = name }), "\n")
+      env.stdout:write(json.encode({ platform = name, schemes = list }), "\n")
     else
-      env.stdout:write(name, "\n")
+      env.stdout:write(("%-10s %s\n"):format(name, table.concat(list, " ")))
     end
   end
   return 0

@@ -45,9 +45,9 @@ local function targets_of(to, session)
   if not to then return session.targets end
   local out = {}
   for i, u in ipairs(to) do
-    local t, why = notifyhub.target.parse(u)
-    if not t then return nil, ("to[%d]: %s"):format(i, why) end
-    out[i] = t
+    local list, why = notifyhub.target.parse_all(u)
+    if not list then return nil, ("to[%d]: %s"):format(i, why) end
+    for _, t in ipairs(list) do out[#out + 1] = t end
   end
   return out
 end
