@@ -316,6 +316,30 @@ describe("notifyhub command", function()
       assert.equal(1, server.count("/webhook/typo"))
     end)
 
+    it("lines of the wrong JSON types fail alone, each with its number, and never stop the run", function()
+      local bad = { '{"title":5}', '{"metadata":"x"}', '{"body":{"a":1}}', '{"body":"x","id":"has space"}',
+        '{"body":"x","to":5}', '{"body":"\\ud800"}', '{"body":"a\\u0000b"}', '{"body":"x","priority":1e300}',
+        '{"body":NaN}', '{"body":"x"', '{"body":"x","variables":{"a":[1]}}', '{"body":"x","to":["gopher://h/p"]}' }
+      local file = write("hostile.jsonl", table.concat(bad, "\n") .. '\n{"body":"fine"}\n')
+      for _, dry in ipairs({ false, true }) do
+        local args = { "send", "--each", file, "--json", hook("hostile") }
+        if dry then args[#args + 1] = "--dry-run" end
+        local status, out, err = run(args)
+        assert.equal(1, status, err)
+        assert.falsy(err:find("internal error", 1, true), err)
+        local receipts = json_lines(out)
+        assert.equal(#bad + 1, #receipts)
+        for _, r in ipairs(receipts) do
+          if r.line <= #bad then
+            assert.equal("INVALID_MESSAGE", r.code, cjson.encode(r))
+            assert.truthy(err:find(("line %d: failed: "):format(r.line), 1, true), err)
+          end
+        end
+        assert.truthy(err:find(("%d failed (%d bad line(s))"):format(#bad, #bad), 1, true), err)
+      end
+      assert.equal(1, server.count("/webhook/hostile"))
+    end)
+
     it("draws a progress bar on a terminal", function()
       if not shell.execute("command -v script >/dev/null 2>&1") then
         pending("util-linux script is not installed")

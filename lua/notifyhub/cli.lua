@@ -298,7 +298,7 @@ local function send_one(opts, urls, env)
     session.client:close()
     return rc
   end
-  local h, err, code = session.client:send_async(msg, { timeout = opts.timeout })
+  local h, err, code = output.send_async(session.client, msg, { timeout = opts.timeout })
   local receipt
   if h then
     local r, _, _, failed = h:wait()

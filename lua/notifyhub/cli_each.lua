@@ -83,9 +83,9 @@ function M.message_of(text, opts, session)
   return cli.message(fields, targets), targets
 end
 
-local function summary(env, s, started)
-  env.stderr:write(("notifyhub: %d message(s): %d delivered, %d failed%s in %.1f s\n"):format(
-    s.total, s.delivered, s.failed,
+local function summary(env, s, started, dry_run)
+  env.stderr:write(("notifyhub: %d message(s): %d %s, %d failed%s in %.1f s\n"):format(
+    s.total, s.delivered, dry_run and "would be sent" or "delivered", s.failed,
     s.bad > 0 and (" (%d bad line(s))"):format(s.bad) or "", notifyhub.now() - started))
 end
 
@@ -116,13 +116,13 @@ function M.run(opts, urls, env)
         local rc = reached and out:dry_run(msg, n, reached) or 1
         if not reached then out:receipt(output.refused(msg, rwhy, "INVALID_MESSAGE"), n) end
         s.done = s.done + 1
-        if rc == 0 then s.delivered = s.delivered + 1 else s.failed = s.failed + 1 end
+        if rc == 0 then s.delivered = s.delivered + 1 else s.failed, s.bad = s.failed + 1, s.bad + 1 end
       else
         while sent - (s.done - s.bad) >= MAX_OUTSTANDING do
           queue[first]:wait()
           queue[first], first = nil, first + 1
         end
-        local h, err, code = client:send_async(msg, { timeout = opts.timeout })
+        local h, err, code = output.send_async(client, msg, { timeout = opts.timeout })
         if h then
           sent = sent + 1
           queue[#queue + 1] = h
@@ -137,7 +137,7 @@ function M.run(opts, urls, env)
   client:wait_all()
   out:end_bar()
   client:close()
-  summary(env, s, started)
+  summary(env, s, started, opts.dry_run)
   return s.failed == 0 and 0 or 1
 end
 

@@ -24,6 +24,20 @@ function M.refused(msg, err, code)
     error = err, code = code, results = {} }
 end
 
+-- A message field of the wrong JSON type (a --each line's "title": 5)
+-- raises in the library: here it is that message's INVALID_MESSAGE.
+local function protect(fn, ...)
+  local ok, a, b, c = pcall(fn, ...)
+  if ok then return a, b, c end
+  local text = tostring(a):gsub("^[^:\n]*:%d+: ", ""):gsub("^bad argument #%d+ to '[%w_]+' %((.*)%)$", "%1")
+  return nil, text, "INVALID_MESSAGE"
+end
+
+--- client:send_async(msg, opts), an argument error as nil, err, code.
+function M.send_async(client, msg, opts)
+  return protect(client.send_async, client, msg, opts)
+end
+
 -- The text of a number of milliseconds or nil.
 local function ms(v) return v and ("%.0f ms"):format(v) or "?" end
 
@@ -86,7 +100,7 @@ end
 -- hidden; nothing is sent. Returns 0 or 1.
 function Output:dry_run(msg, line, reached)
   local client = self.session.client
-  local record, err, code = message.build(msg, client.defaults, "send")
+  local record, err, code = protect(message.build, msg, client.defaults, "send")
   if not record then
     self:receipt(M.refused(msg, err, code), line)
     return 1
