@@ -203,6 +203,16 @@ describe("notifyhub command", function()
       assert.equal("success", json_lines(out)[1].status)
     end)
 
+    it("--json stays valid UTF-8 when a service answers with broken UTF-8", function()
+      server.behave("/webhook/utf8", { status = 200, body = "ok\228\184\255" })
+      local status, out, err = run({ "send", "--json", "-b", "x", hook("utf8") })
+      assert.equal(0, status, err)
+      assert.truthy(out:find("ok\239\191\189", 1, true), out)
+      local path = write("receipts.jsonl", out)
+      assert.is_true(shell.execute("python3 -c 'import json,sys; [json.loads(l) for l in "
+        .. "open(sys.argv[1], encoding=\"utf-8\", errors=\"strict\")]' " .. q(path)))
+    end)
+
     it("--timeout bounds the whole delivery", function()
       local t0 = require("notifyhub").now()
       local status, out = run({ "send", "--json", "--timeout", "0.5", "-b", "x", hook("slow") .. "?delay=5" })

@@ -405,6 +405,10 @@ function M.main(argv, env)
     if status.exit == 2 then env.stderr:write("Try 'notifyhub --help'.\n") end
     return status.exit
   end
+  if tostring(status):find("interrupted!$") then   -- Ctrl-C (the interpreter's SIGINT hook)
+    env.stderr:write("\nnotifyhub: interrupted\n")
+    return 130
+  end
   env.stderr:write("notifyhub: internal error: ", tostring(status), "\n")
   return 1
 end

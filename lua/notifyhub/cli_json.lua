@@ -13,8 +13,38 @@ local M = {}
 local ESCAPES = { ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f",
   ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
 
+-- The length of the valid UTF-8 sequence at i (RFC 3629), or nil.
+local function utf8_at(s, i)
+  local b = s:byte(i)
+  if b < 0x80 then return 1 end
+  local n, min = (b >= 0xF0 and b <= 0xF4) and 4 or (b >= 0xE0 and 3) or (b >= 0xC2 and b < 0xE0 and 2), nil
+  if not n then return nil end
+  local cp = b % (n == 2 and 32 or n == 3 and 16 or 8)
+  for k = 1, n - 1 do
+    local c = s:byte(i + k)
+    if not c or c < 0x80 or c > 0xBF then return nil end
+    cp = cp * 64 + c % 64
+  end
+  min = n == 3 and 0x800 or n == 4 and 0x10000 or 0x80
+  if cp < min or cp > 0x10FFFF or (cp >= 0xD800 and cp <= 0xDFFF) then return nil end
+  return n
+end
+
+-- Text that is valid UTF-8: each bad byte becomes U+FFFD (a response cut
+-- at 512 bytes may end inside a character; JSON must be UTF-8).
+local function valid_utf8(s)
+  if not s:find("[\128-\255]") then return s end
+  local out, i = {}, 1
+  while i <= #s do
+    local n = utf8_at(s, i)
+    out[#out + 1] = n and s:sub(i, i + n - 1) or "\239\191\189"
+    i = i + (n or 1)
+  end
+  return table.concat(out)
+end
+
 local function encode_string(s)
-  return '"' .. s:gsub('[%c"\\]', function(c)
+  return '"' .. valid_utf8(s):gsub('[%c"\\]', function(c)
     return ESCAPES[c] or ("\\u%04x"):format(c:byte())
   end) .. '"'
 end
@@ -54,7 +84,10 @@ function encode_value(v, depth)
     if v ~= v or v == math.huge or v == -math.huge then return "null" end
     if math.type and math.type(v) == "integer" then return tostring(v) end
     if v == math.floor(v) and math.abs(v) < 2 ^ 53 then return ("%d"):format(v) end
-    return ("%.17g"):format(v)
+    for digits = 15, 17 do   -- the shortest text that reads back the same
+      local text = ("%." .. digits .. "g"):format(v)
+      if tonumber(text) == v or digits == 17 then return text end
+    end
   end
   if kind == "table" then return encode_table(v, depth) end
   return "null"
