@@ -8,7 +8,8 @@
  * webhook-signature: v1,base64(HMAC-SHA256(key, id "." timestamp "." body)),
  * where a "whsec_" secret's key is the base64-decoded rest.
  * payload = "apprise" sends Apprise's JSON notification instead (json://):
- * {"version":"1.0","title","message","attachments":[],"type"}.
+ * {"version":"1.0","title","message","attachments":[],"type"}, with its
+ * `fields` renamed, removed or added as Apprise does.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,8 +33,27 @@ static cJSON *message_json(const nh_message *m) {
 
 static const char *const type_names[] = { "info", "success", "warning", "failure" };
 
+/* Apprise's payload fields (json://...?:name=value): a field of the body
+ * named name is renamed to value (removed when value is empty); any other
+ * name is added with value. */
+static void apply_fields(cJSON *root, const cJSON *fields) {
+  const cJSON *f;
+  cJSON_ArrayForEach(f, fields) {
+    if (!cJSON_IsString(f) || !f->string) continue;
+    cJSON *own = cJSON_DetachItemFromObjectCaseSensitive(root, f->string);
+    if (!own) {
+      cJSON_AddStringToObject(root, f->string, f->valuestring);
+    } else if (f->valuestring[0] == '\0') {
+      cJSON_Delete(own);
+    } else {
+      cJSON_DeleteItemFromObjectCaseSensitive(root, f->valuestring);
+      cJSON_AddItemToObject(root, f->valuestring, own);
+    }
+  }
+}
+
 /* Apprise's json:// body, so that receivers written for Apprise read it. */
-static cJSON *apprise_json(const nh_message *m) {
+static cJSON *apprise_json(const nh_message *m, const nh_target *t) {
   cJSON *root = cJSON_CreateObject();
   if (!root) return NULL;
   cJSON_AddStringToObject(root, "version", "1.0");
@@ -41,6 +61,7 @@ static cJSON *apprise_json(const nh_message *m) {
   cJSON_AddStringToObject(root, "message", m->body ? m->body : "");
   cJSON_AddItemToObject(root, "attachments", cJSON_CreateArray());
   cJSON_AddStringToObject(root, "type", type_names[m->type & 3]);
+  apply_fields(root, nh_opt_item(t, "fields"));
   return root;
 }
 
@@ -147,7 +168,7 @@ static nh_code webhook_build(const nh_message *m, const nh_target *t, nh_request
   } else {
     const char *payload = nh_opt_string(t, "payload");
     int apprise = payload && strcmp(payload, "apprise") == 0;
-    nh_code rc = nh_request_set_json(req, apprise ? apprise_json(m) : message_json(m), err, errlen);
+    nh_code rc = nh_request_set_json(req, apprise ? apprise_json(m, t) : message_json(m), err, errlen);
     if (rc != NH_OK) return rc;
   }
   if (!req->url || !req->body || add_headers(req, t) || (t->secret && sign(m, t, req))) {
@@ -173,6 +194,7 @@ static const nh_platform_key webhook_keys[] = {
   { "template", "text", NH_KEY_OPTION, NULL, NULL },
   { "content_type", "header_value", NH_KEY_OPTION, NULL, NULL },
   { "payload", "choice", NH_KEY_OPTION, "notifyhub,apprise", "notifyhub" },
+  { "fields", "fields", NH_KEY_OPTION, NULL, NULL },
   { NULL, NULL, 0, NULL, NULL },
 };
 

@@ -42,7 +42,7 @@ local SAMPLE = {
   http_url = "http://127.0.0.1:1/hook/sample", method = "PUT", headers = { ["X-Sample"] = "1" },
   webhook_secret = "whsec_c2VjcmV0", header_value = "application/json", chat_id = 42,
   hostname = "127.0.0.1", port = 2525, mailbox = "a@example.com", addresses = "b@example.com",
-  attachment_bytes = 1024,
+  attachment_bytes = 1024, fields = { extra = "1" },
 }
 
 local function sample(key)

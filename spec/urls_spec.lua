@@ -77,6 +77,7 @@ describe("Apprise URLs", function()
         parse("json://u:p%40ss@h.example:8080/a/b?method=put&+X-Token=v%201&-x=1"))
       assert.same({ platform = "webhook", value = "https://h.example/", method = "POST", payload = "apprise" },
         parse("jsons://h.example"))
+      assert.same({ message = "body", version = "" }, parse("json://h.example?:message=body&:version=").fields)
     end)
 
     it("reads mailto:// as plain SMTP and mailtos:// as TLS, with Apprise's defaults", function()
@@ -168,6 +169,13 @@ describe("Apprise URLs", function()
       local req, body = last("/webhook/put")
       assert.equal("PUT", req.method)
       assert.same({ version = "1.0", title = "", message = "b", type = "info", attachments = {} }, body)
+    end)
+
+    it("json:// renames, removes and adds body fields with ?:name=value", function()
+      assert(send(("json://127.0.0.1:%d/webhook/fields?:message=text&:version=&:source=ci"):format(server.port()),
+        { title = "T", body = "B", type = "failure" }))
+      local _, body = last("/webhook/fields")
+      assert.same({ title = "T", text = "B", type = "failure", attachments = {}, source = "ci" }, body)
     end)
 
     it("slack:// reaches the Slack stand-in", function()

@@ -155,6 +155,18 @@ local function header_map(v)
   end
 end
 
+-- JSON field names to strings (a json:// URL's `:name=value` payload fields).
+local function field_map(v)
+  local what = "table of field names to strings"
+  if type(v) ~= "table" then return what end
+  for k, val in pairs(v) do
+    if type(k) ~= "string" or type(val) ~= "string" or k == "" then return what end
+    local expected, got = text(k)
+    if not expected then expected, got = text(val) end
+    if expected then return expected, got, k end
+  end
+end
+
 local function header_value(v)
   if type(v) ~= "string" then return "string" end
   if not util.is_header_safe(v) then return "string without control characters (CR, LF, NUL, ...)" end
@@ -303,6 +315,7 @@ M.kinds = {
   http_url = http_url, method = method, headers = header_map, webhook_secret = webhook_secret,
   header_value = header_value, chat_id = chat_id, hostname = hostname, port = port,
   mailbox = mailbox, addresses = address_list, attachment_bytes = attachment_bytes,
+  fields = field_map,
 }
 
 local unpack = table.unpack or unpack

@@ -242,8 +242,9 @@ S.workflow = S.workflows
 
 -- json://[user[:password]@]host[:port][/path]: Apprise's JSON body
 -- (version, title, message, attachments, type) with Basic auth, ?method=,
--- ?+Header=value, ?-arg=value (a query argument of the request); jsons://
--- is https.
+-- ?+Header=value, ?-arg=value (a query argument of the request),
+-- ?:field=name (renames a field of the body; empty: removes it; another
+-- name: adds it with that value); jsons:// is https.
 local METHODS = { POST = true, GET = true, PUT = true, DELETE = true, HEAD = true, PATCH = true }
 
 local function json(secure)
@@ -262,7 +263,8 @@ local function json(secure)
     local value = ("%s://%s%s/%s%s"):format(secure and "https" or "http", auth and auth .. "@" or "",
       u.hostport, table.concat(path, "/"), #query > 0 and "?" .. table.concat(query, "&") or "")
     local headers = next(u.headers) and u.headers or nil
-    return { { platform = "webhook", value = value, method = method, headers = headers, payload = "apprise" } }
+    return { { platform = "webhook", value = value, method = method, headers = headers, payload = "apprise",
+      fields = next(u.fields) and u.fields or nil } }
   end }
 end
 S.json, S.jsons = json(false), json(true)
