@@ -265,6 +265,25 @@ describe("notifyhub command", function()
       assert.falsy(out:find("pa55w0rd", 1, true), out)
     end)
 
+    it("--attach goes to the e-mail destinations (mailto://), the others get the message", function()
+      local smtp = require("spec.support.smtp")
+      local s = smtp.start({})
+      local path = write("report.csv", "a,b\n1,2\n")
+      local mail = ("mailto://127.0.0.1:%d/rcpt@example.com?from=ops@example.com"):format(s.port)
+      local status, _, err = run({ "send", "-v", "-t", "Report", "-b", "see attached", "--attach", path,
+        mail, hook("att") })
+      local msgs = smtp.messages()
+      smtp.stop()
+      assert.equal(0, status, err)
+      assert.truthy(err:find("delivered: email email:rcpt@example.com (status 250", 1, true), err)
+      assert.equal(1, #msgs)
+      local parts = smtp.parse(msgs[1].data).tree.parts
+      assert.equal("see attached", parts[1].text)
+      assert.equal("report.csv", parts[2].filename)
+      assert.equal("612c620a312c320a", parts[2].content_hex)
+      assert.equal("see attached", cjson.decode(server.requests("/webhook/att")[1].body).body)
+    end)
+
     it("NOTIFYHUB_URLS: URLs separated by spaces and commas; the command line wins", function()
       local env = { NOTIFYHUB_URLS = hook("e1") .. ", " .. hook("e2") .. "," .. hook("e3") .. " " .. hook("e4") }
       local status, _, err = run({ "send", "-b", "x" }, { env = env })

@@ -292,9 +292,7 @@ local function send_one(opts, urls, env)
   local out = output.new(opts, session, env)
   local msg = M.message(fields, session.targets)
   if opts.dry_run then
-    local reached, why = M.reached(session, session.targets)
-    if not reached then session.client:close(); usage_error("send: %s", why) end
-    local rc = out:dry_run(msg, nil, reached)
+    local rc = out:dry_run(msg)
     session.client:close()
     return rc
   end

@@ -112,9 +112,7 @@ function M.run(opts, urls, env)
         s.bad = s.bad + 1
         finish(output.refused({}, why, "INVALID_MESSAGE"), n)
       elseif opts.dry_run then
-        local reached, rwhy = cli.reached(session, why)
-        local rc = reached and out:dry_run(msg, n, reached) or 1
-        if not reached then out:receipt(output.refused(msg, rwhy, "INVALID_MESSAGE"), n) end
+        local rc = out:dry_run(msg, n)
         s.done = s.done + 1
         if rc == 0 then s.delivered = s.delivered + 1 else s.failed, s.bad = s.failed + 1, s.bad + 1 end
       else

@@ -17,7 +17,7 @@ local ESCAPES = { ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f"
 local function utf8_at(s, i)
   local b = s:byte(i)
   if b < 0x80 then return 1 end
-  local n, min = (b >= 0xF0 and b <= 0xF4) and 4 or (b >= 0xE0 and 3) or (b >= 0xC2 and b < 0xE0 and 2), nil
+  local n = (b >= 0xF0 and b <= 0xF4) and 4 or (b >= 0xE0 and b < 0xF0 and 3) or (b >= 0xC2 and b < 0xE0 and 2)
   if not n then return nil end
   local cp = b % (n == 2 and 32 or n == 3 and 16 or 8)
   for k = 1, n - 1 do
@@ -25,7 +25,7 @@ local function utf8_at(s, i)
     if not c or c < 0x80 or c > 0xBF then return nil end
     cp = cp * 64 + c % 64
   end
-  min = n == 3 and 0x800 or n == 4 and 0x10000 or 0x80
+  local min = n == 3 and 0x800 or n == 4 and 0x10000 or 0x80
   if cp < min or cp > 0x10FFFF or (cp >= 0xD800 and cp <= 0xDFFF) then return nil end
   return n
 end

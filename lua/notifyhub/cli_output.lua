@@ -66,7 +66,7 @@ function Output:receipt(r, line)
       self:note(("%sfailed: %s %s: %s (%s)"):format(at, res.platform, res.target,
         tostring(res.error), tostring(res.code)))
     elseif self.opts.verbose then
-      self:note(("%sdelivered: %s %s (HTTP %s, %d attempt(s), %s)"):format(at, res.platform,
+      self:note(("%sdelivered: %s %s (status %s, %d attempt(s), %s)"):format(at, res.platform,
         res.target, tostring(res.http_status), res.attempts or 1, ms(res.duration_ms)))
     end
   end
@@ -97,14 +97,18 @@ end
 
 --- The --dry-run preview of one message: checked as send_async would
 -- (an invalid message is a failure, 1), its destinations with their secrets
--- hidden; nothing is sent. Returns 0 or 1.
-function Output:dry_run(msg, line, reached)
+-- hidden; nothing is sent. line: its --each line or nil. Returns 0 or 1.
+function Output:dry_run(msg, line)
   local client = self.session.client
   local record, err, code = protect(message.build, msg, client.defaults, "send")
   if not record then
     self:receipt(M.refused(msg, err, code), line)
     return 1
   end
+  -- the resolved targets: what tags, URLs and the config chose, labelled
+  -- as receipts label them
+  local reached = {}
+  for i, t in ipairs(record.targets) do reached[i] = { platform = t.platform, target = t.label } end
   local summary = { dry_run = true, line = line, title = msg.title, format = msg.format or "text",
     type = msg.type or "info", body_bytes = #(msg.body or ""), destinations = reached,
     attachments = attachments_of(msg) }
