@@ -281,14 +281,14 @@ end
 -- Subcommands
 -- ---------------------------------------------------------------------------
 
-local function send_one(opts, urls, env)
+local function send_one(opts, dest, env)
   local fields = { title = opts.title, body = opts.body, format = opts.format,
     type = opts.type, attach = opts.attach }
   if fields.body == nil then fields.body = stdin_body() end
   if (fields.title or "") == "" and (fields.body or "") == "" then
     usage_error("send: nothing to send: give -b BODY, -t TITLE or a body on stdin")
   end
-  local session = M.open(M.destinations(opts, urls, env.getenv))
+  local session = M.open(dest)
   local out = output.new(opts, session, env)
   local msg = M.message(fields, session.targets)
   if opts.dry_run then
@@ -320,8 +320,8 @@ local function cmd_send(args, env)
   if #dest.urls == 0 and not dest.config then
     usage_error("send: no destination: give a URL, --to or --config, or set NOTIFYHUB_URLS or NOTIFYHUB_CONFIG")
   end
-  if opts.each then return require("notifyhub.cli_each").run(opts, urls, env) end
-  return send_one(opts, urls, env)
+  if opts.each then return require("notifyhub.cli_each").run(opts, dest, env) end
+  return send_one(opts, dest, env)
 end
 
 local function cmd_check(args, env)

@@ -90,9 +90,9 @@ local function summary(env, s, started, dry_run)
 end
 
 --- Runs `send --each`; returns the exit status (0 all delivered, else 1).
-function M.run(opts, urls, env)
+function M.run(opts, dest, env)
   local lines = read_lines(opts.each, io.stdin)
-  local session = cli.open(cli.destinations(opts, urls, env.getenv))
+  local session = cli.open(dest)
   local client, out = session.client, output.new(opts, session, env)
   local s = { total = 0, done = 0, delivered = 0, failed = 0, bad = 0 }
   for _, text in ipairs(lines) do if text:match("%S") then s.total = s.total + 1 end end
