@@ -164,6 +164,38 @@ describe("Apprise URLs", function()
       assert.is_nil(cjson.encode(receipt):find("wrong-PW-9", 1, true))
     end)
 
+    it("keeps a URL's secrets out of logs, receipts, stats and the spool inspector", function()
+      local dir = io.popen("mktemp -d /tmp/nh-urls-XXXXXX"):read("l")
+      local path = dir .. "/s.db"
+      local logs = {}
+      local c = assert(notifyhub.new({ spool = { path = path }, retry = { max_attempts = 2, initial_delay = 0 },
+        logger = { level = "debug", handler = function(level, text, fields)
+          logs[#logs + 1] = level .. " " .. text .. " " .. cjson.encode(fields)
+        end },
+        urls = {
+          ("json://jim:PWjson-1@127.0.0.1:%d/webhook/s?-status=500&+X-Key=HDRsecret-2"):format(server.port()),
+          "discord://99/DISCtoken-3", "tgram://123:TGtoken-4/42", "slack://T9/B9/SLACKtoken5",
+          "dingtalk://DINGsecret6@DINGtoken7", "wecombot://WECOMkey-8", "feishu://FEItoken-9?secret=FEIsec10",
+          "workflows://127.0.0.1/wf/WFsig-11",
+        } }))
+      local _, err, code, receipt = c:send({ id = "sec-1", body = "x" })
+      assert.equal("partial", receipt.status)          -- the json:// stand-in answers 500
+      local st = c:stats()
+      c:close()
+      local sp = assert(notifyhub.spool.open(path))
+      local failed = assert(sp:failed())
+      assert.equal(1, #failed)
+      local seen = table.concat({ tostring(err), tostring(code), cjson.encode(receipt), table.concat(logs, "\n"),
+        cjson.encode(st), cjson.encode((assert(sp:stats()))), cjson.encode(failed) }, "\n")
+      sp:close()
+      os.execute("rm -rf " .. dir)
+      assert.truthy(#logs > 0)
+      for _, secret in ipairs({ "PWjson-1", "HDRsecret-2", "DISCtoken-3", "TGtoken-4", "SLACKtoken5",
+          "DINGsecret6", "DINGtoken7", "WECOMkey-8", "FEItoken-9", "FEIsec10", "WFsig-11" }) do
+        assert.is_nil(seen:find(secret, 1, true), secret)
+      end
+    end)
+
     it("json:// with ?method=put and an empty title", function()
       assert(send(("json://127.0.0.1:%d/webhook/put?method=put"):format(server.port()), { body = "b" }))
       local req, body = last("/webhook/put")
@@ -243,6 +275,69 @@ describe("Apprise URLs", function()
     end)
   end)
 
+  describe("notifyhub.new{ urls = ... }", function()
+    setup(function() server.start() end)
+    teardown(function() server.stop() end)
+    before_each(function() server.clear() end)
+
+    it("makes an instance per destination, named url<i> (url<i>-<j>) or by name", function()
+      local cfg = notifyhub.config.check({ urls = {
+        ("json://127.0.0.1:%d/webhook/a"):format(server.port()),
+        { url = "tgram://123456:ABC/1/2", tags = "ops" },
+        { url = "slack://T1/B2/c3", name = "alerts", tag = { "dev" } },
+      } })
+      assert.same({ "url1" }, (function() local n = {} for k in pairs(cfg.platforms.webhook.instances) do
+        n[#n + 1] = k end return n end)())
+      assert.equal("apprise", cfg.platforms.webhook.instances.url1.payload)
+      assert.equal("1", cfg.platforms.telegram.instances["url2-1"].chat_id)
+      assert.equal("2", cfg.platforms.telegram.instances["url2-2"].chat_id)
+      assert.equal("ops", cfg.platforms.telegram.instances["url2-2"].tags)
+      assert.equal("https://hooks.slack.com/services/T1/B2/c3", cfg.platforms.slack.instances.alerts.webhook_url)
+      assert.equal("alerts", cfg.platforms.slack.default)
+      assert.is_true(cfg.routing)
+    end)
+
+    it("sends a message without targets to every untagged URL, and a target may name one", function()
+      local base = ("json://127.0.0.1:%d/webhook/"):format(server.port())
+      local c = notifyhub.new({ urls = { base .. "one", base .. "two", { url = base .. "ops", tags = { "ops" } } },
+        webhook = { mine = { url = server.url("/webhook/mine") } } })
+      local receipt = assert(c:send({ body = "x" }))
+      assert.equal(3, receipt.total)
+      assert.equal(3, #server.requests("/webhook/"))
+      server.clear()
+      assert(c:send({ body = "x", targets = { notifyhub.target.webhook("url2") } }))
+      assert.equal("/webhook/two", server.requests("/webhook/")[1].path)
+      c:close()
+    end)
+
+    it("names the entry and never the URL in its errors", function()
+      local cases = {
+        { { "foo://SECRET1" }, "notifyhub config: urls%[1%]: unknown URL scheme 'foo'" },
+        { { "slack://x", "slack://SECRET2" }, "notifyhub config: urls%[1%]: slack:// URL: three tokens" },
+        { { { url = "slack://A/B/SECRET3", tags = 5 } }, "notifyhub config: urls%[1%]%.tags: tag name" },
+        { { { url = "slack://A/B/SECRET4", nmae = "x" } }, "notifyhub config: urls%[1%]%.nmae: unknown key" },
+        { { { url = "slack://A/B/SECRET5", name = "a b" } }, "notifyhub config: urls%[1%]%.name: instance name" },
+        { { "slack://A/B/SECRET6", { url = "slack://A/B/SECRET7", name = "url1" } },
+          "urls%[2%]: slack already has an instance named 'url1'" },
+        { { "mailtos://u:SECRET8@example.com?from=bad" }, nil },
+        { "nope", "urls%[1%]: 'nope' is neither an e%-mail address nor" },
+        { { "https://hooks.slack.com/services/A/B/SECRET9", "ftp://SECRET10" },
+          "urls%[2%]: unknown URL scheme 'ftp'" },
+        { { x = 1 }, "notifyhub config: urls: array of URLs expected" },
+        { { 5 }, "notifyhub config: urls%[1%]: URL string or table" },
+      }
+      for _, case in ipairs(cases) do
+        local ok, err = pcall(notifyhub.new, { urls = case[1] })
+        if case[2] then
+          assert.is_false(ok)
+          assert.matches(case[2], err)
+        end
+        if not ok then assert.is_nil(tostring(err):find("SECRET", 1, true), err) end
+        if ok then err:close() end
+      end
+    end)
+  end)
+
   describe("mailto:// and mailtos://", function()
     local s
     local PW = "mail-PW-secret-5"
@@ -251,7 +346,8 @@ describe("Apprise URLs", function()
     before_each(function() smtp.clear() end)
 
     local function send(u)
-      local c = notifyhub.new({ http = { ca_file = s.ca_file }, retry = { max_attempts = 1 }, logger = { failures = false } })
+      local c = notifyhub.new({ http = { ca_file = s.ca_file }, retry = { max_attempts = 1 },
+        logger = { failures = false } })
       local receipt, err, code = c:send({ title = "t", body = "b", targets = { u } })
       c:close()
       return receipt, err, code

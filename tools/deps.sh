@@ -35,6 +35,8 @@ need nginx has_cmd /usr/sbin/nginx
 need libnginx-mod-http-lua has_file /usr/lib/nginx/modules/ngx_http_lua_module.so
 need lua-cjson has_lua_mod lua5.4 cjson
 need lua-system has_lua_mod lua5.4 system
+# lyaml: notifyhub.config.load reads YAML config files (Apprise's format).
+need lua-yaml has_lua_mod lua5.4 lyaml
 need curl has_cmd curl
 need openssl has_cmd openssl
 need wrk has_cmd wrk

@@ -7,6 +7,7 @@
 -- @module notifyhub.config
 
 local util = require("notifyhub.util")
+local tags = require("notifyhub.tags")
 
 local M = {}
 
@@ -330,7 +331,7 @@ end
 local function derive()
   local platforms, limits, defaults = {}, {}, {}
   for _, d in ipairs(require("notifyhub.core").platforms) do
-    local spec = { keys = { rate_limit = rate_limit }, required_keys = {}, client_keys = {},
+    local spec = { keys = { rate_limit = rate_limit, tags = tags.check }, required_keys = {}, client_keys = {},
       value = d.value, descriptor = d }
     for _, key in ipairs(d.keys) do
       spec.keys[key.name] = checker_of(d.name, key)
@@ -454,6 +455,95 @@ local function check_platform(name, section)
   return out
 end
 
+local add_urls
+
+local function has_tags(platforms)
+  for _, section in pairs(platforms) do
+    for _, cfg in pairs(section.instances) do
+      if next(tags.set(cfg.tags)) then return true end
+    end
+  end
+  return false
+end
+
+local URL_ENTRY_KEYS = { url = true, tags = true, tag = true, name = true }
+
+-- One entry of `urls`: a URL string or { url = ..., tags = ..., name = ... }
+-- (`tag` as Apprise's YAML spells it). Returns url, tags, name.
+local function url_entry(path, entry)
+  if type(entry) == "string" then return entry end
+  if type(entry) ~= "table" then fail(path, "URL string or table { url = ..., tags = ... } expected, got "
+    .. type(entry)) end
+  for k in pairs(entry) do
+    if not URL_ENTRY_KEYS[k] then fail(path .. "." .. tostring(k), "unknown key (url, tags, name)") end
+  end
+  if type(entry.url) ~= "string" then fail(path .. ".url", "string expected, got " .. type(entry.url)) end
+  local given = entry.tags
+  if entry.tag ~= nil then
+    if given ~= nil then fail(path .. ".tag", "give tags or tag, not both") end
+    given = entry.tag
+  end
+  if given ~= nil then
+    local expected, got = tags.check(given)
+    if expected then fail(path .. ".tags", ("%s expected, got %s"):format(expected, got or type(given))) end
+  end
+  if entry.name ~= nil and (type(entry.name) ~= "string" or not entry.name:match("^[%w_%-]+$")
+      or #entry.name > 40) then
+    fail(path .. ".name", "instance name of 1 to 40 letters, digits, _ and - expected")
+  end
+  return entry.url, given, entry.name
+end
+
+-- An instance of the target's platform from a parsed URL's target: its
+-- value under the platform's value key (webhook_url, url, chat_id).
+local function url_instance(t)
+  local spec, cfg = M.platforms[t.platform], {}
+  for k, v in pairs(t) do
+    if k ~= "platform" and k ~= "value" then cfg[k] = v end
+  end
+  if t.value ~= nil and spec.value == "address" then cfg.to = { t.value }
+  elseif t.value ~= nil then cfg[spec.value_key] = t.value end
+  return cfg
+end
+
+-- `urls = { "slack://...", { url = "json://...", tags = { "ops" } } }`: each
+-- URL's destinations become instances of their platform, named by `name`
+-- or "url<i>" ("url<i>-<j>" for the j-th destination of a URL naming several).
+add_urls = function(platforms, urls)
+  if type(urls) == "string" then urls = { urls } end
+  if type(urls) ~= "table" then fail("urls", "array of URLs expected, got " .. type(urls)) end
+  for k in pairs(urls) do
+    if type(k) ~= "number" then fail("urls", "array of URLs expected, got a table with key '"
+      .. tostring(k):sub(1, 20) .. "'") end
+  end
+  for i = 1, #urls do
+    local path = ("urls[%d]"):format(i)
+    local s, given, name = url_entry(path, urls[i])
+    -- an http(s) URL or an address too, as a target string is read
+    local targets, err = require("notifyhub.target").parse_all(s)
+    if not targets then fail(path, err) end
+    for j, t in ipairs(targets) do
+      local inst = (name or ("url%d"):format(i)) .. (#targets > 1 and ("-%d"):format(j) or "")
+      local cfg = url_instance(t)
+      cfg.tags = given
+      M.check_instance(t.platform, path, cfg)
+      local section = platforms[t.platform] or { instances = {} }
+      platforms[t.platform] = section
+      if section.instances[inst] then
+        fail(path, ("%s already has an instance named '%s': give this URL another name"):format(t.platform, inst))
+      end
+      section.instances[inst] = merged(M.platform_defaults[t.platform], cfg)
+    end
+  end
+  for _, section in pairs(platforms) do
+    if not section.default then
+      local only, count = nil, 0
+      for n in pairs(section.instances) do only, count = n, count + 1 end
+      if count == 1 then section.default = only end
+    end
+  end
+end
+
 --- Checks a configuration table and returns a complete copy with defaults.
 -- Platform sections come back under `platforms[name]` as
 -- `{ instances = { name = cfg }, default = name }`.
@@ -470,10 +560,13 @@ function M.check(cfg)
       check_section(key, value, schema[key])
     elseif M.platforms[key] then
       out.platforms[key] = check_platform(key, value)
-    else
+    elseif key ~= "urls" then
       fail(tostring(key), "unknown key")
     end
   end
+  if cfg.urls ~= nil then add_urls(out.platforms, cfg.urls) end
+  -- Apprise's routing (see notifyhub.tags) once URLs or tags are configured
+  out.routing = cfg.urls ~= nil or has_tags(out.platforms)
   for name in pairs(schema) do out[name] = merged(M.defaults[name], cfg[name]) end
   local a, given = out.async, cfg.async or {}
   if given.min_workers == nil then a.min_workers = math.min(M.defaults.async.min_workers, a.workers) end
@@ -483,6 +576,16 @@ function M.check(cfg)
       :format(a.min_workers, a.workers, a.max_workers))
   end
   return out
+end
+
+--- Reads a config file: YAML in Apprise's format (`urls:` with tags) plus
+-- notifyhub's own sections, or a `.lua` file returning a config table (see
+-- notifyhub.config_file).
+-- @tparam string path the file
+-- @return the config table for `notifyhub.new`, or nil, err, "INVALID_CONFIG"
+--   where err is "path:line: key: what is wrong"
+function M.load(path)
+  return require("notifyhub.config_file").load(path)
 end
 
 --- The configuration of a client for one Feishu/Lark bot.

@@ -8,6 +8,7 @@
 local target = require("notifyhub.target")
 local config = require("notifyhub.config")
 local util = require("notifyhub.util")
+local tags = require("notifyhub.tags")
 
 local M = {}
 
@@ -24,7 +25,7 @@ local FIELD_TYPES = {
   id = "string", title = "string", body = "string", format = "string",
   priority = "string", type = "string", targets = "table", variables = "table",
   metadata = "table", platform_data = "table", timeout = "number", retry = "table",
-  utf8 = "string",
+  utf8 = "string", tags = "table",
 }
 
 local function type_error(fname, field, expected, got, depth, arg)
@@ -40,7 +41,7 @@ end
 -- a message that names none.
 function M.defaults(cfg)
   return { platforms = cfg.platforms, implicit = target.implicit(cfg.platforms),
-    cache = { records = {}, size = 0 } }
+    routing = cfg.routing, cache = { records = {}, size = 0 } }
 end
 
 -- The text of a string field: itself when it is UTF-8, U+FFFD in place of
@@ -206,6 +207,20 @@ local function take_attachments(pd, replace)
   return list, rest
 end
 
+-- The resolved targets of the instances a tag expression selects (nil: the
+-- message gave no tags), or nil and why.
+local function tagged(defaults, expr)
+  local chosen, err = tags.select(defaults.platforms, expr)
+  if not chosen then return nil, err end
+  local out = {}
+  for i, ref in ipairs(chosen) do
+    local rec, why = target.resolve(defaults.platforms, { platform = ref[1], instance = ref[2] }, defaults.cache)
+    if not rec then return nil, ("%s instance '%s': %s"):format(ref[1], ref[2], why) end
+    out[i] = rec
+  end
+  return out
+end
+
 --- Checks msg and builds the core record.
 -- @tparam table msg the user's message
 -- @tparam table defaults from `M.defaults(cfg)`
@@ -244,7 +259,9 @@ function M.build(msg, defaults, fname, opts, depth)
       if type(k) == "string" and k:find("[^\32-\126]") then shown = "?" end
       return invalid("unknown message field '%s'", #shown > 40 and shown:sub(1, 40) .. "..." or shown)
     end
-    if type(v) ~= want then type_error(fname, "message." .. k, want, v, depth) end
+    if type(v) ~= want and not (k == "tags" and type(v) == "string") then
+      type_error(fname, "message." .. k, k == "tags" and "table or string" or want, v, depth)
+    end
   end
   -- the keyword fields are ASCII words: bad bytes are named, not echoed
   for _, field in ipairs({ "id", "format", "priority", "type", "utf8" }) do
@@ -297,7 +314,18 @@ function M.build(msg, defaults, fname, opts, depth)
     return invalid("%s: a NUL byte, which no service takes (the text would be cut there)", nul)
   end
   local targets = defaults.implicit
-  if msg.targets then
+  if msg.tags ~= nil and msg.targets ~= nil then
+    return invalid("a message gives targets or tags, not both")
+  end
+  if msg.tags ~= nil or (defaults.routing and msg.targets == nil) then
+    local expr
+    if msg.tags ~= nil then
+      expr, err = tags.expression(msg.tags)
+      if not expr then return invalid("%s", err) end
+    end
+    targets, err = tagged(defaults, expr)
+    if not targets then return invalid("%s", err) end
+  elseif msg.targets then
     targets = {}
     local n = #msg.targets
     if n == 0 then return invalid("targets is empty") end

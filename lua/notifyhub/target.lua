@@ -10,7 +10,7 @@
 
 local config = require("notifyhub.config")
 local util = require("notifyhub.util")
-local url = require("notifyhub.url")
+local apprise = require("notifyhub.url")
 
 local M = {}
 
@@ -80,7 +80,7 @@ function M.parse_all(s)
   end
   local scheme = (util.scheme_of(s) or ""):lower()
   if s:find("://", 1, true) and scheme ~= "http" and scheme ~= "https" and scheme ~= "" then
-    return url.parse(s)
+    return apprise.parse(s)
   end
   local t, err = M.parse(s)
   if not t then return nil, err end
@@ -103,7 +103,7 @@ function M.parse(s)
   end
   local scheme = (util.scheme_of(s) or ""):lower()
   if s:find("://", 1, true) and scheme ~= "http" and scheme ~= "https" and scheme ~= "" then
-    local list, err = url.parse(s)
+    local list, err = apprise.parse(s)
     if not list then return nil, err end
     if #list > 1 then
       return nil, ("%s:// URL names %d destinations: use notifyhub.target.parse_all, or one per URL")
@@ -368,6 +368,7 @@ function M.resolve_uncached(platforms, t)
   local cfg = {}
   for k, v in pairs(config.platform_defaults[platform] or {}) do cfg[k] = v end
   for k, v in pairs(base or {}) do cfg[k] = v end
+  if t.tags ~= nil then return nil, "tags belong to instances and URLs (the config), not to a target" end
   local overrides = {}
   for k, v in pairs(t) do
     if k ~= "platform" and k ~= "value" and k ~= "instance" then overrides[k] = v; cfg[k] = v end
