@@ -398,6 +398,122 @@ describe("notifyhub command", function()
     end)
   end)
 
+  describe("config files and tags", function()
+    -- a (ops), b (db), c (untagged), d (ops and db), by Apprise's YAML and notifyhub's form
+    local function yaml()
+      return write("notifyhub.yml", table.concat({
+        "urls:",
+        "  - " .. hook("a") .. ":",
+        "      tag: ops",
+        "  - " .. hook("b") .. ":",
+        "      - tag: db",
+        "  - " .. hook("c"),
+        "  - url: " .. hook("dT0KEN"),
+        "    tags: [ops, db]",
+      }, "\n") .. "\n")
+    end
+    local function reached()
+      local got = {}
+      for _, name in ipairs({ "a", "b", "c", "dT0KEN" }) do
+        if server.count("/webhook/" .. name) > 0 then got[#got + 1] = name end
+      end
+      server.clear()
+      return table.concat(got, " ")
+    end
+
+    it("--tag follows Apprise's rules: none = untagged, a,b = AND, repeated = OR, all = every one", function()
+      local cfg = yaml()
+      local cases = {
+        { {}, "c" },
+        { { "--tag", "ops" }, "a dT0KEN" },
+        { { "--tag", "ops,db" }, "dT0KEN" },
+        { { "-g", "ops", "-g", "db" }, "a b dT0KEN" },
+        { { "--tag", "all" }, "a b c dT0KEN" },
+      }
+      for _, case in ipairs(cases) do
+        local args = { "send", "-b", "x", "--config", cfg }
+        for _, a in ipairs(case[1]) do args[#args + 1] = a end
+        local status, _, err = run(args)
+        assert.equal(0, status, err)
+        assert.equal(case[2], reached(), table.concat(case[1], " "))
+      end
+    end)
+
+    it("tags that reach nothing, or a bad tag, are status 2 and send nothing", function()
+      local cfg = yaml()
+      local status, _, err = run({ "send", "-b", "x", "-c", cfg, "--tag", "nope" })
+      assert.equal(2, status)
+      assert.truthy(err:find("no destination has the tags nope", 1, true), err)
+      status, _, err = run({ "send", "-b", "x", "-c", cfg, "--tag", "a b!" })
+      assert.equal(2, status)
+      assert.truthy(err:find("--tag", 1, true), err)
+      assert.equal("", reached())
+    end)
+
+    it("command-line URLs join the config's, untagged; NOTIFYHUB_CONFIG when the command line names none", function()
+      local cfg = yaml()
+      local status, _, err = run({ "send", "-b", "x", "-c", cfg, hook("extra") })
+      assert.equal(0, status, err)
+      assert.equal(1, server.count("/webhook/extra"))
+      assert.equal("c", reached())
+      status, _, err = run({ "send", "-b", "x", "--tag", "db" }, { env = { NOTIFYHUB_CONFIG = cfg } })
+      assert.equal(0, status, err)
+      assert.equal("b dT0KEN", reached())
+    end)
+
+    it("--each lines choose with their own tags, or their own destinations", function()
+      local cfg = yaml()
+      local file = write("tags.jsonl", '{"body":"1","tags":"db"}\n{"body":"2"}\n{"body":"3","to":"'
+        .. hook("own") .. '"}\n{"body":"4","tags":["nope"]}\n')
+      local status, out, err = run({ "send", "--each", file, "-c", cfg, "--tag", "ops", "--json" })
+      assert.equal(1, status, err)
+      local by_line = {}
+      for _, r in ipairs(json_lines(out)) do by_line[r.line] = r end
+      assert.equal(2, by_line[1].total)       -- b, d
+      assert.equal(2, by_line[2].total)       -- --tag ops: a, d
+      assert.equal(1, by_line[3].total)       -- its own URL
+      assert.equal("INVALID_MESSAGE", by_line[4].code)
+      assert.equal(1, server.count("/webhook/own"))
+    end)
+
+    it("check lists every destination of the config with its tags; --tag narrows it", function()
+      local cfg = yaml()
+      local status, out, err = run({ "check", "-c", cfg })
+      assert.equal(0, status, err)
+      assert.truthy(out:find("[db, ops]", 1, true), out)
+      assert.truthy(out:find("4 destination(s), config valid", 1, true), out)
+      assert.falsy(out:find("dT0KEN", 1, true), out)
+      status, out = run({ "check", "-c", cfg, "--tag", "ops", "--json" })
+      assert.equal(0, status)
+      local list = json_lines(out)
+      assert.equal(2, #list)
+      assert.same({ "ops" }, list[1].tags)
+      assert.equal("", reached())
+    end)
+
+    it("a config that does not load is status 2, naming the file, the line and the key", function()
+      local bad = write("bad.yml", "urls:\n  - " .. hook("x") .. "\nasync:\n  wokers: 3\n")
+      local status, out, err = run({ "send", "-b", "x", "-c", bad })
+      assert.equal(2, status)
+      assert.equal("", out)
+      assert.truthy(err:find(bad .. ":4: async.wokers: unknown key", 1, true), err)
+      status, _, err = run({ "check", "-c", TMP .. "/missing.yml" })
+      assert.equal(2, status)
+      assert.truthy(err:find("missing.yml", 1, true), err)
+      status, _, err = run({ "check", "-c", write("scheme.yml", "urls:\n  - gopher://h/s3cr3t\n") })
+      assert.equal(2, status)
+      assert.truthy(err:find("gopher", 1, true), err)
+      assert.falsy(err:find("s3cr3t", 1, true), err)
+    end)
+
+    it("reads a Lua config file", function()
+      local cfg = write("notifyhub.lua", ("return { urls = { { url = %q, tags = { 'lua' } } } }"):format(hook("lua")))
+      local status, _, err = run({ "send", "-b", "x", "-c", cfg, "--tag", "lua" })
+      assert.equal(0, status, err)
+      assert.equal(1, server.count("/webhook/lua"))
+    end)
+  end)
+
   describe("check and platforms", function()
     it("check validates the destinations, shows them redacted and sends nothing", function()
       local status, out, err = run({ "check", hook("chkT0KEN") })

@@ -176,52 +176,69 @@ function M.destinations(opts, urls, getenv)
   return dest
 end
 
--- The checked targets of the destination URLs: a usage error names the
--- first that is not understood (its scheme, never the whole URL).
-local function parsed_urls(dest)
-  local out = {}
-  for i, u in ipairs(dest.urls) do
+-- Checks the command line's URLs first, so that an error says which
+-- argument (its scheme, never the whole URL) rather than an index of `urls`.
+local function check_urls(urls)
+  for i, u in ipairs(urls) do
     local list, why = notifyhub.target.parse_all(u)
     if not list then usage_error("destination %d: %s", i, why) end
-    for _, t in ipairs(list) do out[#out + 1] = t end
   end
-  return out
 end
 
 -- The config table for notifyhub.new, or a config error.
 local function load_config(path)
   if not path then return {} end
-  local load = notifyhub.config.load
-  if not load then usage_error("--config: this notifyhub has no config file loader") end
-  local ok, cfg, err = pcall(load, path)
-  if not ok then usage_error("%s", tostring(cfg):gsub("^notifyhub config: ", "config: ")) end
+  local cfg, err = notifyhub.config.load(path)
   if not cfg then usage_error("%s", tostring(err)) end
   return cfg
 end
 
---- Makes the client for the destinations: { client, targets } where
--- targets go into every message (the URLs), or a config error.
+--- Makes the client for the destinations: the config file's, with the
+-- URLs appended to its `urls` (untagged). Always with `urls`, so that
+-- Apprise's routing holds: no --tag reaches the untagged destinations.
+-- Returns { client, targets = {} } or raises a config error.
 function M.open(dest)
-  local targets = parsed_urls(dest)
+  check_urls(dest.urls)
   local cfg = load_config(dest.config)
+  local urls = type(cfg.urls) == "string" and { cfg.urls } or cfg.urls or {}
+  if type(urls) == "table" then   -- else config.check says what is wrong
+    local all = {}
+    for i, u in ipairs(urls) do all[i] = u end
+    for _, u in ipairs(dest.urls) do all[#all + 1] = u end
+    urls = all
+  end
+  cfg.urls = urls
   -- failures are reported by the command itself; the library's log says
   -- only what went wrong around them
   if cfg.logger == nil then cfg.logger = { level = "error" } end
   local ok, client, err = pcall(notifyhub.new, cfg)
-  if not ok then usage_error("%s", tostring(client)) end
+  if not ok then usage_error("%s", (tostring(client):gsub("^notifyhub config: ", "config: "))) end
   if not client then error({ exit = 1, text = tostring(err) }, 0) end
-  return { client = client, targets = targets, config = cfg }
+  return { client = client, targets = {}, config = cfg }
 end
 
---- The destinations a message reaches, as { platform, target } with the
--- secrets hidden, or nil and why.
-function M.reached(session, targets)
+--- The destinations the tags (a list of --tag values, or nil) choose:
+-- { { platform, instance, target, tags } } with the secrets hidden, or a
+-- usage error (no destination, a bad tag, one that cannot be sent to).
+function M.selection(session, given, command)
+  local tags = require("notifyhub.tags")
+  local expr, why
+  if given then
+    expr, why = tags.expression(given)
+    if not expr then usage_error("%s: --tag: %s", command, why) end
+  end
+  local platforms = session.client.cfg.platforms
+  local chosen
+  chosen, why = tags.select(platforms, expr)
+  if not chosen then usage_error("%s: no destination: %s", command, why) end
   local out = {}
-  local platforms = session.client and session.client.cfg.platforms or {}
-  for i, t in ipairs(targets) do
-    local rec, why = notifyhub.target.resolve_uncached(platforms, t)
-    if not rec then return nil, ("destination %d: %s"):format(i, why) end
-    out[i] = { platform = rec.platform, target = rec.label }
+  for i, ref in ipairs(chosen) do
+    local rec, rwhy = notifyhub.target.resolve_uncached(platforms, { platform = ref[1], instance = ref[2] })
+    if not rec then usage_error("%s: %s instance '%s': %s", command, ref[1], ref[2], rwhy) end
+    local set = json.array()
+    for tag in pairs(tags.set(platforms[ref[1]].instances[ref[2]].tags)) do set[#set + 1] = tag end
+    table.sort(set)
+    out[i] = { platform = ref[1], instance = ref[2], target = rec.label, tags = set }
   end
   return out
 end
@@ -236,7 +253,7 @@ local function basename(path) return path:match("([^/]+)/*$") or path end
 -- Attachments become e-mail attachments (the only platform with files).
 function M.message(fields, targets)
   local msg = { title = fields.title, body = fields.body, format = fields.format,
-    type = fields.type }
+    type = fields.type, tags = fields.tags }
   for k, v in pairs(fields.extra or {}) do msg[k] = v end
   if #targets > 0 then msg.targets = targets end
   if fields.attach and #fields.attach > 0 then
@@ -283,12 +300,14 @@ end
 
 local function send_one(opts, dest, env)
   local fields = { title = opts.title, body = opts.body, format = opts.format,
-    type = opts.type, attach = opts.attach }
+    type = opts.type, attach = opts.attach, tags = opts.tag }
   if fields.body == nil then fields.body = stdin_body() end
   if (fields.title or "") == "" and (fields.body or "") == "" then
     usage_error("send: nothing to send: give -b BODY, -t TITLE or a body on stdin")
   end
   local session = M.open(dest)
+  local ok, err = pcall(M.selection, session, opts.tag, "send")   -- no destination: status 2
+  if not ok then session.client:close(); error(err, 0) end
   local out = output.new(opts, session, env)
   local msg = M.message(fields, session.targets)
   if opts.dry_run then
@@ -296,7 +315,8 @@ local function send_one(opts, dest, env)
     session.client:close()
     return rc
   end
-  local h, err, code = output.send_async(session.client, msg, { timeout = opts.timeout })
+  local h, code
+  h, err, code = output.send_async(session.client, msg, { timeout = opts.timeout })
   local receipt
   if h then
     local r, _, _, failed = h:wait()
@@ -332,14 +352,16 @@ local function cmd_check(args, env)
     usage_error("check: no destination: give a URL, --to or --config, or set NOTIFYHUB_URLS or NOTIFYHUB_CONFIG")
   end
   local session = M.open(dest)
-  local list, why = M.reached(session, session.targets)
+  local ok, list = pcall(M.selection, session, opts.tag or { "all" }, "check")
   session.client:close()
-  if not list then usage_error("check: %s", why) end
+  if not ok then error(list, 0) end
   for _, d in ipairs(list) do
     if opts.json then
-      env.stdout:write(json.encode({ ok = true, platform = d.platform, target = d.target }), "\n")
+      d.ok = true
+      env.stdout:write(json.encode(d), "\n")
     else
-      env.stdout:write(("ok  %-10s %s\n"):format(d.platform, d.target))
+      local tags = #d.tags > 0 and ("  [" .. table.concat(d.tags, ", ") .. "]") or ""
+      env.stdout:write(("ok  %-10s %s%s\n"):format(d.platform, d.target, tags))
     end
   end
   if not opts.json then env.stdout:write(("%d destination(s), config valid\n"):format(#list)) end

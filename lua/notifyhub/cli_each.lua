@@ -41,8 +41,8 @@ local function string_list(v, key)
 end
 
 -- The targets of a line's `to`, or the command line's.
-local function targets_of(to, session)
-  if not to then return session.targets end
+local function targets_of(to)
+  if not to then return {} end
   local out = {}
   for i, u in ipairs(to) do
     local list, why = notifyhub.target.parse_all(u)
@@ -53,7 +53,7 @@ local function targets_of(to, session)
 end
 
 --- The message of one line, its targets, or nil and why.
-function M.message_of(text, opts, session)
+function M.message_of(text, opts)
   local obj, why = json.decode(text)
   if not obj then return nil, "not JSON: " .. why end
   if type(obj) ~= "table" or (next(obj) ~= nil and obj[1] ~= nil) then
@@ -64,10 +64,13 @@ function M.message_of(text, opts, session)
   if err then return nil, err end
   attach, err = string_list(obj.attach, "attach")
   if err then return nil, err end
-  local targets, terr = targets_of(to, session)
+  local targets, terr = targets_of(to)
   if not targets then return nil, terr end
+  -- a line's `to` replaces the destinations, so the command line's --tag
+  -- does not apply to it (a line giving both is the library's error)
   local fields = { title = opts.title, body = opts.body, format = opts.format, type = opts.type,
-    attach = attach or opts.attach, extra = {} }
+    attach = attach or opts.attach, tags = obj.tags, extra = {} }
+  if obj.tags == nil and not to then fields.tags = opts.tag end
   for k, v in pairs(obj) do
     if fields[k] ~= nil or k == "title" or k == "body" or k == "format" or k == "type" then
       fields[k] = v
@@ -107,7 +110,7 @@ function M.run(opts, dest, env)
   local queue, first, sent = {}, 1, 0
   for n, text in ipairs(lines) do
     if text:match("%S") then
-      local msg, why = M.message_of(text, opts, session)
+      local msg, why = M.message_of(text, opts)
       if not msg then
         s.bad = s.bad + 1
         finish(output.refused({}, why, "INVALID_MESSAGE"), n)

@@ -49,7 +49,14 @@ local function encode_string(s)
   end) .. '"'
 end
 
+-- Marks a table that is an array even when empty ("results": []).
+local ARRAY = {}
+
+--- t, marked to be encoded as an array even when it is empty.
+function M.array(t) return setmetatable(t or {}, ARRAY) end
+
 local function is_array(t)
+  if getmetatable(t) == ARRAY then return true end
   local n = 0
   for _ in pairs(t) do n = n + 1 end
   for i = 1, n do if t[i] == nil then return false end end
@@ -62,7 +69,7 @@ local function encode_table(t, depth)
   if depth > 32 then error("cli_json: nesting deeper than 32 levels", 0) end
   local out = {}
   if is_array(t) then
-    for i = 1, #t do out[i] = encode_value(t[i], depth + 1) end
+    for i = 1, #t do out[i] = encode_value(t[i], depth + 1) end   -- #t: 0 for an empty marked one
     return "[" .. table.concat(out, ",") .. "]"
   end
   local keys = {}

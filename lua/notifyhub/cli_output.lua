@@ -21,7 +21,7 @@ end
 --- A receipt for a message send_async refused (nothing was sent).
 function M.refused(msg, err, code)
   return { message_id = msg.id, status = "failed", total = 0, successful = 0, failed = 0,
-    error = err, code = code, results = {} }
+    error = err, code = code, results = json.array() }
 end
 
 -- A message field of the wrong JSON type (a --each line's "title": 5)
