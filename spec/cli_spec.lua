@@ -120,6 +120,13 @@ describe("notifyhub command", function()
       assert.falsy(err:find("pw@", 1, true), err)
     end)
 
+    it("a destination that is no URL is not echoed either (it may be a password without its scheme)", function()
+      local status, _, err = run({ "send", "-b", "x", "u:hunter2@h" })
+      assert.equal(2, status)
+      assert.truthy(err:find("destination 1: '(not shown)' is neither", 1, true), err)
+      assert.falsy(err:find("hunter2", 1, true), err)
+    end)
+
     it("refuses a --timeout, --format or --type outside its range with status 2", function()
       for _, t in ipairs({ "nan", "inf", "-1", "0", "1e300", "2147483648", "abc", "" }) do
         local status, _, err = run({ "send", "-b", "x", "--timeout", t, hook("t") })

@@ -181,7 +181,13 @@ end
 local function check_urls(urls)
   for i, u in ipairs(urls) do
     local list, why = notifyhub.target.parse_all(u)
-    if not list then usage_error("destination %d: %s", i, why) end
+    if not list then
+      -- the library shows a short string that is no URL; an argument may
+      -- still be a password typed without its scheme: never echoed here
+      local at = why:find(u, 1, true)
+      if at and #u > 0 then why = why:sub(1, at - 1) .. "(not shown)" .. why:sub(at + #u) end
+      usage_error("destination %d: %s", i, why)
+    end
   end
 end
 
