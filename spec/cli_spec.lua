@@ -121,7 +121,7 @@ describe("notifyhub command", function()
     end)
 
     it("a destination that is no URL is not echoed either (it may be a password without its scheme)", function()
-      local status, _, err = run({ "send", "-b", "x", "u:hunter2@h" })
+      local status, _, err = run({ "send", "-b", "x", "hunter2@localhost" })
       assert.equal(2, status)
       assert.truthy(err:find("destination 1: '(not shown)' is neither", 1, true), err)
       assert.falsy(err:find("hunter2", 1, true), err)
