@@ -178,16 +178,21 @@ end
 
 -- Checks the command line's URLs first, so that an error says which
 -- argument (its scheme, never the whole URL) rather than an index of `urls`.
+--- The targets a destination string names, or nil and why. The library
+-- shows a short string that is no URL; it may still be a password typed
+-- without its scheme, so the command never echoes it.
+function M.parse_destination(u)
+  local list, why = notifyhub.target.parse_all(u)
+  if list then return list end
+  local at = why:find(u, 1, true)
+  if at and #u > 0 then why = why:sub(1, at - 1) .. "(not shown)" .. why:sub(at + #u) end
+  return nil, why
+end
+
 local function check_urls(urls)
   for i, u in ipairs(urls) do
-    local list, why = notifyhub.target.parse_all(u)
-    if not list then
-      -- the library shows a short string that is no URL; an argument may
-      -- still be a password typed without its scheme: never echoed here
-      local at = why:find(u, 1, true)
-      if at and #u > 0 then why = why:sub(1, at - 1) .. "(not shown)" .. why:sub(at + #u) end
-      usage_error("destination %d: %s", i, why)
-    end
+    local list, why = M.parse_destination(u)
+    if not list then usage_error("destination %d: %s", i, why) end
   end
 end
 

@@ -45,7 +45,7 @@ local function targets_of(to)
   if not to then return {} end
   local out = {}
   for i, u in ipairs(to) do
-    local list, why = notifyhub.target.parse_all(u)
+    local list, why = cli.parse_destination(u)
     if not list then return nil, ("to[%d]: %s"):format(i, why) end
     for _, t in ipairs(list) do out[#out + 1] = t end
   end
