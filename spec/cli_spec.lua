@@ -176,9 +176,10 @@ describe("notifyhub command", function()
     end)
 
     it("takes Apprise's spellings and URLs as arguments, send implied", function()
-      local status, _, err = run({ "-t", "T", "-b", "**hi**", "-i", "markdown", "-n", "warning",
+      local status, _, err = run({ "-vv", "-t", "T", "-b", "**hi**", "-i", "markdown", "-n", "warning",
         hook("apprise") })
       assert.equal(0, status, err)
+      assert.truthy(err:find("delivered: webhook", 1, true), err)
       local body = cjson.decode(server.requests("/webhook/apprise")[1].body)
       assert.equal("markdown", body.format)
       assert.equal("**hi**", body.body)

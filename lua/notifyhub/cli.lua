@@ -55,7 +55,7 @@ local OPTIONS = {
   each = { "value", "--each" },
   json = { "flag", "--json" },
   dry_run = { "flag", "--dry-run", "-d" },
-  verbose = { "flag", "--verbose", "-v" },
+  verbose = { "flag", "--verbose", "-v", "-vv", "-vvv", "-vvvv" },   -- Apprise's levels: one here
   help = { "flag", "--help", "-h" },
 }
 
