@@ -176,8 +176,6 @@ function M.destinations(opts, urls, getenv)
   return dest
 end
 
--- Checks the command line's URLs first, so that an error says which
--- argument (its scheme, never the whole URL) rather than an index of `urls`.
 --- The targets a destination string names, or nil and why. The library
 -- shows a short string that is no URL; it may still be a password typed
 -- without its scheme, so the command never echoes it.
@@ -189,6 +187,8 @@ function M.parse_destination(u)
   return nil, why
 end
 
+-- Checks the command line's URLs first, so that an error says which
+-- argument (its scheme, never the whole URL) rather than an index of `urls`.
 local function check_urls(urls)
   for i, u in ipairs(urls) do
     local list, why = M.parse_destination(u)
