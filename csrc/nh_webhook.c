@@ -168,7 +168,8 @@ static nh_code webhook_build(const nh_message *m, const nh_target *t, nh_request
   } else {
     const char *payload = nh_opt_string(t, "payload");
     int apprise = payload && strcmp(payload, "apprise") == 0;
-    nh_code rc = nh_request_set_json(req, apprise ? apprise_json(m, t) : message_json(m), err, errlen);
+    nh_code rc =
+      nh_request_set_json(req, apprise ? apprise_json(m, t) : message_json(m), err, errlen);
     if (rc != NH_OK) return rc;
   }
   if (!req->url || !req->body || add_headers(req, t) || (t->secret && sign(m, t, req))) {

@@ -115,12 +115,53 @@ describe("config files", function()
       end
     end)
 
+    it("takes a file of nested aliases (a billion laughs) in bounded time", function()
+      local lines, prev = { 'l0: &l0 ["x","x","x","x","x","x","x","x","x"]' }, "l0"
+      for i = 1, 9 do
+        lines[#lines + 1] = ("l%d: &l%d [%s]"):format(i, i, ("*" .. prev .. ","):rep(9):sub(1, -2))
+        prev = "l" .. i
+      end
+      local t0 = os.clock()
+      local cfg, err, code = notifyhub.config.load(file(".yaml", table.concat(lines, "\n") .. "\n"))
+      assert.is_nil(cfg)
+      assert.equal("INVALID_CONFIG", code)
+      assert.matches(":%d+: l%d: unknown key$", err)
+      assert.is_true(os.clock() - t0 < 5)
+    end)
+
     it("names the line of a YAML syntax error", function()
       local path = file(".yaml", "urls:\n  - a\n bad: [1,\n")
       local cfg, err, code = notifyhub.config.load(path)
       assert.is_nil(cfg)
       assert.equal("INVALID_CONFIG", code)
       assert.matches("^" .. path:gsub("%p", "%%%0") .. ":%d+: YAML: ", err)
+    end)
+  end)
+
+  describe("Apprise's text format", function()
+    it("reads a URL a line and tags=URL, with comments", function()
+      local path = file(".conf", table.concat({
+        "# notifications", "; also a comment", "", json .. "plain",
+        "ops, db = " .. json .. "ops", "  dev=" .. json .. "dev  ", "",
+      }, "\n"))
+      local cfg = assert(notifyhub.config.load(path))
+      assert.same({ json .. "plain", { url = json .. "ops", tags = "ops, db" }, { url = json .. "dev", tags = "dev" } },
+        cfg.urls)
+      local c = notifyhub.new(cfg)
+      assert(c:send({ body = "x", tags = "db" }))
+      assert.same({ "ops" }, reached())
+      c:close()
+    end)
+
+    it("names the line of a line that is neither, and of a bad URL", function()
+      local path = file("", "slack://T1/B2/c3\nnot a url\n")
+      local _, err, code = notifyhub.config.load(path)
+      assert.equal("INVALID_CONFIG", code)
+      assert.equal(path .. ":2: a URL or tags=URL expected (Apprise's text format)", err)
+      path = file(".txt", "# x\n\nslack://T1/B2/c3\ntgram://SECRET-TG/1\n")
+      _, err = notifyhub.config.load(path)
+      assert.equal(1, err:find(path .. ":4: urls[2]: tgram:// URL: a bot token", 1, true), err)
+      assert.is_nil(err:find("SECRET", 1, true))
     end)
   end)
 
@@ -155,6 +196,14 @@ describe("config files", function()
       -- the file's copy of a library is its own
       assert(notifyhub.config.load(file(".lua", "string.format = nil\nreturn {}\n")))
       assert.equal("function", type(string.format))
+    end)
+
+    it("stops a file that never ends", function()
+      local path = file(".lua", "local n = 0\nwhile true do n = n + 1 end\n")
+      local cfg, err, code = notifyhub.config.load(path)
+      assert.is_nil(cfg)
+      assert.equal("INVALID_CONFIG", code)
+      assert.matches("^" .. path:gsub("%p", "%%%0") .. ":2: runs more than 100000000 instructions", err)
     end)
 
     it("names file and line of a syntax error, a wrong key and a wrong return", function()

@@ -112,6 +112,34 @@ describe("Apprise URLs", function()
       end
     end)
 
+    it("never raises on random URLs of every scheme", function()
+      local schemes = {}
+      for k in pairs(url.schemes) do schemes[#schemes + 1] = k end
+      table.sort(schemes)
+      local alphabet = "abcXYZ019:@/?&=#%+-_.,;<> \"'~![]%2%40%3A"
+      math.randomseed(14)
+      for _ = 1, 20000 do
+        local t = { schemes[math.random(#schemes)], "://" }
+        for _ = 1, math.random(0, 40) do
+          local k = math.random(#alphabet)
+          t[#t + 1] = alphabet:sub(k, k)
+        end
+        local s = table.concat(t)
+        local ok, r, why = pcall(url.parse, s)
+        assert(ok, s .. ": " .. tostring(r))
+        assert(r or type(why) == "string", s)
+      end
+    end)
+
+    it("shows an Apprise URL redacted: the scheme, and the host where it is no token", function()
+      assert.equal(url, notifyhub.url)
+      assert.equal("slack://***", url.redact("slack://T1/B2/SECRET"))
+      assert.equal("tgram://***", url.redact("tgram://1:SECRET/2"))
+      assert.equal("json://h.example:8080/***", url.redact("json://u:SECRET@h.example:8080/p?+X=SECRET"))
+      assert.equal("mailtos://example.com/***", url.redact("mailtos://u:SECRET@example.com"))
+      assert.equal("***", url.redact("not a url SECRET"))
+    end)
+
     it("raises on a target that is not a string", function()
       assert.has_error(function() parse(nil) end, "bad argument #1 to 'parse' (string expected, got nil)")
     end)
@@ -234,6 +262,15 @@ describe("Apprise URLs", function()
       assert.equal("/bot123456:TGsecret-x/sendMessage", req.path)
       assert.equal("42", body.chat_id)
       assert.is_nil(cjson.encode(receipt):find("TGsecret", 1, true))
+    end)
+
+    it("a target URL naming several destinations is a delivery to each", function()
+      local receipt = assert(send("tgram://123456:TGx/41/42"))
+      assert.equal(2, receipt.total)
+      local chats = {}
+      for _, r in ipairs(server.requests("/bot")) do chats[#chats + 1] = cjson.decode(r.body).chat_id end
+      table.sort(chats)
+      assert.same({ "41", "42" }, chats)
     end)
 
     it("dingtalk:// signs with the secret and mentions the phone", function()

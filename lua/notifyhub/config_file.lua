@@ -1,5 +1,6 @@
---- Config files: `notifyhub.config.load(path)` reads a YAML file (Apprise's
--- format: `urls:` with tags, plus notifyhub's own sections) or a Lua file
+--- Config files: `notifyhub.config.load(path)` reads a YAML file
+-- (Apprise's format: `urls:` with tags, plus notifyhub's own sections),
+-- Apprise's TEXT format (a URL a line, or tags=URL) or a Lua file
 -- returning a config table, checks it, and returns the config table for
 -- `notifyhub.new`. Errors name the file, the line and the key, never a
 -- value (URLs and passwords live there).
@@ -44,6 +45,24 @@ function M.lua_env()
   }
 end
 
+-- A config file computes a table: it gets M.MAX_STEPS VM instructions (a
+-- loop that never ends is an error, not a hang). LuaJIT's compiled code
+-- skips hooks, so the chunk runs interpreted.
+M.MAX_STEPS = 100000000
+
+local function run_bounded(fn)
+  if jit then jit.off(fn, true) end
+  local co = coroutine.create(fn)
+  local steps, per = 0, 100000
+  debug.sethook(co, function()
+    steps = steps + per
+    if steps >= M.MAX_STEPS then error(("runs more than %d instructions"):format(M.MAX_STEPS), 2) end
+  end, "", per)
+  local ok, cfg = coroutine.resume(co)
+  if ok and coroutine.status(co) ~= "dead" then return false, "the file yielded" end
+  return ok, cfg
+end
+
 local function load_lua(path, text)
   if text:byte(1) == 27 then return failure(path, nil, "a precompiled chunk, not Lua source") end
   local env = M.lua_env()
@@ -55,7 +74,7 @@ local function load_lua(path, text)
     fn, err = load(text, "@" .. path, "t", env)
   end
   if not fn then return nil, err, "INVALID_CONFIG" end
-  local ok, cfg = pcall(fn)
+  local ok, cfg = run_bounded(fn)
   if not ok then return nil, tostring(cfg), "INVALID_CONFIG" end
   if type(cfg) ~= "table" then
     return failure(path, nil, ("the file must return a config table, it returned %s"):format(type(cfg)))
@@ -132,11 +151,14 @@ end
 
 local null
 
--- lyaml's null as nil inside mappings; in sequences it stays (an error later).
-local function denull(v)
-  if type(v) ~= "table" or v == null then return v end
+-- lyaml's null as nil inside mappings; in sequences it stays (an error
+-- later). Each table once: YAML aliases share tables (a "billion laughs"
+-- file is a small graph, which a plain walk would take exponential time on).
+local function denull(v, seen)
+  if type(v) ~= "table" or v == null or seen[v] then return v end
+  seen[v] = true
   for k, x in pairs(v) do
-    if x == null and type(k) ~= "number" then v[k] = nil else v[k] = denull(x) end
+    if x == null and type(k) ~= "number" then v[k] = nil else v[k] = denull(x, seen) end
   end
   return v
 end
@@ -252,12 +274,51 @@ local function load_yaml(path, text)
   end
   local okd, doc = pcall(lyaml.load, text)
   if not okd then return failure(path, nil, "YAML: " .. tostring(doc)) end
-  local cfg, origin, why = from_yaml(denull(doc))
+  local cfg, origin, why = from_yaml(denull(doc, {}))
   if not cfg then
     local where = type(origin) == "table" and origin or { path = origin, shown = origin }
     return failure(path, lines[where.path], (where.shown ~= "" and where.shown .. ": " or "") .. why)
   end
   return cfg, nil, nil, lines, origin
+end
+
+-- ---------------------------------------------------------------------------
+-- Apprise's TEXT format: one URL a line, or "tag1, tag2=URL"; # and ;
+-- start comments.
+-- ---------------------------------------------------------------------------
+
+local URL_LINE = "^([%w_%-%.:@/,%s]-)%s*=%s*(%a[%w+.-]*://.*)$"
+
+local function meaningful(line)
+  return line:match("^%s*$") == nil and line:match("^%s*[#;]") == nil
+end
+
+--- True when the file's first meaningful line is a URL or tags=URL.
+local function is_text(text)
+  for line in (text .. "\n"):gmatch("([^\n]*)\n") do
+    if meaningful(line) then
+      local l = line:gsub("^%s+", ""):gsub("%s+$", "")
+      return l:match("^%a[%w+.-]*://") ~= nil or l:match(URL_LINE) ~= nil
+    end
+  end
+  return false
+end
+
+local function load_text(path, text)
+  local urls, origin, lines, n = {}, {}, {}, 0
+  for line in (text .. "\n"):gmatch("([^\n]*)\n") do
+    n = n + 1
+    line = line:gsub("\r$", ""):gsub("^%s+", ""):gsub("%s+$", "")
+    if meaningful(line) then
+      local tags, url = line:match(URL_LINE)
+      if line:match("^%a[%w+.-]*://") then tags, url = nil, line end
+      if not url then return failure(path, n, "a URL or tags=URL expected (Apprise's text format)") end
+      urls[#urls + 1] = tags and tags ~= "" and { url = url, tags = tags } or url
+      origin[#urls] = { path = "line" .. n, shown = ("urls[%d]"):format(#urls) }
+      lines["line" .. n] = n
+    end
+  end
+  return { urls = urls }, nil, nil, lines, origin
 end
 
 -- ---------------------------------------------------------------------------
@@ -282,8 +343,9 @@ local function locate(keypath, lines, origin, text, lua)
   return nil, shown
 end
 
---- Reads a config file: YAML (`.yaml`, `.yml`, or anything but `.lua`) or
--- Lua (`.lua`).
+--- Reads a config file: Lua (`.lua`), Apprise's TEXT format (a file whose
+-- first line that is not blank or a comment is a URL or tags=URL), else
+-- YAML.
 -- @tparam string path the file
 -- @return the config table for `notifyhub.new`, or nil, err, "INVALID_CONFIG"
 --   (err: "path:line: key: what is wrong")
@@ -297,6 +359,8 @@ function M.load(path)
   local cfg, lerr, code, lines, origin
   if lua then
     cfg, lerr, code = load_lua(path, text)
+  elseif is_text(text) then
+    cfg, lerr, code, lines, origin = load_text(path, text)
   else
     cfg, lerr, code, lines, origin = load_yaml(path, text)
   end

@@ -22,6 +22,7 @@ local M = {
   curl_version = core.curl_version,
   now = core.now,     -- monotonic seconds
   spool = require("notifyhub.spool"),   -- the spool inspector (issue 13)
+  url = require("notifyhub.url"),       -- Apprise-style URLs (issue 14)
 }
 for _, name in ipairs(core.codes) do M.codes[name] = name end
 for i, p in ipairs(core.platforms) do M.platforms[i] = p.name end

@@ -334,9 +334,14 @@ function M.build(msg, defaults, fname, opts, depth)
       if type(t) ~= "table" and type(t) ~= "string" then
         type_error(fname, ("targets[%d]"):format(i), "table or string", t, depth)
       end
-      local rec, why = target.resolve(defaults.platforms, t, defaults.cache)
-      if not rec then return invalid("targets[%d]: %s", i, why) end
-      targets[i] = rec
+      -- an Apprise-style URL naming several destinations (tgram://token/1/2)
+      -- is a delivery to each
+      local many = type(t) == "string" and target.parse_all(t)
+      for _, one in ipairs(many and #many > 1 and many or { t }) do
+        local rec, why = target.resolve(defaults.platforms, one, defaults.cache)
+        if not rec then return invalid("targets[%d]: %s", i, why) end
+        targets[#targets + 1] = rec
+      end
     end
   elseif not targets then
     local names = {}

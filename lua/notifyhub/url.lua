@@ -209,7 +209,7 @@ function S.msteams.parse(u)
   if #parts == 3 then a, b, c = parts[1], parts[2], parts[3]
   elseif #parts == 4 or #parts == 5 then team, a, b, c, d = parts[1], parts[2], parts[3], parts[4], parts[5]
   else return nil, "a team name and three or four tokens expected" end
-  if decode(u.authority):find("@") then a = u.user .. "@" .. u.host end   -- msteams://A@B/...
+  if decode(u.authority):find("@") then a = (u.user or "") .. "@" .. u.host end   -- msteams://A@B/...
   if not (token_ok(a, "^[%w%-]+@?[%w%-]*$") and token_ok(b, "^%w+$") and token_ok(c, "^[%w%-]+$"))
     or (team and not token_ok(team, "^[%w_%-]+$")) or (d and not token_ok(d, "^[%w_%-]+$")) then
     return nil, "tokens of letters, digits and '-' expected"
@@ -310,7 +310,9 @@ local function mail(secure)
     if q.mode and not mode then return nil, "mode: one of ssl, starttls, insecure expected" end
     local known = not q.smtp and provider(u.host)
     local tls = mode or (known and known[4]) or (secure and "starttls" or "none")
-    local from = user and (user:match("^[^%s@]+") .. "@" .. u.host) or nil
+    local mailbox = user and user:match("^[^%s@]+")
+    if user and not mailbox then return nil, "user: a user name expected" end
+    local from = mailbox and (mailbox .. "@" .. u.host) or nil
     local name = q.name
     if q.from then
       local n, a = q.from:match("^(.-)%s*<([^<>]+)>$")
