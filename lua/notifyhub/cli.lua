@@ -28,7 +28,7 @@ Options of send (Apprise's spellings in brackets):
       --to URL                a destination (repeatable); URLs may also be plain arguments
       --tag TAG               send to tagged destinations [-g]: --tag a,b = a AND b,
                               repeated --tag = OR, "all" = every destination
-      --config FILE           a YAML or Lua config file   [-c]
+      --config FILE           a config file: Apprise's YAML or TEXT, or Lua   [-c]
       --attach FILE           attach a file (e-mail destinations) (repeatable)   [-a]
       --timeout S             seconds for each message's whole delivery (0.001 to 86400)
       --each FILE             one JSON object per line ("-": stdin)
