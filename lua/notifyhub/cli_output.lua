@@ -84,7 +84,7 @@ local function preview(s, n)
 end
 
 local function attachments_of(msg)
-  local out = {}
+  local out = json.array()
   local email = msg.platform_data and msg.platform_data.email
   for i, a in ipairs(email and email.attachments or {}) do
     local f = io.open(a.path, "rb")
