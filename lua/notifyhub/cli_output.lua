@@ -54,6 +54,8 @@ function Output:receipt(r, line)
     local copy = {}
     for k, v in pairs(r) do copy[k] = v end
     copy.line = line
+    copy.results = json.array()   -- [] even when no target was tried
+    for i, res in ipairs(r.results or {}) do copy.results[i] = res end
     self.stdout:write(json.encode(copy), "\n")
     self.stdout:flush()
   end
