@@ -86,6 +86,16 @@ describe("notifyhub command", function()
       assert.truthy(out:find("Lua 5.4", 1, true), out)
     end)
 
+    it("finds the checkout through a symbolic link to bin/notifyhub", function()
+      local link = TMP .. "/nh-link"
+      assert.is_true(shell.execute(("ln -sf %s %s"):format(q(shell.trim(shell.capture("pwd")) .. "/bin/notifyhub"),
+        q(link))))
+      local out = shell.capture(("cd / && env -u NOTIFYHUB_URLS %s %s --version 2>&1; echo \"rc=$?\"")
+        :format(LUA, q(link)))
+      assert.truthy(out:find("rc=0", 1, true), out)
+      assert.truthy(out:find("^notifyhub [%d.]+"), out)
+    end)
+
     it("no arguments, an unknown command or option: status 2, the reason on stderr, stdout empty", function()
       for _, args in ipairs({ {}, { "sned" }, { "send", "--bogus", "-b", "x", hook("a") },
           { "check", "--title", "x", hook("a") }, { "platforms", "--tag", "x" },
