@@ -107,7 +107,9 @@ function M.run(opts, dest, env)
     out:progress(s.done, s.failed)   -- first: a failure's note redraws the bar
     out:receipt(receipt, n)
   end
-  local queue, first, sent = {}, 1, 0
+  local queue, first, last, sent = {}, 1, 0, 0   -- handles sent, oldest first
+  -- never more than the queue holds (a config's small async.buffer_size)
+  local window = math.min(MAX_OUTSTANDING, client.cfg.async.buffer_size)
   for n, text in ipairs(lines) do
     if text:match("%S") then
       local msg, why = M.message_of(text, opts)
@@ -119,14 +121,14 @@ function M.run(opts, dest, env)
         s.done = s.done + 1
         if rc == 0 then s.delivered = s.delivered + 1 else s.failed, s.bad = s.failed + 1, s.bad + 1 end
       else
-        while sent - (s.done - s.bad) >= MAX_OUTSTANDING do
+        while sent - (s.done - s.bad) >= window do   -- the oldest is waited for
           queue[first]:wait()
           queue[first], first = nil, first + 1
         end
         local h, err, code = output.send_async(client, msg, { timeout = opts.timeout })
         if h then
-          sent = sent + 1
-          queue[#queue + 1] = h
+          sent, last = sent + 1, last + 1
+          queue[last] = h
           h:on_complete(function(r) finish(r, n) end):on_error(function(_, _, r) finish(r, n) end)
         else
           s.bad = s.bad + 1   -- refused before sending: counted like a bad line
