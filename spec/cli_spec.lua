@@ -402,6 +402,10 @@ describe("notifyhub command", function()
       assert.truthy(out:find("] 12/12", 1, true), out)
       assert.truthy(out:find("12 delivered", 1, true), out)
       assert.equal(12, server.count("/webhook/bar"))
+      -- with --json on the same terminal, each receipt starts on a line of its own
+      out = shell.capture("script -qec " .. q(cmd .. " --json") .. " /dev/null </dev/null")
+      assert.truthy(out:find("\r\27[K{", 1, true), out)
+      assert.falsy(out:find("%] %d+/%d+[^\r\n]*{"), out)
     end)
 
     it("--dry-run previews every line and sends nothing", function()

@@ -56,8 +56,11 @@ function Output:receipt(r, line)
     copy.line = line
     copy.results = json.array()   -- [] even when no target was tried
     for i, res in ipairs(r.results or {}) do copy.results[i] = res end
+    -- stdout may be the bar's terminal too: the line goes above the bar
+    if self.bar then self.stderr:write("\r\27[K"); self.stderr:flush() end
     self.stdout:write(json.encode(copy), "\n")
     self.stdout:flush()
+    if self.bar then self.bar.drawn = nil; self:progress() end
   end
   local at = line and ("line %d: "):format(line) or ""
   if #r.results == 0 and r.status ~= "success" then
