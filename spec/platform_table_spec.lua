@@ -128,9 +128,9 @@ describe("each platform of core.platforms", function()
 
   for _, d in ipairs(core.platforms) do
     describe(d.name, function()
-      it("has a config section with exactly the descriptor's keys (and rate_limit)", function()
+      it("has a config section with exactly the descriptor's keys (and rate_limit, tags)", function()
         local spec = assert(config.platforms[d.name])
-        local want, got = set_of(key_names(d), { "rate_limit" }), {}
+        local want, got = set_of(key_names(d), { "rate_limit", "tags" }), {}
         for k in pairs(spec.keys) do got[k] = true end
         assert.same(want, got)
         assert.equal(d.value, spec.value)

@@ -353,6 +353,8 @@ function M.load(path)
   if type(path) ~= "string" then
     error(("bad argument #1 to 'load' (string expected, got %s)"):format(type(path)), 2)
   end
+  -- fopen would stop at a NUL byte and open another file than the one named
+  if path:find("\0", 1, true) then return nil, "config file: a path with a NUL byte", "INVALID_CONFIG" end
   local text, err = read(path)
   if not text then return nil, err, "INVALID_CONFIG" end
   local lua = path:match("%.lua$") ~= nil

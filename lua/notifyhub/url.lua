@@ -9,7 +9,8 @@
 -- why never holds the URL or a part of it (tokens and passwords live there).
 --
 -- A scheme is one entry of `M.schemes`: its platform, the Apprise form for
--- errors and the README, and a function from the split URL to targets.
+-- errors and the README, a function from the split URL to targets, and
+-- `overflow = true` when the platform takes Apprise's ?overflow=.
 -- @module notifyhub.url
 
 local M = {}
@@ -107,7 +108,7 @@ M.schemes = S
 
 -- slack://[botname@]TokenA/TokenB/TokenC[/#channel...]: an incoming webhook,
 -- one target per channel (none: the webhook's own channel).
-S.slack = { platform = "slack", form = "slack://[botname@]TokenA/TokenB/TokenC[/#channel]" }
+S.slack = { platform = "slack", overflow = true, form = "slack://[botname@]TokenA/TokenB/TokenC[/#channel]" }
 function S.slack.parse(u)
   if u.host:match("^xox[bpa]%-") then
     return nil, "Slack bot and app tokens (xoxb-/xoxp-) need Slack's Web API, which notifyhub does not"
@@ -131,7 +132,7 @@ function S.slack.parse(u)
 end
 
 -- discord://[botname@]WebhookID/WebhookToken
-S.discord = { platform = "discord", form = "discord://[botname@]WebhookID/WebhookToken" }
+S.discord = { platform = "discord", overflow = true, form = "discord://[botname@]WebhookID/WebhookToken" }
 function S.discord.parse(u)
   local id, token = u.host, u.path[1]
   if not (token_ok(id, "^%d+$") and token_ok(token, "^[%w_%-]+$")) then
@@ -143,7 +144,7 @@ end
 
 -- tgram://BotToken/ChatID[/ChatID...]: one target per chat. The token
 -- (123456:ABC-def) has a colon, so it is the whole authority.
-S.tgram = { platform = "telegram", form = "tgram://BotToken/ChatID[/ChatID...]" }
+S.tgram = { platform = "telegram", overflow = true, form = "tgram://BotToken/ChatID[/ChatID...]" }
 function S.tgram.parse(u)
   local token = decode(u.authority):gsub("^bot", "")
   if not token:match("^%d+:[%w_%-]+$") then return nil, "a bot token (123456789:ABC...) expected" end
@@ -163,7 +164,7 @@ function S.tgram.parse(u)
 end
 
 -- dingtalk://[Secret@]Token[/Phone...]
-S.dingtalk = { platform = "dingtalk", form = "dingtalk://[Secret@]Token[/Phone...]" }
+S.dingtalk = { platform = "dingtalk", overflow = true, form = "dingtalk://[Secret@]Token[/Phone...]" }
 function S.dingtalk.parse(u)
   local token = u.query.token or u.host
   local secret = u.query.secret or u.user
@@ -180,7 +181,7 @@ function S.dingtalk.parse(u)
 end
 
 -- wecombot://BotKey
-S.wecombot = { platform = "wecom", form = "wecombot://BotKey" }
+S.wecombot = { platform = "wecom", overflow = true, form = "wecombot://BotKey" }
 function S.wecombot.parse(u)
   local key = u.query.key or u.host
   if not token_ok(key, "^[%w_%-]+$") then return nil, "a bot key expected" end
@@ -190,7 +191,7 @@ end
 -- lark://Token (open.larksuite.com) and feishu://Token (open.feishu.cn);
 -- ?secret= (a notifyhub addition) signs the requests.
 local function bot(scheme)
-  return { platform = "feishu", form = scheme .. "://Token", parse = function(u)
+  return { platform = "feishu", overflow = true, form = scheme .. "://Token", parse = function(u)
     local token = u.query.token or u.host
     if not token_ok(token, "^[%w_%-]+$") then return nil, "a bot token expected" end
     return { { platform = "feishu", value = ("%s/open-apis/bot/v2/hook/%s"):format(base(scheme), token),
@@ -201,7 +202,7 @@ S.lark, S.feishu = bot("lark"), bot("feishu")
 
 -- msteams://Team/TokenA/TokenB/TokenC[/TokenD]: an Office 365 connector
 -- (Microsoft retires them); the three-token form is the legacy outlook one.
-S.msteams = { platform = "teams", form = "msteams://Team/TokenA/TokenB/TokenC[/TokenD]" }
+S.msteams = { platform = "teams", overflow = true, form = "msteams://Team/TokenA/TokenB/TokenC[/TokenD]" }
 function S.msteams.parse(u)
   local parts = { u.host }
   for _, p in ipairs(u.path) do parts[#parts + 1] = p end
@@ -226,7 +227,7 @@ end
 
 -- workflows://Host[:Port]/Workflow/Signature: a Power Automate (Workflows)
 -- webhook, what Teams uses now.
-S.workflows = { platform = "teams", form = "workflows://Host[:Port]/Workflow/Signature" }
+S.workflows = { platform = "teams", overflow = true, form = "workflows://Host[:Port]/Workflow/Signature" }
 function S.workflows.parse(u)
   local workflow, sig = u.path[1], u.path[2]
   if not token_ok(u.host, "^[%w%.%-]+$") then return nil, "a host name expected" end
@@ -352,10 +353,17 @@ function M.parse(url)
   end
   local targets, err = entry.parse(u)
   if not targets then return nil, ("%s:// URL: %s (%s)"):format(u.scheme, err, entry.form) end
+  -- Apprise's ?overflow=: truncate and split are notifyhub's own; upstream
+  -- (the service cuts) is the platform's default
+  local overflow = (u.query.overflow or ""):lower()
+  if overflow ~= "" and overflow ~= "upstream" and overflow ~= "truncate" and overflow ~= "split" then
+    return nil, ("%s:// URL: overflow: one of upstream, truncate, split expected"):format(u.scheme)
+  end
   for _, t in ipairs(targets) do
     for k, v in pairs(t) do
       if v == "" then t[k] = nil end
     end
+    if entry.overflow and (overflow == "truncate" or overflow == "split") then t.overflow = overflow end
   end
   return targets
 end
