@@ -195,6 +195,17 @@ describe("notifyhub command", function()
       assert.equal("**hi**", body.body)
     end)
 
+    it("-e interprets backslash escapes in the title and body, as Apprise's", function()
+      local status, _, err = run({ "send", "-e", "-t", "a\\tb", "-b", "l1\\nl2 \\\\n \\q", hook("esc") })
+      assert.equal(0, status, err)
+      local body = cjson.decode(server.requests("/webhook/esc")[1].body)
+      assert.equal("a\tb", body.title)
+      assert.equal("l1\nl2 \\n \\q", body.body)
+      status = run({ "send", "-b", "l1\\nl2", hook("noesc") })
+      assert.equal(0, status)
+      assert.equal("l1\\nl2", cjson.decode(server.requests("/webhook/noesc")[1].body).body)
+    end)
+
     it("a failed delivery is status 1 with the failure on stderr, the token hidden", function()
       local url = hook("s3cretTOKEN42") .. "?status=400"
       local status, out, err = run({ "send", "-b", "x", url })

@@ -34,6 +34,7 @@ Options of send (Apprise's spellings in brackets):
       --each FILE             one JSON object per line ("-": stdin)
       --json                  one JSON receipt per message on stdout
       --dry-run               show what would be sent, send nothing   [-d]
+  -e, --interpret-escapes     \n, \t, \r, \\ in -t and -b as the characters
   -v, --verbose               report every delivery on stderr, not only failures
 
 Without URL, --to or --config: NOTIFYHUB_URLS (URLs separated by spaces
@@ -55,6 +56,7 @@ local OPTIONS = {
   each = { "value", "--each" },
   json = { "flag", "--json" },
   dry_run = { "flag", "--dry-run", "-d" },
+  escapes = { "flag", "--interpret-escapes", "-e" },
   verbose = { "flag", "--verbose", "-v", "-vv", "-vvv", "-vvvv" },   -- Apprise's levels: one here
   help = { "flag", "--help", "-h" },
 }
@@ -63,7 +65,7 @@ local OPTIONS = {
 local ALLOWED = {
   send = { title = true, body = true, format = true, type = true, to = true, tag = true,
     config = true, attach = true, timeout = true, each = true, json = true, dry_run = true,
-    verbose = true, help = true },
+    verbose = true, help = true, escapes = true },
   check = { to = true, tag = true, config = true, json = true, help = true },
   platforms = { json = true, help = true },
 }
@@ -309,9 +311,18 @@ end
 -- Subcommands
 -- ---------------------------------------------------------------------------
 
+local ESCAPES = { n = "\n", t = "\t", r = "\r", ["\\"] = "\\", ['"'] = '"', ["'"] = "'" }
+
+-- Apprise's -e: backslash escapes in the title and body; others stay as written.
+local function unescape(s)
+  if s == nil then return nil end
+  return (s:gsub("\\(.)", function(c) return ESCAPES[c] or ("\\" .. c) end))
+end
+
 local function send_one(opts, dest, env)
   local fields = { title = opts.title, body = opts.body, format = opts.format,
     type = opts.type, attach = opts.attach, tags = opts.tag }
+  if opts.escapes then fields.title, fields.body = unescape(fields.title), unescape(fields.body) end
   if fields.body == nil then fields.body = stdin_body() end
   if (fields.title or "") == "" and (fields.body or "") == "" then
     usage_error("send: nothing to send: give -b BODY, -t TITLE or a body on stdin")
