@@ -322,7 +322,6 @@ end
 local function send_one(opts, dest, env)
   local fields = { title = opts.title, body = opts.body, format = opts.format,
     type = opts.type, attach = opts.attach, tags = opts.tag }
-  if opts.escapes then fields.title, fields.body = unescape(fields.title), unescape(fields.body) end
   if fields.body == nil then fields.body = stdin_body() end
   if (fields.title or "") == "" and (fields.body or "") == "" then
     usage_error("send: nothing to send: give -b BODY, -t TITLE or a body on stdin")
@@ -357,6 +356,7 @@ local function cmd_send(args, env)
   check_choice(opts.format, FORMATS, "--format", "text, markdown or html")
   check_choice(opts.type, TYPES, "--type", "info, success, warning or failure")
   opts.timeout = timeout_of(opts.timeout)
+  if opts.escapes then opts.title, opts.body = unescape(opts.title), unescape(opts.body) end
   check_attachments(opts.attach)
   local dest = M.destinations(opts, urls, env.getenv)
   if #dest.urls == 0 and not dest.config then
