@@ -377,7 +377,8 @@ describe("notifyhub command", function()
 
     it("lines of the wrong JSON types fail alone, each with its number, and never stop the run", function()
       local bad = { '{"title":5}', '{"metadata":"x"}', '{"body":{"a":1}}', '{"body":"x","id":"has space"}',
-        '{"body":"x","to":5}', '{"body":"x","to":"hunter2@localhost"}',
+        '{"body":"x","to":5}', '{"body":"x","to":"hunter2@localhost"}', '{"body":"x","extra":5}',
+        '{"body":"x","attach":["/nonexistent/a.csv"]}', '{"body":"x","attach":{"a":1}}',
         '{"body":"\\ud800"}', '{"body":"a\\u0000b"}', '{"body":"x","priority":1e300}',
         '{"body":NaN}', '{"body":"x"', '{"body":"x","variables":{"a":[1]}}', '{"body":"x","to":["gopher://h/p"]}' }
       local file = write("hostile.jsonl", table.concat(bad, "\n") .. '\n{"body":"fine"}\n')

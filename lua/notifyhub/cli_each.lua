@@ -19,6 +19,8 @@ local MAX_OUTSTANDING = 256
 -- The keys of a line that the command reads itself; the rest go to the
 -- message as they are (an unknown field is the library's INVALID_MESSAGE).
 local CLI_KEYS = { to = true, tags = true, attach = true }
+-- ... and the fields whose defaults the command line gives.
+local FIELDS = { title = true, body = true, format = true, type = true }
 
 local function read_lines(path, stdin)
   local f, err = stdin, nil
@@ -34,13 +36,19 @@ local function string_list(v, key)
   if v == nil then return nil end
   if type(v) == "string" then return { v } end
   if type(v) ~= "table" then return nil, ("%s: a string or a list of strings expected"):format(key) end
-  for i, s in ipairs(v) do
-    if type(s) ~= "string" then return nil, ("%s[%d]: a string expected"):format(key, i) end
+  local n = 0
+  for _ in pairs(v) do n = n + 1 end
+  for i = 1, n do
+    if type(v[i]) ~= "string" then
+      return nil, v[i] == nil and ("%s: a list of strings expected, got an object"):format(key)
+        or ("%s[%d]: a string expected"):format(key, i)
+    end
   end
   return v
 end
 
--- The targets of a line's `to`, or the command line's.
+-- The targets of a line's `to` (none: the config's and the command line's
+-- destinations, chosen by tags).
 local function targets_of(to)
   if not to then return {} end
   local out = {}
@@ -72,7 +80,7 @@ function M.message_of(text, opts)
     attach = attach or opts.attach, tags = obj.tags, extra = {} }
   if obj.tags == nil and not to then fields.tags = opts.tag end
   for k, v in pairs(obj) do
-    if fields[k] ~= nil or k == "title" or k == "body" or k == "format" or k == "type" then
+    if FIELDS[k] then
       fields[k] = v
     elseif not CLI_KEYS[k] then
       fields.extra[k] = v
