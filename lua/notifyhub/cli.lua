@@ -356,6 +356,9 @@ local function cmd_send(args, env)
   check_choice(opts.format, FORMATS, "--format", "text, markdown or html")
   check_choice(opts.type, TYPES, "--type", "info, success, warning or failure")
   opts.timeout = timeout_of(opts.timeout)
+  local expr, why = true, nil
+  if opts.tag then expr, why = require("notifyhub.tags").expression(opts.tag) end
+  if not expr then usage_error("send: --tag: %s", why) end
   if opts.escapes then opts.title, opts.body = unescape(opts.title), unescape(opts.body) end
   check_attachments(opts.attach)
   local dest = M.destinations(opts, urls, env.getenv)
