@@ -250,6 +250,18 @@ describe("notifyhub command", function()
       assert.is_true(require("notifyhub").now() - t0 < 4)
     end)
 
+    it("Ctrl-C (SIGINT) ends the run at once with status 130, cutting off what is in flight", function()
+      local cmd = ("env -u NOTIFYHUB_URLS %s bin/notifyhub send -b x %s >%s/out 2>%s/err </dev/null & pid=$!; "
+        .. "sleep 1; kill -INT $pid; wait $pid; echo $?"):format(LUA, q(hook("int") .. "?delay=8"), TMP, TMP)
+      local t0 = require("notifyhub").now()
+      local status = tonumber(shell.trim(shell.capture(cmd)))
+      local took = require("notifyhub").now() - t0
+      local err = shell.read_file(TMP .. "/err")
+      assert.equal(130, status, err)
+      assert.truthy(err:find("interrupted (1 message(s) not delivered)", 1, true), err)
+      assert.is_true(took < 5, ("took %.1f s"):format(took))
+    end)
+
     it("--dry-run shows destinations and payload, secrets hidden, and sends nothing", function()
       local url = hook("dryT0KEN99") .. "?key=hush"
       local status, out, err = run({ "send", "--dry-run", "-t", "Title", "-b", "the body", url })

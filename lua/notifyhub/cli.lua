@@ -227,7 +227,8 @@ function M.open(dest)
   local ok, client, err = pcall(notifyhub.new, cfg)
   if not ok then usage_error("%s", (tostring(client):gsub("^notifyhub config: ", "config: "))) end
   if not client then error({ exit = 1, text = tostring(err) }, 0) end
-  return { client = client, targets = {}, config = cfg }
+  M.session = { client = client, targets = {}, config = cfg }   -- for Ctrl-C
+  return M.session
 end
 
 --- The destinations the tags (a list of --tag values, or nil) choose:
@@ -340,8 +341,7 @@ local function send_one(opts, dest, env)
   h, err, code = output.send_async(session.client, msg, { timeout = opts.timeout })
   local receipt
   if h then
-    local r, _, _, failed = h:wait()
-    receipt = r or failed
+    receipt = output.wait(h)
   else
     receipt = output.refused(msg, err, code)
   end
@@ -451,7 +451,9 @@ function M.main(argv, env)
     return status.exit
   end
   if tostring(status):find("interrupted!$") then   -- Ctrl-C (the interpreter's SIGINT hook)
-    env.stderr:write("\nnotifyhub: interrupted\n")
+    -- what is in flight is cut off now (CLOSED), not after close_timeout
+    local cut = M.session and M.session.client:close(0) or 0
+    env.stderr:write(("\nnotifyhub: interrupted (%d message(s) not delivered)\n"):format(cut))
     return 130
   end
   env.stderr:write("notifyhub: internal error: ", tostring(status), "\n")

@@ -130,7 +130,7 @@ function M.run(opts, dest, env)
         if rc == 0 then s.delivered = s.delivered + 1 else s.failed, s.bad = s.failed + 1, s.bad + 1 end
       else
         while sent - (s.done - s.bad) >= window do   -- the oldest is waited for
-          queue[first]:wait()
+          output.wait(queue[first])
           queue[first], first = nil, first + 1
         end
         local h, err, code = output.send_async(client, msg, { timeout = opts.timeout })
@@ -145,7 +145,7 @@ function M.run(opts, dest, env)
       end
     end
   end
-  client:wait_all()
+  output.wait_all(client)
   out:end_bar()
   client:close()
   summary(env, s, started, opts.dry_run)

@@ -38,6 +38,22 @@ function M.send_async(client, msg, opts)
   return protect(client.send_async, client, msg, opts)
 end
 
+-- Waits happen in short slices: the interpreter's Ctrl-C hook runs only
+-- between Lua instructions, never inside one long C wait.
+local SLICE = 0.2
+
+--- handle:wait(), interruptible: the receipt (failed ones too).
+function M.wait(h)
+  while not h.done do h:wait(SLICE) end
+  local r, _, _, failed = h:wait()
+  return r or failed
+end
+
+--- client:wait_all(), interruptible.
+function M.wait_all(client)
+  repeat until client:wait_all(SLICE)
+end
+
 -- The text of a number of milliseconds or nil.
 local function ms(v) return v and ("%.0f ms"):format(v) or "?" end
 
