@@ -423,6 +423,7 @@ struct nh_client {
   nh_client *live_next;           /* the process's live clients */
   nh_spool *spool;                /* spool.path's store, or NULL (memory only) */
   struct nh_spool_writer *writer; /* its writer thread (nh_spool_client.c) */
+  nh_spool *rates;                /* the rate windows' connection (worker threads), or NULL */
   uint64_t handed_over;           /* atomic: ended HANDED_OVER */
 };
 

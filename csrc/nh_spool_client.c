@@ -39,6 +39,7 @@
 #define TAKE_EVERY 0.5    /* seconds between looks for records others left */
 #define STORE_WAIT 1.0    /* busy timeout of the writer's own calls */
 #define ENDS_DELAY 0.01   /* seconds ends wait to be written together */
+#define RATE_WAIT 0.1     /* busy timeout of the rate windows' connection */
 
 /* A record that does not decode: kept failed, with a receipt that says so. */
 static void fail_record(nh_client *c, const nh_spool_rec *r, const char *why) {
@@ -189,6 +190,19 @@ static nh_spool_slot *grab_slots_locked(nh_spool_writer *w) {
   return batch;
 }
 
+/* The batch's slots are written: their callers go on now, not after the
+ * rest of the round (a take or renew may wait a second for another
+ * process's lock; an event loop must not). */
+static void end_slots(nh_spool_writer *w, nh_spool_slot *batch) {
+  pthread_mutex_lock(&w->lock);
+  for (nh_spool_slot *s = batch, *after; s; s = after) {
+    after = s->next; /* once DONE, the slot's owner may leave */
+    s->state = NH_SLOT_DONE;
+  }
+  pthread_cond_broadcast(&w->filled);
+  pthread_mutex_unlock(&w->lock);
+}
+
 static void *writer_main(void *arg) {
   nh_spool_writer *w = arg;
   nh_client *c = w->c;
@@ -224,6 +238,7 @@ static void *writer_main(void *arg) {
       nh_spool_ends_free(ends, n_ends);
       n_ends = 0;
     }
+    if (batch) end_slots(w, batch);
     if (n_ends) keep = write_ends(c, ends, n_ends, stopping, stop_by) != 0;
     now = nh_now();
     if (!stopping && now >= next_renew) {
@@ -236,12 +251,7 @@ static void *writer_main(void *arg) {
     for (size_t i = 0; keep && i < n_ends; i++)
       if (nh_spool_ends_push_locked(w, &ends[i]) != 0) free((void *)ends[i].receipt);
     if (keep) free(ends);
-    for (nh_spool_slot *s = batch, *after; s; s = after) {
-      after = s->next; /* once DONE, the slot's owner may leave */
-      s->state = NH_SLOT_DONE;
-    }
     w->busy = 0;
-    if (batch) pthread_cond_broadcast(&w->filled);
   }
   pthread_mutex_unlock(&w->lock);
   return NULL;
@@ -382,11 +392,21 @@ nh_code nh_spool_client_open(nh_client *c, const nh_options *opt, char *err, siz
     nh_spool_open(&opt->spool, nh_spool_client_wait(opt->queue_timeout, NH_SPOOL_MIN_WAIT), &code, err, errlen);
   if (!c->spool) return code;
   /* spool.messages = false: rate windows only, no writer, nothing recorded. */
-  if (opt->spool.messages && !writer_start(c)) {
+  if (!opt->spool.messages) {
+    c->rates = c->spool;
+    nh_spool_set_timeout(c->rates, RATE_WAIT);
+    return NH_OK;
+  }
+  if (!writer_start(c)) {
     snprintf(err, errlen, "spool %s: could not start its writer thread", c->spool->path);
     return NH_INTERNAL;
   }
-  return NH_OK;
+  /* The workers count rate-limited sends on a connection of their own: on
+   * the owner's, a worker waiting for another process's lock would hold
+   * the connection's mutex, and a submit (an event loop) behind it, past
+   * spool.wait. */
+  c->rates = nh_spool_open(&opt->spool, RATE_WAIT, &code, err, errlen);
+  return c->rates ? NH_OK : code;
 }
 
 size_t nh_spool_client_close(nh_client *c, double deadline) {
@@ -408,7 +428,8 @@ size_t nh_spool_client_close(nh_client *c, double deadline) {
   if (w && nh_spool_release(c->spool, &n, err, sizeof err) != NH_OK)
     nh_log(&c->log, NH_LOG_WARN, 0, NULL,
            "%s (what this client held goes to another client after its lease)", err);
+  if (c->rates != c->spool) nh_spool_close(c->rates);
   nh_spool_close(c->spool);
-  c->spool = NULL;
+  c->spool = c->rates = NULL;
   return n;
 }
