@@ -256,3 +256,106 @@ db.execute("ROLLBACK")
     assert.is_nil(app.error_log():find("rate limits are kept per worker", 1, true))
   end)
 end)
+
+describe("notifyhub.ngx's spool options", function()
+  local notifyhub = require("notifyhub")
+  local core = require("notifyhub.core")
+  local dir
+  setup(function() server.start() end)
+  teardown(function()
+    app.stop()
+    server.stop()
+  end)
+  before_each(function()
+    dir = tmpdir()
+    server.clear()
+  end)
+  after_each(function()
+    app.stop()
+    shell.execute("rm -rf " .. shell.q(dir))
+  end)
+
+  it("spool.messages = false records nothing and hands nothing back; spool.wait is checked", function()
+    local path = dir .. "/rates.db"
+    server.behave("/webhook/norec", { delay = 1 })
+    local c = assert(notifyhub.new({ spool = { path = path, messages = false },
+      webhook = { url = server.url("/webhook/norec") } }))
+    local handles = {}
+    for i = 1, 5 do handles[i] = assert(c:send_async({ body = "x" .. i })) end
+    system.sleep(0.3)                                  -- in flight now
+    local st = spool_stats(path)
+    assert.equal(0, st.queued + st.taken + st.failed)
+    for i = 1, 5 do assert(handles[i]:wait(10)) end
+    assert.equal(0, c:close(1))
+    assert.equal(0, c:stats().handed_over)
+    for _, bad in ipairs({ 0, -1, 61, 0 / 0, math.huge }) do
+      local ok, err = pcall(notifyhub.new, { spool = { path = path, wait = bad } })
+      assert.is_false(ok)
+      assert.matches("spool.wait: number > 0 and <= 60 expected", err, 1, true)
+    end
+  end)
+
+  it("spool.wait bounds a plain client's wait for a locked spool too", function()
+    local path = dir .. "/wait.db"
+    local c = assert(notifyhub.new({ spool = { path = path, wait = 0.2 },
+      webhook = { url = server.url("/webhook/wait") } }))
+    local flag = dir .. "/locked"
+    local locker = assert(io.popen(("python3 -c %s"):format(shell.q(([[
+import sqlite3, time, pathlib
+db = sqlite3.connect(%q, isolation_level=None, timeout=10)
+db.execute("BEGIN IMMEDIATE")
+pathlib.Path(%q).touch()
+time.sleep(2)
+db.execute("ROLLBACK")
+]]):format(path, flag)))))
+    local deadline = system.gettime() + 10
+    while not io.open(flag) and system.gettime() < deadline do system.sleep(0.05) end
+    local t0 = system.gettime()
+    local h, _, code = c:send_async({ body = "x" })
+    local took = system.gettime() - t0
+    assert.is_nil(h)
+    assert.equal("SPOOL_BUSY", code)
+    assert.is_true(took >= 0.1 and took < 0.9, ("waited %.3f s"):format(took))
+    locker:close()
+    assert(assert(c:send_async({ body = "y" })):wait(10))
+    c:close()
+  end)
+
+  it("makes the rate windows' directory 0700 and refuses one another user could enter", function()
+    local made = assert(core.private_dir(dir))
+    assert.matches("^" .. dir:gsub("%p", "%%%0") .. "/notifyhub%-%d+$", made)
+    assert.equal("drwx------", shell.capture("stat -c %A " .. shell.q(made)):match("%S+"))
+    assert.equal(made, core.private_dir(dir))           -- again: the same, still fine
+    shell.execute("chmod 0755 " .. shell.q(made))
+    local none, err = core.private_dir(dir)
+    assert.is_nil(none)
+    assert.matches("closed to others", err, 1, true)
+    shell.execute("rm -rf " .. shell.q(made) .. " && mkdir " .. shell.q(dir .. "/elsewhere")
+      .. " && chmod 0700 " .. shell.q(dir .. "/elsewhere")
+      .. " && ln -s " .. shell.q(dir .. "/elsewhere") .. " " .. shell.q(made))
+    none, err = core.private_dir(dir)                   -- a symlink, even to a good directory
+    assert.is_nil(none)
+    assert.matches("not a directory", err, 1, true)
+    none, err = core.private_dir(dir .. "/missing")
+    assert.is_nil(none)
+    assert.matches("cannot be made", err, 1, true)
+  end)
+
+  it("configure refuses a shared_rates that is neither a boolean nor a file name", function()
+    app.start()
+    for _, v in ipairs({ "5", "nan" }) do
+      local status, body = server.http("GET", app.url("/bad-option?name=shared_rates&value=" .. v), nil, nil, 5)
+      assert.equal(200, status)
+      assert.matches("notifyhub.ngx: shared_rates: boolean or file name expected, got number", body, 1, true)
+    end
+  end)
+
+  it("keeps the windows per worker, and says so, when shared_rates names a file it cannot open", function()
+    app.start({ extra = extra(nil, nil, { shared_rates = ("%q"):format(dir .. "/missing/rates.db") }) })
+    local status = server.http("GET", app.url("/accept?path=/webhook/fallback"), nil, nil, 5)
+    assert.equal(200, status)
+    assert.is_true(select(2, server.wait_for(1, "/webhook/fallback", 10)))
+    assert.matches("rate limits are kept per worker (no shared rate windows: spool "
+      .. dir .. "/missing/rates.db", app.error_log(), 1, true)
+  end)
+end)
