@@ -245,8 +245,7 @@ static void *writer_main(void *arg) {
       renew(c);
       next_renew = now + lease / 3;
     }
-    if (!stopping && taking && now >= next_take)
-      next_take = now + (take_some(c) ? 0 : TAKE_EVERY);
+    if (!stopping && taking && now >= next_take) next_take = now + (take_some(c) ? 0 : TAKE_EVERY);
     pthread_mutex_lock(&w->lock);
     for (size_t i = 0; keep && i < n_ends; i++)
       if (nh_spool_ends_push_locked(w, &ends[i]) != 0) free((void *)ends[i].receipt);
@@ -388,8 +387,8 @@ static nh_spool_writer *writer_start(nh_client *c) {
 
 nh_code nh_spool_client_open(nh_client *c, const nh_options *opt, char *err, size_t errlen) {
   nh_code code;
-  c->spool =
-    nh_spool_open(&opt->spool, nh_spool_client_wait(opt->queue_timeout, NH_SPOOL_MIN_WAIT), &code, err, errlen);
+  c->spool = nh_spool_open(&opt->spool, nh_spool_client_wait(opt->queue_timeout, NH_SPOOL_MIN_WAIT),
+                           &code, err, errlen);
   if (!c->spool) return code;
   /* spool.messages = false: rate windows only, no writer, nothing recorded. */
   if (!opt->spool.messages) {

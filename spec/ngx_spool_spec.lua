@@ -359,3 +359,50 @@ db.execute("ROLLBACK")
       .. dir .. "/missing/rates.db", app.error_log(), 1, true)
   end)
 end)
+
+-- Two handles on one spool file in one process (notifyhub.ngx's worker
+-- had the client's and the rate windows'; an application may inspect the
+-- spool its client uses): opening the second must not drop the first's
+-- locks (POSIX locks belong to the process: any close() of the file drops
+-- them all), or another process closing the file last deletes the WAL the
+-- first still writes, and what it accepted afterwards is gone.
+describe("a second handle on a spool in one process", function()
+  local notifyhub = require("notifyhub")
+  local child = require("spec.support.child")
+  local INTERPRETER = jit and "luajit" or "lua5.4"
+  local dir
+  setup(function() server.start() end)
+  teardown(function() server.stop() end)
+  before_each(function()
+    dir = tmpdir()
+    server.clear()
+  end)
+  after_each(function() shell.execute("rm -rf " .. shell.q(dir)) end)
+
+  it("keeps the first handle's locks: what it accepts after another process closed the file stays", function()
+    local path = dir .. "/two.db"
+    server.behave("/webhook/two", { delay = 30 })
+    local c = assert(notifyhub.new({ spool = { path = path },
+      webhook = { url = server.url("/webhook/two") } }))
+    assert(c:send_async({ body = "first" }))
+    assert(spool.open(path)):close()            -- the second handle, in this process
+    local status, out, err = child.run_code(([[
+      local sp = assert(require("notifyhub.spool").open(%q))
+      assert(sp:stats())
+      sp:close()
+    ]]):format(path), INTERPRETER)
+    assert.equal(0, status, out .. err)
+    for i = 1, 5 do assert(c:send_async({ body = "after " .. i })) end
+    local st = spool_stats(path)                 -- read from another process
+    status, out, err = child.run_code(([[
+      local sp = assert(require("notifyhub.spool").open(%q))
+      local st = sp:stats()
+      print("HELD " .. (st.queued + st.taken))
+      sp:close()
+    ]]):format(path), INTERPRETER)
+    assert.equal(0, status, out .. err)
+    c:close(0)
+    assert.equal("HELD 6", out:match("HELD %d+"), "the records accepted after the other process closed")
+    assert.equal(6, st.queued + st.taken)
+  end)
+end)
