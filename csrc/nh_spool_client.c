@@ -404,8 +404,10 @@ nh_code nh_spool_client_open(nh_client *c, const nh_options *opt, char *err, siz
    * the owner's, a worker waiting for another process's lock would hold
    * the connection's mutex, and a submit (an event loop) behind it, past
    * spool.wait. */
-  c->rates = nh_spool_open(&opt->spool, RATE_WAIT, &code, err, errlen);
-  return c->rates ? NH_OK : code;
+  c->rates = nh_spool_open(&opt->spool, NH_SPOOL_MIN_WAIT, &code, err, errlen);
+  if (!c->rates) return code;
+  nh_spool_set_timeout(c->rates, RATE_WAIT);
+  return NH_OK;
 }
 
 size_t nh_spool_client_close(nh_client *c, double deadline) {

@@ -350,10 +350,12 @@ db.execute("ROLLBACK")
 
   it("configure refuses a shared_rates that is neither a boolean nor a file name", function()
     app.start()
-    for _, v in ipairs({ "5", "nan" }) do
+    local got = { ["5"] = "number", nan = "number", empty = "an empty name",
+      ctl = "a name with control characters" }
+    for v, what in pairs(got) do
       local status, body = server.http("GET", app.url("/bad-option?name=shared_rates&value=" .. v), nil, nil, 5)
       assert.equal(200, status)
-      assert.matches("notifyhub.ngx: shared_rates: boolean or file name expected, got number", body, 1, true)
+      assert.matches("notifyhub.ngx: shared_rates: boolean or file name expected, got " .. what, body, 1, true)
     end
   end)
 

@@ -127,7 +127,10 @@ function M.configure(cfg, opts)
     if settings[k] == nil or k == "config" then error("notifyhub.ngx: unknown option " .. tostring(k), 2) end
     local expected, got
     if k == "shared_rates" then
-      if type(v) ~= "boolean" and (type(v) ~= "string" or v == "") then expected = "boolean or file name" end
+      if type(v) ~= "boolean" and (type(v) ~= "string" or v == "" or v:find("%c")) then
+        expected = "boolean or file name"
+        got = v == "" and "an empty name" or type(v) == "string" and "a name with control characters" or nil
+      end
     else
       expected, got = notifyhub.config.ranged("ngx." .. k)(v)
     end

@@ -172,10 +172,11 @@ function M.arg_errors()
   ngx.say(cjson.encode(out))
 end
 
--- configure() with one pump option from ?name=&value= (nan, inf, -inf or a
--- number): the error it raises, or "ok".
+-- configure() with one pump option from ?name=&value= (nan, inf, -inf, a
+-- number, or empty / ctl: "" / a string with a newline): the error it
+-- raises, or "ok".
 function M.bad_option()
-  local special = { nan = 0 / 0, inf = math.huge, ["-inf"] = -math.huge }
+  local special = { nan = 0 / 0, inf = math.huge, ["-inf"] = -math.huge, empty = "", ctl = "a\nb" }
   local v = special[ngx.var.arg_value] or tonumber(ngx.var.arg_value)
   local ok, err = pcall(nh.configure, { webhook = { url = standin .. "/webhook/app" } },
     { [ngx.var.arg_name] = v })
