@@ -275,7 +275,7 @@ check: deps
 	sh tools/check.sh
 
 # make lint: cppcheck over csrc/, clang-format's check of the C against the
-# checked-in .clang-format, and luacheck over lua/ and spec/ (.luacheckrc);
+# checked-in .clang-format, and luacheck over lua/, spec/ and bin/ (.luacheckrc);
 # all three run, and any finding fails. make format rewrites the C in the
 # style of .clang-format.
 LINT_C = $(wildcard csrc/*.c csrc/*.h tests/*.c fuzz/*.c bench/*.c spec/support/*.c)
@@ -291,7 +291,7 @@ lint-format:
 	clang-format --dry-run --Werror $(LINT_C)
 
 lint-lua:
-	luacheck -q --no-color lua spec
+	luacheck -q --no-color lua spec bin/notifyhub
 
 format:
 	clang-format -i $(LINT_C)

@@ -40,6 +40,8 @@ build = {
     LUA_INCDIR = "$(LUA_INCDIR)",
   },
   install_target = "rock-install",
+  -- the `notifyhub` command; LuaRocks wraps it so that it finds this tree
+  install = { bin = { notifyhub = "bin/notifyhub" } },
   install_variables = {
     INST_LIBDIR = "$(LIBDIR)",
     INST_LUADIR = "$(LUADIR)",

@@ -266,6 +266,13 @@ static int lnh_client_close(lua_State *L) {
   return 1;
 }
 
+/* client:stop_taking(): with a spool, take no more records others left
+ * (notifyhub.ngx, when its worker exits). */
+static int lnh_client_stop_taking(lua_State *L) {
+  nh_client_stop_taking(lnh_check_client(L, 1));
+  return 0;
+}
+
 /* client:forked() -> true in a child of fork(): nothing of it works here. */
 static int lnh_client_forked(lua_State *L) {
   lua_pushboolean(L, nh_client_forked(lnh_check_client(L, 1)));
@@ -342,6 +349,7 @@ void lnh_client_open(lua_State *L) {
                                       { "arm", lnh_client_arm },
                                       { "wake", lnh_client_wake },
                                       { "forked", lnh_client_forked },
+                                      { "stop_taking", lnh_client_stop_taking },
                                       { NULL, NULL } };
   static const luaL_Reg meta[] = { { "__gc", lnh_client_gc },
                                    { "__tostring", lnh_client_tostring },

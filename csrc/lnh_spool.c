@@ -179,6 +179,20 @@ static int lnh_spool_open(lua_State *L) {
   return 1;
 }
 
+/* core.private_dir(base) -> base/notifyhub-UID (made 0700), or nil, message.
+ * notifyhub.ngx keeps its shared rate windows there. */
+static int lnh_spool_private_dir(lua_State *L) {
+  const char *base = luaL_checkstring(L, 1);
+  char path[4096], err[512];
+  if (nh_spool_private_dir(base, path, sizeof path, err, sizeof err) != 0) {
+    lua_pushnil(L);
+    lua_pushstring(L, err);
+    return 2;
+  }
+  lua_pushstring(L, path);
+  return 1;
+}
+
 void lnh_spool_open_module(lua_State *L) {
   static const luaL_Reg methods[] = {
     { "stats", lnh_spool_stats }, { "failed", lnh_spool_failed },
@@ -192,4 +206,6 @@ void lnh_spool_open_module(lua_State *L) {
   lnh_new_class(L, LNH_SPOOL_MT, meta, methods);
   lua_pushcfunction(L, lnh_spool_open);
   lua_setfield(L, -2, "spool_open");
+  lua_pushcfunction(L, lnh_spool_private_dir);
+  lua_setfield(L, -2, "private_dir");
 }

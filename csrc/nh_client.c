@@ -78,11 +78,16 @@ static void flush_logs(nh_client *c) {
  * clients left open: their messages get close_timeout, all clients at once,
  * then every thread is joined. No Lua runs here, so no callback either. */
 /* The pool's close, then the spool's: what the workers did not finish is
- * handed back (never waiting for the store past deadline). How many
- * messages close() cut off (neither delivered nor handed over). */
+ * handed back, waiting for the store until deadline but at least
+ * NH_SPOOL_MIN_WAIT (close(0) of a worker that nginx stops while the
+ * others commit: a hand-back given up at the first lock would leave the
+ * records held, and the ends unwritten would send delivered messages
+ * again). How many messages close() cut off (neither delivered nor
+ * handed over). */
 static size_t close_end(nh_client *c, double deadline) {
   size_t cut = nh_pool_close_end(c, deadline);
-  if (c->spool) nh_spool_client_close(c, deadline);
+  double store_by = nh_now() + NH_SPOOL_MIN_WAIT;
+  if (c->spool) nh_spool_client_close(c, deadline > store_by ? deadline : store_by);
   return cut;
 }
 
@@ -376,7 +381,7 @@ nh_code nh_client_submit_many(nh_client *c, nh_job **jobs, size_t n, double queu
   maybe_purge(c);
   if (!c->opt.enabled) {
     if (c->queue.closing) return refuse(c, NH_CLOSED, n, err, errlen);
-    nh_code rc = c->spool ? record(c, jobs, n, queue_timeout, err, errlen) : NH_OK;
+    nh_code rc = c->writer ? record(c, jobs, n, queue_timeout, err, errlen) : NH_OK;
     if (rc != NH_OK) return rc;
     for (size_t i = 0; i < n; i++) accept_job(c, jobs[i]);
     for (size_t i = 0; i < n; i++) nh_worker_run_inline(c, jobs[i]);
@@ -390,7 +395,7 @@ nh_code nh_client_submit_many(nh_client *c, nh_job **jobs, size_t n, double queu
     pthread_mutex_unlock(&c->queue.lock);
     return refuse(c, rc, n, err, errlen);
   }
-  if (c->spool) { /* the room stays reserved while the writer records them */
+  if (c->writer) { /* the room stays reserved while the writer records them */
     c->queue.reserved += n;
     pthread_mutex_unlock(&c->queue.lock);
     rc = record(c, jobs, n, queue_timeout, err, errlen);

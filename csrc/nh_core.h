@@ -335,6 +335,9 @@ void nh_log_free(nh_log_record *r);
  * the rest with NH_CLOSED, joins every thread. Returns how many jobs it cut
  * off. Safe to call twice. */
 size_t nh_client_close(nh_client *c, double timeout);
+/* With a spool: take no more records others left (a worker nginx is
+ * stopping: what it would take it would only hand back). */
+void nh_client_stop_taking(nh_client *c);
 /* [owner] */
 int nh_client_closed(nh_client *c);
 /* [any] 1 in a child of fork(): the client's threads and locks are not
@@ -424,6 +427,11 @@ void nh_spool_options_default(nh_spool_options *o);
 nh_spool *nh_spool_open(const nh_spool_options *o, double timeout, nh_code *code, char *err,
                         size_t errlen);
 void nh_spool_close(nh_spool *sp); /* NULL is fine; not a release */
+/* base/notifyhub-UID (UID: this process's effective uid), made mode 0700
+ * when missing, into out: 0, or -1 with err when it cannot be made or is
+ * not a directory of this user that nobody else may enter (a name another
+ * user made first in a shared /tmp). nh_spool_dir.c. */
+int nh_spool_private_dir(const char *base, char *out, size_t outlen, char *err, size_t errlen);
 void nh_spool_set_timeout(nh_spool *sp, double timeout);
 const char *nh_spool_owner(const nh_spool *sp); /* this handle's owner id */
 /* Records items in one transaction (groups refused past max_queued get

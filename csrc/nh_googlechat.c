@@ -31,7 +31,7 @@ static char *googlechat_render(const nh_message *m, const nh_target *t, int *in_
   (void)t;
   *in_chars = 1;
   nh_buf b = { 0 };
-  const char *mark = nh_type_pick(m, type_mark);
+  const char *mark = type_mark[nh_type_index(m)];
   if (mark) nh_buf_puts(&b, mark);
   if (m->title) {
     nh_buf_puts(&b, "*");

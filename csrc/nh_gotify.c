@@ -15,18 +15,13 @@
 /* message.type as Gotify's priority (0-10; 8 and up alerts on Android). */
 static const int type_priority[] = { 5, 5, 7, 8 };
 
-/* 0 (info, or none given) to 3 (failure). */
-static int type_index(const nh_message *m) {
-  return m->type > NH_TYPE_INFO && m->type <= NH_TYPE_FAILURE ? m->type - NH_TYPE_INFO : 0;
-}
-
 /* A priority other than normal decides; a normal one leaves it to the type. */
 static int gotify_priority(const nh_message *m) {
   switch (m->priority) {
   case NH_PRIORITY_LOW: return 2;
   case NH_PRIORITY_HIGH: return 8;
   case NH_PRIORITY_URGENT: return 10;
-  default: return type_priority[type_index(m)];
+  default: return type_priority[nh_type_index(m)];
   }
 }
 

@@ -552,6 +552,10 @@ const char *nh_type_pick(const nh_message *m, const char *const by_type[4]) {
                                                                : NULL;
 }
 
+int nh_type_index(const nh_message *m) {
+  return m->type >= NH_TYPE_INFO && m->type <= NH_TYPE_FAILURE ? m->type - NH_TYPE_INFO : 0;
+}
+
 const char *nh_type_word(const nh_message *m, int capital) {
   static const char *const words[4] = { "info", "success", "warning", "failure" };
   static const char *const titles[4] = { "Info", "Success", "Warning", "Failure" };

@@ -114,6 +114,9 @@ const char *nh_type_word(const nh_message *m, int capital);
 /* One of four strings by message.type (info, success, warning, failure),
  * NULL for NH_TYPE_NONE: the per-platform colour tables. */
 const char *nh_type_pick(const nh_message *m, const char *const by_type[4]);
+/* message.type as 0 (info, also when not given) to 3 (failure): an index
+ * into a platform's table of four. */
+int nh_type_index(const nh_message *m);
 
 /* Platform options and message data (nh_platform.c). */
 const char *nh_opt_string(const nh_target *t, const char *key);
@@ -450,6 +453,7 @@ struct nh_client {
   nh_client *live_next;           /* the process's live clients */
   nh_spool *spool;                /* spool.path's store, or NULL (memory only) */
   struct nh_spool_writer *writer; /* its writer thread (nh_spool_client.c) */
+  nh_spool *rates;                /* the rate windows' connection (worker threads), or NULL */
   uint64_t handed_over;           /* atomic: ended HANDED_OVER */
 };
 
@@ -474,10 +478,13 @@ void nh_pool_reap(nh_client *c, int all);
 /* ---- the client's spool (nh_spool_client.c) ------------------------------ */
 
 /* Seconds a submit waits for the spool: async.timeout, at least
- * NH_SPOOL_MIN_WAIT (a commit takes time even when nobody holds the lock). */
+ * spool.wait (a commit takes time even when nobody holds the lock; 1 s by
+ * default, notifyhub.ngx makes it 0.1 s: the event loop waits). Opening
+ * waits at least NH_SPOOL_MIN_WAIT (workers starting at once make the
+ * schema one after the other). */
 #define NH_SPOOL_MIN_WAIT 1.0
-static inline double nh_spool_client_wait(double queue_timeout) {
-  return queue_timeout > NH_SPOOL_MIN_WAIT ? queue_timeout : NH_SPOOL_MIN_WAIT;
+static inline double nh_spool_client_wait(double queue_timeout, double spool_wait) {
+  return queue_timeout > spool_wait ? queue_timeout : spool_wait;
 }
 typedef struct nh_spool_writer nh_spool_writer;
 /* nh_client_new: opens spool.path into c->spool and starts its writer. */
@@ -486,7 +493,7 @@ nh_code nh_spool_client_open(nh_client *c, const nh_options *opt, char *err, siz
  * closes the spool; never waits for the store past deadline (nh_now()). */
 size_t nh_spool_client_close(nh_client *c, double deadline);
 /* Owner thread (submit): records the jobs (stamped, planned) as one group,
- * through the writer, waiting at most nh_spool_client_wait(wait) for its
+ * through the writer, waiting at most nh_spool_client_wait(wait, spool.wait) for its
  * turn; sets each job's spool_seq on NH_OK. Nothing is recorded otherwise. */
 nh_code nh_spool_client_record(nh_client *c, nh_job **jobs, size_t n, double wait, char *err,
                                size_t errlen);
@@ -516,6 +523,7 @@ struct nh_spool_writer {
   double ends_since; /* nh_now() when the first pending end came */
   int busy;          /* a round is being written (by the writer or a caller) */
   int stop;
+  int no_take; /* the process is leaving: take no record others left */
   double stop_deadline;
   pthread_t thread;
   nh_client *c;

@@ -21,10 +21,7 @@
 static const char *const type_tags[] = { NULL, "white_check_mark", "warning", "rotating_light" };
 static const int type_priority[] = { 3, 3, 4, 5 };
 
-/* 0 (info, or none given) to 3 (failure). */
-static int msg_type(const nh_message *m) {
-  return m->type > NH_TYPE_INFO && m->type <= NH_TYPE_FAILURE ? m->type - NH_TYPE_INFO : 0;
-}
+static int msg_type(const nh_message *m) { return nh_type_index(m); }
 
 /* A priority other than normal decides; a normal one leaves it to the type. */
 static int ntfy_priority(const nh_message *m) {
@@ -143,7 +140,7 @@ static void ntfy_classify(const nh_target *t, const nh_answer *a, nh_result *r) 
 static const nh_platform_key ntfy_keys[] = {
   { "url", "http_url", NH_KEY_REQUIRED | NH_KEY_VALUE, NULL, NULL },
   { "token", "header_value", NH_KEY_OPTION | NH_KEY_SECRET, NULL, NULL },
-  { "message_tags", "strings", NH_KEY_OPTION, NULL, NULL }, /* ntfy's tags (tags routes) */
+  { "message_tags", "strings", NH_KEY_OPTION, NULL, NULL },
   { "click", "text", NH_KEY_OPTION, NULL, NULL },
   { "icon", "text", NH_KEY_OPTION, NULL, NULL },
   { "overflow", "choice", 0, "truncate,split,error", NULL },

@@ -98,7 +98,12 @@
   /* seconds a failed message stays for inspection */                             \
   X(P, spool, keep_failed, keep_failed, SEC, 604800, 0, 365 * NH_DAY, 0)          \
   /* messages queued or taken, at most (QUEUE_FULL past it) */                    \
-  X(P, spool, max_queued, max_queued, SIZE, 1000000, 1, 1000000000, 0)
+  X(P, spool, max_queued, max_queued, SIZE, 1000000, 1, 1000000000, 0)            \
+  /* seconds a submit waits for the spool (another process's lock or commit) */   \
+  /* before SPOOL_BUSY, at least async.timeout; notifyhub.ngx makes it 0.1 */     \
+  X(P, spool, wait, wait, SEC, 1, 0, 60, 1)                                       \
+  /* false: the file keeps rate windows only, messages stay in memory */          \
+  X(P, spool, messages, messages, BOOL, 1, 0, 0, 0)
 
 /* Every row, with its path from nh_options. */
 #define NH_OPTIONS(X) NH_CLIENT_OPTIONS(X, ) NH_RETRY_OPTIONS(X, retry.) NH_SPOOL_OPTIONS(X, spool.)

@@ -168,13 +168,6 @@ void nh_json_merge(cJSON *dst, const cJSON *src) {
   }
 }
 
-char *nh_text_line(const char *s, size_t max_chars) {
-  size_t n = strcspn(s ? s : "", "\r\n");
-  if (!s || nh_utf8_chars(s, n) <= max_chars) return nh_strndup(s ? s : "", n);
-  size_t keep = nh_utf8_prefix(s, n, max_chars ? max_chars - 1 : 0, 1);
-  return nh_sprintf("%.*s\xe2\x80\xa6", (int)keep, s); /* ends with U+2026 */
-}
-
 int nh_part_index(const nh_message *m, const nh_target *t) {
   for (size_t i = 0; i < t->n_parts; i++)
     if (t->parts[i] == m->body) return (int)i;

@@ -19,7 +19,7 @@
 /* message.type as an attachment's colour; info: plain text. */
 static const char *const type_colour[] = { NULL, "#36a64f", "#daa038", "#a30200" };
 
-static const char *colour(const nh_message *m) { return nh_type_pick(m, type_colour); }
+static const char *colour(const nh_message *m) { return type_colour[nh_type_index(m)]; }
 
 static char *rocketchat_render(const nh_message *m, const nh_target *t, int *in_chars) {
   (void)t;

@@ -7,7 +7,7 @@
  * is idle the caller commits them itself, with the ends waiting, in one
  * transaction (no hand-off: two context switches were most of the cost);
  * else it hands them to the writer thread and waits for the commit, at
- * most until its deadline (async.timeout, at least NH_SPOOL_MIN_WAIT):
+ * most until its deadline (async.timeout, at least spool.wait):
  * past it, items the writer has not begun to write are taken back
  * (SPOOL_BUSY, nothing recorded); once in a transaction, the caller waits
  * for its end, which SQLite's busy timeout (set from the nearest
@@ -19,8 +19,9 @@
  * deleted; failed: kept with the receipt; gathered ENDS_DELAY) go in one
  * transaction, with the next submits' when there are any; every
  * lease/3 it renews the lease; every TAKE_EVERY seconds, when the queue
- * has room, it takes due records others left (released, a dead process's)
- * and queues them as detached jobs. close() stops it, then hands back what
+ * has room (and nh_client_stop_taking was not called), it takes due
+ * records others left (released, a dead process's) and queues them as
+ * detached jobs. close() stops it, then hands back what
  * the client still holds (nh_spool_release).
  *
  * Locks: the writer's lock is a leaf (nothing else is taken under it), so
@@ -38,6 +39,7 @@
 #define TAKE_EVERY 0.5    /* seconds between looks for records others left */
 #define STORE_WAIT 1.0    /* busy timeout of the writer's own calls */
 #define ENDS_DELAY 0.01   /* seconds ends wait to be written together */
+#define RATE_WAIT 0.1     /* busy timeout of the rate windows' connection */
 
 /* A record that does not decode: kept failed, with a receipt that says so. */
 static void fail_record(nh_client *c, const nh_spool_rec *r, const char *why) {
@@ -191,6 +193,19 @@ static nh_spool_slot *grab_slots_locked(nh_spool_writer *w) {
   return batch;
 }
 
+/* The batch's slots are written: their callers go on now, not after the
+ * rest of the round (a take or renew may wait a second for another
+ * process's lock; an event loop must not). */
+static void end_slots(nh_spool_writer *w, nh_spool_slot *batch) {
+  pthread_mutex_lock(&w->lock);
+  for (nh_spool_slot *s = batch, *after; s; s = after) {
+    after = s->next; /* once DONE, the slot's owner may leave */
+    s->state = NH_SLOT_DONE;
+  }
+  pthread_cond_broadcast(&w->filled);
+  pthread_mutex_unlock(&w->lock);
+}
+
 static void *writer_main(void *arg) {
   nh_spool_writer *w = arg;
   nh_client *c = w->c;
@@ -215,7 +230,7 @@ static void *writer_main(void *arg) {
     size_t n_ends = w->n_ends;
     w->ends = NULL;
     w->n_ends = w->cap_ends = 0;
-    int stopping = w->stop;
+    int stopping = w->stop, taking = !w->no_take;
     double stop_by = w->stop_deadline;
     pthread_mutex_unlock(&w->lock);
     /* With submits waiting, the ends ride in their transaction; should it
@@ -226,23 +241,19 @@ static void *writer_main(void *arg) {
       nh_spool_ends_free(ends, n_ends);
       n_ends = 0;
     }
+    if (batch) end_slots(w, batch);
     if (n_ends) keep = write_ends(c, ends, n_ends, stopping, stop_by) != 0;
     now = nh_now();
     if (!stopping && now >= next_renew) {
       renew(c);
       next_renew = now + lease / 3;
     }
-    if (!stopping && now >= next_take) next_take = now + (take_some(c) ? 0 : TAKE_EVERY);
+    if (!stopping && taking && now >= next_take) next_take = now + (take_some(c) ? 0 : TAKE_EVERY);
     pthread_mutex_lock(&w->lock);
     for (size_t i = 0; keep && i < n_ends; i++)
       if (nh_spool_ends_push_locked(w, &ends[i]) != 0) free((void *)ends[i].receipt);
     if (keep) free(ends);
-    for (nh_spool_slot *s = batch, *after; s; s = after) {
-      after = s->next; /* once DONE, the slot's owner may leave */
-      s->state = NH_SLOT_DONE;
-    }
     w->busy = 0;
-    if (batch) pthread_cond_broadcast(&w->filled);
   }
   pthread_mutex_unlock(&w->lock);
   return NULL;
@@ -331,12 +342,20 @@ nh_code nh_spool_client_record(nh_client *c, nh_job **jobs, size_t n, double wai
   }
   nh_spool_slot slot = { .items = items,
                          .n = n,
-                         .deadline = nh_now() + nh_spool_client_wait(wait) };
+                         .deadline = nh_now() + nh_spool_client_wait(wait, c->opt.spool.wait) };
   await_slot(c->writer, &slot, c->spool->path);
   for (size_t i = 0; slot.code == NH_OK && i < n; i++) jobs[i]->spool_seq = items[i].seq;
   if (slot.code != NH_OK) snprintf(err, errlen, "%s", slot.err);
   items_free(items, n);
   return slot.code;
+}
+
+void nh_client_stop_taking(nh_client *c) {
+  nh_spool_writer *w = c->writer;
+  if (!w || nh_client_forked(c)) return;
+  pthread_mutex_lock(&w->lock);
+  w->no_take = 1;
+  pthread_mutex_unlock(&w->lock);
 }
 
 static void writer_free(nh_spool_writer *w) {
@@ -371,13 +390,26 @@ static nh_spool_writer *writer_start(nh_client *c) {
 
 nh_code nh_spool_client_open(nh_client *c, const nh_options *opt, char *err, size_t errlen) {
   nh_code code;
-  c->spool =
-    nh_spool_open(&opt->spool, nh_spool_client_wait(opt->queue_timeout), &code, err, errlen);
+  c->spool = nh_spool_open(&opt->spool, nh_spool_client_wait(opt->queue_timeout, NH_SPOOL_MIN_WAIT),
+                           &code, err, errlen);
   if (!c->spool) return code;
+  /* spool.messages = false: rate windows only, no writer, nothing recorded. */
+  if (!opt->spool.messages) {
+    c->rates = c->spool;
+    nh_spool_set_timeout(c->rates, RATE_WAIT);
+    return NH_OK;
+  }
   if (!writer_start(c)) {
     snprintf(err, errlen, "spool %s: could not start its writer thread", c->spool->path);
     return NH_INTERNAL;
   }
+  /* The workers count rate-limited sends on a connection of their own: on
+   * the owner's, a worker waiting for another process's lock would hold
+   * the connection's mutex, and a submit (an event loop) behind it, past
+   * spool.wait. */
+  c->rates = nh_spool_open(&opt->spool, NH_SPOOL_MIN_WAIT, &code, err, errlen);
+  if (!c->rates) return code;
+  nh_spool_set_timeout(c->rates, RATE_WAIT);
   return NH_OK;
 }
 
@@ -396,10 +428,12 @@ size_t nh_spool_client_close(nh_client *c, double deadline) {
   size_t n = 0;
   char err[256];
   set_wait(c, deadline - nh_now());
-  if (nh_spool_release(c->spool, &n, err, sizeof err) != NH_OK)
+  /* Rate windows only (no writer): nothing was recorded, nothing to give back. */
+  if (w && nh_spool_release(c->spool, &n, err, sizeof err) != NH_OK)
     nh_log(&c->log, NH_LOG_WARN, 0, NULL,
            "%s (what this client held goes to another client after its lease)", err);
+  if (c->rates != c->spool) nh_spool_close(c->rates);
   nh_spool_close(c->spool);
-  c->spool = NULL;
+  c->spool = c->rates = NULL;
   return n;
 }

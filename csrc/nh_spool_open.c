@@ -87,6 +87,55 @@ static nh_code check_options(const nh_spool_options *o, char *err, size_t errlen
 /* The file itself, before SQLite sees it: created 0600 when missing (its
  * directory must exist), else a regular file this process can write whose
  * first bytes, if any, are SQLite's. */
+/* The files this process has spools open on. POSIX locks belong to the
+ * process: a close() of any descriptor of the file drops every lock the
+ * process's SQLite connections hold on it (and another process, closing
+ * last, would then delete the WAL they still write). So the header is
+ * read with open()/close() only while no handle here has the file open;
+ * otherwise it is a spool already, and SQLite's own reads check it. The
+ * lock is held from that check until the handle is listed. */
+typedef struct open_file {
+  const nh_spool *sp;
+  dev_t dev;
+  ino_t ino;
+  struct open_file *next;
+} open_file;
+
+static pthread_mutex_t files_lock = PTHREAD_MUTEX_INITIALIZER;
+static open_file *files;
+
+static int open_here_locked(const struct stat *st) {
+  for (open_file *f = files; f; f = f->next)
+    if (f->dev == st->st_dev && f->ino == st->st_ino) return 1;
+  return 0;
+}
+
+/* files_lock held: lists sp (its file's identity); -1 without memory. */
+static int files_add_locked(const nh_spool *sp) {
+  struct stat st;
+  open_file *f = malloc(sizeof *f);
+  if (!f || stat(sp->path, &st) != 0) {
+    free(f);
+    return -1;
+  }
+  *f = (open_file){ .sp = sp, .dev = st.st_dev, .ino = st.st_ino, .next = files };
+  files = f;
+  return 0;
+}
+
+static void files_remove(const nh_spool *sp) {
+  pthread_mutex_lock(&files_lock);
+  for (open_file **link = &files; *link; link = &(*link)->next)
+    if ((*link)->sp == sp) {
+      open_file *f = *link;
+      *link = f->next;
+      free(f);
+      break;
+    }
+  pthread_mutex_unlock(&files_lock);
+}
+
+/* files_lock held. */
 static nh_code check_file(const char *path, char *err, size_t errlen) {
   int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd >= 0) {
@@ -102,6 +151,10 @@ static nh_code check_file(const char *path, char *err, size_t errlen) {
   struct stat st;
   if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
     return nh_spool_refuse(err, errlen, NH_INVALID_CONFIG, path, "is not a regular file");
+  if (open_here_locked(&st))
+    return access(path, W_OK) == 0 ? NH_OK
+                                   : nh_spool_refuse(err, errlen, NH_INVALID_CONFIG, path,
+                                                     "cannot be written: %s", strerror(errno));
   fd = open(path, O_RDWR | O_CLOEXEC);
   if (fd < 0)
     return nh_spool_refuse(err, errlen, NH_INVALID_CONFIG, path, "cannot be written: %s",
@@ -212,12 +265,9 @@ static nh_code connect_db(nh_spool *sp, int full, char *err, size_t errlen) {
   return rc == SQLITE_OK ? NH_OK : nh_spool_error(sp, rc, "setting spool.sync", err, errlen);
 }
 
-nh_spool *nh_spool_open(const nh_spool_options *o, double timeout, nh_code *code, char *err,
-                        size_t errlen) {
-  nh_code dummy;
-  if (!code) code = &dummy;
-  if ((*code = check_options(o, err, errlen)) != NH_OK) return NULL;
-  if ((*code = check_file(o->path, err, errlen)) != NH_OK) return NULL;
+/* files_lock held: the file checked, a handle on it, listed. */
+static nh_spool *open_locked(const nh_spool_options *o, double timeout, nh_code *code, char *err,
+                             size_t errlen) {
   nh_spool *sp = calloc(1, sizeof *sp);
   if (!sp || !(sp->path = nh_strdup(o->path))) {
     free(sp);
@@ -229,12 +279,32 @@ nh_spool *nh_spool_open(const nh_spool_options *o, double timeout, nh_code *code
   sp->timeout = timeout >= 0 && timeout <= NH_DAY ? timeout : 0;
   sp->fork_generation = nh_fork_generation();
   pthread_mutex_init(&sp->lock, NULL);
-  if ((*code = connect_db(sp, strcmp(o->sync, "full") == 0, err, errlen)) != NH_OK) {
-    spool_free(sp);
+  if ((*code = connect_db(sp, strcmp(o->sync, "full") == 0, err, errlen)) == NH_OK &&
+      files_add_locked(sp) != 0)
+    *code = nh_spool_refuse(err, errlen, NH_NO_MEMORY, o->path, "out of memory");
+  if (*code != NH_OK) {
+    spool_free(sp); /* never listed */
     return NULL;
   }
   nh_spool_identity(sp);
   return sp;
 }
 
-void nh_spool_close(nh_spool *sp) { spool_free(sp); }
+nh_spool *nh_spool_open(const nh_spool_options *o, double timeout, nh_code *code, char *err,
+                        size_t errlen) {
+  nh_code dummy;
+  if (!code) code = &dummy;
+  if ((*code = check_options(o, err, errlen)) != NH_OK) return NULL;
+  pthread_mutex_lock(&files_lock);
+  nh_spool *sp = NULL;
+  if ((*code = check_file(o->path, err, errlen)) == NH_OK)
+    sp = open_locked(o, timeout, code, err, errlen);
+  pthread_mutex_unlock(&files_lock);
+  return sp;
+}
+
+void nh_spool_close(nh_spool *sp) {
+  /* a child of fork() leaves the parent's list be (its lock may be held) */
+  if (sp && !nh_fork_since(sp->fork_generation)) files_remove(sp);
+  spool_free(sp);
+}

@@ -345,3 +345,12 @@ int nh_message_plan_now(const nh_message *m) {
   size_t body = m->body ? strnlen(m->body, NH_PLAN_SYNC_MAX + 1) : 0;
   return title + body <= NH_PLAN_SYNC_MAX;
 }
+
+/* The first line of s, at most max_chars characters (a title for services
+ * that take one line). */
+char *nh_text_line(const char *s, size_t max_chars) {
+  size_t n = strcspn(s ? s : "", "\r\n");
+  if (!s || nh_utf8_chars(s, n) <= max_chars) return nh_strndup(s ? s : "", n);
+  size_t keep = nh_utf8_prefix(s, n, max_chars ? max_chars - 1 : 0, 1);
+  return nh_sprintf("%.*s\xe2\x80\xa6", (int)keep, s); /* ends with U+2026 */
+}

@@ -159,12 +159,12 @@ static void wait_for(nh_worker *w, worker_state *ws, nh_job *job, size_t i, size
  * (its URL may hold a token); a store error asks again a little later. */
 static double rate_wait(nh_worker *w, const nh_job *job, const nh_target *t, double now) {
   nh_client *c = w->client;
-  if (!c->spool || t->n_rate == 0) return nh_limits_reserve(c->limits, t, now);
+  if (!c->rates || t->n_rate == 0) return nh_limits_reserve(c->limits, t, now);
   const char *dest = t->rate_key ? t->rate_key : t->url;
   char key[64], err[256];
   double wait = 0;
   if (nh_hmac_sha256_base64("notifyhub rate", 14, dest, strlen(dest), key, sizeof key) != 0 ||
-      nh_spool_rate_take(c->spool, key, t->rate, t->n_rate, nh_wall_time(), &wait, err,
+      nh_spool_rate_take(c->rates, key, t->rate, t->n_rate, nh_wall_time(), &wait, err,
                          sizeof err) != NH_OK) {
     nh_log(&c->log, NH_LOG_DEBUG, w->id, job->msg.id, "rate limit: %s; asking again in 0.1 s", err);
     return 0.1;

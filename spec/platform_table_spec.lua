@@ -130,6 +130,9 @@ describe("each platform of core.platforms", function()
     describe(d.name, function()
       it("has a config section with exactly the descriptor's keys (and rate_limit, tags)", function()
         local spec = assert(config.platforms[d.name])
+        -- tags route messages on every platform: no descriptor may take the name
+        -- (ntfy's and Opsgenie's own tags are message_tags and alert_tags)
+        for _, k in ipairs(key_names(d)) do assert.is_not.equal("tags", k, d.name) end
         local want, got = set_of(key_names(d), { "rate_limit", "tags" }), {}
         for k in pairs(spec.keys) do got[k] = true end
         assert.same(want, got)

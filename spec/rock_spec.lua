@@ -1,5 +1,6 @@
 -- The LuaRocks build: `luarocks make` into a fresh tree, then
--- require("notifyhub") from lua5.4 and from luajit with that tree's paths.
+-- require("notifyhub") from lua5.4 and from luajit with that tree's paths,
+-- and the tree's `notifyhub` command.
 -- Runs once, under Lua 5.4 (the build is the same for both runs).
 
 local function run(cmd)
@@ -43,6 +44,17 @@ describe_rock("luarocks make", function()
       :format(lua_version, tree, interpreter))
     assert(ok, out)
     assert.equal("notifyhub " .. version() .. "\t0", out:match("notifyhub [^\n]*"))
+    -- the command: installed in the tree's bin/, run from elsewhere, using
+    -- the rock's modules (a check sends nothing)
+    ok, out = run(("cd /tmp && env -u NOTIFYHUB_URLS -u NOTIFYHUB_CONFIG '%s/bin/notifyhub' --version")
+      :format(tree))
+    assert(ok, out)
+    assert.equal("notifyhub " .. version(), out:match("^notifyhub [%d.]+"))
+    ok, out = run(("cd /tmp && '%s/bin/notifyhub' check http://127.0.0.1:9/hook/t0ken"):format(tree))
+    assert(ok, out)
+    assert.truthy(out:find("ok  webhook", 1, true), out)
+    local unknown = run(("'%s/bin/notifyhub' sned"):format(tree))
+    assert.falsy(unknown)   -- status 2
   end
 
   it("installs for Lua 5.4 and loads from lua5.4", function() check("5.4", "lua5.4") end)

@@ -16,10 +16,15 @@
 -- requests waiting on them through semaphores: a wait yields, it never
 -- blocks the event loop. When the worker exits (reload, quit) the client is
 -- closed with a deadline and every message it could not deliver is written
--- to the error log.
+-- to the error log; with a spool (`spool.path`) those are handed back to
+-- the spool instead, and the other workers (after a reload) or the next
+-- nginx on the spool (after a quit) deliver them. Without a spool path the
+-- workers still share rate limits through a small SQLite file of rate
+-- windows only (see `shared_rates`).
 -- @module notifyhub.ngx
 
 local notifyhub = require("notifyhub")
+local core = require("notifyhub.core")
 local semaphore = require("ngx.semaphore")
 
 local ngx = ngx
@@ -27,6 +32,7 @@ local M = {}
 
 local settings = {
   config = nil,
+  shared_rates = true, -- true: a rate-windows file in /dev/shm or /tmp; a path; false: none
   close_timeout = 3,   -- seconds the client gets when the worker exits
   busy_interval = 0.001,  -- pump sleep while messages are pending (grows x2 to busy_max)
   busy_max = 0.02,
@@ -51,6 +57,14 @@ local function ngx_logger(level, text, fields)
     #extra > 0 and " (" .. table.concat(extra, " ") .. ")" or "")
 end
 
+-- Seconds a send_async with a spool may hold the event loop for another
+-- process's lock or commit before SPOOL_BUSY (spool.wait; async.timeout is 0).
+local SPOOL_WAIT = 0.1
+
+-- Where the shared rate windows live when shared_rates is true: this
+-- user's own directory (0700) in the first of these that works.
+local RATE_DIRS = { "/dev/shm", "/tmp" }
+
 -- Phases in which a request may yield (ngx.semaphore, ngx.sleep).
 local YIELDING = { rewrite = true, access = true, content = true, timer = true,
   ssl_cert = true, ssl_session_fetch = true }
@@ -59,8 +73,14 @@ local YIELDING = { rewrite = true, access = true, content = true, timer = true,
 -- client and starts no thread).
 -- @tparam table cfg as for `notifyhub.new`; `async.timeout` is forced to 0
 --   (a full queue answers QUEUE_FULL at once: nothing may block the event loop)
+--   With `spool = { path = ... }` every worker's client opens that spool;
+--   `spool.wait` defaults to 0.1 s (the longest a send_async waits for the
+--   spool's lock before SPOOL_BUSY).
 -- @tparam[opt] table opts `close_timeout` (seconds, default 3), `idle_interval`,
---   `busy_interval`, `busy_max` (the pump's sleeps)
+--   `busy_interval`, `busy_max` (the pump's sleeps), `shared_rates` (without
+--   `spool.path`: true (default) keeps the workers' rate windows in
+--   /dev/shm/notifyhub-UID/rates.db (else /tmp/...), a string names that
+--   file, false keeps them per worker)
 function M.configure(cfg, opts)
   if type(cfg) ~= "table" then
     error(("bad argument #1 to 'configure' (table expected, got %s)"):format(type(cfg)), 2)
@@ -75,6 +95,11 @@ function M.configure(cfg, opts)
   copy.async = {}
   for k, v in pairs(cfg.async or {}) do copy.async[k] = v end
   copy.async.timeout = 0
+  if type(cfg.spool) == "table" then
+    copy.spool = {}
+    for k, v in pairs(cfg.spool) do copy.spool[k] = v end
+    if copy.spool.wait == nil then copy.spool.wait = SPOOL_WAIT end
+  end
   -- Each nginx worker has its own client: one thread with many transfers
   -- in flight keeps the wake-ups between the event loop and the threads few
   -- (measured on 2 cores, 2 nginx workers: 47k notifications/s with 1 x 128
@@ -100,7 +125,15 @@ function M.configure(cfg, opts)
   notifyhub.config.check(copy)           -- raise now, in init, not in a request
   for k, v in pairs(opts or {}) do       -- all checked before any is kept
     if settings[k] == nil or k == "config" then error("notifyhub.ngx: unknown option " .. tostring(k), 2) end
-    local expected, got = notifyhub.config.ranged("ngx." .. k)(v)
+    local expected, got
+    if k == "shared_rates" then
+      if type(v) ~= "boolean" and (type(v) ~= "string" or v == "" or v:find("%c")) then
+        expected = "boolean or file name"
+        got = v == "" and "an empty name" or type(v) == "string" and "a name with control characters" or nil
+      end
+    else
+      expected, got = notifyhub.config.ranged("ngx." .. k)(v)
+    end
     if expected then
       error(("notifyhub.ngx: %s: %s expected, got %s"):format(k, expected, got or type(v)), 2)
     end
@@ -195,8 +228,12 @@ end
 
 -- The worker exits: messages still pending get close_timeout to finish
 -- while the pump goes on yielding (a blocking close would hold every
--- request still in flight on this worker); then close cuts the rest off.
+-- request still in flight on this worker); then close cuts the rest off
+-- (with a spool: hands them back, in flight or not, for the other workers
+-- or the next nginx; meanwhile this worker takes nothing more from the
+-- spool, which it would only hand back).
 local function drain(c)
+  c.core:stop_taking()
   ngx.update_time()
   local deadline = ngx.now() + settings.close_timeout
   local nap = settings.busy_interval
@@ -298,6 +335,51 @@ local function wait_until(self, cond, timeout)
   end
 end
 
+-- The file of the shared rate windows (shared_rates), or nil and why.
+local function rates_path()
+  local want = settings.shared_rates
+  if type(want) == "string" then return want end
+  local why = {}
+  for _, base in ipairs(RATE_DIRS) do
+    local dir, err = core.private_dir(base)
+    if dir then return dir .. "/rates.db" end
+    why[#why + 1] = err
+  end
+  return nil, table.concat(why, "; ")
+end
+
+-- The worker's config: without a spool path, one that keeps only the rate
+-- windows in a file every worker opens (nothing recorded: a send pays no
+-- commit; only a rate-limited send counts itself there, on a worker thread).
+local function rates_config(cfg)
+  if (cfg.spool and cfg.spool.path) or not settings.shared_rates then return nil end
+  local path, err = rates_path()
+  if not path then return nil, err end
+  local copy = {}
+  for k, v in pairs(cfg) do copy[k] = v end
+  copy.spool = {}
+  for k, v in pairs(cfg.spool or {}) do copy.spool[k] = v end
+  copy.spool.path, copy.spool.messages = path, false
+  if copy.spool.wait == nil then copy.spool.wait = SPOOL_WAIT end
+  return copy
+end
+
+-- A new client for this worker; shared rate windows when they can be had,
+-- else (logged) each worker keeps its own.
+local function new_client()
+  local cfg = settings.config
+  local shared, why = rates_config(cfg)
+  if shared then
+    local c, err = notifyhub.new(shared)
+    if c then return c end
+    why = err
+  end
+  if why then
+    ngx.log(ngx.WARN, "notifyhub: rate limits are kept per worker (no shared rate windows: ", why, ")")
+  end
+  return notifyhub.new(cfg)
+end
+
 --- The client of this nginx worker, made on first use after fork.
 -- @return the client, or nil and why
 function M.client()
@@ -309,7 +391,7 @@ function M.client()
   if not settings.config then return nil, "notifyhub.ngx: call configure() in init_by_lua first" end
   -- A client inherited from the master or an old worker belongs to another
   -- process: its threads are not here. Never touch it.
-  local c, err = notifyhub.new(settings.config)
+  local c, err = new_client()
   if not c then return nil, err end
   c._wait_until = wait_until
   state.client, state.pid, state.closed, state.pumping = c, pid, false, false

@@ -307,8 +307,7 @@ local function secrets_of(platform, cfg, rec)
   end
   values[#values + 1] = cfg.secret
   values[#values + 1] = cfg.password
-  -- the descriptor's secret keys (a routing key, a device key, an access token, a
-  -- user key) sent as options
+  -- the descriptor's secret keys (an access token, a user key) sent as options
   for _, k in ipairs(platform_info(platform).secrets) do
     if type(cfg[k]) == "string" then values[#values + 1] = cfg[k] end
   end

@@ -27,7 +27,9 @@ local function modules()
   return table.concat(lines, "\n")
 end
 
---- Starts the app; opts: workers (1), close_timeout (3). Returns its base URL.
+--- Starts the app; opts: workers (1), close_timeout (3), extra (Lua source of
+-- a table { config = {...}, opts = {...} } merged into handlers.configure's
+-- config and notifyhub.ngx options; default nil). Returns its base URL.
 function M.start(opts)
   opts = opts or {}
   assert(not state, "app.lua: already running")
@@ -47,7 +49,7 @@ function M.start(opts)
     local vars = {
       LOAD_MODULES = modules(), USER = is_root and "user root;" or "", WORKERS = opts.workers or 1,
       PREFIX = prefix, PORT = port, ROOT = root_dir(), STANDIN = server.base(),
-      CLOSE_TIMEOUT = opts.close_timeout or 3,
+      CLOSE_TIMEOUT = opts.close_timeout or 3, EXTRA = opts.extra or "nil",
     }
     local conf = template:gsub("{{(%u[%u_]*)}}", function(k) return tostring(assert(vars[k], k)) end)
     local f = assert(io.open(prefix .. "/conf/nginx.conf", "wb"))

@@ -8,14 +8,20 @@ local standin
 local delivered = 0
 local refused = 0          -- send_async answered nil (QUEUE_FULL): /stats says so
 
-function M.configure(base, close_timeout)
+-- extra (spec/support/app.lua's opts.extra): { config = {...}, opts = {...} }
+-- merged over the defaults (a spool, a rate limit, shared_rates).
+function M.configure(base, close_timeout, extra)
   standin = base
-  nh.configure({
+  local cfg = {
     webhook = { url = base .. "/webhook/app" },
     http = { timeout = 5 },
     retry = { max_attempts = 1 },
     async = { buffer_size = 20000 },
-  }, { close_timeout = close_timeout })
+  }
+  local opts = { close_timeout = close_timeout }
+  for k, v in pairs(extra and extra.config or {}) do cfg[k] = v end
+  for k, v in pairs(extra and extra.opts or {}) do opts[k] = v end
+  nh.configure(cfg, opts)
 end
 
 -- Waits on its own notification (the webhook answers after ?delay=).
@@ -40,6 +46,26 @@ function M.queue()
     ids[i] = h.id
   end
   ngx.say(cjson.encode(ids))
+end
+
+-- One message to the webhook ?path= (default /webhook/accept) with ?delay=,
+-- not waited for; its id is in its body ("id:ID"). Answers 200 "OK ID pid"
+-- or 503 with {code, err} and, either way, how long send_async took.
+function M.accept()
+  local path, delay = ngx.var.arg_path or "/webhook/accept", ngx.var.arg_delay or "0"
+  local id = "a-" .. ngx.var.request_id
+  ngx.update_time()
+  local t0 = ngx.now()
+  local h, err, code = nh.send_async({ id = id, body = "id:" .. id,
+    targets = { { platform = "webhook", value = standin .. path .. "?delay=" .. delay } } })
+  ngx.update_time()
+  local took = ngx.now() - t0
+  if h then
+    ngx.say("OK ", h.id, " ", ngx.worker.pid(), " ", took)
+  else
+    ngx.status = 503
+    ngx.say(cjson.encode({ code = code, err = err, took = took }))
+  end
 end
 
 -- One notification per request, not waited for (the benchmark's endpoint).
@@ -146,10 +172,11 @@ function M.arg_errors()
   ngx.say(cjson.encode(out))
 end
 
--- configure() with one pump option from ?name=&value= (nan, inf, -inf or a
--- number): the error it raises, or "ok".
+-- configure() with one pump option from ?name=&value= (nan, inf, -inf, a
+-- number, or empty / ctl: "" / a string with a newline): the error it
+-- raises, or "ok".
 function M.bad_option()
-  local special = { nan = 0 / 0, inf = math.huge, ["-inf"] = -math.huge }
+  local special = { nan = 0 / 0, inf = math.huge, ["-inf"] = -math.huge, empty = "", ctl = "a\nb" }
   local v = special[ngx.var.arg_value] or tonumber(ngx.var.arg_value)
   local ok, err = pcall(nh.configure, { webhook = { url = standin .. "/webhook/app" } },
     { [ngx.var.arg_name] = v })
