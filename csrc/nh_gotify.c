@@ -15,8 +15,11 @@
 /* message.type as Gotify's priority (0-10; 8 and up alerts on Android). */
 static const int type_priority[] = { 5, 5, 7, 8 };
 
-/* A priority other than normal decides; a normal one leaves it to the type. */
-static int gotify_priority(const nh_message *m) {
+/* The target's priority (an Apprise URL's ?priority=) decides; else a
+ * message priority other than normal; a normal one leaves it to the type. */
+static int gotify_priority(const nh_message *m, const nh_target *t) {
+  const char *fixed = nh_opt_string(t, "priority"); /* "0".."10": a choice */
+  if (fixed) return atoi(fixed);
   switch (m->priority) {
   case NH_PRIORITY_LOW: return 2;
   case NH_PRIORITY_HIGH: return 8;
@@ -59,7 +62,7 @@ static nh_code gotify_build(const nh_message *m, const nh_target *t, nh_request 
   if (m->title && has_body) cJSON_AddStringToObject(root, "title", m->title);
   cJSON_AddStringToObject(root, "message", has_body ? body : m->title ? m->title : "");
   free(body);
-  cJSON_AddNumberToObject(root, "priority", gotify_priority(m));
+  cJSON_AddNumberToObject(root, "priority", gotify_priority(m, t));
   cJSON_AddItemToObject(root, "extras", gotify_extras(m, t));
   nh_code rc = nh_request_json(req, t, gotify_url(t), root, err, errlen);
   if (rc != NH_OK || !token) return rc;
@@ -98,6 +101,7 @@ static const nh_platform_key gotify_keys[] = {
   { "url", "http_url", NH_KEY_REQUIRED | NH_KEY_VALUE, NULL, NULL },
   { "token", "header_value", NH_KEY_REQUIRED | NH_KEY_OPTION | NH_KEY_SECRET, NULL, NULL },
   { "click", "text", NH_KEY_OPTION, NULL, NULL },
+  { "priority", "choice", NH_KEY_OPTION, "0,1,2,3,4,5,6,7,8,9,10", NULL },
   { NULL, NULL, 0, NULL, NULL },
 };
 

@@ -23,8 +23,11 @@ static const int type_priority[] = { 3, 3, 4, 5 };
 
 static int msg_type(const nh_message *m) { return nh_type_index(m); }
 
-/* A priority other than normal decides; a normal one leaves it to the type. */
-static int ntfy_priority(const nh_message *m) {
+/* The target's priority (an Apprise URL's ?priority=) decides; else a
+ * message priority other than normal; a normal one leaves it to the type. */
+static int ntfy_priority(const nh_message *m, const nh_target *t) {
+  const char *fixed = nh_opt_string(t, "priority"); /* "1".."5": a choice */
+  if (fixed) return atoi(fixed);
   switch (m->priority) {
   case NH_PRIORITY_LOW: return 2;
   case NH_PRIORITY_HIGH: return 4;
@@ -77,7 +80,7 @@ static void add_tags(nh_buf *q, const nh_message *m, const nh_target *t) {
 static char *ntfy_url(const nh_message *m, const nh_target *t) {
   nh_buf q = { 0 };
   char prio[4];
-  snprintf(prio, sizeof prio, "%d", ntfy_priority(m));
+  snprintf(prio, sizeof prio, "%d", ntfy_priority(m, t));
   query_add(&q, "title", m->title);
   query_add(&q, "priority", prio);
   add_tags(&q, m, t);
@@ -143,6 +146,7 @@ static const nh_platform_key ntfy_keys[] = {
   { "message_tags", "strings", NH_KEY_OPTION, NULL, NULL },
   { "click", "text", NH_KEY_OPTION, NULL, NULL },
   { "icon", "text", NH_KEY_OPTION, NULL, NULL },
+  { "priority", "choice", NH_KEY_OPTION, "1,2,3,4,5", NULL },
   { "overflow", "choice", 0, "truncate,split,error", NULL },
   { NULL, NULL, 0, NULL, NULL },
 };

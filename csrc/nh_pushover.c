@@ -18,9 +18,12 @@
 #define PUSHOVER_MAX_MESSAGE 1024
 #define PUSHOVER_MAX_TITLE 250
 
-/* A priority other than normal decides; a normal one leaves it to the
- * type: a failure is high (1), the rest normal (0). */
-static int pushover_priority(const nh_message *m) {
+/* The target's priority (an Apprise URL's ?priority=) decides; else a
+ * message priority other than normal; a normal one leaves it to the type:
+ * a failure is high (1), the rest normal (0). */
+static int pushover_priority(const nh_message *m, const nh_target *t) {
+  const char *fixed = nh_opt_string(t, "priority"); /* "-2".."2": a choice */
+  if (fixed) return atoi(fixed);
   switch (m->priority) {
   case NH_PRIORITY_LOW: return -1;
   case NH_PRIORITY_HIGH: return 1;
@@ -65,7 +68,7 @@ static void form_str(nh_buf *f, const char *name, const char *value) {
 }
 
 static char *pushover_form(const nh_message *m, const nh_target *t) {
-  int unused, prio = pushover_priority(m);
+  int unused, prio = pushover_priority(m, t);
   char *text = pushover_render(m, t, &unused), num[8];
   nh_buf f = { 0 };
   form_str(&f, "token", nh_opt_string(t, "token"));
@@ -144,6 +147,7 @@ static const nh_platform_key pushover_keys[] = {
   { "device", "text", NH_KEY_OPTION, NULL, NULL },
   { "sound", "text", NH_KEY_OPTION, NULL, NULL },
   { "url", "text", NH_KEY_OPTION, NULL, NULL },
+  { "priority", "choice", NH_KEY_OPTION, "-2,-1,0,1,2", NULL },
   { "overflow", "choice", 0, "truncate,split,error", NULL },
   { NULL, NULL, 0, NULL, NULL },
 };

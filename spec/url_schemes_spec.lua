@@ -180,9 +180,18 @@ describe("Apprise URLs of the new platforms", function()
       assert.same({ platform = "ntfy", value = "https://ntfy.sh/alerts" }, parse("ntfys://tk_x@alerts"))
     end)
 
-    it("refuses a forced priority, attachments, delays, e-mail forwards and actions", function()
+    it("reads ?priority= as Apprise does: a name or 1-5 fixes ntfy's priority, the default leaves it", function()
+      for given, want in pairs({ max = "5", emergency = "5", high = "4", ["4"] = "4", low = "2", moderate = "2",
+          min = "1", ["1"] = "1" }) do
+        assert.equal(want, parse("ntfy://alerts?priority=" .. given).priority, given)
+      end
+      for _, given in ipairs({ "default", "normal", "3", "bogus" }) do
+        assert.is_nil(parse("ntfy://alerts?priority=" .. given).priority, given)
+      end
+    end)
+
+    it("refuses attachments, delays, e-mail forwards and actions", function()
       refuses({
-        { "ntfys://SECRETtk1@ntfy.example.com/alerts?priority=max", "priority: notifyhub sets it from the message" },
         { "ntfy://alerts?attach=https%3A%2F%2FSECRETa", "attach" },
         { "ntfy://alerts?delay=10m", "delay" },
         { "ntfy://alerts?email=SECRET@x.example", "email" },
@@ -204,10 +213,19 @@ describe("Apprise URLs of the new platforms", function()
         parse("gotifys://gotify.example:8443/sub/dir/AppTok2?priority=normal"))
     end)
 
-    it("refuses a missing token and a forced priority", function()
+    it("reads ?priority= as Apprise does: low 0, moderate 3, high 8, emergency 10; normal leaves it", function()
+      for given, want in pairs({ low = "0", ["2"] = "0", moderate = "3", ["4"] = "3", high = "8", ["9"] = "8",
+          emergency = "10", ["10"] = "10" }) do
+        assert.equal(want, parse("gotify://g.example/Atok?priority=" .. given).priority, given)
+      end
+      for _, given in ipairs({ "normal", "5", "7", "bogus" }) do
+        assert.is_nil(parse("gotify://g.example/Atok?priority=" .. given).priority, given)
+      end
+    end)
+
+    it("refuses a missing token", function()
       refuses({
         { "gotify://gotify.example", "an application token" },
-        { "gotify://gotify.example/SECRETtok?priority=high", "priority: notifyhub sets it from the message" },
         { "gotify://bad_host!/SECRETtok", "a host name" },
       })
     end)
@@ -229,11 +247,20 @@ describe("Apprise URLs of the new platforms", function()
       }, all)
     end)
 
-    it("refuses missing keys, a forced priority, encryption and a malformed device", function()
+    it("reads ?priority= as Apprise does: low -2, moderate -1, high 1, emergency 2; normal leaves it", function()
+      for given, want in pairs({ low = "-2", ["-2"] = "-2", moderate = "-1", ["-1"] = "-1", high = "1", ["1"] = "1",
+          emergency = "2", ["2"] = "2" }) do
+        assert.equal(want, parse("pover://u1@t1?priority=" .. given).priority, given)
+      end
+      for _, given in ipairs({ "normal", "0", "bogus" }) do
+        assert.is_nil(parse("pover://u1@t1?priority=" .. given).priority, given)
+      end
+    end)
+
+    it("refuses missing keys, encryption and a malformed device", function()
       refuses({
         { "pover://SECRETtok", "a user key" },
         { "pover://SECRETuser@", "an application token" },
-        { "pover://SECRETu@SECRETt?priority=emergency", "priority: notifyhub sets it from the message" },
         { "pover://SECRETu@SECRETt?key=SECRETk", "end%-to%-end encryption" },
         { "pover://SECRETu@SECRETt/bad%20device", "target 1: a device" },
       })
@@ -509,17 +536,19 @@ describe("Apprise URLs of the new platforms", function()
 
     it("ntfy:// posts to the topic with ntfy's tags", function()
       url.bases.ntfy = server.url("/ntfy")
-      local receipt = assert(deliver("ntfy://alerts?tags=ci"))
+      local receipt = assert(deliver("ntfy://alerts?tags=ci&priority=max"))
       local req = server.requests("/ntfy/")[1]
       assert.equal("/ntfy/alerts", req.path)
+      assert.matches("priority=5", req.args)
       assert.equal("api is live", req.body)
       assert.matches("tags=ci", req.args)
       assert.is_table(receipt)
     end)
 
     it("gotify:// posts to <host>/<path>/message with the application token", function()
-      local receipt = assert(deliver(("gotify://127.0.0.1:%d/gotify/AgoTok-1"):format(server.port())))
+      local receipt = assert(deliver(("gotify://127.0.0.1:%d/gotify/AgoTok-1?priority=high"):format(server.port())))
       local req, body = last("/gotify/")
+      assert.equal(8, body.priority)
       assert.equal("/gotify/message", req.path)
       assert.equal("AgoTok-1", req.headers["x-gotify-key"])
       assert.equal("api is live", body.message)
@@ -528,7 +557,7 @@ describe("Apprise URLs of the new platforms", function()
 
     it("pover:// posts the form with the user key, the token and the device", function()
       local user, token = ("u"):rep(26) .. "PVu1", ("a"):rep(26) .. "PVt1"
-      local receipt = assert(deliver(("pover://%s@%s/phone?sound=siren"):format(user, token)))
+      local receipt = assert(deliver(("pover://%s@%s/phone?sound=siren&priority=high"):format(user, token)))
       local req = server.requests("/1/messages.json")[1]
       local form = {}
       for k, v in req.body:gmatch("([^&=]+)=([^&]*)") do form[k] = v end
@@ -536,6 +565,7 @@ describe("Apprise URLs of the new platforms", function()
       assert.equal(token, form.token)
       assert.equal("phone", form.device)
       assert.equal("siren", form.sound)
+      assert.equal("1", form.priority)
       hides(receipt, user, token)
     end)
 

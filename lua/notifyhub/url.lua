@@ -383,22 +383,19 @@ local function region(u, scheme)
 end
 
 -- Apprise reads ?priority= by prefix, in its own order, an unknown value
--- being its default. These services take the priority from the message in
--- notifyhub, so only Apprise's default ("normal", which its url() always
--- writes) is accepted. Each entry is a prefix, "=" marking the default.
-local function priority_default(u, order)
+-- being its default (normal). Each entry of `order` is "prefix=value" or,
+-- for the default, "prefix". Returns the service's value, or nil for the
+-- default: the platform then takes the priority from the message.
+local function apprise_priority(u, order)
   local v = opt(u, "priority")
-  if not v then return true end
+  if not v then return nil end
   v = v:lower()
   for _, entry in ipairs(order) do
-    local prefix, default = entry:match("^(.-)(=?)$")
-    if v:sub(1, #prefix) == prefix then return default == "=" end
+    local prefix, value = entry:match("^([^=]*)=?(.*)$")
+    if v:sub(1, #prefix) == prefix then return value ~= "" and value or nil end
   end
-  return true
+  return nil
 end
-
-local PRIORITY_WHY = "priority: notifyhub sets it from the message's priority and type, not per URL"
-  .. " (only Apprise's default, normal, is accepted)"
 
 -- matrix://AccessToken@host[:port]/!room... (http) and matrixs:// (https):
 -- the client-server API, one target per room. Apprise's other forms need
@@ -502,7 +499,10 @@ end
 -- responders). ?batch= (how Apprise groups responders) has nothing to act
 -- on; user@ (newer Apprise: the request's owner shown in the log) is
 -- decoration.
-local OPSGENIE_PRIORITIES = { "l", "m", "n=", "h", "e", "1", "2", "3=", "4", "5", "p1", "p2", "p3=", "p4", "p5" }
+-- Apprise's names map low to P1, Opsgenie's most urgent, and emergency to P5:
+-- a priority other than its default is refused rather than sent inverted.
+local OPSGENIE_PRIORITIES = { "l=P1", "m=P2", "n", "h=P4", "e=P5", "1=P1", "2=P2", "3", "4=P4", "5=P5", "p1=P1",
+  "p2=P2", "p3", "p4=P4", "p5=P5" }
 -- Newer Apprise's ?action= (default map: close the alerts it opened on
 -- info and success) needs the alert ids of earlier messages, which notifyhub
 -- does not keep: only new (an alert per message) is accepted. Nil or why.
@@ -532,7 +532,7 @@ function S.opsgenie.parse(u)
     return nil, "responders (@user, #team, *schedule, ^escalation) are not supported: the alert goes where"
       .. " the API key's integration routes it"
   end
-  if not priority_default(u, OPSGENIE_PRIORITIES) then
+  if apprise_priority(u, OPSGENIE_PRIORITIES) then
     return nil, "priority: notifyhub sets P1..P5 from the message's type and priority, not per URL (only"
       .. " Apprise's default, normal, is accepted)"
   end
@@ -615,7 +615,7 @@ end
 -- target per topic. Apprise's cloud mode (a bare topic, or ?mode=cloud)
 -- sends no credentials; on a server of one's own user:password@ is Basic
 -- auth and a token (tk_...@, ?token=, ?auth=token) goes as Bearer.
-local NTFY_PRIORITIES = { "l", "mo", "n=", "h", "e", "mi", "ma", "d=", "1", "2", "3=", "4", "5" }
+local NTFY_PRIORITIES = { "l=2", "mo=2", "n", "h=4", "e=5", "mi=1", "ma=5", "d", "1=1", "2=2", "3", "4=4", "5=5" }
 
 local function ntfy_topics(u)
   local topics = list(u.path, u.query.to)
@@ -653,7 +653,6 @@ local function ntfy(secure)
   return { platform = "ntfy", overflow = true,
     form = scheme .. "://[user:password@|token@]host[:port]/Topic[/Topic...], or "
     .. scheme .. "://Topic (ntfy.sh)", parse = function(u)
-    if not priority_default(u, NTFY_PRIORITIES) then return nil, PRIORITY_WHY end
     for _, k in ipairs({ "attach", "delay", "email", "actions" }) do
       if opt(u, k) then return nil, ("?%s= is not supported by notifyhub's ntfy target"):format(k) end
     end
@@ -673,6 +672,7 @@ local function ntfy(secure)
     for i, topic in ipairs(topics) do
       out[i] = { platform = "ntfy", value = base_url .. "/" .. encode(topic), token = token,
         message_tags = #tags > 0 and tags or nil, click = opt(u, "click"),
+        priority = apprise_priority(u, NTFY_PRIORITIES),
         icon = bool(u.query.image, true) and opt(u, "avatar_url") or nil }
     end
     return out
@@ -682,7 +682,8 @@ S.ntfy, S.ntfys = ntfy(false), ntfy(true)
 
 -- gotify://host[:port][/path]/Token and gotifys:// (https): the last path
 -- segment is the application token, the rest the server's path.
-local GOTIFY_PRIORITIES = { "l", "m", "n=", "h", "e", "10", "0", "1", "2", "3", "4", "5=", "6=", "7=", "8", "9" }
+local GOTIFY_PRIORITIES = { "l=0", "m=3", "n", "h=8", "e=10", "10=10", "0=0", "1=0", "2=0", "3=3", "4=3", "5", "6", "7",
+  "8=8", "9=8" }
 
 local function gotify(secure)
   local scheme = secure and "gotifys" or "gotify"
@@ -691,11 +692,10 @@ local function gotify(secure)
     if not host then return nil, why end
     local token = u.path[#u.path]
     if not token_ok(token, "^[%w%p]+$") then return nil, "an application token expected" end
-    if not priority_default(u, GOTIFY_PRIORITIES) then return nil, PRIORITY_WHY end
     local path = {}
     for i = 1, #u.path - 1 do path[i] = "/" .. encode(u.path[i]) end
     return { { platform = "gotify", value = ("%s://%s%s"):format(secure and "https" or "http", host,
-      table.concat(path)), token = token } }
+      table.concat(path)), token = token, priority = apprise_priority(u, GOTIFY_PRIORITIES) } }
   end }
 end
 S.gotify, S.gotifys = gotify(false), gotify(true)
@@ -703,8 +703,9 @@ S.gotify, S.gotifys = gotify(false), gotify(true)
 -- pover://UserKey@Token[/Device...][/#Group...]: the devices go in one
 -- delivery (Pushover's comma-separated device), each group key in its own.
 -- ?url_title= (the link's caption) is decoration; ?interval= and ?expire=
--- only shape an emergency priority, which notifyhub takes from the message.
-local PUSHOVER_PRIORITIES = { "l", "m", "n=", "h", "e", "-2", "-1", "0=", "1", "2" }
+-- only shape an emergency (2) priority, for which notifyhub sends its own
+-- retry (60 s) and expire (3600 s).
+local PUSHOVER_PRIORITIES = { "l=-2", "m=-1", "n", "h=1", "e=2", "-2=-2", "-1=-1", "0", "1=1", "2=2" }
 
 local function pover_targets(u)
   local devices, groups = {}, {}
@@ -721,7 +722,6 @@ S.pover = { platform = "pushover", overflow = true, form = "pover://UserKey@Toke
 function S.pover.parse(u)
   if not token_ok(u.user, "^%w+$") then return nil, "a user key expected (letters and digits)" end
   if not token_ok(u.host, "^%w+$") then return nil, "an application token expected (letters and digits)" end
-  if not priority_default(u, PUSHOVER_PRIORITIES) then return nil, PRIORITY_WHY end
   if opt(u, "key") and bool(u.query.e2ee, true) then
     return nil, "end-to-end encryption (?key=) is not supported: notifyhub would send the text in the clear"
   end
@@ -729,7 +729,8 @@ function S.pover.parse(u)
   if not devices then return nil, groups end
   local function one(user, device)
     return { platform = "pushover", value = base("pover") .. "/1/messages.json", user = user, token = u.host,
-      device = device, sound = opt(u, "sound") and u.query.sound:lower(), url = opt(u, "url") }
+      device = device, sound = opt(u, "sound") and u.query.sound:lower(), url = opt(u, "url"),
+      priority = apprise_priority(u, PUSHOVER_PRIORITIES) }
   end
   local out = {}
   if #devices > 0 or #groups == 0 then out[1] = one(u.user, #devices > 0 and table.concat(devices, ",") or nil) end
