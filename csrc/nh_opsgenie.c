@@ -20,7 +20,8 @@
 #define OPSGENIE_MAX_MESSAGE 130
 #define OPSGENIE_MAX_DESCRIPTION 15000
 
-static const char *opsgenie_priority(const nh_message *m) {
+static const char *opsgenie_priority(const nh_message *m, const nh_target *t) {
+  if (nh_opt_string(t, "priority")) return nh_opt_string(t, "priority"); /* fixed per target */
   if (m->priority == NH_PRIORITY_URGENT) return "P1";
   switch (m->type) {
   case NH_TYPE_FAILURE: return "P2";
@@ -70,7 +71,7 @@ static nh_code opsgenie_build(const nh_message *m, const nh_target *t, nh_reques
     cJSON_AddStringToObject(root, "description", body);
   free(message);
   free(body);
-  cJSON_AddStringToObject(root, "priority", opsgenie_priority(m));
+  cJSON_AddStringToObject(root, "priority", opsgenie_priority(m, t));
   cJSON *tags = nh_opt_item(t, "alert_tags");
   if (cJSON_IsArray(tags)) cJSON_AddItemToObject(root, "tags", cJSON_Duplicate(tags, 1));
   const char *opts[] = { "source", "entity" };
@@ -108,6 +109,7 @@ static const nh_platform_key opsgenie_keys[] = {
   { "alert_tags", "strings", NH_KEY_OPTION, NULL, NULL },
   { "source", "text", NH_KEY_OPTION, NULL, NULL },
   { "entity", "text", NH_KEY_OPTION, NULL, NULL },
+  { "priority", "choice", NH_KEY_OPTION, "P1,P2,P3,P4,P5", NULL },
   { "overflow", "choice", 0, "truncate,error", NULL },
   { NULL, NULL, 0, NULL, NULL },
 };

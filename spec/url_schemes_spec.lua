@@ -88,17 +88,24 @@ describe("Apprise URLs of the new platforms", function()
       assert.same({ platform = "opsgenie", value = "https://api.eu.opsgenie.com/v2/alerts", api_key = "gk-2",
         entity = "web", alert_tags = { "db", "prod" } },
         parse("opsgenie://ignored?apikey=gk-2&region=eu&entity=web&tags=db,prod&batch=yes&priority=normal"))
+      -- ?priority= as P1..P5 or 1..5 (Apprise sends those as written); the default leaves it to the message
+      for given, want in pairs({ p1 = "P1", ["1"] = "P1", P2 = "P2", ["4"] = "P4", p5 = "P5" }) do
+        assert.equal(want, parse("opsgenie://gk-1?priority=" .. given).priority, given)
+      end
+      for _, given in ipairs({ "normal", "3", "p3", "bogus" }) do
+        assert.is_nil(parse("opsgenie://gk-1?priority=" .. given).priority, given)
+      end
       -- newer Apprise: user@ (the request's owner) is decoration; action=new is what notifyhub does
       assert.same({ platform = "opsgenie", value = "https://api.opsgenie.com/v2/alerts", api_key = "gk-3" },
         parse("opsgenie://ops-bot@gk-3?action=new"))
     end)
 
-    it("refuses responders, a forced priority, an alias, details and actions other than new", function()
+    it("refuses responders, a priority by name, an alias, details and actions other than new", function()
       refuses({
         { "opsgenie://SECRETk1/@user", "responders" },
         { "opsgenie://SECRETk2?to=%23team", "responders" },
-        { "opsgenie://SECRETk3?priority=high", "priority: notifyhub sets P1%.%.P5" },
-        { "opsgenie://SECRETk3?priority=p5", "priority: notifyhub sets P1%.%.P5" },
+        { "opsgenie://SECRETk3?priority=high", "priority: give P1 to P5" },
+        { "opsgenie://SECRETk3?priority=emergency", "priority: give P1 to P5" },
         { "opsgenie://SECRETk4?alias=SECRETa", "alias" },
         { "opsgenie://SECRETk5?+k=SECRETv", "details" },
         { "opsgenie://SECRETk6?region=xx", "region: us or eu" },
@@ -416,8 +423,9 @@ describe("Apprise URLs of the new platforms", function()
     end)
 
     it("opsgenie:// creates an alert with the GenieKey, entity and tags", function()
-      local receipt = assert(deliver("opsgenie://OGkey-77?entity=web&tags=db,prod"))
+      local receipt = assert(deliver("opsgenie://OGkey-77?entity=web&tags=db,prod&priority=p2"))
       local req, body = last("/v2/alerts")
+      assert.equal("P2", body.priority)
       assert.equal("GenieKey OGkey-77", req.headers.authorization)
       assert.equal("web", body.entity)
       assert.same({ "db", "prod" }, body.tags)

@@ -499,9 +499,10 @@ end
 -- responders). ?batch= (how Apprise groups responders) has nothing to act
 -- on; user@ (newer Apprise: the request's owner shown in the log) is
 -- decoration.
--- Apprise's names map low to P1, Opsgenie's most urgent, and emergency to P5:
--- a priority other than its default is refused rather than sent inverted.
-local OPSGENIE_PRIORITIES = { "l=P1", "m=P2", "n", "h=P4", "e=P5", "1=P1", "2=P2", "3", "4=P4", "5=P5", "p1=P1",
+-- Apprise sends 1..5 and p1..p5 as P1..P5, but its names low to P1,
+-- Opsgenie's most urgent, and emergency to P5: a name ("!") is refused
+-- rather than sent inverted.
+local OPSGENIE_PRIORITIES = { "l=!", "m=!", "n", "h=!", "e=!", "1=P1", "2=P2", "3", "4=P4", "5=P5", "p1=P1",
   "p2=P2", "p3", "p4=P4", "p5=P5" }
 -- Newer Apprise's ?action= (default map: close the alerts it opened on
 -- info and success) needs the alert ids of earlier messages, which notifyhub
@@ -532,9 +533,10 @@ function S.opsgenie.parse(u)
     return nil, "responders (@user, #team, *schedule, ^escalation) are not supported: the alert goes where"
       .. " the API key's integration routes it"
   end
-  if apprise_priority(u, OPSGENIE_PRIORITIES) then
-    return nil, "priority: notifyhub sets P1..P5 from the message's type and priority, not per URL (only"
-      .. " Apprise's default, normal, is accepted)"
+  local priority = apprise_priority(u, OPSGENIE_PRIORITIES)
+  if priority == "!" then
+    return nil, "priority: give P1 to P5 (1 to 5): Apprise sends low as P1, Opsgenie's most urgent, and"
+      .. " emergency as P5"
   end
   if opt(u, "alias") then return nil, "alias: notifyhub uses the message id (a message sent again is one alert)" end
   local why = opsgenie_action(u)
@@ -544,7 +546,7 @@ function S.opsgenie.parse(u)
   end
   local tags = list(opt(u, "tags"))
   return { { platform = "opsgenie", value = url .. "/v2/alerts", api_key = key, entity = opt(u, "entity"),
-    alert_tags = #tags > 0 and tags or nil } }
+    alert_tags = #tags > 0 and tags or nil, priority = priority } }
 end
 
 -- bark://[user:password@]host[:port]/DeviceKey[/DeviceKey...] (http) and
