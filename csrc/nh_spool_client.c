@@ -38,6 +38,7 @@
 #define TAKE_EVERY 0.5    /* seconds between looks for records others left */
 #define STORE_WAIT 1.0    /* busy timeout of the writer's own calls */
 #define ENDS_DELAY 0.01   /* seconds ends wait to be written together */
+#define CKPT_FRAMES 2000  /* WAL frames (pages) that call for a checkpoint by the writer */
 
 /* A record that does not decode: kept failed, with a receipt that says so. */
 static void fail_record(nh_client *c, const nh_spool_rec *r, const char *why) {
@@ -194,6 +195,13 @@ static void *writer_main(void *arg) {
   double lease = c->spool->opt.lease, next_renew = nh_now() + lease / 3, next_take = nh_now();
   pthread_mutex_lock(&w->lock);
   for (;;) {
+    /* Checkpoints are the writer's (nh_spool_ckpt.c), not busy: the
+     * caller goes on committing its own submits meanwhile. */
+    if (!w->stop && nh_spool_wal_frames(c->spool) >= CKPT_FRAMES) {
+      pthread_mutex_unlock(&w->lock);
+      nh_spool_checkpoint(c->spool, CKPT_FRAMES);
+      pthread_mutex_lock(&w->lock);
+    }
     double now = nh_now(), next = next_renew < next_take ? next_renew : next_take;
     /* Ends wait a little to share a transaction (they are not anyone's
      * wait); a caller writing its own round (busy) is let finish. */
@@ -203,7 +211,13 @@ static void *writer_main(void *arg) {
     if (ends_at < next) next = ends_at;
     if (w->busy || (!w->head && (w->stop ? !w->n_ends : now < next))) {
       if (w->stop && !w->busy && !w->head && !w->n_ends) break;
-      nh_queue_timedwait(&w->wake, &w->lock, w->busy ? STORE_WAIT : next - now);
+      /* A caller's round (busy) is looked at again after ENDS_DELAY, not
+       * woken for: it takes the ends itself. Only a long sleep (idle) is
+       * woken by the first end (nh_spool_ends_queue). */
+      double wait = w->busy ? ENDS_DELAY : next - now;
+      w->idle = wait > ENDS_DELAY;
+      nh_queue_timedwait(&w->wake, &w->lock, wait);
+      w->idle = 0;
       continue;
     }
     w->busy = 1;
@@ -281,7 +295,10 @@ static void write_own_locked(nh_spool_writer *w, nh_spool_slot *slot) {
   if (keep) free(ends);
   slot->state = NH_SLOT_DONE;
   w->busy = 0;
-  if (w->head || w->n_ends) pthread_cond_signal(&w->wake);
+  /* Not for ends: the writer is either woken by their first (idle) or
+   * looks again within ENDS_DELAY; a wake per submit cost two switches. */
+  if (w->head || (w->idle && w->n_ends) || nh_spool_wal_frames(w->c->spool) >= CKPT_FRAMES)
+    pthread_cond_signal(&w->wake);
 }
 
 static void await_slot(nh_spool_writer *w, nh_spool_slot *slot, const char *path) {
@@ -371,6 +388,7 @@ nh_code nh_spool_client_open(nh_client *c, const nh_options *opt, char *err, siz
   c->spool =
     nh_spool_open(&opt->spool, nh_spool_client_wait(opt->queue_timeout), &code, err, errlen);
   if (!c->spool) return code;
+  nh_spool_defer_checkpoints(c->spool); /* the writer's (nh_spool_ckpt.c) */
   if (!writer_start(c)) {
     snprintf(err, errlen, "spool %s: could not start its writer thread", c->spool->path);
     return NH_INTERNAL;
