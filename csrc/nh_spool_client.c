@@ -38,7 +38,7 @@
 #define TAKE_EVERY 0.5    /* seconds between looks for records others left */
 #define STORE_WAIT 1.0    /* busy timeout of the writer's own calls */
 #define ENDS_DELAY 0.01   /* seconds ends wait to be written together */
-#define CKPT_FRAMES 2000  /* WAL frames (pages) that call for a checkpoint by the writer */
+#define CKPT_FRAMES 4000  /* WAL frames (pages) that call for a checkpoint by the writer */
 
 /* A record that does not decode: kept failed, with a receipt that says so. */
 static void fail_record(nh_client *c, const nh_spool_rec *r, const char *why) {
@@ -276,14 +276,20 @@ static void items_free(nh_spool_item *items, size_t n) {
 
 /* Waits for the writer to end the slot, or takes it back at its deadline. */
 /* w->lock held, the writer idle: the caller writes its own slot, with the
- * pending ends, in one transaction (no hand-off to the writer thread:
- * the owner submits one call at a time, so there is nobody to group
- * with); the writer meanwhile waits (busy). */
+ * pending ends once they are due, in one transaction (no hand-off to the
+ * writer thread: the owner submits one call at a time, so there is nobody
+ * to group with); the writer meanwhile waits (busy). Ends taken at every
+ * submit went one at a time, each a page of its own in the commit (about
+ * 10 us); gathered for ENDS_DELAY, many share a page. */
 static void write_own_locked(nh_spool_writer *w, nh_spool_slot *slot) {
-  nh_spool_end *ends = w->ends;
-  size_t m = w->n_ends;
-  w->ends = NULL;
-  w->n_ends = w->cap_ends = 0;
+  int due = w->n_ends >= NH_SPOOL_ENDS_MANY ||
+            (w->n_ends && nh_now() >= w->ends_since + ENDS_DELAY);
+  nh_spool_end *ends = due ? w->ends : NULL;
+  size_t m = due ? w->n_ends : 0;
+  if (due) {
+    w->ends = NULL;
+    w->n_ends = w->cap_ends = 0;
+  }
   w->busy = 1;
   slot->state = NH_SLOT_WRITING;
   pthread_mutex_unlock(&w->lock);
