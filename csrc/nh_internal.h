@@ -570,12 +570,12 @@ struct nh_spool {
   long pid;
   unsigned long long start; /* /proc/self/stat field 22 */
   char owner[96];
-  double registered; /* wall time of this owner's last committed register, 0: none */
+  double registered;  /* wall time of this owner's last committed register, 0: none */
   double registering; /* the register of the open transaction, 0: none */
   struct sqlite3_stmt *stmt[NH_SQL_COUNT];
-  int sync_full;              /* spool.sync = "full" */
-  int wal_frames;             /* the WAL's frames after the last commit (atomic) */
-  struct sqlite3 *ckpt_db;    /* nh_spool_checkpoint's own connection, or NULL */
+  int sync_full;           /* spool.sync = "full" */
+  int wal_frames;          /* the WAL's frames after the last commit (atomic) */
+  struct sqlite3 *ckpt_db; /* nh_spool_checkpoint's own connection, or NULL */
 };
 
 /* nh_spool.c. Each public call runs between enter (locks; NH_CLOSED in a

@@ -43,8 +43,9 @@ static sqlite3 *ckpt_db(nh_spool *sp) {
     return NULL;
   }
   /* Its checkpoints sync as the spool's commits promise. */
-  sqlite3_exec(sp->ckpt_db, sp->sync_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
-               NULL, NULL, NULL);
+  sqlite3_exec(sp->ckpt_db,
+               sp->sync_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL", NULL,
+               NULL, NULL);
   return sp->ckpt_db;
 }
 

@@ -282,8 +282,8 @@ static void items_free(nh_spool_item *items, size_t n) {
  * submit went one at a time, each a page of its own in the commit (about
  * 10 us); gathered for ENDS_DELAY, many share a page. */
 static void write_own_locked(nh_spool_writer *w, nh_spool_slot *slot) {
-  int due = w->n_ends >= NH_SPOOL_ENDS_MANY ||
-            (w->n_ends && nh_now() >= w->ends_since + ENDS_DELAY);
+  int due =
+    w->n_ends >= NH_SPOOL_ENDS_MANY || (w->n_ends && nh_now() >= w->ends_since + ENDS_DELAY);
   nh_spool_end *ends = due ? w->ends : NULL;
   size_t m = due ? w->n_ends : 0;
   if (due) {

@@ -72,7 +72,8 @@ static int seq_load(nh_spool *sp, sqlite3_int64 *last, int *found) {
   sqlite3_reset(st);
   if (rc == SQLITE_ROW) return SQLITE_OK;
   if (rc != SQLITE_DONE) return rc;
-  if (!(st = nh_spool_stmt(sp, NH_SQL_SEQ_FIRST)) && !(st = nh_spool_stmt(sp, NH_SQL_SEQ_FIRST_NEW)))
+  if (!(st = nh_spool_stmt(sp, NH_SQL_SEQ_FIRST)) &&
+      !(st = nh_spool_stmt(sp, NH_SQL_SEQ_FIRST_NEW)))
     return sqlite3_errcode(sp->db);
   rc = sqlite3_step(st);
   *last = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
