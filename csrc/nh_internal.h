@@ -486,9 +486,10 @@ struct nh_spool_writer {
   nh_spool_slot *head, **tail;
   nh_spool_end *ends; /* finished jobs; each receipt is owned */
   size_t n_ends, cap_ends;
-  double ends_since; /* nh_now() when the first pending end came */
-  int busy;          /* a round is being written (by the writer or a caller) */
-  int idle;          /* the writer sleeps longer than ENDS_DELAY: wake it for ends */
+  double ends_since;  /* nh_now() when the first pending end came */
+  double last_submit; /* nh_now() of the last submit a caller committed itself */
+  int busy;           /* a round is being written (by the writer or a caller) */
+  int idle;           /* the writer sleeps longer than ENDS_DELAY: wake it for ends */
   int stop;
   double stop_deadline;
   pthread_t thread;

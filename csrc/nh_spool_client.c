@@ -208,6 +208,9 @@ static void *writer_main(void *arg) {
     double ends_at = w->n_ends == 0                               ? INFINITY
                      : w->stop || w->n_ends >= NH_SPOOL_ENDS_MANY ? now
                                                                   : w->ends_since + ENDS_DELAY;
+    /* While a caller submits, due ends ride in its commit for free; the
+     * writer writes them once submits pause for ENDS_DELAY. */
+    if (!w->stop && ends_at < w->last_submit + ENDS_DELAY) ends_at = w->last_submit + ENDS_DELAY;
     if (ends_at < next) next = ends_at;
     if (w->busy || (!w->head && (w->stop ? !w->n_ends : now < next))) {
       if (w->stop && !w->busy && !w->head && !w->n_ends) break;
@@ -286,6 +289,7 @@ static void write_own_locked(nh_spool_writer *w, nh_spool_slot *slot) {
     w->n_ends >= NH_SPOOL_ENDS_MANY || (w->n_ends && nh_now() >= w->ends_since + ENDS_DELAY);
   nh_spool_end *ends = due ? w->ends : NULL;
   size_t m = due ? w->n_ends : 0;
+  w->last_submit = nh_now();
   if (due) {
     w->ends = NULL;
     w->n_ends = w->cap_ends = 0;
