@@ -68,6 +68,34 @@ describe("spool commit path", function()
     c:close(0.1)
   end)
 
+  it("goes on after the seq a file made before counts.seq gave out (AUTOINCREMENT's)", function()
+    local path = dir .. "/old.db"
+    -- Schema 1 as it was made before counts.seq: AUTOINCREMENT, seq 41 given out.
+    sql(path, "PRAGMA journal_mode = WAL; CREATE TABLE jobs (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+      .. " id TEXT NOT NULL, state INTEGER NOT NULL, owner TEXT, lease REAL, due REAL NOT NULL,"
+      .. " priority INTEGER NOT NULL, attempt INTEGER NOT NULL, created REAL NOT NULL,"
+      .. " labels TEXT NOT NULL, record BLOB NOT NULL, failed_at REAL, receipt TEXT);"
+      .. " CREATE INDEX jobs_queue ON jobs (priority DESC, due, seq) WHERE state = 0;"
+      .. " CREATE INDEX jobs_owner ON jobs (owner) WHERE state = 1;"
+      .. " CREATE INDEX jobs_failed ON jobs (failed_at, seq) WHERE state = 2;"
+      .. " CREATE TABLE owners (id TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL,"
+      .. " start INTEGER NOT NULL, lease REAL NOT NULL);"
+      .. " CREATE TABLE counts (k TEXT PRIMARY KEY, n INTEGER NOT NULL);"
+      .. " INSERT INTO counts VALUES ('open', 0);"
+      .. " CREATE TABLE rate (key TEXT NOT NULL, t REAL NOT NULL);"
+      .. " CREATE INDEX rate_key ON rate (key, t);"
+      .. " INSERT INTO sqlite_sequence VALUES ('jobs', 41);"
+      .. " PRAGMA user_version = 1; PRAGMA application_id = 1313362768;")
+    shell.execute("chmod 600 " .. shell.q(path))
+    server.behave("/webhook/old-hang", { delay = 5 })
+    local c = assert(notifyhub.new({ spool = { path = path },
+      webhook = { url = server.url("/webhook/old-hang") } }))
+    assert(c:send_async({ id = "after", body = "x" }))
+    assert.equal("42", sql(path, "SELECT seq FROM jobs WHERE id = 'after'"))
+    assert.equal("42", sql(path, "SELECT n FROM counts WHERE k = 'seq'"))
+    c:close(0.1)
+  end)
+
   it("keeps the WAL bounded while one thread sends 30,000 messages (the writer checkpoints)", function()
     local path = dir .. "/wal.db"
     local c = assert(notifyhub.new({ spool = { path = path },
