@@ -21,7 +21,8 @@
 -- rest goes on. The parent starts and stops nginx (stopped even when something fails).
 --
 -- Environment: BENCH_QUICK=1 runs fewer repeats and 20,000 throughput messages;
--- BENCH_TPUT_N=n sets the number of throughput messages.
+-- BENCH_TPUT_N=n sets the number of throughput messages; BENCH_ONLY=spool runs only the
+-- spool table (section 3 of the tables: `BENCH_ONLY=spool lua5.4 bench/run.lua`).
 
 package.path = "lua/?.lua;lua/?/init.lua;./?.lua;" .. package.path
 package.cpath = "./build/lua5.4/?.so;" .. package.cpath
@@ -32,6 +33,7 @@ local system = require("system")
 local LUA = arg and arg[-1] or "lua5.4"
 local SCRIPT = arg and arg[0] or "bench/run.lua"
 local QUICK = os.getenv("BENCH_QUICK") == "1"
+local ONLY = os.getenv("BENCH_ONLY")
 
 local SEED_MESSAGES = 200
 local SEED_WORKERS = 8
@@ -553,9 +555,9 @@ local function main()
   local ok, err = pcall(function()
     local base = server.start({ workers = NGINX_WORKERS })
     print("Server: " .. base .. " (nginx, " .. NGINX_WORKERS .. " worker process)")
-    seed_table(base)
-    throughput_table(base)
-    spool_table(base)
+    if not ONLY or ONLY == "seed" then seed_table(base) end
+    if not ONLY or ONLY == "tput" then throughput_table(base) end
+    if not ONLY or ONLY == "spool" then spool_table(base) end
   end)
   server.stop()
   if #notes > 0 then

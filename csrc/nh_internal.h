@@ -520,8 +520,10 @@ struct nh_spool_writer {
   nh_spool_slot *head, **tail;
   nh_spool_end *ends; /* finished jobs; each receipt is owned */
   size_t n_ends, cap_ends;
-  double ends_since; /* nh_now() when the first pending end came */
-  int busy;          /* a round is being written (by the writer or a caller) */
+  double ends_since;  /* nh_now() when the first pending end came */
+  double last_submit; /* nh_now() of the last submit a caller committed itself */
+  int busy;           /* a round is being written (by the writer or a caller) */
+  int idle;           /* the writer sleeps longer than ENDS_DELAY: wake it for ends */
   int stop;
   int no_take; /* the process is leaving: take no record others left */
   double stop_deadline;
@@ -573,6 +575,13 @@ struct sqlite3_stmt;
 typedef enum nh_spool_sql {
   NH_SQL_OPEN_COUNT,
   NH_SQL_OPEN_ADD,
+  NH_SQL_SEQ,
+  NH_SQL_SEQ_SET,
+  NH_SQL_SEQ_ADD,
+  NH_SQL_SEQ_FIRST,
+  NH_SQL_SEQ_FIRST_NEW,
+  NH_SQL_BEGIN,
+  NH_SQL_COMMIT,
   NH_SQL_INSERT,
   NH_SQL_DUE,
   NH_SQL_MARK_TAKEN,
@@ -607,7 +616,12 @@ struct nh_spool {
   long pid;
   unsigned long long start; /* /proc/self/stat field 22 */
   char owner[96];
+  double registered;  /* wall time of this owner's last committed register, 0: none */
+  double registering; /* the register of the open transaction, 0: none */
   struct sqlite3_stmt *stmt[NH_SQL_COUNT];
+  int sync_full;           /* spool.sync = "full" */
+  int wal_frames;          /* the WAL's frames after the last commit (atomic) */
+  struct sqlite3 *ckpt_db; /* nh_spool_checkpoint's own connection, or NULL */
 };
 
 /* nh_spool.c. Each public call runs between enter (locks; NH_CLOSED in a
@@ -631,6 +645,15 @@ nh_code nh_spool_commit(nh_spool *sp, nh_code code, char *err, size_t errlen);
 /* Runs a prepared statement to its end; SQLITE_DONE or the error's rc. */
 int nh_spool_run(struct sqlite3_stmt *st);
 
+/* nh_spool_ckpt.c: checkpoints off the committing thread. defer: commits
+ * no longer checkpoint (wal_autocheckpoint off), someone must call
+ * nh_spool_checkpoint (one thread); it checkpoints when the last commit
+ * left at least min_frames in the WAL. */
+void nh_spool_defer_checkpoints(nh_spool *sp);
+int nh_spool_wal_frames(nh_spool *sp);
+void nh_spool_checkpoint(nh_spool *sp, int min_frames);
+void nh_spool_ckpt_close(nh_spool *sp); /* with the spool */
+
 /* nh_spool_owner.c: this process's host id, pid and start time; whether a
  * holder on this host is dead; taking over what dead or expired holders
  * held (inside a write transaction). */
@@ -638,5 +661,8 @@ void nh_spool_identity(nh_spool *sp);
 int nh_spool_pid_dead(long pid, unsigned long long start);
 nh_code nh_spool_reclaim(nh_spool *sp, double now, char *err, size_t errlen);
 nh_code nh_spool_register(nh_spool *sp, double now, char *err, size_t errlen);
+/* Registers only when this owner's last committed register is older than
+ * lease/4 (or in the future): a put needs its holder's row, not a new one. */
+nh_code nh_spool_register_stale(nh_spool *sp, double now, char *err, size_t errlen);
 
 #endif

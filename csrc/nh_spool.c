@@ -22,8 +22,16 @@
 static const char *const sql[NH_SQL_COUNT] = {
   [NH_SQL_OPEN_COUNT] = "SELECT n FROM counts WHERE k = 'open'",
   [NH_SQL_OPEN_ADD] = "UPDATE counts SET n = n + ?1 WHERE k = 'open'",
+  [NH_SQL_SEQ] = "SELECT n FROM counts WHERE k = 'seq'",
+  [NH_SQL_SEQ_SET] = "UPDATE counts SET n = ?1 WHERE k = 'seq'", /* one page: n is not indexed */
+  [NH_SQL_SEQ_ADD] = "INSERT INTO counts (k, n) VALUES ('seq', ?1)",
+  [NH_SQL_SEQ_FIRST] = "SELECT max(ifnull((SELECT max(seq) FROM jobs), 0),"
+                       " ifnull((SELECT seq FROM sqlite_sequence WHERE name = 'jobs'), 0))",
+  [NH_SQL_SEQ_FIRST_NEW] = "SELECT ifnull(max(seq), 0) FROM jobs",
+  [NH_SQL_BEGIN] = "BEGIN IMMEDIATE",
+  [NH_SQL_COMMIT] = "COMMIT",
   [NH_SQL_INSERT] = "INSERT INTO jobs (id, state, due, priority, attempt, created, labels, record,"
-                    " owner, lease) VALUES (?1, ?8, ?2, ?3, ?4, ?5, ?6, ?7, ?9, ?10)",
+                    " owner, lease, seq) VALUES (?1, ?8, ?2, ?3, ?4, ?5, ?6, ?7, ?9, ?10, ?11)",
   [NH_SQL_DUE] = "SELECT seq, id, attempt, due, record FROM jobs WHERE state = 0 AND due <= ?1"
                  " ORDER BY priority DESC, due, seq LIMIT ?2",
   [NH_SQL_MARK_TAKEN] = "UPDATE jobs SET state = 1, owner = ?2, lease = ?3 WHERE seq = ?1",
@@ -140,16 +148,30 @@ int nh_spool_exec(nh_spool *sp, const char *text) {
   return sqlite3_exec(sp->db, text, NULL, NULL, NULL);
 }
 
+/* BEGIN and COMMIT prepared once: parsing them was a good part of a
+ * one-record transaction. */
+static int run_prepared(nh_spool *sp, nh_spool_sql which) {
+  sqlite3_stmt *st = nh_spool_stmt(sp, which);
+  if (!st) return sqlite3_errcode(sp->db);
+  int rc = nh_spool_run(st);
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 nh_code nh_spool_begin(nh_spool *sp, char *err, size_t errlen) {
-  int rc = nh_spool_exec(sp, "BEGIN IMMEDIATE");
+  int rc = run_prepared(sp, NH_SQL_BEGIN);
   return rc == SQLITE_OK ? NH_OK
                          : nh_spool_error(sp, rc, "waiting for the write lock", err, errlen);
 }
 
 nh_code nh_spool_commit(nh_spool *sp, nh_code code, char *err, size_t errlen) {
+  double registering = sp->registering;
+  sp->registering = 0;
   if (code == NH_OK) {
-    int rc = nh_spool_exec(sp, "COMMIT");
-    if (rc == SQLITE_OK) return NH_OK;
+    int rc = run_prepared(sp, NH_SQL_COMMIT);
+    if (rc == SQLITE_OK) {
+      if (registering > 0) sp->registered = registering;
+      return NH_OK;
+    }
     code = nh_spool_error(sp, rc, "committing", err, errlen);
   }
   /* A failed write may have rolled back already (SQLITE_FULL does). */

@@ -40,6 +40,7 @@
 #define STORE_WAIT 1.0    /* busy timeout of the writer's own calls */
 #define ENDS_DELAY 0.01   /* seconds ends wait to be written together */
 #define RATE_WAIT 0.1     /* busy timeout of the rate windows' connection */
+#define CKPT_FRAMES 4000  /* WAL frames (pages) that call for a checkpoint by the writer */
 
 /* A record that does not decode: kept failed, with a receipt that says so. */
 static void fail_record(nh_client *c, const nh_spool_rec *r, const char *why) {
@@ -212,16 +213,32 @@ static void *writer_main(void *arg) {
   double lease = c->spool->opt.lease, next_renew = nh_now() + lease / 3, next_take = nh_now();
   pthread_mutex_lock(&w->lock);
   for (;;) {
+    /* Checkpoints are the writer's (nh_spool_ckpt.c), not busy: the
+     * caller goes on committing its own submits meanwhile. */
+    if (!w->stop && nh_spool_wal_frames(c->spool) >= CKPT_FRAMES) {
+      pthread_mutex_unlock(&w->lock);
+      nh_spool_checkpoint(c->spool, CKPT_FRAMES);
+      pthread_mutex_lock(&w->lock);
+    }
     double now = nh_now(), next = next_renew < next_take ? next_renew : next_take;
     /* Ends wait a little to share a transaction (they are not anyone's
      * wait); a caller writing its own round (busy) is let finish. */
     double ends_at = w->n_ends == 0                               ? INFINITY
                      : w->stop || w->n_ends >= NH_SPOOL_ENDS_MANY ? now
                                                                   : w->ends_since + ENDS_DELAY;
+    /* While a caller submits, due ends ride in its commit for free; the
+     * writer writes them once submits pause for ENDS_DELAY. */
+    if (!w->stop && ends_at < w->last_submit + ENDS_DELAY) ends_at = w->last_submit + ENDS_DELAY;
     if (ends_at < next) next = ends_at;
     if (w->busy || (!w->head && (w->stop ? !w->n_ends : now < next))) {
       if (w->stop && !w->busy && !w->head && !w->n_ends) break;
-      nh_queue_timedwait(&w->wake, &w->lock, w->busy ? STORE_WAIT : next - now);
+      /* A caller's round (busy) is looked at again after ENDS_DELAY, not
+       * woken for: it takes the ends itself. Only a long sleep (idle) is
+       * woken by the first end (nh_spool_ends_queue). */
+      double wait = w->busy ? ENDS_DELAY : next - now;
+      w->idle = wait > ENDS_DELAY;
+      nh_queue_timedwait(&w->wake, &w->lock, wait);
+      w->idle = 0;
       continue;
     }
     w->busy = 1;
@@ -276,14 +293,21 @@ static void items_free(nh_spool_item *items, size_t n) {
 
 /* Waits for the writer to end the slot, or takes it back at its deadline. */
 /* w->lock held, the writer idle: the caller writes its own slot, with the
- * pending ends, in one transaction (no hand-off to the writer thread:
- * the owner submits one call at a time, so there is nobody to group
- * with); the writer meanwhile waits (busy). */
+ * pending ends once they are due, in one transaction (no hand-off to the
+ * writer thread: the owner submits one call at a time, so there is nobody
+ * to group with); the writer meanwhile waits (busy). Ends taken at every
+ * submit went one at a time, each a page of its own in the commit (about
+ * 10 us); gathered for ENDS_DELAY, many share a page. */
 static void write_own_locked(nh_spool_writer *w, nh_spool_slot *slot) {
-  nh_spool_end *ends = w->ends;
-  size_t m = w->n_ends;
-  w->ends = NULL;
-  w->n_ends = w->cap_ends = 0;
+  int due =
+    w->n_ends >= NH_SPOOL_ENDS_MANY || (w->n_ends && nh_now() >= w->ends_since + ENDS_DELAY);
+  nh_spool_end *ends = due ? w->ends : NULL;
+  size_t m = due ? w->n_ends : 0;
+  w->last_submit = nh_now();
+  if (due) {
+    w->ends = NULL;
+    w->n_ends = w->cap_ends = 0;
+  }
   w->busy = 1;
   slot->state = NH_SLOT_WRITING;
   pthread_mutex_unlock(&w->lock);
@@ -295,7 +319,10 @@ static void write_own_locked(nh_spool_writer *w, nh_spool_slot *slot) {
   if (keep) free(ends);
   slot->state = NH_SLOT_DONE;
   w->busy = 0;
-  if (w->head || w->n_ends) pthread_cond_signal(&w->wake);
+  /* Not for ends: the writer is either woken by their first (idle) or
+   * looks again within ENDS_DELAY; a wake per submit cost two switches. */
+  if (w->head || (w->idle && w->n_ends) || nh_spool_wal_frames(w->c->spool) >= CKPT_FRAMES)
+    pthread_cond_signal(&w->wake);
 }
 
 static void await_slot(nh_spool_writer *w, nh_spool_slot *slot, const char *path) {
@@ -399,6 +426,7 @@ nh_code nh_spool_client_open(nh_client *c, const nh_options *opt, char *err, siz
     nh_spool_set_timeout(c->rates, RATE_WAIT);
     return NH_OK;
   }
+  nh_spool_defer_checkpoints(c->spool); /* the writer's (nh_spool_ckpt.c) */
   if (!writer_start(c)) {
     snprintf(err, errlen, "spool %s: could not start its writer thread", c->spool->path);
     return NH_INTERNAL;

@@ -34,7 +34,9 @@ void nh_spool_ends_queue(nh_client *c, nh_spool_end *e) {
   nh_spool_writer *w = c->writer;
   pthread_mutex_lock(&w->lock);
   int kept = !w->stop && nh_spool_ends_push_locked(w, e) == 0;
-  if (kept && (w->n_ends == 1 || w->n_ends == NH_SPOOL_ENDS_MANY)) pthread_cond_signal(&w->wake);
+  /* The writer, unless asleep for long (idle), looks within ENDS_DELAY. */
+  if (kept && ((w->idle && w->n_ends == 1) || w->n_ends == NH_SPOOL_ENDS_MANY))
+    pthread_cond_signal(&w->wake);
   pthread_mutex_unlock(&w->lock);
   if (!kept) free((void *)e->receipt);
 }

@@ -6,13 +6,17 @@
  * Schema 2 (PRAGMA application_id 'NHSP', user_version 2; a schema 1 file
  * is upgraded in place when opened: schema 2 adds `progress`):
  *   jobs    one row per message accepted and not delivered: seq (never
- *           reused), id, state (0 queued, 1 taken, 2 failed), owner and
+ *           reused: counts.seq), id, state (0 queued, 1 taken, 2 failed), owner and
  *           lease (taken), due, priority, attempt, created, labels (a JSON
  *           array of redacted destination labels, for stats), record (the
  *           serialised job: secrets), failed_at and receipt (failed).
  *   owners  who holds records: id, host, pid, start (process start time),
  *           lease.
- *   counts  'open': the rows queued or taken, for max_queued without a scan.
+ *   counts  'open': the rows queued or taken, for max_queued without a scan;
+ *           'seq': the last seq given out (a put writes it with 'open', on
+ *           the same page; jobs.seq is not AUTOINCREMENT, whose table would
+ *           be one more page per put). A file without it (made before)
+ *           starts from sqlite_sequence.
  *   rate    send times per destination key, for the shared rate windows.
  *   progress  per target of a message with targets left: seq, target (its
  *           index), kind (0 failed, 1 delivered, 2 waiting for a retry) and
@@ -39,7 +43,7 @@
 #define SCHEMA 2
 
 static const char *const schema_sql =
-  "CREATE TABLE jobs (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL,"
+  "CREATE TABLE jobs (seq INTEGER PRIMARY KEY, id TEXT NOT NULL,"
   " state INTEGER NOT NULL, owner TEXT, lease REAL, due REAL NOT NULL,"
   " priority INTEGER NOT NULL, attempt INTEGER NOT NULL, created REAL NOT NULL,"
   " labels TEXT NOT NULL, record BLOB NOT NULL, failed_at REAL, receipt TEXT);"
@@ -49,7 +53,7 @@ static const char *const schema_sql =
   "CREATE TABLE owners (id TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL,"
   " start INTEGER NOT NULL, lease REAL NOT NULL);"
   "CREATE TABLE counts (k TEXT PRIMARY KEY, n INTEGER NOT NULL);"
-  "INSERT INTO counts VALUES ('open', 0);"
+  "INSERT INTO counts VALUES ('open', 0), ('seq', 0);"
   "CREATE TABLE rate (key TEXT NOT NULL, t REAL NOT NULL);"
   "CREATE INDEX rate_key ON rate (key, t);"; /* application_id: make_schema, from APP_ID */
 
@@ -240,6 +244,7 @@ static void spool_free(nh_spool *sp) {
   if (!sp) return;
   if (!nh_fork_since(sp->fork_generation)) { /* a child leaves the parent's connection be */
     for (int i = 0; i < NH_SQL_COUNT; i++) sqlite3_finalize(sp->stmt[i]);
+    nh_spool_ckpt_close(sp);
     sqlite3_close_v2(sp->db);
     pthread_mutex_destroy(&sp->lock);
   }
@@ -279,8 +284,8 @@ static nh_spool *open_locked(const nh_spool_options *o, double timeout, nh_code 
   sp->timeout = timeout >= 0 && timeout <= NH_DAY ? timeout : 0;
   sp->fork_generation = nh_fork_generation();
   pthread_mutex_init(&sp->lock, NULL);
-  if ((*code = connect_db(sp, strcmp(o->sync, "full") == 0, err, errlen)) == NH_OK &&
-      files_add_locked(sp) != 0)
+  sp->sync_full = strcmp(o->sync, "full") == 0;
+  if ((*code = connect_db(sp, sp->sync_full, err, errlen)) == NH_OK && files_add_locked(sp) != 0)
     *code = nh_spool_refuse(err, errlen, NH_NO_MEMORY, o->path, "out of memory");
   if (*code != NH_OK) {
     spool_free(sp); /* never listed */

@@ -81,7 +81,17 @@ nh_code nh_spool_register(nh_spool *sp, double now, char *err, size_t errlen) {
   sqlite3_bind_int64(st, 4, (sqlite3_int64)sp->start);
   sqlite3_bind_double(st, 5, now + sp->opt.lease);
   int rc = nh_spool_run(st);
-  return rc == SQLITE_DONE ? NH_OK : nh_spool_error(sp, rc, "registering", err, errlen);
+  if (rc != SQLITE_DONE) return nh_spool_error(sp, rc, "registering", err, errlen);
+  sp->registering = now; /* nh_spool_commit makes it sp->registered */
+  return NH_OK;
+}
+
+/* A holder's row goes only when its lease ran out (or its process is
+ * dead): registered within lease/4, the row is there, with time to spare. */
+nh_code nh_spool_register_stale(nh_spool *sp, double now, char *err, size_t errlen) {
+  double since = now - sp->registered;
+  if (sp->registered > 0 && since >= 0 && since < sp->opt.lease / 4) return NH_OK;
+  return nh_spool_register(sp, now, err, errlen);
 }
 
 typedef struct gone {

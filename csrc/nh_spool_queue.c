@@ -59,7 +59,37 @@ static int open_add(nh_spool *sp, sqlite3_int64 d) {
 
 /* ---- put ------------------------------------------------------------------ */
 
-static int insert(nh_spool *sp, nh_spool_item *it, double now) {
+/* The last seq given out: counts.seq, beside counts.open, so a put writes
+ * one page of counts instead of two (AUTOINCREMENT's sqlite_sequence);
+ * like it, a seq is never given out twice, even after its row went. A
+ * file of schema 1 made before counts.seq starts from sqlite_sequence. */
+static int seq_load(nh_spool *sp, sqlite3_int64 *last, int *found) {
+  sqlite3_stmt *st = nh_spool_stmt(sp, NH_SQL_SEQ);
+  if (!st) return sqlite3_errcode(sp->db);
+  int rc = sqlite3_step(st);
+  *last = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+  *found = rc == SQLITE_ROW;
+  sqlite3_reset(st);
+  if (rc == SQLITE_ROW) return SQLITE_OK;
+  if (rc != SQLITE_DONE) return rc;
+  if (!(st = nh_spool_stmt(sp, NH_SQL_SEQ_FIRST)) &&
+      !(st = nh_spool_stmt(sp, NH_SQL_SEQ_FIRST_NEW)))
+    return sqlite3_errcode(sp->db);
+  rc = sqlite3_step(st);
+  *last = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+  sqlite3_reset(st);
+  return rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
+static int seq_store(nh_spool *sp, sqlite3_int64 last, int found) {
+  sqlite3_stmt *st = nh_spool_stmt(sp, found ? NH_SQL_SEQ_SET : NH_SQL_SEQ_ADD);
+  if (!st) return sqlite3_errcode(sp->db);
+  sqlite3_bind_int64(st, 1, last);
+  int rc = nh_spool_run(st);
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int insert(nh_spool *sp, nh_spool_item *it, double now, sqlite3_int64 seq) {
   sqlite3_stmt *st = nh_spool_stmt(sp, NH_SQL_INSERT);
   if (!st) return sqlite3_errcode(sp->db);
   sqlite3_bind_text(st, 1, it->id ? it->id : "", -1, SQLITE_STATIC);
@@ -74,19 +104,22 @@ static int insert(nh_spool *sp, nh_spool_item *it, double now) {
     sqlite3_bind_text(st, 9, sp->owner, -1, SQLITE_STATIC);
     sqlite3_bind_double(st, 10, now + sp->opt.lease);
   }
+  sqlite3_bind_int64(st, 11, seq);
   int rc = nh_spool_run(st);
   if (rc != SQLITE_DONE) return rc;
-  it->seq = sqlite3_last_insert_rowid(sp->db);
+  it->seq = seq;
   it->code = NH_OK;
   return SQLITE_OK;
 }
 
 /* The items of each group go in while they fit under max_queued. */
 static int put_groups(nh_spool *sp, nh_spool_item *items, size_t n, double now) {
-  sqlite3_int64 open, added = 0;
-  int rc = open_count(sp, &open), takes = 0;
+  sqlite3_int64 open, added = 0, last = 0, first;
+  int rc = open_count(sp, &open), takes = 0, found = 0;
+  if (rc == SQLITE_OK) rc = seq_load(sp, &last, &found);
+  first = last;
   for (size_t i = 0; i < n; i++) takes |= items[i].take;
-  if (rc == SQLITE_OK && takes && nh_spool_register(sp, now, NULL, 0) != NH_OK)
+  if (rc == SQLITE_OK && takes && nh_spool_register_stale(sp, now, NULL, 0) != NH_OK)
     rc = sqlite3_errcode(sp->db);
   for (size_t i = 0, end; rc == SQLITE_OK && i < n; i = end) {
     for (end = i + 1; end < n && items[end].group == items[i].group; end++) {}
@@ -94,9 +127,10 @@ static int put_groups(nh_spool *sp, nh_spool_item *items, size_t n, double now) 
       for (size_t k = i; k < end; k++) items[k].code = NH_QUEUE_FULL;
       continue;
     }
-    for (size_t k = i; rc == SQLITE_OK && k < end; k++) rc = insert(sp, &items[k], now);
+    for (size_t k = i; rc == SQLITE_OK && k < end; k++) rc = insert(sp, &items[k], now, ++last);
     added += (sqlite3_int64)(end - i);
   }
+  if (rc == SQLITE_OK && last != first) rc = seq_store(sp, last, found);
   return rc == SQLITE_OK ? open_add(sp, added) : rc;
 }
 
@@ -399,11 +433,17 @@ static int bind_owner(nh_spool *sp, sqlite3_stmt *st, const void *arg) {
   return SQLITE_OK;
 }
 
+/* Leaving: the owner's row goes, so a later put registers again. */
+static int bind_leave(nh_spool *sp, sqlite3_stmt *st, const void *arg) {
+  sp->registered = 0;
+  return bind_owner(sp, st, arg);
+}
+
 nh_code nh_spool_release(nh_spool *sp, size_t *n, char *err, size_t errlen) {
   nh_code code =
     owner_step(sp, NH_SQL_RELEASE, bind_owner, NULL, 0, "handing messages back", n, err, errlen);
   if (code == NH_OK)
-    owner_step(sp, NH_SQL_OWNER_DROP, bind_owner, NULL, 0, "leaving", NULL, NULL, 0);
+    owner_step(sp, NH_SQL_OWNER_DROP, bind_leave, NULL, 0, "leaving", NULL, NULL, 0);
   return code;
 }
 
