@@ -118,10 +118,14 @@ static int lnh_spool_failed(lua_State *L) {
 /* spool:retry(id) -> true when it queued that failed message again */
 static int lnh_spool_retry(lua_State *L) {
   nh_spool *sp = check_open(L, 1);
-  const char *id = luaL_checkstring(L, 2);
+  size_t len, n;
+  const char *id = luaL_checklstring(L, 2, &len);
   if (!sp) return lnh_fail(L, NH_CLOSED, "spool: closed");
+  if (strlen(id) != len) { /* no id holds a NUL: "m1\0x" is not "m1" */
+    lua_pushboolean(L, 0);
+    return 1;
+  }
   char err[512];
-  size_t n;
   nh_code code = nh_spool_retry(sp, id, &n, err, sizeof err);
   if (code != NH_OK) return lnh_fail(L, code, err);
   lua_pushboolean(L, n > 0);
@@ -158,13 +162,18 @@ static int lnh_spool_tostring(lua_State *L) {
 /* core.spool_open(path) -> spool, or nil, message, CODE. An inspector
  * does not create a spool: a missing file is an error. */
 static int lnh_spool_open(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  size_t len;
+  const char *path = luaL_checklstring(L, 1, &len);
   lnh_spool *u = lua_newuserdata(L, sizeof *u); /* closed until the spool opens */
   u->sp = NULL;
   luaL_getmetatable(L, LNH_SPOOL_MT);
   lua_setmetatable(L, -2);
   char err[512];
   struct stat st;
+  if (strlen(path) != len) { /* the file system would see only the part before it */
+    snprintf(err, sizeof err, "spool %s: a file name without NUL bytes expected", path);
+    return lnh_fail(L, NH_INVALID_CONFIG, err);
+  }
   if (stat(path, &st) != 0) {
     snprintf(err, sizeof err, "spool %s: %s", path,
              errno == ENOENT ? "does not exist" : strerror(errno));

@@ -76,9 +76,9 @@ static nh_code check_options(const nh_spool_options *o, char *err, size_t errlen
   if (!o->sync || (strcmp(o->sync, "normal") != 0 && strcmp(o->sync, "full") != 0))
     return nh_spool_refuse(err, errlen, NH_INVALID_CONFIG, p,
                            "spool.sync: \"normal\" or \"full\" expected");
-  if (!(o->lease > 0 && o->lease <= NH_DAY))
+  if (!(o->lease >= 1 && o->lease <= NH_DAY))
     return nh_spool_refuse(err, errlen, NH_INVALID_CONFIG, p,
-                           "spool.lease: seconds > 0 and <= 86400 expected");
+                           "spool.lease: seconds from 1 to 86400 expected");
   if (!(o->keep_failed >= 0 && o->keep_failed <= 365 * NH_DAY))
     return nh_spool_refuse(err, errlen, NH_INVALID_CONFIG, p,
                            "spool.keep_failed: seconds from 0 to 31536000 expected");
@@ -182,6 +182,14 @@ static int pragma_int(nh_spool *sp, const char *text, int *out) {
   return rc;
 }
 
+/* WAL makes the -wal and -shm files beside the spool: a file this process
+ * can write in a directory it cannot write fails in SQLite's first read. */
+static nh_code refuse_dir(nh_spool *sp, char *err, size_t errlen) {
+  return nh_spool_refuse(
+    err, errlen, NH_INVALID_CONFIG, sp->path,
+    "cannot use WAL mode (its directory must be writable for the -wal and -shm files)");
+}
+
 /* 1: ours; 2: ours, schema 1 (to be upgraded); 0: empty, to be made ours;
  * -1: something else (err filled). */
 static int whose(nh_spool *sp, nh_code *code, char *err, size_t errlen) {
@@ -192,6 +200,8 @@ static int whose(nh_spool *sp, nh_code *code, char *err, size_t errlen) {
     if ((rc & 0xff) == SQLITE_NOTADB)
       *code = nh_spool_refuse(err, errlen, NH_INVALID_CONFIG, sp->path,
                               "is not a spool (not an SQLite database)");
+    else if ((rc & 0xff) == SQLITE_READONLY || (rc & 0xff) == SQLITE_CANTOPEN)
+      *code = refuse_dir(sp, err, errlen);
     else *code = nh_spool_error(sp, rc, "reading its header", err, errlen);
     return -1;
   }
@@ -233,10 +243,7 @@ static nh_code set_modes(nh_spool *sp, char *err, size_t errlen) {
         strcmp((const char *)sqlite3_column_text(st, 0), "wal") == 0 ? SQLITE_OK : SQLITE_CANTOPEN;
     sqlite3_finalize(st);
   }
-  if (rc == SQLITE_CANTOPEN)
-    return nh_spool_refuse(
-      err, errlen, NH_INVALID_CONFIG, sp->path,
-      "cannot use WAL mode (its directory must be writable for the -wal and -shm files)");
+  if (rc == SQLITE_CANTOPEN) return refuse_dir(sp, err, errlen);
   return rc == SQLITE_OK ? NH_OK : nh_spool_error(sp, rc, "switching to WAL mode", err, errlen);
 }
 

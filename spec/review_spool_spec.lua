@@ -1,0 +1,115 @@
+-- Issue 13 reviewed from outside: what a user or an attacker could do to the
+-- spool that the parts did not hold. Each block is named after what broke.
+
+local shell = require("spec.support.shell")
+local child = require("spec.support.child")
+local notifyhub = require("notifyhub")
+local spool = require("notifyhub.spool")
+
+local INTERPRETER = os.getenv("NH_SPEC_LUA") or (jit and "luajit" or "lua5.4")
+
+local function tmpdir()
+  return (shell.capture("mktemp -d /tmp/nh-review-spool-XXXXXX"):gsub("%s+$", ""))
+end
+
+local function is_root()
+  return shell.capture("id -u"):match("^0%s") ~= nil
+end
+
+-- Runs code as the user nobody (root bypasses permissions); returns its stdout.
+local function as_nobody(code)
+  local path = child.script(code, INTERPRETER)
+  shell.execute("chmod 0644 " .. shell.q(path))
+  local out = shell.capture(("cd %s && su nobody -s /bin/sh -c %s 2>&1"):format(
+    shell.q(shell.trim(shell.capture("pwd"))),
+    shell.q(child.preload() .. INTERPRETER .. " " .. shell.q(path))))
+  os.remove(path)
+  return out
+end
+
+describe("review: spool.lease below a second", function()
+  local dir
+  before_each(function() dir = tmpdir() end)
+  after_each(function() shell.execute("rm -rf " .. shell.q(dir)) end)
+
+  -- A lease of 1e-300 s ran out before it was written: every other client on
+  -- the spool took a live process's messages (20 messages reached the
+  -- receiver 202 times) and the writer renewed in a busy loop (a core).
+  it("is refused: a lease shorter than the renewal cycle gives live messages away", function()
+    for _, v in ipairs({ 1e-300, 0.001, 0.5, 0.999 }) do
+      assert.error_matches(function()
+        notifyhub.new({ spool = { path = dir .. "/a.db", lease = v } })
+      end, "spool.lease: number from 1 to 86400 expected", nil, true)
+    end
+    local c = assert(notifyhub.new({ spool = { path = dir .. "/a.db", lease = 1 } }))
+    c:close()
+    c = assert(notifyhub.new({ spool = { path = dir .. "/a.db", lease = 86400 } }))
+    c:close()
+  end)
+end)
+
+describe("review: the inspector and NUL bytes", function()
+  local dir
+  before_each(function() dir = tmpdir() end)
+  after_each(function() shell.execute("rm -rf " .. shell.q(dir)) end)
+
+  -- A failed message "m1" in the spool (port 9: refused at once).
+  local function failed_spool()
+    local path = dir .. "/f.db"
+    local c = assert(notifyhub.new({ spool = { path = path }, retry = { max_attempts = 1 },
+      logger = { failures = false }, webhook = { url = "http://127.0.0.1:9/x" } }))
+    local h = assert(c:send_async({ id = "m1", title = "t", targets = { { platform = "webhook" } } }))
+    h:wait(20)
+    c:close()
+    return path
+  end
+
+  it(":retry(id) with a NUL inside the id does not re-queue the id's prefix", function()
+    local sp = assert(spool.open(failed_spool()))
+    assert.equals(1, assert(sp:stats()).failed)
+    assert.is_false(sp:retry("m1\0anything"))
+    local st = assert(sp:stats())
+    assert.equals(1, st.failed)
+    assert.equals(0, st.queued)
+    assert.is_true(sp:retry("m1"))
+    sp:close()
+  end)
+
+  it("spool.open(path) with a NUL inside the path opens nothing", function()
+    local path = failed_spool()
+    local sp, err, code = spool.open(path .. "\0.other")
+    assert.is_nil(sp)
+    assert.equals("INVALID_CONFIG", code)
+    assert.matches("NUL", err, 1, true)
+  end)
+end)
+
+describe("review: a spool file in a directory the user cannot write", function()
+  local dir
+  before_each(function() dir = tmpdir() end)
+  after_each(function() shell.execute("rm -rf " .. shell.q(dir)) end)
+
+  -- WAL needs the -wal and -shm files beside the spool: the open failed deep
+  -- in SQLite with INTERNAL ("attempt to write a readonly database").
+  it("is INVALID_CONFIG naming the path, from notifyhub.new and spool.open", function()
+    if not is_root() then
+      pending("needs root to run the check as nobody")
+      return
+    end
+    local path = dir .. "/ro/spool.db"
+    shell.execute("mkdir " .. shell.q(dir .. "/ro"))
+    assert(notifyhub.new({ spool = { path = path } })):close()
+    shell.execute(("chmod 0755 %s %s && chown nobody %s"):format(shell.q(dir), shell.q(dir .. "/ro"),
+      shell.q(path)))
+    local out = as_nobody(([[
+      local notifyhub = require("notifyhub")
+      local c, err, code = notifyhub.new({ spool = { path = %q } })
+      print("new", tostring(c), code, err)
+      local sp, err2, code2 = require("notifyhub.spool").open(%q)
+      print("open", tostring(sp), code2, err2)
+    ]]):format(path, path))
+    assert.matches("new\tnil\tINVALID_CONFIG\tspool " .. path, out, 1, true)
+    assert.matches("open\tnil\tINVALID_CONFIG\tspool " .. path, out, 1, true)
+    assert.matches("directory", out, 1, true)
+  end)
+end)
