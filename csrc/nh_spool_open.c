@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -302,11 +303,24 @@ static nh_spool *open_locked(const nh_spool_options *o, double timeout, nh_code 
   return sp;
 }
 
+/* A write past a file-size limit (ulimit -f) raises SIGXFSZ, whose default
+ * action ends the process: ignored, the write fails with EFBIG and the
+ * caller gets SPOOL_FULL. A handler or SIG_IGN the program set stays. */
+static void ignore_xfsz(void) {
+  struct sigaction old, ign = { 0 };
+  ign.sa_handler = SIG_IGN;
+  sigemptyset(&ign.sa_mask);
+  if (sigaction(SIGXFSZ, NULL, &old) == 0 && old.sa_handler == SIG_DFL &&
+      !(old.sa_flags & SA_SIGINFO))
+    sigaction(SIGXFSZ, &ign, NULL);
+}
+
 nh_spool *nh_spool_open(const nh_spool_options *o, double timeout, nh_code *code, char *err,
                         size_t errlen) {
   nh_code dummy;
   if (!code) code = &dummy;
   if ((*code = check_options(o, err, errlen)) != NH_OK) return NULL;
+  ignore_xfsz();
   pthread_mutex_lock(&files_lock);
   nh_spool *sp = NULL;
   if ((*code = check_file(o->path, err, errlen)) == NH_OK)

@@ -113,3 +113,35 @@ describe("review: a spool file in a directory the user cannot write", function()
     assert.matches("directory", out, 1, true)
   end)
 end)
+
+describe("review: a file-size limit (ulimit -f) without trap", function()
+  local dir
+  before_each(function() dir = tmpdir() end)
+  after_each(function() shell.execute("rm -rf " .. shell.q(dir)) end)
+
+  -- SIGXFSZ's default action ends the process: the first write past the
+  -- limit killed the sender (status 153) instead of answering SPOOL_FULL.
+  it("answers SPOOL_FULL instead of the process dying of SIGXFSZ", function()
+    local path = dir .. "/fsz.db"
+    local script = child.script(([[
+      local notifyhub = require("notifyhub")
+      local c = assert(notifyhub.new({ spool = { path = %q }, async = { enabled = false },
+        retry = { max_attempts = 1 }, logger = { failures = false }, webhook = { url = "http://127.0.0.1:9/x" } }))
+      for i = 1, 20000 do
+        local h, err, code = c:send_async_batch({ { title = "t", body = ("x"):rep(8000),
+          targets = { { platform = "webhook" } } } })
+        if not h and code ~= "NETWORK" then print("REFUSED " .. tostring(code)) break end
+      end
+      c:close(0)
+      print("DONE")
+    ]]):format(path), INTERPRETER)
+    local p = assert(io.popen(("sh -c %s 2>&1; echo \"status=$?\""):format(shell.q(
+      ("ulimit -f 512; exec env %s%s %s"):format(child.preload(), INTERPRETER, shell.q(script))))))
+    local out = p:read("*a")
+    p:close()
+    os.remove(script)
+    assert.matches("REFUSED SPOOL_FULL", out, 1, true)
+    assert.matches("DONE", out, 1, true)
+    assert.matches("status=0", out, 1, true)
+  end)
+end)
