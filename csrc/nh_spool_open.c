@@ -140,6 +140,25 @@ static void files_remove(const nh_spool *sp) {
   pthread_mutex_unlock(&files_lock);
 }
 
+/* The records hold secrets: a file others may read (made by touch, or
+ * chmod by hand) is made 0600 when this user owns it, else refused. The
+ * -wal and -shm files too (SQLite gives new ones the spool's mode). */
+static int private_mode(const char *path, const char *suffix) {
+  char name[4096];
+  struct stat st;
+  snprintf(name, sizeof name, "%s%s", path, suffix);
+  if (stat(name, &st) != 0 || (st.st_mode & 077) == 0) return 0;
+  return S_ISREG(st.st_mode) && st.st_uid == geteuid() ? chmod(name, st.st_mode & 0700) : -1;
+}
+
+static nh_code check_private(const char *path, char *err, size_t errlen) {
+  if (private_mode(path, "") == 0 && private_mode(path, "-wal") == 0 &&
+      private_mode(path, "-shm") == 0)
+    return NH_OK;
+  return nh_spool_refuse(err, errlen, NH_INVALID_CONFIG, path,
+                         "can be read by other users and cannot be made 0600 (it holds secrets)");
+}
+
 /* files_lock held. */
 static nh_code check_file(const char *path, char *err, size_t errlen) {
   int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -156,6 +175,7 @@ static nh_code check_file(const char *path, char *err, size_t errlen) {
   struct stat st;
   if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
     return nh_spool_refuse(err, errlen, NH_INVALID_CONFIG, path, "is not a regular file");
+  if (check_private(path, err, errlen) != NH_OK) return NH_INVALID_CONFIG;
   if (open_here_locked(&st))
     return access(path, W_OK) == 0 ? NH_OK
                                    : nh_spool_refuse(err, errlen, NH_INVALID_CONFIG, path,

@@ -145,3 +145,50 @@ describe("review: a file-size limit (ulimit -f) without trap", function()
     assert.matches("status=0", out, 1, true)
   end)
 end)
+
+describe("review: a spool file that others can read", function()
+  local dir
+  before_each(function() dir = tmpdir() end)
+  after_each(function() shell.execute("rm -rf " .. shell.q(dir)) end)
+
+  local function mode(path)
+    return shell.trim(shell.capture("stat -c %a " .. shell.q(path)))
+  end
+
+  -- An empty file made by `touch` (0644 under umask 022) became the spool
+  -- as it was: the records (webhook URLs, signing secrets) and its -wal and
+  -- -shm files (SQLite gives them the file's mode) were world-readable.
+  it("is made 0600 with its -wal and -shm files when this user owns it", function()
+    local path = dir .. "/touched.db"
+    shell.execute("touch " .. shell.q(path) .. " && chmod 0644 " .. shell.q(path))
+    local c = assert(notifyhub.new({ spool = { path = path }, async = { enabled = false },
+      retry = { max_attempts = 1 }, logger = { failures = false },
+      webhook = { url = "http://127.0.0.1:9/hooks/TOKEN", secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" } }))
+    c:send_async({ title = "t", targets = { { platform = "webhook" } } })
+    assert.equals("600", mode(path))
+    assert.equals("600", mode(path .. "-wal"))
+    assert.equals("600", mode(path .. "-shm"))
+    c:close(0)
+    -- a spool left 0666 by hand is made 0600 again when opened
+    shell.execute("chmod 0666 " .. shell.q(path))
+    local sp = assert(spool.open(path))
+    assert.equals("600", mode(path))
+    sp:close()
+  end)
+
+  it("is refused, naming the path, when it belongs to another user", function()
+    if not is_root() then
+      pending("needs root to run the check as nobody")
+      return
+    end
+    local path = dir .. "/shared.db"
+    assert(notifyhub.new({ spool = { path = path } })):close()
+    shell.execute(("chmod 0777 %s && chmod 0666 %s"):format(shell.q(dir), shell.q(path)))
+    local out = as_nobody(([[
+      local c, err, code = require("notifyhub").new({ spool = { path = %q } })
+      print("new", tostring(c), code, err)
+    ]]):format(path))
+    assert.matches("new\tnil\tINVALID_CONFIG\tspool " .. path, out, 1, true)
+    assert.matches("other users", out, 1, true)
+  end)
+end)
