@@ -192,3 +192,31 @@ describe("review: a spool file that others can read", function()
     assert.matches("other users", out, 1, true)
   end)
 end)
+
+describe("review: SPOOL_BUSY's message", function()
+  local dir
+  before_each(function() dir = tmpdir() end)
+  after_each(function() shell.execute("rm -rf " .. shell.q(dir)) end)
+
+  -- It named async.timeout (0 by default) when the wait was spool.wait's.
+  it("names the wait that ran out, in seconds", function()
+    local path = dir .. "/busy.db"
+    local c = assert(notifyhub.new({ spool = { path = path, wait = 0.2 },
+      webhook = { url = "http://127.0.0.1:9/x" } }))
+    local flag = dir .. "/locked"
+    shell.execute(("python3 -c %s %s %s >/dev/null 2>&1 &"):format(shell.q(
+      "import sqlite3,sys,time,pathlib\n"
+      .. "c=sqlite3.connect(sys.argv[1],isolation_level=None); c.execute('begin exclusive')\n"
+      .. "pathlib.Path(sys.argv[2]).touch(); time.sleep(3)"), shell.q(path), shell.q(flag)))
+    for _ = 1, 100 do
+      if shell.read_file(flag) then break end
+      shell.execute("sleep 0.05")
+    end
+    local h, err, code = c:send_async({ title = "t", targets = { { platform = "webhook" } } })
+    assert.is_nil(h)
+    assert.equals("SPOOL_BUSY", code)
+    assert.matches(path, err, 1, true)
+    assert.matches("0.2 s", err, 1, true)
+    c:close(0)
+  end)
+end)
