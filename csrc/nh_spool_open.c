@@ -146,7 +146,8 @@ static void files_remove(const nh_spool *sp) {
 static int private_mode(const char *path, const char *suffix) {
   char name[4096];
   struct stat st;
-  snprintf(name, sizeof name, "%s%s", path, suffix);
+  int n = snprintf(name, sizeof name, "%s%s", path, suffix);
+  if (n < 0 || (size_t)n >= sizeof name) return 0; /* SQLite cannot make it either */
   if (stat(name, &st) != 0 || (st.st_mode & 077) == 0) return 0;
   return S_ISREG(st.st_mode) && st.st_uid == geteuid() ? chmod(name, st.st_mode & 0700) : -1;
 }
@@ -164,7 +165,7 @@ static nh_code check_file(const char *path, char *err, size_t errlen) {
   int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd >= 0) {
     close(fd);
-    return NH_OK;
+    return check_private(path, err, errlen); /* a -wal or -shm left from before */
   }
   if (errno == ENOENT)
     return nh_spool_refuse(err, errlen, NH_INVALID_CONFIG, path,
