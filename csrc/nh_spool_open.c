@@ -222,6 +222,9 @@ static int whose(nh_spool *sp, nh_code *code, char *err, size_t errlen) {
     if ((rc & 0xff) == SQLITE_NOTADB)
       *code = nh_spool_refuse(err, errlen, NH_INVALID_CONFIG, sp->path,
                               "is not a spool (not an SQLite database)");
+    else if ((rc & 0xff) == SQLITE_CORRUPT)
+      *code = nh_spool_refuse(err, errlen, NH_INVALID_CONFIG, sp->path,
+                              "is not a spool (a damaged SQLite database: %s)", sqlite3_errstr(rc));
     else if ((rc & 0xff) == SQLITE_READONLY || (rc & 0xff) == SQLITE_CANTOPEN)
       *code = refuse_dir(sp, err, errlen);
     else *code = nh_spool_error(sp, rc, "reading its header", err, errlen);

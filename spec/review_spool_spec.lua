@@ -220,3 +220,26 @@ describe("review: SPOOL_BUSY's message", function()
     c:close(0)
   end)
 end)
+
+describe("review: a damaged spool file", function()
+  local dir
+  before_each(function() dir = tmpdir() end)
+  after_each(function() shell.execute("rm -rf " .. shell.q(dir)) end)
+
+  -- A spool cut short (a copy that stopped, a disk error) was INTERNAL
+  -- ("reading its header: database disk image is malformed").
+  it("is INVALID_CONFIG naming the path, from notifyhub.new and spool.open", function()
+    local good, cut = dir .. "/good.db", dir .. "/cut.db"
+    assert(notifyhub.new({ spool = { path = good } })):close()
+    shell.write_file(cut, shell.read_file(good):sub(1, 100))
+    local c, err, code = notifyhub.new({ spool = { path = cut } })
+    assert.is_nil(c)
+    assert.equals("INVALID_CONFIG", code)
+    assert.matches("spool " .. cut .. ": is not a spool (a damaged SQLite database", err, 1, true)
+    local sp
+    sp, err, code = spool.open(cut)
+    assert.is_nil(sp)
+    assert.equals("INVALID_CONFIG", code)
+    assert.matches(cut, err, 1, true)
+  end)
+end)
