@@ -27,6 +27,20 @@ local function as_nobody(code)
   return out
 end
 
+-- Another process holds path's write lock for seconds s (from when this returns).
+local function lock_for(path, s)
+  local flag = path .. ".locked"
+  shell.execute(("python3 -c %s %s %s %s >/dev/null 2>&1 &"):format(shell.q(
+    "import sqlite3,sys,time,pathlib\n"
+    .. "c=sqlite3.connect(sys.argv[1],isolation_level=None); c.execute('begin exclusive')\n"
+    .. "pathlib.Path(sys.argv[2]).touch(); time.sleep(float(sys.argv[3]))"),
+    shell.q(path), shell.q(flag), s))
+  for _ = 1, 100 do
+    if shell.read_file(flag) then break end
+    shell.execute("sleep 0.05")
+  end
+end
+
 describe("review: spool.lease below a second", function()
   local dir
   before_each(function() dir = tmpdir() end)
@@ -203,15 +217,7 @@ describe("review: SPOOL_BUSY's message", function()
     local path = dir .. "/busy.db"
     local c = assert(notifyhub.new({ spool = { path = path, wait = 0.2 },
       webhook = { url = "http://127.0.0.1:9/x" } }))
-    local flag = dir .. "/locked"
-    shell.execute(("python3 -c %s %s %s >/dev/null 2>&1 &"):format(shell.q(
-      "import sqlite3,sys,time,pathlib\n"
-      .. "c=sqlite3.connect(sys.argv[1],isolation_level=None); c.execute('begin exclusive')\n"
-      .. "pathlib.Path(sys.argv[2]).touch(); time.sleep(3)"), shell.q(path), shell.q(flag)))
-    for _ = 1, 100 do
-      if shell.read_file(flag) then break end
-      shell.execute("sleep 0.05")
-    end
+    lock_for(path, 3)
     local h, err, code = c:send_async({ title = "t", targets = { { platform = "webhook" } } })
     assert.is_nil(h)
     assert.equals("SPOOL_BUSY", code)
@@ -241,5 +247,33 @@ describe("review: a damaged spool file", function()
     assert.is_nil(sp)
     assert.equals("INVALID_CONFIG", code)
     assert.matches(cut, err, 1, true)
+  end)
+end)
+
+describe("review: the inspector's wait for a locked spool", function()
+  local dir
+  before_each(function() dir = tmpdir() end)
+  after_each(function() shell.execute("rm -rf " .. shell.q(dir)) end)
+
+  -- It always waited 5 s: inside nginx, an admin page's :retry() or
+  -- :purge_failed() held the worker's event loop that long.
+  it("is opts.wait seconds: SPOOL_BUSY after it, and bad values raise", function()
+    local system = require("system")
+    local path = dir .. "/i.db"
+    assert(notifyhub.new({ spool = { path = path } })):close()
+    local sp = assert(spool.open(path, { wait = 0.2 }))
+    lock_for(path, 4)
+    local t0 = system.gettime()
+    local n, err, code = sp:purge_failed()
+    local took = system.gettime() - t0
+    assert.is_nil(n)
+    assert.equals("SPOOL_BUSY", code)
+    assert.matches(path, err, 1, true)
+    assert.is_true(took < 2, "waited " .. took .. " s")
+    sp:close()
+    for _, v in ipairs({ 0, -1, 0 / 0, math.huge, 61, "1" }) do
+      assert.error_matches(function() spool.open(path, { wait = v }) end, "wait", nil, true)
+    end
+    assert.error_matches(function() spool.open(path, { bogus = 1 }) end, "bogus", nil, true)
   end)
 end)
