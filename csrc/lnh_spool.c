@@ -118,10 +118,14 @@ static int lnh_spool_failed(lua_State *L) {
 /* spool:retry(id) -> true when it queued that failed message again */
 static int lnh_spool_retry(lua_State *L) {
   nh_spool *sp = check_open(L, 1);
-  const char *id = luaL_checkstring(L, 2);
+  size_t len, n;
+  const char *id = luaL_checklstring(L, 2, &len);
   if (!sp) return lnh_fail(L, NH_CLOSED, "spool: closed");
+  if (strlen(id) != len) { /* no id holds a NUL: "m1\0x" is not "m1" */
+    lua_pushboolean(L, 0);
+    return 1;
+  }
   char err[512];
-  size_t n;
   nh_code code = nh_spool_retry(sp, id, &n, err, sizeof err);
   if (code != NH_OK) return lnh_fail(L, code, err);
   lua_pushboolean(L, n > 0);
@@ -155,16 +159,43 @@ static int lnh_spool_tostring(lua_State *L) {
   return 1;
 }
 
-/* core.spool_open(path) -> spool, or nil, message, CODE. An inspector
- * does not create a spool: a missing file is an error. */
+/* opts.wait: seconds each call waits for another process's lock (> 0 and
+ * <= 60, default 5); the only key. */
+static double check_open_opts(lua_State *L, int idx) {
+  double wait = INSPECT_TIMEOUT;
+  if (lua_isnoneornil(L, idx)) return wait;
+  luaL_checktype(L, idx, LUA_TTABLE);
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+    if (!k || strcmp(k, "wait") != 0)
+      luaL_argerror(L, idx, lua_pushfstring(L, "opts.%s: unknown key", k ? k : "?"));
+    if (lua_type(L, -1) != LUA_TNUMBER)
+      luaL_argerror(L, idx, "opts.wait: number > 0 and <= 60 expected");
+    wait = lua_tonumber(L, -1);
+    if (!(wait > 0 && wait <= 60))
+      luaL_argerror(L, idx, "opts.wait: number > 0 and <= 60 expected");
+    lua_pop(L, 1);
+  }
+  return wait;
+}
+
+/* core.spool_open(path [, opts]) -> spool, or nil, message, CODE. An
+ * inspector does not create a spool: a missing file is an error. */
 static int lnh_spool_open(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
+  size_t len;
+  const char *path = luaL_checklstring(L, 1, &len);
+  double wait = check_open_opts(L, 2);
   lnh_spool *u = lua_newuserdata(L, sizeof *u); /* closed until the spool opens */
   u->sp = NULL;
   luaL_getmetatable(L, LNH_SPOOL_MT);
   lua_setmetatable(L, -2);
   char err[512];
   struct stat st;
+  if (strlen(path) != len) { /* the file system would see only the part before it */
+    snprintf(err, sizeof err, "spool %s: a file name without NUL bytes expected", path);
+    return lnh_fail(L, NH_INVALID_CONFIG, err);
+  }
   if (stat(path, &st) != 0) {
     snprintf(err, sizeof err, "spool %s: %s", path,
              errno == ENOENT ? "does not exist" : strerror(errno));
@@ -174,8 +205,7 @@ static int lnh_spool_open(lua_State *L) {
   nh_spool_options_default(&o);
   o.path = path;
   nh_code code;
-  if (!(u->sp = nh_spool_open(&o, INSPECT_TIMEOUT, &code, err, sizeof err)))
-    return lnh_fail(L, code, err);
+  if (!(u->sp = nh_spool_open(&o, wait, &code, err, sizeof err))) return lnh_fail(L, code, err);
   return 1;
 }
 

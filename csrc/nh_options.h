@@ -93,8 +93,9 @@
   X(P, spool, path, path, HEADER, NULL, 0, 0, 0)                                  \
   /* "normal" (synchronous=NORMAL: safe from kill -9) or "full" (+ power loss) */ \
   X(P, spool, sync, sync, STR, "normal", 0, 0, 0)                                 \
-  /* seconds a holder on another host keeps what it took without renewing */      \
-  X(P, spool, lease, lease, SEC, 30, 0, NH_DAY, 1)                                \
+  /* seconds a holder on another host keeps what it took without renewing; at     \
+   * least 1: a shorter one runs out before the writer renews it */               \
+  X(P, spool, lease, lease, SEC, 30, 1, NH_DAY, 0)                                \
   /* seconds a failed message stays for inspection */                             \
   X(P, spool, keep_failed, keep_failed, SEC, 604800, 0, 365 * NH_DAY, 0)          \
   /* messages queued or taken, at most (QUEUE_FULL past it) */                    \

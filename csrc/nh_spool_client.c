@@ -325,7 +325,7 @@ static void write_own_locked(nh_spool_writer *w, nh_spool_slot *slot) {
     pthread_cond_signal(&w->wake);
 }
 
-static void await_slot(nh_spool_writer *w, nh_spool_slot *slot, const char *path) {
+static void await_slot(nh_spool_writer *w, nh_spool_slot *slot, const char *path, double wait) {
   pthread_mutex_lock(&w->lock);
   if (w->stop) {
     slot->code = NH_CLOSED;
@@ -346,7 +346,9 @@ static void await_slot(nh_spool_writer *w, nh_spool_slot *slot, const char *path
     if (slot->state == NH_SLOT_WAITING && left <= 0) {
       unlink_slot_locked(w, slot);
       slot->code = NH_SPOOL_BUSY;
-      snprintf(slot->err, sizeof slot->err, "spool %s: not recorded in time (async.timeout)", path);
+      snprintf(slot->err, sizeof slot->err,
+               "spool %s: not recorded within %.3g s (spool.wait, or async.timeout when longer)",
+               path, wait);
       break;
     }
     nh_queue_timedwait(&w->filled, &w->lock, slot->state == NH_SLOT_WAITING ? left : 0.5);
@@ -367,10 +369,9 @@ nh_code nh_spool_client_record(nh_client *c, nh_job **jobs, size_t n, double wai
     snprintf(err, errlen, "out of memory recording the message%s", n > 1 ? "s" : "");
     return NH_NO_MEMORY;
   }
-  nh_spool_slot slot = { .items = items,
-                         .n = n,
-                         .deadline = nh_now() + nh_spool_client_wait(wait, c->opt.spool.wait) };
-  await_slot(c->writer, &slot, c->spool->path);
+  wait = nh_spool_client_wait(wait, c->opt.spool.wait);
+  nh_spool_slot slot = { .items = items, .n = n, .deadline = nh_now() + wait };
+  await_slot(c->writer, &slot, c->spool->path, wait);
   for (size_t i = 0; slot.code == NH_OK && i < n; i++) jobs[i]->spool_seq = items[i].seq;
   if (slot.code != NH_OK) snprintf(err, errlen, "%s", slot.err);
   items_free(items, n);

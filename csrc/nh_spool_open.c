@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,9 +77,9 @@ static nh_code check_options(const nh_spool_options *o, char *err, size_t errlen
   if (!o->sync || (strcmp(o->sync, "normal") != 0 && strcmp(o->sync, "full") != 0))
     return nh_spool_refuse(err, errlen, NH_INVALID_CONFIG, p,
                            "spool.sync: \"normal\" or \"full\" expected");
-  if (!(o->lease > 0 && o->lease <= NH_DAY))
+  if (!(o->lease >= 1 && o->lease <= NH_DAY))
     return nh_spool_refuse(err, errlen, NH_INVALID_CONFIG, p,
-                           "spool.lease: seconds > 0 and <= 86400 expected");
+                           "spool.lease: seconds from 1 to 86400 expected");
   if (!(o->keep_failed >= 0 && o->keep_failed <= 365 * NH_DAY))
     return nh_spool_refuse(err, errlen, NH_INVALID_CONFIG, p,
                            "spool.keep_failed: seconds from 0 to 31536000 expected");
@@ -139,12 +140,32 @@ static void files_remove(const nh_spool *sp) {
   pthread_mutex_unlock(&files_lock);
 }
 
+/* The records hold secrets: a file others may read (made by touch, or
+ * chmod by hand) is made 0600 when this user owns it, else refused. The
+ * -wal and -shm files too (SQLite gives new ones the spool's mode). */
+static int private_mode(const char *path, const char *suffix) {
+  char name[4096];
+  struct stat st;
+  int n = snprintf(name, sizeof name, "%s%s", path, suffix);
+  if (n < 0 || (size_t)n >= sizeof name) return 0; /* SQLite cannot make it either */
+  if (stat(name, &st) != 0 || (st.st_mode & 077) == 0) return 0;
+  return S_ISREG(st.st_mode) && st.st_uid == geteuid() ? chmod(name, st.st_mode & 0700) : -1;
+}
+
+static nh_code check_private(const char *path, char *err, size_t errlen) {
+  if (private_mode(path, "") == 0 && private_mode(path, "-wal") == 0 &&
+      private_mode(path, "-shm") == 0)
+    return NH_OK;
+  return nh_spool_refuse(err, errlen, NH_INVALID_CONFIG, path,
+                         "can be read by other users and cannot be made 0600 (it holds secrets)");
+}
+
 /* files_lock held. */
 static nh_code check_file(const char *path, char *err, size_t errlen) {
   int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd >= 0) {
     close(fd);
-    return NH_OK;
+    return check_private(path, err, errlen); /* a -wal or -shm left from before */
   }
   if (errno == ENOENT)
     return nh_spool_refuse(err, errlen, NH_INVALID_CONFIG, path,
@@ -155,6 +176,7 @@ static nh_code check_file(const char *path, char *err, size_t errlen) {
   struct stat st;
   if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
     return nh_spool_refuse(err, errlen, NH_INVALID_CONFIG, path, "is not a regular file");
+  if (check_private(path, err, errlen) != NH_OK) return NH_INVALID_CONFIG;
   if (open_here_locked(&st))
     return access(path, W_OK) == 0 ? NH_OK
                                    : nh_spool_refuse(err, errlen, NH_INVALID_CONFIG, path,
@@ -182,6 +204,14 @@ static int pragma_int(nh_spool *sp, const char *text, int *out) {
   return rc;
 }
 
+/* WAL makes the -wal and -shm files beside the spool: a file this process
+ * can write in a directory it cannot write fails in SQLite's first read. */
+static nh_code refuse_dir(nh_spool *sp, char *err, size_t errlen) {
+  return nh_spool_refuse(
+    err, errlen, NH_INVALID_CONFIG, sp->path,
+    "cannot use WAL mode (its directory must be writable for the -wal and -shm files)");
+}
+
 /* 1: ours; 2: ours, schema 1 (to be upgraded); 0: empty, to be made ours;
  * -1: something else (err filled). */
 static int whose(nh_spool *sp, nh_code *code, char *err, size_t errlen) {
@@ -192,6 +222,11 @@ static int whose(nh_spool *sp, nh_code *code, char *err, size_t errlen) {
     if ((rc & 0xff) == SQLITE_NOTADB)
       *code = nh_spool_refuse(err, errlen, NH_INVALID_CONFIG, sp->path,
                               "is not a spool (not an SQLite database)");
+    else if ((rc & 0xff) == SQLITE_CORRUPT)
+      *code = nh_spool_refuse(err, errlen, NH_INVALID_CONFIG, sp->path,
+                              "is not a spool (a damaged SQLite database: %s)", sqlite3_errstr(rc));
+    else if ((rc & 0xff) == SQLITE_READONLY || (rc & 0xff) == SQLITE_CANTOPEN)
+      *code = refuse_dir(sp, err, errlen);
     else *code = nh_spool_error(sp, rc, "reading its header", err, errlen);
     return -1;
   }
@@ -233,10 +268,7 @@ static nh_code set_modes(nh_spool *sp, char *err, size_t errlen) {
         strcmp((const char *)sqlite3_column_text(st, 0), "wal") == 0 ? SQLITE_OK : SQLITE_CANTOPEN;
     sqlite3_finalize(st);
   }
-  if (rc == SQLITE_CANTOPEN)
-    return nh_spool_refuse(
-      err, errlen, NH_INVALID_CONFIG, sp->path,
-      "cannot use WAL mode (its directory must be writable for the -wal and -shm files)");
+  if (rc == SQLITE_CANTOPEN) return refuse_dir(sp, err, errlen);
   return rc == SQLITE_OK ? NH_OK : nh_spool_error(sp, rc, "switching to WAL mode", err, errlen);
 }
 
@@ -295,11 +327,24 @@ static nh_spool *open_locked(const nh_spool_options *o, double timeout, nh_code 
   return sp;
 }
 
+/* A write past a file-size limit (ulimit -f) raises SIGXFSZ, whose default
+ * action ends the process: ignored, the write fails with EFBIG and the
+ * caller gets SPOOL_FULL. A handler or SIG_IGN the program set stays. */
+static void ignore_xfsz(void) {
+  struct sigaction old, ign = { 0 };
+  ign.sa_handler = SIG_IGN;
+  sigemptyset(&ign.sa_mask);
+  if (sigaction(SIGXFSZ, NULL, &old) == 0 && old.sa_handler == SIG_DFL &&
+      !(old.sa_flags & SA_SIGINFO))
+    sigaction(SIGXFSZ, &ign, NULL);
+}
+
 nh_spool *nh_spool_open(const nh_spool_options *o, double timeout, nh_code *code, char *err,
                         size_t errlen) {
   nh_code dummy;
   if (!code) code = &dummy;
   if ((*code = check_options(o, err, errlen)) != NH_OK) return NULL;
+  ignore_xfsz();
   pthread_mutex_lock(&files_lock);
   nh_spool *sp = NULL;
   if ((*code = check_file(o->path, err, errlen)) == NH_OK)

@@ -13,10 +13,13 @@ local M = {}
 
 --- Opens the spool at path for inspection (it is not created when missing).
 -- @tparam string path the spool file
+-- @tparam[opt] table opts `wait`: seconds (> 0 and <= 60) each call waits
+--   for another process's lock before `SPOOL_BUSY`; default 5, and 0.1
+--   inside nginx (an event loop must not stall)
 -- @return the inspector, or nil, message, code (`INVALID_CONFIG`: missing,
 --   not a spool, not writable; `SPOOL_BUSY`: locked by another process
---   for more than 5 seconds)
--- @raise when path is not a string
+--   for more than `wait` seconds)
+-- @raise when path is not a string, or opts is not a table of `wait`
 --
 -- The inspector's methods (each returns nil, message, code on failure;
 -- `CLOSED` once closed):
@@ -28,11 +31,16 @@ local M = {}
 -- - `:retry(id)` -> true when it queued that failed message again
 -- - `:purge_failed()` -> how many failed messages it removed
 -- - `:close()` (also on collection and `<close>`); safe to call twice
-function M.open(path)
+function M.open(path, opts)
   if type(path) ~= "string" then
     error(("bad argument #1 to 'open' (string expected, got %s)"):format(type(path)), 2)
   end
-  return core.spool_open(path)
+  if opts ~= nil and type(opts) ~= "table" then
+    error(("bad argument #2 to 'open' (table expected, got %s)"):format(type(opts)), 2)
+  end
+  local ngx = rawget(_G, "ngx")
+  if opts == nil and type(ngx) == "table" and ngx.get_phase then opts = { wait = 0.1 } end
+  return core.spool_open(path, opts)
 end
 
 return M
