@@ -109,16 +109,41 @@ static void jb_int(jbuf *b, long long v) {
   jb_raw(b, p, (size_t)(d + sizeof d - p));
 }
 
+/* v (not whole, |v| < 1e9) with at most 6 decimals when that text reads
+ * back as v itself (0.5, 60.25: a setting's usual values); else 0. */
+static int jb_fixed(char *d, double v) {
+  double k = v * 1e6;
+  if (!(fabs(v) < 1e9) || k != floor(k)) return 0;
+  long long us = (long long)k, a = us < 0 ? -us : us;
+  int n = 0, digits = 6;
+  long long whole = a / 1000000, frac = a % 1000000;
+  while (frac % 10 == 0) frac /= 10, digits--;
+  char w[24], *p = w + sizeof w;
+  do *--p = (char)('0' + whole % 10);
+  while (whole /= 10);
+  if (us < 0) d[n++] = '-';
+  memcpy(d + n, p, (size_t)(w + sizeof w - p));
+  n += (int)(w + sizeof w - p);
+  d[n++] = '.';
+  for (int i = digits - 1; i >= 0; i--, frac /= 10) d[n + i] = (char)('0' + frac % 10);
+  n += digits;
+  d[n] = '\0';
+  return strtod(d, NULL) == v ? n : 0;
+}
+
 /* Whole numbers as integers (no printf); others with the 17 digits that
  * read back the same double; NaN and infinities as null (as cJSON). */
 static void jb_num(jbuf *b, double v) {
   if (!isfinite(v)) {
     jb_lit(b, "null");
+  } else if (v == 0 && signbit(v)) {
+    jb_lit(b, "-0");
   } else if (v == floor(v) && fabs(v) < 1e15) {
     jb_int(b, (long long)v);
   } else {
     char d[32];
-    int n = snprintf(d, sizeof d, "%.17g", v);
+    int n = jb_fixed(d, v);
+    if (!n) n = snprintf(d, sizeof d, "%.17g", v);
     jb_raw(b, d, n > 0 ? (size_t)n : 0);
   }
 }
@@ -162,16 +187,48 @@ static void jb_add_strs(jbuf *b, const char *k, char *const *v, size_t n) {
   jb_raw(b, "]", 1);
 }
 
-static void jb_add_json(jbuf *b, const char *k, const cJSON *v) {
-  if (!v) return;
-  char *s = cJSON_PrintUnformatted(v);
-  if (!s) {
+/* A cJSON tree (metadata, options) as cJSON would print it, without its
+ * print buffer; depth bounded as cJSON's parser bounds it. */
+static void jb_tree(jbuf *b, const cJSON *v, int depth) {
+  const cJSON *e;
+  if (depth > CJSON_NESTING_LIMIT) {
     b->bad = 1;
     return;
   }
+  switch (v->type & 0xFF) {
+  case cJSON_False: jb_lit(b, "false"); break;
+  case cJSON_True: jb_lit(b, "true"); break;
+  case cJSON_NULL: jb_lit(b, "null"); break;
+  case cJSON_Number: jb_num(b, v->valuedouble); break;
+  case cJSON_String: jb_str(b, v->valuestring ? v->valuestring : ""); break;
+  case cJSON_Raw:
+    if (v->valuestring) jb_lit(b, v->valuestring);
+    else b->bad = 1;
+    break;
+  case cJSON_Array:
+    jb_raw(b, "[", 1);
+    cJSON_ArrayForEach(e, v) {
+      jb_sep(b);
+      jb_tree(b, e, depth + 1);
+    }
+    jb_raw(b, "]", 1);
+    break;
+  case cJSON_Object:
+    jb_raw(b, "{", 1);
+    cJSON_ArrayForEach(e, v) {
+      jb_key(b, e->string ? e->string : "");
+      jb_tree(b, e, depth + 1);
+    }
+    jb_raw(b, "}", 1);
+    break;
+  default: b->bad = 1;
+  }
+}
+
+static void jb_add_json(jbuf *b, const char *k, const cJSON *v) {
+  if (!v) return;
   jb_key(b, k);
-  jb_lit(b, s);
-  free(s);
+  jb_tree(b, v, 0);
 }
 
 static void encode_target(jbuf *b, const nh_target *t) {

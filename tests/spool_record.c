@@ -148,7 +148,7 @@ static nh_job *make_job(int kind) {
   m->format = nh_strdup("text");
   m->priority = kind == 1 ? NH_PRIORITY_URGENT : NH_PRIORITY_NORMAL;
   if (kind == 1) {
-    m->metadata = cJSON_Parse("{\"a\":\"\\u0001\\\"x\",\"n\":[1e300,-0.1,2147483648,0.5]}");
+    m->metadata = cJSON_Parse("{\"a\":\"\\u0001\\\"x\",\"n\":[1e300,-0.1,2147483648,0.5,60.25,-1234.5,0.000001,1e-7,-0.0,\"\",123456789.123456,999999999.9999999,9007199254740993,-1e-300]}");
     m->platform_data = cJSON_Parse("{\"k\":{\"z\":null,\"t\":true}}");
     m->n_attachments = 2;
     m->attachments = calloc(2, sizeof *m->attachments);
@@ -280,6 +280,12 @@ static void check_kind(int kind) {
   nh_job *back = nh_spool_job_decode(it.data, it.len, err, sizeof err);
   snprintf(what, sizeof what, "job %d: decodes back to the same job", kind);
   check(back && same_job(job, back), what);
+  /* numbers exactly: the same text from cJSON's own print of both */
+  char *m0 = cJSON_PrintUnformatted(job->msg.metadata);
+  char *m1 = back ? cJSON_PrintUnformatted(back->msg.metadata) : NULL;
+  snprintf(what, sizeof what, "job %d: metadata numbers read back exactly", kind);
+  check(same_str(m0, m1), what);
+  free(m0), free(m1);
   snprintf(what, sizeof what, "job %d: labels are a JSON array of distinct labels", kind);
   cJSON *labels = cJSON_Parse(it.labels);
   check(cJSON_IsArray(labels) && cJSON_GetArraySize(labels) == (kind == 1 ? 2 : 1) &&
