@@ -117,6 +117,7 @@ static int jb_fixed(char *d, double v) {
   long long us = (long long)k, a = us < 0 ? -us : us;
   int n = 0, digits = 6;
   long long whole = a / 1000000, frac = a % 1000000;
+  if (!frac) return 0; /* never for a v not whole, but the loop below needs it */
   while (frac % 10 == 0) frac /= 10, digits--;
   char w[24], *p = w + sizeof w;
   do *--p = (char)('0' + whole % 10);

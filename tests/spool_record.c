@@ -128,7 +128,8 @@ static cJSON *encode_job(const nh_job *job) {
 
 /* ---- jobs -------------------------------------------------------------------- */
 
-static const char HOSTILE[] = "q\"uote\\back/slash\b\f\n\r\t\x01\x1f\x7f caf\xc3\xa9 \xe2\x9c\x93 </script>";
+static const char HOSTILE[] =
+  "q\"uote\\back/slash\b\f\n\r\t\x01\x1f\x7f caf\xc3\xa9 \xe2\x9c\x93 </script>";
 
 static char **strs(size_t n, const char *a, const char *b) {
   char **v = calloc(n, sizeof *v);
@@ -148,7 +149,9 @@ static nh_job *make_job(int kind) {
   m->format = nh_strdup("text");
   m->priority = kind == 1 ? NH_PRIORITY_URGENT : NH_PRIORITY_NORMAL;
   if (kind == 1) {
-    m->metadata = cJSON_Parse("{\"a\":\"\\u0001\\\"x\",\"n\":[1e300,-0.1,2147483648,0.5,60.25,-1234.5,0.000001,1e-7,-0.0,\"\",123456789.123456,999999999.9999999,9007199254740993,-1e-300]}");
+    m->metadata = cJSON_Parse("{\"a\":\"\\u0001\\\"x\",\"n\":[1e300,-0.1,2147483648,0.5,60.25,-"
+                              "1234.5,0.000001,1e-7,-0.0,\"\",123456789.123456,999999999.9999999,"
+                              "9007199254740993,-1e-300,2.9999999999999996,-7.0000000000000009]}");
     m->platform_data = cJSON_Parse("{\"k\":{\"z\":null,\"t\":true}}");
     m->n_attachments = 2;
     m->attachments = calloc(2, sizeof *m->attachments);
@@ -225,19 +228,18 @@ static int same_str(const char *a, const char *b) {
 
 static int same_job(const nh_job *a, const nh_job *b) {
   const nh_message *x = &a->msg, *y = &b->msg;
-  int ok = same_str(x->id, y->id) && same_str(x->title, y->title) && same_str(x->body, y->body) &&
-           same_str(x->format, y->format) && x->priority == y->priority &&
-           x->n_targets == y->n_targets && x->n_attachments == y->n_attachments &&
-           cJSON_Compare(x->metadata, y->metadata, 1) ==
-             (x->metadata != NULL || y->metadata != NULL) &&
-           fabs(a->submitted_at - b->submitted_at) < 1e-3 &&
-           fabs(a->deadline - b->deadline) < 1e-3 && a->retry.max_attempts == b->retry.max_attempts;
+  int ok =
+    same_str(x->id, y->id) && same_str(x->title, y->title) && same_str(x->body, y->body) &&
+    same_str(x->format, y->format) && x->priority == y->priority && x->n_targets == y->n_targets &&
+    x->n_attachments == y->n_attachments &&
+    cJSON_Compare(x->metadata, y->metadata, 1) == (x->metadata != NULL || y->metadata != NULL) &&
+    fabs(a->submitted_at - b->submitted_at) < 1e-3 && fabs(a->deadline - b->deadline) < 1e-3 &&
+    a->retry.max_attempts == b->retry.max_attempts;
   for (size_t i = 0; ok && i < x->n_targets; i++) {
     const nh_target *s = &x->targets[i], *t = &y->targets[i];
     ok = s->platform == t->platform && same_str(s->url, t->url) && same_str(s->label, t->label) &&
-         same_str(s->secret, t->secret) && s->n_headers == t->n_headers &&
-         s->n_rate == t->n_rate && s->overflow == t->overflow && s->planned == t->planned &&
-         s->n_parts == t->n_parts;
+         same_str(s->secret, t->secret) && s->n_headers == t->n_headers && s->n_rate == t->n_rate &&
+         s->overflow == t->overflow && s->planned == t->planned && s->n_parts == t->n_parts;
     for (size_t k = 0; ok && k < s->n_headers; k++) ok = same_str(s->headers[k], t->headers[k]);
     for (size_t k = 0; ok && k < s->n_parts; k++) ok = same_str(s->parts[k], t->parts[k]);
     for (int k = 0; ok && k < s->n_rate; k++)
