@@ -104,13 +104,19 @@ $(eval $(call lua_module,$(BUILD),luajit,CC_build,LUAJIT_INC))
 EXIT_TEST = $(BUILD)/hardening_exit
 FAIL_TEST = $(BUILD)/fail_job
 SPOOL_TEST = $(BUILD)/spool_store
+RECORD_TEST = $(BUILD)/spool_record
 
-build: $(MOD54) $(MODJIT) $(DRIVER) $(EXIT_TEST) $(FAIL_TEST) $(SPOOL_TEST)
+build: $(MOD54) $(MODJIT) $(DRIVER) $(EXIT_TEST) $(FAIL_TEST) $(SPOOL_TEST) $(RECORD_TEST)
 
 # tests/spool_store.c: the spool (csrc/nh_spool*.c) against real files and
 # processes: open errors, takeover, SPOOL_BUSY, SPOOL_FULL, shared rate
 # windows (spec/spool_spec.lua runs it; asan-core runs it too).
 $(SPOOL_TEST): tests/spool_store.c $(BUILD)/core/libnhcore.a
+	$(call program,CC_build)
+
+# tests/spool_record.c: a spool record against the earlier cJSON writer's
+# (spec/spool_record_spec.lua runs it).
+$(RECORD_TEST): tests/spool_record.c $(BUILD)/core/libnhcore.a
 	$(call program,CC_build)
 
 # The core alone, with no Lua header or library: a C program that drives it

@@ -22,44 +22,244 @@
 
 /* ---- encoding ---------------------------------------------------------------- */
 
-static void add_str(cJSON *o, const char *k, const char *v) {
-  if (v) cJSON_AddStringToObject(o, k, v);
-}
+/* The record is written straight into one growing buffer, not built as a
+ * cJSON tree and printed: the tree (a malloc per value and per key, then
+ * the print's %1.15g and sscanf per fractional number) was about 5 us of
+ * each send_async with a spool. The text is the same JSON the decoder
+ * (cJSON) reads: same keys, same escapes, RECORD_VERSION unchanged. */
+typedef struct {
+  char *p;
+  size_t len, cap;
+  int bad; /* out of memory: the record is not made */
+} jbuf;
 
-static void add_strs(cJSON *o, const char *k, char *const *v, size_t n) {
-  if (!v || !n) return;
-  cJSON *a = cJSON_AddArrayToObject(o, k);
-  for (size_t i = 0; a && i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateString(v[i] ? v[i] : ""));
-}
-
-static void add_json(cJSON *o, const char *k, const cJSON *v) {
-  if (v) cJSON_AddItemToObject(o, k, cJSON_Duplicate(v, 1));
-}
-
-static cJSON *encode_target(const nh_target *t) {
-  cJSON *o = cJSON_CreateObject();
-  if (!o) return NULL;
-  add_str(o, "platform", nh_platform_name(t->platform));
-  add_str(o, "url", t->url);
-  add_str(o, "label", t->label);
-  add_str(o, "secret", t->secret);
-  add_str(o, "method", t->method);
-  add_strs(o, "headers", t->headers, t->n_headers);
-  add_strs(o, "keywords", t->keywords, t->n_keywords);
-  add_json(o, "options", t->options);
-  add_str(o, "rate_key", t->rate_key);
-  cJSON *rate = cJSON_AddArrayToObject(o, "rate");
-  for (int i = 0; rate && i < t->n_rate; i++) {
-    cJSON *r = cJSON_CreateArray();
-    cJSON_AddItemToArray(r, cJSON_CreateNumber(t->rate[i].count));
-    cJSON_AddItemToArray(r, cJSON_CreateNumber(t->rate[i].per));
-    cJSON_AddItemToArray(rate, r);
+static int jb_room(jbuf *b, size_t more) {
+  if (b->bad) return -1;
+  if (b->len + more + 1 <= b->cap) return 0;
+  size_t cap = b->cap ? b->cap : 512;
+  while (cap < b->len + more + 1) cap *= 2;
+  char *p = realloc(b->p, cap);
+  if (!p) {
+    b->bad = 1;
+    return -1;
   }
-  cJSON_AddNumberToObject(o, "overflow", t->overflow);
-  add_strs(o, "parts", t->parts, t->n_parts);
-  add_strs(o, "secrets", t->secrets, t->n_secrets);
-  cJSON_AddBoolToObject(o, "planned", t->planned);
-  return o;
+  b->p = p;
+  b->cap = cap;
+  return 0;
+}
+
+static void jb_raw(jbuf *b, const char *s, size_t n) {
+  if (jb_room(b, n)) return;
+  memcpy(b->p + b->len, s, n);
+  b->len += n;
+  b->p[b->len] = '\0';
+}
+
+static void jb_lit(jbuf *b, const char *s) { jb_raw(b, s, strlen(s)); }
+
+/* A separator unless the enclosing object or array was just opened. */
+static void jb_sep(jbuf *b) {
+  if (b->len && b->p[b->len - 1] != '{' && b->p[b->len - 1] != '[') jb_raw(b, ",", 1);
+}
+
+/* s as a JSON string, escaped as cJSON escapes (its parser reads it back). */
+static void jb_str(jbuf *b, const char *s) {
+  static const char hex[] = "0123456789abcdef";
+  jb_raw(b, "\"", 1);
+  const unsigned char *u = (const unsigned char *)s;
+  while (*u) {
+    const unsigned char *run = u;
+    while (*u >= 32 && *u != '"' && *u != '\\') u++;
+    if (u > run) jb_raw(b, (const char *)run, (size_t)(u - run));
+    if (!*u) break;
+    char e[6] = { '\\', 0 };
+    size_t n = 2;
+    switch (*u) {
+    case '"': e[1] = '"'; break;
+    case '\\': e[1] = '\\'; break;
+    case '\b': e[1] = 'b'; break;
+    case '\f': e[1] = 'f'; break;
+    case '\n': e[1] = 'n'; break;
+    case '\r': e[1] = 'r'; break;
+    case '\t': e[1] = 't'; break;
+    default:
+      memcpy(e + 1, "u00", 3);
+      e[4] = hex[*u >> 4];
+      e[5] = hex[*u & 15];
+      n = 6;
+    }
+    jb_raw(b, e, n);
+    u++;
+  }
+  jb_raw(b, "\"", 1);
+}
+
+static void jb_key(jbuf *b, const char *k) {
+  jb_sep(b);
+  jb_str(b, k);
+  jb_raw(b, ":", 1);
+}
+
+static void jb_int(jbuf *b, long long v) {
+  char d[24], *p = d + sizeof d;
+  unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+  do *--p = (char)('0' + u % 10);
+  while (u /= 10);
+  if (v < 0) *--p = '-';
+  jb_raw(b, p, (size_t)(d + sizeof d - p));
+}
+
+/* v (not whole, |v| < 1e9) with at most 6 decimals when that text reads
+ * back as v itself (0.5, 60.25: a setting's usual values); else 0. */
+static int jb_fixed(char *d, double v) {
+  double k = v * 1e6;
+  if (!(fabs(v) < 1e9) || k != floor(k)) return 0;
+  long long us = (long long)k, a = us < 0 ? -us : us;
+  int n = 0, digits = 6;
+  long long whole = a / 1000000, frac = a % 1000000;
+  if (!frac) return 0; /* never for a v not whole, but the loop below needs it */
+  while (frac % 10 == 0) frac /= 10, digits--;
+  char w[24], *p = w + sizeof w;
+  do *--p = (char)('0' + whole % 10);
+  while (whole /= 10);
+  if (us < 0) d[n++] = '-';
+  memcpy(d + n, p, (size_t)(w + sizeof w - p));
+  n += (int)(w + sizeof w - p);
+  d[n++] = '.';
+  for (int i = digits - 1; i >= 0; i--, frac /= 10) d[n + i] = (char)('0' + frac % 10);
+  n += digits;
+  d[n] = '\0';
+  return strtod(d, NULL) == v ? n : 0;
+}
+
+/* Whole numbers as integers (no printf); others with the 17 digits that
+ * read back the same double; NaN and infinities as null (as cJSON). */
+static void jb_num(jbuf *b, double v) {
+  if (!isfinite(v)) {
+    jb_lit(b, "null");
+  } else if (v == 0 && signbit(v)) {
+    jb_lit(b, "-0");
+  } else if (v == floor(v) && fabs(v) < 1e15) {
+    jb_int(b, (long long)v);
+  } else {
+    char d[32];
+    int n = jb_fixed(d, v);
+    if (!n) n = snprintf(d, sizeof d, "%.17g", v);
+    jb_raw(b, d, n > 0 ? (size_t)n : 0);
+  }
+}
+
+/* A wall-clock time to the microsecond (a record's times need no more):
+ * integer arithmetic instead of a floating-point print. */
+static void jb_time(jbuf *b, double t) {
+  if (!(t >= 0 && t < 1e12)) {
+    jb_num(b, t);
+    return;
+  }
+  long long us = llround(t * 1e6);
+  jb_int(b, us / 1000000);
+  int frac = (int)(us % 1000000), digits = 6;
+  if (!frac) return;
+  while (frac % 10 == 0) frac /= 10, digits--;
+  char d[8] = ".";
+  for (int i = digits; i > 0; i--, frac /= 10) d[i] = (char)('0' + frac % 10);
+  jb_raw(b, d, (size_t)digits + 1);
+}
+
+static void jb_add_str(jbuf *b, const char *k, const char *v) {
+  if (!v) return;
+  jb_key(b, k);
+  jb_str(b, v);
+}
+
+static void jb_add_num(jbuf *b, const char *k, double v) {
+  jb_key(b, k);
+  jb_num(b, v);
+}
+
+static void jb_add_strs(jbuf *b, const char *k, char *const *v, size_t n) {
+  if (!v || !n) return;
+  jb_key(b, k);
+  jb_raw(b, "[", 1);
+  for (size_t i = 0; i < n; i++) {
+    jb_sep(b);
+    jb_str(b, v[i] ? v[i] : "");
+  }
+  jb_raw(b, "]", 1);
+}
+
+/* A cJSON tree (metadata, options) as cJSON would print it, without its
+ * print buffer; depth bounded as cJSON's parser bounds it. */
+static void jb_tree(jbuf *b, const cJSON *v, int depth) {
+  const cJSON *e;
+  if (depth > CJSON_NESTING_LIMIT) {
+    b->bad = 1;
+    return;
+  }
+  switch (v->type & 0xFF) {
+  case cJSON_False: jb_lit(b, "false"); break;
+  case cJSON_True: jb_lit(b, "true"); break;
+  case cJSON_NULL: jb_lit(b, "null"); break;
+  case cJSON_Number: jb_num(b, v->valuedouble); break;
+  case cJSON_String: jb_str(b, v->valuestring ? v->valuestring : ""); break;
+  case cJSON_Raw:
+    if (v->valuestring) jb_lit(b, v->valuestring);
+    else b->bad = 1;
+    break;
+  case cJSON_Array:
+    jb_raw(b, "[", 1);
+    cJSON_ArrayForEach(e, v) {
+      jb_sep(b);
+      jb_tree(b, e, depth + 1);
+    }
+    jb_raw(b, "]", 1);
+    break;
+  case cJSON_Object:
+    jb_raw(b, "{", 1);
+    cJSON_ArrayForEach(e, v) {
+      jb_key(b, e->string ? e->string : "");
+      jb_tree(b, e, depth + 1);
+    }
+    jb_raw(b, "}", 1);
+    break;
+  default: b->bad = 1;
+  }
+}
+
+static void jb_add_json(jbuf *b, const char *k, const cJSON *v) {
+  if (!v) return;
+  jb_key(b, k);
+  jb_tree(b, v, 0);
+}
+
+static void encode_target(jbuf *b, const nh_target *t) {
+  jb_raw(b, "{", 1);
+  jb_add_str(b, "platform", nh_platform_name(t->platform));
+  jb_add_str(b, "url", t->url);
+  jb_add_str(b, "label", t->label);
+  jb_add_str(b, "secret", t->secret);
+  jb_add_str(b, "method", t->method);
+  jb_add_strs(b, "headers", t->headers, t->n_headers);
+  jb_add_strs(b, "keywords", t->keywords, t->n_keywords);
+  jb_add_json(b, "options", t->options);
+  jb_add_str(b, "rate_key", t->rate_key);
+  jb_key(b, "rate");
+  jb_raw(b, "[", 1);
+  for (int i = 0; i < t->n_rate; i++) {
+    jb_sep(b);
+    jb_raw(b, "[", 1);
+    jb_num(b, t->rate[i].count);
+    jb_raw(b, ",", 1);
+    jb_num(b, t->rate[i].per);
+    jb_raw(b, "]", 1);
+  }
+  jb_raw(b, "]", 1);
+  jb_add_num(b, "overflow", t->overflow);
+  jb_add_strs(b, "parts", t->parts, t->n_parts);
+  jb_add_strs(b, "secrets", t->secrets, t->n_secrets);
+  jb_key(b, "planned");
+  jb_lit(b, t->planned ? "true" : "false");
+  jb_raw(b, "}", 1);
 }
 
 static char *base64(const char *p, size_t n) {
@@ -68,69 +268,84 @@ static char *base64(const char *p, size_t n) {
   return out;
 }
 
-static cJSON *encode_attachment(const nh_attachment *a) {
-  cJSON *o = cJSON_CreateObject();
-  if (!o) return NULL;
-  add_str(o, "filename", a->filename);
-  add_str(o, "content_type", a->content_type);
-  add_str(o, "path", a->path);
+static void encode_attachment(jbuf *b, const nh_attachment *a) {
+  jb_raw(b, "{", 1);
+  jb_add_str(b, "filename", a->filename);
+  jb_add_str(b, "content_type", a->content_type);
+  jb_add_str(b, "path", a->path);
   if (a->content) {
-    char *b = base64(a->content, a->content_len);
-    add_str(o, "content", b);
-    free(b);
+    char *s = base64(a->content, a->content_len);
+    if (!s) b->bad = 1;
+    jb_add_str(b, "content", s);
+    free(s);
   }
-  return o;
+  jb_raw(b, "}", 1);
 }
 
-static void encode_retry(cJSON *o, const nh_retry *r) {
-  cJSON *x = cJSON_AddObjectToObject(o, "retry");
+static void encode_retry(jbuf *b, const nh_retry *r) {
+  jb_key(b, "retry");
+  jb_raw(b, "{", 1);
 #define RETRY_FIELD(P, section, key, field, type, dflt, min, max, above) \
-  cJSON_AddNumberToObject(x, #key, (double)r->field);
-  if (x) NH_RETRY_OPTIONS(RETRY_FIELD, )
+  jb_add_num(b, #key, (double)r->field);
+  NH_RETRY_OPTIONS(RETRY_FIELD, )
 #undef RETRY_FIELD
+  jb_raw(b, "}", 1);
 }
 
-static cJSON *encode_job(const nh_job *job) {
+static void encode_job(jbuf *b, const nh_job *job) {
   const nh_message *m = &job->msg;
-  cJSON *o = cJSON_CreateObject();
-  if (!o) return NULL;
-  cJSON_AddNumberToObject(o, "v", RECORD_VERSION);
-  add_str(o, "id", m->id);
-  add_str(o, "title", m->title);
-  add_str(o, "body", m->body);
-  add_str(o, "format", m->format);
-  cJSON_AddNumberToObject(o, "priority", m->priority);
-  cJSON_AddNumberToObject(o, "type", m->type);
-  add_json(o, "metadata", m->metadata);
-  add_json(o, "platform_data", m->platform_data);
+  jb_raw(b, "{", 1);
+  jb_add_num(b, "v", RECORD_VERSION);
+  jb_add_str(b, "id", m->id);
+  jb_add_str(b, "title", m->title);
+  jb_add_str(b, "body", m->body);
+  jb_add_str(b, "format", m->format);
+  jb_add_num(b, "priority", m->priority);
+  jb_add_num(b, "type", m->type);
+  jb_add_json(b, "metadata", m->metadata);
+  jb_add_json(b, "platform_data", m->platform_data);
   double now = nh_now(), wall = nh_wall_time();
-  cJSON_AddNumberToObject(o, "submitted_at",
-                          job->submitted_at > 0 ? wall - (now - job->submitted_at) : wall);
-  cJSON_AddNumberToObject(o, "timeout", job->timeout);
-  cJSON_AddNumberToObject(o, "deadline", job->deadline > 0 ? wall + (job->deadline - now) : 0);
-  encode_retry(o, &job->retry);
-  cJSON *ts = cJSON_AddArrayToObject(o, "targets");
-  for (size_t i = 0; ts && i < m->n_targets; i++)
-    cJSON_AddItemToArray(ts, encode_target(&m->targets[i]));
-  cJSON *as = m->n_attachments ? cJSON_AddArrayToObject(o, "attachments") : NULL;
-  for (size_t i = 0; as && i < m->n_attachments; i++)
-    cJSON_AddItemToArray(as, encode_attachment(&m->attachments[i]));
-  return o;
+  jb_key(b, "submitted_at");
+  jb_time(b, job->submitted_at > 0 ? wall - (now - job->submitted_at) : wall);
+  jb_add_num(b, "timeout", job->timeout);
+  jb_key(b, "deadline");
+  jb_time(b, job->deadline > 0 ? wall + (job->deadline - now) : 0);
+  encode_retry(b, &job->retry);
+  jb_key(b, "targets");
+  jb_raw(b, "[", 1);
+  for (size_t i = 0; i < m->n_targets; i++) {
+    jb_sep(b);
+    encode_target(b, &m->targets[i]);
+  }
+  jb_raw(b, "]", 1);
+  if (m->n_attachments) {
+    jb_key(b, "attachments");
+    jb_raw(b, "[", 1);
+    for (size_t i = 0; i < m->n_attachments; i++) {
+      jb_sep(b);
+      encode_attachment(b, &m->attachments[i]);
+    }
+    jb_raw(b, "]", 1);
+  }
+  jb_raw(b, "}", 1);
 }
 
 /* The distinct labels of the job's targets, as a JSON array. */
 static char *encode_labels(const nh_job *job) {
-  cJSON *a = cJSON_CreateArray();
-  for (size_t i = 0; a && i < job->msg.n_targets; i++) {
+  jbuf b = { 0 };
+  jb_raw(&b, "[", 1);
+  for (size_t i = 0; i < job->msg.n_targets; i++) {
     const char *l = job->msg.targets[i].label ? job->msg.targets[i].label : "";
     int seen = 0;
     for (size_t k = 0; k < i && !seen; k++)
       seen = strcmp(l, job->msg.targets[k].label ? job->msg.targets[k].label : "") == 0;
-    if (!seen) cJSON_AddItemToArray(a, cJSON_CreateString(l));
+    if (seen) continue;
+    jb_sep(&b);
+    jb_str(&b, l);
   }
-  char *s = a ? cJSON_PrintUnformatted(a) : NULL;
-  cJSON_Delete(a);
-  return s;
+  jb_raw(&b, "]", 1);
+  if (b.bad) free(b.p);
+  return b.bad ? NULL : b.p;
 }
 
 void nh_spool_item_free(nh_spool_item *it) {
@@ -143,13 +358,13 @@ void nh_spool_item_free(nh_spool_item *it) {
 
 int nh_spool_item_from_job(nh_spool_item *it, const nh_job *job, double due, int attempt) {
   memset(it, 0, sizeof *it);
-  cJSON *o = encode_job(job);
-  char *data = o ? cJSON_PrintUnformatted(o) : NULL;
-  cJSON_Delete(o);
+  jbuf b = { 0 };
+  encode_job(&b, job);
+  if (b.bad) free(b.p);
   it->id = nh_strdup(job->msg.id);
   it->labels = encode_labels(job);
-  it->data = data;
-  it->len = data ? strlen(data) : 0;
+  it->data = b.bad ? NULL : b.p;
+  it->len = it->data ? b.len : 0;
   it->priority = job->msg.priority;
   it->due = due;
   it->attempt = attempt;
@@ -309,6 +524,10 @@ nh_job *nh_spool_job_decode(const char *data, size_t len, char *err, size_t errl
 }
 
 /* ---- the receipt of a failure ----------------------------------------------- */
+
+static void add_str(cJSON *o, const char *k, const char *v) {
+  if (v) cJSON_AddStringToObject(o, k, v);
+}
 
 /* s (may be NULL) with the target's secrets cut out, into o[k]. */
 static void add_redacted(cJSON *o, const char *k, const char *s, size_t len, const nh_target *t) {

@@ -112,10 +112,14 @@ static int insert(nh_spool *sp, nh_spool_item *it, double now, sqlite3_int64 seq
   return SQLITE_OK;
 }
 
-/* The items of each group go in while they fit under max_queued. */
-static int put_groups(nh_spool *sp, nh_spool_item *items, size_t n, double now) {
+/* The items of each group go in while they fit under max_queued. ended:
+ * what the same transaction's ends took off counts.open, not yet written
+ * (one UPDATE of counts for both: a statement less per commit). */
+static int put_groups(nh_spool *sp, nh_spool_item *items, size_t n, double now,
+                      sqlite3_int64 ended) {
   sqlite3_int64 open, added = 0, last = 0, first;
   int rc = open_count(sp, &open), takes = 0, found = 0;
+  open += ended;
   if (rc == SQLITE_OK) rc = seq_load(sp, &last, &found);
   first = last;
   for (size_t i = 0; i < n; i++) takes |= items[i].take;
@@ -131,7 +135,7 @@ static int put_groups(nh_spool *sp, nh_spool_item *items, size_t n, double now) 
     added += (sqlite3_int64)(end - i);
   }
   if (rc == SQLITE_OK && last != first) rc = seq_store(sp, last, found);
-  return rc == SQLITE_OK ? open_add(sp, added) : rc;
+  return rc == SQLITE_OK ? open_add(sp, added + ended) : rc;
 }
 
 /* QUEUE_FULL when no item went in and some group was refused. */
@@ -149,7 +153,7 @@ nh_code nh_spool_put(nh_spool *sp, nh_spool_item *items, size_t n, char *err, si
   nh_code code = nh_spool_enter(sp, err, errlen);
   if (code != NH_OK) goto out;
   if ((code = nh_spool_begin(sp, err, errlen)) == NH_OK) {
-    int rc = put_groups(sp, items, n, nh_wall_time());
+    int rc = put_groups(sp, items, n, nh_wall_time(), 0);
     if (rc != SQLITE_OK) code = nh_spool_error(sp, rc, "recording messages", err, errlen);
     code = nh_spool_commit(sp, code, err, errlen);
   }
@@ -364,8 +368,7 @@ nh_code nh_spool_put_finish(nh_spool *sp, nh_spool_item *items, size_t n, nh_spo
     sqlite3_int64 open = 0;
     int rc = SQLITE_OK;
     for (size_t i = 0; rc == SQLITE_OK && i < m; i++) rc = finish_one(sp, &ends[i], now, &open);
-    if (rc == SQLITE_OK) rc = open_add(sp, open);
-    if (rc == SQLITE_OK) rc = put_groups(sp, items, n, now);
+    if (rc == SQLITE_OK) rc = put_groups(sp, items, n, now, open);
     if (rc != SQLITE_OK) code = nh_spool_error(sp, rc, "recording messages", err, errlen);
     code = nh_spool_commit(sp, code, err, errlen);
   }
