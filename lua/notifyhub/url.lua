@@ -132,6 +132,9 @@ function S.slack.parse(u)
   for i = 3, #u.path do rest[#rest + 1] = u.path[i] end
   local channels = list(rest, u.query.to)
   local function one(channel)
+    -- Apprise: "+ID" is an encoded channel id (sent bare), "@user" as is, a name gets its "#"
+    if channel and channel:sub(1, 1) == "+" then channel = channel:sub(2)
+    elseif channel and not channel:match("^[#@]") then channel = "#" .. channel end
     return { platform = "slack", value = url, username = u.query.botname or u.user, channel = channel }
   end
   if #channels == 0 then return { one(nil) } end
@@ -267,7 +270,9 @@ local function json(secure)
     if not METHODS[method] then return nil, "method: one of POST, GET, PUT, DELETE, HEAD, PATCH expected" end
     local path = {}
     for i, seg in ipairs(u.path) do path[i] = encode(seg) end
-    local auth = u.authority:match("^(.*)@") -- as written (percent-encoded)
+    -- user info encoded again: a raw "@" or ":" in it (Apprise splits at the last "@") is refused by libcurl
+    local auth = u.authority:find("@", 1, true)
+      and encode(u.user or "") .. (u.password and ":" .. encode(u.password) or "") or nil
     local query = {}
     for i, p in ipairs(u.params) do query[i] = encode(p[1]) .. "=" .. encode(p[2]) end
     local value = ("%s://%s%s/%s%s"):format(secure and "https" or "http", auth and auth .. "@" or "",

@@ -1,0 +1,50 @@
+-- Review of issue 14 ("Reach") from outside: what an Apprise user's URLs
+-- and command lines do, checked against Apprise's own semantics and the
+-- loopback stand-ins. One block per defect found.
+
+local notifyhub = require("notifyhub")
+local url = require("notifyhub.url")
+local server = require("spec.support.server")
+local cjson = require("cjson")
+
+local parse = notifyhub.target.parse
+
+local function b64(s)
+  return (require("notifyhub.util").base64(s))
+end
+
+describe("review of issue 14", function()
+  describe("slack:// channels as Apprise reads them", function()
+    -- Apprise (NotifySlack.send): "+ID" is an encoded channel id sent
+    -- without the "+", "@user" as is, anything else is a channel name
+    -- that gets its "#".
+    it("sends +ID as the bare id, a bare name with its #", function()
+      local all = assert(notifyhub.target.parse_all("slack://T1/B2/c3d4/+C0123ABC/general/@jane/%23ops"))
+      local got = {}
+      for i, t in ipairs(all) do got[i] = t.channel end
+      assert.same({ "C0123ABC", "#general", "@jane", "#ops" }, got)
+      assert.equal("#dev", parse("slack://T1/B2/c3d4?to=dev").channel)
+    end)
+  end)
+
+  describe("json:// user info holding @ and :", function()
+    setup(function() server.start() end)
+    teardown(function() server.stop() end)
+    before_each(function() server.clear() end)
+
+    -- Apprise splits the user info at the last "@" and the password at
+    -- the first ":"; the host is what follows the last "@".
+    it("sends Basic auth of the user and password as Apprise splits them", function()
+      local c = notifyhub.new({ retry = { max_attempts = 1 }, logger = { failures = false } })
+      local target = ("json://ops@corp:pa:ss@w0rd@127.0.0.1:%d/webhook/ui"):format(server.port())
+      local receipt, err = c:send({ body = "b", targets = { target } })
+      c:close()
+      assert.is_truthy(receipt, err)
+      assert.equal("success", receipt.status)
+      local reqs = server.requests("/webhook/ui")
+      assert.equal(1, #reqs)
+      assert.equal("Basic " .. b64("ops@corp:pa:ss@w0rd"), reqs[1].headers.authorization)
+      assert.is_nil(cjson.encode(receipt):find("pa:ss", 1, true))
+    end)
+  end)
+end)
