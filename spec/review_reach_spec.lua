@@ -47,4 +47,29 @@ describe("review of issue 14", function()
       assert.is_nil(cjson.encode(receipt):find("pa:ss", 1, true))
     end)
   end)
+  describe("opsgenie: a 2xx that is not Opsgenie's answer", function()
+    setup(function() server.start() end)
+    teardown(function() server.stop() end)
+    before_each(function() server.clear() end)
+
+    -- Opsgenie answers 202 {"result","took","requestId"}; a 200 or 202 page
+    -- without a requestId (a login page, a proxy) created no alert.
+    it("is PLATFORM_REJECTED, not delivered, and not retried", function()
+      local c = notifyhub.new({ opsgenie = { url = server.url("/v2/alerts"), api_key = "k-1234" },
+        retry = { max_attempts = 3, initial_delay = 0.01 }, logger = { failures = false } })
+      for _, status in ipairs({ 200, 202 }) do
+        server.clear()
+        server.behave("/v2/alerts", { status = status, body = "<html>sign in</html>" })
+        local receipt, _, code, failed = c:send({ title = "T", body = "b" })
+        assert.is_nil(receipt)
+        assert.equal("PLATFORM_REJECTED", code)
+        assert.is_false(failed.results[1].success)
+        assert.equal(1, failed.results[1].attempts)
+        assert.equal(1, server.count("/v2/alerts"))
+      end
+      server.behave("/v2/alerts", nil)
+      assert(c:send({ title = "T", body = "b" }))
+      c:close()
+    end)
+  end)
 end)
