@@ -104,7 +104,7 @@ static void opsgenie_classify(const nh_target *t, const nh_answer *a, nh_result 
   if (first && first->string && cJSON_IsString(first))
     snprintf(detail, sizeof detail, " (%.60s: %.200s)", first->string, first->valuestring);
   nh_result_set(r, r->code, "opsgenie: HTTP %ld: %.200s%s", a->http_status,
-                cJSON_IsString(msg)     ? msg->valuestring
+                cJSON_IsString(msg)    ? msg->valuestring
                 : a->http_status < 300 ? "no requestId in the answer"
                                        : "(no message)",
                 detail);
