@@ -72,4 +72,24 @@ describe("review of issue 14", function()
       c:close()
     end)
   end)
+  describe("feishu: the card of a typed message", function()
+    setup(function() server.start() end)
+    teardown(function() server.stop() end)
+    before_each(function() server.clear() end)
+
+    -- Without mentions the card held a second, empty markdown element
+    -- ({"tag":"markdown","content":""}): nothing for the chat to show.
+    it("has no empty element when there is nobody to mention", function()
+      local c = notifyhub.new({ feishu = { webhook_url = server.bot("rv14") }, retry = { max_attempts = 1 },
+        logger = { failures = false } })
+      assert(c:send({ title = "T", body = "b", type = "warning" }))
+      c:close()
+      local reqs = server.requests("/open-apis/bot/v2/hook/rv14")
+      local body = cjson.decode(reqs[#reqs].body)
+      assert.equal(1, #body.card.elements)
+      for _, el in ipairs(body.card.elements) do
+        assert.is_not.equal("", el.content or (el.text and el.text.content))
+      end
+    end)
+  end)
 end)
