@@ -92,4 +92,29 @@ describe("review of issue 14", function()
       end
     end)
   end)
+  describe("a Lua config file's memory", function()
+    local shell = require("spec.support.shell")
+    local LUA = rawget(_G, "jit") and "luajit" or "lua5.4"
+    -- The chunk's instructions were bounded, its memory not: one `s = s .. s`
+    -- per turn of a 40-turn loop (a few hundred instructions) asked for a
+    -- terabyte. The command runs under `ulimit -v` here so that a failure
+    -- of this spec cannot take the machine's memory.
+    local bombs = {
+      'local s = "x" for i = 1, 40 do s = s .. s end return { urls = { s } }',
+      'local s, t = ("x"):rep(2^20), {} for i = 1, 2^16 do t[i] = s end return { urls = { table.concat(t) } }',
+    }
+    for i, chunk in ipairs(bombs) do
+      it("is bounded: a chunk that grows past 128 MB is an error (" .. i .. ")", function()
+        local dir = shell.trim(shell.capture("mktemp -d"))
+        shell.write_file(dir .. "/bomb.lua", chunk)
+        local cmd = ("ulimit -v 4000000; timeout 120 %s bin/notifyhub check --config %s/bomb.lua"
+          .. " >%s/out 2>%s/err </dev/null; echo $?"):format(LUA, dir, dir, dir)
+        local status = tonumber(shell.trim(shell.capture("sh -c " .. shell.q(cmd))))
+        local err = shell.read_file(dir .. "/err")
+        os.execute("rm -rf " .. shell.q(dir))
+        assert.equal(2, status, err)
+        assert.matches("bomb.lua: uses more than 128 MB of memory", err, 1, true)
+      end)
+    end
+  end)
 end)

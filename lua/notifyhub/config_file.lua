@@ -49,8 +49,11 @@ end
 -- loop that never ends is an error, not a hang). LuaJIT's compiled code
 -- skips hooks, so the chunk runs interpreted.
 M.MAX_STEPS = 100000000
+-- and at most M.MAX_MEMORY bytes more than it found (one `s = s .. s` a
+-- turn of a short loop would ask for a terabyte within a few instructions).
+M.MAX_MEMORY = 128 * 1024 * 1024
 
-local function run_bounded(fn)
+local function run_bounded(fn, path)
   if jit then jit.off(fn, true) end
   local co = coroutine.create(fn)
   local steps, per = 0, 100000
@@ -58,7 +61,12 @@ local function run_bounded(fn)
     steps = steps + per
     if steps >= M.MAX_STEPS then error(("runs more than %d instructions"):format(M.MAX_STEPS), 2) end
   end, "", per)
-  local ok, cfg = coroutine.resume(co)
+  collectgarbage()
+  local pok, ok, cfg = require("notifyhub.core").with_memory_limit(M.MAX_MEMORY, coroutine.resume, co)
+  if not pok then ok, cfg = false, ok end
+  if not ok and cfg == "not enough memory" then
+    cfg = ("%s: uses more than %d MB of memory"):format(path, math.floor(M.MAX_MEMORY / 1048576))
+  end
   if ok and coroutine.status(co) ~= "dead" then return false, "the file yielded" end
   return ok, cfg
 end
@@ -74,7 +82,7 @@ local function load_lua(path, text)
     fn, err = load(text, "@" .. path, "t", env)
   end
   if not fn then return nil, err, "INVALID_CONFIG" end
-  local ok, cfg = run_bounded(fn)
+  local ok, cfg = run_bounded(fn, path)
   if not ok then return nil, tostring(cfg), "INVALID_CONFIG" end
   if type(cfg) ~= "table" then
     return failure(path, nil, ("the file must return a config table, it returned %s"):format(type(cfg)))
