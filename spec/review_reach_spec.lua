@@ -117,4 +117,34 @@ describe("review of issue 14", function()
       end)
     end
   end)
+  describe("discord:// ?thread=", function()
+    -- Apprise posts into the thread (Discord's thread_id query argument);
+    -- the argument was ignored and the message went to the channel.
+    it("posts into the thread, and refuses an id that is not a number", function()
+      assert.equal("https://discord.com/api/webhooks/123/tok-EN?thread_id=456",
+        parse("discord://123/tok-EN?thread=456").value)
+      assert.equal("https://discord.com/api/webhooks/123/tok-EN", parse("discord://123/tok-EN").value)
+      local t, err = parse("discord://123/tok-EN?thread=4%265")
+      assert.is_nil(t)
+      assert.matches("thread", err)
+    end)
+
+    it("reaches the stand-in with thread_id in the query", function()
+      server.start()
+      local saved = url.bases.discord
+      url.bases.discord = server.url("")
+      local ok, err = pcall(function()
+        local c = notifyhub.new({ retry = { max_attempts = 1 }, logger = { failures = false } })
+        local receipt, e = c:send({ body = "in the thread", targets = { "discord://123/tok-EN?thread=456" } })
+        c:close()
+        assert.is_truthy(receipt, e)
+        local reqs = server.requests("/api/webhooks/123/")
+        assert.equal(1, #reqs)
+        assert.equal("thread_id=456", reqs[1].args)
+      end)
+      url.bases.discord = saved
+      server.stop()
+      assert(ok, err)
+    end)
+  end)
 end)

@@ -150,7 +150,11 @@ function S.discord.parse(u)
   if not (token_ok(id, "^%d+$") and token_ok(token, "^[%w_%-]+$")) then
     return nil, "a numeric webhook id and a webhook token expected"
   end
-  return { { platform = "discord", value = ("%s/api/webhooks/%s/%s"):format(base("discord"), id, token),
+  local thread = u.query.thread                      -- Apprise: into that thread
+  if thread == "" then thread = nil end
+  if thread and not thread:match("^%d+$") then return nil, "thread: a numeric thread id expected" end
+  return { { platform = "discord", value = ("%s/api/webhooks/%s/%s%s"):format(base("discord"), id, token,
+    thread and "?thread_id=" .. thread or ""),
     username = u.query.botname or u.user, avatar_url = u.query.avatar_url } }
 end
 
