@@ -147,4 +147,29 @@ describe("review of issue 14", function()
       assert(ok, err)
     end)
   end)
+  describe("YAML config mistakes named where they are", function()
+    local shell = require("spec.support.shell")
+    local function load(text)
+      local path = os.tmpname() .. ".yml"
+      shell.write_file(path, text)
+      local cfg, err, code = notifyhub.config.load(path)
+      os.remove(path)
+      return cfg, err and err:gsub("^.-%.yml:", "f.yml:"), code
+    end
+
+    -- `urls:` written as a mapping loaded as no destination at all.
+    it("refuses urls: that is a mapping", function()
+      local cfg, err, code = load("urls:\n  slack: slack://T1/B2/c3d4\n")
+      assert.is_nil(cfg)
+      assert.equal("INVALID_CONFIG", code)
+      assert.equal("f.yml:1: urls: a list of URLs expected", err)
+    end)
+
+    -- A bad global tag was reported as the first URL's tags.
+    it("names the global tag: when it is wrong", function()
+      local cfg, err = load("tag: [ops, {db: 1}]\nurls:\n  - json://localhost\n")
+      assert.is_nil(cfg)
+      assert.matches("^f%.yml:1: tag: ", err)
+    end)
+  end)
 end)

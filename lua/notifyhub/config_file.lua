@@ -217,7 +217,9 @@ local function apprise_urls(list, global_tag)
   local function add(entry, from, shown)
     out[#out + 1], origin[#out + 1] = entry, { path = from, shown = shown or from }
   end
-  if type(list) ~= "table" then return nil, "urls", "a list of URLs expected" end
+  if type(list) ~= "table" or (next(list) ~= nil and list[1] == nil) then   -- a mapping too
+    return nil, "urls", "a list of URLs expected"
+  end
   for i, item in ipairs(list) do
     local at = ("urls[%d]"):format(i)
     if type(item) == "string" then
@@ -261,6 +263,10 @@ local function from_yaml(doc)
   local cfg, origin = {}, {}
   for k, v in pairs(doc) do
     if not APPRISE_KEYS[k] then cfg[k] = v end
+  end
+  if doc.tag ~= nil then                              -- else its mistake shows as urls[1]'s
+    local what, got = require("notifyhub.tags").check(doc.tag)
+    if what then return nil, "tag", what .. (got and ", got " .. got or "") end
   end
   if doc.urls ~= nil then
     local urls, where, why = apprise_urls(doc.urls, doc.tag)
