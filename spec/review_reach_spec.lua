@@ -165,6 +165,15 @@ describe("review of issue 14", function()
       assert.equal("f.yml:1: urls: a list of URLs expected", err)
     end)
 
+    -- `- json://host:` with nothing under it (its tag line commented out)
+    -- is the URL without options in Apprise; it was refused.
+    it("takes a URL entry whose options are empty", function()
+      local cfg, err = load("urls:\n  - json://localhost:\n  - json://h2.example:\n      # tag: ops\n")
+      assert.is_truthy(cfg, err)
+      assert.equal(2, #cfg.urls)
+      assert.equal("json://localhost", cfg.urls[1].url or cfg.urls[1])
+    end)
+
     -- A bad global tag was reported as the first URL's tags.
     it("names the global tag: when it is wrong", function()
       local cfg, err = load("tag: [ops, {db: 1}]\nurls:\n  - json://localhost\n")

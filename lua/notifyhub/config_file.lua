@@ -171,6 +171,18 @@ local function denull(v, seen)
   return v
 end
 
+-- `- json://host:` with nothing under it (a tag line commented out) is
+-- the URL without options, as Apprise reads it (denull would drop it).
+local function empty_options(doc)
+  if type(doc) ~= "table" or doc == null or type(doc.urls) ~= "table" or doc.urls == null then return end
+  for _, item in ipairs(doc.urls) do
+    if type(item) == "table" and item ~= null then
+      local k, v = next(item)
+      if type(k) == "string" and v == null and next(item, k) == nil then item[k] = {} end
+    end
+  end
+end
+
 local function query_value(v)
   if type(v) == "table" then
     local parts = {}
@@ -288,6 +300,7 @@ local function load_yaml(path, text)
   end
   local okd, doc = pcall(lyaml.load, text)
   if not okd then return failure(path, nil, "YAML: " .. tostring(doc)) end
+  empty_options(doc)
   local cfg, origin, why = from_yaml(denull(doc, {}))
   if not cfg then
     local where = type(origin) == "table" and origin or { path = origin, shown = origin }
