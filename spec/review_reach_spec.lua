@@ -201,4 +201,13 @@ describe("review of issue 14", function()
       assert.has_error(function() cli.parse("send", { "-Tx" }) end)
     end)
   end)
+  describe("tgram:// chat names without @", function()
+    -- Apprise reads a chat that is not a number as a name, with or
+    -- without its @ (IS_CHAT_ID_RE); a bare name was refused.
+    it("takes a bare channel name as @name", function()
+      local all = assert(notifyhub.target.parse_all("tgram://123456:ABC-def/news_room/@ops/-1001"))
+      assert.same({ "@news_room", "@ops", "-1001" }, { all[1].value, all[2].value, all[3].value })
+      assert.is_nil((parse("tgram://123456:ABC-def/-100abc")))
+    end)
+  end)
 end)

@@ -170,6 +170,7 @@ function S.tgram.parse(u)
   end
   local out = {}
   for i, chat in ipairs(chats) do
+    if chat:match("^[%a_][%w_]*$") then chat = "@" .. chat end   -- Apprise: a name, with or without @
     if not chat:match("^%-?%d+$") and not chat:match("^@[%w_]+$") then
       return nil, ("chat %d: a numeric chat id or an @channel name expected"):format(i)
     end
