@@ -169,13 +169,19 @@ function S.tgram.parse(u)
     return nil, "no chat id (notifyhub does not guess one from getUpdates): tgram://BotToken/ChatID"
   end
   local out = {}
+  local default_topic = u.query.topic or u.query.thread
+  if default_topic == "" then default_topic = nil end
   for i, chat in ipairs(chats) do
+    local topic
+    chat, topic = chat:match("^([^:]*):?(.*)$")              -- Apprise's ChatID:Topic (a forum topic)
+    topic = topic ~= "" and topic or default_topic
+    if topic and not topic:match("^%d+$") then return nil, ("chat %d: a numeric topic expected"):format(i) end
     if chat:match("^[%a_][%w_]*$") then chat = "@" .. chat end   -- Apprise: a name, with or without @
     if not chat:match("^%-?%d+$") and not chat:match("^@[%w_]+$") then
       return nil, ("chat %d: a numeric chat id or an @channel name expected"):format(i)
     end
     out[i] = { platform = "telegram", value = chat, token = token, api_url = base("tgram"),
-      disable_notification = bool(u.query.silent, nil) }
+      disable_notification = bool(u.query.silent, nil), topic = topic }
   end
   return out
 end
