@@ -47,6 +47,42 @@ static int lnh_core_heap_in_use(lua_State *L) {
   return 1;
 }
 
+/* The state's allocator with a bound on the net growth since it was put
+ * in: growth past `limit` is refused (Lua raises "not enough memory");
+ * shrinking and freeing always pass. */
+typedef struct {
+  lua_Alloc f;
+  void *ud;
+  long long used, limit;
+} lnh_memcap;
+
+static void *lnh_memcap_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  lnh_memcap *m = ud;
+  size_t old = ptr ? osize : 0; /* without ptr, osize is a type tag */
+  if (nsize > old && (m->used >= m->limit || nsize - old > (size_t)(m->limit - m->used)))
+    return NULL;
+  void *p = m->f(m->ud, ptr, osize, nsize);
+  if (p || nsize == 0) m->used += (long long)nsize - (long long)old;
+  return p;
+}
+
+/* core.with_memory_limit(bytes, fn, ...) -> pcall(fn, ...), with the
+ * allocator bounded while fn runs (a config file's chunk: a few
+ * instructions can ask for a terabyte), and given back after. */
+static int lnh_core_with_memory_limit(lua_State *L) {
+  lnh_memcap m;
+  m.limit = (long long)luaL_checkinteger(L, 1);
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  m.used = 0;
+  m.f = lua_getallocf(L, &m.ud);
+  lua_setallocf(L, lnh_memcap_alloc, &m);
+  int rc = lua_pcall(L, lua_gettop(L) - 2, LUA_MULTRET, 0);
+  lua_setallocf(L, m.f, m.ud);
+  lua_pushboolean(L, rc == 0);
+  lua_replace(L, 1);
+  return lua_gettop(L);
+}
+
 /* core.url_problem(s) -> nil when libcurl parses s as a URL, else why not. */
 static int lnh_core_url_problem(lua_State *L) {
   const char *why = nh_url_problem(luaL_checkstring(L, 1));
@@ -187,6 +223,8 @@ LNH_EXPORT int luaopen_notifyhub_core(lua_State *L) {
   lua_setfield(L, -2, "trim_memory");
   lua_pushcfunction(L, lnh_core_heap_in_use);
   lua_setfield(L, -2, "heap_in_use");
+  lua_pushcfunction(L, lnh_core_with_memory_limit);
+  lua_setfield(L, -2, "with_memory_limit");
   lua_pushstring(L, nh_curl_version());
   lua_setfield(L, -2, "curl_version");
   lua_pushstring(L, NH_VERSION);

@@ -162,7 +162,7 @@ static cJSON *typed_card(const nh_message *m, const nh_target *t, const char *pr
     nh_buf_puts(&at, "></at>");
   }
   char *line = nh_buf_take(&at);
-  if (line) cJSON_AddItemToArray(elements, tagged_text("markdown", line));
+  if (line && *line) cJSON_AddItemToArray(elements, tagged_text("markdown", line));
   free(line);
   cJSON_AddItemToObject(card, "elements", elements);
   return card;

@@ -89,8 +89,14 @@ static nh_code opsgenie_build(const nh_message *m, const nh_target *t, nh_reques
 static void opsgenie_classify(const nh_target *t, const nh_answer *a, nh_result *r) {
   (void)t;
   nh_classify_http(a, r);
-  if (r->success) return;
   cJSON *root = cJSON_ParseWithLength(a->body, a->body_len);
+  /* every answer of Opsgenie's carries a requestId: a 2xx without one (a
+   * login page, a proxy) created no alert */
+  if (r->success && cJSON_IsString(cJSON_GetObjectItemCaseSensitive(root, "requestId"))) {
+    cJSON_Delete(root);
+    return;
+  }
+  if (r->success) r->code = NH_PLATFORM_REJECTED;
   cJSON *msg = cJSON_GetObjectItemCaseSensitive(root, "message");
   cJSON *errors = cJSON_GetObjectItemCaseSensitive(root, "errors");
   cJSON *first = cJSON_IsObject(errors) ? errors->child : NULL;
@@ -98,7 +104,10 @@ static void opsgenie_classify(const nh_target *t, const nh_answer *a, nh_result 
   if (first && first->string && cJSON_IsString(first))
     snprintf(detail, sizeof detail, " (%.60s: %.200s)", first->string, first->valuestring);
   nh_result_set(r, r->code, "opsgenie: HTTP %ld: %.200s%s", a->http_status,
-                cJSON_IsString(msg) ? msg->valuestring : "(no message)", detail);
+                cJSON_IsString(msg)    ? msg->valuestring
+                : a->http_status < 300 ? "no requestId in the answer"
+                                       : "(no message)",
+                detail);
   cJSON_Delete(root);
 }
 

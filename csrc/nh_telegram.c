@@ -76,6 +76,15 @@ static nh_code telegram_build(const nh_message *m, const nh_target *t, nh_reques
     cJSON_AddStringToObject(root, "parse_mode", mode == MODE_HTML ? "HTML" : "MarkdownV2");
   if (nh_opt_bool(t, "disable_notification", 0))
     cJSON_AddTrueToObject(root, "disable_notification");
+  const char *topic = nh_opt_string(t, "topic");
+  if (topic) { /* a forum topic: digits only, so that the id stays exact */
+    if (!*topic || strspn(topic, "0123456789") != strlen(topic) || strlen(topic) > 15) {
+      cJSON_Delete(root);
+      snprintf(err, errlen, "telegram: topic: a message thread id (1 to 15 digits) expected");
+      return NH_INVALID_MESSAGE;
+    }
+    cJSON_AddNumberToObject(root, "message_thread_id", strtod(topic, NULL));
+  }
   return nh_request_json(req, t, nh_strdup(t->url), root, err, errlen);
 }
 
@@ -107,6 +116,7 @@ static const nh_platform_key telegram_keys[] = {
   { "api_url", "http_url", 0, NULL, "https://api.telegram.org" },
   { "parse_mode", "choice", NH_KEY_OPTION, "HTML,MarkdownV2,none", "HTML" },
   { "disable_notification", "boolean", NH_KEY_OPTION, NULL, NULL },
+  { "topic", "text", NH_KEY_OPTION, NULL, NULL },
   { "overflow", "choice", 0, "truncate,split,error", NULL },
   { NULL, NULL, 0, NULL, NULL },
 };

@@ -110,6 +110,11 @@ function M.parse(command, args)
       break
     elseif a:sub(1, 1) == "-" and a ~= "-" then
       local spelling, inline = a:match("^(%-%-[^=]+)=(.*)$")
+      if not spelling and not BY_SPELLING[a] then        -- -tTITLE, as Apprise's click reads it
+        local short, rest = a:match("^(%-%a)(.+)$")
+        local name = short and BY_SPELLING[short]
+        if name and OPTIONS[name][1] ~= "flag" then spelling, inline = short, rest end
+      end
       spelling = spelling or a
       local name = BY_SPELLING[spelling]
       if not name or not ALLOWED[command][name] then

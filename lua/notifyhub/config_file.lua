@@ -49,8 +49,11 @@ end
 -- loop that never ends is an error, not a hang). LuaJIT's compiled code
 -- skips hooks, so the chunk runs interpreted.
 M.MAX_STEPS = 100000000
+-- and at most M.MAX_MEMORY bytes more than it found (one `s = s .. s` a
+-- turn of a short loop would ask for a terabyte within a few instructions).
+M.MAX_MEMORY = 128 * 1024 * 1024
 
-local function run_bounded(fn)
+local function run_bounded(fn, path)
   if jit then jit.off(fn, true) end
   local co = coroutine.create(fn)
   local steps, per = 0, 100000
@@ -58,7 +61,12 @@ local function run_bounded(fn)
     steps = steps + per
     if steps >= M.MAX_STEPS then error(("runs more than %d instructions"):format(M.MAX_STEPS), 2) end
   end, "", per)
-  local ok, cfg = coroutine.resume(co)
+  collectgarbage()
+  local pok, ok, cfg = require("notifyhub.core").with_memory_limit(M.MAX_MEMORY, coroutine.resume, co)
+  if not pok then ok, cfg = false, ok end
+  if not ok and cfg == "not enough memory" then
+    cfg = ("%s: uses more than %d MB of memory"):format(path, math.floor(M.MAX_MEMORY / 1048576))
+  end
   if ok and coroutine.status(co) ~= "dead" then return false, "the file yielded" end
   return ok, cfg
 end
@@ -74,7 +82,7 @@ local function load_lua(path, text)
     fn, err = load(text, "@" .. path, "t", env)
   end
   if not fn then return nil, err, "INVALID_CONFIG" end
-  local ok, cfg = run_bounded(fn)
+  local ok, cfg = run_bounded(fn, path)
   if not ok then return nil, tostring(cfg), "INVALID_CONFIG" end
   if type(cfg) ~= "table" then
     return failure(path, nil, ("the file must return a config table, it returned %s"):format(type(cfg)))
@@ -163,6 +171,18 @@ local function denull(v, seen)
   return v
 end
 
+-- `- json://host:` with nothing under it (a tag line commented out) is
+-- the URL without options, as Apprise reads it (denull would drop it).
+local function empty_options(doc)
+  if type(doc) ~= "table" or doc == null or type(doc.urls) ~= "table" or doc.urls == null then return end
+  for _, item in ipairs(doc.urls) do
+    if type(item) == "table" and item ~= null then
+      local k, v = next(item)
+      if type(k) == "string" and v == null and next(item, k) == nil then item[k] = {} end
+    end
+  end
+end
+
 local function query_value(v)
   if type(v) == "table" then
     local parts = {}
@@ -209,7 +229,9 @@ local function apprise_urls(list, global_tag)
   local function add(entry, from, shown)
     out[#out + 1], origin[#out + 1] = entry, { path = from, shown = shown or from }
   end
-  if type(list) ~= "table" then return nil, "urls", "a list of URLs expected" end
+  if type(list) ~= "table" or (next(list) ~= nil and list[1] == nil) then   -- a mapping too
+    return nil, "urls", "a list of URLs expected"
+  end
   for i, item in ipairs(list) do
     local at = ("urls[%d]"):format(i)
     if type(item) == "string" then
@@ -254,6 +276,10 @@ local function from_yaml(doc)
   for k, v in pairs(doc) do
     if not APPRISE_KEYS[k] then cfg[k] = v end
   end
+  if doc.tag ~= nil then                              -- else its mistake shows as urls[1]'s
+    local what, got = require("notifyhub.tags").check(doc.tag)
+    if what then return nil, "tag", what .. (got and ", got " .. got or "") end
+  end
   if doc.urls ~= nil then
     local urls, where, why = apprise_urls(doc.urls, doc.tag)
     if not urls then return nil, where, why end
@@ -274,6 +300,7 @@ local function load_yaml(path, text)
   end
   local okd, doc = pcall(lyaml.load, text)
   if not okd then return failure(path, nil, "YAML: " .. tostring(doc)) end
+  empty_options(doc)
   local cfg, origin, why = from_yaml(denull(doc, {}))
   if not cfg then
     local where = type(origin) == "table" and origin or { path = origin, shown = origin }

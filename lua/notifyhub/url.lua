@@ -132,6 +132,9 @@ function S.slack.parse(u)
   for i = 3, #u.path do rest[#rest + 1] = u.path[i] end
   local channels = list(rest, u.query.to)
   local function one(channel)
+    -- Apprise: "+ID" is an encoded channel id (sent bare), "@user" as is, a name gets its "#"
+    if channel and channel:sub(1, 1) == "+" then channel = channel:sub(2)
+    elseif channel and not channel:match("^[#@]") then channel = "#" .. channel end
     return { platform = "slack", value = url, username = u.query.botname or u.user, channel = channel }
   end
   if #channels == 0 then return { one(nil) } end
@@ -147,7 +150,11 @@ function S.discord.parse(u)
   if not (token_ok(id, "^%d+$") and token_ok(token, "^[%w_%-]+$")) then
     return nil, "a numeric webhook id and a webhook token expected"
   end
-  return { { platform = "discord", value = ("%s/api/webhooks/%s/%s"):format(base("discord"), id, token),
+  local thread = u.query.thread                      -- Apprise: into that thread
+  if thread == "" then thread = nil end
+  if thread and not thread:match("^%d+$") then return nil, "thread: a numeric thread id expected" end
+  return { { platform = "discord", value = ("%s/api/webhooks/%s/%s%s"):format(base("discord"), id, token,
+    thread and "?thread_id=" .. thread or ""),
     username = u.query.botname or u.user, avatar_url = u.query.avatar_url } }
 end
 
@@ -162,12 +169,19 @@ function S.tgram.parse(u)
     return nil, "no chat id (notifyhub does not guess one from getUpdates): tgram://BotToken/ChatID"
   end
   local out = {}
+  local default_topic = u.query.topic or u.query.thread
+  if default_topic == "" then default_topic = nil end
   for i, chat in ipairs(chats) do
+    local topic
+    chat, topic = chat:match("^([^:]*):?(.*)$")              -- Apprise's ChatID:Topic (a forum topic)
+    topic = topic ~= "" and topic or default_topic
+    if topic and not topic:match("^%d+$") then return nil, ("chat %d: a numeric topic expected"):format(i) end
+    if chat:match("^[%a_][%w_]*$") then chat = "@" .. chat end   -- Apprise: a name, with or without @
     if not chat:match("^%-?%d+$") and not chat:match("^@[%w_]+$") then
       return nil, ("chat %d: a numeric chat id or an @channel name expected"):format(i)
     end
     out[i] = { platform = "telegram", value = chat, token = token, api_url = base("tgram"),
-      disable_notification = bool(u.query.silent, nil) }
+      disable_notification = bool(u.query.silent, nil), topic = topic }
   end
   return out
 end
@@ -267,7 +281,9 @@ local function json(secure)
     if not METHODS[method] then return nil, "method: one of POST, GET, PUT, DELETE, HEAD, PATCH expected" end
     local path = {}
     for i, seg in ipairs(u.path) do path[i] = encode(seg) end
-    local auth = u.authority:match("^(.*)@") -- as written (percent-encoded)
+    -- user info encoded again: a raw "@" or ":" in it (Apprise splits at the last "@") is refused by libcurl
+    local auth = u.authority:find("@", 1, true)
+      and encode(u.user or "") .. (u.password and ":" .. encode(u.password) or "") or nil
     local query = {}
     for i, p in ipairs(u.params) do query[i] = encode(p[1]) .. "=" .. encode(p[2]) end
     local value = ("%s://%s%s/%s%s"):format(secure and "https" or "http", auth and auth .. "@" or "",
