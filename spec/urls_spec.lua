@@ -84,10 +84,13 @@ describe("Apprise URLs", function()
       assert.same({ platform = "email", host = "example.com", port = 25, tls = "none",
         from = "bob@example.com", to = { "bob@example.com" }, username = "bob", password = "pw" },
         parse("mailto://bob:pw@example.com"))
-      assert.same({ platform = "email", host = "mx.example.com", port = 587, tls = "starttls",
-        from = "bob@example.com", to = { "a@x.example", "b@x.example" }, username = "bob", password = "pw",
-        cc = { "c@x.example" } },
-        parse("mailtos://bob:pw@example.com/a@x.example?smtp=mx.example.com&to=b@x.example&cc=c@x.example"))
+      -- one e-mail per recipient, as Apprise sends them: nobody sees another's address
+      local function to(addr)
+        return { platform = "email", host = "mx.example.com", port = 587, tls = "starttls",
+          from = "bob@example.com", to = { addr }, username = "bob", password = "pw", cc = { "c@x.example" } }
+      end
+      assert.same({ to("a@x.example"), to("b@x.example") }, notifyhub.target.parse_all(
+        "mailtos://bob:pw@example.com/a@x.example?smtp=mx.example.com&to=b@x.example&cc=c@x.example"))
       assert.same({ platform = "email", host = "example.com", port = 465, tls = "implicit",
         from = '"Ops" <ops@example.com>', to = { "ops@example.com" } },
         parse("mailtos://example.com?mode=ssl&from=Ops%20%3Cops@example.com%3E"))
@@ -409,6 +412,16 @@ describe("Apprise URLs", function()
       assert.equal("mailer@example.com", m.mail_from)
       assert.same({ "ops@example.com" }, m.rcpt_tos)
       assert.is_nil(cjson.encode(receipt):find(PW, 1, true))
+    end)
+
+    it("mailtos:// with two recipients sends each an e-mail of their own, as Apprise does", function()
+      local receipt = assert(send(("mailtos://mailer:%s@example.com:%d?smtp=%s&to=a@example.com,b@example.com")
+        :format(PW, s.port, s.host)))
+      assert.equal(2, #receipt.results)
+      local got = {}
+      for _, m in ipairs(smtp.wait_for(2, 5)) do got[#got + 1] = table.concat(m.rcpt_tos, ",") end
+      table.sort(got)
+      assert.same({ "a@example.com", "b@example.com" }, got)
     end)
 
     it("mailtos://?mode=ssl uses implicit TLS", function()

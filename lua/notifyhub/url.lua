@@ -352,11 +352,17 @@ local function mail(secure)
     local username = user
     if user and password and known and not user:find("@", 1, true) then username = user .. "@" .. u.host end
     if name and name:find("[<>\"]") then return nil, "name: a display name without <, > or quotes expected" end
-    return { { platform = "email", to = to, host = q.smtp or (known and known[2]) or u.host,
-      port = u.port or (known and not mode and known[3]) or PORTS[tls], tls = tls,
-      from = name and ('"%s" <%s>'):format(name, from) or from,
-      username = password and username or nil, password = password,
-      cc = #list(q.cc) > 0 and list(q.cc) or nil, bcc = #list(q.bcc) > 0 and list(q.bcc) or nil } }
+    -- one e-mail per recipient, as Apprise sends them (no recipient sees
+    -- another's address), each with the cc and bcc
+    local out = {}
+    for i, addr in ipairs(to) do
+      out[i] = { platform = "email", to = { addr }, host = q.smtp or (known and known[2]) or u.host,
+        port = u.port or (known and not mode and known[3]) or PORTS[tls], tls = tls,
+        from = name and ('"%s" <%s>'):format(name, from) or from,
+        username = password and username or nil, password = password,
+        cc = #list(q.cc) > 0 and list(q.cc) or nil, bcc = #list(q.bcc) > 0 and list(q.bcc) or nil }
+    end
+    return out
   end }
 end
 S.mailto, S.mailtos = mail(false), mail(true)
