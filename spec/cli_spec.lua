@@ -138,7 +138,7 @@ describe("notifyhub command", function()
     end)
 
     it("refuses a --timeout, --format or --type outside its range with status 2", function()
-      for _, t in ipairs({ "nan", "inf", "-1", "0", "1e300", "2147483648", "abc", "" }) do
+      for _, t in ipairs({ "nan", "inf", "-1", "0", "1e300", "2147483648", "abc", "", "0x10", "1e1", " 5" }) do
         local status, _, err = run({ "send", "-b", "x", "--timeout", t, hook("t") })
         assert.equal(2, status, t)
         assert.truthy(err:find("--timeout: seconds from 0.001 to 86400 expected", 1, true), err)

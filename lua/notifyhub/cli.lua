@@ -156,7 +156,8 @@ end
 -- The checked --timeout, or a usage error.
 local function timeout_of(s)
   if s == nil then return nil end
-  local n = tonumber(s)
+  -- decimal seconds only: tonumber would take 0x10 and 1e1 too
+  local n = s:match("^%d+%.?%d*$") and tonumber(s) or s:match("^%.%d+$") and tonumber(s)
   if not n or n ~= n or n < 0.001 or n > 86400 then
     usage_error("send: --timeout: seconds from 0.001 to 86400 expected, got %s", shown(s))
   end
