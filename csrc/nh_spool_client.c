@@ -380,7 +380,7 @@ nh_code nh_spool_client_record(nh_client *c, nh_job **jobs, size_t n, double wai
 
 void nh_client_stop_taking(nh_client *c) {
   nh_spool_writer *w = c->writer;
-  if (!w || nh_client_forked(c)) return;
+  if (!w || nh_fork_since(c->fork_generation)) return;
   pthread_mutex_lock(&w->lock);
   w->no_take = 1;
   pthread_mutex_unlock(&w->lock);
