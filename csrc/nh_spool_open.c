@@ -355,6 +355,9 @@ nh_spool *nh_spool_open(const nh_spool_options *o, double timeout, nh_code *code
 
 void nh_spool_close(nh_spool *sp) {
   /* a child of fork() leaves the parent's list be (its lock may be held) */
-  if (sp && !nh_fork_since(sp->fork_generation)) files_remove(sp);
+  if (sp && !nh_fork_since(sp->fork_generation)) {
+    nh_spool_give_back(sp); /* its unused max_queued slots */
+    files_remove(sp);
+  }
   spool_free(sp);
 }
