@@ -627,8 +627,8 @@ struct nh_spool {
   long pid;
   unsigned long long start; /* /proc/self/stat field 22 */
   char owner[96];
-  double registered;  /* wall time of this owner's last committed register, 0: none */
-  double registering; /* the register of the open transaction, 0: none */
+  double registered;      /* wall time of this owner's last committed register, 0: none */
+  double registering;     /* the register of the open transaction, 0: none */
   nh_spool_reserve res;   /* this handle's reserved seqs and max_queued slots */
   nh_spool_reserve saved; /* res at BEGIN: a rolled back transaction restores it */
   struct sqlite3_stmt *stmt[NH_SQL_COUNT];

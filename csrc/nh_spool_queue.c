@@ -207,8 +207,7 @@ static int put_groups(nh_spool *sp, nh_spool_item *items, size_t n, double now,
     }
     for (size_t k = i; rc == SQLITE_OK && k < end; k++) rc = insert(sp, &items[k], now);
   }
-  if (rc == SQLITE_OK && (takes || delta > 0) &&
-      nh_spool_register_stale(sp, now, NULL, 0) != NH_OK)
+  if (rc == SQLITE_OK && (takes || delta > 0) && nh_spool_register_stale(sp, now, NULL, 0) != NH_OK)
     rc = sqlite3_errcode(sp->db);
   return rc == SQLITE_OK ? quota_settle(sp, delta) : rc;
 }

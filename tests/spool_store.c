@@ -1131,9 +1131,10 @@ static void mode_inspect(const char *path) {
 
 int main(int argc, char **argv) {
   if (argc < 3) {
-    fprintf(stderr,
-            "usage: %s open|queue|race|kill|foreign|busy|full|rate|reserve|all DIR | inspect FILE\n",
-            argv[0]);
+    fprintf(
+      stderr,
+      "usage: %s open|queue|race|kill|foreign|busy|full|rate|reserve|all DIR | inspect FILE\n",
+      argv[0]);
     return 2;
   }
   const char *mode = argv[1], *dir = argv[2];
