@@ -715,13 +715,23 @@ static void check_reserve_dead(const char *dir) {
   }
   int st;
   waitpid(pid, &st, 0);
+  nh_spool *live = open_max(path, 128); /* reserves too, and stays */
+  int live_put = put_one(live, "live") > 0;
   long before = open_slack(path);
   nh_spool *sp = open_max(path, 128);
-  nh_spool_rec r[2];
-  size_t n = take_all(sp, r, 2);
+  nh_spool_rec r[4];
+  size_t n = take_all(sp, r, 4);
   free_recs(r, n);
-  check(WIFEXITED(st) && WEXITSTATUS(st) == 0 && before > 0 && n == 1 && open_slack(path) == 0,
+  check(WIFEXITED(st) && WEXITSTATUS(st) == 0 && live_put && before >= 2 && n == 2 &&
+          open_slack(path) == 0,
         "reserve", "a dead holder's unused reservation is counted out by the takeover");
+  /* the recount counted the live handle's out as well: it must not give
+   * back what it no longer has, and reserves again for its next put */
+  int again = put_one(live, "live-2") > 0;
+  long slack = open_slack(path);
+  nh_spool_close(live);
+  check(again && slack >= 0 && open_slack(path) == 0, "reserve",
+        "a live handle whose reservation was recounted gives back nothing twice");
   nh_spool_close(sp);
 }
 
