@@ -4,8 +4,9 @@
  * on the same rows, and a lock held too long is SPOOL_BUSY at the start,
  * before anything was written); a failure rolls all of it back.
  *
- * counts.open (queued + taken rows) changes with every row that enters or
- * leaves those states: put (+), finish delivered or failed (-), retry (+).
+ * counts.open (queued + taken rows, plus the slots live handles reserved:
+ * see "put") changes when a handle reserves or gives back slots, and with
+ * the rows that enter or leave those states elsewhere (the inspector's retry).
  *
  * Group commit (how phase 2 wires this into submit; the functions here
  * take the batches, the thread that makes them comes with the wiring):
