@@ -602,8 +602,19 @@ typedef enum nh_spool_sql {
   NH_SQL_PROGRESS_GET,
   NH_SQL_PARK,
   NH_SQL_UNPARK,
+  NH_SQL_EPOCH,
+  NH_SQL_EPOCH_BUMP,
+  NH_SQL_RECOUNT,
   NH_SQL_COUNT
 } nh_spool_sql;
+
+/* What a handle reserves in blocks so that a put need not write counts
+ * (nh_spool_queue.c): seqs next..last are its own; quota: slots of
+ * counts.open it reserved and has not used; epoch: counts.epoch when it
+ * did (a takeover that recounts counts.open bumps it: the quota is gone). */
+typedef struct nh_spool_reserve {
+  int64_t next, last, quota, epoch;
+} nh_spool_reserve;
 
 struct nh_spool {
   pthread_mutex_t lock; /* one call at a time on db */
@@ -616,8 +627,10 @@ struct nh_spool {
   long pid;
   unsigned long long start; /* /proc/self/stat field 22 */
   char owner[96];
-  double registered;  /* wall time of this owner's last committed register, 0: none */
-  double registering; /* the register of the open transaction, 0: none */
+  double registered;      /* wall time of this owner's last committed register, 0: none */
+  double registering;     /* the register of the open transaction, 0: none */
+  nh_spool_reserve res;   /* this handle's reserved seqs and max_queued slots */
+  nh_spool_reserve saved; /* res at BEGIN: a rolled back transaction restores it */
   struct sqlite3_stmt *stmt[NH_SQL_COUNT];
   int sync_full;           /* spool.sync = "full" */
   int wal_frames;          /* the WAL's frames after the last commit (atomic) */
@@ -664,5 +677,11 @@ nh_code nh_spool_register(nh_spool *sp, double now, char *err, size_t errlen);
 /* Registers only when this owner's last committed register is older than
  * lease/4 (or in the future): a put needs its holder's row, not a new one. */
 nh_code nh_spool_register_stale(nh_spool *sp, double now, char *err, size_t errlen);
+/* nh_spool_queue.c: gives back this handle's unused max_queued slots (a
+ * clean close; best effort, its own transaction). */
+void nh_spool_give_back(nh_spool *sp);
+/* Inside a write transaction: counts.open from the rows, after a takeover
+ * dropped a dead holder whose reserved slots would otherwise stay counted. */
+int nh_spool_recount(nh_spool *sp);
 
 #endif

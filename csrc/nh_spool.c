@@ -62,6 +62,12 @@ static const char *const sql[NH_SQL_COUNT] = {
                   " WHERE seq = ?1 AND owner = ?2 AND state = 1",
   [NH_SQL_UNPARK] = "UPDATE jobs SET state = 1, lease = ?3 WHERE seq = ?1 AND owner = ?2"
                     " AND state = 0",
+  [NH_SQL_EPOCH] = "SELECT n FROM counts WHERE k = 'epoch'",
+  [NH_SQL_EPOCH_BUMP] = "INSERT INTO counts (k, n) VALUES ('epoch', 1)"
+                        " ON CONFLICT (k) DO UPDATE SET n = n + 1",
+  /* two counts over the partial indexes, not a scan of the failed rows */
+  [NH_SQL_RECOUNT] = "UPDATE counts SET n = (SELECT count(*) FROM jobs WHERE state = 0)"
+                     " + (SELECT count(*) FROM jobs WHERE state = 1) WHERE k = 'open'",
 };
 
 #define DEFAULT(P, section, key, field, type, dflt, min, max, above) o->field = (dflt);
@@ -159,8 +165,9 @@ static int run_prepared(nh_spool *sp, nh_spool_sql which) {
 
 nh_code nh_spool_begin(nh_spool *sp, char *err, size_t errlen) {
   int rc = run_prepared(sp, NH_SQL_BEGIN);
-  return rc == SQLITE_OK ? NH_OK
-                         : nh_spool_error(sp, rc, "waiting for the write lock", err, errlen);
+  if (rc != SQLITE_OK) return nh_spool_error(sp, rc, "waiting for the write lock", err, errlen);
+  sp->saved = sp->res;
+  return NH_OK;
 }
 
 nh_code nh_spool_commit(nh_spool *sp, nh_code code, char *err, size_t errlen) {
@@ -176,6 +183,8 @@ nh_code nh_spool_commit(nh_spool *sp, nh_code code, char *err, size_t errlen) {
   }
   /* A failed write may have rolled back already (SQLITE_FULL does). */
   if (!sqlite3_get_autocommit(sp->db)) nh_spool_exec(sp, "ROLLBACK");
+  /* what it reserved went with it: a seq block not written is not ours */
+  sp->res = sp->saved;
   /* A WAL that hit a file-size limit or a full disk only shrinks by a
    * checkpoint: without one, no later write would fit even once there is
    * room again (best effort; the next failure tries again). */

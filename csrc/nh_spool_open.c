@@ -12,11 +12,13 @@
  *           serialised job: secrets), failed_at and receipt (failed).
  *   owners  who holds records: id, host, pid, start (process start time),
  *           lease.
- *   counts  'open': the rows queued or taken, for max_queued without a scan;
- *           'seq': the last seq given out (a put writes it with 'open', on
- *           the same page; jobs.seq is not AUTOINCREMENT, whose table would
- *           be one more page per put). A file without it (made before)
- *           starts from sqlite_sequence.
+ *   counts  'open': the rows queued or taken plus the slots handles
+ *           reserved, for max_queued without a scan; 'seq': the last seq
+ *           reserved (handles take both in blocks, nh_spool_queue.c, so a
+ *           put rarely writes this page; jobs.seq is not AUTOINCREMENT, whose
+ *           table would be one more page per put; a file without 'seq', made
+ *           before, starts from sqlite_sequence); 'epoch' (added when first
+ *           needed): bumped when a takeover recounts 'open'.
  *   rate    send times per destination key, for the shared rate windows.
  *   progress  per target of a message with targets left: seq, target (its
  *           index), kind (0 failed, 1 delivered, 2 waiting for a retry) and
@@ -355,6 +357,9 @@ nh_spool *nh_spool_open(const nh_spool_options *o, double timeout, nh_code *code
 
 void nh_spool_close(nh_spool *sp) {
   /* a child of fork() leaves the parent's list be (its lock may be held) */
-  if (sp && !nh_fork_since(sp->fork_generation)) files_remove(sp);
+  if (sp && !nh_fork_since(sp->fork_generation)) {
+    nh_spool_give_back(sp); /* its unused max_queued slots */
+    files_remove(sp);
+  }
   spool_free(sp);
 }

@@ -151,6 +151,8 @@ nh_code nh_spool_reclaim(nh_spool *sp, double now, char *err, size_t errlen) {
   gone g = { 0 };
   int rc = find_gone(sp, now, &g);
   for (size_t i = 0; rc == SQLITE_OK && i < g.n; i++) rc = drop_owner(sp, g.ids[i]);
+  /* the dead holders' unused max_queued slots: counted again from the rows */
+  if (rc == SQLITE_OK && g.n) rc = nh_spool_recount(sp);
   gone_free(&g);
   return rc == SQLITE_OK
            ? NH_OK

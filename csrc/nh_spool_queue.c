@@ -4,8 +4,9 @@
  * on the same rows, and a lock held too long is SPOOL_BUSY at the start,
  * before anything was written); a failure rolls all of it back.
  *
- * counts.open (queued + taken rows) changes with every row that enters or
- * leaves those states: put (+), finish delivered or failed (-), retry (+).
+ * counts.open (queued + taken rows, plus the slots live handles reserved:
+ * see "put") changes when a handle reserves or gives back slots, and with
+ * the rows that enter or leave those states elsewhere (the inspector's retry).
  *
  * Group commit (how phase 2 wires this into submit; the functions here
  * take the batches, the thread that makes them comes with the wiring):
@@ -59,10 +60,33 @@ static int open_add(nh_spool *sp, sqlite3_int64 d) {
 
 /* ---- put ------------------------------------------------------------------ */
 
-/* The last seq given out: counts.seq, beside counts.open, so a put writes
- * one page of counts instead of two (AUTOINCREMENT's sqlite_sequence);
- * like it, a seq is never given out twice, even after its row went. A
- * file of schema 1 made before counts.seq starts from sqlite_sequence. */
+/* Reservations: a put writes its rows and the index pages, not counts
+ * (one page less per commit). Each handle takes seqs and max_queued slots
+ * in blocks, in the transaction of the put that needs them (a rollback
+ * drops the block: nh_spool_commit restores sp->res).
+ *   seq    counts.seq is the last seq reserved by anyone: a seq is never
+ *          given out twice, even after its row went; a block a process did
+ *          not use up is skipped (gaps). A file of schema 1 made before
+ *          counts.seq starts from sqlite_sequence.
+ *   open   counts.open = the rows queued or taken + the slots handles
+ *          reserved and have not used, so it still bounds the rows by
+ *          max_queued; a handle holds at most reserve_max() unused slots
+ *          (QUEUE_FULL may come that many early per live handle). The
+ *          delivered and failed rows' slots go back to the handle that ends
+ *          them; past reserve_max() the excess goes back to counts. A clean
+ *          close gives back the rest; a dead holder's are recounted by the
+ *          takeover (nh_spool_recount), which bumps counts.epoch so that
+ *          every handle drops the reservation it had. */
+#define SEQ_BLOCK 256
+
+static sqlite3_int64 reserve_max(const nh_spool *sp) {
+  size_t r = sp->opt.max_queued / 64;
+  return r < 1 ? 1 : r > 256 ? 256 : (sqlite3_int64)r;
+}
+
+/* What a handle keeps after taking or giving back slots. */
+static sqlite3_int64 reserve_keep(const nh_spool *sp) { return (reserve_max(sp) + 1) / 2; }
+
 static int seq_load(nh_spool *sp, sqlite3_int64 *last, int *found) {
   sqlite3_stmt *st = nh_spool_stmt(sp, NH_SQL_SEQ);
   if (!st) return sqlite3_errcode(sp->db);
@@ -89,7 +113,61 @@ static int seq_store(nh_spool *sp, sqlite3_int64 last, int found) {
   return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-static int insert(nh_spool *sp, nh_spool_item *it, double now, sqlite3_int64 seq) {
+/* The next seq of this handle's block, reserving a new block when it is used up. */
+static int seq_next(nh_spool *sp, sqlite3_int64 *seq) {
+  if (sp->res.next == 0 || sp->res.next > sp->res.last) {
+    sqlite3_int64 last = 0;
+    int found = 0, rc = seq_load(sp, &last, &found);
+    if (rc == SQLITE_OK) rc = seq_store(sp, last + SEQ_BLOCK, found);
+    if (rc != SQLITE_OK) return rc;
+    sp->res.next = last + 1, sp->res.last = last + SEQ_BLOCK;
+  }
+  *seq = sp->res.next++;
+  return SQLITE_OK;
+}
+
+/* A takeover recounted counts.open since this handle reserved: its quota went. */
+static int quota_sync(nh_spool *sp) {
+  sqlite3_stmt *st = nh_spool_stmt(sp, NH_SQL_EPOCH);
+  if (!st) return sqlite3_errcode(sp->db);
+  int rc = sqlite3_step(st);
+  sqlite3_int64 epoch = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+  sqlite3_reset(st);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return rc;
+  if (epoch != sp->res.epoch) sp->res.quota = 0, sp->res.epoch = epoch;
+  return SQLITE_OK;
+}
+
+/* The end of a transaction that changed the quota: the excess over
+ * reserve_max() back to counts, with delta (what it reserved). */
+static int quota_settle(nh_spool *sp, sqlite3_int64 delta) {
+  if (sp->res.quota > reserve_max(sp)) {
+    delta -= sp->res.quota - reserve_keep(sp);
+    sp->res.quota = reserve_keep(sp);
+  }
+  return open_add(sp, delta);
+}
+
+/* Slots for a group of k: from the quota, else reserved while counts.open
+ * stays within max_queued (up to reserve_keep() more); 0: no room. */
+static int quota_take(nh_spool *sp, sqlite3_int64 k, sqlite3_int64 *open, sqlite3_int64 *delta,
+                      int *rc) {
+  if (sp->res.quota < k) {
+    if (*open < 0 && (*rc = open_count(sp, open)) != SQLITE_OK) return 0;
+    sqlite3_int64 room = (sqlite3_int64)sp->opt.max_queued - (*open + *delta);
+    sqlite3_int64 want = k + reserve_keep(sp) - sp->res.quota;
+    if (room < k - sp->res.quota) return 0;
+    if (want > room) want = room;
+    sp->res.quota += want, *delta += want;
+  }
+  sp->res.quota -= k;
+  return 1;
+}
+
+static int insert(nh_spool *sp, nh_spool_item *it, double now) {
+  sqlite3_int64 seq;
+  int rc = seq_next(sp, &seq);
+  if (rc != SQLITE_OK) return rc;
   sqlite3_stmt *st = nh_spool_stmt(sp, NH_SQL_INSERT);
   if (!st) return sqlite3_errcode(sp->db);
   sqlite3_bind_text(st, 1, it->id ? it->id : "", -1, SQLITE_STATIC);
@@ -105,7 +183,7 @@ static int insert(nh_spool *sp, nh_spool_item *it, double now, sqlite3_int64 seq
     sqlite3_bind_double(st, 10, now + sp->opt.lease);
   }
   sqlite3_bind_int64(st, 11, seq);
-  int rc = nh_spool_run(st);
+  rc = nh_spool_run(st);
   if (rc != SQLITE_DONE) return rc;
   it->seq = seq;
   it->code = NH_OK;
@@ -113,29 +191,49 @@ static int insert(nh_spool *sp, nh_spool_item *it, double now, sqlite3_int64 seq
 }
 
 /* The items of each group go in while they fit under max_queued. ended:
- * what the same transaction's ends took off counts.open, not yet written
- * (one UPDATE of counts for both: a statement less per commit). */
+ * what the same transaction's ends took off the open rows (<= 0): their
+ * slots join this handle's quota. A handle that reserves is registered,
+ * so that a takeover finds it when it dies. */
 static int put_groups(nh_spool *sp, nh_spool_item *items, size_t n, double now,
                       sqlite3_int64 ended) {
-  sqlite3_int64 open, added = 0, last = 0, first;
-  int rc = open_count(sp, &open), takes = 0, found = 0;
-  open += ended;
-  if (rc == SQLITE_OK) rc = seq_load(sp, &last, &found);
-  first = last;
+  sqlite3_int64 open = -1, delta = 0;
+  int rc = quota_sync(sp), takes = 0;
+  sp->res.quota -= ended;
   for (size_t i = 0; i < n; i++) takes |= items[i].take;
-  if (rc == SQLITE_OK && takes && nh_spool_register_stale(sp, now, NULL, 0) != NH_OK)
-    rc = sqlite3_errcode(sp->db);
   for (size_t i = 0, end; rc == SQLITE_OK && i < n; i = end) {
     for (end = i + 1; end < n && items[end].group == items[i].group; end++) {}
-    if ((size_t)(open + added) + (end - i) > sp->opt.max_queued) {
+    if (!quota_take(sp, (sqlite3_int64)(end - i), &open, &delta, &rc)) {
       for (size_t k = i; k < end; k++) items[k].code = NH_QUEUE_FULL;
       continue;
     }
-    for (size_t k = i; rc == SQLITE_OK && k < end; k++) rc = insert(sp, &items[k], now, ++last);
-    added += (sqlite3_int64)(end - i);
+    for (size_t k = i; rc == SQLITE_OK && k < end; k++) rc = insert(sp, &items[k], now);
   }
-  if (rc == SQLITE_OK && last != first) rc = seq_store(sp, last, found);
-  return rc == SQLITE_OK ? open_add(sp, added + ended) : rc;
+  if (rc == SQLITE_OK && (takes || delta > 0) && nh_spool_register_stale(sp, now, NULL, 0) != NH_OK)
+    rc = sqlite3_errcode(sp->db);
+  return rc == SQLITE_OK ? quota_settle(sp, delta) : rc;
+}
+
+void nh_spool_give_back(nh_spool *sp) {
+  if (!sp || !sp->db || sp->res.quota <= 0 || nh_spool_enter(sp, NULL, 0) != NH_OK) return;
+  if (nh_spool_begin(sp, NULL, 0) == NH_OK) {
+    int rc = quota_sync(sp);
+    if (rc == SQLITE_OK && sp->res.quota > 0) {
+      rc = open_add(sp, -sp->res.quota);
+      sp->res.quota = 0;
+    }
+    nh_spool_commit(sp, rc == SQLITE_OK ? NH_OK : NH_INTERNAL, NULL, 0);
+  }
+  nh_spool_leave(sp);
+}
+
+int nh_spool_recount(nh_spool *sp) {
+  sqlite3_stmt *st = nh_spool_stmt(sp, NH_SQL_RECOUNT);
+  int rc = st ? nh_spool_run(st) : sqlite3_errcode(sp->db);
+  if (rc == SQLITE_DONE && (st = nh_spool_stmt(sp, NH_SQL_EPOCH_BUMP))) rc = nh_spool_run(st);
+  else if (rc == SQLITE_DONE) rc = sqlite3_errcode(sp->db);
+  if (rc != SQLITE_DONE) return rc;
+  sp->res.quota = 0; /* counted out like everyone's; quota_sync sees the new epoch */
+  return SQLITE_OK;
 }
 
 /* QUEUE_FULL when no item went in and some group was refused. */
@@ -345,7 +443,10 @@ nh_code nh_spool_finish(nh_spool *sp, nh_spool_end *ends, size_t n, double now, 
     sqlite3_int64 open = 0;
     int rc = SQLITE_OK;
     for (size_t i = 0; rc == SQLITE_OK && i < n; i++) rc = finish_one(sp, &ends[i], now, &open);
-    if (rc == SQLITE_OK) rc = open_add(sp, open);
+    if (rc == SQLITE_OK && open != 0 && (rc = quota_sync(sp)) == SQLITE_OK) {
+      sp->res.quota -= open; /* the ended rows' slots: this handle's to use */
+      rc = quota_settle(sp, 0);
+    }
     if (rc != SQLITE_OK) code = nh_spool_error(sp, rc, "finishing messages", err, errlen);
     code = nh_spool_commit(sp, code, err, errlen);
   }
@@ -445,7 +546,12 @@ static int bind_leave(nh_spool *sp, sqlite3_stmt *st, const void *arg) {
 nh_code nh_spool_release(nh_spool *sp, size_t *n, char *err, size_t errlen) {
   nh_code code =
     owner_step(sp, NH_SQL_RELEASE, bind_owner, NULL, 0, "handing messages back", n, err, errlen);
-  if (code == NH_OK)
+  /* Not handed back (locked past the wait): its reservation goes the way
+   * of its records, to the takeover after its lease, without a second
+   * wait. The holder's row stays while it has slots to give back. */
+  if (code == NH_OK) nh_spool_give_back(sp);
+  else if (sp) sp->res.quota = 0;
+  if (code == NH_OK && sp->res.quota == 0)
     owner_step(sp, NH_SQL_OWNER_DROP, bind_leave, NULL, 0, "leaving", NULL, NULL, 0);
   return code;
 }

@@ -559,21 +559,22 @@ static void check_bound(const char *dir) {
   nh_spool_close(sp);
 }
 
-/* counts.open, which max_queued reads, against the rows themselves. */
-static int open_count_agrees(const char *path) {
+/* counts.open, which max_queued reads, minus the open rows: the slots
+ * live handles reserved and have not used (-1000 when unreadable). */
+static long open_slack(const char *path) {
   sqlite3 *db;
   sqlite3_stmt *st;
-  int ok = 0;
+  long slack = -1000;
   sqlite3_open(path, &db);
   if (sqlite3_prepare_v2(db,
-                         "SELECT (SELECT n FROM counts WHERE k = 'open') ="
+                         "SELECT (SELECT n FROM counts WHERE k = 'open') -"
                          " (SELECT count(*) FROM jobs WHERE state < 2)",
                          -1, &st, NULL) == SQLITE_OK) {
-    ok = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 1;
+    if (sqlite3_step(st) == SQLITE_ROW) slack = (long)sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
   }
   sqlite3_close(db);
-  return ok;
+  return slack;
 }
 
 /* A handle opened before fork() does nothing in the child (NH_CLOSED), and
@@ -611,8 +612,134 @@ static void mode_queue(const char *dir) {
   size_t n = 0;
   nh_spool_retry(sp, "rt-0", &n, err, sizeof err);
   check(n == 1 && count_state(sp, 0) >= 1, "queue", "retry queues a failed record again");
-  check(open_count_agrees(path), "queue", "the count max_queued reads agrees with the rows");
+  /* Each handle reserves max_queued slots in blocks (at most 256 unused at
+   * a time): the count bounds the rows, exact once the handles closed. */
+  long slack = open_slack(path);
+  check(slack >= 0 && slack <= 256, "queue", "the count max_queued reads bounds the rows");
   nh_spool_close(sp);
+  check(open_slack(path) == 0, "queue", "and agrees with them once the handle closed cleanly");
+}
+
+/* ---- reserve: seqs and max_queued slots taken in blocks ----------------- */
+
+static nh_spool *open_max(const char *path, size_t max_queued) {
+  nh_spool_options o;
+  nh_spool_options_default(&o);
+  o.path = path;
+  o.max_queued = max_queued;
+  nh_code code;
+  return nh_spool_open(&o, 5, &code, err, sizeof err);
+}
+
+/* Puts one message; its seq, or 0 when refused. */
+static int64_t put_one(nh_spool *sp, const char *id) {
+  nh_spool_item it = { 0 };
+  nh_job *job = make_job(id, "x");
+  nh_spool_item_from_job(&it, job, 0, 0);
+  nh_job_release(job);
+  int64_t seq = nh_spool_put(sp, &it, 1, err, sizeof err) == NH_OK ? it.seq : 0;
+  nh_spool_item_free(&it);
+  return seq;
+}
+
+static int seq_seen(const int64_t *seqs, size_t n, int64_t seq) {
+  for (size_t i = 0; i < n; i++)
+    if (seqs[i] == seq) return 1;
+  return 0;
+}
+
+static void check_reserve_seq(const char *dir) {
+  char path[512];
+  path_in(path, sizeof path, dir, "reserve-seq.db");
+  int64_t seqs[64], top = 0;
+  size_t n = 0;
+  int ok = 1;
+  nh_spool *a = open_max(path, 1000000), *b = open_max(path, 1000000);
+  for (int i = 0; i < 20; i++) { /* two handles, one after the other */
+    int64_t s1 = put_one(a, "a"), s2 = put_one(b, "b");
+    ok &= s1 > 0 && s2 > 0 && !seq_seen(seqs, n, s1) && s1 != s2 && !seq_seen(seqs, n, s2);
+    seqs[n++] = s1, seqs[n++] = s2;
+    top = s1 > top ? s1 : top, top = s2 > top ? s2 : top;
+  }
+  check(ok, "reserve", "two handles on one file never give out the same seq");
+  nh_spool_close(a);
+  nh_spool_close(b);
+  a = open_max(path, 1000000);
+  int64_t next = put_one(a, "c");
+  check(next > top, "reserve", "a handle opened later gives seqs above every earlier one");
+  nh_spool_close(a);
+}
+
+static void check_reserve_one(const char *dir) {
+  char path[512];
+  path_in(path, sizeof path, dir, "reserve-one.db");
+  nh_spool *sp = open_max(path, 1);
+  int first = put_one(sp, "one") > 0, second = put_one(sp, "two") == 0;
+  nh_spool_rec r[2];
+  size_t n = take_all(sp, r, 2);
+  int held = 0;
+  if (n == 1) nh_spool_done(sp, r[0].seq, &held, err, sizeof err);
+  free_recs(r, n);
+  int third = put_one(sp, "three") > 0, fourth = put_one(sp, "four") == 0;
+  check(first && second && held && third && fourth, "reserve",
+        "max_queued = 1 holds exactly one message, and one again once it was delivered");
+  nh_spool_close(sp);
+}
+
+/* Two live handles with max_queued = 128 (each keeps at most 2 slots):
+ * the rows never pass it; QUEUE_FULL comes at most 2 per handle early. */
+static void check_reserve_bound(const char *dir) {
+  char path[512];
+  path_in(path, sizeof path, dir, "reserve-bound.db");
+  nh_spool *a = open_max(path, 128), *b = open_max(path, 128);
+  int in = put_one(a, "a") > 0;
+  for (int i = 0; i < 200 && put_one(b, "b") > 0; i++) in++;
+  in += put_one(a, "a2") > 0;
+  check(in <= 128 && in >= 124 && count_state(a, 0) == (size_t)in, "reserve",
+        "two live handles: never more rows than max_queued, QUEUE_FULL at most 2 per handle early");
+  nh_spool_close(a);
+  nh_spool_close(b);
+  check(open_slack(path) == 0, "reserve", "closed cleanly, they give back what they reserved");
+}
+
+/* A holder killed with slots reserved: the takeover counts them out. */
+static void check_reserve_dead(const char *dir) {
+  char path[512];
+  path_in(path, sizeof path, dir, "reserve-dead.db");
+  nh_spool_close(open_max(path, 128));
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid == 0) {
+    nh_spool *sp = open_max(path, 128);
+    _exit(sp && put_one(sp, "dead") > 0 ? 0 : 1); /* no close: its reservation stays */
+  }
+  int st;
+  waitpid(pid, &st, 0);
+  nh_spool *live = open_max(path, 128); /* reserves too, and stays */
+  int live_put = put_one(live, "live") > 0;
+  long before = open_slack(path);
+  nh_spool *sp = open_max(path, 128);
+  nh_spool_rec r[4];
+  size_t n = take_all(sp, r, 4);
+  free_recs(r, n);
+  check(WIFEXITED(st) && WEXITSTATUS(st) == 0 && live_put && before >= 2 && n == 2 &&
+          open_slack(path) == 0,
+        "reserve", "a dead holder's unused reservation is counted out by the takeover");
+  /* the recount counted the live handle's out as well: it must not give
+   * back what it no longer has, and reserves again for its next put */
+  int again = put_one(live, "live-2") > 0;
+  long slack = open_slack(path);
+  nh_spool_close(live);
+  check(again && slack >= 0 && open_slack(path) == 0, "reserve",
+        "a live handle whose reservation was recounted gives back nothing twice");
+  nh_spool_close(sp);
+}
+
+static void mode_reserve(const char *dir) {
+  check_reserve_seq(dir);
+  check_reserve_one(dir);
+  check_reserve_bound(dir);
+  check_reserve_dead(dir);
 }
 
 /* ---- race: two processes take at once ------------------------------------ */
@@ -1014,9 +1141,10 @@ static void mode_inspect(const char *path) {
 
 int main(int argc, char **argv) {
   if (argc < 3) {
-    fprintf(stderr,
-            "usage: %s open|queue|race|kill|foreign|busy|full|rate|all DIR | inspect FILE\n",
-            argv[0]);
+    fprintf(
+      stderr,
+      "usage: %s open|queue|race|kill|foreign|busy|full|rate|reserve|all DIR | inspect FILE\n",
+      argv[0]);
     return 2;
   }
   const char *mode = argv[1], *dir = argv[2];
@@ -1029,6 +1157,7 @@ int main(int argc, char **argv) {
   if (all || strcmp(mode, "busy") == 0) mode_busy(dir);
   if (all || strcmp(mode, "full") == 0) mode_full(dir);
   if (all || strcmp(mode, "rate") == 0) mode_rate(dir);
+  if (all || strcmp(mode, "reserve") == 0) mode_reserve(dir);
   if (strcmp(mode, "inspect") == 0) mode_inspect(dir);
   return failures ? 1 : 0;
 }
