@@ -680,8 +680,5 @@ nh_code nh_spool_register_stale(nh_spool *sp, double now, char *err, size_t errl
 /* nh_spool_queue.c: gives back this handle's unused max_queued slots (a
  * clean close; best effort, its own transaction). */
 void nh_spool_give_back(nh_spool *sp);
-/* Inside a write transaction: counts.open from the rows, after a takeover
- * dropped a dead holder whose reserved slots would otherwise stay counted. */
-int nh_spool_recount(nh_spool *sp);
 
 #endif

@@ -147,12 +147,26 @@ static int drop_owner(nh_spool *sp, const char *id) {
   return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+/* Inside a write transaction: counts.open from the rows, after a takeover
+ * dropped a dead holder whose reserved slots would otherwise stay counted
+ * (nh_spool_queue.c keeps the reservations); bumps counts.epoch so that
+ * every live handle drops its own. */
+static int recount(nh_spool *sp) {
+  sqlite3_stmt *st = nh_spool_stmt(sp, NH_SQL_RECOUNT);
+  int rc = st ? nh_spool_run(st) : sqlite3_errcode(sp->db);
+  if (rc == SQLITE_DONE && (st = nh_spool_stmt(sp, NH_SQL_EPOCH_BUMP))) rc = nh_spool_run(st);
+  else if (rc == SQLITE_DONE) rc = sqlite3_errcode(sp->db);
+  if (rc != SQLITE_DONE) return rc;
+  sp->res.quota = 0; /* counted out like everyone's; quota_sync sees the new epoch */
+  return SQLITE_OK;
+}
+
 nh_code nh_spool_reclaim(nh_spool *sp, double now, char *err, size_t errlen) {
   gone g = { 0 };
   int rc = find_gone(sp, now, &g);
   for (size_t i = 0; rc == SQLITE_OK && i < g.n; i++) rc = drop_owner(sp, g.ids[i]);
   /* the dead holders' unused max_queued slots: counted again from the rows */
-  if (rc == SQLITE_OK && g.n) rc = nh_spool_recount(sp);
+  if (rc == SQLITE_OK && g.n) rc = recount(sp);
   gone_free(&g);
   return rc == SQLITE_OK
            ? NH_OK

@@ -75,7 +75,7 @@ static int open_add(nh_spool *sp, sqlite3_int64 d) {
  *          delivered and failed rows' slots go back to the handle that ends
  *          them; past reserve_max() the excess goes back to counts. A clean
  *          close gives back the rest; a dead holder's are recounted by the
- *          takeover (nh_spool_recount), which bumps counts.epoch so that
+ *          takeover (recount in nh_spool_owner.c), which bumps counts.epoch so that
  *          every handle drops the reservation it had. */
 #define SEQ_BLOCK 256
 
@@ -224,16 +224,6 @@ void nh_spool_give_back(nh_spool *sp) {
     nh_spool_commit(sp, rc == SQLITE_OK ? NH_OK : NH_INTERNAL, NULL, 0);
   }
   nh_spool_leave(sp);
-}
-
-int nh_spool_recount(nh_spool *sp) {
-  sqlite3_stmt *st = nh_spool_stmt(sp, NH_SQL_RECOUNT);
-  int rc = st ? nh_spool_run(st) : sqlite3_errcode(sp->db);
-  if (rc == SQLITE_DONE && (st = nh_spool_stmt(sp, NH_SQL_EPOCH_BUMP))) rc = nh_spool_run(st);
-  else if (rc == SQLITE_DONE) rc = sqlite3_errcode(sp->db);
-  if (rc != SQLITE_DONE) return rc;
-  sp->res.quota = 0; /* counted out like everyone's; quota_sync sees the new epoch */
-  return SQLITE_OK;
 }
 
 /* QUEUE_FULL when no item went in and some group was refused. */
