@@ -11,9 +11,7 @@ local spool = require("notifyhub.spool")
 local system = require("system")
 local cjson = require("cjson")
 
-local function tmpdir()
-  return (shell.capture("mktemp -d /tmp/nh-ngxspool-XXXXXX"):gsub("%s+$", ""))
-end
+local function tmpdir() return shell.tmpdir("ngxspool") end
 
 -- Lua source of app.start's extra: a spool at path, more config, ngx options.
 local function extra(path, config, opts)

@@ -135,14 +135,7 @@ describe("message.type", function()
     assert.equal("HANDED_OVER", code)
     server.behave(prefix, nil)
     local c2 = notifyhub.new({ spool = { path = path } })
-    local sp = require("notifyhub.spool")
-    local deadline = os.time() + 30
-    repeat
-      require("system").sleep(0.1)
-      local s = assert(sp.open(path))
-      local st = s:stats()
-      s:close()
-    until (st.queued + st.taken == 0 and server.count(prefix) >= 2) or os.time() > deadline
+    assert.is_true((require("spec.support.spool_watch").drained(path, 30)))
     c2:close()
     local reqs = server.requests(prefix)
     local last = cjson.decode(reqs[#reqs].body)

@@ -8,9 +8,7 @@ local spool = require("notifyhub.spool")
 
 local INTERPRETER = os.getenv("NH_SPEC_LUA") or (jit and "luajit" or "lua5.4")
 
-local function tmpdir()
-  return (shell.capture("mktemp -d /tmp/nh-review-spool-XXXXXX"):gsub("%s+$", ""))
-end
+local function tmpdir() return shell.tmpdir("review-spool") end
 
 local function is_root()
   return shell.capture("id -u"):match("^0%s") ~= nil

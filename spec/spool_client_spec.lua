@@ -12,18 +12,7 @@ local spool = require("notifyhub.spool")
 local SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 local INTERPRETER = os.getenv("NH_SPEC_LUA") or (jit and "luajit" or "lua5.4")
 
--- Polls the spool until nothing is queued or taken (or timeout s).
-local function drained(path, timeout)
-  local deadline = system.gettime() + timeout
-  repeat
-    local sp = assert(spool.open(path))
-    local st = assert(sp:stats())
-    sp:close()
-    if st.queued == 0 and st.taken == 0 then return true, st end
-    system.sleep(0.1)
-  until system.gettime() > deadline
-  return false
-end
+local drained = require("spec.support.spool_watch").drained
 
 -- Ids by how often they reached the stand-in, and each one's first arrival.
 local function arrivals(prefix)
@@ -38,9 +27,7 @@ local function arrivals(prefix)
   return count, first
 end
 
-local function tmpdir()
-  return (shell.capture("mktemp -d /tmp/nh-wire-XXXXXX"):gsub("%s+$", ""))
-end
+local function tmpdir() return shell.tmpdir("wire") end
 
 describe("spool config", function()
   local dir

@@ -13,22 +13,9 @@ local spool = require("notifyhub.spool")
 local SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 local INTERPRETER = os.getenv("NH_SPEC_LUA") or (jit and "luajit" or "lua5.4")
 
-local function tmpdir()
-  return (shell.capture("mktemp -d /tmp/nh-progress-XXXXXX"):gsub("%s+$", ""))
-end
+local function tmpdir() return shell.tmpdir("progress") end
 
--- Polls the spool until nothing is queued or taken (or timeout s).
-local function drained(path, timeout)
-  local deadline = system.gettime() + timeout
-  repeat
-    local sp = assert(spool.open(path))
-    local st = assert(sp:stats())
-    sp:close()
-    if st.queued == 0 and st.taken == 0 then return true, st end
-    system.sleep(0.1)
-  until system.gettime() > deadline
-  return false
-end
+local drained = require("spec.support.spool_watch").drained
 
 -- The requests at a stand-in that carried message id.
 local function hits(prefix, id)

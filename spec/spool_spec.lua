@@ -9,9 +9,7 @@ local spool = require("notifyhub.spool")
 
 local URL_SECRET, SIGN_SECRET = "TOKEN-SECRET-1234", "SIGN-SECRET-5678"
 
-local function tmpdir()
-  return (shell.capture("mktemp -d /tmp/nh-spool-XXXXXX"):gsub("%s+$", ""))
-end
+local function tmpdir() return shell.tmpdir("spool") end
 
 local function run(mode, dir)
   assert(shell.execute("make -s build/spool_store >/dev/null"))

@@ -7,32 +7,18 @@
 
 local shell = require("spec.support.shell")
 local server = require("spec.support.server")
-local system = require("system")
 local notifyhub = require("notifyhub")
-local spool = require("notifyhub.spool")
 
 local INTERPRETER = os.getenv("NH_SPEC_LUA") or (jit and "luajit" or "lua5.4")
 
-local function tmpdir()
-  return (shell.capture("mktemp -d /tmp/nh-speed-XXXXXX"):gsub("%s+$", ""))
-end
+local function tmpdir() return shell.tmpdir("speed") end
 
 -- One value from the spool file, read by the sqlite3 program.
 local function sql(path, query)
   return (shell.capture("sqlite3 " .. shell.q(path) .. " " .. shell.q(query)):gsub("%s+$", ""))
 end
 
-local function drained(path, timeout)
-  local deadline = system.gettime() + timeout
-  repeat
-    local sp = assert(spool.open(path))
-    local st = assert(sp:stats())
-    sp:close()
-    if st.queued == 0 and st.taken == 0 then return true end
-    system.sleep(0.05)
-  until system.gettime() > deadline
-  return false
-end
+local drained = require("spec.support.spool_watch").drained
 
 local function file_size(path)
   local f = io.open(path, "rb")

@@ -41,6 +41,11 @@ function M.trim(s)
   return (s:gsub("^%s+", ""):gsub("%s+$", ""))
 end
 
+-- A fresh folder /tmp/nh-<name>-XXXXXX (mktemp -d); the spec removes it.
+function M.tmpdir(name)
+  return M.trim(M.capture("mktemp -d /tmp/nh-" .. name .. "-XXXXXX"))
+end
+
 --- Is process pid alive? A zombie counts as gone (a daemon's reaper may be slow or absent).
 function M.alive(pid)
   local stat = M.read_file("/proc/" .. pid .. "/stat")
