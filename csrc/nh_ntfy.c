@@ -21,7 +21,6 @@
 static const char *const type_tags[] = { NULL, "white_check_mark", "warning", "rotating_light" };
 static const int type_priority[] = { 3, 3, 4, 5 };
 
-static int msg_type(const nh_message *m) { return nh_type_index(m); }
 
 /* The target's priority (an Apprise URL's ?priority=) decides; else a
  * message priority other than normal; a normal one leaves it to the type. */
@@ -32,7 +31,7 @@ static int ntfy_priority(const nh_message *m, const nh_target *t) {
   case NH_PRIORITY_LOW: return 2;
   case NH_PRIORITY_HIGH: return 4;
   case NH_PRIORITY_URGENT: return 5;
-  default: return type_priority[msg_type(m)];
+  default: return type_priority[nh_type_index(m)];
   }
 }
 
@@ -65,7 +64,7 @@ static void query_add(nh_buf *q, const char *name, const char *value) {
 /* The type's tag, then the target's message_tags, comma-separated. */
 static void add_tags(nh_buf *q, const nh_message *m, const nh_target *t) {
   nh_buf tags = { 0 };
-  if (type_tags[msg_type(m)]) nh_buf_puts(&tags, type_tags[msg_type(m)]);
+  if (type_tags[nh_type_index(m)]) nh_buf_puts(&tags, type_tags[nh_type_index(m)]);
   cJSON *item;
   cJSON_ArrayForEach(item, nh_opt_item(t, "message_tags")) {
     if (!cJSON_IsString(item)) continue;
