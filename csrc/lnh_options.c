@@ -147,7 +147,7 @@ static void check_keys(lua_State *L, int t, const char *section) {
   lua_pop(L, 1);
 }
 
-/* spool.path and spool.sync have more rules than their row's type: the
+/* spool.path, spool.sync and spool.deliver have more rules than their row's type: the
  * same as config.lua's REFINED checks, in the same words. */
 static void check_spool(lua_State *L, const nh_options *o) {
   if (o->spool.path && !*o->spool.path)
@@ -155,6 +155,9 @@ static void check_spool(lua_State *L, const nh_options *o) {
   const char *s = o->spool.sync;
   if (s && strcmp(s, "normal") != 0 && strcmp(s, "full") != 0)
     luaL_error(L, "notifyhub: spool.sync: one of normal, full expected, got string");
+  s = o->spool.deliver;
+  if (s && strcmp(s, "local") != 0 && strcmp(s, "any") != 0)
+    luaL_error(L, "notifyhub: spool.deliver: one of local, any expected, got string");
 }
 
 static int given(lua_State *L, int t, const char *section, const char *key) {

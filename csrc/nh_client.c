@@ -233,7 +233,7 @@ nh_client *nh_client_open(const nh_options *opt, nh_code *code, char *err, size_
     nh_client_free(c);
     return NULL;
   }
-  c->opt.spool.path = c->opt.spool.sync = NULL; /* the caller's strings */
+  c->opt.spool.path = c->opt.spool.sync = c->opt.spool.deliver = NULL; /* the caller's strings */
   *code = NH_INTERNAL;
   int want = opt->enabled && opt->use_pool ? opt->workers : 0;
   for (int i = 0; i < want; i++) {
@@ -362,6 +362,45 @@ static nh_code plan_small(nh_job *job, size_t k, size_t n, char *err, size_t err
   return NH_OK;
 }
 
+/* The counts of a job accepted by submit_remote, taken back: it was not. */
+static void take_back(nh_client *c, nh_job *job) {
+  job->refs = 1;
+  job->submitted_at = job->deadline = 0;
+  job->spool_seq = job->seq = 0;
+  __atomic_store_n(&job->remote, 0, __ATOMIC_RELEASE);
+  __atomic_store_n(&job->state, NH_JOB_NEW, __ATOMIC_RELEASE);
+  __atomic_sub_fetch(&c->submitted, 1, __ATOMIC_RELAXED);
+  c->next_seq--;
+  pthread_mutex_lock(&c->done.lock);
+  if (--c->outstanding == 0) pthread_cond_broadcast(&c->idle);
+  pthread_mutex_unlock(&c->done.lock);
+}
+
+/* spool.deliver = "any": the jobs go into the spool's shared queue, not
+ * this client's, and wait for the receipt of whoever delivers them
+ * (nh_spool_remote.c). They count as accepted before they are recorded:
+ * the writer lists them as their records commit, and a receipt may end
+ * one before this call returns. */
+static nh_code submit_remote(nh_client *c, nh_job **jobs, size_t n, double queue_timeout,
+                             char *err, size_t errlen) {
+  pthread_mutex_lock(&c->queue.lock);
+  int closing = c->queue.closing;
+  pthread_mutex_unlock(&c->queue.lock);
+  if (closing) return refuse(c, NH_CLOSED, n, err, errlen);
+  for (size_t i = 0; i < n; i++) {
+    jobs[i]->spool_seq = 0;
+    stamp_job(jobs[i]);
+    jobs[i]->seq = ++c->next_seq;
+    __atomic_store_n(&jobs[i]->remote, 1, __ATOMIC_RELEASE);
+    count_submitted(c, jobs[i]);
+  }
+  nh_code rc = nh_spool_client_record(c, jobs, n, queue_timeout, err, errlen);
+  for (size_t i = n; rc != NH_OK && i > 0; i--) take_back(c, jobs[i - 1]);
+  for (size_t i = 0; rc == NH_OK && i < n; i++)
+    nh_log(&c->log, NH_LOG_DEBUG, 0, jobs[i]->msg.id, "message recorded for any client");
+  return rc;
+}
+
 nh_code nh_client_submit_many(nh_client *c, nh_job **jobs, size_t n, double queue_timeout,
                               char *err, size_t errlen) {
   if (nh_client_forked(c)) {
@@ -379,6 +418,7 @@ nh_code nh_client_submit_many(nh_client *c, nh_job **jobs, size_t n, double queu
   for (size_t i = 0; i < n; i++)
     if (plan_small(jobs[i], i, n, err, errlen) != NH_OK) return NH_INVALID_MESSAGE;
   maybe_purge(c);
+  if (c->deliver_any) return submit_remote(c, jobs, n, queue_timeout, err, errlen);
   if (!c->opt.enabled) {
     if (c->queue.closing) return refuse(c, NH_CLOSED, n, err, errlen);
     nh_code rc = c->writer ? record(c, jobs, n, queue_timeout, err, errlen) : NH_OK;
@@ -428,6 +468,8 @@ nh_code nh_client_submit(nh_client *c, nh_job *job, double queue_timeout, char *
 
 int nh_client_cancel(nh_client *c, nh_job *job) {
   if (nh_client_forked(c) || nh_job_state(job) == NH_JOB_DONE) return 0;
+  /* Another client delivers it: nothing here can stop that. */
+  if (__atomic_load_n(&job->remote, __ATOMIC_ACQUIRE)) return 0;
   /* The one decision: past it, whoever ends the job ends it CANCELLED. */
   if (!nh_job_fate_cancel(job)) return 0;
   pthread_mutex_lock(&c->queue.lock);

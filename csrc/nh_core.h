@@ -188,6 +188,8 @@ struct nh_job {
   /* a spooled job taken over (nh_spool_job_resume) or waiting in the spool */
   struct nh_resume *resume; /* per target, what a takeover resumes; NULL: none */
   int parked;               /* worker-private: 1 its record waits in the spool, 2 lost it */
+  int adopted;              /* taken from the spool: another client (or none) accepted it */
+  int remote;               /* atomic: another client delivers it; it waits for the receipt */
 };
 
 typedef struct nh_stats {
@@ -531,5 +533,10 @@ typedef struct nh_resume {
 char *nh_spool_target_result(const nh_job *job, size_t i);
 char *nh_spool_target_waiting(const nh_job *job, size_t i, size_t part, double due_wall);
 int nh_spool_job_resume(nh_job *job, const char *progress);
+/* [job] A receipt another client wrote (nh_spool_receipt's JSON) becomes
+ * the job's outcome: each target's result and the job's code; a target
+ * the receipt does not name keeps what it has, or fails INTERNAL. 0, or
+ * -1 when it is not a receipt or memory ran out. */
+int nh_spool_job_receipt(nh_job *job, const char *receipt);
 
 #endif

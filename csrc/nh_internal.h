@@ -455,6 +455,9 @@ struct nh_client {
   struct nh_spool_writer *writer; /* its writer thread (nh_spool_client.c) */
   nh_spool *rates;                /* the rate windows' connection (worker threads), or NULL */
   uint64_t handed_over;           /* atomic: ended HANDED_OVER */
+  struct nh_spool_remote *remote; /* jobs waiting for a receipt (nh_spool_remote.c); NULL:
+                                     the store sends none back */
+  int deliver_any;                /* spool.deliver = "any" */
 };
 
 /* ---- the pool (nh_pool.c): the owner thread's calls ---------------------- */
@@ -505,6 +508,8 @@ enum { NH_SLOT_WAITING, NH_SLOT_WRITING, NH_SLOT_DONE };
 /* One submit's items, on the caller's stack while it waits. */
 typedef struct nh_spool_slot {
   nh_spool_item *items;
+  nh_job **remote; /* spool.deliver = "any": the jobs, listed as their
+                      records commit (before any receipt can be read) */
   size_t n;
   double deadline; /* nh_now() */
   int state;       /* SLOT_*, under the writer's lock */
@@ -544,12 +549,37 @@ void nh_spool_ends_queue(nh_client *c, nh_spool_end *e);
 int nh_spool_ends_push_locked(nh_spool_writer *w, const nh_spool_end *e);
 /* Frees n ends and their receipts. */
 void nh_spool_ends_free(nh_spool_end *ends, size_t n);
+/* Any thread, no lock held: the writer, when it sleeps long (idle), looks
+ * again now (a job began to wait for a receipt). */
+void nh_spool_writer_wake(nh_client *c);
 /* A worker: target i of the job ended for good while others go on; its
  * result is written down (through the writer) for a takeover. */
 void nh_spool_client_target_end(nh_client *c, nh_job *job, size_t i);
 /* A worker: writes ends (waiting targets, then the park) now, in one
  * transaction; 0 when the last one (the park) held. */
 int nh_spool_client_park(nh_client *c, nh_spool_end *ends, size_t n, char *err, size_t errlen);
+
+/* ---- jobs waiting for another client's receipt (nh_spool_remote.c) ------- */
+
+/* With a store that sends receipts back (its backend's receipts entry):
+ * the jobs this client accepted that another client delivers, keyed by
+ * spool_seq; the list's lock is a leaf. */
+typedef struct nh_spool_remote nh_spool_remote;
+nh_spool_remote *nh_spool_remote_new(void);
+/* Any thread, no lock held: the job (accepted, recorded, job->remote set)
+ * waits for its receipt; without memory it ends now (NO_MEMORY). */
+void nh_spool_remote_add(nh_client *c, nh_job *job);
+/* The writer: the waiting job of this seq, no longer listed (NULL: none). */
+nh_job *nh_spool_remote_take(nh_client *c, int64_t seq);
+/* Any thread: how many jobs wait (0 without a list). */
+size_t nh_spool_remote_count(nh_client *c);
+/* The writer, no lock held: reads the receipts the store has for this
+ * client, ends each waiting job they name, once, with the receipt's
+ * outcome; ends TIMEOUT those whose deadline passed more than a second ago. */
+void nh_spool_remote_poll(nh_client *c);
+/* close(), workers joined and writer stopped: the jobs left end
+ * HANDED_OVER; the list is freed. */
+void nh_spool_remote_close(nh_client *c);
 
 /* ---- how jobs end (nh_finish.c) ------------------------------------------ */
 

@@ -86,8 +86,8 @@
 
 /* The spool (issue 13, nh_spool*.c): struct nh_spool_options, the spool
  * member of nh_options. path: no control character (type HEADER) and not
- * empty; sync: "normal" or "full" (lnh_options.c's check_spool and
- * config.lua's REFINED say so in the same words). */
+ * empty; sync: "normal" or "full"; deliver: "local" or "any" (lnh_options.c's
+ * check_spool and config.lua's REFINED say so in the same words). */
 #define NH_SPOOL_OPTIONS(X, P)                                                    \
   /* the SQLite file; NULL: no spool (memory only) */                             \
   X(P, spool, path, path, HEADER, NULL, 0, 0, 0)                                  \
@@ -104,7 +104,10 @@
   /* before SPOOL_BUSY, at least async.timeout; notifyhub.ngx makes it 0.1 */     \
   X(P, spool, wait, wait, SEC, 1, 0, 60, 1)                                       \
   /* false: the file keeps rate windows only, messages stay in memory */          \
-  X(P, spool, messages, messages, BOOL, 1, 0, 0, 0)
+  X(P, spool, messages, messages, BOOL, 1, 0, 0, 0)                               \
+  /* "local": this client delivers what it accepts; "any": into the shared queue, \
+   * whichever client takes it delivers, the receipt comes back (issue 15) */     \
+  X(P, spool, deliver, deliver, STR, "local", 0, 0, 0)
 
 /* Every row, with its path from nh_options. */
 #define NH_OPTIONS(X) NH_CLIENT_OPTIONS(X, ) NH_RETRY_OPTIONS(X, retry.) NH_SPOOL_OPTIONS(X, spool.)

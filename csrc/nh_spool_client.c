@@ -41,6 +41,7 @@
 #define ENDS_DELAY 0.01   /* seconds ends wait to be written together */
 #define RATE_WAIT 0.1     /* busy timeout of the rate windows' connection */
 #define CKPT_FRAMES 4000  /* WAL frames (pages) that call for a checkpoint by the writer */
+#define RECEIPT_EVERY 0.01 /* seconds between looks for receipts while jobs wait for one */
 
 /* A record that does not decode: kept failed, with a receipt that says so. */
 static void fail_record(nh_client *c, const nh_spool_rec *r, const char *why) {
@@ -58,6 +59,16 @@ static void fail_record(nh_client *c, const nh_spool_rec *r, const char *why) {
 
 static void set_wait(nh_client *c, double seconds) {
   nh_spool_set_timeout(c->spool, seconds > 0 ? seconds : 0);
+}
+
+/* spool.deliver = "any": the slot's jobs, recorded, wait for their
+ * receipts; listed here, before the writer can read a receipt or take
+ * the record itself (both are the writer's, after this). */
+static void list_remote(nh_client *c, nh_spool_slot *s) {
+  for (size_t i = 0; s->remote && i < s->n; i++) {
+    s->remote[i]->spool_seq = s->items[i].seq;
+    nh_spool_remote_add(c, s->remote[i]);
+  }
 }
 
 /* One transaction for every slot of the batch (each group is one slot)
@@ -91,6 +102,7 @@ static nh_code write_batch(nh_client *c, nh_spool_slot *batch, nh_spool_end *end
     }
     if (s->code != NH_OK)
       snprintf(s->err, sizeof s->err, "%s", err[0] ? err : nh_code_text(s->code));
+    else list_remote(c, s);
   }
   free(items);
   return code;
@@ -113,26 +125,9 @@ static int write_ends(nh_client *c, nh_spool_end *ends, size_t n, int stopping, 
   return -1;
 }
 
-/* Queues a record taken from the spool as a detached job (nobody reads
- * its completion); its own deadline is checked by the queue's sweep. */
-static void adopt(nh_client *c, nh_spool_rec *r) {
-  char err[256];
-  nh_job *job = nh_spool_job_decode(r->data, r->len, err, sizeof err);
-  if (!job) {
-    fail_record(c, r, err);
-    return;
-  }
-  job->spool_seq = r->seq;
-  /* Targets that ended before keep their results, waiting ones their
-   * attempts (without memory, some are sent again: at least once). */
-  if (r->progress) nh_spool_job_resume(job, r->progress);
+/* Queues a job taken from the spool (already counted as outstanding). */
+static void queue_taken(nh_client *c, nh_job *job) {
   job->enqueued_at = nh_now();
-  nh_job_detach(job);
-  __atomic_store_n(&job->state, NH_JOB_QUEUED, __ATOMIC_RELEASE);
-  __atomic_add_fetch(&c->submitted, 1, __ATOMIC_RELAXED);
-  pthread_mutex_lock(&c->done.lock);
-  c->outstanding++;
-  pthread_mutex_unlock(&c->done.lock);
   pthread_mutex_lock(&c->queue.lock);
   int refused = c->queue.closing || nh_queue_reserve_locked(&c->queue, job->deadline > 0) != 0 ||
                 nh_queue_append_locked(&c->queue, job) != 0;
@@ -144,6 +139,46 @@ static void adopt(nh_client *c, nh_spool_rec *r) {
   pthread_mutex_unlock(&c->queue.lock);
   /* Closing: CLOSED becomes HANDED_OVER (release gives it back). */
   if (refused) nh_finish_fail(c, job, NH_CLOSED, "client closed before the message was sent");
+}
+
+/* A record this client put for any client (spool.deliver = "any") that it
+ * took itself: the waiting job is delivered here, with its own callbacks
+ * (no receipt comes back to the client that delivers). */
+static int adopt_own(nh_client *c, nh_spool_rec *r) {
+  nh_job *job = nh_spool_remote_take(c, r->seq);
+  if (!job) return 0;
+  if (r->id && strcmp(r->id, job->msg.id) != 0) {
+    nh_spool_remote_add(c, job); /* another record's seq: not ours after all */
+    return 0;
+  }
+  if (r->progress) nh_spool_job_resume(job, r->progress);
+  __atomic_store_n(&job->remote, 0, __ATOMIC_RELEASE);
+  queue_taken(c, job);
+  return 1;
+}
+
+/* Queues a record taken from the spool as a detached job (nobody reads
+ * its completion); its own deadline is checked by the queue's sweep. */
+static void adopt(nh_client *c, nh_spool_rec *r) {
+  char err[256];
+  if (adopt_own(c, r)) return;
+  nh_job *job = nh_spool_job_decode(r->data, r->len, err, sizeof err);
+  if (!job) {
+    fail_record(c, r, err);
+    return;
+  }
+  job->spool_seq = r->seq;
+  job->adopted = 1;
+  /* Targets that ended before keep their results, waiting ones their
+   * attempts (without memory, some are sent again: at least once). */
+  if (r->progress) nh_spool_job_resume(job, r->progress);
+  nh_job_detach(job);
+  __atomic_store_n(&job->state, NH_JOB_QUEUED, __ATOMIC_RELEASE);
+  __atomic_add_fetch(&c->submitted, 1, __ATOMIC_RELAXED);
+  pthread_mutex_lock(&c->done.lock);
+  c->outstanding++;
+  pthread_mutex_unlock(&c->done.lock);
+  queue_taken(c, job);
 }
 
 /* Takes what the queue has room for; 1 when it took all it asked for. */
@@ -211,6 +246,7 @@ static void *writer_main(void *arg) {
   nh_spool_writer *w = arg;
   nh_client *c = w->c;
   double lease = c->spool->opt.lease, next_renew = nh_now() + lease / 3, next_take = nh_now();
+  double next_receipts = 0;
   pthread_mutex_lock(&w->lock);
   for (;;) {
     /* Checkpoints are the writer's (nh_spool_ckpt.c), not busy: the
@@ -221,6 +257,7 @@ static void *writer_main(void *arg) {
       pthread_mutex_lock(&w->lock);
     }
     double now = nh_now(), next = next_renew < next_take ? next_renew : next_take;
+    if (nh_spool_remote_count(c) > 0 && next_receipts < next) next = next_receipts;
     /* Ends wait a little to share a transaction (they are not anyone's
      * wait); a caller writing its own round (busy) is let finish. */
     double ends_at = w->n_ends == 0                               ? INFINITY
@@ -266,6 +303,11 @@ static void *writer_main(void *arg) {
       next_renew = now + lease / 3;
     }
     if (!stopping && taking && now >= next_take) next_take = now + (take_some(c) ? 0 : TAKE_EVERY);
+    if (!stopping && now >= next_receipts && nh_spool_remote_count(c) > 0) {
+      set_wait(c, STORE_WAIT);
+      nh_spool_remote_poll(c);
+      next_receipts = nh_now() + RECEIPT_EVERY;
+    }
     pthread_mutex_lock(&w->lock);
     for (size_t i = 0; keep && i < n_ends; i++)
       if (nh_spool_ends_push_locked(w, &ends[i]) != 0) free((void *)ends[i].receipt);
@@ -362,15 +404,18 @@ nh_code nh_spool_client_record(nh_client *c, nh_job **jobs, size_t n, double wai
   nh_spool_item *items = calloc(n, sizeof *items);
   double wall = nh_wall_time();
   size_t made = 0;
+  /* "any": into the shared queue (take = 0), for whichever client takes it. */
   while (items && made < n && nh_spool_item_from_job(&items[made], jobs[made], wall, 0) == 0)
-    items[made++].take = 1;
+    items[made++].take = !c->deliver_any;
   if (made < n) {
     if (items) items_free(items, n);
     snprintf(err, errlen, "out of memory recording the message%s", n > 1 ? "s" : "");
     return NH_NO_MEMORY;
   }
   wait = nh_spool_client_wait(wait, c->opt.spool.wait);
-  nh_spool_slot slot = { .items = items, .n = n, .deadline = nh_now() + wait };
+  nh_spool_slot slot = {
+    .items = items, .remote = c->deliver_any ? jobs : NULL, .n = n, .deadline = nh_now() + wait
+  };
   await_slot(c->writer, &slot, c->spool->path, wait);
   for (size_t i = 0; slot.code == NH_OK && i < n; i++) jobs[i]->spool_seq = items[i].seq;
   if (slot.code != NH_OK) snprintf(err, errlen, "%s", slot.err);
@@ -416,11 +461,32 @@ static nh_spool_writer *writer_start(nh_client *c) {
   return w;
 }
 
+/* spool.deliver: "any" needs a store that sends receipts back and a pool
+ * to wait in; with such a store, jobs that another client took over wait
+ * for its receipt in "local" too (c->remote). */
+static nh_code check_deliver(nh_client *c, const nh_options *opt, char *err, size_t errlen) {
+  c->deliver_any = opt->spool.deliver && strcmp(opt->spool.deliver, "any") == 0;
+  const char *needs = !c->spool->be->receipts ? "spool.redis"
+                      : !opt->spool.messages  ? "spool.messages = true"
+                      : !opt->enabled         ? "async.enabled = true"
+                                              : NULL;
+  if (c->deliver_any && needs) {
+    snprintf(err, errlen, "spool.deliver = \"any\" needs %s", needs);
+    return NH_INVALID_CONFIG;
+  }
+  if (c->spool->be->receipts && opt->spool.messages && !(c->remote = nh_spool_remote_new())) {
+    snprintf(err, errlen, "out of memory opening the spool");
+    return NH_NO_MEMORY;
+  }
+  return NH_OK;
+}
+
 nh_code nh_spool_client_open(nh_client *c, const nh_options *opt, char *err, size_t errlen) {
   nh_code code;
   c->spool = nh_spool_open(&opt->spool, nh_spool_client_wait(opt->queue_timeout, NH_SPOOL_MIN_WAIT),
                            &code, err, errlen);
   if (!c->spool) return code;
+  if ((code = check_deliver(c, opt, err, errlen)) != NH_OK) return code;
   /* spool.messages = false: rate windows only, no writer, nothing recorded. */
   if (!opt->spool.messages) {
     c->rates = c->spool;
@@ -454,6 +520,7 @@ size_t nh_spool_client_close(nh_client *c, double deadline) {
     c->writer = NULL;
     writer_free(w);
   }
+  nh_spool_remote_close(c); /* no receipt is read any more */
   size_t n = 0;
   char err[256];
   set_wait(c, deadline - nh_now());

@@ -41,14 +41,29 @@ void nh_spool_ends_queue(nh_client *c, nh_spool_end *e) {
   if (!kept) free((void *)e->receipt);
 }
 
+void nh_spool_writer_wake(nh_client *c) {
+  nh_spool_writer *w = c->writer;
+  if (!w) return;
+  pthread_mutex_lock(&w->lock);
+  if (w->idle) pthread_cond_signal(&w->wake);
+  pthread_mutex_unlock(&w->lock);
+}
+
+/* A job that waited for a receipt (remote) wrote no record: another
+ * client ends it, or holds it still. */
 void nh_spool_client_end(nh_client *c, nh_job *job) {
-  if (!c->writer || !job->spool_seq || job->code == NH_HANDED_OVER) return;
+  if (!c->writer || !job->spool_seq || job->code == NH_HANDED_OVER ||
+      __atomic_load_n(&job->remote, __ATOMIC_ACQUIRE))
+    return;
   nh_spool_end e = { .seq = job->spool_seq, .how = NH_SPOOL_DELIVERED };
   /* Cancelled: the caller asked for it, nothing to keep. */
   if (!nh_job_succeeded(job) && job->code != NH_CANCELLED) {
     e.how = NH_SPOOL_FAILED;
     e.receipt = nh_spool_receipt(job);
   }
+  /* Another client accepted it: a store that sends receipts back (remote
+   * list: c->remote) routes this one to it, delivered too (issue 15). */
+  if (!e.receipt && job->adopted && c->remote) e.receipt = nh_spool_receipt(job);
   nh_spool_ends_queue(c, &e);
 }
 

@@ -662,3 +662,33 @@ int nh_spool_job_resume(nh_job *job, const char *progress) {
   cJSON_Delete(a);
   return rc;
 }
+
+/* ---- a receipt from another client --------------------------------------------- */
+
+static void result_clear(nh_result *r) {
+  free(r->error);
+  free(r->response);
+  free(r->rejected);
+  memset(r, 0, sizeof *r);
+}
+
+int nh_spool_job_receipt(nh_job *job, const char *receipt) {
+  cJSON *o = receipt ? cJSON_Parse(receipt) : NULL;
+  const cJSON *rs = cJSON_GetObjectItemCaseSensitive(o, "results");
+  int rc = cJSON_IsArray(rs) ? 0 : -1;
+  size_t n = job->msg.n_targets;
+  for (size_t i = 0; rc == 0 && i < n; i++) {
+    const cJSON *e = cJSON_GetArrayItem(rs, (int)i);
+    nh_result *r = &job->results[i];
+    if (cJSON_IsObject(e)) {
+      result_clear(r);
+      rc = resume_ended(e, r);
+    } else if (!r->success && r->code == NH_OK) {
+      nh_result_set(r, NH_INTERNAL, "the receipt has no result for this target");
+    }
+  }
+  const char *code = get_str(o, "code");
+  if (rc == 0) job->code = code ? code_named(code) : NH_OK;
+  cJSON_Delete(o);
+  return rc;
+}

@@ -172,11 +172,47 @@ static double rate_wait(nh_worker *w, const nh_job *job, const nh_target *t, dou
   return wait;
 }
 
+/* The job leaves this worker: its timers go (none is in flight). */
+static void drop_timers(nh_worker *w, worker_state *ws, nh_job *job) {
+  int was = is_waiting(job), k = 0;
+  for (int n = 0; n < ws->n_timers; n++)
+    if (ws->timers[n].job != job) ws->timers[k++] = ws->timers[n];
+  job->waiting -= ws->n_timers - k;
+  ws->n_timers = k;
+  for (int n = k / 2; n >= 0 && k; n--) sift_down(ws, n); /* re-heapify */
+  reclass(w->client, job, was);
+}
+
+/* Another client took over the parked record of a job this client
+ * accepted: with a store that sends receipts back (c->remote), the job
+ * waits for that client's receipt (nh_spool_remote.c) instead of ending
+ * HANDED_OVER here. 1 when it does. Not for a record taken from the spool
+ * (its producer waits for the receipt), nor a cancelled job (it ends
+ * CANCELLED), nor a job with a thread of its own (direct mode,
+ * async.enabled = false). */
+static int wait_receipt(nh_worker *w, worker_state *ws, nh_job *job) {
+  nh_client *c = w->client;
+  if (!c->remote || job->adopted || w->own_job || job->active > 0 || nh_job_is_cancelled(job))
+    return 0;
+  drop_timers(w, ws, job);
+  __atomic_store_n(&job->state, NH_JOB_QUEUED, __ATOMIC_RELEASE);
+  __atomic_sub_fetch(&c->in_flight, 1, __ATOMIC_RELAXED);
+  __atomic_store_n(&job->remote, 1, __ATOMIC_RELEASE);
+  pthread_mutex_lock(&c->queue.lock);
+  job->worker = NULL; /* a cancel no longer looks here */
+  pthread_mutex_unlock(&c->queue.lock);
+  nh_log(&c->log, NH_LOG_DEBUG, w->id, job->msg.id,
+         "taken over by another client on the spool: waiting for its receipt");
+  nh_spool_remote_add(c, job);
+  return 1;
+}
+
 /* A parked job's record is taken back before anything more happens to
  * it (a send, a cancel, an end). 0 when another client on the spool took
- * it meanwhile: target i ends HANDED_OVER (that client delivers it). A
- * store error sends anyway (at least once: the other may send it too). */
-static int unpark(nh_worker *w, nh_job *job, size_t i) {
+ * it meanwhile: the job waits for that client's receipt (wait_receipt),
+ * else target i ends HANDED_OVER (that client delivers it). A store error
+ * sends anyway (at least once: the other may send it too). */
+static int unpark(nh_worker *w, worker_state *ws, nh_job *job, size_t i) {
   nh_client *c = w->client;
   int held = 0;
   char err[256];
@@ -189,6 +225,7 @@ static int unpark(nh_worker *w, nh_job *job, size_t i) {
     job->parked = held ? 0 : 2;
   }
   if (!job->parked) return 1;
+  if (job->parked == 2 && wait_receipt(w, ws, job)) return 0;
   end_target(w, job, i, NH_HANDED_OVER, "taken over by another client on the spool");
   return 0;
 }
@@ -197,7 +234,7 @@ static int unpark(nh_worker *w, nh_job *job, size_t i) {
  * deadline, or the destination's rate limit (then it waits in a timer). */
 static void start_target(nh_worker *w, worker_state *ws, nh_job *job, size_t i, size_t part) {
   nh_client *c = w->client;
-  if (job->parked && !unpark(w, job, i)) return;
+  if (job->parked && !unpark(w, ws, job, i)) return;
   double now = nh_now();
   if (nh_job_is_cancelled(job)) {
     end_target(w, job, i, NH_CANCELLED, "cancelled");

@@ -274,6 +274,10 @@ local REFINED = {
     if type(v) ~= "string" then return "string" end
     if v ~= "normal" and v ~= "full" then return "one of normal, full" end
   end,
+  ["spool.deliver"] = function(v)
+    if type(v) ~= "string" then return "string" end
+    if v ~= "local" and v ~= "any" then return "one of local, any" end
+  end,
   ["spool.path"] = function(v)
     local expected, got = header_value(v)     -- a string without control characters
     if expected then return expected, got end
