@@ -219,6 +219,7 @@ static int lnh_client_stats(lua_State *L) {
   FIELD(timed_out);
   FIELD(handed_over);
   FIELD(waiting);
+  FIELD(remote);
   FIELD(queued);
   FIELD(in_flight);
   FIELD(completed_unread);

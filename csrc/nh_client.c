@@ -539,6 +539,7 @@ void nh_client_stats(nh_client *c, nh_stats *s) {
   s->threads_created = __atomic_load_n(&c->threads_created, __ATOMIC_RELAXED);
   s->rate_destinations = nh_limits_count(c->limits);
   s->handed_over = __atomic_load_n(&c->handed_over, __ATOMIC_RELAXED);
+  s->remote = nh_spool_remote_count(c);
   pthread_mutex_lock(&c->queue.lock);
   s->queued = c->queue.length;
   s->workers = c->n_workers;

@@ -201,6 +201,7 @@ typedef struct nh_stats {
   uint64_t log_dropped;
   size_t rate_destinations; /* destinations the rate limits track (idle ones go lazily) */
   uint64_t handed_over;     /* ended HANDED_OVER: close() gave them back to the spool */
+  size_t remote;            /* accepted, waiting for another client's receipt (spool) */
 } nh_stats;
 
 typedef struct nh_log_record {
