@@ -151,13 +151,13 @@ describe("receipts from another process (Redis)", function()
     local p = consumer(r, prefix)
     local c = assert(notifyhub.new({ spool = { redis = r.url, prefix = prefix, deliver = "any" },
       retry = { max_attempts = 1 } }))
-    c:stop_taking()                                   -- only the other process delivers
+    c.core:stop_taking()                                   -- only the other process delivers
     local done, failed = {}, {}
     local good = assert(c:send_async({ id = "rcpt-good", body = "x",
-      targets = { { platform = "webhook", url = server.url("/webhook/good") } } }))
+      targets = { { platform = "webhook", value = server.url("/webhook/good") } } }))
     good:on_complete(function(receipt) done[#done + 1] = receipt end)
     local bad = assert(c:send_async({ id = "rcpt-bad", body = "x",
-      targets = { { platform = "webhook", url = server.url("/webhook/bad?status=404") } } }))
+      targets = { { platform = "webhook", value = server.url("/webhook/bad?status=404") } } }))
     bad:on_error(function(_, err, receipt) failed[#failed + 1] = { err = err, receipt = receipt } end)
     assert.is_false(bad:cancel())                     -- recorded for any client: not cancellable
     local receipt = assert(good:wait(20))
@@ -188,7 +188,7 @@ describe("receipts from another process (Redis)", function()
     local hs = {}
     for i = 1, 20 do
       hs[i] = assert(c:send_async({ id = "self-" .. i, body = "x",
-        targets = { { platform = "webhook", url = server.url("/webhook/self") } } }))
+        targets = { { platform = "webhook", value = server.url("/webhook/self") } } }))
     end
     for i = 1, 20 do assert.equals("success", assert(hs[i]:wait(20)).status) end
     c:close()
@@ -201,13 +201,13 @@ describe("receipts from another process (Redis)", function()
     local p1, p2 = consumer(r, prefix), consumer(r, prefix)
     local c = assert(notifyhub.new({ spool = { redis = r.url, prefix = prefix, deliver = "any" },
       async = { buffer_size = 1000 } }))
-    c:stop_taking()
+    c.core:stop_taking()
     local ends, ids = {}, {}
     for i = 1, 300 do
       local id = ("burst-%03d"):format(i)
       ids[i] = id
       local h = assert(c:send_async({ id = id, body = id,
-        targets = { { platform = "webhook", url = server.url("/webhook/burst") } } }))
+        targets = { { platform = "webhook", value = server.url("/webhook/burst") } } }))
       h:on_complete(function() ends[id] = (ends[id] or 0) + 1 end)
       h:on_error(function() ends[id] = (ends[id] or 0) + 1 end)
     end
@@ -229,10 +229,10 @@ describe("receipts from another process (Redis)", function()
   it("any: the deadline passes with no consumer alive: TIMEOUT within deadline + 2 s", function()
     if missing then return pending(missing) end
     local c = assert(notifyhub.new({ spool = { redis = r.url, prefix = fresh_prefix(), deliver = "any" } }))
-    c:stop_taking()
+    c.core:stop_taking()
     local t0 = system.gettime()
     local h = assert(c:send_async({ id = "late-1", body = "x",
-      targets = { { platform = "webhook", url = server.url("/webhook/late") } } }, { timeout = 1 }))
+      targets = { { platform = "webhook", value = server.url("/webhook/late") } } }, { timeout = 1 }))
     local errors = 0
     h:on_error(function() errors = errors + 1 end)
     local none, err, code = h:wait(10)
@@ -252,12 +252,12 @@ describe("receipts from another process (Redis)", function()
     if missing then return pending(missing) end
     local prefix = fresh_prefix()
     local c = assert(notifyhub.new({ spool = { redis = r.url, prefix = prefix, deliver = "any" } }))
-    c:stop_taking()
+    c.core:stop_taking()
     local codes = {}
     for i = 1, 5 do
       local id = "closing-" .. i
       assert(c:send_async({ id = id, body = "x",
-        targets = { { platform = "webhook", url = server.url("/webhook/closing") } } }))
+        targets = { { platform = "webhook", value = server.url("/webhook/closing") } } }))
         :on_error(function(_, _, receipt) codes[id] = (codes[id] or "") .. receipt.code end)
     end
     assert.equals(5, c:stats().remote)
@@ -285,7 +285,7 @@ describe("receipts from another process (Redis)", function()
       slack = { webhook_url = server.url("/services/T/B/" .. TOKEN) },
       webhook = { url = server.url("/webhook/" .. TOKEN .. "/x"), secret = SECRET,
         headers = { Authorization = AUTH } } }))
-    c:stop_taking()
+    c.core:stop_taking()
     local h = assert(c:send_async({ id = "secret-1", body = "x",
       targets = { { platform = "slack" }, { platform = "webhook" } } }))
     local none, err, code, receipt = h:wait(20)
@@ -301,5 +301,53 @@ describe("receipts from another process (Redis)", function()
     end
     -- the echo did reach the other process: the stand-in saw the token
     assert.truthy(server.requests("/services/")[1].path:find(TOKEN, 1, true))
+  end)
+end)
+
+describe("receipts for a parked record another process took over (Redis, spool.deliver = local)", function()
+  local r, missing
+  setup(function()
+    server.start()
+    r = redis.start()
+    missing = store_missing(r)
+  end)
+  teardown(function()
+    server.stop()
+    redis.stop(r)
+  end)
+
+  it("the producer, stopped past its lease, ends with the other process's outcome", function()
+    if missing then return pending(missing) end
+    local prefix = fresh_prefix()
+    server.behave("/webhook/park", { status = 503, headers = { ["Retry-After"] = "3" }, times = 1 })
+    local script = child.script(([[
+      io.stdout:setvbuf("line")
+      local notifyhub = require("notifyhub")
+      local c = assert(notifyhub.new({ spool = { redis = %q, prefix = %q, lease = 2 } }))
+      c.core:stop_taking()
+      local h = assert(c:send_async({ id = "parked-1", body = "x",
+        targets = { { platform = "webhook", value = %q } } }))
+      print("SENT")
+      local receipt, err, code = h:wait(30)
+      print("END " .. (receipt and receipt.status or tostring(code) .. " " .. tostring(err)))
+      c:close(1)
+    ]]):format(r.url, prefix, server.url("/webhook/park")), INTERPRETER)
+    local p = assert(io.popen(child.preload() .. "sh -c 'echo PID $$; exec " .. INTERPRETER .. " "
+      .. shell.q(script) .. "'"))
+    local pid = assert(tonumber(p:read("*l"):match("^PID (%d+)")))
+    assert.equals("SENT", p:read("*l"))
+    server.wait_for(1, "/webhook/park", 10)           -- the 503: its retry waits 3 s, parked
+    system.sleep(0.5)
+    shell.execute("kill -STOP " .. pid)               -- no renewal: the lease (2 s) runs out
+    local c = assert(notifyhub.new({ spool = { redis = r.url, prefix = prefix, lease = 2 } }))
+    server.wait_for(2, "/webhook/park", 15)           -- this process sent it, at its due time
+    system.sleep(0.5)                                 -- its end (and receipt) is written
+    shell.execute("kill -CONT " .. pid)
+    local last = p:read("*l")
+    p:close()
+    os.remove(script)
+    c:close()
+    assert.equals("END success", last)
+    assert.equals(2, (server.count("/webhook/park")))
   end)
 end)
