@@ -381,8 +381,8 @@ static void take_back(nh_client *c, nh_job *job) {
  * (nh_spool_remote.c). They count as accepted before they are recorded:
  * the writer lists them as their records commit, and a receipt may end
  * one before this call returns. */
-static nh_code submit_remote(nh_client *c, nh_job **jobs, size_t n, double queue_timeout,
-                             char *err, size_t errlen) {
+static nh_code submit_remote(nh_client *c, nh_job **jobs, size_t n, double queue_timeout, char *err,
+                             size_t errlen) {
   pthread_mutex_lock(&c->queue.lock);
   int closing = c->queue.closing;
   pthread_mutex_unlock(&c->queue.lock);

@@ -41,7 +41,9 @@
 #define ENDS_DELAY 0.01   /* seconds ends wait to be written together */
 #define RATE_WAIT 0.1     /* busy timeout of the rate windows' connection */
 #define CKPT_FRAMES 4000  /* WAL frames (pages) that call for a checkpoint by the writer */
-#define RECEIPT_EVERY 0.01 /* seconds between looks for receipts while jobs wait for one */
+
+/* Seconds between looks for receipts while jobs wait for one (nh_spool_remote.c). */
+#define RECEIPT_EVERY 0.01
 
 /* A record that does not decode: kept failed, with a receipt that says so. */
 static void fail_record(nh_client *c, const nh_spool_rec *r, const char *why) {

@@ -145,8 +145,7 @@ static void end_with(nh_client *c, nh_job *job, const char *receipt) {
     return;
   }
   nh_log(&c->log, NH_LOG_DEBUG, 0, job->msg.id, "receipt from another client: %s",
-         nh_code_name(job->code != NH_OK ? job->code : nh_job_succeeded(job) ? NH_OK
-                                                                              : NH_INTERNAL));
+         nh_job_succeeded(job) ? "delivered" : "not delivered");
   nh_finish_job(c, job);
 }
 
