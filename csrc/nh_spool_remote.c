@@ -8,7 +8,9 @@
  * store's receipts while any job waits and ends each matching job once
  * with the receipt's outcome; a job whose deadline passed (plus GRACE)
  * ends TIMEOUT; close() ends the rest HANDED_OVER (the spool keeps the
- * record: another client delivers it).
+ * record: another client delivers it). A receipt for no listed job is
+ * kept ORPHAN_KEEP seconds (its job may be listed a moment later), then
+ * dropped.
  *
  * Locks: the list's lock is a leaf; jobs end (nh_finish_job) with no lock
  * held. Below the client, the pool and the workers; above the finish.
@@ -23,6 +25,15 @@
 #define RECEIPTS_MAX 256   /* receipts read at once */
 #define RECEIPT_ROUNDS 16  /* reads per poll, at most (the next poll goes on) */
 #define TOMB ((nh_job *)1) /* a slot whose job left */
+#define ORPHAN_KEEP 5.0    /* seconds a receipt for no waiting job is kept */
+#define ORPHANS_MAX 4096   /* such receipts kept, at most */
+
+/* A receipt that came before its job was listed (a worker lists a parked
+ * job only when it finds its record taken over): the writer's alone. */
+typedef struct orphan {
+  nh_spool_receipt_in in;
+  double at; /* nh_now() when it came */
+} orphan;
 
 struct nh_spool_remote {
   pthread_mutex_t lock; /* a leaf */
@@ -30,6 +41,8 @@ struct nh_spool_remote {
   size_t cap, used;     /* used: jobs and tombstones */
   size_t count;         /* atomic: jobs */
   double first_due;     /* no deadline + GRACE is earlier; INFINITY: none */
+  orphan *orphans;      /* the writer's: receipts for no listed job yet */
+  size_t n_orphans, cap_orphans;
 };
 
 nh_spool_remote *nh_spool_remote_new(void) {
@@ -162,6 +175,50 @@ static void end_due(nh_client *c) {
   free(due);
 }
 
+/* The job a receipt names, taken out of the list (NULL: none listed). */
+static nh_job *take_named(nh_client *c, const nh_spool_receipt_in *in) {
+  nh_job *job = nh_spool_remote_take(c, in->seq);
+  if (job && in->id && strcmp(in->id, job->msg.id) != 0) {
+    nh_spool_remote_add(c, job); /* not its receipt after all */
+    job = NULL;
+  }
+  return job;
+}
+
+/* Kept a little while (it owns in's strings), or dropped. */
+static void keep_orphan(nh_spool_remote *r, nh_spool_receipt_in *in) {
+  if (r->n_orphans == r->cap_orphans && r->cap_orphans < ORPHANS_MAX) {
+    size_t cap = r->cap_orphans ? 2 * r->cap_orphans : 16;
+    orphan *more = realloc(r->orphans, cap * sizeof *more);
+    if (more) r->orphans = more, r->cap_orphans = cap;
+  }
+  if (r->n_orphans == r->cap_orphans) {
+    nh_spool_receipt_in_free(in);
+    return;
+  }
+  r->orphans[r->n_orphans++] = (orphan){ *in, nh_now() };
+}
+
+/* Orphans whose job is listed now end it; those past ORPHAN_KEEP go. */
+static void match_orphans(nh_client *c) {
+  nh_spool_remote *r = c->remote;
+  double now = nh_now();
+  size_t k = 0;
+  for (size_t i = 0; i < r->n_orphans; i++) {
+    orphan *o = &r->orphans[i];
+    nh_job *job = take_named(c, &o->in);
+    if (job) end_with(c, job, o->in.receipt);
+    if (job || now - o->at > ORPHAN_KEEP) {
+      if (!job)
+        nh_log(&c->log, NH_LOG_DEBUG, 0, o->in.id, "a receipt for no waiting message: dropped");
+      nh_spool_receipt_in_free(&o->in);
+    } else {
+      r->orphans[k++] = *o;
+    }
+  }
+  r->n_orphans = k;
+}
+
 /* One read of the store's receipts; how many came. */
 static size_t read_some(nh_client *c) {
   nh_spool_receipt_in in[RECEIPTS_MAX];
@@ -172,13 +229,12 @@ static size_t read_some(nh_client *c) {
     return 0;
   }
   for (size_t i = 0; i < n; i++) {
-    nh_job *job = nh_spool_remote_take(c, in[i].seq);
-    if (job && in[i].id && strcmp(in[i].id, job->msg.id) != 0) {
-      nh_spool_remote_add(c, job); /* not its receipt after all */
-      job = NULL;
+    nh_job *job = take_named(c, &in[i]);
+    if (!job) {
+      keep_orphan(c->remote, &in[i]);
+      continue;
     }
-    if (job) end_with(c, job, in[i].receipt);
-    else nh_log(&c->log, NH_LOG_DEBUG, 0, in[i].id, "a receipt for no waiting message: dropped");
+    end_with(c, job, in[i].receipt);
     nh_spool_receipt_in_free(&in[i]);
   }
   return n;
@@ -186,6 +242,7 @@ static size_t read_some(nh_client *c) {
 
 void nh_spool_remote_poll(nh_client *c) {
   if (!c->remote) return;
+  if (c->remote->n_orphans) match_orphans(c);
   for (int k = 0; k < RECEIPT_ROUNDS && nh_spool_remote_count(c) > 0; k++)
     if (read_some(c) < RECEIPTS_MAX) break;
   end_due(c);
@@ -205,6 +262,8 @@ void nh_spool_remote_close(nh_client *c) {
                    "client closed before its receipt came: another client on the spool "
                    "delivers it");
   }
+  for (size_t i = 0; i < r->n_orphans; i++) nh_spool_receipt_in_free(&r->orphans[i].in);
+  free(r->orphans);
   pthread_mutex_destroy(&r->lock);
   free(r->slot);
   free(r);
