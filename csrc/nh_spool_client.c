@@ -214,6 +214,13 @@ static void renew(nh_client *c) {
     nh_log(&c->log, NH_LOG_WARN, 0, NULL, "%s", err);
 }
 
+/* Seconds between takes: spool.deliver = "any" with messages of this
+ * client waiting in the shared queue looks for them (and any other) as
+ * often as for their receipts, not every TAKE_EVERY. */
+static double take_every(nh_client *c) {
+  return c->deliver_any && nh_spool_remote_count(c) > 0 ? RECEIPT_EVERY : TAKE_EVERY;
+}
+
 /* w->lock held: the waiting slots, up to WRITER_BATCH items, now writing. */
 static nh_spool_slot *grab_slots_locked(nh_spool_writer *w) {
   nh_spool_slot *batch = NULL, **tail = &batch;
@@ -258,7 +265,9 @@ static void *writer_main(void *arg) {
       nh_spool_checkpoint(c->spool, CKPT_FRAMES);
       pthread_mutex_lock(&w->lock);
     }
-    double now = nh_now(), next = next_renew < next_take ? next_renew : next_take;
+    double now = nh_now();
+    if (next_take > now + take_every(c)) next_take = now + take_every(c);
+    double next = next_renew < next_take ? next_renew : next_take;
     if (nh_spool_remote_count(c) > 0 && next_receipts < next) next = next_receipts;
     /* Ends wait a little to share a transaction (they are not anyone's
      * wait); a caller writing its own round (busy) is let finish. */
@@ -304,7 +313,10 @@ static void *writer_main(void *arg) {
       renew(c);
       next_renew = now + lease / 3;
     }
-    if (!stopping && taking && now >= next_take) next_take = now + (take_some(c) ? 0 : TAKE_EVERY);
+    /* Not taking (stop_taking): next_take moves on all the same, or the
+     * writer would wake for it at once, again and again. */
+    if (!stopping && now >= next_take)
+      next_take = now + (taking && take_some(c) ? 0 : take_every(c));
     if (!stopping && now >= next_receipts && nh_spool_remote_count(c) > 0) {
       set_wait(c, STORE_WAIT);
       nh_spool_remote_poll(c);

@@ -123,6 +123,20 @@ describe("spool.deliver", function()
   end)
 end)
 
+describe("the spool's writer after stop_taking()", function()
+  it("sleeps: no CPU spent while idle", function()
+    local dir = shell.tmpdir("rcpt")
+    local c = assert(notifyhub.new({ spool = { path = dir .. "/idle.db" } }))
+    c.core:stop_taking()
+    local cpu = os.clock()
+    system.sleep(2)
+    cpu = os.clock() - cpu
+    c:close()
+    shell.execute("rm -rf " .. shell.q(dir))
+    assert.is_true(cpu < 0.5, ("%.2f s of CPU in 2 s idle"):format(cpu))
+  end)
+end)
+
 describe("receipts from another process (Redis)", function()
   local r, missing
   setup(function()
