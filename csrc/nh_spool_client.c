@@ -431,7 +431,9 @@ nh_code nh_spool_client_record(nh_client *c, nh_job **jobs, size_t n, double wai
     .items = items, .remote = c->deliver_any ? jobs : NULL, .n = n, .deadline = nh_now() + wait
   };
   await_slot(c->writer, &slot, c->spool->path, wait);
-  for (size_t i = 0; slot.code == NH_OK && i < n; i++) jobs[i]->spool_seq = items[i].seq;
+  /* "any": list_remote set them (the jobs may have ended since). */
+  for (size_t i = 0; slot.code == NH_OK && !slot.remote && i < n; i++)
+    jobs[i]->spool_seq = items[i].seq;
   if (slot.code != NH_OK) snprintf(err, errlen, "%s", slot.err);
   items_free(items, n);
   return slot.code;
