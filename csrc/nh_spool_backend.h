@@ -5,11 +5,11 @@
  * does not know which one it talks to"): SQLite (spool.path: nh_sqlite_*,
  * csrc/nh_spool*.c) and Redis (spool.redis: nh_redis_*, csrc/nh_redis*.c).
  * nh_spool_open picks one from the options; every nh_spool_* call of
- * nh_core.h goes through the handle's backend (nh_spool_backend.c). Each
+ * nh_core.h goes through the handle's backend (nh_spool_dispatch.c). Each
  * backend's handle begins with struct nh_spool (its `base`), so a backend
  * casts an nh_spool * to its own type. Every entry has nh_core.h's meaning
  * of the call of the same name and is never given a NULL spool
- * (nh_spool_backend.c answers for that); the entries marked optional may
+ * (nh_spool_dispatch.c answers for that); the entries marked optional may
  * be NULL (nothing to do for that store).
  */
 #ifndef NH_SPOOL_BACKEND_H

@@ -2,8 +2,8 @@
  * nh_spool_common.c: what every spool backend and the spool's callers
  * share, whichever store is behind: the options' defaults, the words of
  * an error ("spool PATH: why") and the frees of what the calls return.
- * Below every backend (nh_spool_backend.c dispatches to them; they call
- * these).
+ * Below every backend: nh_spool_dispatch.c calls the backends, they call
+ * these.
  */
 #include <stdarg.h>
 #include <stdio.h>

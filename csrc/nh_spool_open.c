@@ -70,7 +70,7 @@ static const char *const progress_sql =
   " DELETE FROM progress WHERE seq = new.seq AND kind <> 1; END;"
   "PRAGMA user_version = 2;";
 
-/* The store behind nh_core.h's nh_spool_* calls (nh_spool_backend.c). */
+/* The store behind nh_core.h's nh_spool_* calls (nh_spool_dispatch.c). */
 static const nh_spool_backend sqlite_backend = {
   .name = "sqlite",
   .close = nh_sqlite_close,

@@ -85,7 +85,7 @@ static inline nh_sqlite *nh_sqlite_of(nh_spool *sp) { return (nh_sqlite *)sp; }
 
 /* The store's entries of nh_spool_backend (nh_spool_open.c binds them):
  * each has nh_core.h's meaning of the nh_spool_* call of the same name,
- * and is never given NULL (nh_spool_backend.c answers for that). */
+ * and is never given NULL (nh_spool_dispatch.c answers for that). */
 void nh_sqlite_close(nh_spool *sp);
 void nh_sqlite_set_timeout(nh_spool *sp, double timeout);
 const char *nh_sqlite_owner(const nh_spool *sp);

@@ -1,9 +1,10 @@
 /*
- * nh_spool_backend.c: nh_core.h's nh_spool_* calls, whichever store is
+ * nh_spool_dispatch.c: nh_core.h's nh_spool_* calls, whichever store is
  * behind the handle (nh_spool_backend.h): nh_spool_open picks the store
  * from the options, every other call goes through the handle's backend.
  * Out-parameters are set here first, so a NULL spool (CLOSED) leaves them
- * as a store's failure would; the stores set them again.
+ * as a store's failure would; the stores set them again. (Not named after
+ * nh_spool_backend.h: the interface sits below the stores, this file above.)
  */
 #include <string.h>
 
