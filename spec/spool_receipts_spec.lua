@@ -20,8 +20,8 @@ local redis = {}
 
 function redis.start()
   local dir = shell.tmpdir("rcpt")
-  for _ = 1, 20 do
-    local port = math.random(20000, 60000)
+  for attempt = 1, 20 do
+    local port = 20000 + (math.floor(system.gettime() * 1000) + attempt * 7919) % 40000
     local free = shell.trim(shell.capture(("redis-cli -p %d ping 2>/dev/null"):format(port))) ~= "PONG"
     if free then
       shell.execute(("redis-server --port %d --bind 127.0.0.1 --save '' --appendonly no --dir %s "
