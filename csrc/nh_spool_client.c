@@ -24,6 +24,14 @@
  * detached jobs. close() stops it, then hands back what
  * the client still holds (nh_spool_release).
  *
+ * With a store that sends receipts back (spool.redis): spool.deliver =
+ * "any" records with take = 0 (the shared queue) and queues nothing
+ * here; the jobs wait in the remote list (nh_spool_remote.c), listed by
+ * whoever commits them, and the writer reads receipts every RECEIPT_EVERY
+ * while one waits. A record of this client's that it takes itself is
+ * delivered by the waiting job (adopt_own); another client's, when it
+ * ends, sends its receipt back, delivered too (nh_spool_ends.c).
+ *
  * Locks: the writer's lock is a leaf (nothing else is taken under it), so
  * nh_finish_job may queue an end while holding the queue's lock.
  */
