@@ -153,13 +153,18 @@ describe("receipts from another process (Redis)", function()
   end)
   before_each(function() server.clear() end)
 
-  it("any with a client that cannot wait (async.enabled = false) is refused", function()
+  it("any without async.enabled or spool.messages is refused", function()
     if missing then return pending(missing) end
     local c, err, code = notifyhub.new({ async = { enabled = false },
       spool = { redis = r.url, prefix = fresh_prefix(), deliver = "any" } })
     assert.is_nil(c)
     assert.equals("INVALID_CONFIG", code)
     assert.equals('spool.deliver = "any" needs async.enabled = true', err)
+    c, err, code = notifyhub.new({ spool = { redis = r.url, prefix = fresh_prefix(), deliver = "any",
+      messages = false } })
+    assert.is_nil(c)
+    assert.equals("INVALID_CONFIG", code)
+    assert.equals('spool.deliver = "any" needs spool.messages = true', err)
   end)
 
   it("any: on_complete, on_error and wait see what the other process delivered", function()
