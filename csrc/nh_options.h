@@ -91,6 +91,10 @@
 #define NH_SPOOL_OPTIONS(X, P)                                                    \
   /* the SQLite file; NULL: no spool (memory only) */                             \
   X(P, spool, path, path, HEADER, NULL, 0, 0, 0)                                  \
+  /* "redis://[user:password@]host[:port][/db]": the Redis spool; NULL: none */   \
+  X(P, spool, redis, redis, HEADER, NULL, 0, 0, 0)                                \
+  /* what every Redis key begins with ("<prefix>:"): 1 to 64 of A-Z a-z 0-9 _ . : - */ \
+  X(P, spool, prefix, prefix, HEADER, "notifyhub", 0, 0, 0)                       \
   /* "normal" (synchronous=NORMAL: safe from kill -9) or "full" (+ power loss) */ \
   X(P, spool, sync, sync, STR, "normal", 0, 0, 0)                                 \
   /* seconds a holder on another host keeps what it took without renewing; at     \
