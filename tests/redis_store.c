@@ -449,10 +449,13 @@ static int most_in_window(const double *t, size_t n, double per) {
 }
 
 /* The send times as Redis recorded them (its clock). */
-static size_t read_sends(const char *port, double *t, size_t max) {
-  redisContext *c = redisConnect("127.0.0.1", atoi(port));
-  const char *pw = getenv("REDIS_PASSWORD");
-  if (pw) freeReplyObject(redisCommand(c, "AUTH %s", pw));
+static size_t read_sends(const char *url, double *t, size_t max) {
+  nh_redis_url u;
+  if (nh_redis_url_parse(url, &u, err, sizeof err) != 0) return 0;
+  redisContext *c = redisConnect(u.host, u.port);
+  if (!c || c->err) return 0;
+  if (u.password[0]) freeReplyObject(redisCommand(c, "AUTH %s", u.password));
+  freeReplyObject(redisCommand(c, "SELECT %d", u.db));
   redisReply *rep = redisCommand(c, "ZRANGE rate:rate:bot-1 0 -1 WITHSCORES");
   size_t n = 0;
   for (size_t i = 1; rep && rep->type == REDIS_REPLY_ARRAY && i < rep->elements && n < max; i += 2)
@@ -470,8 +473,7 @@ static void mode_rate(const char *url) {
   for (int c = 0; c < RATE_PROCS; c++)
     ok &= waitpid(pids[c], &st, 0) > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
   static double t[4096];
-  const char *port = strrchr(url, ':') + 1;
-  size_t n = read_sends(port, t, 4096);
+  size_t n = read_sends(url, t, 4096);
   int in1 = most_in_window(t, n, 1.0), in2 = most_in_window(t, n, 2.0);
   printf("  %zu sends in %.1f s from %d processes; at most %d in 1 s, %d in 2 s\n", n,
          RATE_SECONDS, RATE_PROCS, in1, in2);

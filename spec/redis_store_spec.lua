@@ -1,0 +1,148 @@
+-- The Redis spool's store (issue 15): tests/redis_store.c drives csrc/nh_redis*.c
+-- through its backend's entries against a real redis-server that this spec
+-- starts on a free port (AOF on, a password required) and stops.
+
+local shell = require("spec.support.shell")
+local system = require("system")
+
+local PASSWORD = "Redis-Secret-4242"
+
+local server = {}
+
+local function free_port()
+  return tonumber(shell.trim(shell.capture(
+    "python3 -c 'import socket; s = socket.socket(); s.bind((\"127.0.0.1\", 0));"
+      .. " print(s.getsockname()[1])'")))
+end
+
+-- The shell command that starts redis-server (daemonized, its pid in dir/redis.pid).
+local function start_cmd()
+  return table.concat({
+    "redis-server", "--port", server.port, "--bind 127.0.0.1", "--save ''",
+    "--appendonly yes", "--dir", shell.q(server.dir), "--daemonize yes",
+    "--pidfile", shell.q(server.dir .. "/redis.pid"), "--logfile", shell.q(server.dir .. "/log"),
+    "--requirepass", PASSWORD,
+  }, " ")
+end
+
+local function ping()
+  return shell.execute("redis-cli -p " .. server.port .. " -a " .. PASSWORD
+    .. " --no-auth-warning ping 2>/dev/null | grep -q PONG")
+end
+
+local function start()
+  assert(shell.execute(start_cmd() .. " >/dev/null"))
+  local deadline = system.gettime() + 10
+  while not ping() and system.gettime() < deadline do system.sleep(0.05) end
+  assert(ping(), "redis-server did not start")
+end
+
+function server.stop()
+  if not server.dir then return end
+  local pid = shell.read_file(server.dir .. "/redis.pid")
+  if pid and tonumber(shell.trim(pid)) then shell.stop_process(tonumber(shell.trim(pid))) end
+  shell.execute("rm -rf " .. shell.q(server.dir))
+  server.dir = nil
+end
+
+local function url(db) return ("redis://:%s@127.0.0.1:%d/%d"):format(PASSWORD, server.port, db) end
+
+local function run(mode, db)
+  assert(shell.execute("make -s build/redis_store >/dev/null"))
+  local env = table.concat({
+    "REDIS_PASSWORD=" .. PASSWORD,
+    "REDIS_STOP=" .. shell.q("redis-cli -p " .. server.port .. " -a " .. PASSWORD
+      .. " --no-auth-warning shutdown >/dev/null 2>&1; sleep 0.3"),
+    "REDIS_START=" .. shell.q(start_cmd() .. " >/dev/null"),
+  }, " ")
+  local p = assert(io.popen(env .. " timeout 120 build/redis_store " .. mode .. " "
+    .. shell.q(url(db)) .. " 2>&1"))
+  local out = p:read("*a")
+  local ok = p:close()
+  return ok, out
+end
+
+-- Each mode on a database of its own (Redis has 16).
+local dbs = { queue = 1, race = 2, kill = 3, rate = 4, secret = 5, restart = 6 }
+
+local function passes(mode, lines)
+  local ok, out = run(mode, dbs[mode])
+  assert.is_nil(out:match("FAIL[^\n]*"), out)
+  assert.is_true(ok, out)
+  assert.is_nil(out:find(PASSWORD, 1, true), "the password was printed")
+  for _, line in ipairs(lines) do assert.matches("PASS " .. mode .. ": " .. line, out, 1, true) end
+end
+
+describe("the Redis spool store, from C", function()
+  setup(function()
+    server.dir = shell.tmpdir("redis")
+    server.port = free_port()
+    start()
+    shell.stop_at_exit(server)
+  end)
+  teardown(server.stop)
+
+  it("puts, takes, renews, finishes, parks, hands back and bounds its records", function()
+    passes("queue", {
+      "take: the highest priority first, nothing before its due time, data intact",
+      "renew counts what this owner holds",
+      "finish: delivered, failed, again were held; a second end of one record is not",
+      "a requeued record comes back with its attempt",
+      "release queues everything held again for others",
+      "put as taken: held by this owner at once, nobody takes it",
+      "only its holder can end it",
+      "park and unpark: the parked record stays its holder's",
+      "a released parked record waits for its due time",
+      "a record taken again brings its targets' progress",
+      "max_queued: a group that does not fit is refused whole (QUEUE_FULL)",
+      "groups in one call: the one that fits goes in, the other is refused",
+      "receipts of records another owner ended go back to their producer",
+      "and are read once",
+      "stats: queued, taken, failed, in all and per label",
+      "failed: the dead letter with its receipt",
+      "retry queues a failure again, attempt 0",
+      "purge_failed drops every dead letter",
+      "a failure is kept keep_failed seconds (1 s here), then purged",
+      "in a child of fork() a handle answers CLOSED; the parent's goes on",
+    })
+  end)
+
+  it("never gives one record to two processes taking at once", function()
+    passes("race", {
+      "two processes taking at once took every record exactly once",
+      "both processes took some",
+    })
+  end)
+
+  it("hands a holder killed with SIGKILL's records to another after the lease", function()
+    passes("kill", {
+      "a killed holder's records wait for its lease",
+      "then another owner takes every one of them",
+    })
+  end)
+
+  it("keeps 4 processes under one shared rate window (Redis's clock)", function()
+    passes("rate", {
+      "4 processes together: never more than 5 in 1 s nor 8 in 2 s",
+      "and the window lets sends through",
+    })
+  end)
+
+  it("never shows the password, and refuses malformed URLs and rediss://", function()
+    passes("secret", {
+      "a wrong password: INVALID_CONFIG, and the error does not repeat it",
+      "nothing listening: SPOOL_BUSY naming the URL without its password",
+      "the handle's path has no password",
+      "malformed URLs are refused naming the part, never the password",
+      "a prefix with a space is refused",
+      "URLs: IPv6, default port and database, %-escapes in user and password",
+    })
+  end)
+
+  it("fails within the timeout while Redis is down and works again after a restart", function()
+    passes("restart", {
+      "Redis stopped: a put fails within the timeout with SPOOL_BUSY, saying why",
+      "restarted: the same handle works again, and what was recorded before is there (AOF)",
+    })
+  end)
+end)
