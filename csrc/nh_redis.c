@@ -90,10 +90,10 @@ static void drop(nh_redis *r) {
 static nh_code broken(nh_redis *r, const char *what, char *err, size_t errlen) {
   const char *why = r->ctx && r->ctx->errstr[0] ? r->ctx->errstr : "connection lost";
   int timeout = r->ctx && r->ctx->err == REDIS_ERR_IO && strstr(why, "temporarily") != NULL;
-  nh_code code =
-    timeout ? nh_redis_refuse(r, NH_SPOOL_BUSY, err, errlen, "%s: no answer within %.3g s", what,
-                              r->timeout > MIN_TIMEOUT ? r->timeout : MIN_TIMEOUT)
-            : nh_redis_refuse(r, NH_SPOOL_BUSY, err, errlen, "%s: %s", what, why);
+  nh_code code = timeout
+                   ? nh_redis_refuse(r, NH_SPOOL_BUSY, err, errlen, "%s: no answer within %.3g s",
+                                     what, r->timeout > MIN_TIMEOUT ? r->timeout : MIN_TIMEOUT)
+                   : nh_redis_refuse(r, NH_SPOOL_BUSY, err, errlen, "%s: %s", what, why);
   drop(r);
   return code;
 }
@@ -385,7 +385,9 @@ static void redis_set_timeout(nh_spool *sp, double timeout) {
   pthread_mutex_unlock(&r->lock);
 }
 
-static const char *redis_owner(const nh_spool *sp) { return sp ? ((const nh_redis *)sp)->owner : NULL; }
+static const char *redis_owner(const nh_spool *sp) {
+  return sp ? ((const nh_redis *)sp)->owner : NULL;
+}
 
 static const nh_spool_backend redis_backend = {
   .name = "redis",
@@ -411,7 +413,8 @@ static void make_owner(nh_redis *r) {
   char host[64] = "";
   if (gethostname(host, sizeof host - 1) != 0 || !host[0]) strcpy(host, "unknown");
   unsigned long long rnd = 0;
-  if (getrandom(&rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) rnd ^= (unsigned long long)(uintptr_t)r;
+  if (getrandom(&rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+    rnd ^= (unsigned long long)(uintptr_t)r;
   snprintf(r->owner, sizeof r->owner, "%s-%ld-%016llx", host, (long)getpid(), rnd);
 }
 

@@ -105,11 +105,10 @@ const char *nh_redis_str(const struct redisReply *a, size_t i, size_t *len);
 /* nh_redis_queue.c and nh_redis_inspect.c: the backend's entries. */
 nh_code nh_redis_put_finish(nh_spool *sp, nh_spool_item *items, size_t n, nh_spool_end *ends,
                             size_t m, char *err, size_t errlen);
-nh_code nh_redis_take(nh_spool *sp, double now, size_t max, nh_spool_rec *out, size_t *n,
-                      char *err, size_t errlen);
+nh_code nh_redis_take(nh_spool *sp, double now, size_t max, nh_spool_rec *out, size_t *n, char *err,
+                      size_t errlen);
 nh_code nh_redis_renew(nh_spool *sp, double now, size_t *held, char *err, size_t errlen);
-nh_code nh_redis_unpark(nh_spool *sp, int64_t seq, double now, int *held, char *err,
-                        size_t errlen);
+nh_code nh_redis_unpark(nh_spool *sp, int64_t seq, double now, int *held, char *err, size_t errlen);
 nh_code nh_redis_release(nh_spool *sp, size_t *n, char *err, size_t errlen);
 nh_code nh_redis_rate_take(nh_spool *sp, const char *key, const nh_rate_rule *rules, int n_rules,
                            double now, double *wait, char *err, size_t errlen);

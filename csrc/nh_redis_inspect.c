@@ -200,8 +200,8 @@ static nh_code count_call(nh_redis *r, int script, const char *arg, size_t *n, c
 }
 
 nh_code nh_redis_retry(nh_spool *sp, const char *id, size_t *n, char *err, size_t errlen) {
-  return count_call((nh_redis *)sp, NH_RS_RETRY, id ? id : "", n,
-                    "queueing a failed message again", err, errlen);
+  return count_call((nh_redis *)sp, NH_RS_RETRY, id ? id : "", n, "queueing a failed message again",
+                    err, errlen);
 }
 
 nh_code nh_redis_purge_failed(nh_spool *sp, size_t *n, char *err, size_t errlen) {

@@ -56,7 +56,8 @@ static const char prelude[] =
   "  local due = tonumber(f[2]) or 0\n"
   "  if due <= NOW then\n"
   "    local k = qkey(f[1])\n"
-  "    redis.call('HSET', m, 'k', k, 'e', redis.call('XADD', k, '*', 's', seq), 'o', '', 'st', 'q')\n"
+  "    redis.call('HSET', m, 'k', k, 'e', redis.call('XADD', k, '*', 's', seq), 'o', '', 'st', "
+  "'q')\n"
   "  else\n"
   "    redis.call('ZADD', K('due'), due, seq)\n"
   "    redis.call('HSET', m, 'k', '', 'e', '', 'o', '', 'st', 'q')\n"
@@ -139,7 +140,8 @@ static const char finish_lua[] =
   "      redis.call('DEL', m, K('p:' .. seq))\n"
   "    else\n"
   "      move(m, 't', 'f')\n"
-  "      redis.call('HSET', m, 'st', 'f', 'o', '', 'k', '', 'e', '', 'fa', ARGV[3], 'rc', receipt)\n"
+  "      redis.call('HSET', m, 'st', 'f', 'o', '', 'k', '', 'e', '', 'fa', ARGV[3], 'rc', "
+  "receipt)\n"
   "      redis.call('ZADD', K('failed'), NOW, seq)\n"
   "      local p = K('p:' .. seq)\n"
   "      local all = redis.call('HGETALL', p)\n"
@@ -150,7 +152,8 @@ static const char finish_lua[] =
   "    -- the receipt goes back to the producer when another owner ended it\n"
   "    if receipt ~= '' and f[1] and f[1] ~= ME then\n"
   "      local r = K('r:' .. f[1])\n"
-  "      redis.call('XADD', r, 'MAXLEN', '~', 100000, '*', 's', seq, 'i', f[2] or '', 'r', receipt)\n"
+  "      redis.call('XADD', r, 'MAXLEN', '~', 100000, '*', 's', seq, 'i', f[2] or '', 'r', "
+  "receipt)\n"
   "      redis.call('EXPIRE', r, 86400)\n"
   "    end\n"
   "  elseif held and how == '2' then\n"
@@ -193,13 +196,15 @@ static const char take_lua[] =
   "  if fresh then move(m, 'q', 't') end\n"
   "  redis.call('HSET', m, 'o', ME, 'st', 't')\n"
   "  local pv = redis.call('HVALS', K('p:' .. seq))\n"
-  "  out[#out + 1] = { seq, f[1], f[2], f[3], f[4], #pv > 0 and ('[' .. table.concat(pv, ',') .. ']') or '' }\n"
+  "  out[#out + 1] = { seq, f[1], f[2], f[3], f[4], #pv > 0 and ('[' .. table.concat(pv, ',') .. "
+  "']') or '' }\n"
   "end\n"
   "-- what holders that stopped renewing left (idle past the lease)\n"
   "for _, k in ipairs(STREAMS) do\n"
   "  if #out >= MAX then break end\n"
   "  local ids = {}\n"
-  "  for _, p in ipairs(redis.call('XPENDING', k, G, 'IDLE', LEASE, '-', '+', MAX - #out + 64)) do\n"
+  "  for _, p in ipairs(redis.call('XPENDING', k, G, 'IDLE', LEASE, '-', '+', MAX - #out + 64)) "
+  "do\n"
   "    if p[2] ~= ME and #ids < MAX - #out then ids[#ids + 1] = p[1] end\n"
   "  end\n"
   "  if #ids > 0 then\n"
@@ -223,7 +228,8 @@ static const char renew_lua[] =
   "local n = 0\n"
   "for _, k in ipairs(STREAMS) do\n"
   "  local ids = {}\n"
-  "  for _, p in ipairs(redis.call('XPENDING', k, G, '-', '+', 1000000, ME)) do ids[#ids + 1] = p[1] end\n"
+  "  for _, p in ipairs(redis.call('XPENDING', k, G, '-', '+', 1000000, ME)) do ids[#ids + 1] = "
+  "p[1] end\n"
   "  for a = 1, #ids, 1000 do\n"
   "    n = n + #redis.call(unpack(claim_args(k, ids, a, math.min(a + 999, #ids), 0, true)))\n"
   "  end\n"
@@ -332,10 +338,10 @@ static const char stats_lua[] =
   "return { redis.call('HGETALL', K('n')), redis.call('HGETALL', K('lab')) }\n";
 
 static const char *const bodies[NH_RS_COUNT] = {
-  [NH_RS_PUT] = put_lua,         [NH_RS_FINISH] = finish_lua,   [NH_RS_TAKE] = take_lua,
-  [NH_RS_RENEW] = renew_lua,     [NH_RS_UNPARK] = unpark_lua,   [NH_RS_RELEASE] = release_lua,
-  [NH_RS_RATE] = rate_lua,       [NH_RS_FAILED] = failed_lua,   [NH_RS_RETRY] = retry_lua,
-  [NH_RS_PURGE] = purge_lua,     [NH_RS_RECEIPTS] = receipts_lua, [NH_RS_STATS] = stats_lua,
+  [NH_RS_PUT] = put_lua,     [NH_RS_FINISH] = finish_lua,     [NH_RS_TAKE] = take_lua,
+  [NH_RS_RENEW] = renew_lua, [NH_RS_UNPARK] = unpark_lua,     [NH_RS_RELEASE] = release_lua,
+  [NH_RS_RATE] = rate_lua,   [NH_RS_FAILED] = failed_lua,     [NH_RS_RETRY] = retry_lua,
+  [NH_RS_PURGE] = purge_lua, [NH_RS_RECEIPTS] = receipts_lua, [NH_RS_STATS] = stats_lua,
 };
 
 char *nh_redis_script(int i) {

@@ -131,8 +131,8 @@ static void recs_free(nh_spool_rec *out, size_t *n) {
   *n = 0;
 }
 
-nh_code nh_redis_take(nh_spool *sp, double now, size_t max, nh_spool_rec *out, size_t *n,
-                      char *err, size_t errlen) {
+nh_code nh_redis_take(nh_spool *sp, double now, size_t max, nh_spool_rec *out, size_t *n, char *err,
+                      size_t errlen) {
   nh_redis *r = (nh_redis *)sp;
   *n = 0;
   nh_code code = nh_redis_enter(r, err, errlen);
@@ -145,8 +145,8 @@ nh_code nh_redis_take(nh_spool *sp, double now, size_t max, nh_spool_rec *out, s
   redisReply *rep = NULL;
   code = nh_redis_call(r, &a, 1, &rep, "taking messages", err, errlen);
   nh_redis_leave(r);
-  for (size_t i = 0; code == NH_OK && rep->type == REDIS_REPLY_ARRAY && i < rep->elements && *n < max;
-       i++) {
+  for (size_t i = 0;
+       code == NH_OK && rep->type == REDIS_REPLY_ARRAY && i < rep->elements && *n < max; i++) {
     if (copy_rec(rep->element[i], &out[*n]) != 0) {
       (*n)++;
       code = nh_redis_refuse(r, NH_NO_MEMORY, err, errlen, "taking messages: out of memory");

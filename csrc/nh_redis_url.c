@@ -16,9 +16,10 @@ static int fail(char *err, size_t errlen, const char *why) {
 }
 
 static int hex(int c) {
-  return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                        : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                                               : -1;
+  return c >= '0' && c <= '9'   ? c - '0'
+         : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                : -1;
 }
 
 /* s[0..len) percent-decoded into out (NUL-terminated); -1 when it does
@@ -82,7 +83,8 @@ static int parse_host(const char **rest, nh_redis_url *u, char *err, size_t errl
     end = s + strcspn(s, ":/");
     hlen = (size_t)(end - s);
   }
-  if (hlen == 0 || hlen >= sizeof u->host) return fail(err, errlen, "the host is missing or too long");
+  if (hlen == 0 || hlen >= sizeof u->host)
+    return fail(err, errlen, "the host is missing or too long");
   for (size_t i = 0; i < hlen; i++)
     if (!isalnum((unsigned char)s[i]) && !strchr(".-_:", s[i]))
       return fail(err, errlen, "the host: letters, digits, '.', '-' expected (or [IPv6])");
@@ -114,7 +116,8 @@ static int parse_db(const char *s, nh_redis_url *u, char *err, size_t errlen) {
 
 int nh_redis_url_parse(const char *url, nh_redis_url *u, char *err, size_t errlen) {
   memset(u, 0, sizeof *u);
-  if (!url || !*url) return fail(err, errlen, "a URL redis://host:port/db expected, got an empty one");
+  if (!url || !*url)
+    return fail(err, errlen, "a URL redis://host:port/db expected, got an empty one");
   if (strncmp(url, "rediss://", 9) == 0)
     return fail(err, errlen,
                 "rediss:// (TLS) is not supported: Debian's hiredis 0.14 has no TLS; reach Redis "

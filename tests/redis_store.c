@@ -74,13 +74,18 @@ static void sp_close(nh_spool *sp) {
 static nh_code put(nh_spool *sp, const char *tag, int n, int priority, double due, int take,
                    int group, int64_t *seqs) {
   nh_spool_item *items = calloc((size_t)n, sizeof *items);
-  char (*ids)[64] = calloc((size_t)n, 64), (*data)[80] = calloc((size_t)n, 80);
+  char(*ids)[64] = calloc((size_t)n, 64), (*data)[80] = calloc((size_t)n, 80);
   for (int i = 0; i < n; i++) {
     snprintf(ids[i], 64, "%s-%d", tag, i);
     snprintf(data[i], 80, "data-%s-%d", tag, i);
-    items[i] = (nh_spool_item){ .id = ids[i], .priority = priority, .due = due,
-                                .labels = "[\"hook-a\"]", .data = data[i], .len = strlen(data[i]),
-                                .group = group >= 0 ? group : i, .take = take };
+    items[i] = (nh_spool_item){ .id = ids[i],
+                                .priority = priority,
+                                .due = due,
+                                .labels = "[\"hook-a\"]",
+                                .data = data[i],
+                                .len = strlen(data[i]),
+                                .group = group >= 0 ? group : i,
+                                .take = take };
   }
   nh_code code = sp->be->put_finish(sp, items, (size_t)n, NULL, 0, err, sizeof err);
   for (int i = 0; seqs && i < n; i++) seqs[i] = items[i].seq;
@@ -134,8 +139,10 @@ static void check_order(const char *url) {
   sp->be->renew(sp, wall(), &held, err, sizeof err);
   check(held == 4, "queue", "renew counts what this owner holds");
   int d = end1(sp, (nh_spool_end){ .seq = r[0].seq, .how = NH_SPOOL_DELIVERED });
-  int f = end1(sp, (nh_spool_end){ .seq = r[1].seq, .how = NH_SPOOL_FAILED, .receipt = "{\"x\":1}" });
-  int a = end1(sp, (nh_spool_end){ .seq = r[2].seq, .how = NH_SPOOL_AGAIN, .due = wall(), .attempt = 2 });
+  int f =
+    end1(sp, (nh_spool_end){ .seq = r[1].seq, .how = NH_SPOOL_FAILED, .receipt = "{\"x\":1}" });
+  int a =
+    end1(sp, (nh_spool_end){ .seq = r[2].seq, .how = NH_SPOOL_AGAIN, .due = wall(), .attempt = 2 });
   int again = end1(sp, (nh_spool_end){ .seq = r[0].seq, .how = NH_SPOOL_DELIVERED });
   check(d == 1 && f == 1 && a == 1 && again == 0, "queue",
         "finish: delivered, failed, again were held; a second end of one record is not");
@@ -166,9 +173,13 @@ static void check_held(const char *url) {
   int mine = end1(a, (nh_spool_end){ .seq = seqs[0], .how = NH_SPOOL_DELIVERED });
   check(other == 0 && mine == 1, "queue", "only its holder can end it");
   /* park: still this owner's; a target's progress is kept */
-  int t = end1(a, (nh_spool_end){ .seq = seqs[1], .how = NH_SPOOL_TARGET, .target = 0,
-                                  .kind = NH_SPOOL_TARGET_DELIVERED, .receipt = "{\"ok\":true}" });
-  int p = end1(a, (nh_spool_end){ .seq = seqs[1], .how = NH_SPOOL_PARK, .due = wall() + 3600, .attempt = 1 });
+  int t = end1(a, (nh_spool_end){ .seq = seqs[1],
+                                  .how = NH_SPOOL_TARGET,
+                                  .target = 0,
+                                  .kind = NH_SPOOL_TARGET_DELIVERED,
+                                  .receipt = "{\"ok\":true}" });
+  int p = end1(
+    a, (nh_spool_end){ .seq = seqs[1], .how = NH_SPOOL_PARK, .due = wall() + 3600, .attempt = 1 });
   int held = 0;
   a->be->unpark(a, seqs[1], wall(), &held, err, sizeof err);
   int b_held = 1;
@@ -193,8 +204,11 @@ static void check_progress_back(const char *url) {
   nh_spool *a = open_r(url, "prog");
   int64_t seq;
   put(a, "p", 1, NH_PRIORITY_NORMAL, wall(), 1, 0, &seq);
-  end1(a, (nh_spool_end){ .seq = seq, .how = NH_SPOOL_TARGET, .target = 1,
-                          .kind = NH_SPOOL_TARGET_DELIVERED, .receipt = "{\"ok\":true}" });
+  end1(a, (nh_spool_end){ .seq = seq,
+                          .how = NH_SPOOL_TARGET,
+                          .target = 1,
+                          .kind = NH_SPOOL_TARGET_DELIVERED,
+                          .receipt = "{\"ok\":true}" });
   size_t n = 0;
   a->be->release(a, &n, err, sizeof err);
   nh_spool *b = open_r(url, "prog");
@@ -475,8 +489,8 @@ static void mode_rate(const char *url) {
   static double t[4096];
   size_t n = read_sends(url, t, 4096);
   int in1 = most_in_window(t, n, 1.0), in2 = most_in_window(t, n, 2.0);
-  printf("  %zu sends in %.1f s from %d processes; at most %d in 1 s, %d in 2 s\n", n,
-         RATE_SECONDS, RATE_PROCS, in1, in2);
+  printf("  %zu sends in %.1f s from %d processes; at most %d in 1 s, %d in 2 s\n", n, RATE_SECONDS,
+         RATE_PROCS, in1, in2);
   check(ok && in1 <= 5 && in2 <= 8, "rate",
         "4 processes together: never more than 5 in 1 s nor 8 in 2 s");
   check(n >= 8, "rate", "and the window lets sends through");
@@ -507,11 +521,12 @@ static void mode_secret(const char *url) {
         "secret", "nothing listening: SPOOL_BUSY naming the URL without its password");
   sp = open_r(url, "s");
   const char *pw = getenv("REDIS_PASSWORD");
-  check(sp && strncmp(sp->path, "redis://", 8) == 0 && (!pw || !strstr(sp->path, pw)),
-        "secret", "the handle's path has no password");
+  check(sp && strncmp(sp->path, "redis://", 8) == 0 && (!pw || !strstr(sp->path, pw)), "secret",
+        "the handle's path has no password");
   sp_close(sp);
   check(refused("rediss://h:1", "TLS") && refused("http://h", "scheme") &&
-          refused("redis://:hunter2@h:99999", "port") && refused("redis://:hunter2@h:1/x", "database") &&
+          refused("redis://:hunter2@h:99999", "port") &&
+          refused("redis://:hunter2@h:1/x", "database") &&
           refused("redis://:hunter2@[::1:1", "IPv6") && refused("redis://:hunter2@", "host") &&
           refused("redis:// h", "spaces"),
         "secret", "malformed URLs are refused naming the part, never the password");
