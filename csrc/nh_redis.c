@@ -395,6 +395,7 @@ static const nh_spool_backend redis_backend = {
   .set_timeout = redis_set_timeout,
   .owner = redis_owner,
   .put_finish = nh_redis_put_finish,
+  .finish = nh_redis_finish,
   .take = nh_redis_take,
   .renew = nh_redis_renew,
   .unpark = nh_redis_unpark,

@@ -10,7 +10,7 @@
 
 #include <pthread.h>
 
-#include "nh_spool_backend.h"
+#include "nh_internal.h"
 
 struct redisContext;
 struct redisReply;
@@ -105,6 +105,8 @@ const char *nh_redis_str(const struct redisReply *a, size_t i, size_t *len);
 /* nh_redis_queue.c and nh_redis_inspect.c: the backend's entries. */
 nh_code nh_redis_put_finish(nh_spool *sp, nh_spool_item *items, size_t n, nh_spool_end *ends,
                             size_t m, char *err, size_t errlen);
+nh_code nh_redis_finish(nh_spool *sp, nh_spool_end *ends, size_t n, double now, char *err,
+                        size_t errlen);
 nh_code nh_redis_take(nh_spool *sp, double now, size_t max, nh_spool_rec *out, size_t *n, char *err,
                       size_t errlen);
 nh_code nh_redis_renew(nh_spool *sp, double now, size_t *held, char *err, size_t errlen);
@@ -119,12 +121,5 @@ nh_code nh_redis_retry(nh_spool *sp, const char *id, size_t *n, char *err, size_
 nh_code nh_redis_purge_failed(nh_spool *sp, size_t *n, char *err, size_t errlen);
 nh_code nh_redis_receipts(nh_spool *sp, nh_spool_receipt_in *out, size_t max, size_t *n, char *err,
                           size_t errlen);
-
-/* From nh_internal.h, which this part cannot include before the spool's
- * backends land (it defines SQLite's struct nh_spool). */
-char *nh_strdup(const char *s);
-double nh_wall_time(void);
-unsigned nh_fork_generation(void);
-int nh_fork_since(unsigned gen);
 
 #endif

@@ -56,13 +56,12 @@ static nh_code read_items(nh_redis *r, const redisReply *rep, nh_spool_item *ite
   return out && !in ? NH_QUEUE_FULL : NH_OK;
 }
 
-nh_code nh_redis_put_finish(nh_spool *sp, nh_spool_item *items, size_t n, nh_spool_end *ends,
-                            size_t m, char *err, size_t errlen) {
-  nh_redis *r = (nh_redis *)sp;
+/* The ends (a failure's time: now) and the items, two scripts in one round trip. */
+static nh_code put_finish(nh_redis *r, nh_spool_item *items, size_t n, nh_spool_end *ends, size_t m,
+                          double now, char *err, size_t errlen) {
   for (size_t i = 0; i < m; i++) ends[i].held = 0;
   nh_code code = nh_redis_enter(r, err, errlen);
   if (code == NH_OK) {
-    double now = nh_wall_time();
     nh_redis_args calls[2];
     size_t k = 0;
     if (m) {
@@ -91,6 +90,16 @@ nh_code nh_redis_put_finish(nh_spool *sp, nh_spool_item *items, size_t n, nh_spo
     for (size_t i = 0; i < m; i++) ends[i].held = 0;
   }
   return code;
+}
+
+nh_code nh_redis_put_finish(nh_spool *sp, nh_spool_item *items, size_t n, nh_spool_end *ends,
+                            size_t m, char *err, size_t errlen) {
+  return put_finish((nh_redis *)sp, items, n, ends, m, nh_wall_time(), err, errlen);
+}
+
+nh_code nh_redis_finish(nh_spool *sp, nh_spool_end *ends, size_t n, double now, char *err,
+                        size_t errlen) {
+  return put_finish((nh_redis *)sp, NULL, 0, ends, n, now > 0 ? now : nh_wall_time(), err, errlen);
 }
 
 /* ---- take ------------------------------------------------------------------ */
