@@ -109,7 +109,7 @@ static int parse_db(const char *s, nh_redis_url *u, char *err, size_t errlen) {
   if (*s == '\0' || (s[0] == '/' && s[1] == '\0')) return 0;
   long db;
   if (s[0] != '/' || parse_number(s + 1, strlen(s + 1), 1000000, &db) != 0)
-    return fail(err, errlen, "the database: /0, /1, ... expected after the host");
+    return fail(err, errlen, "the database number (/db): 0 to 1000000 expected after the host");
   u->db = (int)db;
   return 0;
 }

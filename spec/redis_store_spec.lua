@@ -73,14 +73,17 @@ local function passes(mode, lines)
   for _, line in ipairs(lines) do assert.matches("PASS " .. mode .. ": " .. line, out, 1, true) end
 end
 
+-- One server for the whole file (the last describe stops it).
+local function ensure_server()
+  if server.dir then return end
+  server.dir = shell.tmpdir("redis")
+  server.port = free_port()
+  start()
+  shell.stop_at_exit(server)
+end
+
 describe("the Redis spool store, from C", function()
-  setup(function()
-    server.dir = shell.tmpdir("redis")
-    server.port = free_port()
-    start()
-    shell.stop_at_exit(server)
-  end)
-  teardown(server.stop)
+  setup(ensure_server)
 
   it("puts, takes, renews, finishes, parks, hands back and bounds its records", function()
     passes("queue", {
@@ -144,5 +147,134 @@ describe("the Redis spool store, from C", function()
       "Redis stopped: a put fails within the timeout with SPOOL_BUSY, saying why",
       "restarted: the same handle works again, and what was recorded before is there (AOF)",
     })
+  end)
+end)
+
+-- The Redis spool wired into clients: two processes on one Redis, close() handing back.
+describe("the Redis spool from Lua", function()
+  local http = require("spec.support.server")
+  local child = require("spec.support.child")
+  local notifyhub = require("notifyhub")
+  local spool = require("notifyhub.spool")
+  local SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+  local INTERPRETER = os.getenv("NH_SPEC_LUA") or (jit and "luajit" or "lua5.4")
+  local n_prefix = 0
+
+  local function prefix()
+    n_prefix = n_prefix + 1
+    return ("lua%d-%d"):format(shell.my_pid(), n_prefix)
+  end
+
+  local function spool_of(p) return { redis = url(7), prefix = p, lease = 2 } end
+
+  local function counts(path)
+    local count = {}
+    for _, r in ipairs(http.requests(path)) do
+      local id = r.headers["webhook-id"]
+      if id then count[id] = (count[id] or 0) + 1 end
+    end
+    return count
+  end
+
+  -- Polls the inspector until nothing is queued or taken.
+  local function drained(p, timeout)
+    local deadline, last = system.gettime() + timeout
+    repeat
+      local sp = assert(spool.open({ redis = url(7), prefix = p }))
+      last = assert(sp:stats())
+      sp:close()
+      if last.queued == 0 and last.taken == 0 then return true, last end
+      system.sleep(0.1)
+    until system.gettime() > deadline
+    return false, last
+  end
+
+  setup(function()
+    ensure_server()
+    http.start()
+  end)
+  teardown(function()
+    http.stop()
+    server.stop()
+  end)
+  before_each(function() http.clear() end)
+
+  it("two processes on one Redis deliver every message exactly once", function()
+    local p, hook = prefix(), http.signed("two", { secret = SECRET })
+    local code = ([[
+      local notifyhub = require("notifyhub")
+      local tag = ...
+      local c = assert(notifyhub.new({ spool = { redis = %q, prefix = %q, lease = 2 },
+        webhook = { url = %q, secret = %q }, async = { workers = 2 } }))
+      local hs = {}
+      for i = 1, 100 do hs[i] = assert(c:send_async({ id = tag .. "-" .. i, body = "x" })) end
+      local ok = 0
+      for _, h in ipairs(hs) do if h:wait(30) then ok = ok + 1 end end
+      print("OK " .. ok)
+      c:close(5)
+    ]]):format(url(7), p, hook, SECRET)
+    local script = child.script(code, INTERPRETER)
+    local pipes = {}
+    for i, tag in ipairs({ "a", "b" }) do
+      pipes[i] = assert(io.popen(child.preload() .. INTERPRETER .. " " .. shell.q(script) .. " "
+        .. tag .. " 2>&1"))
+    end
+    for i = 1, 2 do
+      local out = pipes[i]:read("*a")
+      pipes[i]:close()
+      assert.matches("OK 100", out, 1, true)
+      assert.is_nil(out:find(PASSWORD, 1, true), out)
+    end
+    os.remove(script)
+    local count = counts("/signed/two")
+    for _, tag in ipairs({ "a", "b" }) do
+      for i = 1, 100 do assert.equal(1, count[tag .. "-" .. i], tag .. "-" .. i) end
+    end
+    assert.is_true((drained(p, 10)))
+  end)
+
+  it("close() hands unfinished messages back; another client delivers them", function()
+    local p, hook = prefix(), http.signed("hand", { secret = SECRET })
+    http.behave("/signed/hand", { delay = 30, times = 20 })
+    local c = assert(notifyhub.new({ spool = spool_of(p), webhook = { url = hook, secret = SECRET },
+      async = { workers = 1, concurrency = 4 } }))
+    local codes, ids = {}, {}
+    for i = 1, 10 do
+      ids[i] = "hand-" .. i
+      assert(c:send_async({ id = ids[i], body = ids[i] })):on_error(function(_, _, receipt)
+        codes[#codes + 1] = receipt.code
+      end)
+    end
+    system.sleep(0.3)
+    local lost = c:close(0.5)
+    local closed_at = system.gettime()
+    assert.equal(0, lost)
+    assert.equal(10, #codes)
+    for _, code in ipairs(codes) do assert.equal("HANDED_OVER", code) end
+    local sp = assert(spool.open({ redis = url(7), prefix = p }))
+    local st = assert(sp:stats())
+    assert.equal(10, st.queued)
+    assert.is_nil(tostring(sp):find(PASSWORD, 1, true))
+    sp:close()
+    http.behave("/signed/hand", nil)
+    local c2 = assert(notifyhub.new({ spool = spool_of(p) }))
+    assert.is_true((drained(p, 30)))
+    c2:close(5)
+    local after = {}
+    for _, r in ipairs(http.requests("/signed/hand")) do
+      if r.time > closed_at then after[r.headers["webhook-id"]] = true end
+    end
+    for _, id in ipairs(ids) do assert.is_true(after[id], id .. " not delivered by the second client") end
+  end)
+
+  it("a Redis that is not there: notifyhub.new fails with SPOOL_BUSY, never the password", function()
+    local c, err, code = notifyhub.new({ spool = { redis = "redis://:" .. PASSWORD .. "@127.0.0.1:1/0" } })
+    assert.is_nil(c)
+    assert.equal("SPOOL_BUSY", code)
+    assert.matches("spool redis://127.0.0.1:1/0: cannot connect", err, 1, true)
+    assert.is_nil(err:find(PASSWORD, 1, true))
+    local _, err2, code2 = spool.open({ redis = "rediss://127.0.0.1:1/0" })
+    assert.equal("INVALID_CONFIG", code2)
+    assert.matches("TLS", err2, 1, true)
   end)
 end)

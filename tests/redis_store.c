@@ -526,7 +526,7 @@ static void mode_secret(const char *url) {
   sp_close(sp);
   check(refused("rediss://h:1", "TLS") && refused("http://h", "scheme") &&
           refused("redis://:hunter2@h:99999", "port") &&
-          refused("redis://:hunter2@h:1/x", "database") &&
+          refused("redis://:hunter2@h:1/x", "(/db)") &&
           refused("redis://:hunter2@[::1:1", "IPv6") && refused("redis://:hunter2@", "host") &&
           refused("redis:// h", "spaces"),
         "secret", "malformed URLs are refused naming the part, never the password");
