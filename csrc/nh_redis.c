@@ -108,8 +108,10 @@ static nh_code reply_error(nh_redis *r, const redisReply *rep, const char *what,
                            what);
   if (strncmp(s, "NOAUTH", 6) == 0 || strncmp(s, "WRONGPASS", 9) == 0 ||
       strncmp(s, "NOPERM", 6) == 0)
-    return nh_redis_refuse(r, NH_INVALID_CONFIG, err, errlen,
-                           "%s: authentication refused (check the user and password)", what);
+    return nh_redis_refuse(
+      r, NH_INVALID_CONFIG, err, errlen,
+      "%s: authentication refused for user %.64s (check the user and password)", what,
+      r->url.user[0] ? r->url.user : "default");
   if (strncmp(s, "LOADING", 7) == 0 || strncmp(s, "BUSY", 4) == 0 ||
       strncmp(s, "MASTERDOWN", 10) == 0 || strncmp(s, "READONLY", 8) == 0)
     return nh_redis_refuse(r, NH_SPOOL_BUSY, err, errlen, "%s: %.120s", what, s);

@@ -133,17 +133,10 @@ int nh_redis_url_parse(const char *url, nh_redis_url *u, char *err, size_t errle
     memset(u->password, 0, sizeof u->password);
     return -1;
   }
-  int v6 = strchr(u->host, ':') != NULL;
-  snprintf(u->path, sizeof u->path, "redis://%s%s%s%s:%d/%d", u->user, u->user[0] ? "@" : "",
-           v6 ? "[" : "", u->host, u->port, u->db);
-  if (v6) { /* the closing bracket */
-    char *colon = strrchr(u->path, ':');
-    size_t at = (size_t)(colon - u->path), len = strlen(u->path);
-    if (len + 1 < sizeof u->path) {
-      memmove(colon + 1, colon, len - at + 1);
-      *colon = ']';
-    }
-  }
+  /* What errors show: no user or password (the auth error names the user). */
+  if (strchr(u->host, ':'))
+    snprintf(u->path, sizeof u->path, "redis://[%s]:%d/%d", u->host, u->port, u->db);
+  else snprintf(u->path, sizeof u->path, "redis://%s:%d/%d", u->host, u->port, u->db);
   return 0;
 }
 

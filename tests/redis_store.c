@@ -516,7 +516,7 @@ static void mode_secret(const char *url) {
           !strstr(err, "hunter2"),
         "secret", "a wrong password: INVALID_CONFIG, and the error does not repeat it");
   sp = open_with(down, "s", 30, 100, 60, &code);
-  check(!sp && code == NH_SPOOL_BUSY && strstr(err, "redis://u@127.0.0.1:1/3: cannot connect") &&
+  check(!sp && code == NH_SPOOL_BUSY && strstr(err, "redis://127.0.0.1:1/3: cannot connect") &&
           !strstr(err, "hunter2"),
         "secret", "nothing listening: SPOOL_BUSY naming the URL without its password");
   sp = open_r(url, "s");
