@@ -213,12 +213,26 @@ static nh_code connect_now(nh_redis *r, char *err, size_t errlen) {
   return code;
 }
 
+/* A put or take whose answer was lost, undone (nh_redis_args_token). */
+static nh_code undo_lost(nh_redis *r, char *err, size_t errlen) {
+  nh_redis_args a;
+  nh_redis_args_init(&a, r, NH_RS_UNDO, nh_wall_time());
+  nh_redis_args_str(&a, r->undo);
+  redisReply *rep = NULL;
+  nh_code code = nh_redis_call(r, &a, 1, &rep, "undoing a call whose answer was lost", err, errlen);
+  if (code == NH_OK) r->undo[0] = '\0';
+  nh_redis_reply_free(rep);
+  nh_redis_args_free(&a);
+  return code;
+}
+
 nh_code nh_redis_enter(nh_redis *r, char *err, size_t errlen) {
   if (nh_fork_since(r->fork_generation))
     return nh_redis_refuse(r, NH_CLOSED, err, errlen,
                            "opened before fork(): open the spool again in this process");
   pthread_mutex_lock(&r->lock);
   nh_code code = r->ctx ? NH_OK : connect_now(r, err, errlen);
+  if (code == NH_OK && r->undo[0]) code = undo_lost(r, err, errlen);
   if (code != NH_OK) pthread_mutex_unlock(&r->lock);
   return code;
 }
@@ -284,6 +298,10 @@ void nh_redis_args_init(nh_redis_args *a, nh_redis *r, int script, double now) {
   nh_redis_args_num(a, now);
 }
 
+void nh_redis_args_token(nh_redis_args *a, nh_redis *r) {
+  nh_redis_args_int(a, (long long)++r->calls);
+}
+
 void nh_redis_args_free(nh_redis_args *a) {
   for (size_t i = 0; i < a->n_owned; i++) free(a->owned[i]);
   free(a->owned);
@@ -321,6 +339,16 @@ static nh_code round_trip(nh_redis *r, nh_redis_args *calls, size_t n, redisRepl
   return NH_OK;
 }
 
+/* The connection broke with calls sent: a put's or take's token is kept
+ * for undo_lost (argv[6]: the first argument after the prelude's). */
+static void remember_lost(nh_redis *r, const nh_redis_args *calls, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    int s = script_of(r, &calls[i]);
+    if ((s == NH_RS_PUT || s == NH_RS_TAKE) && calls[i].n > 6 && calls[i].lens[6] < sizeof r->undo)
+      snprintf(r->undo, sizeof r->undo, "%.*s", (int)calls[i].lens[6], calls[i].argv[6]);
+  }
+}
+
 nh_code nh_redis_call(nh_redis *r, nh_redis_args *calls, size_t n, redisReply **replies,
                       const char *what, char *err, size_t errlen) {
   for (size_t i = 0; i < n; i++) {
@@ -339,6 +367,7 @@ nh_code nh_redis_call(nh_redis *r, nh_redis_args *calls, size_t n, redisReply **
       break;
     code = round_trip(r, &calls[i], 1, &replies[i], what, err, errlen);
   }
+  if (code != NH_OK && !r->ctx) remember_lost(r, calls, n);
   for (size_t i = 0; code == NH_OK && i < n; i++)
     if (replies[i]->type == REDIS_REPLY_ERROR) code = reply_error(r, replies[i], what, err, errlen);
   if (code != NH_OK)

@@ -46,6 +46,7 @@ enum {
   NH_RS_PURGE,
   NH_RS_RECEIPTS,
   NH_RS_STATS,
+  NH_RS_UNDO,
   NH_RS_COUNT
 };
 /* Script i's text (the common prelude and its body), malloc'd; NULL
@@ -63,6 +64,8 @@ typedef struct nh_redis {
   char owner[128]; /* the consumer name: host, pid, random */
   char sha[NH_RS_COUNT][41];
   unsigned long long sends; /* rate windows' members: owner + this */
+  unsigned long long calls; /* the tokens of puts and takes */
+  char undo[24];            /* the token of a put or take whose answer was lost; "": none */
 } nh_redis;
 
 /* Each entry runs between enter (the lock; NH_CLOSED in a forked child;
@@ -80,6 +83,12 @@ typedef struct nh_redis_args {
   int failed; /* out of memory */
 } nh_redis_args;
 void nh_redis_args_init(nh_redis_args *a, nh_redis *r, int script, double now);
+/* A put's or take's first argument: this call's token. A call whose answer
+ * is lost (the connection broke, or no answer in time) is undone at the
+ * next connection, before anything else (undo.lua): the messages a put
+ * recorded go (its caller was told they were not), those a take took are
+ * queued again (nobody has them in memory). */
+void nh_redis_args_token(nh_redis_args *a, nh_redis *r);
 void nh_redis_args_add(nh_redis_args *a, const char *s, size_t len);
 void nh_redis_args_str(nh_redis_args *a, const char *s); /* NULL: "" */
 void nh_redis_args_num(nh_redis_args *a, double v);

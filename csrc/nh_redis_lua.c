@@ -95,6 +95,17 @@ static const char prelude[] =
   "  redis.call('DEL', m, K('p:' .. seq))\n"
   "  return 1\n"
   "end\n"
+  "-- What this call did, for undo.lua when its answer is lost on the way: token (ARGV[4]),\n"
+  "-- kind ('p' put, 't' take), the seqs. One list per owner, the last call's.\n"
+  "local function remember(kind, seqs)\n"
+  "  local key = K('last:' .. ME)\n"
+  "  redis.call('DEL', key)\n"
+  "  if #seqs == 0 then return end\n"
+  "  redis.call('RPUSH', key, ARGV[4], kind)\n"
+  "  for a = 1, #seqs, 4000 do redis.call('RPUSH', key, unpack(seqs, a, math.min(a + 3999, "
+  "#seqs))) end\n"
+  "  redis.call('EXPIRE', key, 86400)\n"
+  "end\n"
   "local function claim_args(k, ids, from, to, min_idle, justid)\n"
   "  local a = { 'XCLAIM', k, G, ME, min_idle }\n"
   "  for x = from, to do a[#a + 1] = ids[x] end\n"
@@ -103,11 +114,12 @@ static const char prelude[] =
   "end\n";
 
 static const char put_lua[] =
-  "-- ARGV[4]: max_queued; then per item: id, priority, attempt, due, labels, data, take, group\n"
-  "local MAX = tonumber(ARGV[4])\n"
+  "-- ARGV[4]: token, ARGV[5]: max_queued; then per item: id, priority, attempt, due, labels, "
+  "data, take, group\n"
+  "local MAX = tonumber(ARGV[5])\n"
   "local c = redis.call('HMGET', K('n'), 'q', 't')\n"
   "local open = (tonumber(c[1]) or 0) + (tonumber(c[2]) or 0)\n"
-  "local out, held, i, N = {}, 0, 5, #ARGV\n"
+  "local out, held, i, N, seqs = {}, 0, 6, #ARGV, {}\n"
   "while i <= N do\n"
   "  local j, k = i, 0\n"
   "  while j <= N and ARGV[j + 7] == ARGV[i + 7] do j, k = j + 8, k + 1 end\n"
@@ -132,6 +144,7 @@ static const char put_lua[] =
   "        queue(s, m, ARGV[x + 1], ARGV[x + 3])\n"
   "      end\n"
   "      out[#out + 1] = seq\n"
+  "      seqs[#seqs + 1] = s\n"
   "    end\n"
   "  end\n"
   "  i = j\n"
@@ -140,6 +153,7 @@ static const char put_lua[] =
   "-- the same way, so these are the ones read\n"
   "if held > 0 then redis.call('XREADGROUP', 'GROUP', G, ME, 'COUNT', held, 'STREAMS', K('h'), "
   "'>') end\n"
+  "remember('p', seqs)\n"
   "return done(out)\n";
 
 static const char finish_lua[] =
@@ -190,9 +204,10 @@ static const char finish_lua[] =
   "return done(out)\n";
 
 static const char take_lua[] =
-  "-- ARGV[4]: max, ARGV[5]: lease (ms), ARGV[6]: keep_failed (s); returns records\n"
+  "-- ARGV[4]: token, ARGV[5]: max, ARGV[6]: lease (ms), ARGV[7]: keep_failed (s); returns "
+  "records\n"
   "-- {seq, id, attempt, due, data, progress}\n"
-  "local MAX, LEASE, KEEP = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])\n"
+  "local MAX, LEASE, KEEP = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])\n"
   "for _, seq in ipairs(redis.call('ZRANGEBYSCORE', K('failed'), '-inf', '(' .. (NOW - KEEP),\n"
   "  'LIMIT', 0, 256)) do\n"
   "  drop_failed(seq)\n"
@@ -239,6 +254,9 @@ static const char take_lua[] =
   "    for _, e in ipairs(r[1][2]) do take(e[2][2], k, e[1], true) end\n"
   "  end\n"
   "end\n"
+  "local seqs = {}\n"
+  "for x, r in ipairs(out) do seqs[x] = r[1] end\n"
+  "remember('t', seqs)\n"
   "return done(out)\n";
 
 static const char renew_lua[] =
@@ -358,11 +376,39 @@ static const char receipts_lua[] =
 static const char stats_lua[] =
   "return { redis.call('HGETALL', K('n')), redis.call('HGETALL', K('lab')) }\n";
 
+static const char undo_lua[] =
+  "-- ARGV[4]: the token of a put or take whose answer the caller lost: the messages that put\n"
+  "-- recorded go (its caller was told they were not), those that take took are queued again\n"
+  "local key = K('last:' .. ME)\n"
+  "local l = redis.call('LRANGE', key, 0, -1)\n"
+  "if l[1] ~= ARGV[4] then return 0 end\n"
+  "redis.call('DEL', key)\n"
+  "local n = 0\n"
+  "for x = 3, #l do\n"
+  "  local seq = l[x]\n"
+  "  local m = K('m:' .. seq)\n"
+  "  local f = redis.call('HMGET', m, 'o', 'st', 'k', 'e', 'lb', 'prod')\n"
+  "  if l[2] == 'p' and f[6] == ME and (f[2] == 'q' or (f[2] == 't' and f[1] == ME)) then\n"
+  "    unlink(f[3], f[4])\n"
+  "    redis.call('ZREM', K('due'), seq)\n"
+  "    move(f[5], f[2], nil)\n"
+  "    redis.call('DEL', m, K('p:' .. seq))\n"
+  "    n = n + 1\n"
+  "  elseif l[2] == 't' and f[2] == 't' and f[1] == ME then\n"
+  "    unlink(f[3], f[4])\n"
+  "    move(f[5], 't', 'q')\n"
+  "    queue(seq, m)\n"
+  "    n = n + 1\n"
+  "  end\n"
+  "end\n"
+  "return done(n)\n";
+
 static const char *const bodies[NH_RS_COUNT] = {
   [NH_RS_PUT] = put_lua,     [NH_RS_FINISH] = finish_lua,     [NH_RS_TAKE] = take_lua,
   [NH_RS_RENEW] = renew_lua, [NH_RS_UNPARK] = unpark_lua,     [NH_RS_RELEASE] = release_lua,
   [NH_RS_RATE] = rate_lua,   [NH_RS_FAILED] = failed_lua,     [NH_RS_RETRY] = retry_lua,
   [NH_RS_PURGE] = purge_lua, [NH_RS_RECEIPTS] = receipts_lua, [NH_RS_STATS] = stats_lua,
+  [NH_RS_UNDO] = undo_lua,
 };
 
 char *nh_redis_script(int i) {

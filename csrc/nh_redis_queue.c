@@ -71,6 +71,7 @@ static nh_code put_finish(nh_redis *r, nh_spool_item *items, size_t n, nh_spool_
     }
     if (n) {
       nh_redis_args_init(&calls[k], r, NH_RS_PUT, now);
+      nh_redis_args_token(&calls[k], r);
       nh_redis_args_int(&calls[k], (long long)r->base.opt.max_queued);
       for (size_t i = 0; i < n; i++) add_item(&calls[k], &items[i]);
       k++;
@@ -148,6 +149,7 @@ nh_code nh_redis_take(nh_spool *sp, double now, size_t max, nh_spool_rec *out, s
   if (code != NH_OK) return code;
   nh_redis_args a;
   nh_redis_args_init(&a, r, NH_RS_TAKE, now);
+  nh_redis_args_token(&a, r);
   nh_redis_args_int(&a, (long long)(max > 4096 ? 4096 : max));
   nh_redis_args_int(&a, (long long)(r->base.opt.lease * 1000));
   nh_redis_args_num(&a, r->base.opt.keep_failed);

@@ -54,6 +54,7 @@ local function run(mode, db)
     "REDIS_STOP=" .. shell.q("redis-cli -p " .. server.port .. " -a " .. PASSWORD
       .. " --no-auth-warning shutdown >/dev/null 2>&1; sleep 0.3"),
     "REDIS_START=" .. shell.q(start_cmd() .. " >/dev/null"),
+    "REDIS_PIDFILE=" .. shell.q(server.dir .. "/redis.pid"),
   }, " ")
   local p = assert(io.popen(env .. " timeout 120 build/redis_store " .. mode .. " "
     .. shell.q(url(db)) .. " 2>&1"))
@@ -63,7 +64,7 @@ local function run(mode, db)
 end
 
 -- Each mode on a database of its own (Redis has 16).
-local dbs = { queue = 1, race = 2, kill = 3, rate = 4, secret = 5, restart = 6 }
+local dbs = { queue = 1, race = 2, kill = 3, rate = 4, secret = 5, restart = 6, lost = 8 }
 
 local function passes(mode, lines)
   local ok, out = run(mode, dbs[mode])
@@ -139,6 +140,13 @@ describe("the Redis spool store, from C", function()
       "malformed URLs are refused naming the part, never the password",
       "a prefix with a space is refused",
       "URLs: IPv6, default port and database, %-escapes in user and password",
+    })
+  end)
+
+  it("undoes a put or take whose answer was lost (Redis stopped, then continued)", function()
+    passes("lost", {
+      "a put whose answer was lost is undone at the next call: refused means not recorded",
+      "a take whose answer was lost is undone: its messages are queued again for anyone",
     })
   end)
 

@@ -10,6 +10,8 @@
  *   redis_store kill URL      a holder killed with SIGKILL loses its records after its lease
  *   redis_store rate URL      4 processes on one rate window: never more than N per window
  *   redis_store secret URL    URLs: the password never in an error or the path; bad ones refused
+ *   redis_store lost URL      (REDIS_PIDFILE) a put or take whose answer is lost
+ *                             (Redis stopped, then continued) is undone at the next call
  *   redis_store restart URL   (REDIS_STOP, REDIS_START: shell commands) Redis stopped: calls
  *                             fail within the timeout, clearly; restarted (AOF): the
  *                             records are there and the same handle works again
@@ -574,6 +576,70 @@ static void mode_restart(const char *url) {
   sp_close(sp);
 }
 
+/* ---- lost: a call whose answer never came ------------------------------------------ */
+
+static pid_t redis_pid(void) {
+  FILE *f = fopen(getenv("REDIS_PIDFILE") ? getenv("REDIS_PIDFILE") : "/nonexistent", "r");
+  long pid = 0;
+  if (f && fscanf(f, "%ld", &pid) != 1) pid = 0;
+  if (f) fclose(f);
+  return (pid_t)pid;
+}
+
+static void stats_of(nh_spool *sp, size_t *queued, size_t *taken) {
+  nh_spool_summary st;
+  *queued = *taken = 999;
+  if (sp->be->stats(sp, &st, err, sizeof err) != NH_OK) return;
+  *queued = st.queued, *taken = st.taken;
+  nh_spool_summary_free(&st);
+}
+
+/* Redis stopped (SIGSTOP) while the call is on its way: no answer within
+ * the timeout; continued, Redis runs it all the same. */
+static nh_code frozen_call(nh_spool *sp, pid_t pid, int take_it) {
+  sp->be->set_timeout(sp, 0.2);
+  kill(pid, SIGSTOP);
+  nh_code code;
+  if (take_it) {
+    nh_spool_rec r[8];
+    size_t n = 0;
+    code = sp->be->take(sp, wall(), 8, r, &n, err, sizeof err);
+    recs_free(r, n);
+  } else {
+    code = put(sp, "lost", 5, NH_PRIORITY_NORMAL, wall(), 1, 0, NULL);
+  }
+  kill(pid, SIGCONT);
+  usleep(300000);
+  sp->be->set_timeout(sp, 2);
+  return code;
+}
+
+static void mode_lost(const char *url) {
+  pid_t pid = redis_pid();
+  nh_spool *a = open_r(url, "lost"), *b = open_r(url, "lost");
+  put(a, "kept", 3, NH_PRIORITY_NORMAL, wall(), 1, 0, NULL);
+  nh_code c1 = frozen_call(a, pid, 0);
+  size_t q1, t1, q2, t2, held = 0;
+  stats_of(b, &q1, &t1);
+  a->be->renew(a, wall(), &held, err, sizeof err);
+  stats_of(b, &q2, &t2);
+  printf("  put: %s; before the undo %zu taken, after %zu (held %zu)\n", nh_code_name(c1), t1, t2,
+         held);
+  check(pid > 0 && c1 == NH_SPOOL_BUSY && t1 == 8 && t2 == 3 && held == 3, "lost",
+        "a put whose answer was lost is undone at the next call: refused means not recorded");
+  put(b, "free", 4, NH_PRIORITY_NORMAL, wall(), 0, -1, NULL);
+  nh_code c2 = frozen_call(a, pid, 1);
+  stats_of(b, &q1, &t1);
+  a->be->renew(a, wall(), &held, err, sizeof err);
+  stats_of(b, &q2, &t2);
+  printf("  take: %s; before the undo %zu queued, %zu taken; after %zu, %zu\n", nh_code_name(c2),
+         q1, t1, q2, t2);
+  check(c2 == NH_SPOOL_BUSY && q1 == 0 && t1 == 7 && q2 == 4 && t2 == 3 && take_count(b, 8) == 4,
+        "lost", "a take whose answer was lost is undone: its messages are queued again for anyone");
+  sp_close(a);
+  sp_close(b);
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) {
     fprintf(stderr, "usage: %s queue|race|kill|rate|secret|restart URL\n", argv[0]);
@@ -587,6 +653,7 @@ int main(int argc, char **argv) {
   else if (strcmp(mode, "rate") == 0) mode_rate(url);
   else if (strcmp(mode, "secret") == 0) mode_secret(url);
   else if (strcmp(mode, "restart") == 0) mode_restart(url);
+  else if (strcmp(mode, "lost") == 0) mode_lost(url);
   else return 2;
   return failures ? 1 : 0;
 }
