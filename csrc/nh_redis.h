@@ -65,6 +65,7 @@ typedef struct nh_redis {
   char sha[NH_RS_COUNT][41];
   unsigned long long sends; /* rate windows' members: owner + this */
   unsigned long long calls; /* the tokens of puts and takes */
+  unsigned takes;           /* every 64th take drops the consumers of gone processes */
   char undo[24];            /* the token of a put or take whose answer was lost; "": none */
 } nh_redis;
 

@@ -153,6 +153,7 @@ nh_code nh_redis_take(nh_spool *sp, double now, size_t max, nh_spool_rec *out, s
   nh_redis_args_int(&a, (long long)(max > 4096 ? 4096 : max));
   nh_redis_args_int(&a, (long long)(r->base.opt.lease * 1000));
   nh_redis_args_num(&a, r->base.opt.keep_failed);
+  nh_redis_args_str(&a, r->takes++ % 64 == 0 ? "1" : "0");
   redisReply *rep = NULL;
   code = nh_redis_call(r, &a, 1, &rep, "taking messages", err, errlen);
   nh_redis_leave(r);

@@ -122,6 +122,7 @@ describe("the Redis spool store, from C", function()
     passes("kill", {
       "a killed holder's records wait for its lease",
       "then another owner takes every one of them",
+      "the dead holder leaves the consumer group once it holds nothing",
     })
   end)
 

@@ -401,6 +401,22 @@ static void mode_race(const char *url) {
   check(got[0] > 0 && got[1] > 0, "race", "both processes took some");
 }
 
+/* One command on a connection of its own to url's server and database. */
+static redisReply *command_on(const char *url, const char *text) {
+  nh_redis_url u;
+  if (nh_redis_url_parse(url, &u, err, sizeof err) != 0) return NULL;
+  redisContext *c = redisConnect(u.host, u.port);
+  if (!c || c->err) {
+    if (c) redisFree(c);
+    return NULL;
+  }
+  if (u.password[0]) freeReplyObject(redisCommand(c, "AUTH %s", u.password));
+  freeReplyObject(redisCommand(c, "SELECT %d", u.db));
+  redisReply *rep = redisCommand(c, text);
+  redisFree(c);
+  return rep;
+}
+
 /* ---- kill ------------------------------------------------------------------------ */
 
 static void mode_kill(const char *url) {
@@ -431,6 +447,14 @@ static void mode_kill(const char *url) {
   check(got_ready && before == 0, "kill", "a killed holder's records wait for its lease");
   check(after == 20 && took >= 1.0 && took < 6, "kill",
         "then another owner takes every one of them");
+  /* a later take (the first of a handle) drops the dead consumer: nothing pending, idle */
+  nh_spool *later = open_with(url, "kill", 2, 1000000, 604800, NULL);
+  take_count(later, 1);
+  redisReply *rep = command_on(url, "XINFO CONSUMERS kill:h workers");
+  check(rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 1, "kill",
+        "the dead holder leaves the consumer group once it holds nothing");
+  if (rep) freeReplyObject(rep);
+  sp_close(later);
   sp_close(sp);
 }
 
@@ -466,18 +490,11 @@ static int most_in_window(const double *t, size_t n, double per) {
 
 /* The send times as Redis recorded them (its clock). */
 static size_t read_sends(const char *url, double *t, size_t max) {
-  nh_redis_url u;
-  if (nh_redis_url_parse(url, &u, err, sizeof err) != 0) return 0;
-  redisContext *c = redisConnect(u.host, u.port);
-  if (!c || c->err) return 0;
-  if (u.password[0]) freeReplyObject(redisCommand(c, "AUTH %s", u.password));
-  freeReplyObject(redisCommand(c, "SELECT %d", u.db));
-  redisReply *rep = redisCommand(c, "ZRANGE rate:rate:bot-1 0 -1 WITHSCORES");
+  redisReply *rep = command_on(url, "ZRANGE rate:rate:bot-1 0 -1 WITHSCORES");
   size_t n = 0;
   for (size_t i = 1; rep && rep->type == REDIS_REPLY_ARRAY && i < rep->elements && n < max; i += 2)
     t[n++] = strtod(rep->element[i]->str, NULL);
   if (rep) freeReplyObject(rep);
-  redisFree(c);
   return n;
 }
 
