@@ -179,15 +179,23 @@ static nh_code make_groups(nh_redis *r, char *err, size_t errlen) {
   return NH_OK;
 }
 
+/* AUTH [user] password: any refusal (a wrong password, a server without
+ * one) is the configuration's, in words that never repeat it. */
+static nh_code authenticate(nh_redis *r, char *err, size_t errlen) {
+  const char *with_user[] = { "AUTH", r->url.user, r->url.password };
+  const char *without[] = { "AUTH", r->url.password };
+  int user = r->url.user[0] != 0;
+  nh_code code = simple(r, user ? 3 : 2, user ? with_user : without, "authenticating", err, errlen);
+  if (code == NH_OK || !r->ctx) return code; /* the connection's failure says why */
+  return nh_redis_refuse(r, NH_INVALID_CONFIG, err, errlen,
+                         "authenticating: refused for user %.64s (check the user and password)",
+                         user ? r->url.user : "default");
+}
+
 /* AUTH, SELECT, the streams, the scripts: a connection ready for calls. */
 static nh_code setup(nh_redis *r, char *err, size_t errlen) {
   nh_code code = NH_OK;
-  if (r->url.password[0] || r->url.user[0]) {
-    const char *argv[] = { "AUTH", r->url.user, r->url.password };
-    int user = r->url.user[0] != 0;
-    code = simple(r, user ? 3 : 2, user ? argv : (const char *[]){ "AUTH", r->url.password },
-                  "authenticating", err, errlen);
-  }
+  if (r->url.password[0] || r->url.user[0]) code = authenticate(r, err, errlen);
   char db[16];
   snprintf(db, sizeof db, "%d", r->url.db);
   if (code == NH_OK && r->url.db != 0)

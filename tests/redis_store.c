@@ -531,7 +531,7 @@ static void mode_secret(const char *url) {
   snprintf(down, sizeof down, "redis://u:hunter2@127.0.0.1:1/3");
   nh_code code = NH_OK;
   nh_spool *sp = open_with(bad, "s", 30, 100, 60, &code);
-  check(!sp && code == NH_INVALID_CONFIG && strstr(err, "authentication") &&
+  check(!sp && code == NH_INVALID_CONFIG && strstr(err, "authenticating: refused") &&
           !strstr(err, "hunter2"),
         "secret", "a wrong password: INVALID_CONFIG, and the error does not repeat it");
   sp = open_with(down, "s", 30, 100, 60, &code);
