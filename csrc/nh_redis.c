@@ -198,8 +198,12 @@ static nh_code setup(nh_redis *r, char *err, size_t errlen) {
   if (r->url.password[0] || r->url.user[0]) code = authenticate(r, err, errlen);
   char db[16];
   snprintf(db, sizeof db, "%d", r->url.db);
-  if (code == NH_OK && r->url.db != 0)
+  if (code == NH_OK && r->url.db != 0) {
     code = simple(r, 2, (const char *[]){ "SELECT", db }, "selecting the database", err, errlen);
+    if (code != NH_OK && r->ctx)
+      code = nh_redis_refuse(r, NH_INVALID_CONFIG, err, errlen,
+                             "the server has no database %d (its `databases` setting)", r->url.db);
+  }
   if (code == NH_OK) code = make_groups(r, err, errlen);
   for (int i = 0; code == NH_OK && i < NH_RS_COUNT; i++) code = load_script(r, i, err, errlen);
   return code;

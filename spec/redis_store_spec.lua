@@ -137,6 +137,7 @@ describe("the Redis spool store, from C", function()
     passes("secret", {
       "a wrong password: INVALID_CONFIG, and the error does not repeat it",
       "nothing listening: SPOOL_BUSY naming the URL without its password",
+      "a database the server does not have: INVALID_CONFIG",
       "the handle's path has no password",
       "malformed URLs are refused naming the part, never the password",
       "a prefix with a space is refused",

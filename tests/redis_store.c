@@ -538,6 +538,11 @@ static void mode_secret(const char *url) {
   check(!sp && code == NH_SPOOL_BUSY && strstr(err, "redis://127.0.0.1:1/3: cannot connect") &&
           !strstr(err, "hunter2"),
         "secret", "nothing listening: SPOOL_BUSY naming the URL without its password");
+  char nodb[256];
+  snprintf(nodb, sizeof nodb, "%.*s/99", (int)(strrchr(url, '/') - url), url);
+  sp = open_with(nodb, "s", 30, 100, 60, &code);
+  check(!sp && code == NH_INVALID_CONFIG && strstr(err, "no database 99"), "secret",
+        "a database the server does not have: INVALID_CONFIG");
   sp = open_r(url, "s");
   const char *pw = getenv("REDIS_PASSWORD");
   check(sp && strncmp(sp->path, "redis://", 8) == 0 && (!pw || !strstr(sp->path, pw)), "secret",
