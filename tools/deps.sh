@@ -31,6 +31,12 @@ need libssl-dev has_file /usr/include/openssl/hmac.h
 need libcmark-dev has_file /usr/include/cmark.h
 # SQLite: the spool (csrc/nh_spool*.c), one file shared by every process on a host.
 need libsqlite3-dev has_file /usr/include/sqlite3.h
+# Redis: the spool across hosts (issue 15): hiredis for the core, and the
+# redis-server (with redis-cli, from redis-tools) that spec/support/redis.lua
+# starts on a free loopback port for the Redis specs.
+need libhiredis-dev has_file /usr/include/hiredis/hiredis.h
+need redis-server has_cmd redis-server
+need redis-tools has_cmd redis-cli
 need nginx has_cmd /usr/sbin/nginx
 need libnginx-mod-http-lua has_file /usr/lib/nginx/modules/ngx_http_lua_module.so
 need lua-cjson has_lua_mod lua5.4 cjson
