@@ -170,7 +170,7 @@ describe("spool.redis when Redis fails", function()
     server.behave("/signed/restart", { delay = 0.02 })
     local p = fleet.start(rs.client_code({ ids = "rs", n = 3000, pace = 0.0005, stop = stop,
       config = ("{ spool = %s, webhook = { url = %q, secret = %q }, async = { timeout = %s, "
-        .. "concurrency = 8, buffer_size = 10000 } }"):format(rs.spool_source(r.url, prefix, "wait = " .. TIMEOUT),
+        .. "concurrency = 8, buffer_size = 10000 } }"):format(rs.spool_source(r.url, prefix, { wait = TIMEOUT }),
         server.signed("restart", { secret = SECRET }), SECRET, TIMEOUT) }), INTERPRETER)
     assert.is_true(fleet.wait_lines(p, function(lines) return #lines >= 1000 end, 60), fleet.stderr(p))
     redis.restart()
@@ -238,7 +238,7 @@ for i = 21, 30 do
 end
 print("STATS " .. require("cjson").encode(c:stats()))
 os.exit(0)
-]]):format(rs.spool_source(r.url, prefix, "wait = " .. TIMEOUT), TIMEOUT, server.url("/webhook/pwf"), go),
+]]):format(rs.spool_source(r.url, prefix, { wait = TIMEOUT }), TIMEOUT, server.url("/webhook/pwf"), go),
       INTERPRETER)
     assert.is_true(fleet.wait_lines(p, function(lines) return lines[#lines] == "SENT" end, 30), fleet.stderr(p))
     redis.kill()

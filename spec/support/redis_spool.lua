@@ -56,10 +56,14 @@ function M.spool(url, prefix, extra)
   return s
 end
 
---- The same as Lua source, for a child process's config.
-function M.spool_source(url, prefix, extra_source)
-  return ("{ redis = %q, prefix = %q, lease = %d%s }"):format(url, prefix, M.LEASE,
-    extra_source and (", " .. extra_source) or "")
+--- The same as Lua source, for a child process's or nginx's config.
+function M.spool_source(url, prefix, extra)
+  local s, parts = M.spool(url, prefix, extra), {}
+  for k, v in pairs(s) do
+    parts[#parts + 1] = ("%s = %s"):format(k, type(v) == "string" and ("%q"):format(v) or ("%.17g"):format(v))
+  end
+  table.sort(parts)
+  return "{ " .. table.concat(parts, ", ") .. " }"
 end
 
 --- The inspector of the queue at url / prefix: nil, err, code when it fails.
