@@ -16,8 +16,8 @@ M.DOWN = { SPOOL_BUSY = true, SPOOL_UNREACHABLE = true }
 M.AUTH = { INVALID_CONFIG = true, SPOOL_BUSY = true, SPOOL_UNREACHABLE = true }
 -- close() gave a message back to the spool.
 M.HANDED_OVER = "HANDED_OVER"
--- What an error about Redis names: the URL without its password.
-function M.names(public) return (public:gsub("/0$", "")) end
+-- What an error about Redis names: its host and port (a user may show, a password never).
+function M.names(public) return public:match("^redis://([^/]+)") end
 
 -- The lease of every spec: a process that dies loses what it held after this many seconds.
 M.LEASE = 2
