@@ -21,11 +21,16 @@ local function extra(url, prefix, config, opts)
   return ("{ config = { %s }, opts = { %s } }"):format(table.concat(parts, ", "), table.concat(o, ", "))
 end
 
--- The ids of ids (a set) that have not reached path within timeout seconds.
-local function wait_delivered(ids, path, timeout)
+-- The ids of ids (a set) that have not reached path (after the time `after`, if given)
+-- within timeout seconds.
+local function wait_delivered(ids, path, timeout, after)
   local deadline = system.gettime() + timeout
   while true do
-    local got, missing = rs.arrivals(server.requests(path)), {}
+    local reqs = {}
+    for _, req in ipairs(server.requests(path)) do
+      if not after or req.time > after then reqs[#reqs + 1] = req end
+    end
+    local got, missing = rs.arrivals(reqs), {}
     for id in pairs(ids) do if not got[id] then missing[#missing + 1] = id end end
     if #missing == 0 or system.gettime() > deadline then return missing end
     system.sleep(0.2)
@@ -92,6 +97,34 @@ describe("notifyhub.ngx with the Redis spool", function()
       for _ in pairs(pids) do np = np + 1 end
       print(("%d accepted by %d workers, %d refused"):format(n, np, #refused))
     end
+  end)
+
+  it("a quit hands what the workers hold back to Redis; a plain client on the queue delivers it", function()
+    local prefix = rs.prefix("ngxquit")
+    server.behave("/webhook/slowr", { delay = 20 })
+    app.start({ workers = 2, close_timeout = 0.3, extra = extra(r.url, prefix) })
+    local ids, n = {}, 0
+    for _ = 1, 40 do
+      local status, body = server.http("GET", app.url("/accept?path=/webhook/slowr"), nil, nil, 5)
+      assert.equal(200, status, body)
+      ids[body:match("OK (%S+)")] = true
+      n = n + 1
+    end
+    assert.is_true(app.signal("quit"))
+    assert.is_true(app.wait_exit(15))
+    local quit_at = system.gettime()
+    local log = app.error_log()
+    assert.is_nil(log:find("not delivered", 1, true), log:match("[^\n]*not delivered[^\n]*"))
+    local sp = assert(rs.open(r.url, prefix))
+    local st = assert(sp:stats())
+    sp:close()
+    assert.equal(n, st.queued, "every message is back in Redis, queued: " .. cjson.encode(st))
+    assert.equal(0, st.taken)
+    server.behave("/webhook/slowr", nil)
+    local c = assert(require("notifyhub").new({ spool = rs.spool(r.url, prefix) }))
+    local missing = wait_delivered(ids, "/webhook/slowr", 30, quit_at)
+    c:close()
+    assert.same({}, missing)
   end)
 
   it("2 workers keep a per_second = 5 limit together through Redis (shared_rates = false)", function()
