@@ -335,6 +335,32 @@ describe("spool.redis: processes sharing one queue", function()
     assert.is_true((rs.drained(r.url, prefix, 10)))
   end)
 
+  it("a network cut between one process and Redis duplicates no more than the messages it had in flight", function()
+    local prefix, stop = rs.prefix("cut"), stopfile()
+    local line = redis.proxy()
+    server.behave("/signed/cut", { delay = 0.2 })
+    local b = client(prefix, "cut", "b", 0, stop)
+    assert.is_true(all_sent(b), fleet.stderr(b))
+    -- through the proxy, 2 transfers at a time of 0.2 s each: 200 messages take 20 s
+    local a = fleet.start(rs.client_code({ ids = "cut", n = 200, stop = stop,
+      config = ("{ spool = %s, webhook = { url = %q, secret = %q }, async = { workers = 1, max_workers = 1, "
+        .. "concurrency = 2, buffer_size = 1000 } }"):format(rs.spool_source(line.url, prefix),
+        server.signed("cut", { secret = SECRET }), SECRET) }), INTERPRETER)
+    assert.is_true(all_sent(a), fleet.stderr(a))
+    local ids, refused = rs.accepted(fleet.lines(a))
+    assert.same({}, refused)
+    assert.equal(200, #ids)
+    server.wait_for(10, "/signed/cut", 10)
+    redis.cut()
+    system.sleep(rs.LEASE + 4)   -- a's lease runs out: b takes over what a holds
+    redis.mend()
+    local count = wait_all(ids, "/signed/cut", 60)
+    local missing, dups = check(ids, count)
+    assert.same({}, missing)
+    assert.is_true(dups <= 4, dups .. " ids sent twice; a had 2 in flight when the line was cut")
+    assert(io.open(stop, "w")):close()
+  end)
+
   it("3 processes keep a per_second = 5 limit together (never 6 within 0.95 s)", function()
     local prefix, stop = rs.prefix("rate"), stopfile()
     local url = server.url("/webhook/rate3")

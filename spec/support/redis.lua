@@ -16,6 +16,9 @@
 --   redis.freeze()    -- SIGSTOP: connections open, nothing answers (a network cut)
 --   redis.thaw()      -- SIGCONT
 --   redis.restart()   -- stop (if running), then start again: same port, dir, AOF, password
+--   local x = redis.proxy()   -- { port, url, public }: a line to the server that can be cut
+--   redis.cut()       -- through the proxy nothing passes, nothing is reset (a network cut)
+--   redis.mend()      -- the proxy forwards again (connections that lived through the cut close)
 --   redis.cleanup()   -- stop and remove the dir; at the end of a spec file (teardown)
 --
 -- The server: `redis-server <dir>/redis.conf` (port P on 127.0.0.1 only, no RDB snapshots,
@@ -23,7 +26,8 @@
 -- line). P is a free port from 12000-19999 (never 6379, where Debian's own redis may run);
 -- one in use is skipped. A watchdog (a sleeping sh) SIGKILLs the server when the process
 -- that started it is gone, so a crashed spec run leaves no server behind; each start has its
--- own mktemp dir, so a leftover dir never meets the next run.
+-- own mktemp dir, so a leftover dir never meets the next run. The proxy is
+-- spec/support/cut_proxy.py (Debian's python3), which exits with the process that started it.
 
 local system = require("system")
 local shell = require("spec.support.shell")
@@ -199,6 +203,37 @@ function M.restart()
   return state.info
 end
 
+--- A TCP proxy to the server (spec/support/cut_proxy.py) that cut() and mend() control;
+-- one per server, started on first use. Returns { port, url, public } as start's for it.
+function M.proxy()
+  assert(state, "redis: server not started")
+  if state.proxy then return state.proxy end
+  local ready = state.info.dir .. "/proxy.json"
+  local pid = tonumber(trim(capture(("python3 %s --target %d --ready %s --parent-pid %d </dev/null >%s 2>&1 & echo $!")
+    :format(q(shell.support_dir() .. "/cut_proxy.py"), state.info.port, q(ready), shell.my_pid() or 1,
+      q(state.info.dir .. "/proxy.log")))))
+  local deadline = system.gettime() + 5
+  while not read_file(ready) and system.gettime() < deadline and alive(pid) do system.sleep(0.02) end
+  local port = tonumber((read_file(ready) or ""):match('"port":%s*(%d+)'))
+  if not port then
+    shell.stop_process(pid)
+    error("redis: the proxy did not start:\n" .. tail(state.info.dir .. "/proxy.log"))
+  end
+  local pw = state.info.password
+  state.proxy = { pid = pid, port = port, public = ("redis://127.0.0.1:%d/0"):format(port),
+    url = ("redis://%s127.0.0.1:%d/0"):format(pw and (":" .. pw .. "@") or "", port) }
+  return state.proxy
+end
+
+local function proxy_signal(sig)
+  assert(state and state.proxy, "redis: no proxy")
+  assert(execute("kill -" .. sig .. " " .. state.proxy.pid .. " 2>/dev/null"), "redis: proxy gone")
+end
+
+function M.cut() proxy_signal("USR1") end
+
+function M.mend() proxy_signal("USR2") end
+
 --- The last n lines of the server's log.
 function M.log(n)
   return state and tail(state.log, n) or ""
@@ -208,6 +243,7 @@ end
 function M.cleanup()
   if not state then return end
   M.stop()
+  if state.proxy then shell.stop_process(state.proxy.pid) end
   local dir = state.info.dir
   state = nil
   if not os.getenv("NOTIFYHUB_KEEP_REDIS_DIR") then execute("rm -rf " .. q(dir)) end
