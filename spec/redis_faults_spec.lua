@@ -122,6 +122,24 @@ describe("spool.redis when Redis fails", function()
     assert.equal(0, server.count("/webhook/down"))
   end)
 
+  it("down, with spool.path beside spool.redis (the fallback): send_async records in SQLite; delivered", function()
+    redis.stop()
+    local dir = shell.tmpdir("redisfallback")
+    dirs[#dirs + 1] = dir
+    local cfg = config(r.url, rs.prefix("fb"))
+    cfg.spool.path = dir .. "/fallback.db"
+    local t0 = system.gettime()
+    local c, err, code = notifyhub.new(cfg)
+    assert(c, tostring(code) .. ": " .. tostring(err))
+    local h, serr, scode = c:send_async({ id = "fb-1", body = "id:fb-1",
+      targets = { { platform = "webhook", value = server.url("/webhook/fallback") } } })
+    assert(h, tostring(scode) .. ": " .. tostring(serr))
+    assert.is_true(system.gettime() - t0 < 2 * (TIMEOUT + SLACK), ("took %.2f s"):format(system.gettime() - t0))
+    assert.equal("success", assert(h:wait(20)).status)
+    c:close()
+    assert.same({}, undelivered({ "fb-1" }, "/webhook/fallback", 5))
+  end)
+
   it("killed under a running client: send_async answers within async.timeout, works again after a restart", function()
     local prefix = rs.prefix("killed")
     local c = assert(notifyhub.new(config(r.url, prefix)))
