@@ -288,6 +288,51 @@ describe("spool.redis: processes sharing one queue", function()
     few_keys(prefix)
   end)
 
+  it("deliver = \"any\": the others deliver a producer's messages, and its handles get every receipt", function()
+    local prefix, stop = rs.prefix("any"), stopfile()
+    server.behave("/signed/any", { delay = 0.05 })
+    local any = rs.spool_source(r.url, prefix, { deliver = "any" })
+    local function consumer(ids)
+      return fleet.start(rs.client_code({ ids = ids, n = 0, stop = stop,
+        config = ("{ spool = %s, webhook = { url = %q, secret = %q } }"):format(any,
+          server.signed("any", { secret = SECRET }), SECRET) }), INTERPRETER)
+    end
+    local b, c = consumer("b"), consumer("c")
+    assert.is_true(all_sent(b) and all_sent(c), fleet.stderr(b))
+    -- one transfer at a time of 0.05 s: alone, the producer would need 15 s for 300
+    local p = fleet.start(([[
+local notifyhub = require("notifyhub")
+local system = require("system")
+local c = assert(notifyhub.new({ spool = %s, webhook = { url = %q, secret = %q },
+  async = { workers = 1, max_workers = 1, concurrency = 1 } }))
+local ok_n, err_n = 0, 0
+local t0 = system.gettime()
+for i = 1, 300 do
+  local h = assert(c:send_async({ id = ("any-%%05d"):format(i), body = "x" }))
+  h:on_complete(function() ok_n = ok_n + 1 end)
+  h:on_error(function(_, e) err_n = err_n + 1 print("ERR " .. tostring(e)) end)
+end
+print("SENT")
+print("WAIT " .. tostring(c:wait_all(60)))
+print(("DONE %%d %%d %%.1f"):format(ok_n, err_n, system.gettime() - t0))
+c:close()
+]]):format(any, server.signed("any", { secret = SECRET }), SECRET), INTERPRETER)
+    assert.is_true(fleet.wait(p, 90), "the producer did not finish")
+    local lines = fleet.lines(p)
+    local done = lines[#lines] or ""
+    assert.equal("WAIT true", lines[#lines - 1], table.concat(lines, "\n") .. fleet.stderr(p))
+    local ok_n, err_n, took = done:match("^DONE (%d+) (%d+) ([%d.]+)$")
+    assert.equal("300", ok_n, done)
+    assert.equal("0", err_n, done)
+    assert.is_true(tonumber(took) < 12, "took " .. took .. " s: the others did not deliver")
+    local ids = {}
+    for i = 1, 300 do ids[i] = ("any-%05d"):format(i) end
+    local missing, dups = check(ids, (rs.arrivals(server.requests("/signed/any"))))
+    assert.same({}, missing)
+    assert.equal(0, dups)
+    assert(io.open(stop, "w")):close()
+  end)
+
   it("a producer that closes with messages in flight hands them to the others, who deliver them", function()
     local prefix, stop = rs.prefix("hand"), stopfile()
     server.behave("/signed/hand", { delay = 0.3 })
