@@ -561,6 +561,28 @@ describe("spool.redis: the inspector", function()
     assert.is_nil(sp:stats())
   end)
 
+  it("a prefix that begins with another (p and p:m) is its own queue: stats, failed and purge see only it", function()
+    local a = rs.prefix("nest")
+    local b = a .. ":m"
+    server.behave("/webhook/nest", { status = 404, body = "no" })
+    for _, prefix in ipairs({ a, b, b }) do
+      local c = assert(notifyhub.new({ spool = rs.spool(r.url, prefix), retry = { max_attempts = 1 },
+        webhook = { url = server.url("/webhook/nest") } }))
+      assert.is_nil(assert(c:send_async({ body = "x" })):wait(20))
+      c:close()
+    end
+    local sa, sb = assert(rs.open(r.url, a)), assert(rs.open(r.url, b))
+    assert.equal(1, assert(sa:stats()).failed)
+    assert.equal(1, #assert(sa:failed()))
+    assert.equal(2, assert(sb:stats()).failed)
+    assert.equal(1, assert(sa:purge_failed()))
+    assert.equal(2, assert(sb:stats()).failed, "purging " .. a .. " removed what " .. b .. " holds")
+    assert.equal(2, #assert(sb:failed()))
+    assert.equal(2, assert(sb:purge_failed()))
+    sa:close()
+    sb:close()
+  end)
+
   it("two prefixes on one Redis are two queues", function()
     local a, b = rs.prefix("qa"), rs.prefix("qb")
     server.behave("/webhook/qa", { delay = 30 })
