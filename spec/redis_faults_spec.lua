@@ -241,6 +241,39 @@ describe("spool.redis when Redis fails", function()
     assert.same({}, missing)
   end)
 
+  it("out of memory (maxmemory, noeviction): SPOOL_FULL, nothing recorded, accepted again with room", function()
+    redis.cleanup()
+    r = redis.start({ config = { "maxmemory 4mb", "maxmemory-policy noeviction" } })
+    local prefix = rs.prefix("oom")
+    server.behave("/webhook/oom", { delay = 30 })
+    local c = assert(notifyhub.new(config(r.url, prefix, { async = { timeout = TIMEOUT, workers = 1,
+      max_workers = 1, concurrency = 1, buffer_size = 10000 } })))
+    local body, accepted, refused = ("x"):rep(50000), {}, nil
+    for i = 1, 400 do
+      local id = ("oom-%03d"):format(i)
+      local h, err, code = c:send_async({ id = id, body = "id:" .. id .. " " .. body,
+        targets = { { platform = "webhook", value = server.url("/webhook/oom") } } })
+      if not h then
+        refused = { id = id, err = err, code = code }
+        break
+      end
+      accepted[#accepted + 1] = id
+    end
+    assert.is_not_nil(refused, "400 messages of 50 KB fit in 4 MB")
+    assert.equal(rs.FULL, refused.code, refused.err)
+    assert.matches(rs.names(r.public), refused.err, 1, true)
+    assert.equal("OK", redis.cli("CONFIG", "SET", "maxmemory", "0"))
+    assert.is_not_nil(accepted_again(c, "/webhook/oom", 5), "not accepted again once there was room")
+    c:close(0.5)   -- hands back what it holds
+    server.behave("/webhook/oom", nil)
+    local c2 = assert(notifyhub.new({ spool = rs.spool(r.url, prefix) }))
+    local missing = undelivered(accepted, "/webhook/oom", 60)
+    system.sleep(1)
+    c2:close()
+    assert.same({}, missing)
+    assert.is_nil(rs.arrivals(server.requests("/webhook/oom"))[refused.id], "the refused message was delivered")
+  end)
+
   it("a password in the URL never shows, also when Redis dies under the client and the process exits", function()
     redis.cleanup()
     local password = "pw-" .. rs.prefix("F")

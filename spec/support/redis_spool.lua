@@ -12,6 +12,8 @@ M.CONFIG_CODE = "INVALID_CONFIG"
 -- Redis down, unreachable or not answering: send_async (or notifyhub.new, or an inspector
 -- call) answers nil, err, one of these codes.
 M.DOWN = { SPOOL_BUSY = true, SPOOL_UNREACHABLE = true }
+-- Redis out of memory (maxmemory with noeviction): nothing recorded, this code.
+M.FULL = "SPOOL_FULL"
 -- A wrong or missing password: one of these.
 M.AUTH = { INVALID_CONFIG = true, SPOOL_BUSY = true, SPOOL_UNREACHABLE = true }
 -- close() gave a message back to the spool.
