@@ -193,6 +193,16 @@ describe("spool.redis with a password", function()
       assert.truthy(text:lower():find("auth", 1, true) or text:lower():find("password", 1, true), text)
       assert.is_nil(text:find(wrong_pw, 1, true), text)
       assert.is_nil(text:find(PASSWORD, 1, true), text)
+      -- the inspector: refused the same way (at open or at its first call)
+      local sp, ierr, icode = rs.open(url, rs.prefix())
+      if sp then
+        local st
+        st, ierr, icode = sp:stats()
+        assert.is_nil(st)
+        sp:close()
+      end
+      assert.is_true(rs.AUTH[icode] == true, tostring(icode) .. ": " .. tostring(ierr))
+      assert.is_nil(ierr:find(wrong_pw, 1, true), ierr)
     end
     assert.equal(0, server.count("/webhook/nopw"))
   end)
