@@ -22,7 +22,8 @@
 --
 -- Environment: BENCH_QUICK=1 runs fewer repeats and 20,000 throughput messages;
 -- BENCH_TPUT_N=n sets the number of throughput messages; BENCH_ONLY=spool runs only the
--- spool table (section 3 of the tables: `BENCH_ONLY=spool lua5.4 bench/run.lua`).
+-- spool table (section 3 of the tables: `BENCH_ONLY=spool lua5.4 bench/run.lua`);
+-- BENCH_ONLY=redis the Redis table (section 4: none, SQLite and Redis in one run).
 
 package.path = "lua/?.lua;lua/?/init.lua;./?.lua;" .. package.path
 package.cpath = "./build/lua5.4/?.so;" .. package.cpath
@@ -99,6 +100,19 @@ local CASES = {
                    spool = "full" },
 }
 local SPOOL_ORDER = { "ff_default", "ff_spool", "ff_spool_full" }
+
+-- Redis (issue 15): the same fire-and-forget run through a redis-server the bench starts
+-- (spec/support/redis.lua: loopback, AOF on, appendfsync everysec), delivered by the
+-- process that accepted each message (deliver = "local") or by whichever worker reads it
+-- from the shared stream (deliver = "any": here the same process, through the stream).
+CASES.ff_redis = { kind = "tput", label = "4 x 32, Redis, deliver = local",
+                   pattern = "fire & forget", async = { max_workers = 4 }, in_flight = 4 * 32,
+                   callbacks = false, redis = "local" }
+CASES.ff_redis_any = { kind = "tput", label = "4 x 32, Redis, deliver = any",
+                       pattern = "fire & forget", async = { max_workers = 4 },
+                       in_flight = 4 * 32, callbacks = false, redis = "any" }
+local REDIS_ORDER = { "ff_default", "ff_spool", "ff_redis", "ff_redis_any" }
+local GOAL_REDIS = 20000
 local SEED_ORDER = { "pool_c1", "pool_default", "pool_elastic", "direct" }
 local TPUT_ORDER = { "ff_default", "ff_w2", "ff_w2_c64", "ff_w1_c128",
                      "cb_default", "cb_poll", "cb_w2_poll" }
@@ -184,7 +198,11 @@ local function run_case(name, base)
     webhook = { url = url },
     async = async,
     http = { timeout = 10 },
-    spool = spool_path and { path = spool_path, sync = case.spool } or nil,
+    spool = (spool_path and { path = spool_path, sync = case.spool })
+      or (case.redis and { redis = assert(os.getenv("NH_BENCH_REDIS"), "NH_BENCH_REDIS unset"),
+                           prefix = ("bench%d"):format(os.time() % 100000 * 100 + math.random(99)),
+                           deliver = case.redis })
+      or nil,
   }))
 
   -- Callbacks as a user would attach them; they also count what really finished.
@@ -266,8 +284,11 @@ end
 
 -- Runs one case in a fresh child process; returns its RESULT fields as a table, or nil (and
 -- a note with the end of the child's output) when the child printed no RESULT line.
-local function spawn(name, base)
-  local out = capture(("%s %s --case %s --url %s 2>&1"):format(q(LUA), q(SCRIPT), name, q(base)))
+local function spawn(name, base, env)
+  local prefix = ""
+  for k, v in pairs(env or {}) do prefix = prefix .. ("%s=%s "):format(k, q(v)) end
+  local out = capture(("%s%s %s --case %s --url %s 2>&1")
+    :format(prefix, q(LUA), q(SCRIPT), name, q(base)))
   local line = out:match("RESULT ([^\n]*)")
   if not line then
     local note = ("case %s FAILED (no RESULT line); end of its output:\n      %s")
@@ -547,6 +568,64 @@ local function spool_table(base)
     end)()))
 end
 
+-- 4. Redis: none, the SQLite spool and Redis in the same run, the same messages.
+local function redis_table(base)
+  print()
+  print(("4. Redis spool (issue 15): %s messages to /sink, fire & forget, 4 x 32, best of %d runs")
+    :format(fmt_thousands(TPUT_MESSAGES), TPUT_REPEATS))
+  local have, redis = pcall(require, "spec.support.redis")
+  local ok, srv = false, redis
+  if have then ok, srv = pcall(redis.start, { appendfsync = "everysec" }) end
+  if not ok then
+    print("   redis-server did not start: " .. tostring(srv))
+    return
+  end
+  print(("   redis-server %s on 127.0.0.1:%d (appendonly yes, appendfsync everysec), the same 2 cores")
+    :format(trim(capture("redis-server --version"):match("v=(%S+)") or "?"), srv.port))
+  print()
+  local env_redis = srv.url
+  local rows, plain = {}, nil
+  local label = { ff_default = "none", ff_spool = "SQLite (sync = normal)",
+                  ff_redis = "Redis, deliver = local", ff_redis_any = "Redis, deliver = any" }
+  local redis_best
+  for _, name in ipairs(REDIS_ORDER) do
+    local case, pick = CASES[name], nil
+    for i = 1, TPUT_REPEATS do
+      local r = spawn(name, base, { NH_BENCH_REDIS = env_redis })
+      if r and not check_run(case.label .. ", " .. case.pattern, i, r) then r.unclean = true end
+      if r and r.ok > 0 then
+        r.mps = r.ok / r.wall
+        if not pick or r.mps > pick.mps then pick = r end
+      end
+    end
+    if not pick then
+      rows[#rows + 1] = { label[name], "FAILED", "-", "-", "-", "-" }
+    else
+      plain = plain or (name == "ff_default" and pick) or nil
+      if case.redis and (not redis_best or pick.mps > redis_best) and not pick.unclean then
+        redis_best = pick.mps
+      end
+      rows[#rows + 1] = {
+        label[name],
+        fmt_thousands(pick.sent) .. (pick.cut == "yes" and " (cut)" or ""),
+        ("%.2f s"):format(pick.wall),
+        fmt_thousands(pick.mps) .. (pick.unclean and " (!)" or ""),
+        plain and ("%.2f"):format(pick.mps / plain.mps) or "-",
+        ("%.1f"):format(pick.submit / pick.sent * 1e6),
+      }
+    end
+  end
+  redis.stop(srv)
+  print_table({ "spool", "messages", "wall", "msg/s", "/no spool", "us per send_async" }, rows,
+    "lrrrrr")
+  print()
+  print("   wall: first send_async .. every message delivered (wait_all); us per send_async: the")
+  print("   caller's time per message until Redis acknowledged it (pipelined by the writer);")
+  print(("   goal: >= %s msg/s through Redis on this machine: %s"):format(fmt_thousands(GOAL_REDIS),
+    redis_best and (redis_best >= GOAL_REDIS and ("MET (" .. fmt_thousands(redis_best) .. ")")
+      or ("NOT MET (" .. fmt_thousands(redis_best) .. ")")) or "no figure"))
+end
+
 local function main()
   local server = require("spec.support.server")
   local started = system.monotime()
@@ -558,6 +637,7 @@ local function main()
     if not ONLY or ONLY == "seed" then seed_table(base) end
     if not ONLY or ONLY == "tput" then throughput_table(base) end
     if not ONLY or ONLY == "spool" then spool_table(base) end
+    if not ONLY or ONLY == "redis" then redis_table(base) end
   end)
   server.stop()
   if #notes > 0 then

@@ -13,6 +13,7 @@
 #include <curl/curl.h>
 
 #include "nh_core.h"
+#include "nh_spool_backend.h"
 
 /* ---- platforms ---------------------------------------------------------- */
 
@@ -566,119 +567,18 @@ void nh_finish_fail(nh_client *c, nh_job *job, nh_code code, const char *text);
 /* The exit handler: names on stderr the failed records nobody read. */
 void nh_finish_report_unread(nh_client *c);
 
-/* ---- the spool's parts (nh_spool*.c) ------------------------------------- */
+/* ---- the spool's backends ------------------------------------------------ */
 
-struct sqlite3;
-struct sqlite3_stmt;
-
-/* The statements the spool prepares once (nh_spool.c holds their SQL). */
-typedef enum nh_spool_sql {
-  NH_SQL_OPEN_COUNT,
-  NH_SQL_OPEN_ADD,
-  NH_SQL_SEQ,
-  NH_SQL_SEQ_SET,
-  NH_SQL_SEQ_ADD,
-  NH_SQL_SEQ_FIRST,
-  NH_SQL_SEQ_FIRST_NEW,
-  NH_SQL_BEGIN,
-  NH_SQL_COMMIT,
-  NH_SQL_INSERT,
-  NH_SQL_DUE,
-  NH_SQL_MARK_TAKEN,
-  NH_SQL_OWNER_UPSERT,
-  NH_SQL_OWNERS,
-  NH_SQL_OWNER_DROP,
-  NH_SQL_RECLAIM,
-  NH_SQL_RENEW,
-  NH_SQL_DONE,
-  NH_SQL_FAIL,
-  NH_SQL_REQUEUE,
-  NH_SQL_RELEASE,
-  NH_SQL_PURGE_OLD,
-  NH_SQL_RATE_NTH,
-  NH_SQL_RATE_ADD,
-  NH_SQL_RATE_PRUNE,
-  NH_SQL_PROGRESS_PUT,
-  NH_SQL_PROGRESS_GET,
-  NH_SQL_PARK,
-  NH_SQL_UNPARK,
-  NH_SQL_EPOCH,
-  NH_SQL_EPOCH_BUMP,
-  NH_SQL_RECOUNT,
-  NH_SQL_COUNT
-} nh_spool_sql;
-
-/* What a handle reserves in blocks so that a put need not write counts
- * (nh_spool_queue.c): seqs next..last are its own; quota: slots of
- * counts.open it reserved and has not used; epoch: counts.epoch when it
- * did (a takeover that recounts counts.open bumps it: the quota is gone). */
-typedef struct nh_spool_reserve {
-  int64_t next, last, quota, epoch;
-} nh_spool_reserve;
-
-struct nh_spool {
-  pthread_mutex_t lock; /* one call at a time on db */
-  struct sqlite3 *db;
-  char *path;
-  nh_spool_options opt; /* opt.path, opt.sync: NULL (see path) */
-  double timeout;
-  unsigned fork_generation;
-  char host[192]; /* machine-id (or hostname) + pid namespace */
-  long pid;
-  unsigned long long start; /* /proc/self/stat field 22 */
-  char owner[96];
-  double registered;      /* wall time of this owner's last committed register, 0: none */
-  double registering;     /* the register of the open transaction, 0: none */
-  nh_spool_reserve res;   /* this handle's reserved seqs and max_queued slots */
-  nh_spool_reserve saved; /* res at BEGIN: a rolled back transaction restores it */
-  struct sqlite3_stmt *stmt[NH_SQL_COUNT];
-  int sync_full;           /* spool.sync = "full" */
-  int wal_frames;          /* the WAL's frames after the last commit (atomic) */
-  struct sqlite3 *ckpt_db; /* nh_spool_checkpoint's own connection, or NULL */
-};
-
-/* nh_spool.c. Each public call runs between enter (locks; NH_CLOSED in a
- * forked child) and leave. */
-nh_code nh_spool_enter(nh_spool *sp, char *err, size_t errlen);
-void nh_spool_leave(nh_spool *sp);
-/* The prepared statement (reset, bindings cleared); NULL when it cannot be. */
-struct sqlite3_stmt *nh_spool_stmt(nh_spool *sp, nh_spool_sql which);
-/* A failed SQLite call rc while doing `what`, as a code and words in err. */
-nh_code nh_spool_error(nh_spool *sp, int rc, const char *what, char *err, size_t errlen);
-/* "spool <path>: <why>" into err (printf-style why); returns code. */
+/* "spool <path>: <why>" into err (printf-style why); returns code. Every
+ * backend's errors read this way (nh_spool_common.c). */
 nh_code nh_spool_refuse(char *err, size_t errlen, nh_code code, const char *path, const char *fmt,
                         ...);
-/* SQL text without results (pragmas, BEGIN, COMMIT); SQLite's code. */
-int nh_spool_exec(nh_spool *sp, const char *text);
-/* BEGIN IMMEDIATE (the write lock, waiting up to the timeout) and the end
- * of that transaction: COMMIT when code is NH_OK, else ROLLBACK; returns
- * the transaction's code. */
-nh_code nh_spool_begin(nh_spool *sp, char *err, size_t errlen);
-nh_code nh_spool_commit(nh_spool *sp, nh_code code, char *err, size_t errlen);
-/* Runs a prepared statement to its end; SQLITE_DONE or the error's rc. */
-int nh_spool_run(struct sqlite3_stmt *st);
-
-/* nh_spool_ckpt.c: checkpoints off the committing thread. defer: commits
- * no longer checkpoint (wal_autocheckpoint off), someone must call
- * nh_spool_checkpoint (one thread); it checkpoints when the last commit
- * left at least min_frames in the WAL. */
+/* Checkpoints off the committing thread, where the store has them (SQLite's
+ * WAL; nothing elsewhere): defer makes commits leave them to
+ * nh_spool_checkpoint (one thread), which runs one when the last commit
+ * left at least min_frames in the WAL; wal_frames: those frames (0: none). */
 void nh_spool_defer_checkpoints(nh_spool *sp);
 int nh_spool_wal_frames(nh_spool *sp);
 void nh_spool_checkpoint(nh_spool *sp, int min_frames);
-void nh_spool_ckpt_close(nh_spool *sp); /* with the spool */
-
-/* nh_spool_owner.c: this process's host id, pid and start time; whether a
- * holder on this host is dead; taking over what dead or expired holders
- * held (inside a write transaction). */
-void nh_spool_identity(nh_spool *sp);
-int nh_spool_pid_dead(long pid, unsigned long long start);
-nh_code nh_spool_reclaim(nh_spool *sp, double now, char *err, size_t errlen);
-nh_code nh_spool_register(nh_spool *sp, double now, char *err, size_t errlen);
-/* Registers only when this owner's last committed register is older than
- * lease/4 (or in the future): a put needs its holder's row, not a new one. */
-nh_code nh_spool_register_stale(nh_spool *sp, double now, char *err, size_t errlen);
-/* nh_spool_queue.c: gives back this handle's unused max_queued slots (a
- * clean close; best effort, its own transaction). */
-void nh_spool_give_back(nh_spool *sp);
 
 #endif

@@ -17,7 +17,7 @@
 
 #include <sqlite3.h>
 
-#include "nh_internal.h"
+#include "nh_sqlite.h"
 
 static const char *const sql[NH_SQL_COUNT] = {
   [NH_SQL_OPEN_COUNT] = "SELECT n FROM counts WHERE k = 'open'",
@@ -70,37 +70,19 @@ static const char *const sql[NH_SQL_COUNT] = {
                      " + (SELECT count(*) FROM jobs WHERE state = 1) WHERE k = 'open'",
 };
 
-#define DEFAULT(P, section, key, field, type, dflt, min, max, above) o->field = (dflt);
-
-void nh_spool_options_default(nh_spool_options *o) {
-  memset(o, 0, sizeof *o);
-  NH_SPOOL_OPTIONS(DEFAULT, )
-}
-
-nh_code nh_spool_refuse(char *err, size_t errlen, nh_code code, const char *path, const char *fmt,
-                        ...) {
-  char why[256];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(why, sizeof why, fmt, ap);
-  va_end(ap);
-  if (err && errlen) snprintf(err, errlen, "spool %s: %s", path ? path : "(no path)", why);
-  return code;
-}
-
 /* ---- calls, statements, transactions ------------------------------------ */
 
-nh_code nh_spool_enter(nh_spool *sp, char *err, size_t errlen) {
+nh_code nh_sqlite_enter(nh_sqlite *sp, char *err, size_t errlen) {
   if (!sp || nh_fork_since(sp->fork_generation))
-    return nh_spool_refuse(err, errlen, NH_CLOSED, sp ? sp->path : NULL,
+    return nh_spool_refuse(err, errlen, NH_CLOSED, sp ? sp->base.path : NULL,
                            "opened before fork(): open the spool again in this process");
   pthread_mutex_lock(&sp->lock);
   return NH_OK;
 }
 
-void nh_spool_leave(nh_spool *sp) { pthread_mutex_unlock(&sp->lock); }
+void nh_sqlite_leave(nh_sqlite *sp) { pthread_mutex_unlock(&sp->lock); }
 
-sqlite3_stmt *nh_spool_stmt(nh_spool *sp, nh_spool_sql which) {
+sqlite3_stmt *nh_sqlite_stmt(nh_sqlite *sp, nh_spool_sql which) {
   sqlite3_stmt **st = &sp->stmt[which];
   if (!*st) {
     if (sqlite3_prepare_v3(sp->db, sql[which], -1, SQLITE_PREPARE_PERSISTENT, st, NULL) !=
@@ -113,7 +95,7 @@ sqlite3_stmt *nh_spool_stmt(nh_spool *sp, nh_spool_sql which) {
   return *st;
 }
 
-int nh_spool_run(sqlite3_stmt *st) {
+int nh_sqlite_run(sqlite3_stmt *st) {
   int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {}
   sqlite3_reset(st);
@@ -128,10 +110,10 @@ static int full_errno(int e) {
     ;
 }
 
-nh_code nh_spool_error(nh_spool *sp, int rc, const char *what, char *err, size_t errlen) {
+nh_code nh_sqlite_error(nh_sqlite *sp, int rc, const char *what, char *err, size_t errlen) {
   int primary = rc & 0xff;
   if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED)
-    return nh_spool_refuse(err, errlen, NH_SPOOL_BUSY, sp->path,
+    return nh_spool_refuse(err, errlen, NH_SPOOL_BUSY, sp->base.path,
                            "locked by another process for more than %.3g s (%s)", sp->timeout,
                            what);
   /* A write refused for want of room often comes back as IOERR_WRITE with
@@ -140,37 +122,37 @@ nh_code nh_spool_error(nh_spool *sp, int rc, const char *what, char *err, size_t
   if (primary == SQLITE_FULL || ext == SQLITE_IOERR_WRITE ||
       (primary == SQLITE_IOERR && full_errno(sqlite3_system_errno(sp->db))))
     return nh_spool_refuse(
-      err, errlen, NH_SPOOL_FULL, sp->path,
+      err, errlen, NH_SPOOL_FULL, sp->base.path,
       "no room to write (disk full or file size limit) while %s; nothing of it was recorded", what);
   if (primary == SQLITE_NOMEM)
-    return nh_spool_refuse(err, errlen, NH_NO_MEMORY, sp->path, "%s: out of memory", what);
+    return nh_spool_refuse(err, errlen, NH_NO_MEMORY, sp->base.path, "%s: out of memory", what);
   int e = sqlite3_system_errno(sp->db);
-  return nh_spool_refuse(err, errlen, NH_INTERNAL, sp->path, "%s: %s%s%s", what, sqlite3_errstr(rc),
-                         e ? ": " : "", e ? strerror(e) : "");
+  return nh_spool_refuse(err, errlen, NH_INTERNAL, sp->base.path, "%s: %s%s%s", what,
+                         sqlite3_errstr(rc), e ? ": " : "", e ? strerror(e) : "");
 }
 
 /* Runs SQL text without results (pragmas, BEGIN, COMMIT). */
-int nh_spool_exec(nh_spool *sp, const char *text) {
+int nh_sqlite_exec(nh_sqlite *sp, const char *text) {
   return sqlite3_exec(sp->db, text, NULL, NULL, NULL);
 }
 
 /* BEGIN and COMMIT prepared once: parsing them was a good part of a
  * one-record transaction. */
-static int run_prepared(nh_spool *sp, nh_spool_sql which) {
-  sqlite3_stmt *st = nh_spool_stmt(sp, which);
+static int run_prepared(nh_sqlite *sp, nh_spool_sql which) {
+  sqlite3_stmt *st = nh_sqlite_stmt(sp, which);
   if (!st) return sqlite3_errcode(sp->db);
-  int rc = nh_spool_run(st);
+  int rc = nh_sqlite_run(st);
   return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-nh_code nh_spool_begin(nh_spool *sp, char *err, size_t errlen) {
+nh_code nh_sqlite_begin(nh_sqlite *sp, char *err, size_t errlen) {
   int rc = run_prepared(sp, NH_SQL_BEGIN);
-  if (rc != SQLITE_OK) return nh_spool_error(sp, rc, "waiting for the write lock", err, errlen);
+  if (rc != SQLITE_OK) return nh_sqlite_error(sp, rc, "waiting for the write lock", err, errlen);
   sp->saved = sp->res;
   return NH_OK;
 }
 
-nh_code nh_spool_commit(nh_spool *sp, nh_code code, char *err, size_t errlen) {
+nh_code nh_sqlite_commit(nh_sqlite *sp, nh_code code, char *err, size_t errlen) {
   double registering = sp->registering;
   sp->registering = 0;
   if (code == NH_OK) {
@@ -179,10 +161,10 @@ nh_code nh_spool_commit(nh_spool *sp, nh_code code, char *err, size_t errlen) {
       if (registering > 0) sp->registered = registering;
       return NH_OK;
     }
-    code = nh_spool_error(sp, rc, "committing", err, errlen);
+    code = nh_sqlite_error(sp, rc, "committing", err, errlen);
   }
   /* A failed write may have rolled back already (SQLITE_FULL does). */
-  if (!sqlite3_get_autocommit(sp->db)) nh_spool_exec(sp, "ROLLBACK");
+  if (!sqlite3_get_autocommit(sp->db)) nh_sqlite_exec(sp, "ROLLBACK");
   /* what it reserved went with it: a seq block not written is not ours */
   sp->res = sp->saved;
   /* A WAL that hit a file-size limit or a full disk only shrinks by a
@@ -193,7 +175,8 @@ nh_code nh_spool_commit(nh_spool *sp, nh_code code, char *err, size_t errlen) {
   return code;
 }
 
-void nh_spool_set_timeout(nh_spool *sp, double timeout) {
+void nh_sqlite_set_timeout(nh_spool *spool, double timeout) {
+  nh_sqlite *sp = nh_sqlite_of(spool);
   if (!sp || nh_fork_since(sp->fork_generation)) return;
   if (!(timeout >= 0)) timeout = 0;
   if (timeout > NH_DAY) timeout = NH_DAY;
@@ -203,4 +186,7 @@ void nh_spool_set_timeout(nh_spool *sp, double timeout) {
   pthread_mutex_unlock(&sp->lock);
 }
 
-const char *nh_spool_owner(const nh_spool *sp) { return sp ? sp->owner : NULL; }
+const char *nh_sqlite_owner(const nh_spool *spool) {
+  const nh_sqlite *sp = (const nh_sqlite *)spool;
+  return sp ? sp->owner : NULL;
+}

@@ -5,11 +5,12 @@
  * does not know which one it talks to"): SQLite (spool.path: nh_sqlite_*,
  * csrc/nh_spool*.c) and Redis (spool.redis: nh_redis_*, csrc/nh_redis*.c).
  * nh_spool_open picks one from the options; every nh_spool_* call of
- * nh_core.h goes through the handle's backend (nh_spool_backend.c). Each
+ * nh_core.h goes through the handle's backend (nh_spool_dispatch.c). Each
  * backend's handle begins with struct nh_spool (its `base`), so a backend
  * casts an nh_spool * to its own type. Every entry has nh_core.h's meaning
- * of the call of the same name; the entries marked optional may be NULL
- * (nothing to do for that store).
+ * of the call of the same name and is never given a NULL spool
+ * (nh_spool_dispatch.c answers for that); the entries marked optional may
+ * be NULL (nothing to do for that store).
  */
 #ifndef NH_SPOOL_BACKEND_H
 #define NH_SPOOL_BACKEND_H
@@ -23,8 +24,13 @@ typedef struct nh_spool_backend {
   void (*close)(nh_spool *sp);
   void (*set_timeout)(nh_spool *sp, double timeout);
   const char *(*owner)(const nh_spool *sp);
-  nh_code (*put_finish)(nh_spool *sp, nh_spool_item *items, size_t n, nh_spool_end *ends,
-                        size_t m, char *err, size_t errlen);
+  nh_code (*put_finish)(nh_spool *sp, nh_spool_item *items, size_t n, nh_spool_end *ends, size_t m,
+                        char *err, size_t errlen);
+  /* nh_spool_finish: its own entry, as the ends are recorded at the
+   * caller's now (a failure's failed_at); nh_spool_done, _fail and
+   * _requeue are one end of it. */
+  nh_code (*finish)(nh_spool *sp, nh_spool_end *ends, size_t n, double now, char *err,
+                    size_t errlen);
   nh_code (*take)(nh_spool *sp, double now, size_t max, nh_spool_rec *out, size_t *n, char *err,
                   size_t errlen);
   nh_code (*renew)(nh_spool *sp, double now, size_t *held, char *err, size_t errlen);

@@ -13,16 +13,17 @@
  */
 #include <sqlite3.h>
 
-#include "nh_internal.h"
+#include "nh_sqlite.h"
 
 /* Runs after every commit of sp->db (under sp->lock): the WAL's frames. */
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames) {
   (void)db, (void)name;
-  __atomic_store_n(&((nh_spool *)arg)->wal_frames, frames, __ATOMIC_RELAXED);
+  __atomic_store_n(&((nh_sqlite *)arg)->wal_frames, frames, __ATOMIC_RELAXED);
   return SQLITE_OK;
 }
 
-void nh_spool_defer_checkpoints(nh_spool *sp) {
+void nh_sqlite_defer_checkpoints(nh_spool *spool) {
+  nh_sqlite *sp = nh_sqlite_of(spool);
   if (!sp || nh_fork_since(sp->fork_generation)) return;
   pthread_mutex_lock(&sp->lock);
   sqlite3_wal_autocheckpoint(sp->db, 0); /* also removes SQLite's own hook */
@@ -30,14 +31,15 @@ void nh_spool_defer_checkpoints(nh_spool *sp) {
   pthread_mutex_unlock(&sp->lock);
 }
 
-int nh_spool_wal_frames(nh_spool *sp) {
+int nh_sqlite_wal_frames(nh_spool *spool) {
+  nh_sqlite *sp = nh_sqlite_of(spool);
   return sp ? __atomic_load_n(&sp->wal_frames, __ATOMIC_RELAXED) : 0;
 }
 
-static sqlite3 *ckpt_db(nh_spool *sp) {
+static sqlite3 *ckpt_db(nh_sqlite *sp) {
   if (sp->ckpt_db) return sp->ckpt_db;
-  if (sqlite3_open_v2(sp->path, &sp->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
-      SQLITE_OK) {
+  if (sqlite3_open_v2(sp->base.path, &sp->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                      NULL) != SQLITE_OK) {
     sqlite3_close_v2(sp->ckpt_db);
     sp->ckpt_db = NULL;
     return NULL;
@@ -51,8 +53,9 @@ static sqlite3 *ckpt_db(nh_spool *sp) {
 
 /* One thread at a time (the client's writer). Best effort: a checkpoint
  * that cannot run now (another process's, a reader) runs at a later call. */
-void nh_spool_checkpoint(nh_spool *sp, int min_frames) {
-  if (!sp || nh_fork_since(sp->fork_generation) || nh_spool_wal_frames(sp) < min_frames) return;
+void nh_sqlite_checkpoint(nh_spool *spool, int min_frames) {
+  nh_sqlite *sp = nh_sqlite_of(spool);
+  if (!sp || nh_fork_since(sp->fork_generation) || nh_sqlite_wal_frames(spool) < min_frames) return;
   sqlite3 *db = ckpt_db(sp);
   if (db) sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
   pthread_mutex_lock(&sp->lock);
@@ -61,7 +64,7 @@ void nh_spool_checkpoint(nh_spool *sp, int min_frames) {
   pthread_mutex_unlock(&sp->lock);
 }
 
-void nh_spool_ckpt_close(nh_spool *sp) {
+void nh_sqlite_ckpt_close(nh_sqlite *sp) {
   sqlite3_close_v2(sp->ckpt_db);
   sp->ckpt_db = NULL;
 }

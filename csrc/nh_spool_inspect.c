@@ -10,7 +10,7 @@
 
 #include <sqlite3.h>
 
-#include "nh_internal.h"
+#include "nh_sqlite.h"
 
 static const char *const stats_sql =
   "SELECT d.value, j.state, count(*) FROM jobs j, json_each(j.labels) d"
@@ -33,7 +33,7 @@ static nh_spool_dest *dest_for(nh_spool_summary *st, const char *label) {
   return d;
 }
 
-static int read_states(nh_spool *sp, nh_spool_summary *st) {
+static int read_states(nh_sqlite *sp, nh_spool_summary *st) {
   sqlite3_stmt *q;
   int rc =
     sqlite3_prepare_v2(sp->db, "SELECT state, count(*) FROM jobs GROUP BY state", -1, &q, NULL);
@@ -45,7 +45,7 @@ static int read_states(nh_spool *sp, nh_spool_summary *st) {
   return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-static int read_dests(nh_spool *sp, nh_spool_summary *st) {
+static int read_dests(nh_sqlite *sp, nh_spool_summary *st) {
   sqlite3_stmt *q;
   int rc = sqlite3_prepare_v2(sp->db, stats_sql, -1, &q, NULL);
   if (rc != SQLITE_OK) return rc;
@@ -63,35 +63,22 @@ static int read_dests(nh_spool *sp, nh_spool_summary *st) {
   return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-void nh_spool_summary_free(nh_spool_summary *st) {
-  for (size_t i = 0; i < st->n_dests; i++) free(st->dests[i].label);
-  free(st->dests);
-  memset(st, 0, sizeof *st);
-}
-
 /* Both reads in one read transaction: they see the same moment. */
-nh_code nh_spool_stats(nh_spool *sp, nh_spool_summary *st, char *err, size_t errlen) {
+nh_code nh_sqlite_stats(nh_spool *spool, nh_spool_summary *st, char *err, size_t errlen) {
+  nh_sqlite *sp = nh_sqlite_of(spool);
   memset(st, 0, sizeof *st);
-  nh_code code = nh_spool_enter(sp, err, errlen);
+  nh_code code = nh_sqlite_enter(sp, err, errlen);
   if (code != NH_OK) return code;
   int rc = sqlite3_exec(sp->db, "BEGIN", NULL, NULL, NULL);
   if (rc == SQLITE_OK && (rc = read_states(sp, st)) == SQLITE_OK) rc = read_dests(sp, st);
   if (!sqlite3_get_autocommit(sp->db)) sqlite3_exec(sp->db, "COMMIT", NULL, NULL, NULL);
-  if (rc != SQLITE_OK) code = nh_spool_error(sp, rc, "reading stats", err, errlen);
-  nh_spool_leave(sp);
+  if (rc != SQLITE_OK) code = nh_sqlite_error(sp, rc, "reading stats", err, errlen);
+  nh_sqlite_leave(sp);
   if (code != NH_OK) nh_spool_summary_free(st);
   return code;
 }
 
-void nh_spool_failures_free(nh_spool_failure *f, size_t n) {
-  for (size_t i = 0; f && i < n; i++) {
-    free(f[i].id);
-    free(f[i].receipt);
-  }
-  free(f);
-}
-
-static int read_failed(nh_spool *sp, size_t limit, nh_spool_failure **out, size_t *n) {
+static int read_failed(nh_sqlite *sp, size_t limit, nh_spool_failure **out, size_t *n) {
   sqlite3_stmt *q;
   int rc = sqlite3_prepare_v2(sp->db,
                               "SELECT id, receipt, failed_at FROM jobs WHERE state = 2"
@@ -117,15 +104,16 @@ static int read_failed(nh_spool *sp, size_t limit, nh_spool_failure **out, size_
   return rc == SQLITE_DONE ? SQLITE_OK : rc == SQLITE_ROW ? SQLITE_NOMEM : rc;
 }
 
-nh_code nh_spool_failed(nh_spool *sp, size_t limit, nh_spool_failure **out, size_t *n, char *err,
-                        size_t errlen) {
+nh_code nh_sqlite_failed(nh_spool *spool, size_t limit, nh_spool_failure **out, size_t *n,
+                         char *err, size_t errlen) {
+  nh_sqlite *sp = nh_sqlite_of(spool);
   *out = NULL;
   *n = 0;
-  nh_code code = nh_spool_enter(sp, err, errlen);
+  nh_code code = nh_sqlite_enter(sp, err, errlen);
   if (code != NH_OK) return code;
   int rc = read_failed(sp, limit, out, n);
-  if (rc != SQLITE_OK) code = nh_spool_error(sp, rc, "reading failures", err, errlen);
-  nh_spool_leave(sp);
+  if (rc != SQLITE_OK) code = nh_sqlite_error(sp, rc, "reading failures", err, errlen);
+  nh_sqlite_leave(sp);
   if (code != NH_OK) {
     nh_spool_failures_free(*out, *n);
     *out = NULL;
@@ -136,12 +124,12 @@ nh_code nh_spool_failed(nh_spool *sp, size_t limit, nh_spool_failure **out, size
 
 /* One statement with up to two bindings in a write transaction;
  * counts.open changes by open_sign per row changed. */
-static nh_code change(nh_spool *sp, const char *text, const char *id, double now, int open_sign,
+static nh_code change(nh_sqlite *sp, const char *text, const char *id, double now, int open_sign,
                       size_t *n, const char *what, char *err, size_t errlen) {
   *n = 0;
-  nh_code code = nh_spool_enter(sp, err, errlen);
+  nh_code code = nh_sqlite_enter(sp, err, errlen);
   if (code != NH_OK) return code;
-  if ((code = nh_spool_begin(sp, err, errlen)) == NH_OK) {
+  if ((code = nh_sqlite_begin(sp, err, errlen)) == NH_OK) {
     sqlite3_stmt *q;
     int rc = sqlite3_prepare_v2(sp->db, text, -1, &q, NULL);
     if (rc == SQLITE_OK) {
@@ -158,15 +146,16 @@ static nh_code change(nh_spool *sp, const char *text, const char *id, double now
       rc = sqlite3_exec(sp->db, add, NULL, NULL, NULL) == SQLITE_OK ? SQLITE_DONE
                                                                     : sqlite3_errcode(sp->db);
     }
-    if (rc != SQLITE_DONE) code = nh_spool_error(sp, rc, what, err, errlen);
-    code = nh_spool_commit(sp, code, err, errlen);
+    if (rc != SQLITE_DONE) code = nh_sqlite_error(sp, rc, what, err, errlen);
+    code = nh_sqlite_commit(sp, code, err, errlen);
     if (code != NH_OK) *n = 0;
   }
-  nh_spool_leave(sp);
+  nh_sqlite_leave(sp);
   return code;
 }
 
-nh_code nh_spool_retry(nh_spool *sp, const char *id, size_t *n, char *err, size_t errlen) {
+nh_code nh_sqlite_retry(nh_spool *spool, const char *id, size_t *n, char *err, size_t errlen) {
+  nh_sqlite *sp = nh_sqlite_of(spool);
   double now = nh_wall_time();
   return change(sp,
                 "UPDATE jobs SET state = 0, due = ?2, attempt = 0, failed_at = NULL,"
@@ -174,7 +163,8 @@ nh_code nh_spool_retry(nh_spool *sp, const char *id, size_t *n, char *err, size_
                 id ? id : "", now, 1, n, "queueing a failed message again", err, errlen);
 }
 
-nh_code nh_spool_purge_failed(nh_spool *sp, size_t *n, char *err, size_t errlen) {
+nh_code nh_sqlite_purge_failed(nh_spool *spool, size_t *n, char *err, size_t errlen) {
+  nh_sqlite *sp = nh_sqlite_of(spool);
   return change(sp, "DELETE FROM jobs WHERE state = 2 AND ?2 = ?2", NULL, 0, 0, n,
                 "purging failures", err, errlen);
 }

@@ -40,7 +40,7 @@
 
 #include <sqlite3.h>
 
-#include "nh_internal.h"
+#include "nh_sqlite.h"
 
 #define APP_ID 0x4E485350 /* "NHSP" */
 #define SCHEMA 2
@@ -69,6 +69,29 @@ static const char *const progress_sql =
   "CREATE TRIGGER progress_failed AFTER UPDATE OF state ON jobs WHEN new.state = 2 BEGIN"
   " DELETE FROM progress WHERE seq = new.seq AND kind <> 1; END;"
   "PRAGMA user_version = 2;";
+
+/* The store behind nh_core.h's nh_spool_* calls (nh_spool_dispatch.c). */
+static const nh_spool_backend sqlite_backend = {
+  .name = "sqlite",
+  .close = nh_sqlite_close,
+  .set_timeout = nh_sqlite_set_timeout,
+  .owner = nh_sqlite_owner,
+  .put_finish = nh_sqlite_put_finish,
+  .finish = nh_sqlite_finish,
+  .take = nh_sqlite_take,
+  .renew = nh_sqlite_renew,
+  .unpark = nh_sqlite_unpark,
+  .release = nh_sqlite_release,
+  .rate_take = nh_sqlite_rate_take,
+  .stats = nh_sqlite_stats,
+  .failed = nh_sqlite_failed,
+  .retry = nh_sqlite_retry,
+  .purge_failed = nh_sqlite_purge_failed,
+  .defer_checkpoints = nh_sqlite_defer_checkpoints,
+  .wal_frames = nh_sqlite_wal_frames,
+  .checkpoint = nh_sqlite_checkpoint,
+  .receipts = NULL, /* receipts go back through the process's own memory */
+};
 
 /* ---- opening ------------------------------------------------------------- */
 
@@ -102,7 +125,7 @@ static nh_code check_options(const nh_spool_options *o, char *err, size_t errlen
  * otherwise it is a spool already, and SQLite's own reads check it. The
  * lock is held from that check until the handle is listed. */
 typedef struct open_file {
-  const nh_spool *sp;
+  const nh_sqlite *sp;
   dev_t dev;
   ino_t ino;
   struct open_file *next;
@@ -118,10 +141,10 @@ static int open_here_locked(const struct stat *st) {
 }
 
 /* files_lock held: lists sp (its file's identity); -1 without memory. */
-static int files_add_locked(const nh_spool *sp) {
+static int files_add_locked(const nh_sqlite *sp) {
   struct stat st;
   open_file *f = malloc(sizeof *f);
-  if (!f || stat(sp->path, &st) != 0) {
+  if (!f || stat(sp->base.path, &st) != 0) {
     free(f);
     return -1;
   }
@@ -130,7 +153,7 @@ static int files_add_locked(const nh_spool *sp) {
   return 0;
 }
 
-static void files_remove(const nh_spool *sp) {
+static void files_remove(const nh_sqlite *sp) {
   pthread_mutex_lock(&files_lock);
   for (open_file **link = &files; *link; link = &(*link)->next)
     if ((*link)->sp == sp) {
@@ -196,7 +219,7 @@ static nh_code check_file(const char *path, char *err, size_t errlen) {
   return NH_OK;
 }
 
-static int pragma_int(nh_spool *sp, const char *text, int *out) {
+static int pragma_int(nh_sqlite *sp, const char *text, int *out) {
   sqlite3_stmt *st;
   int rc = sqlite3_prepare_v2(sp->db, text, -1, &st, NULL);
   if (rc != SQLITE_OK) return rc;
@@ -208,59 +231,59 @@ static int pragma_int(nh_spool *sp, const char *text, int *out) {
 
 /* WAL makes the -wal and -shm files beside the spool: a file this process
  * can write in a directory it cannot write fails in SQLite's first read. */
-static nh_code refuse_dir(nh_spool *sp, char *err, size_t errlen) {
+static nh_code refuse_dir(nh_sqlite *sp, char *err, size_t errlen) {
   return nh_spool_refuse(
-    err, errlen, NH_INVALID_CONFIG, sp->path,
+    err, errlen, NH_INVALID_CONFIG, sp->base.path,
     "cannot use WAL mode (its directory must be writable for the -wal and -shm files)");
 }
 
 /* 1: ours; 2: ours, schema 1 (to be upgraded); 0: empty, to be made ours;
  * -1: something else (err filled). */
-static int whose(nh_spool *sp, nh_code *code, char *err, size_t errlen) {
+static int whose(nh_sqlite *sp, nh_code *code, char *err, size_t errlen) {
   int app = 0, version = 0, tables = 0, rc;
   if ((rc = pragma_int(sp, "PRAGMA application_id", &app)) != SQLITE_OK ||
       (rc = pragma_int(sp, "PRAGMA user_version", &version)) != SQLITE_OK ||
       (rc = pragma_int(sp, "SELECT count(*) FROM sqlite_master", &tables)) != SQLITE_OK) {
     if ((rc & 0xff) == SQLITE_NOTADB)
-      *code = nh_spool_refuse(err, errlen, NH_INVALID_CONFIG, sp->path,
+      *code = nh_spool_refuse(err, errlen, NH_INVALID_CONFIG, sp->base.path,
                               "is not a spool (not an SQLite database)");
     else if ((rc & 0xff) == SQLITE_CORRUPT)
-      *code = nh_spool_refuse(err, errlen, NH_INVALID_CONFIG, sp->path,
+      *code = nh_spool_refuse(err, errlen, NH_INVALID_CONFIG, sp->base.path,
                               "is not a spool (a damaged SQLite database: %s)", sqlite3_errstr(rc));
     else if ((rc & 0xff) == SQLITE_READONLY || (rc & 0xff) == SQLITE_CANTOPEN)
       *code = refuse_dir(sp, err, errlen);
-    else *code = nh_spool_error(sp, rc, "reading its header", err, errlen);
+    else *code = nh_sqlite_error(sp, rc, "reading its header", err, errlen);
     return -1;
   }
   if (app == APP_ID && version == SCHEMA) return 1;
   if (app == APP_ID && version == 1) return 2;
   if (app == APP_ID)
     *code =
-      nh_spool_refuse(err, errlen, NH_INVALID_CONFIG, sp->path,
+      nh_spool_refuse(err, errlen, NH_INVALID_CONFIG, sp->base.path,
                       "is a spool of schema %d, this notifyhub knows schema %d", version, SCHEMA);
   else if (app != 0 || tables > 0)
-    *code = nh_spool_refuse(err, errlen, NH_INVALID_CONFIG, sp->path,
+    *code = nh_spool_refuse(err, errlen, NH_INVALID_CONFIG, sp->base.path,
                             "is not a spool (an SQLite database of something else)");
   else return 0;
   return -1;
 }
 
-static nh_code make_schema(nh_spool *sp, char *err, size_t errlen) {
-  nh_code code = nh_spool_begin(sp, err, errlen);
+static nh_code make_schema(nh_sqlite *sp, char *err, size_t errlen) {
+  nh_code code = nh_sqlite_begin(sp, err, errlen);
   if (code != NH_OK) return code;
   int app = 0, version = 0, rc = pragma_int(sp, "PRAGMA application_id", &app);
   if (rc == SQLITE_OK && app != APP_ID) { /* not made by another process meanwhile */
     char mark[64];
     snprintf(mark, sizeof mark, "PRAGMA application_id = %d", APP_ID);
-    if ((rc = nh_spool_exec(sp, schema_sql)) == SQLITE_OK) rc = nh_spool_exec(sp, mark);
+    if ((rc = nh_sqlite_exec(sp, schema_sql)) == SQLITE_OK) rc = nh_sqlite_exec(sp, mark);
   }
   if (rc == SQLITE_OK) rc = pragma_int(sp, "PRAGMA user_version", &version);
-  if (rc == SQLITE_OK && version < SCHEMA) rc = nh_spool_exec(sp, progress_sql);
-  if (rc != SQLITE_OK) code = nh_spool_error(sp, rc, "creating its tables", err, errlen);
-  return nh_spool_commit(sp, code, err, errlen);
+  if (rc == SQLITE_OK && version < SCHEMA) rc = nh_sqlite_exec(sp, progress_sql);
+  if (rc != SQLITE_OK) code = nh_sqlite_error(sp, rc, "creating its tables", err, errlen);
+  return nh_sqlite_commit(sp, code, err, errlen);
 }
 
-static nh_code set_modes(nh_spool *sp, char *err, size_t errlen) {
+static nh_code set_modes(nh_sqlite *sp, char *err, size_t errlen) {
   sqlite3_stmt *st;
   int rc = sqlite3_prepare_v2(sp->db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
   if (rc == SQLITE_OK) {
@@ -271,50 +294,52 @@ static nh_code set_modes(nh_spool *sp, char *err, size_t errlen) {
     sqlite3_finalize(st);
   }
   if (rc == SQLITE_CANTOPEN) return refuse_dir(sp, err, errlen);
-  return rc == SQLITE_OK ? NH_OK : nh_spool_error(sp, rc, "switching to WAL mode", err, errlen);
+  return rc == SQLITE_OK ? NH_OK : nh_sqlite_error(sp, rc, "switching to WAL mode", err, errlen);
 }
 
-static void spool_free(nh_spool *sp) {
+static void spool_free(nh_sqlite *sp) {
   if (!sp) return;
   if (!nh_fork_since(sp->fork_generation)) { /* a child leaves the parent's connection be */
     for (int i = 0; i < NH_SQL_COUNT; i++) sqlite3_finalize(sp->stmt[i]);
-    nh_spool_ckpt_close(sp);
+    nh_sqlite_ckpt_close(sp);
     sqlite3_close_v2(sp->db);
     pthread_mutex_destroy(&sp->lock);
   }
-  free(sp->path);
+  free(sp->base.path);
   free(sp);
 }
 
-static nh_code connect_db(nh_spool *sp, int full, char *err, size_t errlen) {
-  int rc = sqlite3_open_v2(sp->path, &sp->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+static nh_code connect_db(nh_sqlite *sp, int full, char *err, size_t errlen) {
+  int rc =
+    sqlite3_open_v2(sp->base.path, &sp->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
   if (rc != SQLITE_OK)
-    return nh_spool_refuse(err, errlen, NH_INVALID_CONFIG, sp->path, "cannot be opened: %s",
+    return nh_spool_refuse(err, errlen, NH_INVALID_CONFIG, sp->base.path, "cannot be opened: %s",
                            sqlite3_errstr(rc));
   sqlite3_extended_result_codes(sp->db, 1);
   sqlite3_busy_timeout(sp->db, (int)ceil(sp->timeout * 1000.0));
   if (sqlite3_db_readonly(sp->db, "main") == 1)
-    return nh_spool_refuse(err, errlen, NH_INVALID_CONFIG, sp->path, "cannot be written");
+    return nh_spool_refuse(err, errlen, NH_INVALID_CONFIG, sp->base.path, "cannot be written");
   nh_code code = NH_OK;
   int mine = whose(sp, &code, err, errlen);
   if (mine < 0) return code;
   if ((code = set_modes(sp, err, errlen)) != NH_OK) return code;
   if (mine != 1 && (code = make_schema(sp, err, errlen)) != NH_OK) return code;
-  rc = nh_spool_exec(sp, full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
-  return rc == SQLITE_OK ? NH_OK : nh_spool_error(sp, rc, "setting spool.sync", err, errlen);
+  rc = nh_sqlite_exec(sp, full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+  return rc == SQLITE_OK ? NH_OK : nh_sqlite_error(sp, rc, "setting spool.sync", err, errlen);
 }
 
 /* files_lock held: the file checked, a handle on it, listed. */
-static nh_spool *open_locked(const nh_spool_options *o, double timeout, nh_code *code, char *err,
-                             size_t errlen) {
-  nh_spool *sp = calloc(1, sizeof *sp);
-  if (!sp || !(sp->path = nh_strdup(o->path))) {
+static nh_sqlite *open_locked(const nh_spool_options *o, double timeout, nh_code *code, char *err,
+                              size_t errlen) {
+  nh_sqlite *sp = calloc(1, sizeof *sp);
+  if (!sp || !(sp->base.path = nh_strdup(o->path))) {
     free(sp);
     *code = nh_spool_refuse(err, errlen, NH_NO_MEMORY, o->path, "out of memory");
     return NULL;
   }
-  sp->opt = *o;
-  sp->opt.path = sp->opt.sync = NULL;
+  sp->base.be = &sqlite_backend;
+  sp->base.opt = *o;
+  sp->base.opt.path = sp->base.opt.sync = NULL;
   sp->timeout = timeout >= 0 && timeout <= NH_DAY ? timeout : 0;
   sp->fork_generation = nh_fork_generation();
   pthread_mutex_init(&sp->lock, NULL);
@@ -325,7 +350,7 @@ static nh_spool *open_locked(const nh_spool_options *o, double timeout, nh_code 
     spool_free(sp); /* never listed */
     return NULL;
   }
-  nh_spool_identity(sp);
+  nh_sqlite_identity(sp);
   return sp;
 }
 
@@ -341,24 +366,25 @@ static void ignore_xfsz(void) {
     sigaction(SIGXFSZ, &ign, NULL);
 }
 
-nh_spool *nh_spool_open(const nh_spool_options *o, double timeout, nh_code *code, char *err,
-                        size_t errlen) {
+nh_spool *nh_sqlite_open(const nh_spool_options *o, double timeout, nh_code *code, char *err,
+                         size_t errlen) {
   nh_code dummy;
   if (!code) code = &dummy;
   if ((*code = check_options(o, err, errlen)) != NH_OK) return NULL;
   ignore_xfsz();
   pthread_mutex_lock(&files_lock);
-  nh_spool *sp = NULL;
+  nh_sqlite *sp = NULL;
   if ((*code = check_file(o->path, err, errlen)) == NH_OK)
     sp = open_locked(o, timeout, code, err, errlen);
   pthread_mutex_unlock(&files_lock);
-  return sp;
+  return sp ? &sp->base : NULL;
 }
 
-void nh_spool_close(nh_spool *sp) {
+void nh_sqlite_close(nh_spool *spool) {
+  nh_sqlite *sp = nh_sqlite_of(spool);
   /* a child of fork() leaves the parent's list be (its lock may be held) */
   if (sp && !nh_fork_since(sp->fork_generation)) {
-    nh_spool_give_back(sp); /* its unused max_queued slots */
+    nh_sqlite_give_back(sp); /* its unused max_queued slots */
     files_remove(sp);
   }
   spool_free(sp);

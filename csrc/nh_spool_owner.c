@@ -22,7 +22,7 @@
 
 #include <sqlite3.h>
 
-#include "nh_internal.h"
+#include "nh_sqlite.h"
 
 /* Field 22 of /proc/<pid>/stat, 0 when it cannot be read. The command
  * name (field 2) may hold spaces and ')': fields are counted after the
@@ -42,7 +42,7 @@ static unsigned long long start_time(long pid) {
   return p ? strtoull(p + 1, NULL, 10) : 0;
 }
 
-int nh_spool_pid_dead(long pid, unsigned long long start) {
+int nh_sqlite_pid_dead(long pid, unsigned long long start) {
   if (pid <= 0) return 0;
   if (kill((pid_t)pid, 0) != 0 && errno == ESRCH) return 1;
   unsigned long long now = start_time(pid);
@@ -57,7 +57,7 @@ static void read_line(const char *path, char *out, size_t len) {
   fclose(f);
 }
 
-void nh_spool_identity(nh_spool *sp) {
+void nh_sqlite_identity(nh_sqlite *sp) {
   char machine[80], ns[64] = "";
   read_line("/etc/machine-id", machine, sizeof machine);
   if (!machine[0] && gethostname(machine, sizeof machine - 1) != 0) strcpy(machine, "unknown");
@@ -72,26 +72,26 @@ void nh_spool_identity(nh_spool *sp) {
   snprintf(sp->owner, sizeof sp->owner, "%ld-%llu-%016llx", sp->pid, sp->start, r);
 }
 
-nh_code nh_spool_register(nh_spool *sp, double now, char *err, size_t errlen) {
-  sqlite3_stmt *st = nh_spool_stmt(sp, NH_SQL_OWNER_UPSERT);
-  if (!st) return nh_spool_error(sp, sqlite3_errcode(sp->db), "registering", err, errlen);
+nh_code nh_sqlite_register(nh_sqlite *sp, double now, char *err, size_t errlen) {
+  sqlite3_stmt *st = nh_sqlite_stmt(sp, NH_SQL_OWNER_UPSERT);
+  if (!st) return nh_sqlite_error(sp, sqlite3_errcode(sp->db), "registering", err, errlen);
   sqlite3_bind_text(st, 1, sp->owner, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, sp->host, -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 3, sp->pid);
   sqlite3_bind_int64(st, 4, (sqlite3_int64)sp->start);
-  sqlite3_bind_double(st, 5, now + sp->opt.lease);
-  int rc = nh_spool_run(st);
-  if (rc != SQLITE_DONE) return nh_spool_error(sp, rc, "registering", err, errlen);
-  sp->registering = now; /* nh_spool_commit makes it sp->registered */
+  sqlite3_bind_double(st, 5, now + sp->base.opt.lease);
+  int rc = nh_sqlite_run(st);
+  if (rc != SQLITE_DONE) return nh_sqlite_error(sp, rc, "registering", err, errlen);
+  sp->registering = now; /* nh_sqlite_commit makes it sp->registered */
   return NH_OK;
 }
 
 /* A holder's row goes only when its lease ran out (or its process is
  * dead): registered within lease/4, the row is there, with time to spare. */
-nh_code nh_spool_register_stale(nh_spool *sp, double now, char *err, size_t errlen) {
+nh_code nh_sqlite_register_stale(nh_sqlite *sp, double now, char *err, size_t errlen) {
   double since = now - sp->registered;
-  if (sp->registered > 0 && since >= 0 && since < sp->opt.lease / 4) return NH_OK;
-  return nh_spool_register(sp, now, err, errlen);
+  if (sp->registered > 0 && since >= 0 && since < sp->base.opt.lease / 4) return NH_OK;
+  return nh_sqlite_register(sp, now, err, errlen);
 }
 
 typedef struct gone {
@@ -117,8 +117,8 @@ static void gone_free(gone *g) {
 }
 
 /* The other holders whose lease ran out or who are dead on this host. */
-static int find_gone(nh_spool *sp, double now, gone *g) {
-  sqlite3_stmt *st = nh_spool_stmt(sp, NH_SQL_OWNERS);
+static int find_gone(nh_sqlite *sp, double now, gone *g) {
+  sqlite3_stmt *st = nh_sqlite_stmt(sp, NH_SQL_OWNERS);
   if (!st) return sqlite3_errcode(sp->db);
   sqlite3_bind_text(st, 1, sp->owner, -1, SQLITE_STATIC);
   int rc;
@@ -126,8 +126,8 @@ static int find_gone(nh_spool *sp, double now, gone *g) {
     const char *host = (const char *)sqlite3_column_text(st, 1);
     int dead = sqlite3_column_double(st, 4) < now ||
                (host && strcmp(host, sp->host) == 0 &&
-                nh_spool_pid_dead((long)sqlite3_column_int64(st, 2),
-                                  (unsigned long long)sqlite3_column_int64(st, 3)));
+                nh_sqlite_pid_dead((long)sqlite3_column_int64(st, 2),
+                                   (unsigned long long)sqlite3_column_int64(st, 3)));
     if (dead && gone_add(g, sqlite3_column_text(st, 0)) != 0) rc = SQLITE_NOMEM;
     if (rc == SQLITE_NOMEM) break;
   }
@@ -135,15 +135,15 @@ static int find_gone(nh_spool *sp, double now, gone *g) {
   return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-static int drop_owner(nh_spool *sp, const char *id) {
-  sqlite3_stmt *st = nh_spool_stmt(sp, NH_SQL_RECLAIM);
+static int drop_owner(nh_sqlite *sp, const char *id) {
+  sqlite3_stmt *st = nh_sqlite_stmt(sp, NH_SQL_RECLAIM);
   if (!st) return sqlite3_errcode(sp->db);
   sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-  int rc = nh_spool_run(st);
+  int rc = nh_sqlite_run(st);
   if (rc != SQLITE_DONE) return rc;
-  if (!(st = nh_spool_stmt(sp, NH_SQL_OWNER_DROP))) return sqlite3_errcode(sp->db);
+  if (!(st = nh_sqlite_stmt(sp, NH_SQL_OWNER_DROP))) return sqlite3_errcode(sp->db);
   sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-  rc = nh_spool_run(st);
+  rc = nh_sqlite_run(st);
   return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
@@ -151,17 +151,17 @@ static int drop_owner(nh_spool *sp, const char *id) {
  * dropped a dead holder whose reserved slots would otherwise stay counted
  * (nh_spool_queue.c keeps the reservations); bumps counts.epoch so that
  * every live handle drops its own. */
-static int recount(nh_spool *sp) {
-  sqlite3_stmt *st = nh_spool_stmt(sp, NH_SQL_RECOUNT);
-  int rc = st ? nh_spool_run(st) : sqlite3_errcode(sp->db);
-  if (rc == SQLITE_DONE && (st = nh_spool_stmt(sp, NH_SQL_EPOCH_BUMP))) rc = nh_spool_run(st);
+static int recount(nh_sqlite *sp) {
+  sqlite3_stmt *st = nh_sqlite_stmt(sp, NH_SQL_RECOUNT);
+  int rc = st ? nh_sqlite_run(st) : sqlite3_errcode(sp->db);
+  if (rc == SQLITE_DONE && (st = nh_sqlite_stmt(sp, NH_SQL_EPOCH_BUMP))) rc = nh_sqlite_run(st);
   else if (rc == SQLITE_DONE) rc = sqlite3_errcode(sp->db);
   if (rc != SQLITE_DONE) return rc;
   sp->res.quota = 0; /* counted out like everyone's; quota_sync sees the new epoch */
   return SQLITE_OK;
 }
 
-nh_code nh_spool_reclaim(nh_spool *sp, double now, char *err, size_t errlen) {
+nh_code nh_sqlite_reclaim(nh_sqlite *sp, double now, char *err, size_t errlen) {
   gone g = { 0 };
   int rc = find_gone(sp, now, &g);
   for (size_t i = 0; rc == SQLITE_OK && i < g.n; i++) rc = drop_owner(sp, g.ids[i]);
@@ -170,5 +170,5 @@ nh_code nh_spool_reclaim(nh_spool *sp, double now, char *err, size_t errlen) {
   gone_free(&g);
   return rc == SQLITE_OK
            ? NH_OK
-           : nh_spool_error(sp, rc, "taking over a dead holder's records", err, errlen);
+           : nh_sqlite_error(sp, rc, "taking over a dead holder's records", err, errlen);
 }

@@ -13,14 +13,14 @@
 
 #include <sqlite3.h>
 
-#include "nh_internal.h"
+#include "nh_sqlite.h"
 
 #define MARGIN 0.02 /* seconds added to every window, as nh_limit.c */
 
 /* Seconds until rule r allows a send at now (0: now). */
-static int rule_wait(nh_spool *sp, const char *key, const nh_rate_rule *r, double now,
+static int rule_wait(nh_sqlite *sp, const char *key, const nh_rate_rule *r, double now,
                      double *wait) {
-  sqlite3_stmt *st = nh_spool_stmt(sp, NH_SQL_RATE_NTH);
+  sqlite3_stmt *st = nh_sqlite_stmt(sp, NH_SQL_RATE_NTH);
   if (!st) return sqlite3_errcode(sp->db);
   sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
   sqlite3_bind_int(st, 2, r->count - 1);
@@ -35,21 +35,21 @@ static int rule_wait(nh_spool *sp, const char *key, const nh_rate_rule *r, doubl
   return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-static int record_send(nh_spool *sp, const char *key, double now, double longest) {
-  sqlite3_stmt *st = nh_spool_stmt(sp, NH_SQL_RATE_ADD);
+static int record_send(nh_sqlite *sp, const char *key, double now, double longest) {
+  sqlite3_stmt *st = nh_sqlite_stmt(sp, NH_SQL_RATE_ADD);
   if (!st) return sqlite3_errcode(sp->db);
   sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
   sqlite3_bind_double(st, 2, now);
-  int rc = nh_spool_run(st);
+  int rc = nh_sqlite_run(st);
   if (rc != SQLITE_DONE) return rc;
-  if (!(st = nh_spool_stmt(sp, NH_SQL_RATE_PRUNE))) return sqlite3_errcode(sp->db);
+  if (!(st = nh_sqlite_stmt(sp, NH_SQL_RATE_PRUNE))) return sqlite3_errcode(sp->db);
   sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
   sqlite3_bind_double(st, 2, now - longest - MARGIN);
-  rc = nh_spool_run(st);
+  rc = nh_sqlite_run(st);
   return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-static int decide(nh_spool *sp, const char *key, const nh_rate_rule *rules, int n, double now,
+static int decide(nh_sqlite *sp, const char *key, const nh_rate_rule *rules, int n, double now,
                   double *wait) {
   double longest = 0;
   int rc = SQLITE_OK;
@@ -64,18 +64,19 @@ static int decide(nh_spool *sp, const char *key, const nh_rate_rule *rules, int 
   return rc;
 }
 
-nh_code nh_spool_rate_take(nh_spool *sp, const char *key, const nh_rate_rule *rules, int n_rules,
-                           double now, double *wait, char *err, size_t errlen) {
+nh_code nh_sqlite_rate_take(nh_spool *spool, const char *key, const nh_rate_rule *rules,
+                            int n_rules, double now, double *wait, char *err, size_t errlen) {
+  nh_sqlite *sp = nh_sqlite_of(spool);
   *wait = 0;
   if (!key || n_rules <= 0) return NH_OK;
-  nh_code code = nh_spool_enter(sp, err, errlen);
+  nh_code code = nh_sqlite_enter(sp, err, errlen);
   if (code != NH_OK) return code;
-  if ((code = nh_spool_begin(sp, err, errlen)) == NH_OK) {
+  if ((code = nh_sqlite_begin(sp, err, errlen)) == NH_OK) {
     int rc = decide(sp, key, rules, n_rules, now, wait);
-    if (rc != SQLITE_OK) code = nh_spool_error(sp, rc, "counting a send", err, errlen);
-    code = nh_spool_commit(sp, code, err, errlen);
+    if (rc != SQLITE_OK) code = nh_sqlite_error(sp, rc, "counting a send", err, errlen);
+    code = nh_sqlite_commit(sp, code, err, errlen);
   }
-  nh_spool_leave(sp);
+  nh_sqlite_leave(sp);
   if (code != NH_OK) *wait = 0;
   return code;
 }

@@ -33,7 +33,7 @@
 
 #include <sqlite3.h>
 
-#include "nh_internal.h"
+#include "nh_sqlite.h"
 
 #define URL_SECRET "TOKEN-SECRET-1234"
 #define SIGN_SECRET "SIGN-SECRET-5678"
@@ -845,7 +845,7 @@ static void mode_kill(const char *dir) {
            "INSERT INTO owners VALUES ('ghost', '%s', %ld, 1, %f);"
            "UPDATE jobs SET state = 1, owner = 'ghost', lease = %f WHERE seq IN (SELECT seq FROM "
            "jobs LIMIT 5);",
-           sp->host, (long)getpid(), nh_wall_time() + 3600, nh_wall_time() + 3600);
+           nh_sqlite_of(sp)->host, (long)getpid(), nh_wall_time() + 3600, nh_wall_time() + 3600);
   raw_sql(path, text);
   after = take_all(sp, r, 128);
   check(after == 100, "kill",
@@ -897,7 +897,7 @@ static void check_start_time(const char *dir) {
         "a holder's row holds its process start time (/proc/<pid>/stat field 22)");
   void *grow = malloc(64 << 20); /* the process's size changes, its start time does not */
   memset(grow, 1, 64 << 20);
-  check(!nh_spool_pid_dead((long)getpid(), stored), "kill",
+  check(!nh_sqlite_pid_dead((long)getpid(), stored), "kill",
         "a live holder is not dead, whatever its size");
   free(grow);
   nh_spool_close(sp);
