@@ -13,7 +13,9 @@ CFLAGS   ?= -O2 -g
 WARN      = -Wall -Wextra -Wshadow -Wno-unused-parameter
 BASEFLAGS = -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -pthread $(WARN)
 CJSON_INC = -I/usr/include/cjson
-LIBS      = -lcurl -lcjson -lcmark -lcrypto -lsqlite3 -lm -pthread
+# hiredis: the Redis spool (csrc/nh_redis*.c); Debian's libhiredis-dev has a .pc file.
+HIREDIS_LIBS := $(shell pkg-config --libs hiredis 2>/dev/null || echo -lhiredis)
+LIBS      = -lcurl -lcjson -lcmark -lcrypto -lsqlite3 $(HIREDIS_LIBS) -lm -pthread
 
 LUA54_INC  ?= -I/usr/include/lua5.4
 LUAJIT_INC ?= -I/usr/include/luajit-2.1
@@ -105,8 +107,14 @@ EXIT_TEST = $(BUILD)/hardening_exit
 FAIL_TEST = $(BUILD)/fail_job
 SPOOL_TEST = $(BUILD)/spool_store
 RECORD_TEST = $(BUILD)/spool_record
+REDIS_TEST = $(BUILD)/redis_store
 
-build: $(MOD54) $(MODJIT) $(DRIVER) $(EXIT_TEST) $(FAIL_TEST) $(SPOOL_TEST) $(RECORD_TEST)
+build: $(MOD54) $(MODJIT) $(DRIVER) $(EXIT_TEST) $(FAIL_TEST) $(SPOOL_TEST) $(RECORD_TEST) $(REDIS_TEST)
+
+# tests/redis_store.c: the Redis spool (csrc/nh_redis*.c) against a real
+# redis-server (spec/redis_store_spec.lua starts one and runs it).
+$(REDIS_TEST): tests/redis_store.c $(BUILD)/core/libnhcore.a
+	$(call program,CC_build)
 
 # tests/spool_store.c: the spool (csrc/nh_spool*.c) against real files and
 # processes: open errors, takeover, SPOOL_BUSY, SPOOL_FULL, shared rate

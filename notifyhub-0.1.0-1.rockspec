@@ -31,6 +31,7 @@ external_dependencies = {
   CJSON = { library = "cjson" },
   CRYPTO = { library = "crypto" },
   CMARK = { library = "cmark" },
+  HIREDIS = { library = "hiredis" }, -- the Redis spool (spool.redis)
 }
 build = {
   type = "make",

@@ -147,11 +147,18 @@ static void check_keys(lua_State *L, int t, const char *section) {
   lua_pop(L, 1);
 }
 
-/* spool.path, spool.sync and spool.deliver have more rules than their row's type: the
- * same as config.lua's REFINED checks, in the same words. */
+/* spool.path, spool.sync, spool.deliver, spool.redis and spool.prefix
+ * have more rules than their row's type: the same as config.lua's
+ * REFINED checks, in the same words. */
 static void check_spool(lua_State *L, const nh_options *o) {
   if (o->spool.path && !*o->spool.path)
     luaL_error(L, "notifyhub: spool.path: a file name expected, got an empty name");
+  if (o->spool.redis && !*o->spool.redis)
+    luaL_error(L,
+               "notifyhub: spool.redis: a URL redis://host:port/db expected, got an empty string");
+  if (o->spool.prefix && !nh_redis_prefix_ok(o->spool.prefix))
+    luaL_error(L, "notifyhub: spool.prefix: 1 to 64 characters of A-Z a-z 0-9 _ . : - expected,"
+                  " got string");
   const char *s = o->spool.sync;
   if (s && strcmp(s, "normal") != 0 && strcmp(s, "full") != 0)
     luaL_error(L, "notifyhub: spool.sync: one of normal, full expected, got string");

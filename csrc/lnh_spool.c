@@ -159,6 +159,13 @@ static int lnh_spool_tostring(lua_State *L) {
   return 1;
 }
 
+/* The value on top as opts.wait: > 0 and <= 60 seconds. */
+static double check_wait(lua_State *L, int idx) {
+  double wait = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : 0;
+  if (!(wait > 0 && wait <= 60)) luaL_argerror(L, idx, "opts.wait: number > 0 and <= 60 expected");
+  return wait;
+}
+
 /* opts.wait: seconds each call waits for another process's lock (> 0 and
  * <= 60, default 5); the only key. */
 static double check_open_opts(lua_State *L, int idx) {
@@ -170,26 +177,57 @@ static double check_open_opts(lua_State *L, int idx) {
     const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
     if (!k || strcmp(k, "wait") != 0)
       luaL_argerror(L, idx, lua_pushfstring(L, "opts.%s: unknown key", k ? k : "?"));
-    if (lua_type(L, -1) != LUA_TNUMBER)
-      luaL_argerror(L, idx, "opts.wait: number > 0 and <= 60 expected");
-    wait = lua_tonumber(L, -1);
-    if (!(wait > 0 && wait <= 60))
-      luaL_argerror(L, idx, "opts.wait: number > 0 and <= 60 expected");
+    wait = check_wait(L, idx);
     lua_pop(L, 1);
   }
   return wait;
 }
 
+/* { redis = url [, prefix = p] [, wait = s] } at idx into o and *wait. The
+ * strings stay the table's. */
+static void check_redis_opts(lua_State *L, int idx, nh_spool_options *o, double *wait) {
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+    int redis = k && strcmp(k, "redis") == 0, prefix = k && strcmp(k, "prefix") == 0;
+    if (k && strcmp(k, "wait") == 0) *wait = check_wait(L, idx);
+    else if (!redis && !prefix)
+      luaL_argerror(L, idx, lua_pushfstring(L, "opts.%s: unknown key", k ? k : "?"));
+    else if (lua_type(L, -1) != LUA_TSTRING)
+      luaL_argerror(L, idx, lua_pushfstring(L, "opts.%s: string expected", k));
+    else if (redis) o->redis = lua_tostring(L, -1);
+    else o->prefix = lua_tostring(L, -1);
+    lua_pop(L, 1);
+  }
+  if (!o->redis) luaL_argerror(L, idx, "opts.redis: a URL redis://host:port/db expected");
+}
+
+/* core.spool_open{ redis = url, prefix =, wait = } -> spool, or nil,
+ * message, CODE: the Redis spool (its errors never show the password). */
+static int open_redis(lua_State *L, lnh_spool *u) {
+  nh_spool_options o;
+  nh_spool_options_default(&o);
+  double wait = INSPECT_TIMEOUT;
+  check_redis_opts(L, 1, &o, &wait);
+  char err[512];
+  nh_code code;
+  if (!(u->sp = nh_spool_open(&o, wait, &code, err, sizeof err))) return lnh_fail(L, code, err);
+  return 1;
+}
+
 /* core.spool_open(path [, opts]) -> spool, or nil, message, CODE. An
- * inspector does not create a spool: a missing file is an error. */
+ * inspector does not create a spool: a missing file is an error.
+ * core.spool_open{ redis = ... }: the Redis spool (open_redis). */
 static int lnh_spool_open(lua_State *L) {
-  size_t len;
-  const char *path = luaL_checklstring(L, 1, &len);
-  double wait = check_open_opts(L, 2);
+  int redis = lua_type(L, 1) == LUA_TTABLE;
+  size_t len = 0;
+  const char *path = redis ? NULL : luaL_checklstring(L, 1, &len);
+  double wait = redis ? 0 : check_open_opts(L, 2);
   lnh_spool *u = lua_newuserdata(L, sizeof *u); /* closed until the spool opens */
   u->sp = NULL;
   luaL_getmetatable(L, LNH_SPOOL_MT);
   lua_setmetatable(L, -2);
+  if (redis) return open_redis(L, u);
   char err[512];
   struct stat st;
   if (strlen(path) != len) { /* the file system would see only the part before it */

@@ -229,11 +229,13 @@ nh_client *nh_client_open(const nh_options *opt, nh_code *code, char *err, size_
   }
   c->ready = 1;
   live_add(c);
-  if (opt->spool.path && (*code = nh_spool_client_open(c, opt, err, errlen)) != NH_OK) {
+  if ((opt->spool.path || opt->spool.redis) &&
+      (*code = nh_spool_client_open(c, opt, err, errlen)) != NH_OK) {
     nh_client_free(c);
     return NULL;
   }
   c->opt.spool.path = c->opt.spool.sync = c->opt.spool.deliver = NULL; /* the caller's strings */
+  c->opt.spool.redis = c->opt.spool.prefix = NULL;
   *code = NH_INTERNAL;
   int want = opt->enabled && opt->use_pool ? opt->workers : 0;
   for (int i = 0; i < want; i++) {

@@ -424,6 +424,8 @@ typedef struct nh_spool_failure {
 
 /* [pure] The defaults of the rows of NH_SPOOL_OPTIONS. */
 void nh_spool_options_default(nh_spool_options *o);
+/* [pure] spool.prefix's rule: 1 to 64 of A-Z a-z 0-9 _ . : - (nh_redis_url.c). */
+int nh_redis_prefix_ok(const char *prefix);
 /* Opens (creating it, mode 0600, when missing) the spool at o->path.
  * timeout: seconds a call waits for another process's lock (SPOOL_BUSY
  * past it). NULL with *code and err on failure. */

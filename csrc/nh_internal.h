@@ -455,6 +455,9 @@ struct nh_client {
   nh_spool *spool;                /* spool.path's store, or NULL (memory only) */
   struct nh_spool_writer *writer; /* its writer thread (nh_spool_client.c) */
   nh_spool *rates;                /* the rate windows' connection (worker threads), or NULL */
+  double spool_doubt;             /* atomic: nh_now() when a call on a Redis spool last failed
+                                     (cut off: others may take what it holds after the lease);
+                                     jobs queued before are confirmed held before a send */
   uint64_t handed_over;           /* atomic: ended HANDED_OVER */
   struct nh_spool_remote *remote; /* jobs waiting for a receipt (nh_spool_remote.c); NULL:
                                      the store sends none back */
@@ -559,6 +562,11 @@ void nh_spool_client_target_end(nh_client *c, nh_job *job, size_t i);
 /* A worker: writes ends (waiting targets, then the park) now, in one
  * transaction; 0 when the last one (the park) held. */
 int nh_spool_client_park(nh_client *c, nh_spool_end *ends, size_t n, char *err, size_t errlen);
+/* 1 when a job queued at `since` (nh_now()) may have gone to another client:
+ * a call on its Redis spool failed since, or finished jobs' ends have waited
+ * unwritten too long (a cut line answers nothing). The worker confirms such
+ * a job held (nh_spool_unpark) before it sends it. */
+int nh_spool_client_doubt(nh_client *c, double since);
 
 /* ---- jobs waiting for another client's receipt (nh_spool_remote.c) ------- */
 

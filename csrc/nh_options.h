@@ -86,11 +86,17 @@
 
 /* The spool (issue 13, nh_spool*.c): struct nh_spool_options, the spool
  * member of nh_options. path: no control character (type HEADER) and not
- * empty; sync: "normal" or "full"; deliver: "local" or "any" (lnh_options.c's
- * check_spool and config.lua's REFINED say so in the same words). */
+ * empty; sync: "normal" or "full"; deliver: "local" or "any";
+ * redis: not empty; prefix: its rule
+ * (lnh_options.c's check_spool and config.lua's REFINED say so in the
+ * same words; nh_redis_open checks the URL). */
 #define NH_SPOOL_OPTIONS(X, P)                                                    \
   /* the SQLite file; NULL: no spool (memory only) */                             \
   X(P, spool, path, path, HEADER, NULL, 0, 0, 0)                                  \
+  /* "redis://[user:password@]host[:port][/db]": the Redis spool */               \
+  X(P, spool, redis, redis, HEADER, NULL, 0, 0, 0)                                \
+  /* its keys begin "<prefix>:" (1 to 64 of A-Z a-z 0-9 _ . : -) */               \
+  X(P, spool, prefix, prefix, HEADER, "notifyhub", 0, 0, 0)                       \
   /* "normal" (synchronous=NORMAL: safe from kill -9) or "full" (+ power loss) */ \
   X(P, spool, sync, sync, STR, "normal", 0, 0, 0)                                 \
   /* seconds a holder on another host keeps what it took without renewing; at     \

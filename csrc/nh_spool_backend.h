@@ -79,5 +79,9 @@ nh_spool *nh_sqlite_open(const nh_spool_options *o, double timeout, nh_code *cod
                          size_t errlen);
 nh_spool *nh_redis_open(const nh_spool_options *o, double timeout, nh_code *code, char *err,
                         size_t errlen);
+/* spool.redis with spool.path: Redis, and the file while Redis is down
+ * (nh_spool_fallback.c). */
+nh_spool *nh_spool_fallback_open(const nh_spool_options *o, double timeout, nh_code *code,
+                                 char *err, size_t errlen);
 
 #endif

@@ -65,7 +65,36 @@ static void fail_record(nh_client *c, const nh_spool_rec *r, const char *why) {
   nh_spool_ends_queue(c, &e);
 }
 
+/* Seconds ends may wait unwritten on a Redis spool before the client is in
+ * doubt (the writer's call hangs: a cut line answers nothing). */
+#define STALL 0.2
+
+int nh_spool_client_doubt(nh_client *c, double since) {
+  nh_spool_writer *w = c->writer;
+  if (w && strcmp(c->spool->be->name, "redis") == 0) {
+    pthread_mutex_lock(&w->lock);
+    double now = nh_now();
+    int stalled = w->n_ends > 0 && now - w->ends_since > STALL;
+    pthread_mutex_unlock(&w->lock);
+    if (stalled) __atomic_store(&c->spool_doubt, &now, __ATOMIC_RELEASE);
+  }
+  double at;
+  __atomic_load(&c->spool_doubt, &at, __ATOMIC_ACQUIRE);
+  return at > 0 && since <= at;
+}
+
 /* ---- the writer's work ----------------------------------------------------- */
+
+/* A call on a Redis spool failed (unreachable, no answer): this client may
+ * be cut off, and after its lease others take what it holds. Its workers
+ * confirm each job queued before now (nh_spool_unpark) before they send
+ * it, so that a cut duplicates no more than the sends in flight. (On
+ * SQLite a failure is a lock held too long: nobody takes over meanwhile.) */
+static void doubt(nh_client *c, nh_code code) {
+  if (code != NH_SPOOL_BUSY || strcmp(c->spool->be->name, "redis") != 0) return;
+  double now = nh_now();
+  __atomic_store(&c->spool_doubt, &now, __ATOMIC_RELEASE);
+}
 
 static void set_wait(nh_client *c, double seconds) {
   nh_spool_set_timeout(c->spool, seconds > 0 ? seconds : 0);
@@ -102,6 +131,7 @@ static nh_code write_batch(nh_client *c, nh_spool_slot *batch, nh_spool_end *end
       }
     set_wait(c, first - nh_now());
     code = nh_spool_put_finish(c->spool, items, total, ends, m, err, sizeof err);
+    doubt(c, code);
   }
   k = 0;
   for (nh_spool_slot *s = batch; s; s = s->next) {
@@ -124,6 +154,7 @@ static int write_ends(nh_client *c, nh_spool_end *ends, size_t n, int stopping, 
   char err[256];
   set_wait(c, stopping ? stop_by - nh_now() : STORE_WAIT);
   nh_code code = nh_spool_finish(c->spool, ends, n, nh_wall_time(), err, sizeof err);
+  doubt(c, code);
   if (code == NH_OK || stopping) {
     if (code != NH_OK)
       nh_log(&c->log, NH_LOG_WARN, 0, NULL,
@@ -204,7 +235,9 @@ static int take_some(nh_client *c) {
   size_t n = 0;
   char err[256];
   set_wait(c, STORE_WAIT);
-  if (nh_spool_take(c->spool, nh_wall_time(), room, recs, &n, err, sizeof err) != NH_OK) {
+  nh_code code = nh_spool_take(c->spool, nh_wall_time(), room, recs, &n, err, sizeof err);
+  if (code != NH_OK) {
+    doubt(c, code);
     nh_log(&c->log, NH_LOG_DEBUG, 0, NULL, "%s", err);
     return 0;
   }
@@ -218,8 +251,9 @@ static int take_some(nh_client *c) {
 static void renew(nh_client *c) {
   char err[256];
   set_wait(c, STORE_WAIT);
-  if (nh_spool_renew(c->spool, nh_wall_time(), NULL, err, sizeof err) != NH_OK)
-    nh_log(&c->log, NH_LOG_WARN, 0, NULL, "%s", err);
+  nh_code code = nh_spool_renew(c->spool, nh_wall_time(), NULL, err, sizeof err);
+  doubt(c, code);
+  if (code != NH_OK) nh_log(&c->log, NH_LOG_WARN, 0, NULL, "%s", err);
 }
 
 /* Seconds between takes: spool.deliver = "any" with messages of this

@@ -18,8 +18,8 @@ static nh_code closed(char *err, size_t errlen) {
 
 nh_spool *nh_spool_open(const nh_spool_options *o, double timeout, nh_code *code, char *err,
                         size_t errlen) {
-  /* issue 15: o->redis ? nh_redis_open(o, timeout, code, err, errlen) : */
-  return nh_sqlite_open(o, timeout, code, err, errlen);
+  return o->redis ? nh_redis_open(o, timeout, code, err, errlen)
+                  : nh_sqlite_open(o, timeout, code, err, errlen);
 }
 
 void nh_spool_close(nh_spool *sp) {

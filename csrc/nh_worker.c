@@ -29,6 +29,8 @@
  * seconds after it is due, this worker at its due time. */
 #define PARK_AFTER 2.0
 #define PARK_GRACE 1.0
+/* Seconds between asks whether a job in doubt is still this client's. */
+#define DOUBT_RETRY 0.5
 
 typedef struct timer {
   double when;
@@ -211,14 +213,16 @@ static int wait_receipt(nh_worker *w, worker_state *ws, nh_job *job) {
  * it (a send, a cancel, an end). 0 when another client on the spool took
  * it meanwhile: the job waits for that client's receipt (wait_receipt),
  * else target i ends HANDED_OVER (that client delivers it). A store error
- * sends anyway (at least once: the other may send it too). */
-static int unpark(nh_worker *w, worker_state *ws, nh_job *job, size_t i) {
+ * sends anyway (at least once: the other may send it too), unless the job
+ * is in doubt (doubtful): -1, ask again later. */
+static int unpark(nh_worker *w, worker_state *ws, nh_job *job, size_t i, int in_doubt) {
   nh_client *c = w->client;
   int held = 0;
   char err[256];
   if (job->parked == 1) {
     if (nh_spool_unpark(c->spool, job->spool_seq, nh_wall_time(), &held, err, sizeof err) !=
         NH_OK) {
+      if (in_doubt) return -1;
       nh_log(&c->log, NH_LOG_WARN, w->id, job->msg.id, "%s (sending it anyway)", err);
       held = 1;
     }
@@ -230,11 +234,21 @@ static int unpark(nh_worker *w, worker_state *ws, nh_job *job, size_t i) {
   return 0;
 }
 
+/* A spooled job that may have gone to another client since it was queued
+ * (nh_spool_client_doubt) is confirmed held, as a parked one is taken
+ * back, before a send. */
+static int doubtful(nh_client *c, const nh_job *job) {
+  return c->spool && job->spool_seq && nh_spool_client_doubt(c, job->enqueued_at);
+}
+
 /* Sends part `part` of target i when nothing holds it back: a cancel, the
  * deadline, or the destination's rate limit (then it waits in a timer). */
 static void start_target(nh_worker *w, worker_state *ws, nh_job *job, size_t i, size_t part) {
   nh_client *c = w->client;
-  if (job->parked && !unpark(w, ws, job, i)) return;
+  int in_doubt = doubtful(c, job);
+  if (in_doubt && !job->parked) job->parked = 1;
+  int go = job->parked ? unpark(w, ws, job, i, in_doubt) : 1;
+  if (go == 0) return;
   double now = nh_now();
   if (nh_job_is_cancelled(job)) {
     end_target(w, job, i, NH_CANCELLED, "cancelled");
@@ -242,6 +256,10 @@ static void start_target(nh_worker *w, worker_state *ws, nh_job *job, size_t i, 
   }
   if (job->deadline > 0 && now >= job->deadline) {
     end_target(w, job, i, NH_TIMEOUT, "the message's deadline passed");
+    return;
+  }
+  if (go < 0) { /* the spool cannot say yet: neither sent nor given up */
+    wait_for(w, ws, job, i, part, now + DOUBT_RETRY);
     return;
   }
   double wait = rate_wait(w, job, &job->msg.targets[i], now);

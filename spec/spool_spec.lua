@@ -213,7 +213,7 @@ describe("notifyhub.spool.open", function()
   end)
 
   it("raises on bad arguments", function()
-    assert.has_error(function() spool.open(nil) end, "bad argument #1 to 'open' (string expected, got nil)")
+    assert.has_error(function() spool.open(nil) end, "bad argument #1 to 'open' (string or table expected, got nil)")
     local sp = assert(spool.open(path))
     assert.has_error(function() sp:failed(-1) end)
     assert.has_error(function() sp:failed(0.5) end)

@@ -31,6 +31,10 @@ need libssl-dev has_file /usr/include/openssl/hmac.h
 need libcmark-dev has_file /usr/include/cmark.h
 # SQLite: the spool (csrc/nh_spool*.c), one file shared by every process on a host.
 need libsqlite3-dev has_file /usr/include/sqlite3.h
+# hiredis: the Redis spool (csrc/nh_redis*.c, spool.redis); Debian's 0.14 has no TLS.
+need libhiredis-dev has_file /usr/include/hiredis/hiredis.h
+# redis-server: the Redis spool's specs start their own on a free port.
+need redis-server has_cmd redis-server
 need nginx has_cmd /usr/sbin/nginx
 need libnginx-mod-http-lua has_file /usr/lib/nginx/modules/ngx_http_lua_module.so
 need lua-cjson has_lua_mod lua5.4 cjson

@@ -283,6 +283,18 @@ local REFINED = {
     if expected then return expected, got end
     if v == "" then return "a file name", "an empty name" end
   end,
+  ["spool.redis"] = function(v)
+    local expected, got = header_value(v)
+    if expected then return expected, got end
+    if v == "" then return "a URL redis://host:port/db", "an empty string" end
+  end,
+  ["spool.prefix"] = function(v)
+    local expected, got = header_value(v)
+    if expected then return expected, got end
+    if #v < 1 or #v > 64 or not v:match("^[A-Za-z0-9_.:%-]+$") then
+      return "1 to 64 characters of A-Z a-z 0-9 _ . : -"
+    end
+  end,
 }
 
 --- Keys of the general sections that stay in Lua (the core never sees them):

@@ -348,11 +348,13 @@ local function rates_path()
   return nil, table.concat(why, "; ")
 end
 
--- The worker's config: without a spool path, one that keeps only the rate
+-- The worker's config: without a spool (path or Redis), one that keeps only the rate
 -- windows in a file every worker opens (nothing recorded: a send pays no
 -- commit; only a rate-limited send counts itself there, on a worker thread).
+-- With spool.redis the workers already share Redis's windows.
 local function rates_config(cfg)
-  if (cfg.spool and cfg.spool.path) or not settings.shared_rates then return nil end
+  local s = cfg.spool
+  if (s and (s.path or s.redis)) or not settings.shared_rates then return nil end
   local path, err = rates_path()
   if not path then return nil, err end
   local copy = {}

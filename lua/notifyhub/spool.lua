@@ -12,7 +12,7 @@ local core = require("notifyhub.core")
 local M = {}
 
 --- Opens the spool at path for inspection (it is not created when missing).
--- @tparam string path the spool file
+-- @tparam string|table path the spool file, or `{ redis = url, prefix =, wait = }`
 -- @tparam[opt] table opts `wait`: seconds (> 0 and <= 60) each call waits
 --   for another process's lock before `SPOOL_BUSY`; default 5, and 0.1
 --   inside nginx (an event loop must not stall)
@@ -31,9 +31,24 @@ local M = {}
 -- - `:retry(id)` -> true when it queued that failed message again
 -- - `:purge_failed()` -> how many failed messages it removed
 -- - `:close()` (also on collection and `<close>`); safe to call twice
+--
+-- `open{ redis = "redis://[user:password@]host:port/db", prefix = "notifyhub",
+-- wait = s }` inspects the Redis spool of that URL and prefix the same way
+-- (`wait`: seconds each call waits for Redis; errors never show the
+-- password).
 function M.open(path, opts)
+  if type(path) == "table" then
+    if opts ~= nil then error("bad argument #2 to 'open' (no second argument with a table)", 2) end
+    local ngx = rawget(_G, "ngx")
+    if path.wait == nil and type(ngx) == "table" and ngx.get_phase then
+      local copy = { wait = 0.1 }
+      for k, v in pairs(path) do copy[k] = v end
+      path = copy
+    end
+    return core.spool_open(path)
+  end
   if type(path) ~= "string" then
-    error(("bad argument #1 to 'open' (string expected, got %s)"):format(type(path)), 2)
+    error(("bad argument #1 to 'open' (string or table expected, got %s)"):format(type(path)), 2)
   end
   if opts ~= nil and type(opts) ~= "table" then
     error(("bad argument #2 to 'open' (table expected, got %s)"):format(type(opts)), 2)
