@@ -1,62 +1,19 @@
 -- Receipts back to the producer (issue 15, item 4) and spool.deliver = "any"
 -- (the client side of item 2): a message this process accepts and another
 -- process delivers still ends here, once, with that process's outcome.
--- The Redis parts run against a redis-server started here.
+-- The Redis parts run against spec/support/redis.lua's redis-server.
 
 local shell = require("spec.support.shell")
 local child = require("spec.support.child")
 local server = require("spec.support.server")
 local system = require("system")
 local notifyhub = require("notifyhub")
+local redis = require("spec.support.redis")
 
 local INTERPRETER = os.getenv("NH_SPEC_LUA") or (jit and "luajit" or "lua5.4")
 local SECRET = "whsec_RcptSecret8870aaaaaaaaaaaaaaaa"
 local TOKEN = "RCPT-SLACK-TOKEN-8871"
 local AUTH = "Bearer RCPT-AUTH-8872"
-
--- ---- a redis-server: spec/support/redis.lua's when there is one ------------
-
-local has_harness, harness = pcall(require, "spec.support.redis")
-local redis = {}
-
-function redis.start()
-  if has_harness then return harness.start() end
-  local dir = shell.tmpdir("rcpt")
-  for attempt = 1, 20 do
-    local port = 20000 + (math.floor(system.gettime() * 1000) + attempt * 7919) % 40000
-    local free = shell.trim(shell.capture(("redis-cli -p %d ping 2>/dev/null"):format(port))) ~= "PONG"
-    if free then
-      shell.execute(("redis-server --port %d --bind 127.0.0.1 --save '' --appendonly no --dir %s "
-        .. "--daemonize yes --pidfile %s --logfile %s"):format(port, shell.q(dir),
-        shell.q(dir .. "/redis.pid"), shell.q(dir .. "/redis.log")))
-      for _ = 1, 100 do
-        if shell.trim(shell.capture(("redis-cli -p %d ping 2>/dev/null"):format(port))) == "PONG" then
-          return { port = port, dir = dir, url = ("redis://127.0.0.1:%d/0"):format(port) }
-        end
-        system.sleep(0.02)
-      end
-    end
-  end
-  error("could not start redis-server")
-end
-
-function redis.stop(r)
-  if has_harness then return harness.cleanup() end
-  if not r then return end
-  local pid = shell.read_file(r.dir .. "/redis.pid")
-  if pid then shell.execute("kill " .. shell.trim(pid)) end
-  shell.execute("rm -rf " .. shell.q(r.dir))
-end
-
--- nil when this build has the Redis store, else why the specs wait for it.
-local function store_missing(r)
-  local ok, c = pcall(notifyhub.new, { spool = { redis = r.url, prefix = "probe" } })
-  if ok and c then
-    c:close()
-    return nil
-  end
-  return "the Redis store (spool.redis) is not in this build yet: " .. tostring(c)
-end
 
 -- ---- consumer processes -------------------------------------------------------
 
@@ -141,20 +98,18 @@ describe("the spool's writer after stop_taking()", function()
 end)
 
 describe("receipts from another process (Redis)", function()
-  local r, missing
+  local r
   setup(function()
     server.start()
     r = redis.start()
-    missing = store_missing(r)
   end)
   teardown(function()
     server.stop()
-    redis.stop(r)
+    redis.cleanup()
   end)
   before_each(function() server.clear() end)
 
   it("any without async.enabled or spool.messages is refused", function()
-    if missing then return pending(missing) end
     local c, err, code = notifyhub.new({ async = { enabled = false },
       spool = { redis = r.url, prefix = fresh_prefix(), deliver = "any" } })
     assert.is_nil(c)
@@ -168,7 +123,6 @@ describe("receipts from another process (Redis)", function()
   end)
 
   it("any: on_complete, on_error and wait see what the other process delivered", function()
-    if missing then return pending(missing) end
     local prefix = fresh_prefix()
     local p = consumer(r, prefix)
     local c = assert(notifyhub.new({ spool = { redis = r.url, prefix = prefix, deliver = "any" },
@@ -205,7 +159,6 @@ describe("receipts from another process (Redis)", function()
   end)
 
   it("any: with nobody else on the spool, the producer's own workers deliver", function()
-    if missing then return pending(missing) end
     local c = assert(notifyhub.new({ spool = { redis = r.url, prefix = fresh_prefix(), deliver = "any" } }))
     local hs = {}
     for i = 1, 20 do
@@ -218,7 +171,6 @@ describe("receipts from another process (Redis)", function()
   end)
 
   it("any: a burst of 300 with 2 consumer processes: every handle ends exactly once", function()
-    if missing then return pending(missing) end
     local prefix = fresh_prefix()
     local p1, p2 = consumer(r, prefix), consumer(r, prefix)
     local c = assert(notifyhub.new({ spool = { redis = r.url, prefix = prefix, deliver = "any" },
@@ -249,7 +201,6 @@ describe("receipts from another process (Redis)", function()
   end)
 
   it("any: the deadline passes with no consumer alive: TIMEOUT within deadline + 2 s", function()
-    if missing then return pending(missing) end
     local c = assert(notifyhub.new({ spool = { redis = r.url, prefix = fresh_prefix(), deliver = "any" } }))
     c.core:stop_taking()
     local t0 = system.gettime()
@@ -271,7 +222,6 @@ describe("receipts from another process (Redis)", function()
   end)
 
   it("any: close() with messages waiting for receipts ends each HANDED_OVER once", function()
-    if missing then return pending(missing) end
     local prefix = fresh_prefix()
     local c = assert(notifyhub.new({ spool = { redis = r.url, prefix = prefix, deliver = "any" } }))
     c.core:stop_taking()
@@ -295,7 +245,6 @@ describe("receipts from another process (Redis)", function()
   end)
 
   it("receipts carry no secret: URL token, signing secret, header value", function()
-    if missing then return pending(missing) end
     local prefix = fresh_prefix()
     local p = consumer(r, prefix)
     server.behave("/webhook/", { status = 400, body = "{{echo}}" })
@@ -327,19 +276,17 @@ describe("receipts from another process (Redis)", function()
 end)
 
 describe("receipts for a parked record another process took over (Redis, spool.deliver = local)", function()
-  local r, missing
+  local r
   setup(function()
     server.start()
     r = redis.start()
-    missing = store_missing(r)
   end)
   teardown(function()
     server.stop()
-    redis.stop(r)
+    redis.cleanup()
   end)
 
   it("the producer, stopped past its lease, ends with the other process's outcome", function()
-    if missing then return pending(missing) end
     local prefix = fresh_prefix()
     server.behave("/webhook/park", { status = 503, headers = { ["Retry-After"] = "3" }, times = 1 })
     local script = child.script(([[
