@@ -228,7 +228,14 @@ static int take_some(nh_client *c) {
   pthread_mutex_lock(&c->queue.lock);
   size_t used = c->queue.length + c->queue.reserved, cap = c->queue.capacity;
   size_t room = c->queue.closing || used >= cap ? 0 : cap - used;
+  size_t slots = (size_t)c->opt.max_workers * (size_t)c->opt.concurrency;
+  size_t busy = c->queue.length + __atomic_load_n(&c->in_flight, __ATOMIC_RELAXED);
   pthread_mutex_unlock(&c->queue.lock);
+  /* spool.deliver = "any": the queue is everyone's, and what one client
+   * takes the others cannot: take no more than the workers can start
+   * (max_workers x concurrency), not what the local queue holds. */
+  if (c->deliver_any && room > (slots > busy ? slots - busy : 0))
+    room = slots > busy ? slots - busy : 0;
   if (room > TAKE_MAX) room = TAKE_MAX;
   if (room == 0) return 0;
   nh_spool_rec recs[TAKE_MAX];
