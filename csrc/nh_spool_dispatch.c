@@ -18,6 +18,8 @@ static nh_code closed(char *err, size_t errlen) {
 
 nh_spool *nh_spool_open(const nh_spool_options *o, double timeout, nh_code *code, char *err,
                         size_t errlen) {
+  /* spool.redis with spool.path: the file while Redis is down. */
+  if (o->redis && o->path) return nh_spool_fallback_open(o, timeout, code, err, errlen);
   return o->redis ? nh_redis_open(o, timeout, code, err, errlen)
                   : nh_sqlite_open(o, timeout, code, err, errlen);
 }
