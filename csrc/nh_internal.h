@@ -455,6 +455,8 @@ struct nh_client {
   nh_spool *spool;                /* spool.path's store, or NULL (memory only) */
   struct nh_spool_writer *writer; /* its writer thread (nh_spool_client.c) */
   nh_spool *rates;                /* the rate windows' connection (worker threads), or NULL */
+  double spool_call_since;        /* atomic: nh_now() when the store call under way began, 0: none
+                                     (nh_spool_client_calling) */
   double spool_doubt;             /* atomic: nh_now() when a call on a Redis spool last failed
                                      (cut off: others may take what it holds after the lease);
                                      jobs queued before are confirmed held before a send */
@@ -567,6 +569,10 @@ int nh_spool_client_park(nh_client *c, nh_spool_end *ends, size_t n, char *err, 
  * unwritten too long (a cut line answers nothing). The worker confirms such
  * a job held (nh_spool_unpark) before it sends it. */
 int nh_spool_client_doubt(nh_client *c, double since);
+/* Around each store call of the writer (or of a caller writing its own
+ * submit): a call that takes longer than a moment puts the client in doubt
+ * as a failed one does (a cut line neither answers nor fails). */
+void nh_spool_client_calling(nh_client *c, int on);
 
 /* ---- jobs waiting for another client's receipt (nh_spool_remote.c) ------- */
 

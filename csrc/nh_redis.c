@@ -58,7 +58,7 @@
 
 #include <hiredis/hiredis.h>
 
-#include "nh_redis.h"
+#include "nh_redis_store.h"
 
 #define MIN_TIMEOUT 0.05 /* seconds: a command needs a round trip, even at a deadline */
 #define STREAM_COUNT 5
@@ -434,6 +434,7 @@ static const char *redis_owner(const nh_spool *sp) {
 
 static const nh_spool_backend redis_backend = {
   .name = "redis",
+  .lease_only = 1,
   .close = redis_close,
   .set_timeout = redis_set_timeout,
   .owner = redis_owner,

@@ -10,7 +10,7 @@
 
 #include <hiredis/hiredis.h>
 
-#include "nh_redis.h"
+#include "nh_redis_store.h"
 
 /* One script call; its reply (NULL with the code on failure). */
 static redisReply *call1(nh_redis *r, nh_redis_args *a, const char *what, nh_code *code, char *err,

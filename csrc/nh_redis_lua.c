@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nh_redis.h"
+#include "nh_redis_store.h"
 
 static const char prelude[] =
   "local P, ME, NOW = ARGV[1], ARGV[2], tonumber(ARGV[3])\n"

@@ -10,7 +10,7 @@
 
 #include <hiredis/hiredis.h>
 
-#include "nh_redis.h"
+#include "nh_redis_store.h"
 
 /* ---- put and finish ------------------------------------------------------- */
 

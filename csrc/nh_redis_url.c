@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nh_redis.h"
+#include "nh_redis_store.h"
 
 static int fail(char *err, size_t errlen, const char *why) {
   if (err && errlen) snprintf(err, errlen, "spool.redis: %s", why);

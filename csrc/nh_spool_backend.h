@@ -21,6 +21,12 @@ typedef struct nh_spool_receipt_in nh_spool_receipt_in;
 
 typedef struct nh_spool_backend {
   const char *name; /* "sqlite", "redis" */
+  /* 1: a holder cut off from the store loses what it holds after the lease
+   * even while it lives (Redis: others cannot tell cut off from dead), so
+   * once a call failed the client confirms a job still held before it
+   * sends it (nh_spool_client_doubt). 0: only a holder known dead does
+   * (SQLite: one host, its pid). */
+  int lease_only;
   void (*close)(nh_spool *sp);
   void (*set_timeout)(nh_spool *sp, double timeout);
   const char *(*owner)(const nh_spool *sp);

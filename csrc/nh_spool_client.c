@@ -65,24 +65,6 @@ static void fail_record(nh_client *c, const nh_spool_rec *r, const char *why) {
   nh_spool_ends_queue(c, &e);
 }
 
-/* Seconds ends may wait unwritten on a Redis spool before the client is in
- * doubt (the writer's call hangs: a cut line answers nothing). */
-#define STALL 0.2
-
-int nh_spool_client_doubt(nh_client *c, double since) {
-  nh_spool_writer *w = c->writer;
-  if (w && strcmp(c->spool->be->name, "redis") == 0) {
-    pthread_mutex_lock(&w->lock);
-    double now = nh_now();
-    int stalled = w->n_ends > 0 && now - w->ends_since > STALL;
-    pthread_mutex_unlock(&w->lock);
-    if (stalled) __atomic_store(&c->spool_doubt, &now, __ATOMIC_RELEASE);
-  }
-  double at;
-  __atomic_load(&c->spool_doubt, &at, __ATOMIC_ACQUIRE);
-  return at > 0 && since <= at;
-}
-
 /* ---- the writer's work ----------------------------------------------------- */
 
 /* A call on a Redis spool failed (unreachable, no answer): this client may
@@ -91,7 +73,7 @@ int nh_spool_client_doubt(nh_client *c, double since) {
  * it, so that a cut duplicates no more than the sends in flight. (On
  * SQLite a failure is a lock held too long: nobody takes over meanwhile.) */
 static void doubt(nh_client *c, nh_code code) {
-  if (code != NH_SPOOL_BUSY || strcmp(c->spool->be->name, "redis") != 0) return;
+  if (code != NH_SPOOL_BUSY || !c->spool->be->lease_only) return;
   double now = nh_now();
   __atomic_store(&c->spool_doubt, &now, __ATOMIC_RELEASE);
 }
@@ -130,7 +112,9 @@ static nh_code write_batch(nh_client *c, nh_spool_slot *batch, nh_spool_end *end
         items[k++].group = group;
       }
     set_wait(c, first - nh_now());
+    nh_spool_client_calling(c, 1);
     code = nh_spool_put_finish(c->spool, items, total, ends, m, err, sizeof err);
+    nh_spool_client_calling(c, 0);
     doubt(c, code);
   }
   k = 0;
@@ -153,7 +137,9 @@ static nh_code write_batch(nh_client *c, nh_spool_slot *batch, nh_spool_end *end
 static int write_ends(nh_client *c, nh_spool_end *ends, size_t n, int stopping, double stop_by) {
   char err[256];
   set_wait(c, stopping ? stop_by - nh_now() : STORE_WAIT);
+  nh_spool_client_calling(c, 1);
   nh_code code = nh_spool_finish(c->spool, ends, n, nh_wall_time(), err, sizeof err);
+  nh_spool_client_calling(c, 0);
   doubt(c, code);
   if (code == NH_OK || stopping) {
     if (code != NH_OK)
@@ -242,7 +228,9 @@ static int take_some(nh_client *c) {
   size_t n = 0;
   char err[256];
   set_wait(c, STORE_WAIT);
+  nh_spool_client_calling(c, 1);
   nh_code code = nh_spool_take(c->spool, nh_wall_time(), room, recs, &n, err, sizeof err);
+  nh_spool_client_calling(c, 0);
   if (code != NH_OK) {
     doubt(c, code);
     nh_log(&c->log, NH_LOG_DEBUG, 0, NULL, "%s", err);
@@ -255,12 +243,28 @@ static int take_some(nh_client *c) {
   return n == room;
 }
 
-static void renew(nh_client *c) {
+/* Renews the lease of everything this client holds. *last_ok: when the
+ * last renew that succeeded began (0: none yet). A renew that succeeds less
+ * than a lease after the one before it ends a doubt: nothing this client
+ * held was idle a whole lease in between, so nobody could take it over
+ * (a slow call under load, or a short cut, then costs no confirmations). */
+static void renew(nh_client *c, double *last_ok) {
   char err[256];
   set_wait(c, STORE_WAIT);
+  double began = nh_now();
+  nh_spool_client_calling(c, 1);
   nh_code code = nh_spool_renew(c->spool, nh_wall_time(), NULL, err, sizeof err);
+  nh_spool_client_calling(c, 0);
   doubt(c, code);
-  if (code != NH_OK) nh_log(&c->log, NH_LOG_WARN, 0, NULL, "%s", err);
+  if (code != NH_OK) {
+    nh_log(&c->log, NH_LOG_WARN, 0, NULL, "%s", err);
+    return;
+  }
+  double zero = 0, at;
+  __atomic_load(&c->spool_doubt, &at, __ATOMIC_ACQUIRE);
+  if (at > 0 && *last_ok > 0 && nh_now() - *last_ok < c->spool->opt.lease * 0.9)
+    __atomic_compare_exchange(&c->spool_doubt, &at, &zero, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+  *last_ok = began;
 }
 
 /* Seconds between takes: spool.deliver = "any" with messages of this
@@ -304,6 +308,7 @@ static void *writer_main(void *arg) {
   nh_spool_writer *w = arg;
   nh_client *c = w->c;
   double lease = c->spool->opt.lease, next_renew = nh_now() + lease / 3, next_take = nh_now();
+  double renewed = nh_now(), doubt_seen = 0; /* the last renew that held; the doubt it answered */
   double next_receipts = 0;
   pthread_mutex_lock(&w->lock);
   for (;;) {
@@ -358,8 +363,12 @@ static void *writer_main(void *arg) {
     if (batch) end_slots(w, batch);
     if (n_ends) keep = write_ends(c, ends, n_ends, stopping, stop_by) != 0;
     now = nh_now();
-    if (!stopping && now >= next_renew) {
-      renew(c);
+    /* A new doubt is answered by a renew at once (it may end it). */
+    double in_doubt;
+    __atomic_load(&c->spool_doubt, &in_doubt, __ATOMIC_ACQUIRE);
+    if (!stopping && (now >= next_renew || in_doubt > doubt_seen)) {
+      doubt_seen = in_doubt;
+      renew(c, &renewed);
       next_renew = now + lease / 3;
     }
     /* Not taking (stop_taking): next_take moves on all the same, or the

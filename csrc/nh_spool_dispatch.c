@@ -1,7 +1,7 @@
 /*
  * nh_spool_dispatch.c: nh_core.h's nh_spool_* calls, whichever store is
- * behind the handle (nh_spool_backend.h): nh_spool_open picks the store
- * from the options, every other call goes through the handle's backend.
+ * behind the handle (nh_spool_backend.h): every call goes through the
+ * handle's backend (nh_spool_choose.c's nh_spool_open picks the store).
  * Out-parameters are set here first, so a NULL spool (CLOSED) leaves them
  * as a store's failure would; the stores set them again. (Not named after
  * nh_spool_backend.h: the interface sits below the stores, this file above.)
@@ -16,13 +16,6 @@ static nh_code closed(char *err, size_t errlen) {
                          "opened before fork(): open the spool again in this process");
 }
 
-nh_spool *nh_spool_open(const nh_spool_options *o, double timeout, nh_code *code, char *err,
-                        size_t errlen) {
-  /* spool.redis with spool.path: the file while Redis is down. */
-  if (o->redis && o->path) return nh_spool_fallback_open(o, timeout, code, err, errlen);
-  return o->redis ? nh_redis_open(o, timeout, code, err, errlen)
-                  : nh_sqlite_open(o, timeout, code, err, errlen);
-}
 
 void nh_spool_close(nh_spool *sp) {
   if (sp) sp->be->close(sp);

@@ -90,3 +90,29 @@ int nh_spool_client_park(nh_client *c, nh_spool_end *ends, size_t n, char *err, 
   if (nh_spool_finish(c->spool, ends, n, nh_wall_time(), err, errlen) != NH_OK) return -1;
   return n && ends[n - 1].held ? 0 : -1;
 }
+
+/* Seconds ends may wait unwritten, or a call on the store may take, on a
+ * store where a cut-off holder loses its records (lease_only: Redis),
+ * before the client is in doubt (a cut line answers nothing). */
+#define STALL 0.2
+
+int nh_spool_client_doubt(nh_client *c, double since) {
+  nh_spool_writer *w = c->writer;
+  if (w && c->spool->be->lease_only) {
+    pthread_mutex_lock(&w->lock);
+    double now = nh_now(), call;
+    int stalled = w->n_ends > 0 && now - w->ends_since > STALL;
+    pthread_mutex_unlock(&w->lock);
+    __atomic_load(&c->spool_call_since, &call, __ATOMIC_ACQUIRE);
+    if (call > 0 && now - call > STALL) stalled = 1;
+    if (stalled) __atomic_store(&c->spool_doubt, &now, __ATOMIC_RELEASE);
+  }
+  double at;
+  __atomic_load(&c->spool_doubt, &at, __ATOMIC_ACQUIRE);
+  return at > 0 && since <= at;
+}
+
+void nh_spool_client_calling(nh_client *c, int on) {
+  double t = on ? nh_now() : 0;
+  __atomic_store(&c->spool_call_since, &t, __ATOMIC_RELEASE);
+}

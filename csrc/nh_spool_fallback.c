@@ -27,7 +27,7 @@
 #include <string.h>
 
 #include "nh_internal.h"
-#include "nh_redis.h"
+#include "nh_redis_store.h"
 
 #define DOWN_FOR 1.0 /* seconds Redis is not asked after it failed */
 
@@ -148,8 +148,9 @@ static nh_code finish_split(fallback *f, nh_spool *m, nh_spool_end *ends, size_t
   nh_code code = NH_OK, c2 = NH_OK;
   if (loc.n) code = nh_spool_finish(f->local, loc.ends, loc.n, now, err, errlen);
   if (rem.n && m) c2 = main_failed(f, nh_spool_finish(m, rem.ends, rem.n, now, err, errlen));
-  else if (rem.n) c2 = nh_spool_refuse(err, errlen, NH_SPOOL_BUSY, f->base.path,
-                                       "Redis is down: %zu ends wait for it", rem.n);
+  else if (rem.n)
+    c2 = nh_spool_refuse(err, errlen, NH_SPOOL_BUSY, f->base.path,
+                         "Redis is down: %zu ends wait for it", rem.n);
   split_back(&loc, ends);
   split_back(&rem, ends);
   return code != NH_OK ? code : c2;
@@ -195,7 +196,8 @@ static nh_code fb_take(nh_spool *sp, double now, size_t max, nh_spool_rec *out, 
   nh_spool *m = got < max ? main_up(f) : NULL;
   if (m) {
     char why[256];
-    nh_code c2 = main_failed(f, nh_spool_take(m, now, max - got, out + got, &more, why, sizeof why));
+    nh_code c2 =
+      main_failed(f, nh_spool_take(m, now, max - got, out + got, &more, why, sizeof why));
     if (c2 != NH_OK && code == NH_OK && got == 0) {
       snprintf(err, errlen, "%s", why);
       code = c2;
@@ -285,8 +287,8 @@ static void fb_checkpoint(nh_spool *sp, int min_frames) {
   nh_spool_checkpoint(fb_of(sp)->local, min_frames);
 }
 
-static nh_code fb_receipts(nh_spool *sp, nh_spool_receipt_in *out, size_t max, size_t *n,
-                           char *err, size_t errlen) {
+static nh_code fb_receipts(nh_spool *sp, nh_spool_receipt_in *out, size_t max, size_t *n, char *err,
+                           size_t errlen) {
   fallback *f = fb_of(sp);
   *n = 0;
   nh_spool *m = main_up(f);
@@ -296,6 +298,7 @@ static nh_code fb_receipts(nh_spool *sp, nh_spool_receipt_in *out, size_t max, s
 
 static const nh_spool_backend fallback_backend = {
   .name = "redis+sqlite",
+  .lease_only = 1,
   .close = fb_close,
   .set_timeout = fb_set_timeout,
   .owner = fb_owner,

@@ -50,9 +50,9 @@ describe("spool.redis with spool.path beside it (the fallback)", function()
       targets = { { platform = "webhook", value = server.url("/webhook/bad") } } })
     assert(h, tostring(code) .. ": " .. tostring(err))
     assert.is_true(system.gettime() - t0 < TIMEOUT + SLACK, ("send_async took %.2f s"):format(system.gettime() - t0))
-    local res, err = h:wait(20)
+    local res, why = h:wait(20)
     assert.is_nil(res)
-    assert.matches("400", tostring(err))
+    assert.matches("400", tostring(why))
   end
 
   local function failed_ids(sp)

@@ -30,7 +30,7 @@
 
 #include <hiredis/hiredis.h>
 
-#include "nh_redis.h"
+#include "nh_redis_store.h"
 
 static int failures;
 static char err[512];

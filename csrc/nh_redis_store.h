@@ -1,12 +1,12 @@
 /*
- * nh_redis.h: the Redis spool's parts (csrc/nh_redis*.c), private to them.
- * nh_redis.c: the handle, the connection, the scripts' calls and errors;
- * nh_redis_url.c: spool.redis and spool.prefix; nh_redis_lua.c: the
- * scripts; nh_redis_queue.c: the queue's entries; nh_redis_inspect.c:
- * rates, receipts and the inspector's entries.
+ * nh_redis_store.h: the Redis spool's parts (csrc/nh_redis*.c), private to them (not nh_redis.h: it
+ * is below them all, nh_redis.c among them). nh_redis.c: the handle, the connection, the scripts'
+ * calls and errors; nh_redis_url.c: spool.redis and spool.prefix; nh_redis_lua.c: the scripts;
+ * nh_redis_queue.c: the queue's entries; nh_redis_inspect.c: rates, receipts and the inspector's
+ * entries.
  */
-#ifndef NH_REDIS_H
-#define NH_REDIS_H
+#ifndef NH_REDIS_STORE_H
+#define NH_REDIS_STORE_H
 
 #include <pthread.h>
 
