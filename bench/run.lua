@@ -608,7 +608,7 @@ local function redis_table(base)
     :format(fmt_thousands(TPUT_MESSAGES), TPUT_REPEATS))
   local have, redis = pcall(require, "spec.support.redis")
   local ok, srv = false, redis
-  if have then ok, srv = pcall(redis.start, { appendfsync = "everysec" }) end
+  if have then ok, srv = pcall(redis.start, { config = { "appendfsync everysec" } }) end
   if not ok then
     print("   redis-server did not start: " .. tostring(srv))
     return
