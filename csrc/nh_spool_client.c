@@ -555,10 +555,19 @@ static nh_code check_deliver(nh_client *c, const nh_options *opt, char *err, siz
   return NH_OK;
 }
 
+/* Seconds opening may wait: at least NH_SPOOL_MIN_WAIT for a file (the
+ * schema, made by one process at a time); Redis alone has no such race, and
+ * a client made lazily in a request (notifyhub.ngx, Redis not answering)
+ * must not hold the event loop past spool.wait. */
+static double open_wait(const nh_options *opt) {
+  int redis_only = opt->spool.redis && !opt->spool.path;
+  return nh_spool_client_wait(opt->queue_timeout,
+                              redis_only ? opt->spool.wait : NH_SPOOL_MIN_WAIT);
+}
+
 nh_code nh_spool_client_open(nh_client *c, const nh_options *opt, char *err, size_t errlen) {
   nh_code code;
-  c->spool = nh_spool_open(&opt->spool, nh_spool_client_wait(opt->queue_timeout, NH_SPOOL_MIN_WAIT),
-                           &code, err, errlen);
+  c->spool = nh_spool_open(&opt->spool, open_wait(opt), &code, err, errlen);
   if (!c->spool) return code;
   if ((code = check_deliver(c, opt, err, errlen)) != NH_OK) return code;
   /* spool.messages = false: rate windows only, no writer, nothing recorded. */
@@ -576,7 +585,7 @@ nh_code nh_spool_client_open(nh_client *c, const nh_options *opt, char *err, siz
    * the owner's, a worker waiting for another process's lock would hold
    * the connection's mutex, and a submit (an event loop) behind it, past
    * spool.wait. */
-  c->rates = nh_spool_open(&opt->spool, NH_SPOOL_MIN_WAIT, &code, err, errlen);
+  c->rates = nh_spool_open(&opt->spool, open_wait(opt), &code, err, errlen);
   if (!c->rates) return code;
   nh_spool_set_timeout(c->rates, RATE_WAIT);
   return NH_OK;

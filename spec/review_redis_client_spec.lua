@@ -2,6 +2,7 @@
 -- real redis-server (spec/support/redis.lua) and the loopback stand-ins.
 
 local server = require("spec.support.server")
+local app = require("spec.support.app")
 local redis = require("spec.support.redis")
 local rs = require("spec.support.redis_spool")
 local system = require("system")
@@ -48,5 +49,38 @@ describe("review: the Redis spool's client", function()
     c:close(2)
     assert.is_true(calls > 20)
     assert.is_true(worst < 0.6, ("send_async took %.3f s (spool.wait = 0.1)"):format(worst))
+  end)
+
+  -- A worker whose client could not open (Redis frozen at init_worker) opened it again
+  -- in every send_async, for up to 1 s each (NH_SPOOL_MIN_WAIT), holding the event loop,
+  -- and answered CLOSED instead of the store's code.
+  it("nginx started while Redis is frozen: send_async answers SPOOL_BUSY within spool.wait, then works", function()
+    local prefix = rs.prefix("rvngx")
+    redis.freeze()
+    app.start({ workers = 1, close_timeout = 1,
+      extra = ("{ config = { spool = %s } }"):format(rs.spool_source(r.url, prefix, { lease = 3 })) })
+    local worst = 0
+    for _ = 1, 4 do
+      local t0 = system.gettime()
+      local status, body = server.http("GET", app.url("/accept"), nil, nil, 10)
+      worst = math.max(worst, system.gettime() - t0)
+      assert.equal(503, status, body)
+      local answer = require("cjson").decode(body)
+      assert.is_true(rs.DOWN[answer.code] == true, body)
+      assert.matches(rs.names(r.public), answer.err, 1, true)
+      assert.is_true(answer.took < 0.5, ("send_async held the event loop %.3f s"):format(answer.took))
+    end
+    assert.is_true(worst < 1.5, ("a request took %.3f s"):format(worst))
+    redis.thaw()
+    local deadline, id = system.gettime() + 10
+    repeat
+      local status, body = server.http("GET", app.url("/accept"), nil, nil, 5)
+      id = status == 200 and body:match("OK (%S+)")
+      if not id then system.sleep(0.2) end
+    until id or system.gettime() > deadline
+    assert.is_truthy(id, "not accepted after the thaw")
+    local reqs = server.wait_for(1, "/webhook/accept", 20)
+    assert.is_truthy(rs.arrivals(reqs)[id])
+    app.stop()
   end)
 end)
