@@ -7,6 +7,7 @@ local redis = require("spec.support.redis")
 local rs = require("spec.support.redis_spool")
 local system = require("system")
 local notifyhub = require("notifyhub")
+local shell = require("spec.support.shell")
 
 describe("review: the Redis spool's client", function()
   local r
@@ -82,5 +83,36 @@ describe("review: the Redis spool's client", function()
     local reqs = server.wait_for(1, "/webhook/accept", 20)
     assert.is_truthy(rs.arrivals(reqs)[id])
     app.stop()
+  end)
+
+  -- The fallback opened Redis again (it was not answering when the client opened) under
+  -- its own lock: a worker parking a job for a retry held that lock for the whole open,
+  -- and a send_async behind it (fb_set_timeout, main_up) waited as long, past spool.wait.
+  it("fallback, Redis frozen at open, workers parking retries: send_async answers within spool.wait", function()
+    local dir = shell.tmpdir("rvfb")
+    server.behave("/webhook/rvfb", { status = 503, headers = { ["Retry-After"] = "5" } })
+    redis.freeze()
+    local c = assert(notifyhub.new({
+      spool = { redis = r.url, path = dir .. "/fb.db", prefix = rs.prefix("rvfb"), lease = 3, wait = 0.1 },
+      async = { timeout = 0, workers = 2, max_workers = 2, concurrency = 64 },
+      retry = { max_attempts = 3 },
+      webhook = { url = server.url("/webhook/rvfb") } }))
+    local worst, accepted = 0, 0
+    for _ = 1, 200 do assert(c:send_async({ body = "x" })) end
+    local stop = system.gettime() + 10
+    while system.gettime() < stop do                -- sparse, as requests come to nginx
+      local t0 = system.gettime()
+      local h = c:send_async({ body = "x" })
+      worst = math.max(worst, system.gettime() - t0)
+      if h then accepted = accepted + 1 end
+      c:poll()
+      system.sleep(0.13)
+    end
+    redis.thaw()
+    server.behave("/webhook/rvfb", nil)
+    c:close(1)
+    shell.execute("rm -rf " .. shell.q(dir))
+    assert.is_true(accepted > 0, "the file took nothing")
+    assert.is_true(worst < 0.6, ("send_async took %.3f s (spool.wait = 0.1)"):format(worst))
   end)
 end)
