@@ -194,6 +194,16 @@ static void negate_seqs(nh_spool_item *items, size_t n) {
     if (items[i].code == NH_OK) items[i].seq = -items[i].seq;
 }
 
+/* The file sends no receipt back: a message recorded there for any client
+ * (spool.deliver = "any") is this client's, delivered here (another
+ * process on the file would deliver it with nobody to tell). */
+static nh_code put_local(fallback *f, nh_spool_item *items, size_t n, char *err, size_t errlen) {
+  for (size_t i = 0; i < n; i++) items[i].take = 1;
+  nh_code code = nh_spool_put(f->local, items, n, err, errlen);
+  negate_seqs(items, n);
+  return code;
+}
+
 static nh_code fb_put_finish(nh_spool *sp, nh_spool_item *items, size_t n, nh_spool_end *ends,
                              size_t m, char *err, size_t errlen) {
   fallback *f = fb_of(sp);
@@ -208,8 +218,7 @@ static nh_code fb_put_finish(nh_spool *sp, nh_spool_item *items, size_t n, nh_sp
     }
     r = NULL; /* down: the file takes the items */
   }
-  nh_code code = n ? nh_spool_put(f->local, items, n, err, errlen) : NH_OK;
-  if (n) negate_seqs(items, n);
+  nh_code code = n ? put_local(f, items, n, err, errlen) : NH_OK;
   nh_code ec = m ? finish_split(f, r, ends, m, nh_wall_time(), err, errlen) : NH_OK;
   return code != NH_OK ? code : ec;
 }

@@ -8,6 +8,9 @@ local rs = require("spec.support.redis_spool")
 local system = require("system")
 local notifyhub = require("notifyhub")
 local shell = require("spec.support.shell")
+local child = require("spec.support.child")
+
+local INTERPRETER = os.getenv("NH_SPEC_LUA") or (jit and "luajit" or "lua5.4")
 
 describe("review: the Redis spool's client", function()
   local r
@@ -116,5 +119,53 @@ describe("review: the Redis spool's client", function()
     assert.is_true(accepted > 0, "the file took nothing")
     assert.same({}, refused)
     assert.is_true(worst < 0.6, ("send_async took %.3f s (spool.wait = 0.1)"):format(worst))
+  end)
+
+  -- spool.deliver = "any" with the file beside Redis: while Redis was down the file took
+  -- the messages for any client, another process on the file delivered them, and the
+  -- producer, waiting for receipts the file never sends, ended each one TIMEOUT.
+  it("fallback with deliver = any, Redis down: each handle ends once with the delivery's outcome", function()
+    local dir = shell.tmpdir("rvany")
+    local spool = ("{ redis = %q, path = %q, prefix = %q, deliver = 'any', lease = 2 }")
+      :format(r.url, dir .. "/any.db", rs.prefix("rvany"))
+    redis.stop()
+    local stop = dir .. "/stop"
+    local script = child.script(([[
+      local notifyhub = require("notifyhub")
+      local system = require("system")
+      local c = assert(notifyhub.new({ spool = %s }))
+      while not io.open(%q) do c:poll() system.sleep(0.02) end
+      c:close(1)
+    ]]):format(spool, stop), INTERPRETER)
+    local pid = assert(tonumber(shell.trim(shell.capture(("%s%s %s >/dev/null 2>&1 & echo $!")
+      :format(child.preload(), INTERPRETER, shell.q(script))))))
+    local c = assert(notifyhub.new({ spool = assert(load("return " .. spool))(),
+      retry = { max_attempts = 1 } }))
+    c.core:stop_taking()                        -- the other process may take what it can
+    system.sleep(0.5)
+    local ends, outcome = {}, {}
+    for i = 1, 10 do
+      local h = assert(c:send_async({ id = "rvany-" .. i, body = "id:rvany-" .. i,
+        targets = { { platform = "webhook", value = server.url("/webhook/rvany") } } }, { timeout = 5 }))
+      h:on_complete(function() ends[i] = (ends[i] or 0) + 1; outcome[i] = "success" end)
+      h:on_error(function(_, _, rc) ends[i] = (ends[i] or 0) + 1; outcome[i] = rc and rc.code or "?" end)
+    end
+    local deadline = system.gettime() + 10
+    local function done() for i = 1, 10 do if not ends[i] then return false end end return true end
+    while not done() and system.gettime() < deadline do c:poll() system.sleep(0.05) end
+    c:close(1)
+    shell.write_file(stop, "stop")
+    local gone = system.gettime() + 10
+    while shell.alive(pid) and system.gettime() < gone do system.sleep(0.05) end
+    if shell.alive(pid) then shell.execute("kill -9 " .. pid) end
+    os.remove(script)
+    redis.restart()
+    local got = rs.arrivals(server.requests("/webhook/rvany"))
+    shell.execute("rm -rf " .. shell.q(dir))
+    for i = 1, 10 do
+      assert.equal(1, ends[i], "rvany-" .. i .. " ended " .. tostring(ends[i]) .. " times")
+      assert.equal("success", outcome[i], "rvany-" .. i)
+      assert.equal(1, got["rvany-" .. i], "rvany-" .. i .. " arrived " .. tostring(got["rvany-" .. i]) .. " times")
+    end
   end)
 end)
