@@ -387,7 +387,9 @@ typedef struct nh_spool_item {
                 recorded or all refused (QUEUE_FULL) */
   int take;  /* 1: recorded as taken by this handle's owner
                 (it delivers it from memory; others only
-                after it died or its lease ran out) */
+                after it died or its lease ran out); set to 1
+                by a store that cannot send a receipt back
+                (the fallback's file): delivered here */
   /* out */
   int64_t seq;  /* the record's number once recorded */
   nh_code code; /* NH_OK: recorded */

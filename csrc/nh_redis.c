@@ -54,6 +54,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <hiredis/hiredis.h>
@@ -92,7 +93,7 @@ static nh_code broken(nh_redis *r, const char *what, char *err, size_t errlen) {
   int timeout = r->ctx && r->ctx->err == REDIS_ERR_IO && strstr(why, "temporarily") != NULL;
   nh_code code = timeout
                    ? nh_redis_refuse(r, NH_SPOOL_BUSY, err, errlen, "%s: no answer within %.3g s",
-                                     what, r->timeout > MIN_TIMEOUT ? r->timeout : MIN_TIMEOUT)
+                                     what, r->bound > MIN_TIMEOUT ? r->bound : MIN_TIMEOUT)
                    : nh_redis_refuse(r, NH_SPOOL_BUSY, err, errlen, "%s: %s", what, why);
   drop(r);
   return code;
@@ -210,7 +211,7 @@ static nh_code setup(nh_redis *r, char *err, size_t errlen) {
 }
 
 static nh_code connect_now(nh_redis *r, char *err, size_t errlen) {
-  struct timeval tv = timeval_of(r->timeout);
+  struct timeval tv = timeval_of(r->bound);
   r->ctx = redisConnectWithTimeout(r->url.host, r->url.port, tv);
   if (!r->ctx) return nh_redis_refuse(r, NH_NO_MEMORY, err, errlen, "out of memory");
   if (r->ctx->err) {
@@ -238,15 +239,55 @@ static nh_code undo_lost(nh_redis *r, char *err, size_t errlen) {
   return code;
 }
 
-nh_code nh_redis_enter(nh_redis *r, char *err, size_t errlen) {
-  if (nh_fork_since(r->fork_generation))
-    return nh_redis_refuse(r, NH_CLOSED, err, errlen,
-                           "opened before fork(): open the spool again in this process");
-  pthread_mutex_lock(&r->lock);
+static double timeout_of(nh_redis *r) {
+  double t;
+  __atomic_load(&r->timeout, &t, __ATOMIC_ACQUIRE);
+  return t > MIN_TIMEOUT ? t : MIN_TIMEOUT;
+}
+
+/* 0 with the lock, or -1 when others held it past seconds. */
+static int lock_within(nh_redis *r, double seconds) {
+  struct timespec by;
+  clock_gettime(CLOCK_REALTIME, &by);
+  double end = (double)by.tv_sec + by.tv_nsec / 1e9 + seconds;
+  by.tv_sec = (time_t)end;
+  by.tv_nsec = (long)((end - floor(end)) * 1e9);
+  return pthread_mutex_timedlock(&r->lock, &by) == 0 ? 0 : -1;
+}
+
+/* r->lock held: the connection (made when there is none), bounded by
+ * r->bound, and a lost call undone. */
+static nh_code ready(nh_redis *r, char *err, size_t errlen) {
+  if (r->ctx) redisSetTimeout(r->ctx, timeval_of(r->bound));
   nh_code code = r->ctx ? NH_OK : connect_now(r, err, errlen);
   if (code == NH_OK && r->undo[0]) code = undo_lost(r, err, errlen);
   if (code != NH_OK) pthread_mutex_unlock(&r->lock);
   return code;
+}
+
+static nh_code forked(nh_redis *r, char *err, size_t errlen) {
+  return nh_redis_refuse(r, NH_CLOSED, err, errlen,
+                         "opened before fork(): open the spool again in this process");
+}
+
+/* Bounded: a worker confirming a job (nh_redis_unpark) may hold the lock
+ * for a whole timeout of a Redis that does not answer, and a submit (an
+ * event loop) behind it must still answer within its own. */
+nh_code nh_redis_enter(nh_redis *r, char *err, size_t errlen) {
+  if (nh_fork_since(r->fork_generation)) return forked(r, err, errlen);
+  double timeout = timeout_of(r), began = nh_now();
+  if (lock_within(r, timeout) != 0)
+    return nh_redis_refuse(r, NH_SPOOL_BUSY, err, errlen,
+                           "busy: the connection was not free within %.3g s", timeout);
+  r->bound = timeout - (nh_now() - began);
+  return ready(r, err, errlen);
+}
+
+nh_code nh_redis_enter_any(nh_redis *r, char *err, size_t errlen) {
+  if (nh_fork_since(r->fork_generation)) return forked(r, err, errlen);
+  pthread_mutex_lock(&r->lock);
+  r->bound = timeout_of(r);
+  return ready(r, err, errlen);
 }
 
 void nh_redis_leave(nh_redis *r) { pthread_mutex_unlock(&r->lock); }
@@ -422,10 +463,8 @@ static void redis_set_timeout(nh_spool *sp, double timeout) {
   if (!r || nh_fork_since(r->fork_generation)) return;
   if (!(timeout >= 0)) timeout = 0;
   if (timeout > 86400) timeout = 86400;
-  pthread_mutex_lock(&r->lock);
-  r->timeout = timeout;
-  if (r->ctx) redisSetTimeout(r->ctx, timeval_of(timeout));
-  pthread_mutex_unlock(&r->lock);
+  /* Not under the lock: a call in flight holds it (the next one applies it). */
+  __atomic_store(&r->timeout, &timeout, __ATOMIC_RELEASE);
 }
 
 static const char *redis_owner(const nh_spool *sp) {

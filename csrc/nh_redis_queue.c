@@ -181,7 +181,10 @@ nh_code nh_redis_take(nh_spool *sp, double now, size_t max, nh_spool_rec *out, s
 static nh_code owner_call(nh_redis *r, int script, const char *arg, double now, long long *out,
                           const char *what, char *err, size_t errlen) {
   *out = 0;
-  nh_code code = nh_redis_enter(r, err, errlen);
+  /* A worker's unpark waits for the connection (nobody waits on it): a
+   * failure would send a parked job anyway. */
+  nh_code code = script == NH_RS_UNPARK ? nh_redis_enter_any(r, err, errlen)
+                                        : nh_redis_enter(r, err, errlen);
   if (code != NH_OK) return code;
   nh_redis_args a;
   nh_redis_args_init(&a, r, script, now);

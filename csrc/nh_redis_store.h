@@ -59,7 +59,8 @@ typedef struct nh_redis {
   struct redisContext *ctx;
   nh_redis_url url;
   char prefix[65];
-  double timeout; /* seconds: connect and every command */
+  double timeout; /* seconds: connect and every command (atomic: set without the lock) */
+  double bound;   /* the lock's: this call's seconds, what is left of timeout */
   unsigned fork_generation;
   char owner[128]; /* the consumer name: host, pid, random */
   char sha[NH_RS_COUNT][41];
@@ -70,8 +71,12 @@ typedef struct nh_redis {
 } nh_redis;
 
 /* Each entry runs between enter (the lock; NH_CLOSED in a forked child;
- * a connection, made when there is none) and leave. */
+ * a connection, made when there is none) and leave. The lock is waited
+ * for within the timeout (SPOOL_BUSY past it), and the call gets what is
+ * left; enter_any waits for the lock as long as it takes (a worker's, that
+ * nobody waits on), then gives the call the whole timeout. */
 nh_code nh_redis_enter(nh_redis *r, char *err, size_t errlen);
+nh_code nh_redis_enter_any(nh_redis *r, char *err, size_t errlen);
 void nh_redis_leave(nh_redis *r);
 
 /* One script call's arguments: the prelude's (prefix, owner, now) come

@@ -82,13 +82,23 @@ static void set_wait(nh_client *c, double seconds) {
   nh_spool_set_timeout(c->spool, seconds > 0 ? seconds : 0);
 }
 
+static void queue_taken(nh_client *c, nh_job *job);
+
 /* spool.deliver = "any": the slot's jobs, recorded, wait for their
  * receipts; listed here, before the writer can read a receipt or take
- * the record itself (both are the writer's, after this). */
+ * the record itself (both are the writer's, after this). One the store
+ * recorded as this client's (take: a store that sends no receipt back,
+ * the fallback's file) is queued here instead, as if taken. */
 static void list_remote(nh_client *c, nh_spool_slot *s) {
   for (size_t i = 0; s->remote && i < s->n; i++) {
-    s->remote[i]->spool_seq = s->items[i].seq;
-    nh_spool_remote_add(c, s->remote[i]);
+    nh_job *job = s->remote[i];
+    job->spool_seq = s->items[i].seq;
+    if (!s->items[i].take) {
+      nh_spool_remote_add(c, job);
+      continue;
+    }
+    __atomic_store_n(&job->remote, 0, __ATOMIC_RELEASE);
+    queue_taken(c, job);
   }
 }
 
@@ -122,6 +132,7 @@ static nh_code write_batch(nh_client *c, nh_spool_slot *batch, nh_spool_end *end
     s->code = items ? NH_OK : NH_NO_MEMORY;
     for (size_t i = 0; items && i < s->n; i++, k++) {
       s->items[i].seq = items[k].seq;
+      s->items[i].take = items[k].take;
       if (items[k].code != NH_OK) s->code = items[k].code;
     }
     if (s->code != NH_OK)
@@ -555,10 +566,19 @@ static nh_code check_deliver(nh_client *c, const nh_options *opt, char *err, siz
   return NH_OK;
 }
 
+/* Seconds opening may wait: at least NH_SPOOL_MIN_WAIT for a file (the
+ * schema, made by one process at a time); Redis alone has no such race, and
+ * a client made lazily in a request (notifyhub.ngx, Redis not answering)
+ * must not hold the event loop past spool.wait. */
+static double open_wait(const nh_options *opt) {
+  int redis_only = opt->spool.redis && !opt->spool.path;
+  return nh_spool_client_wait(opt->queue_timeout,
+                              redis_only ? opt->spool.wait : NH_SPOOL_MIN_WAIT);
+}
+
 nh_code nh_spool_client_open(nh_client *c, const nh_options *opt, char *err, size_t errlen) {
   nh_code code;
-  c->spool = nh_spool_open(&opt->spool, nh_spool_client_wait(opt->queue_timeout, NH_SPOOL_MIN_WAIT),
-                           &code, err, errlen);
+  c->spool = nh_spool_open(&opt->spool, open_wait(opt), &code, err, errlen);
   if (!c->spool) return code;
   if ((code = check_deliver(c, opt, err, errlen)) != NH_OK) return code;
   /* spool.messages = false: rate windows only, no writer, nothing recorded. */
@@ -576,7 +596,7 @@ nh_code nh_spool_client_open(nh_client *c, const nh_options *opt, char *err, siz
    * the owner's, a worker waiting for another process's lock would hold
    * the connection's mutex, and a submit (an event loop) behind it, past
    * spool.wait. */
-  c->rates = nh_spool_open(&opt->spool, NH_SPOOL_MIN_WAIT, &code, err, errlen);
+  c->rates = nh_spool_open(&opt->spool, open_wait(opt), &code, err, errlen);
   if (!c->rates) return code;
   nh_spool_set_timeout(c->rates, RATE_WAIT);
   return NH_OK;

@@ -20,6 +20,10 @@
  *   notifyhub.spool.open(path) to see what it holds).
  * - Redis down when the client opens: the client opens on the file and
  *   tries Redis again every DOWN_FOR seconds.
+ * - Until Redis answers again after a failure (suspect), a call gives it
+ *   PROBE_WAIT at most: the writer's looks (a renew, a take, opening it
+ *   again) would otherwise hold the submits handed to it past spool.wait,
+ *   refused while the file was there to take them.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -29,7 +33,8 @@
 #include "nh_internal.h"
 #include "nh_redis_store.h"
 
-#define DOWN_FOR 1.0 /* seconds Redis is not asked after it failed */
+#define DOWN_FOR 1.0   /* seconds Redis is not asked after it failed */
+#define PROBE_WAIT 0.05 /* seconds a call gives Redis while it is suspect */
 
 typedef struct fallback {
   nh_spool base;
@@ -37,6 +42,8 @@ typedef struct fallback {
   nh_spool *main;       /* Redis, or NULL while it could not be opened */
   nh_spool *local;      /* the SQLite file */
   double down_until;    /* nh_now(): Redis is skipped until then */
+  int suspect;          /* Redis failed and has not answered since */
+  int opening;          /* a thread opens Redis (outside the lock) */
   double timeout;
   nh_spool_options opt; /* for opening Redis again: owned copies of redis, prefix */
   char *redis, *prefix;
@@ -50,28 +57,47 @@ static int down_code(nh_code code) {
          code != NH_INVALID_CONFIG && code != NH_INVALID_ARGUMENT && code != NH_INVALID_MESSAGE;
 }
 
+/* f->lock held: seconds Redis gets of a call's timeout. */
+static double redis_wait_locked(const fallback *f) {
+  double half = f->timeout / 2;
+  return f->suspect && half > PROBE_WAIT ? PROBE_WAIT : half;
+}
+
+/* Opened again outside the lock (a connect may take its whole wait, and a
+ * submit may be waiting for the lock); meanwhile the others use the file. */
+static nh_spool *main_open(fallback *f, double wait) {
+  nh_code code;
+  char err[256];
+  nh_spool *m = nh_redis_open(&f->opt, wait, &code, err, sizeof err);
+  pthread_mutex_lock(&f->lock);
+  f->opening = 0;
+  f->main = m;
+  if (!m) f->down_until = nh_now() + DOWN_FOR;
+  pthread_mutex_unlock(&f->lock);
+  return m;
+}
+
 /* Redis, when it is not known down (opened again when it was not open);
  * NULL: use the file. */
 static nh_spool *main_up(fallback *f) {
   pthread_mutex_lock(&f->lock);
   nh_spool *m = NULL;
+  int open_now = 0;
+  double wait = redis_wait_locked(f);
   if (nh_now() >= f->down_until) {
-    if (!f->main) {
-      nh_code code;
-      char err[256];
-      f->main = nh_redis_open(&f->opt, f->timeout / 2, &code, err, sizeof err);
-      if (!f->main) f->down_until = nh_now() + DOWN_FOR;
-    }
     m = f->main;
+    if (!m && !f->opening) open_now = f->opening = 1;
   }
   pthread_mutex_unlock(&f->lock);
-  return m;
+  return open_now ? main_open(f, wait) : m;
 }
 
 static nh_code main_failed(fallback *f, nh_code code) {
-  if (down_code(code)) {
+  int down = down_code(code);
+  if (down || code == NH_OK) {
     pthread_mutex_lock(&f->lock);
-    f->down_until = nh_now() + DOWN_FOR;
+    if (down) f->down_until = nh_now() + DOWN_FOR;
+    f->suspect = down;
     pthread_mutex_unlock(&f->lock);
   }
   return code;
@@ -93,8 +119,9 @@ static void fb_set_timeout(nh_spool *sp, double timeout) {
   pthread_mutex_lock(&f->lock);
   f->timeout = timeout;
   nh_spool *m = f->main;
+  double wait = redis_wait_locked(f);
   pthread_mutex_unlock(&f->lock);
-  if (m) nh_spool_set_timeout(m, timeout / 2);
+  if (m) nh_spool_set_timeout(m, wait);
   nh_spool_set_timeout(f->local, timeout / 2);
 }
 
@@ -167,6 +194,16 @@ static void negate_seqs(nh_spool_item *items, size_t n) {
     if (items[i].code == NH_OK) items[i].seq = -items[i].seq;
 }
 
+/* The file sends no receipt back: a message recorded there for any client
+ * (spool.deliver = "any") is this client's, delivered here (another
+ * process on the file would deliver it with nobody to tell). */
+static nh_code put_local(fallback *f, nh_spool_item *items, size_t n, char *err, size_t errlen) {
+  for (size_t i = 0; i < n; i++) items[i].take = 1;
+  nh_code code = nh_spool_put(f->local, items, n, err, errlen);
+  negate_seqs(items, n);
+  return code;
+}
+
 static nh_code fb_put_finish(nh_spool *sp, nh_spool_item *items, size_t n, nh_spool_end *ends,
                              size_t m, char *err, size_t errlen) {
   fallback *f = fb_of(sp);
@@ -181,8 +218,7 @@ static nh_code fb_put_finish(nh_spool *sp, nh_spool_item *items, size_t n, nh_sp
     }
     r = NULL; /* down: the file takes the items */
   }
-  nh_code code = n ? nh_spool_put(f->local, items, n, err, errlen) : NH_OK;
-  if (n) negate_seqs(items, n);
+  nh_code code = n ? put_local(f, items, n, err, errlen) : NH_OK;
   nh_code ec = m ? finish_split(f, r, ends, m, nh_wall_time(), err, errlen) : NH_OK;
   return code != NH_OK ? code : ec;
 }
@@ -337,7 +373,7 @@ nh_spool *nh_spool_fallback_open(const nh_spool_options *o, double timeout, nh_c
    * a Redis that does not answer is waited out on the file. */
   f->main = nh_redis_open(&f->opt, timeout / 2, code, err, errlen);
   if (!f->main && !down_code(*code)) goto fail;
-  if (!f->main) f->down_until = nh_now() + DOWN_FOR;
+  if (!f->main) f->down_until = nh_now() + DOWN_FOR, f->suspect = 1;
   nh_spool_options lo = *o;
   lo.redis = NULL;
   if (!(f->local = nh_sqlite_open(&lo, timeout / 2, code, err, errlen))) goto fail;

@@ -383,7 +383,7 @@ local function new_client()
 end
 
 --- The client of this nginx worker, made on first use after fork.
--- @return the client, or nil and why
+-- @return the client, or nil, why and the code (notifyhub.new's; CLOSED else)
 function M.client()
   local pid = ngx.worker.pid()
   if state.client and state.pid == pid then return state.client end
@@ -393,8 +393,8 @@ function M.client()
   if not settings.config then return nil, "notifyhub.ngx: call configure() in init_by_lua first" end
   -- A client inherited from the master or an old worker belongs to another
   -- process: its threads are not here. Never touch it.
-  local c, err = new_client()
-  if not c then return nil, err end
+  local c, err, code = new_client()
+  if not c then return nil, err, code or "CLOSED" end
   c._wait_until = wait_until
   state.client, state.pid, state.closed, state.pumping = c, pid, false, false
   state.waiters, state.pump_co = {}, nil
@@ -421,8 +421,8 @@ end
 -- The body of send_async and send; fname and depth make an argument error
 -- name the user's call and point at the user's line.
 local function submit(msg, opts, fname, depth)
-  local c, err = M.client()
-  if not c then return nil, err, "CLOSED" end
+  local c, err, code = M.client()
+  if not c then return nil, err, code or "CLOSED" end
   local h, serr, code = c:_queue(msg, opts, fname, depth + 1)
   if h and not state.pumping then start_pump() end
   return h, serr, code
@@ -446,8 +446,8 @@ end
 
 --- Queues several messages, all or none (see `client:send_async_batch`).
 function M.send_async_batch(messages, opts)
-  local c, err = M.client()
-  if not c then return nil, err, "CLOSED" end
+  local c, err, ccode = M.client()
+  if not c then return nil, err, ccode or "CLOSED" end
   local b, berr, code = c:send_async_batch(messages, opts)
   if b and not state.pumping then start_pump() end
   return b, berr, code
