@@ -144,6 +144,16 @@ describe("notifyhub.spool.open", function()
     sp:close()
   end)
 
+  it("opens from a table too: { path = file, wait = s }, as the Redis form { redis = url }", function()
+    local sp = assert(spool.open({ path = path, wait = 2 }))
+    assert.equal(3, assert(sp:stats()).failed)
+    sp:close()
+    assert.has_error(function() spool.open({ path = path, bogus = 1 }) end,
+      "bad argument #1 to 'open' (bogus: unknown key)")
+    assert.has_error(function() spool.open({ path = 5 }) end,
+      "bad argument #1 to 'open' (path: string expected, got number)")
+  end)
+
   it("lists the failed messages oldest first, with their receipts and no secret", function()
     local sp = assert(spool.open(path))
     local failed = assert(sp:failed())

@@ -32,11 +32,25 @@ local M = {}
 -- - `:purge_failed()` -> how many failed messages it removed
 -- - `:close()` (also on collection and `<close>`); safe to call twice
 --
+-- `open{ path = file, wait = s }` is `open(file, { wait = s })`.
 -- `open{ redis = "redis://[user:password@]host:port/db", prefix = "notifyhub",
 -- wait = s }` inspects the Redis spool of that URL and prefix the same way
 -- (`wait`: seconds each call waits for Redis; errors never show the
 -- password).
 function M.open(path, opts)
+  -- `{ path = file, wait = s }`: the file, as open(file, { wait = s })
+  if type(path) == "table" and path.redis == nil and path.path ~= nil then
+    if opts ~= nil then error("bad argument #2 to 'open' (no second argument with a table)", 2) end
+    for k in pairs(path) do
+      if k ~= "path" and k ~= "wait" then
+        error(("bad argument #1 to 'open' (%s: unknown key)"):format(tostring(k)), 2)
+      end
+    end
+    if type(path.path) ~= "string" then
+      error(("bad argument #1 to 'open' (path: string expected, got %s)"):format(type(path.path)), 2)
+    end
+    return M.open(path.path, path.wait ~= nil and { wait = path.wait } or nil)
+  end
   if type(path) == "table" then
     if opts ~= nil then error("bad argument #2 to 'open' (no second argument with a table)", 2) end
     local ngx = rawget(_G, "ngx")
