@@ -94,19 +94,6 @@ static size_t *slot_of(size_t *q, size_t *t, size_t *f, char state) {
   return state == 'q' ? q : state == 't' ? t : state == 'f' ? f : NULL;
 }
 
-static nh_spool_dest *dest_for(nh_spool_summary *st, const char *label) {
-  for (size_t i = 0; i < st->n_dests; i++)
-    if (strcmp(st->dests[i].label, label) == 0) return &st->dests[i];
-  nh_spool_dest *d = realloc(st->dests, (st->n_dests + 1) * sizeof *d);
-  if (!d) return NULL;
-  st->dests = d;
-  d = &st->dests[st->n_dests];
-  memset(d, 0, sizeof *d);
-  if (!(d->label = nh_strdup(label))) return NULL;
-  st->n_dests++;
-  return d;
-}
-
 static int by_label(const void *a, const void *b) {
   return strcmp(((const nh_spool_dest *)a)->label, ((const nh_spool_dest *)b)->label);
 }
@@ -125,7 +112,7 @@ static int read_counts(const redisReply *rep, nh_spool_summary *st) {
     const char *f = nh_redis_str(lab, i, NULL);
     long long v = nh_redis_int(lab, i + 1);
     if (!f || !f[0] || v <= 0) continue;
-    nh_spool_dest *d = dest_for(st, f + 1);
+    nh_spool_dest *d = nh_spool_summary_dest(st, f + 1);
     if (!d) return -1;
     size_t *s = slot_of(&d->queued, &d->taken, &d->failed, f[0]);
     if (s) *s = (size_t)v;

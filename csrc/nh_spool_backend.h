@@ -79,6 +79,9 @@ struct nh_spool_receipt_in {
   char *receipt;
 };
 void nh_spool_receipt_in_free(nh_spool_receipt_in *r);
+/* The stats' entry of a destination label, added (zeroed) when missing;
+ * NULL without memory. For the stores' stats (nh_spool_common.c). */
+nh_spool_dest *nh_spool_summary_dest(nh_spool_summary *st, const char *label);
 
 /* The stores' opens: nh_spool_open calls the one the options name. */
 nh_spool *nh_sqlite_open(const nh_spool_options *o, double timeout, nh_code *code, char *err,

@@ -59,3 +59,17 @@ void nh_spool_receipt_in_free(nh_spool_receipt_in *r) {
   free(r->receipt);
   memset(r, 0, sizeof *r);
 }
+
+nh_spool_dest *nh_spool_summary_dest(nh_spool_summary *st, const char *label) {
+  /* from the last: SQLite's rows come grouped by label */
+  for (size_t i = st->n_dests; i-- > 0;)
+    if (strcmp(st->dests[i].label, label) == 0) return &st->dests[i];
+  nh_spool_dest *d = realloc(st->dests, (st->n_dests + 1) * sizeof *d);
+  if (!d) return NULL;
+  st->dests = d;
+  d = &st->dests[st->n_dests];
+  memset(d, 0, sizeof *d);
+  if (!(d->label = nh_strdup(label))) return NULL;
+  st->n_dests++;
+  return d;
+}

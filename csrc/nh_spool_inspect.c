@@ -20,19 +20,6 @@ static size_t *state_slot(size_t *q, size_t *t, size_t *f, int state) {
   return state == 0 ? q : state == 1 ? t : f;
 }
 
-static nh_spool_dest *dest_for(nh_spool_summary *st, const char *label) {
-  if (st->n_dests && strcmp(st->dests[st->n_dests - 1].label, label) == 0)
-    return &st->dests[st->n_dests - 1]; /* the query groups by label */
-  nh_spool_dest *d = realloc(st->dests, (st->n_dests + 1) * sizeof *d);
-  if (!d) return NULL;
-  st->dests = d;
-  d = &st->dests[st->n_dests];
-  memset(d, 0, sizeof *d);
-  if (!(d->label = nh_strdup(label))) return NULL;
-  st->n_dests++;
-  return d;
-}
-
 static int read_states(nh_sqlite *sp, nh_spool_summary *st) {
   sqlite3_stmt *q;
   int rc =
@@ -51,7 +38,7 @@ static int read_dests(nh_sqlite *sp, nh_spool_summary *st) {
   if (rc != SQLITE_OK) return rc;
   while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
     const char *label = (const char *)sqlite3_column_text(q, 0);
-    nh_spool_dest *d = dest_for(st, label ? label : "");
+    nh_spool_dest *d = nh_spool_summary_dest(st, label ? label : "");
     if (!d) {
       rc = SQLITE_NOMEM;
       break;
