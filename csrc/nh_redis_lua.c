@@ -106,6 +106,36 @@ static const char prelude[] =
   "86400)\n"
   "  end\n"
   "end\n"
+  "-- Keys another program wrote under the prefix, or streams deleted under running clients,\n"
+  "-- found before a script writes anything (Redis does not undo what a failing script wrote):\n"
+  "-- a stream or its group that is gone is made again (K'h' from its end: what is in it was\n"
+  "-- read already), a key of another type is an error naming it.\n"
+  "local KINDS = { { 'n', 'hash' }, { 'lab', 'hash' }, { 'due', 'zset' }, { 'failed', 'zset' },\n"
+  "  { 'seq', 'string' } }\n"
+  "local function wrong(k, t, want)\n"
+  "  return redis.error_reply('NHKEY ' .. k .. ' holds a ' .. t .. ', not a ' .. want)\n"
+  "end\n"
+  "local function check()\n"
+  "  for _, x in ipairs(KINDS) do\n"
+  "    local t = redis.call('TYPE', K(x[1])).ok\n"
+  "    if t ~= 'none' and t ~= x[2] then return wrong(K(x[1]), t, x[2]) end\n"
+  "  end\n"
+  "  -- seqs are Lua numbers (doubles): past 2^53 two records would share one\n"
+  "  local s = redis.call('GET', K('seq'))\n"
+  "  if s and not (string.match(s, '^%d+$') and tonumber(s) < 2 ^ 53 - 2 ^ 32) then\n"
+  "    return redis.error_reply('NHKEY ' .. K('seq') .. ' is not a message counter below 2^53')\n"
+  "  end\n"
+  "  for i, k in ipairs(STREAMS) do\n"
+  "    local g = redis.pcall('XINFO', 'GROUPS', k)\n"
+  "    local t = g.err and redis.call('TYPE', k).ok or 'stream'\n"
+  "    if t ~= 'none' and t ~= 'stream' then return wrong(k, t, 'stream') end\n"
+  "    local has = false\n"
+  "    if not g.err then\n"
+  "      for _, x in ipairs(g) do if x[2] == G then has = true end end\n"
+  "    end\n"
+  "    if not has then redis.call('XGROUP', 'CREATE', k, G, i == 1 and '$' or '0', 'MKSTREAM') end\n"
+  "  end\n"
+  "end\n"
   "local function claim_args(k, ids, from, to, min_idle, justid)\n"
   "  local a = { 'XCLAIM', k, G, ME, min_idle }\n"
   "  for x = from, to do a[#a + 1] = ids[x] end\n"
@@ -116,6 +146,8 @@ static const char prelude[] =
 static const char put_lua[] =
   "-- ARGV[4]: token, ARGV[5]: max_queued; then per item: id, priority, attempt, due, labels, "
   "data, take, group\n"
+  "local bad = check()\n"
+  "if bad then return bad end\n"
   "local MAX = tonumber(ARGV[5])\n"
   "local c = redis.call('HMGET', K('n'), 'q', 't')\n"
   "local open = (tonumber(c[1]) or 0) + (tonumber(c[2]) or 0)\n"
@@ -159,6 +191,8 @@ static const char put_lua[] =
 static const char finish_lua[] =
   "-- per end: seq, how (0 delivered, 1 failed, 2 again, 3 target, 4 park), receipt, due,\n"
   "-- attempt, target, kind; returns held (1/0) per end\n"
+  "local bad = check()\n"
+  "if bad then return bad end\n"
   "local out = {}\n"
   "for x = 4, #ARGV, 7 do\n"
   "  local seq, how, receipt = ARGV[x], ARGV[x + 1], ARGV[x + 2]\n"
@@ -208,6 +242,8 @@ static const char take_lua[] =
   "-- to drop consumers that hold nothing and were idle past the lease (gone processes); returns\n"
   "-- records\n"
   "-- {seq, id, attempt, due, data, progress}\n"
+  "local bad = check()\n"
+  "if bad then return bad end\n"
   "local MAX, LEASE, KEEP = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])\n"
   "for _, seq in ipairs(redis.call('ZRANGEBYSCORE', K('failed'), '-inf', '(' .. (NOW - KEEP),\n"
   "  'LIMIT', 0, 256)) do\n"
@@ -273,6 +309,8 @@ static const char take_lua[] =
 
 static const char renew_lua[] =
   "-- resets the idle time of everything this owner holds; returns how many\n"
+  "local bad = check()\n"
+  "if bad then return bad end\n"
   "local n = 0\n"
   "for _, k in ipairs(STREAMS) do\n"
   "  local ids = {}\n"
@@ -286,6 +324,8 @@ static const char renew_lua[] =
 
 static const char unpark_lua[] =
   "-- ARGV[4]: seq; 1 when this owner still holds it (its lease renewed)\n"
+  "local bad = check()\n"
+  "if bad then return bad end\n"
   "local m = K('m:' .. ARGV[4])\n"
   "if not mine(m) then return 0 end\n"
   "local f = redis.call('HMGET', m, 'k', 'e')\n"
@@ -295,6 +335,8 @@ static const char unpark_lua[] =
 static const char release_lua[] =
   "-- everything this owner holds queued again (same id, attempt; a parked one at its due\n"
   "-- time); the owner leaves the group; returns how many\n"
+  "local bad = check()\n"
+  "if bad then return bad end\n"
   "local n = 0\n"
   "for _, k in ipairs(STREAMS) do\n"
   "  for _, p in ipairs(redis.call('XPENDING', k, G, '-', '+', 1000000, ME)) do\n"
@@ -353,6 +395,8 @@ static const char failed_lua[] =
 
 static const char retry_lua[] =
   "-- ARGV[4]: id; its failed records queued again, due now, attempt 0\n"
+  "local bad = check()\n"
+  "if bad then return bad end\n"
   "local n = 0\n"
   "for _, seq in ipairs(redis.call('ZRANGE', K('failed'), 0, -1)) do\n"
   "  local m = K('m:' .. seq)\n"
@@ -369,6 +413,8 @@ static const char retry_lua[] =
   "return done(n)\n";
 
 static const char purge_lua[] =
+  "local bad = check()\n"
+  "if bad then return bad end\n"
   "local n = 0\n"
   "for _, seq in ipairs(redis.call('ZRANGE', K('failed'), 0, -1)) do n = n + drop_failed(seq) end\n"
   "return done(n)\n";
@@ -391,6 +437,8 @@ static const char stats_lua[] =
 static const char undo_lua[] =
   "-- ARGV[4]: the token of a put or take whose answer the caller lost: the messages that put\n"
   "-- recorded go (its caller was told they were not), those that take took are queued again\n"
+  "local bad = check()\n"
+  "if bad then return bad end\n"
   "local key = K('last:' .. ME)\n"
   "local l = {}\n"
   "for w in string.gmatch(redis.call('GET', key) or '', '%S+') do l[#l + 1] = w end\n"
@@ -416,12 +464,18 @@ static const char undo_lua[] =
   "end\n"
   "return done(n)\n";
 
+static const char check_lua[] =
+  "-- at open: EVALSHA allowed, the keys of the prefix of their types, the streams' groups\n"
+  "local bad = check()\n"
+  "if bad then return bad end\n"
+  "return 1\n";
+
 static const char *const bodies[NH_RS_COUNT] = {
   [NH_RS_PUT] = put_lua,     [NH_RS_FINISH] = finish_lua,     [NH_RS_TAKE] = take_lua,
   [NH_RS_RENEW] = renew_lua, [NH_RS_UNPARK] = unpark_lua,     [NH_RS_RELEASE] = release_lua,
   [NH_RS_RATE] = rate_lua,   [NH_RS_FAILED] = failed_lua,     [NH_RS_RETRY] = retry_lua,
   [NH_RS_PURGE] = purge_lua, [NH_RS_RECEIPTS] = receipts_lua, [NH_RS_STATS] = stats_lua,
-  [NH_RS_UNDO] = undo_lua,
+  [NH_RS_UNDO] = undo_lua,   [NH_RS_CHECK] = check_lua,
 };
 
 char *nh_redis_script(int i) {
