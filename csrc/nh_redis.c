@@ -113,12 +113,15 @@ static nh_code reply_error(nh_redis *r, const redisReply *rep, const char *what,
                            what, s + 6);
   /* ACL: EVALSHA itself, or a command inside a script ("The user executing the script
    * can't run this command", "... can't access at least one of the keys") */
-  if (strncmp(s, "NOPERM", 6) == 0 || strstr(s, "The user executing the script can't") != NULL)
+  if (strncmp(s, "NOPERM", 6) == 0 || strstr(s, "The user executing the script can't") != NULL) {
+    const char *tail = strstr(s, " script: "); /* the script's SHA1 and line */
+    int len = tail ? (int)(tail - s) : (int)strlen(s);
     return nh_redis_refuse(r, NH_INVALID_CONFIG, err, errlen,
-                           "%s: user %.64s lacks a permission the spool needs (ACL: EVALSHA, "
-                           "SCRIPT LOAD, and the stream, hash, sorted set and string commands on "
-                           "the keys %.64s:*): %.120s",
-                           what, r->url.user[0] ? r->url.user : "default", r->prefix, s);
+                           "%s: user %.64s lacks a permission the spool needs: %.*s (ACL: EVALSHA, "
+                           "SCRIPT LOAD and the data commands on %.64s:*)",
+                           what, r->url.user[0] ? r->url.user : "default", len > 120 ? 120 : len,
+                           s, r->prefix);
+  }
   if (strncmp(s, "NOAUTH", 6) == 0 || strncmp(s, "WRONGPASS", 9) == 0)
     return nh_redis_refuse(
       r, NH_INVALID_CONFIG, err, errlen,

@@ -465,9 +465,34 @@ static const char undo_lua[] =
   "return done(n)\n";
 
 static const char check_lua[] =
-  "-- at open: EVALSHA allowed, the keys of the prefix of their types, the streams' groups\n"
+  "-- at open: EVALSHA allowed, the keys of the prefix of their types, the streams' groups,\n"
+  "-- and (ACL) every command the scripts run, tried once on a key of this owner's, gone after\n"
   "local bad = check()\n"
   "if bad then return bad end\n"
+  "local T = K('probe:' .. ME)\n"
+  "local tries = { { 'SET', T, '1' }, { 'GET', T }, { 'INCRBY', T, 0 }, { 'EXPIRE', T, 60 },\n"
+  "  { 'PEXPIRE', T, 60000 }, { 'DEL', T }, { 'HSET', T, 'f', 1 }, { 'HMGET', T, 'f' },\n"
+  "  { 'HINCRBY', T, 'f', 0 }, { 'HGETALL', T }, { 'HVALS', T }, { 'HDEL', T, 'f' },\n"
+  "  { 'ZADD', T, 0, 'm' }, { 'ZRANGE', T, 0, 0 }, { 'ZRANGEBYSCORE', T, 0, 0 },\n"
+  "  { 'ZREVRANGE', T, 0, 0 }, { 'ZREMRANGEBYSCORE', T, 1, 1 }, { 'ZREM', T, 'm' },\n"
+  "  { 'XADD', T, '*', 's', 0 }, { 'XGROUP', 'CREATE', T, G, '0' },\n"
+  "  { 'XREADGROUP', 'GROUP', G, ME, 'COUNT', 1, 'STREAMS', T, '>' },\n"
+  "  { 'XPENDING', T, G, '-', '+', 1 }, { 'XCLAIM', T, G, ME, 0, '0-1', 'JUSTID' },\n"
+  "  { 'XACK', T, G, '0-1' }, { 'XDEL', T, '0-1' }, { 'XRANGE', T, '-', '+', 'COUNT', 1 },\n"
+  "  { 'XINFO', 'CONSUMERS', T, G }, { 'XGROUP', 'DELCONSUMER', T, G, ME }, { 'TIME' } }\n"
+  "local refused\n"
+  "for _, a in ipairs(tries) do\n"
+  "  local r = redis.pcall(unpack(a))\n"
+  "  local e = type(r) == 'table' and r.err or ''\n"
+  "  if string.find(e, 'NOPERM', 1, true) or string.find(e, \"can't\", 1, true) then\n"
+  "    refused = a[1]\n"
+  "    break\n"
+  "  end\n"
+  "end\n"
+  "redis.pcall('DEL', T)\n"
+  "if refused then\n"
+  "  return redis.error_reply('NOPERM this user may not run ' .. refused .. ' (in the spool\\'s scripts)')\n"
+  "end\n"
   "return 1\n";
 
 static const char *const bodies[NH_RS_COUNT] = {
