@@ -5,6 +5,7 @@
 -- client (every send refused, records holding secrets left behind), a message counter past
 -- 2^53 (two messages on one record).
 
+local shell = require("spec.support.shell")
 local server = require("spec.support.server")
 local redis = require("spec.support.redis")
 local rs = require("spec.support.redis_spool")
@@ -186,6 +187,17 @@ describe("review: the Redis spool's store", function()
       assert.is_true((rs.drained(r.url, prefix, 10)), which)
       assert.same({}, records(prefix), which)
     end
+  end)
+
+  it("a put or take given up for lost that reaches Redis after its undo does nothing (tests/redis_store.c late)", function()
+    assert.is_true(shell.execute("make -s build/redis_store >/dev/null"), "make build/redis_store")
+    local p = assert(io.popen(("timeout 60 build/redis_store late redis://127.0.0.1:%d/3 2>&1"):format(r.port)))
+    local out = p:read("*a")
+    p:close()
+    assert.is_nil(out:match("FAIL[^\n]*"), out)
+    assert.matches("PASS late: a put that reaches Redis after its undo records nothing", out, 1, true)
+    assert.matches("PASS late: a take that reaches Redis after its undo takes nothing", out, 1, true)
+    assert.matches("PASS late: the handle's next calls work as before", out, 1, true)
   end)
 
   it("a message counter past 2^53 is refused: never two messages on one record", function()
