@@ -119,8 +119,8 @@ static nh_code reply_error(nh_redis *r, const redisReply *rep, const char *what,
     return nh_redis_refuse(r, NH_INVALID_CONFIG, err, errlen,
                            "%s: user %.64s lacks a permission the spool needs: %.*s (ACL: EVALSHA, "
                            "SCRIPT LOAD and the data commands on %.64s:*)",
-                           what, r->url.user[0] ? r->url.user : "default", len > 120 ? 120 : len,
-                           s, r->prefix);
+                           what, r->url.user[0] ? r->url.user : "default", len > 120 ? 120 : len, s,
+                           r->prefix);
   }
   if (strncmp(s, "NOAUTH", 6) == 0 || strncmp(s, "WRONGPASS", 9) == 0)
     return nh_redis_refuse(
