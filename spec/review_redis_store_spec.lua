@@ -112,7 +112,8 @@ describe("review: the Redis spool's store", function()
     assert.equal("OK", redis.cli("ACL", "SETUSER", "revoked", "on", ">" .. pw, "~*", "+@all"))
     local url = ("redis://revoked:%s@127.0.0.1:%d/0"):format(pw, r.port)
     -- a lease of 1 s renews every 0.33 s while the slow target holds the message
-    local c, err, _, log = client(url, rs.prefix("acl"), { spool = { redis = url, prefix = rs.prefix("acl"), lease = 1 } })
+    local c, err, _, log = client(url, rs.prefix("acl"),
+      { spool = { redis = url, prefix = rs.prefix("acl"), lease = 1 } })
     assert.is_truthy(c, err)
     assert.equal("OK", redis.cli("ACL", "SETUSER", "revoked", "-xclaim"))
     server.behave("/webhook/noclaim", { delay = 1.5 })
@@ -189,7 +190,8 @@ describe("review: the Redis spool's store", function()
     end
   end)
 
-  it("a put or take given up for lost that reaches Redis after its undo does nothing (tests/redis_store.c late)", function()
+  -- tests/redis_store.c late
+  it("a put or take given up for lost that reaches Redis after its undo does nothing", function()
     assert.is_true(shell.execute("make -s build/redis_store >/dev/null"), "make build/redis_store")
     local p = assert(io.popen(("timeout 60 build/redis_store late redis://127.0.0.1:%d/3 2>&1"):format(r.port)))
     local out = p:read("*a")
