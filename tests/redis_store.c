@@ -718,7 +718,7 @@ static void mode_late(const char *url) {
 
 int main(int argc, char **argv) {
   if (argc < 3) {
-    fprintf(stderr, "usage: %s queue|race|kill|rate|secret|restart URL\n", argv[0]);
+    fprintf(stderr, "usage: %s queue|race|kill|rate|secret|restart|lost|late URL\n", argv[0]);
     return 2;
   }
   signal(SIGPIPE, SIG_IGN);
