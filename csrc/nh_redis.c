@@ -107,8 +107,23 @@ static nh_code reply_error(nh_redis *r, const redisReply *rep, const char *what,
     return nh_redis_refuse(r, NH_SPOOL_FULL, err, errlen,
                            "%s: Redis is out of memory (maxmemory); nothing of it was recorded",
                            what);
-  if (strncmp(s, "NOAUTH", 6) == 0 || strncmp(s, "WRONGPASS", 9) == 0 ||
-      strncmp(s, "NOPERM", 6) == 0)
+  if (strncmp(s, "NHKEY ", 6) == 0)
+    return nh_redis_refuse(r, NH_INVALID_CONFIG, err, errlen,
+                           "%s: key %.160s: another program writes under spool.prefix (use "
+                           "another prefix, or delete that key)",
+                           what, s + 6);
+  /* ACL: EVALSHA itself, or a command inside a script ("The user executing the script
+   * can't run this command", "... can't access at least one of the keys") */
+  if (strncmp(s, "NOPERM", 6) == 0 || strstr(s, "The user executing the script can't") != NULL) {
+    const char *tail = strstr(s, " script: "); /* the script's SHA1 and line */
+    int len = tail ? (int)(tail - s) : (int)strlen(s);
+    return nh_redis_refuse(r, NH_INVALID_CONFIG, err, errlen,
+                           "%s: user %.64s lacks a permission the spool needs: %.*s (ACL: EVALSHA, "
+                           "SCRIPT LOAD and the data commands on %.64s:*)",
+                           what, r->url.user[0] ? r->url.user : "default", len > 120 ? 120 : len, s,
+                           r->prefix);
+  }
+  if (strncmp(s, "NOAUTH", 6) == 0 || strncmp(s, "WRONGPASS", 9) == 0)
     return nh_redis_refuse(
       r, NH_INVALID_CONFIG, err, errlen,
       "%s: authentication refused for user %.64s (check the user and password)", what,
@@ -168,11 +183,17 @@ static nh_code make_groups(nh_redis *r, char *err, size_t errlen) {
   for (int i = 0; i < STREAM_COUNT; i++) {
     char key[96];
     snprintf(key, sizeof key, "%s:%s", r->prefix, names[i]);
-    const char *argv[] = { "XGROUP", "CREATE", key, "workers", "0", "MKSTREAM" };
+    /* K'h' from its end, as check() in the scripts: what is in it was read already */
+    const char *argv[] = { "XGROUP", "CREATE", key, "workers", i ? "0" : "$", "MKSTREAM" };
     redisReply *rep = redisCommandArgv(r->ctx, 6, argv, NULL);
     if (!rep) return broken(r, "making its streams", err, errlen);
     nh_code code = NH_OK;
-    if (rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "BUSYGROUP", 9) != 0)
+    if (rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "WRONGTYPE", 9) == 0)
+      code = nh_redis_refuse(r, NH_INVALID_CONFIG, err, errlen,
+                             "making its streams: key %s is not a stream: another program writes "
+                             "under spool.prefix (use another prefix, or delete that key)",
+                             key);
+    else if (rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "BUSYGROUP", 9) != 0)
       code = reply_error(r, rep, "making its streams", err, errlen);
     freeReplyObject(rep);
     if (code != NH_OK) return code;
@@ -193,6 +214,22 @@ static nh_code authenticate(nh_redis *r, char *err, size_t errlen) {
                          user ? r->url.user : "default");
 }
 
+/* The check script (nh_redis_lua.c's check()): EVALSHA allowed, the prefix's keys of
+ * their types, the streams' groups there; so an ACL or another program's keys show at open. */
+static nh_code check_keys(nh_redis *r, char *err, size_t errlen) {
+  nh_redis_args a;
+  nh_redis_args_init(&a, r, NH_RS_CHECK, nh_wall_time());
+  nh_code code = a.failed ? nh_redis_refuse(r, NH_NO_MEMORY, err, errlen, "out of memory") : NH_OK;
+  redisReply *rep = NULL;
+  if (code == NH_OK) rep = redisCommandArgv(r->ctx, (int)a.n, a.argv, a.lens);
+  if (code == NH_OK && !rep) code = broken(r, "checking its keys", err, errlen);
+  else if (rep && rep->type == REDIS_REPLY_ERROR)
+    code = reply_error(r, rep, "checking its keys", err, errlen);
+  nh_redis_reply_free(rep);
+  nh_redis_args_free(&a);
+  return code;
+}
+
 /* AUTH, SELECT, the streams, the scripts: a connection ready for calls. */
 static nh_code setup(nh_redis *r, char *err, size_t errlen) {
   nh_code code = NH_OK;
@@ -207,6 +244,7 @@ static nh_code setup(nh_redis *r, char *err, size_t errlen) {
   }
   if (code == NH_OK) code = make_groups(r, err, errlen);
   for (int i = 0; code == NH_OK && i < NH_RS_COUNT; i++) code = load_script(r, i, err, errlen);
+  if (code == NH_OK) code = check_keys(r, err, errlen);
   return code;
 }
 

@@ -98,12 +98,47 @@ static const char prelude[] =
   "-- What this call did, for undo.lua when its answer is lost on the way: \"token kind seq...\",\n"
   "-- kind 'p' (put) or 't' (take). One string per owner, the last call's.\n"
   "local function remember(kind, seqs)\n"
-  "  local key = K('last:' .. ME)\n"
-  "  if #seqs == 0 then\n"
-  "    redis.call('DEL', key)\n"
-  "  else\n"
-  "    redis.call('SET', key, ARGV[4] .. ' ' .. kind .. ' ' .. table.concat(seqs, ' '), 'EX', "
-  "86400)\n"
+  "  local v = ARGV[4] .. ' ' .. kind .. ' ' .. table.concat(seqs, ' ')\n"
+  "  redis.call('SET', K('last:' .. ME), v, 'EX', 86400)\n"
+  "end\n"
+  "-- A put or take whose token is not past the one of this owner's last call (or undo) was\n"
+  "-- given up for lost and undone already, and reached Redis late (a network cut healed):\n"
+  "-- it does nothing (its caller was told no; nobody would send what it took).\n"
+  "local function stale()\n"
+  "  local last = redis.call('GET', K('last:' .. ME))\n"
+  "  local t = last and tonumber(string.match(last, '^%d+'))\n"
+  "  return t and tonumber(ARGV[4]) <= t or false\n"
+  "end\n"
+  "-- Keys another program wrote under the prefix, or streams deleted under running clients,\n"
+  "-- found before a script writes anything (Redis does not undo what a failing script wrote):\n"
+  "-- a stream or its group that is gone is made again (K'h' from its end: what is in it was\n"
+  "-- read already), a key of another type is an error naming it.\n"
+  "local KINDS = { { 'n', 'hash' }, { 'lab', 'hash' }, { 'due', 'zset' }, { 'failed', 'zset' },\n"
+  "  { 'seq', 'string' } }\n"
+  "local function wrong(k, t, want)\n"
+  "  return redis.error_reply('NHKEY ' .. k .. ' holds a ' .. t .. ', not a ' .. want)\n"
+  "end\n"
+  "local function check()\n"
+  "  for _, x in ipairs(KINDS) do\n"
+  "    local t = redis.call('TYPE', K(x[1])).ok\n"
+  "    if t ~= 'none' and t ~= x[2] then return wrong(K(x[1]), t, x[2]) end\n"
+  "  end\n"
+  "  -- seqs are Lua numbers (doubles): past 2^53 two records would share one\n"
+  "  local s = redis.call('GET', K('seq'))\n"
+  "  if s and not (string.match(s, '^%d+$') and tonumber(s) < 2 ^ 53 - 2 ^ 32) then\n"
+  "    return redis.error_reply('NHKEY ' .. K('seq') .. ' is not a message counter below 2^53')\n"
+  "  end\n"
+  "  for i, k in ipairs(STREAMS) do\n"
+  "    local g = redis.pcall('XINFO', 'GROUPS', k)\n"
+  "    local t = g.err and redis.call('TYPE', k).ok or 'stream'\n"
+  "    if t ~= 'none' and t ~= 'stream' then return wrong(k, t, 'stream') end\n"
+  "    local has = false\n"
+  "    if not g.err then\n"
+  "      for _, x in ipairs(g) do if x[2] == G then has = true end end\n"
+  "    end\n"
+  "    if not has then\n"
+  "      redis.call('XGROUP', 'CREATE', k, G, i == 1 and '$' or '0', 'MKSTREAM')\n"
+  "    end\n"
   "  end\n"
   "end\n"
   "local function claim_args(k, ids, from, to, min_idle, justid)\n"
@@ -116,6 +151,9 @@ static const char prelude[] =
 static const char put_lua[] =
   "-- ARGV[4]: token, ARGV[5]: max_queued; then per item: id, priority, attempt, due, labels, "
   "data, take, group\n"
+  "if stale() then return {} end\n"
+  "local bad = check()\n"
+  "if bad then return bad end\n"
   "local MAX = tonumber(ARGV[5])\n"
   "local c = redis.call('HMGET', K('n'), 'q', 't')\n"
   "local open = (tonumber(c[1]) or 0) + (tonumber(c[2]) or 0)\n"
@@ -159,6 +197,8 @@ static const char put_lua[] =
 static const char finish_lua[] =
   "-- per end: seq, how (0 delivered, 1 failed, 2 again, 3 target, 4 park), receipt, due,\n"
   "-- attempt, target, kind; returns held (1/0) per end\n"
+  "local bad = check()\n"
+  "if bad then return bad end\n"
   "local out = {}\n"
   "for x = 4, #ARGV, 7 do\n"
   "  local seq, how, receipt = ARGV[x], ARGV[x + 1], ARGV[x + 2]\n"
@@ -208,6 +248,9 @@ static const char take_lua[] =
   "-- to drop consumers that hold nothing and were idle past the lease (gone processes); returns\n"
   "-- records\n"
   "-- {seq, id, attempt, due, data, progress}\n"
+  "if stale() then return {} end\n"
+  "local bad = check()\n"
+  "if bad then return bad end\n"
   "local MAX, LEASE, KEEP = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])\n"
   "for _, seq in ipairs(redis.call('ZRANGEBYSCORE', K('failed'), '-inf', '(' .. (NOW - KEEP),\n"
   "  'LIMIT', 0, 256)) do\n"
@@ -273,6 +316,8 @@ static const char take_lua[] =
 
 static const char renew_lua[] =
   "-- resets the idle time of everything this owner holds; returns how many\n"
+  "local bad = check()\n"
+  "if bad then return bad end\n"
   "local n = 0\n"
   "for _, k in ipairs(STREAMS) do\n"
   "  local ids = {}\n"
@@ -286,6 +331,8 @@ static const char renew_lua[] =
 
 static const char unpark_lua[] =
   "-- ARGV[4]: seq; 1 when this owner still holds it (its lease renewed)\n"
+  "local bad = check()\n"
+  "if bad then return bad end\n"
   "local m = K('m:' .. ARGV[4])\n"
   "if not mine(m) then return 0 end\n"
   "local f = redis.call('HMGET', m, 'k', 'e')\n"
@@ -295,6 +342,8 @@ static const char unpark_lua[] =
 static const char release_lua[] =
   "-- everything this owner holds queued again (same id, attempt; a parked one at its due\n"
   "-- time); the owner leaves the group; returns how many\n"
+  "local bad = check()\n"
+  "if bad then return bad end\n"
   "local n = 0\n"
   "for _, k in ipairs(STREAMS) do\n"
   "  for _, p in ipairs(redis.call('XPENDING', k, G, '-', '+', 1000000, ME)) do\n"
@@ -353,6 +402,8 @@ static const char failed_lua[] =
 
 static const char retry_lua[] =
   "-- ARGV[4]: id; its failed records queued again, due now, attempt 0\n"
+  "local bad = check()\n"
+  "if bad then return bad end\n"
   "local n = 0\n"
   "for _, seq in ipairs(redis.call('ZRANGE', K('failed'), 0, -1)) do\n"
   "  local m = K('m:' .. seq)\n"
@@ -369,6 +420,8 @@ static const char retry_lua[] =
   "return done(n)\n";
 
 static const char purge_lua[] =
+  "local bad = check()\n"
+  "if bad then return bad end\n"
   "local n = 0\n"
   "for _, seq in ipairs(redis.call('ZRANGE', K('failed'), 0, -1)) do n = n + drop_failed(seq) end\n"
   "return done(n)\n";
@@ -391,11 +444,16 @@ static const char stats_lua[] =
 static const char undo_lua[] =
   "-- ARGV[4]: the token of a put or take whose answer the caller lost: the messages that put\n"
   "-- recorded go (its caller was told they were not), those that take took are queued again\n"
+  "local bad = check()\n"
+  "if bad then return bad end\n"
   "local key = K('last:' .. ME)\n"
   "local l = {}\n"
   "for w in string.gmatch(redis.call('GET', key) or '', '%S+') do l[#l + 1] = w end\n"
+  "-- from now on, the lost call does nothing should it arrive late (stale())\n"
+  "if not (tonumber(l[1]) and tonumber(l[1]) > tonumber(ARGV[4])) then\n"
+  "  redis.call('SET', key, ARGV[4] .. ' u', 'EX', 86400)\n"
+  "end\n"
   "if l[1] ~= ARGV[4] then return 0 end\n"
-  "redis.call('DEL', key)\n"
   "local n = 0\n"
   "for x = 3, #l do\n"
   "  local seq = l[x]\n"
@@ -416,12 +474,44 @@ static const char undo_lua[] =
   "end\n"
   "return done(n)\n";
 
+static const char check_lua[] =
+  "-- at open: EVALSHA allowed, the keys of the prefix of their types, the streams' groups,\n"
+  "-- and (ACL) every command the scripts run, tried once on a key of this owner's, gone after\n"
+  "local bad = check()\n"
+  "if bad then return bad end\n"
+  "local T = K('probe:' .. ME)\n"
+  "local tries = { { 'SET', T, '1' }, { 'GET', T }, { 'INCRBY', T, 0 }, { 'EXPIRE', T, 60 },\n"
+  "  { 'PEXPIRE', T, 60000 }, { 'DEL', T }, { 'HSET', T, 'f', 1 }, { 'HMGET', T, 'f' },\n"
+  "  { 'HINCRBY', T, 'f', 0 }, { 'HGETALL', T }, { 'HVALS', T }, { 'HDEL', T, 'f' },\n"
+  "  { 'ZADD', T, 0, 'm' }, { 'ZRANGE', T, 0, 0 }, { 'ZRANGEBYSCORE', T, 0, 0 },\n"
+  "  { 'ZREVRANGE', T, 0, 0 }, { 'ZREMRANGEBYSCORE', T, 1, 1 }, { 'ZREM', T, 'm' },\n"
+  "  { 'XADD', T, '*', 's', 0 }, { 'XGROUP', 'CREATE', T, G, '0' },\n"
+  "  { 'XREADGROUP', 'GROUP', G, ME, 'COUNT', 1, 'STREAMS', T, '>' },\n"
+  "  { 'XPENDING', T, G, '-', '+', 1 }, { 'XCLAIM', T, G, ME, 0, '0-1', 'JUSTID' },\n"
+  "  { 'XACK', T, G, '0-1' }, { 'XDEL', T, '0-1' }, { 'XRANGE', T, '-', '+', 'COUNT', 1 },\n"
+  "  { 'XINFO', 'CONSUMERS', T, G }, { 'XGROUP', 'DELCONSUMER', T, G, ME }, { 'TIME' } }\n"
+  "local refused\n"
+  "for _, a in ipairs(tries) do\n"
+  "  local r = redis.pcall(unpack(a))\n"
+  "  local e = type(r) == 'table' and r.err or ''\n"
+  "  if string.find(e, 'NOPERM', 1, true) or string.find(e, \"can't\", 1, true) then\n"
+  "    refused = a[1]\n"
+  "    break\n"
+  "  end\n"
+  "end\n"
+  "redis.pcall('DEL', T)\n"
+  "if refused then\n"
+  "  local why = 'NOPERM this user may not run ' .. refused\n"
+  "  return redis.error_reply(why .. ' (in the spool\\'s scripts)')\n"
+  "end\n"
+  "return 1\n";
+
 static const char *const bodies[NH_RS_COUNT] = {
   [NH_RS_PUT] = put_lua,     [NH_RS_FINISH] = finish_lua,     [NH_RS_TAKE] = take_lua,
   [NH_RS_RENEW] = renew_lua, [NH_RS_UNPARK] = unpark_lua,     [NH_RS_RELEASE] = release_lua,
   [NH_RS_RATE] = rate_lua,   [NH_RS_FAILED] = failed_lua,     [NH_RS_RETRY] = retry_lua,
   [NH_RS_PURGE] = purge_lua, [NH_RS_RECEIPTS] = receipts_lua, [NH_RS_STATS] = stats_lua,
-  [NH_RS_UNDO] = undo_lua,
+  [NH_RS_UNDO] = undo_lua,   [NH_RS_CHECK] = check_lua,
 };
 
 char *nh_redis_script(int i) {

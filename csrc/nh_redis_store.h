@@ -47,6 +47,7 @@ enum {
   NH_RS_RECEIPTS,
   NH_RS_STATS,
   NH_RS_UNDO,
+  NH_RS_CHECK,
   NH_RS_COUNT
 };
 /* Script i's text (the common prelude and its body), malloc'd; NULL

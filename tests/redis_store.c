@@ -12,6 +12,7 @@
  *   redis_store secret URL    URLs: the password never in an error or the path; bad ones refused
  *   redis_store lost URL      (REDIS_PIDFILE) a put or take whose answer is lost
  *                             (Redis stopped, then continued) is undone at the next call
+ *   redis_store late URL      a lost put or take that reaches Redis after its undo does nothing
  *   redis_store restart URL   (REDIS_STOP, REDIS_START: shell commands) Redis stopped: calls
  *                             fail within the timeout, clearly; restarted (AOF): the
  *                             records are there and the same handle works again
@@ -662,9 +663,62 @@ static void mode_lost(const char *url) {
   sp_close(b);
 }
 
+/* ---- late: a lost call that reaches Redis only after its undo ------------------------ */
+
+/* The put or take script of handle r as another connection would send it
+ * on r's behalf: a call whose answer was lost and whose bytes reach
+ * Redis late (TCP retransmits them after a network cut heals). */
+static long long late_call(nh_redis *r, int script, const char *token, const char *url) {
+  char text[512];
+  double now = wall();
+  if (script == NH_RS_PUT)
+    snprintf(text, sizeof text, "EVALSHA %s 0 %s %s %.6f %s 1000 late-1 1 0 %.6f [] data 1 0",
+             r->sha[NH_RS_PUT], r->prefix, r->owner, now, token, now);
+  else
+    snprintf(text, sizeof text, "EVALSHA %s 0 %s %s %.6f %s 8 2000 60 0", r->sha[NH_RS_TAKE],
+             r->prefix, r->owner, now, token);
+  redisReply *rep = command_on(url, text);
+  long long n = rep && rep->type == REDIS_REPLY_ARRAY ? (long long)rep->elements : -1;
+  if (rep && rep->type == REDIS_REPLY_ERROR) printf("  late call: %s\n", rep->str);
+  if (rep) freeReplyObject(rep);
+  return n;
+}
+
+static void mode_late(const char *url) {
+  nh_spool *a = open_r(url, "late"), *b = open_r(url, "late");
+  size_t q0, t0, q1, t1, held = 0;
+  put(a, "kept", 2, NH_PRIORITY_NORMAL, wall(), 1, 0, NULL);
+  stats_of(b, &q0, &t0);
+  char token[24];
+  nh_redis *r = (nh_redis *)a;
+  r->calls = 100;
+  snprintf(r->undo, sizeof r->undo, "100");
+  a->be->renew(a, wall(), &held, err, sizeof err); /* the undo runs first: nothing to undo */
+  snprintf(token, sizeof token, "100");
+  long long got = late_call(r, NH_RS_PUT, token, url);
+  stats_of(b, &q1, &t1);
+  printf("  put: %lld recorded late; taken %zu -> %zu\n", got, t0, t1);
+  check(t0 == 2 && t1 == 2, "late",
+        "a put that reaches Redis after its undo records nothing (its caller was told no)");
+  put(b, "free", 3, NH_PRIORITY_NORMAL, wall(), 0, -1, NULL);
+  r->calls = 200;
+  snprintf(r->undo, sizeof r->undo, "200");
+  a->be->renew(a, wall(), &held, err, sizeof err);
+  got = late_call(r, NH_RS_TAKE, "200", url);
+  stats_of(b, &q1, &t1);
+  printf("  take: %lld taken late; queued %zu, taken %zu\n", got, q1, t1);
+  check(q1 == 3 && t1 == 2 && take_count(b, 8) == 3, "late",
+        "a take that reaches Redis after its undo takes nothing (nobody would send it)");
+  put(a, "after", 1, NH_PRIORITY_NORMAL, wall(), 1, 0, NULL);
+  stats_of(b, &q1, &t1);
+  check(t1 == 6, "late", "the handle's next calls work as before");
+  sp_close(a);
+  sp_close(b);
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) {
-    fprintf(stderr, "usage: %s queue|race|kill|rate|secret|restart URL\n", argv[0]);
+    fprintf(stderr, "usage: %s queue|race|kill|rate|secret|restart|lost|late URL\n", argv[0]);
     return 2;
   }
   signal(SIGPIPE, SIG_IGN);
@@ -676,6 +730,7 @@ int main(int argc, char **argv) {
   else if (strcmp(mode, "secret") == 0) mode_secret(url);
   else if (strcmp(mode, "restart") == 0) mode_restart(url);
   else if (strcmp(mode, "lost") == 0) mode_lost(url);
+  else if (strcmp(mode, "late") == 0) mode_late(url);
   else return 2;
   return failures ? 1 : 0;
 }
