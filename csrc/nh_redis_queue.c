@@ -183,8 +183,8 @@ static nh_code owner_call(nh_redis *r, int script, const char *arg, double now, 
   *out = 0;
   /* A worker's unpark waits for the connection (nobody waits on it): a
    * failure would send a parked job anyway. */
-  nh_code code = script == NH_RS_UNPARK ? nh_redis_enter_any(r, err, errlen)
-                                        : nh_redis_enter(r, err, errlen);
+  nh_code code =
+    script == NH_RS_UNPARK ? nh_redis_enter_any(r, err, errlen) : nh_redis_enter(r, err, errlen);
   if (code != NH_OK) return code;
   nh_redis_args a;
   nh_redis_args_init(&a, r, script, now);

@@ -572,8 +572,7 @@ static nh_code check_deliver(nh_client *c, const nh_options *opt, char *err, siz
  * must not hold the event loop past spool.wait. */
 static double open_wait(const nh_options *opt) {
   int redis_only = opt->spool.redis && !opt->spool.path;
-  return nh_spool_client_wait(opt->queue_timeout,
-                              redis_only ? opt->spool.wait : NH_SPOOL_MIN_WAIT);
+  return nh_spool_client_wait(opt->queue_timeout, redis_only ? opt->spool.wait : NH_SPOOL_MIN_WAIT);
 }
 
 nh_code nh_spool_client_open(nh_client *c, const nh_options *opt, char *err, size_t errlen) {

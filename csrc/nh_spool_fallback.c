@@ -33,7 +33,7 @@
 #include "nh_internal.h"
 #include "nh_redis_store.h"
 
-#define DOWN_FOR 1.0   /* seconds Redis is not asked after it failed */
+#define DOWN_FOR 1.0    /* seconds Redis is not asked after it failed */
 #define PROBE_WAIT 0.05 /* seconds a call gives Redis while it is suspect */
 
 typedef struct fallback {

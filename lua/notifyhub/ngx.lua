@@ -423,9 +423,9 @@ end
 local function submit(msg, opts, fname, depth)
   local c, err, code = M.client()
   if not c then return nil, err, code or "CLOSED" end
-  local h, serr, code = c:_queue(msg, opts, fname, depth + 1)
+  local h, serr, scode = c:_queue(msg, opts, fname, depth + 1)
   if h and not state.pumping then start_pump() end
-  return h, serr, code
+  return h, serr, scode
 end
 
 --- Queues a message; safe in every phase, log_by_lua* included.
